@@ -1,0 +1,247 @@
+/*
+ * rundown.h: run-down protection for Linux user space.
+ *
+ * Run-down protection lets many threads use an object while one party tears
+ * it down safely.  Users acquire protection before touching the object and
+ * release it afterwards.  The owner starts run-down: from then on every
+ * acquire fails, and the owner's wait returns once every protection granted
+ * before has been released.  The object can then be freed, or re-initialized
+ * and used again.
+ *
+ * Two families, the same as the Windows kernel's (see wdm.h in this
+ * directory for the Windows names):
+ *
+ *   rundown_ref_t    one pointer-sized word, embeddable in any structure;
+ *                    every acquire and release is an atomic operation on it.
+ *   rundown_cache_t  cache-aware: one counter per CPU, each on its own cache
+ *                    line, so acquire and release on different CPUs never
+ *                    touch the same line.  Costs one line per CPU.
+ *
+ * Conventions: functions that can fail return 0 or a negative errno value
+ * (rundown_strerror() describes it); functions that return a pointer return
+ * NULL and set errno.  The library never prints, never exits and never
+ * aborts on a mistake it can detect.  Every function is thread-safe.
+ *
+ * Error values used:
+ *   -EINVAL     a NULL or malformed argument, or a cache-aware block that
+ *               was never initialized (checked by every function but the
+ *               acquire and release fast path);
+ *   -ENOSPC     a buffer too small for rundown_cache_init();
+ *   -EALREADY   no run-down has started (completed, reinit);
+ *   -EBUSY      protections are still outstanding (completed, reinit);
+ *   -ERANGE     a plain release of more than is held;
+ *   -ETIMEDOUT  a timed wait ran out (the run-down stays in progress);
+ *   -EPERM      freeing a block that lives in the caller's buffer.
+ *
+ * Both families work in memory shared between processes (MAP_SHARED): they
+ * hold no pointers, and waiters sleep on shared (not process-private)
+ * futexes, so a release in one process wakes a waiter in another.
+ */
+#ifndef RUNDOWN_RUNDOWN_H
+#define RUNDOWN_RUNDOWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rundown/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(RUNDOWN_BUILDING) && defined(__GNUC__)
+#define RUNDOWN_API __attribute__((visibility("default")))
+#else
+#define RUNDOWN_API
+#endif
+
+/* What rundown_query() and rundown_cache_query() report. */
+enum rundown_state {
+	RUNDOWN_OPEN = 0,		/* acquires succeed */
+	RUNDOWN_RUNNING_DOWN = 1,	/* acquires fail; protections outstanding */
+	RUNDOWN_DRAINED = 2,		/* a wait has returned or would return at once */
+	RUNDOWN_COMPLETED = 3,		/* rundown_*completed() was called */
+	RUNDOWN_RESETTING = 4		/* a re-initialize is in progress */
+};
+
+struct rundown_status {
+	enum rundown_state state;
+	/*
+	 * OPEN: protections held (for the cache-aware block, a snapshot of
+	 * counters that other CPUs keep changing).  RUNNING_DOWN: protections
+	 * still to be released before a wait returns.  Otherwise 0.
+	 */
+	uint64_t outstanding;
+};
+
+/* Library version at run time; compare with RUNDOWN_VERSION_*. */
+RUNDOWN_API const char *rundown_version_string(void);
+RUNDOWN_API int rundown_version_major(void);
+RUNDOWN_API int rundown_version_minor(void);
+RUNDOWN_API int rundown_version_micro(void);
+
+/* Describes a value returned by this library (negative or positive errno). */
+RUNDOWN_API const char *rundown_strerror(int err);
+
+/* Name of a state, such as "running-down". */
+RUNDOWN_API const char *rundown_state_name(enum rundown_state state);
+
+/* ------------------------------------------------------------------------
+ * Plain reference: one pointer-sized word.
+ *
+ * Value: bit 0 (ACTIVE) clear means open, and the value is 2 x protections
+ * held.  Once run-down starts the value is (k << 2) | 3 with k protections
+ * still outstanding, 3 when drained, and 1 after rundown_completed().
+ * Unlike Windows, the outstanding count stays in the word instead of a
+ * pointer to the waiter's stack, which is what allows timed waits, several
+ * waiters and use in shared memory.  At most RUNDOWN_REF_MAX protections
+ * can be held at once.
+ * ---------------------------------------------------------------------- */
+
+typedef struct rundown_ref {
+	uintptr_t value;	/* only ever accessed through the functions below */
+} rundown_ref_t;
+
+#define RUNDOWN_REF_INIT { 0 }
+#define RUNDOWN_REF_MAX (UINTPTR_MAX >> 2)
+
+/* Makes the reference open with nothing held (a plain store). */
+RUNDOWN_API void rundown_init(rundown_ref_t *ref);
+
+/*
+ * Acquires one protection, or n: true on success, false once run-down has
+ * started or if the count would pass RUNDOWN_REF_MAX; on failure the value
+ * is unchanged.  n = 0 succeeds unless run-down has started.
+ */
+RUNDOWN_API bool rundown_acquire(rundown_ref_t *ref);
+RUNDOWN_API bool rundown_acquire_n(rundown_ref_t *ref, uint32_t n);
+
+/*
+ * Releases one protection, or n.  During run-down, the release that brings
+ * the outstanding count to zero wakes every waiter.  Returns 0, or -ERANGE
+ * (value unchanged) when fewer than n are held.
+ */
+RUNDOWN_API int rundown_release(rundown_ref_t *ref);
+RUNDOWN_API int rundown_release_n(rundown_ref_t *ref, uint32_t n);
+
+/*
+ * Starts run-down if it has not started, then blocks until every protection
+ * acquired before has been released.  Returns at once if the reference is
+ * already drained or completed.  Any number of threads may wait at once.
+ * rundown_wait() returns 0; rundown_wait_timeout() takes a relative timeout
+ * (NULL: none), measured on CLOCK_MONOTONIC, and returns 0, -ETIMEDOUT (the
+ * run-down stays in progress and a later wait continues it) or -EINVAL
+ * (malformed timeout).
+ */
+RUNDOWN_API int rundown_wait(rundown_ref_t *ref);
+RUNDOWN_API int rundown_wait_timeout(rundown_ref_t *ref,
+    const struct timespec *timeout);
+
+/*
+ * Marks a drained reference completed (value 1).  Returns 0, -EALREADY if
+ * no run-down has started, or -EBUSY while protections are outstanding.
+ */
+RUNDOWN_API int rundown_completed(rundown_ref_t *ref);
+
+/*
+ * Makes a drained or completed reference open again (value 0).  Returns 0,
+ * -EALREADY if no run-down has happened, or -EBUSY while protections are
+ * still held; the value is unchanged on failure.
+ */
+RUNDOWN_API int rundown_reinit(rundown_ref_t *ref);
+
+/* Reports the state without blocking or changing anything: 0, or -EINVAL
+ * for a NULL argument. */
+RUNDOWN_API int rundown_query(const rundown_ref_t *ref,
+    struct rundown_status *status);
+
+/* ------------------------------------------------------------------------
+ * Cache-aware block: one counter per CPU, each on its own cache line.
+ *
+ * The block is a small process-local descriptor followed by a header line
+ * and one slot per configured CPU.  A thread acquires and releases on the
+ * slot of the CPU it runs on; it may release on another CPU than it
+ * acquired on (a slot may go "negative"; only the sum counts).  Acquire and
+ * release make no system call, take no lock and touch only the current
+ * CPU's line, except during run-down.  The block holds no absolute
+ * pointers, so it also works in memory that processes map at different
+ * addresses.
+ * ---------------------------------------------------------------------- */
+
+typedef struct rundown_cache rundown_cache_t;
+
+/*
+ * Bytes a block needs: the descriptor and header, one cache line per
+ * configured CPU, and one line of alignment slack; on a uniprocessor the
+ * header and a single word.  The same on every call in a process.
+ */
+RUNDOWN_API size_t rundown_cache_size(void);
+
+/*
+ * Lays a block out in the caller's buffer of size bytes (at least
+ * rundown_cache_size(), aligned for a pointer), open with nothing held; the
+ * buffer itself becomes the reference.  Returns 0, -ENOSPC when size is too
+ * small (nothing is written), or -EINVAL.  rundown_cache_free() refuses
+ * such a block: the caller owns the buffer.
+ */
+RUNDOWN_API int rundown_cache_init(rundown_cache_t *ref, size_t size);
+
+/*
+ * Allocates and initializes a block in process memory, labelled with a
+ * 32-bit pool tag (reported by rundown_cache_tag()).  NULL with errno
+ * ENOMEM on failure.  Freed with rundown_cache_free().
+ */
+RUNDOWN_API rundown_cache_t *rundown_cache_alloc(uint32_t tag);
+
+/* Frees a block from rundown_cache_alloc(): 0, -EPERM for a caller's
+ * buffer (nothing is freed), or -EINVAL. */
+RUNDOWN_API int rundown_cache_free(rundown_cache_t *ref);
+
+/* The pool tag given at allocation (0 for a caller's buffer). */
+RUNDOWN_API uint32_t rundown_cache_tag(const rundown_cache_t *ref);
+
+/*
+ * Acquires one protection, or n, on the current CPU's slot: false once
+ * run-down has started (or if that slot's count would pass the largest
+ * signed 63-bit number), with nothing changed.  n = 0 succeeds unless
+ * run-down has started.
+ */
+RUNDOWN_API bool rundown_cache_acquire(rundown_cache_t *ref);
+RUNDOWN_API bool rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n);
+
+/*
+ * Releases one protection, or n, on the current CPU's slot.  Counts are
+ * modular across slots, so a release without a matching acquire cannot be
+ * detected; do not make one.
+ */
+RUNDOWN_API void rundown_cache_release(rundown_cache_t *ref);
+RUNDOWN_API void rundown_cache_release_n(rundown_cache_t *ref, uint32_t n);
+
+/*
+ * Starts run-down if it has not started, then blocks until every protection
+ * acquired before has been released, whichever CPU (or process) each
+ * acquire and release ran on.  Several threads may wait at once; a wait
+ * after the drain returns at once.  Return values as rundown_wait() and
+ * rundown_wait_timeout().
+ */
+RUNDOWN_API int rundown_cache_wait(rundown_cache_t *ref);
+RUNDOWN_API int rundown_cache_wait_timeout(rundown_cache_t *ref,
+    const struct timespec *timeout);
+
+/* As rundown_completed(), for a block: 0, -EALREADY or -EBUSY. */
+RUNDOWN_API int rundown_cache_completed(rundown_cache_t *ref);
+
+/* As rundown_reinit(), for a block: 0, -EALREADY or -EBUSY. */
+RUNDOWN_API int rundown_cache_reinit(rundown_cache_t *ref);
+
+/* As rundown_query(), for a block: 0 or -EINVAL. */
+RUNDOWN_API int rundown_cache_query(const rundown_cache_t *ref,
+    struct rundown_status *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RUNDOWN_RUNDOWN_H */
