@@ -1,0 +1,378 @@
+/*
+ * block.c: run-down of a cache-aware block (see block.h for the layout).
+ *
+ * The slow path in one place: starting run-down, charging releases that
+ * find their slot ACTIVE, detecting the drain, waking waiters, completing
+ * and re-initializing.  The orderings on this path are seq_cst unless a
+ * comment says otherwise: it runs once per run-down per slot, and seq_cst
+ * is what makes the "last two to finish" argument below hold.
+ *
+ * Why the drain is detected exactly once and never early:
+ *   - A row's drain word reads "HARVESTED, count 0" only after its harvest
+ *     (before it, releases can only push the count below zero).
+ *   - Every party that makes a row drained (a releaser, or the starter by
+ *     harvesting) then reads the state word and scans every row.  Of the
+ *     last two rows to become drained, each party's RMW precedes its scan
+ *     in the single seq_cst order, so at least one scan sees both drained.
+ *   - The RUNDOWN -> DRAINED transition is a CAS on the state word the
+ *     scanner read before scanning, generation included, so a scan that
+ *     is late (the block was re-initialized and is running down again)
+ *     cannot drain the new run-down.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "futex.h"
+
+/* Round x up to a multiple of a (a power of two). */
+static inline size_t
+round_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+/* Count held by a slot word, ACTIVE or not (modular, sign-extended). */
+static inline uint64_t
+slot_count(uint64_t v)
+{
+	return (uint64_t)((int64_t)(v & ~SLOT_ACTIVE) >> 1);
+}
+
+/* Count in a row drain word. */
+static inline int64_t
+row_count(int64_t d)
+{
+	return d >> 2;
+}
+
+/* True once a row has been harvested and everything it owed released. */
+static inline bool
+row_drained(int64_t d)
+{
+	return (d & ~ROW_DEAD) == ROW_HARVESTED;
+}
+
+int
+block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
+{
+	size_t hdr;
+
+	if (cpus == 0 || rows == 0 || cpus > BLOCK_MAX_CPUS ||
+	    rows > BLOCK_MAX_ROWS)
+		return -EINVAL;
+	hdr = offsetof(struct rundown_block, row) +
+	    (size_t)rows * sizeof(struct block_row);
+	out->cpus = cpus;
+	out->rows = rows;
+	if (cpus == 1) {
+		/* One CPU: nothing to bounce, so no padding (as Windows). */
+		out->align = sizeof(uint64_t);
+		out->stride = sizeof(uint64_t);
+	} else {
+		out->align = BLOCK_LINE;
+		out->stride = BLOCK_LINE;
+	}
+	out->slots_off = (uint32_t)round_up(hdr, out->align);
+	out->size = out->slots_off + (size_t)rows * cpus * out->stride;
+	return 0;
+}
+
+void
+block_format(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag)
+{
+	memset(b, 0, l->size);
+	b->magic = BLOCK_MAGIC;
+	b->version = BLOCK_VERSION;
+	b->line = BLOCK_LINE;
+	b->tag = tag;
+	b->cpus = l->cpus;
+	b->rows = l->rows;
+	b->stride = l->stride;
+	b->slots_off = l->slots_off;
+	b->state = ST_OPEN;
+}
+
+bool
+block_valid(const struct rundown_block *b, size_t size)
+{
+	struct block_layout l;
+
+	if (size < offsetof(struct rundown_block, row) ||
+	    b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
+	    b->line != BLOCK_LINE)
+		return false;
+	if (block_layout(b->cpus, b->rows, &l) != 0)
+		return false;
+	return b->stride == l.stride && b->slots_off == l.slots_off &&
+	    l.size <= size;
+}
+
+void
+block_check_drained(struct rundown_block *b, uint32_t seen)
+{
+	uint32_t r;
+
+	if ((seen & ST_MASK) != ST_RUNDOWN)
+		return;
+	for (r = 0; r < b->rows; r++) {
+		if (!row_drained(rd_load(&b->row[r].drain, RD_SEQ_CST)))
+			return;
+	}
+	/* The state word is the futex: changing it is what wakes, and a
+	 * waiter that read the old word finds it changed before it sleeps. */
+	if (rd_cas(&b->state, &seen, (seen & ~ST_MASK) | ST_DRAINED,
+	    RD_SEQ_CST, RD_RELAXED))
+		futex_wake_all(&b->state);
+}
+
+void
+block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
+{
+	int64_t d;
+
+	/*
+	 * The slot is ACTIVE: run-down started (or a re-initialize has not
+	 * reset this slot yet), so the release is owed to the row's drain
+	 * word, which outlives the slot's count.  release (within seq_cst):
+	 * the waiter that sees the drain also sees this caller's accesses.
+	 */
+	d = rd_fetch_sub(&b->row[row].drain, ROW_UNIT * (int64_t)n,
+	    RD_SEQ_CST) - ROW_UNIT * (int64_t)n;
+	if (row_drained(d))
+		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
+}
+
+void
+block_release(struct rundown_block *b, uint32_t row, uint32_t cpu,
+    uint32_t n)
+{
+	if (!block_slot_release(block_slot(b, row, cpu), n))
+		block_release_slow(b, row, n);
+}
+
+int
+block_begin(struct rundown_block *b, uint32_t *state)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+
+	while ((s & ST_MASK) == ST_OPEN) {
+		if (rd_cas(&b->state, &s, (s & ~ST_MASK) | ST_RUNDOWN,
+		    RD_SEQ_CST, RD_SEQ_CST)) {
+			/* Who to finish for, should the starter die (rundownd). */
+			rd_store(&b->starter, (int32_t)getpid(), RD_RELAXED);
+			*state = (s & ~ST_MASK) | ST_RUNDOWN;
+			return 0;
+		}
+	}
+	*state = s;
+	return -EALREADY;
+}
+
+void
+block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu)
+{
+	uint64_t *slot = block_slot(b, row, cpu);
+	uint64_t v = rd_load(slot, RD_RELAXED);
+
+	/*
+	 * Set ACTIVE, keep the count.  From here no acquire or release
+	 * changes the slot, so its count is stable until re-initialize.
+	 * acquire (within seq_cst): pairs with the release CAS of every
+	 * fast-path release this slot saw, so the drain that follows
+	 * happens after those callers' accesses to the object.
+	 */
+	while (!(v & SLOT_ACTIVE) &&
+	    !rd_cas(slot, &v, v | SLOT_ACTIVE, RD_SEQ_CST, RD_RELAXED))
+		;
+}
+
+void
+block_harvest_row(struct rundown_block *b, uint32_t row)
+{
+	uint64_t sum = 0;
+	int64_t d, add;
+	uint32_t cpu;
+
+	/* Every slot of the row first: only then are their counts final. */
+	for (cpu = 0; cpu < b->cpus; cpu++)
+		block_switch(b, row, cpu);
+	for (cpu = 0; cpu < b->cpus; cpu++)
+		sum += slot_count(rd_load(block_slot(b, row, cpu), RD_ACQUIRE));
+
+	/*
+	 * Add the sum and set HARVESTED in one CAS, so the row is harvested
+	 * exactly once however often this runs.  Releases that found a
+	 * switched slot have already pushed the count below zero; they and
+	 * the sum commute.  Modular arithmetic in uint64_t: a slot's count
+	 * may be "negative" and only the row's total is meaningful.
+	 */
+	add = (int64_t)(sum * (uint64_t)ROW_UNIT) | ROW_HARVESTED;
+	d = rd_load(&b->row[row].drain, RD_SEQ_CST);
+	while (!(d & ROW_HARVESTED)) {
+		if (rd_cas(&b->row[row].drain, &d,
+		    (int64_t)((uint64_t)d + (uint64_t)add), RD_SEQ_CST,
+		    RD_SEQ_CST))
+			break;
+	}
+}
+
+uint32_t
+block_start(struct rundown_block *b)
+{
+	uint32_t s, r;
+
+	if (block_begin(b, &s) != 0)
+		return s;
+	/*
+	 * Row by row: a protection is acquired and released in one process,
+	 * hence one row, so rows drain independently.  Until a slot is
+	 * switched an acquire on it still succeeds; it is harvested with the
+	 * slot and waited for.
+	 */
+	for (r = 0; r < b->rows; r++)
+		block_harvest_row(b, r);
+	block_check_drained(b, s);
+	return s;
+}
+
+int
+block_wait(struct rundown_block *b, const struct timespec *deadline)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen;
+
+	for (;;) {
+		switch (s & ST_MASK) {
+		case ST_OPEN:
+			s = block_start(b);
+			continue;
+		case ST_RESETTING:
+			/* A re-initialize is under way: run down what it opens. */
+			if (futex_wait(&b->state, s, deadline) == -ETIMEDOUT)
+				return -ETIMEDOUT;
+			s = rd_load(&b->state, RD_ACQUIRE);
+			continue;
+		case ST_RUNDOWN:
+			break;
+		default:
+			return 0;
+		}
+		break;
+	}
+
+	/* Wait for this generation's run-down to leave RUNDOWN.  acquire:
+	 * the drain CAS follows every release, so their accesses are done. */
+	gen = s & ~ST_MASK;
+	while (s == (gen | ST_RUNDOWN)) {
+		if (futex_wait(&b->state, s, deadline) == -ETIMEDOUT) {
+			s = rd_load(&b->state, RD_ACQUIRE);
+			return s == (gen | ST_RUNDOWN) ? -ETIMEDOUT : 0;
+		}
+		s = rd_load(&b->state, RD_ACQUIRE);
+	}
+	return 0;
+}
+
+int
+block_completed(struct rundown_block *b)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+
+	for (;;) {
+		switch (s & ST_MASK) {
+		case ST_OPEN:
+			return -EALREADY;
+		case ST_COMPLETED:
+			return 0;
+		case ST_DRAINED:
+			/*
+			 * Windows writes 1 into every slot here to drop the stale
+			 * wait-block pointer.  The slots are already ACTIVE and no
+			 * pointer exists, so only the state records completion;
+			 * leaving the slots alone means no store can race a
+			 * concurrent re-initialize's reset.
+			 */
+			if (rd_cas(&b->state, &s, (s & ~ST_MASK) | ST_COMPLETED,
+			    RD_SEQ_CST, RD_SEQ_CST))
+				return 0;
+			continue;
+		default:
+			return -EBUSY;
+		}
+	}
+}
+
+int
+block_reinit(struct rundown_block *b)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST), r, cpu;
+
+	for (;;) {
+		switch (s & ST_MASK) {
+		case ST_OPEN:
+			return -EALREADY;
+		case ST_DRAINED:
+		case ST_COMPLETED:
+			if (rd_cas(&b->state, &s, (s & ~ST_MASK) | ST_RESETTING,
+			    RD_SEQ_CST, RD_SEQ_CST))
+				goto reset;
+			continue;
+		default:
+			return -EBUSY;
+		}
+	}
+reset:
+	/*
+	 * Clear HARVESTED but keep the count: slots are reset one at a time,
+	 * so a thread can acquire on a slot already reset and release on one
+	 * not yet reset.  That release finds ACTIVE and is charged to the
+	 * row, leaving a negative residue that the next harvest (which counts
+	 * the acquire) cancels.  Zeroing the row here would lose it.
+	 */
+	for (r = 0; r < b->rows; r++)
+		rd_fetch_and(&b->row[r].drain, ~ROW_HARVESTED, RD_SEQ_CST);
+	/* release: an acquire that succeeds on a reset slot sees what the
+	 * owner prepared before re-initializing.  No CAS is needed: nobody
+	 * modifies an ACTIVE slot. */
+	for (r = 0; r < b->rows; r++)
+		for (cpu = 0; cpu < b->cpus; cpu++)
+			rd_store(block_slot(b, r, cpu), 0, RD_RELEASE);
+	rd_store(&b->state, ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN,
+	    RD_SEQ_CST);
+	futex_wake_all(&b->state);	/* waits that arrived while resetting */
+	return 0;
+}
+
+void
+block_query(struct rundown_block *b, struct rundown_status *st)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r, cpu;
+	int64_t total = 0, d;
+	uint64_t v;
+
+	st->state = (enum rundown_state)(s & ST_MASK);
+	st->outstanding = 0;
+	if (st->state != RUNDOWN_OPEN && st->state != RUNDOWN_RUNNING_DOWN)
+		return;
+	/*
+	 * A snapshot: the row's own count (releases charged to it, plus the
+	 * harvest once done), plus its slots until they are harvested.  In
+	 * the open state other CPUs keep changing the slots, so the figure
+	 * is only as exact as the moment allows.
+	 */
+	for (r = 0; r < b->rows; r++) {
+		d = rd_load(&b->row[r].drain, RD_ACQUIRE);
+		total += row_count(d);
+		if (d & ROW_HARVESTED)
+			continue;
+		for (cpu = 0; cpu < b->cpus; cpu++) {
+			v = rd_load(block_slot(b, r, cpu), RD_ACQUIRE);
+			total += (int64_t)slot_count(v);
+		}
+	}
+	st->outstanding = total > 0 ? (uint64_t)total : 0;
+}

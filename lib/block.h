@@ -1,0 +1,208 @@
+/*
+ * block.h: the cache-aware block, laid out in any memory.
+ *
+ * A block is a header followed by rows x cpus slots.  It holds no absolute
+ * pointers, so the same bytes work in a caller's buffer, on the heap, or in
+ * a shared mapping placed at different addresses in different processes.
+ * A process-private block has one row; a shared block (rundownd) has one
+ * row per attached process, so that what a dead process held is known.
+ *
+ *   header   magic, version, tag, geometry, state word, row table
+ *   slots    slot[row][cpu], each alone on its cache line (cpus > 1)
+ *
+ * Slot word (uint64_t): 2 x count, modular, bit 0 = ACTIVE.  Acquire and
+ * release are CAS loops on the current CPU's slot that never modify an
+ * ACTIVE slot.  Starting run-down sets ACTIVE on every slot but keeps the
+ * count (v | 1), so the counts stay readable until re-initialize: the
+ * harvest can be repeated by whoever finishes a run-down that its starter
+ * left half done, and it adds each row exactly once.
+ *
+ * Row drain word (int64_t): bit 0 HARVESTED, bit 1 DEAD (set by the daemon
+ * for a row whose process died), count in bits 2..63 (signed).  A release
+ * that finds its slot ACTIVE subtracts from its row's drain word.  Harvest
+ * adds the row's slot sum and sets HARVESTED in one CAS.  Before harvest
+ * the count is <= 0 (releases only subtract), so no release can bring it to
+ * "HARVESTED, zero" before the harvest: that value means the row is drained,
+ * and the block is drained when every row is.
+ *
+ * State word (uint32_t, the futex waiters sleep on): bits 0..2 state, bits
+ * 3..31 generation (advanced by each re-initialize).  Every transition
+ * changes the word, so a waiter that read the old word cannot miss it.
+ *
+ * This file is shared by the library and the daemon; it knows nothing of
+ * sockets or processes beyond the pid it records.
+ */
+#ifndef RUNDOWN_BLOCK_H
+#define RUNDOWN_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rundown/rundown.h>
+
+#include "atomics.h"
+
+/* Cache line size assumed for the layout (bytes between slots). */
+#if defined(__powerpc64__) || defined(__s390x__) || defined(__APPLE__)
+#define BLOCK_LINE 128u
+#else
+#define BLOCK_LINE 64u
+#endif
+
+#define BLOCK_MAGIC 0x4e574452u		/* "RDWN" in memory, little-endian */
+#define BLOCK_VERSION 1u
+#define BLOCK_MAX_CPUS 4096u
+#define BLOCK_MAX_ROWS 4096u
+
+/* Slot word. */
+#define SLOT_ACTIVE ((uint64_t)1)
+#define SLOT_UNIT ((uint64_t)2)
+
+/* Row drain word. */
+#define ROW_HARVESTED ((int64_t)1)
+#define ROW_DEAD ((int64_t)2)
+#define ROW_UNIT ((int64_t)4)
+
+/* State word. */
+#define ST_OPEN 0u
+#define ST_RUNDOWN 1u
+#define ST_DRAINED 2u
+#define ST_COMPLETED 3u
+#define ST_RESETTING 4u
+#define ST_MASK 7u
+#define ST_GEN_UNIT 8u
+
+struct block_row {
+	int64_t drain;		/* atomic: see above */
+	int32_t owner;		/* pid of the process using the row, 0 if none */
+	uint32_t flags;		/* reserved for the daemon */
+};
+
+struct rundown_block {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t line;		/* BLOCK_LINE of the process that formatted it */
+	uint32_t tag;		/* pool tag */
+	uint32_t cpus;		/* slots per row */
+	uint32_t rows;
+	uint32_t stride;	/* bytes from one slot to the next */
+	uint32_t slots_off;	/* bytes from the header to slot[0][0] */
+	uint32_t state;		/* atomic futex word: generation | state */
+	int32_t starter;	/* pid that began the current run-down */
+	uint32_t reserved[3];
+	struct block_row row[];	/* rows entries */
+};
+
+/* The geometry of a block, computed before it is formatted. */
+struct block_layout {
+	uint32_t cpus;
+	uint32_t rows;
+	uint32_t stride;
+	uint32_t slots_off;
+	size_t align;		/* alignment the block's start needs */
+	size_t size;		/* bytes from the header to the end of the slots */
+};
+
+/* Computes the layout for cpus x rows: 0 or -EINVAL (zero or too many). */
+int block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out);
+
+/* Writes an open block with nothing held at b (aligned to out->align). */
+void block_format(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag);
+
+/* Checks that the bytes at b describe a block of at most size bytes. */
+bool block_valid(const struct rundown_block *b, size_t size);
+
+/* The slot of row, cpu (cpu < b->cpus). */
+static inline uint64_t *
+block_slot(struct rundown_block *b, uint32_t row, uint32_t cpu)
+{
+	return (uint64_t *)((char *)b + b->slots_off +
+	    ((size_t)row * b->cpus + cpu) * b->stride);
+}
+
+/*
+ * Fast path: adds n protections to an open slot.  False, with nothing
+ * changed, if the slot is ACTIVE or its signed count would pass INT63_MAX.
+ *
+ * acquire on success: the caller's reads of the protected object must not
+ * move above the point where protection is granted, and a slot that a
+ * re-initialize reset (release store) publishes the object it prepared.
+ */
+static inline bool
+block_slot_acquire(uint64_t *slot, uint32_t n)
+{
+	uint64_t v = rd_load(slot, RD_RELAXED);
+
+	do {
+		if (v & SLOT_ACTIVE)
+			return false;
+		if ((int64_t)v >> 1 > (INT64_MAX >> 1) - (int64_t)n)
+			return false;
+	} while (!rd_cas(slot, &v, v + SLOT_UNIT * n, RD_ACQUIRE, RD_RELAXED));
+	return true;
+}
+
+/*
+ * Fast path: takes n protections off an open slot.  False, with nothing
+ * changed, if the slot is ACTIVE: the caller must then charge the row.
+ *
+ * release on success: every access to the protected object happens before
+ * the count drops, so the run-down that harvests this slot (an acquiring
+ * CAS on it) also sees those accesses finished.
+ */
+static inline bool
+block_slot_release(uint64_t *slot, uint32_t n)
+{
+	uint64_t v = rd_load(slot, RD_RELAXED);
+
+	do {
+		if (v & SLOT_ACTIVE)
+			return false;
+	} while (!rd_cas(slot, &v, v - SLOT_UNIT * n, RD_RELEASE, RD_RELAXED));
+	return true;
+}
+
+/* Slow path of a release: charges n to row's drain and wakes on zero. */
+void block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n);
+
+/* Releases n on slot (row, cpu), taking the slow path when it is ACTIVE. */
+void block_release(struct rundown_block *b, uint32_t row, uint32_t cpu,
+    uint32_t n);
+
+/*
+ * Run-down, in the steps that block_start() takes; tests drive them one at
+ * a time to pin down what happens between them.
+ *   block_begin:  OPEN -> RUNDOWN (one caller wins): 0, or -EALREADY if the
+ *                 state was not OPEN (*state gets the word read).
+ *   block_switch: sets ACTIVE on slot (row, cpu), keeping its count.
+ *   block_harvest_row: switches every slot of the row, then adds their sum
+ *                 to the row's drain word unless it already was (once).
+ *   block_check_drained: if every row is drained, RUNDOWN -> DRAINED for
+ *                 the generation in the word `seen` and wakes all waiters.
+ */
+int block_begin(struct rundown_block *b, uint32_t *state);
+void block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu);
+void block_harvest_row(struct rundown_block *b, uint32_t row);
+void block_check_drained(struct rundown_block *b, uint32_t seen);
+
+/* All of the above: starts run-down if the block is open.  Returns the
+ * state word of the run-down now in progress or finished. */
+uint32_t block_start(struct rundown_block *b);
+
+/* Waits for the drain; deadline is absolute CLOCK_MONOTONIC or NULL.
+ * 0 or -ETIMEDOUT. */
+int block_wait(struct rundown_block *b, const struct timespec *deadline);
+
+/* RUNDOWN... -> COMPLETED: 0, -EALREADY or -EBUSY. */
+int block_completed(struct rundown_block *b);
+
+/* DRAINED/COMPLETED -> OPEN, next generation: 0, -EALREADY or -EBUSY. */
+int block_reinit(struct rundown_block *b);
+
+/* State and outstanding count, without changing anything. */
+void block_query(struct rundown_block *b, struct rundown_status *st);
+
+#endif /* RUNDOWN_BLOCK_H */

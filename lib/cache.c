@@ -1,0 +1,280 @@
+/*
+ * cache.c: the cache-aware reference, as the public API sees it.
+ *
+ * The descriptor (cache.h) says where this process's row of slots is; the
+ * fast path picks the current CPU's slot in it and runs the CAS from
+ * block.h.  Everything slower is block.c's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef HAVE_RSEQ_AREA
+#include <sys/rseq.h>
+#endif
+
+#include "cache.h"
+#include "futex.h"
+
+uint32_t
+cache_cpus(void)
+{
+	static uint32_t cpus;
+	uint32_t n = rd_load(&cpus, RD_RELAXED);
+	long conf;
+
+	if (n == 0) {
+		/* Configured, not online: a CPU brought online later still
+		 * gets a slot of its own.  Racing callers compute the same. */
+		conf = sysconf(_SC_NPROCESSORS_CONF);
+		if (conf < 1)
+			conf = 1;
+		if (conf > (long)BLOCK_MAX_CPUS)
+			conf = BLOCK_MAX_CPUS;
+		n = (uint32_t)conf;
+		rd_store(&cpus, n, RD_RELAXED);
+	}
+	return n;
+}
+
+size_t
+cache_size_cpus(uint32_t cpus)
+{
+	struct block_layout l;
+	size_t slack;
+
+	if (block_layout(cpus, 1, &l) != 0)
+		return 0;
+	/* The block starts at the first aligned address after the
+	 * descriptor; the slack line covers any start of the buffer. */
+	slack = l.align > alignof(struct rundown_cache) ? l.align : 0;
+	return sizeof(struct rundown_cache) + slack + l.size;
+}
+
+size_t
+rundown_cache_size(void)
+{
+	return cache_size_cpus(cache_cpus());
+}
+
+/* Formats a one-row block after the descriptor at ref. */
+static int
+cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
+    uint32_t flags)
+{
+	struct block_layout l;
+	struct rundown_block *b;
+	uintptr_t start;
+	size_t need = cache_size_cpus(cpus);
+
+	if (ref == NULL || need == 0 ||
+	    (uintptr_t)ref % alignof(struct rundown_cache) != 0)
+		return -EINVAL;
+	if (size < need)
+		return -ENOSPC;
+	block_layout(cpus, 1, &l);
+	start = ((uintptr_t)ref + sizeof(*ref) + l.align - 1) &
+	    ~(uintptr_t)(l.align - 1);
+	b = (struct rundown_block *)start;
+	block_format(b, &l, tag);
+
+	ref->flags = flags;
+	ref->block_off = (int64_t)(start - (uintptr_t)ref);
+	ref->row_off = (int64_t)((uintptr_t)block_slot(b, 0, 0) -
+	    (uintptr_t)ref);
+	ref->cpus = l.cpus;
+	ref->stride = l.stride;
+	ref->row = 0;
+	ref->tag = tag;
+	ref->size = size;
+	ref->magic = CACHE_MAGIC;
+	return 0;
+}
+
+int
+cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
+    uint32_t tag)
+{
+	return cache_format(ref, size, cpus, tag, CACHE_CALLER_BUFFER);
+}
+
+int
+rundown_cache_init(rundown_cache_t *ref, size_t size)
+{
+	return cache_format(ref, size, cache_cpus(), 0, CACHE_CALLER_BUFFER);
+}
+
+rundown_cache_t *
+rundown_cache_alloc(uint32_t tag)
+{
+	size_t size = rundown_cache_size();
+	rundown_cache_t *ref;
+
+	/* Line-aligned, whole lines: the descriptor, read on every acquire,
+	 * must not share a line with someone else's busy data. */
+	size = (size + BLOCK_LINE - 1) & ~(size_t)(BLOCK_LINE - 1);
+	ref = aligned_alloc(BLOCK_LINE, size);
+	if (ref == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	cache_format(ref, size, cache_cpus(), tag, CACHE_HEAP);
+	return ref;
+}
+
+/* True if ref looks like a descriptor this library initialized. */
+static inline bool
+cache_ok(const rundown_cache_t *ref)
+{
+	return ref != NULL && ref->magic == CACHE_MAGIC;
+}
+
+int
+rundown_cache_free(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	if (!(ref->flags & CACHE_HEAP))
+		return -EPERM;
+	ref->magic = 0;
+	free(ref);
+	return 0;
+}
+
+uint32_t
+rundown_cache_tag(const rundown_cache_t *ref)
+{
+	return cache_ok(ref) ? ref->tag : 0;
+}
+
+/* The slot for cpu in this process's row. */
+static inline uint64_t *
+cache_slot(rundown_cache_t *ref, uint32_t cpu)
+{
+	if (cpu >= ref->cpus)
+		cpu %= ref->cpus;
+	return (uint64_t *)((char *)ref + ref->row_off +
+	    (size_t)cpu * ref->stride);
+}
+
+/*
+ * The current CPU.  glibc registers an rseq area for every thread, and the
+ * kernel stores the CPU there whenever the thread is scheduled: one load,
+ * where sched_getcpu() is a call that costs as much as the acquire itself.
+ * The CPU may change right after the load; that costs only contention on
+ * a slot, never correctness.  Without a registered area (old glibc or
+ * kernel, or glibc.pthread.rseq=0) the kernel's answer through
+ * sched_getcpu().
+ */
+static inline uint32_t
+cache_current_cpu(void)
+{
+	int cpu;
+
+#ifdef HAVE_RSEQ_AREA
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs = (const struct rseq *)(void *)
+		    ((char *)__builtin_thread_pointer() + __rseq_offset);
+
+		cpu = (int32_t)rd_load(&rs->cpu_id, RD_RELAXED);
+		if (__builtin_expect(cpu >= 0, 1))
+			return (uint32_t)cpu;
+	}
+#endif
+	cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (uint32_t)cpu;
+}
+
+bool
+rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n)
+{
+	if (ref == NULL)
+		return false;
+	return block_slot_acquire(cache_slot(ref, cache_current_cpu()), n);
+}
+
+bool
+rundown_cache_acquire(rundown_cache_t *ref)
+{
+	return rundown_cache_acquire_n(ref, 1);
+}
+
+void
+rundown_cache_release_n(rundown_cache_t *ref, uint32_t n)
+{
+	if (ref == NULL)
+		return;
+	/* Whatever CPU we run on now: counts are summed, never per slot. */
+	if (!block_slot_release(cache_slot(ref, cache_current_cpu()), n))
+		block_release_slow(cache_block(ref), ref->row, n);
+}
+
+void
+rundown_cache_release(rundown_cache_t *ref)
+{
+	rundown_cache_release_n(ref, 1);
+}
+
+bool
+cache_acquire_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
+{
+	return block_slot_acquire(cache_slot(ref, cpu), n);
+}
+
+void
+cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
+{
+	if (!block_slot_release(cache_slot(ref, cpu), n))
+		block_release_slow(cache_block(ref), ref->row, n);
+}
+
+int
+rundown_cache_wait(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return block_wait(cache_block(ref), NULL);
+}
+
+int
+rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
+{
+	struct timespec deadline;
+	int r;
+
+	if (!cache_ok(ref))
+		return -EINVAL;
+	if (timeout == NULL)
+		return block_wait(cache_block(ref), NULL);
+	if ((r = deadline_from(timeout, &deadline)) != 0)
+		return r;
+	return block_wait(cache_block(ref), &deadline);
+}
+
+int
+rundown_cache_completed(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return block_completed(cache_block(ref));
+}
+
+int
+rundown_cache_reinit(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return block_reinit(cache_block(ref));
+}
+
+int
+rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
+{
+	if (!cache_ok(ref) || st == NULL)
+		return -EINVAL;
+	block_query(cache_block(ref), st);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * cache.h: the process-local descriptor of a cache-aware block.
+ *
+ * rundown_cache_t is the descriptor: what Windows keeps in the header of
+ * EX_RUNDOWN_REF_CACHE_AWARE (where the slots are, their stride, how many,
+ * what to free).  It is written once and then only read, so every CPU keeps
+ * its own copy of its line.  Offsets, not pointers, locate the block and
+ * this process's row, so a descriptor inside a shared mapping works at any
+ * address.  For a block in a caller's buffer or on the heap the block
+ * follows the descriptor; for a shared block (rundownd) the descriptor is
+ * process-local and the block is a mapping.
+ */
+#ifndef RUNDOWN_CACHE_H
+#define RUNDOWN_CACHE_H
+
+#include <stdint.h>
+
+#include <rundown/rundown.h>
+
+#include "block.h"
+
+#define CACHE_MAGIC 0x52434443u		/* descriptor initialized */
+
+#define CACHE_CALLER_BUFFER 0x1u	/* the caller owns the memory */
+#define CACHE_HEAP 0x2u			/* rundown_cache_alloc() made it */
+
+struct rundown_cache {
+	uint32_t magic;
+	uint32_t flags;
+	int64_t block_off;	/* block address minus descriptor address */
+	int64_t row_off;	/* slot[row][0] address minus descriptor address */
+	uint32_t cpus;		/* slots per row */
+	uint32_t stride;	/* bytes between slots */
+	uint32_t row;		/* this process's row */
+	uint32_t tag;
+	size_t size;		/* the size given to init */
+};
+
+/* CPUs a block is laid out for: configured CPUs, at least 1. */
+uint32_t cache_cpus(void);
+
+/* rundown_cache_size() for a machine of cpus CPUs. */
+size_t cache_size_cpus(uint32_t cpus);
+
+/* rundown_cache_init() for a machine of cpus CPUs (tests use 1). */
+int cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
+    uint32_t tag);
+
+/* The block behind a descriptor. */
+static inline struct rundown_block *
+cache_block(const rundown_cache_t *ref)
+{
+	return (struct rundown_block *)((char *)ref + ref->block_off);
+}
+
+/* Acquire and release on the slot of a given CPU rather than the current
+ * one (cpu is reduced modulo the block's CPUs); tests use them to place
+ * an acquire and its release on different slots deterministically. */
+bool cache_acquire_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n);
+void cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n);
+
+#endif /* RUNDOWN_CACHE_H */

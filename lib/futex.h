@@ -1,0 +1,39 @@
+/*
+ * futex.h: sleeping on a 32-bit word, across processes.
+ *
+ * The futexes are shared (no FUTEX_PRIVATE_FLAG): the words may sit in a
+ * mapping that several processes share, and a wake in one process must
+ * reach a waiter in another.  Callers re-check their condition after every
+ * return; a return says only that it is worth looking again.
+ */
+#ifndef RUNDOWN_FUTEX_H
+#define RUNDOWN_FUTEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Sleeps while *word == expected, until woken or until deadline (absolute
+ * CLOCK_MONOTONIC; NULL: no deadline).  Returns 0 (woken, value changed,
+ * or interrupted) or -ETIMEDOUT.
+ */
+int futex_wait(uint32_t *word, uint32_t expected,
+    const struct timespec *deadline);
+
+/* Wakes every waiter sleeping on word. */
+void futex_wake_all(uint32_t *word);
+
+/*
+ * Turns a relative timeout into an absolute CLOCK_MONOTONIC deadline.
+ * Returns 0, or -EINVAL for a negative or malformed timeout.
+ */
+int deadline_from(const struct timespec *timeout, struct timespec *deadline);
+
+/* The earlier of deadline (may be NULL: none) and now + ms milliseconds. */
+struct timespec deadline_cap(const struct timespec *deadline, long ms);
+
+/* True once the deadline has passed. */
+bool deadline_passed(const struct timespec *deadline);
+
+#endif /* RUNDOWN_FUTEX_H */

@@ -1,0 +1,76 @@
+/* util.c: version, error and state names. */
+#include "config.h"
+
+#include <errno.h>
+
+#include <rundown/rundown.h>
+
+const char *
+rundown_version_string(void)
+{
+	return RUNDOWN_VERSION_STRING;
+}
+
+int
+rundown_version_major(void)
+{
+	return RUNDOWN_VERSION_MAJOR;
+}
+
+int
+rundown_version_minor(void)
+{
+	return RUNDOWN_VERSION_MINOR;
+}
+
+int
+rundown_version_micro(void)
+{
+	return RUNDOWN_VERSION_MICRO;
+}
+
+const char *
+rundown_strerror(int err)
+{
+	/* Meanings in this library's terms; a static table, so thread-safe. */
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return "success";
+	case EINVAL:
+		return "invalid argument or uninitialized reference";
+	case ENOSPC:
+		return "buffer too small for a cache-aware block";
+	case EALREADY:
+		return "no run-down has started";
+	case EBUSY:
+		return "protections are still outstanding";
+	case ERANGE:
+		return "release of more protections than are held";
+	case ETIMEDOUT:
+		return "timed out; the run-down stays in progress";
+	case EPERM:
+		return "the block lives in the caller's buffer; nothing to free";
+	case ENOMEM:
+		return "out of memory";
+	default:
+		return "unknown error";
+	}
+}
+
+const char *
+rundown_state_name(enum rundown_state state)
+{
+	switch (state) {
+	case RUNDOWN_OPEN:
+		return "open";
+	case RUNDOWN_RUNNING_DOWN:
+		return "running-down";
+	case RUNDOWN_DRAINED:
+		return "drained";
+	case RUNDOWN_COMPLETED:
+		return "completed";
+	case RUNDOWN_RESETTING:
+		return "resetting";
+	}
+	return "unknown";
+}
