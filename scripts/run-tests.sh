@@ -1,0 +1,63 @@
+#!/bin/sh
+# run-tests.sh: on a fresh Debian 12 machine, install what is missing, then
+# build and run every test: the Check suites in a plain build, under
+# ThreadSanitizer and under AddressSanitizer+UBSan (with the man page lint
+# and the export check), and make distcheck.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+sh "$top/scripts/deps.sh"
+
+step() {
+	printf '\n=== %s\n' "$*"
+}
+
+# check NAME CONFIGURE-ARGS...: build in _build/NAME and run make check;
+# prints each suite's closing line and adds its counts to _build/counts.
+check() {
+	name=$1
+	shift
+	step "build and test: $name"
+	sh "$top/scripts/build.sh" "$name" "$@"
+	if ! make -s -C "$top/_build/$name" check; then
+		for f in "$top/_build/$name"/tests/*.log; do
+			grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+			    cat "$f" >&2
+		done
+		exit 1
+	fi
+	for f in "$top/_build/$name"/tests/check_*.log; do
+		printf '%s: ' "$(basename "${f%.log}")"
+		grep -h -E '^[0-9]+%: Checks:' "$f"
+	done | tee -a "$top/_build/counts"
+}
+
+rm -f "$top/_build/counts"
+mkdir -p "$top/_build"
+check default --enable-werror
+# The sanitizer builds run the stress loops with fewer iterations: each
+# iteration costs them 5 to 20 times more.
+(
+	export RUNDOWN_TEST_DIVISOR=4
+	export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+	check tsan --enable-sanitizers=thread
+)
+(
+	export RUNDOWN_TEST_DIVISOR=2
+	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+	check asan --enable-sanitizers=address,undefined
+)
+
+step "make distcheck"
+if ! RUNDOWN_TEST_DIVISOR=4 make -s -C "$top/_build/default" distcheck \
+    >"$top/_build/distcheck.log" 2>&1; then
+	tail -50 "$top/_build/distcheck.log" >&2
+	exit 1
+fi
+grep -E 'archives ready|distributions? ready' "$top/_build/distcheck.log" || :
+
+step "summary"
+awk '{ for (i = 1; i <= NF; i++) {
+		if ($i == "Checks:") c += $(i + 1)
+		if ($i == "Failures:" || $i == "Errors:") f += $(i + 1) } }
+	END { printf "%d passed, %d failed\n", c - f, f }' "$top/_build/counts"
