@@ -119,7 +119,7 @@ bool block_valid(const struct rundown_block *b, size_t size);
 static inline uint64_t *
 block_slot(struct rundown_block *b, uint32_t row, uint32_t cpu)
 {
-	return (uint64_t *)((char *)b + b->slots_off +
+	return (uint64_t *)(void *)((char *)b + b->slots_off +
 	    ((size_t)row * b->cpus + cpu) * b->stride);
 }
 

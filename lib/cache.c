@@ -156,7 +156,7 @@ cache_slot(rundown_cache_t *ref, uint32_t cpu)
 {
 	if (cpu >= ref->cpus)
 		cpu %= ref->cpus;
-	return (uint64_t *)((char *)ref + ref->row_off +
+	return (uint64_t *)(void *)((char *)ref + ref->row_off +
 	    (size_t)cpu * ref->stride);
 }
 

@@ -50,7 +50,7 @@ int cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
 static inline struct rundown_block *
 cache_block(const rundown_cache_t *ref)
 {
-	return (struct rundown_block *)((char *)ref + ref->block_off);
+	return (struct rundown_block *)(void *)((char *)ref + ref->block_off);
 }
 
 /* Acquire and release on the slot of a given CPU rather than the current

@@ -33,6 +33,10 @@
  *   -ETIMEDOUT  a timed wait ran out (the run-down stays in progress);
  *   -EPERM      freeing a block that lives in the caller's buffer.
  *
+ * Once run-down has started every acquire fails, with one window: the
+ * cache-aware wait switches its slots one at a time, and an acquire on a
+ * slot not yet switched still succeeds and is waited for, as in Windows.
+ *
  * Both families work in memory shared between processes (MAP_SHARED): they
  * hold no pointers, and waiters sleep on shared (not process-private)
  * futexes, so a release in one process wakes a waiter in another.
@@ -60,7 +64,7 @@ extern "C" {
 /* What rundown_query() and rundown_cache_query() report. */
 enum rundown_state {
 	RUNDOWN_OPEN = 0,		/* acquires succeed */
-	RUNDOWN_RUNNING_DOWN = 1,	/* acquires fail; protections outstanding */
+	RUNDOWN_RUNNING_DOWN = 1,	/* run-down started; outstanding protections */
 	RUNDOWN_DRAINED = 2,		/* a wait has returned or would return at once */
 	RUNDOWN_COMPLETED = 3,		/* rundown_*completed() was called */
 	RUNDOWN_RESETTING = 4		/* a re-initialize is in progress */
