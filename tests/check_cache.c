@@ -1,0 +1,1161 @@
+/* check_cache.c: the cache-aware block (rundown_cache_t) against its
+ * contract, driving the internal steps where an interleaving matters. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rundown/rundown.h>
+
+#include "block.h"
+#include "cache.h"
+#include "testutil.h"
+
+/* CPUs of the test block, whatever the machine has. */
+#define TEST_CPUS 4u
+
+/* Byte the buffers are filled with to see what was written. */
+#define PATTERN 0xa5
+
+/* Largest count a slot may hold: the largest signed 63-bit number. */
+#define SLOT_MAX ((uint64_t)(INT64_MAX >> 1))
+
+enum waiter_mode {
+	WAITER_WAIT,		/* rundown_cache_wait() */
+	WAITER_NULL,		/* rundown_cache_wait_timeout(ref, NULL) */
+	WAITER_LONG		/* rundown_cache_wait_timeout() with 30 s */
+};
+
+struct waiter {
+	pthread_t	 thread;
+	rundown_cache_t	*ref;
+	enum waiter_mode mode;
+	int		 rc;
+	atomic_bool	 done;	/* set after the wait returned */
+};
+
+static void *buf;		/* the fixture's buffer */
+static size_t bufsize;
+static rundown_cache_t *ref;	/* the block in it */
+
+/* A block laid out for TEST_CPUS CPUs in a malloc'd buffer. */
+static void
+setup_multi(void)
+{
+	bufsize = cache_size_cpus(TEST_CPUS);
+	buf = malloc(bufsize);
+	ck_assert_ptr_nonnull(buf);
+	ref = buf;
+	ck_assert_int_eq(cache_init_cpus(ref, bufsize, TEST_CPUS, 0), 0);
+	ck_assert_uint_eq(cache_block(ref)->cpus, TEST_CPUS);
+}
+
+/* A uniprocessor block (one slot) in a malloc'd buffer. */
+static void
+setup_single(void)
+{
+	bufsize = cache_size_cpus(1);
+	buf = malloc(bufsize);
+	ck_assert_ptr_nonnull(buf);
+	ref = buf;
+	ck_assert_int_eq(cache_init_cpus(ref, bufsize, 1, 0), 0);
+	ck_assert_uint_eq(cache_block(ref)->cpus, 1);
+}
+
+/* A block for this machine's CPUs, through the public initializer. */
+static void
+setup_machine(void)
+{
+	bufsize = rundown_cache_size();
+	buf = malloc(bufsize);
+	ck_assert_ptr_nonnull(buf);
+	ref = buf;
+	ck_assert_int_eq(rundown_cache_init(ref, bufsize), 0);
+}
+
+static void
+teardown(void)
+{
+	free(buf);
+	buf = NULL;
+	ref = NULL;
+}
+
+/* Asserts what rundown_cache_query() reports. */
+static void
+expect_state(const rundown_cache_t *r, enum rundown_state state,
+    uint64_t outstanding)
+{
+	struct rundown_status st;
+
+	ck_assert_int_eq(rundown_cache_query(r, &st), 0);
+	ck_assert_msg(st.state == state, "state %d (%s), expected %d (%s)",
+	    (int)st.state, rundown_state_name(st.state), (int)state,
+	    rundown_state_name(state));
+	ck_assert_uint_eq(st.outstanding, outstanding);
+}
+
+/* Spins (yielding) until the block reports state. */
+static void
+poll_state(const rundown_cache_t *r, enum rundown_state state)
+{
+	struct rundown_status st;
+
+	for (;;) {
+		ck_assert_int_eq(rundown_cache_query(r, &st), 0);
+		if (st.state == state)
+			return;
+		sched_yield();
+	}
+}
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct timespec ts = test_ms(30000);
+
+	switch (w->mode) {
+	case WAITER_WAIT:
+		w->rc = rundown_cache_wait(w->ref);
+		break;
+	case WAITER_NULL:
+		w->rc = rundown_cache_wait_timeout(w->ref, NULL);
+		break;
+	case WAITER_LONG:
+		w->rc = rundown_cache_wait_timeout(w->ref, &ts);
+		break;
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static void
+waiter_start(struct waiter *w, rundown_cache_t *r, enum waiter_mode mode)
+{
+	w->ref = r;
+	w->mode = mode;
+	w->rc = -1;
+	atomic_init(&w->done, false);
+	ck_assert_int_eq(pthread_create(&w->thread, NULL, waiter_main, w), 0);
+}
+
+/* Joins a waiter and asserts that its wait returned 0. */
+static void
+waiter_join(struct waiter *w)
+{
+	ck_assert_int_eq(pthread_join(w->thread, NULL), 0);
+	ck_assert(atomic_load(&w->done));
+	ck_assert_int_eq(w->rc, 0);
+}
+
+/* Starts run-down and leaves it in progress (a timed wait runs out). */
+static void
+start_rundown(rundown_cache_t *r)
+{
+	struct timespec ts = test_ms(1);
+
+	ck_assert_int_eq(rundown_cache_wait_timeout(r, &ts), -ETIMEDOUT);
+}
+
+/* The state word, as the library's threads write it. */
+static uint32_t
+state_word(struct rundown_block *b)
+{
+	return rd_load(&b->state, RD_ACQUIRE);
+}
+
+/* Asserts that no byte of p[0..n) differs from the pattern. */
+static void
+expect_pattern(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_msg(c[i] == PATTERN, "byte %zu of %zu written", i, n);
+}
+
+/*
+ * Asserts that the block at r, initialized in [start, start + size), keeps
+ * its slots inside that range, each alone on its cache line.
+ */
+static void
+expect_slots_inside(rundown_cache_t *r, const void *start, size_t size,
+    uint32_t cpus)
+{
+	struct rundown_block *b = cache_block(r);
+	const char *lo = start, *hi = lo + size;
+	const char *s, *prev = NULL;
+	uint32_t cpu;
+
+	ck_assert_uint_eq(b->cpus, cpus);
+	ck_assert_uint_eq(b->rows, 1);
+	ck_assert((const char *)b >= lo && (const char *)(b + 1) <= hi);
+	for (cpu = 0; cpu < cpus; cpu++) {
+		s = (const char *)block_slot(b, 0, cpu);
+		ck_assert_msg(s >= lo && s + sizeof(uint64_t) <= hi,
+		    "slot %u outside the buffer", cpu);
+		ck_assert_uint_eq((uintptr_t)s % sizeof(uint64_t), 0);
+		if (cpus > 1) {
+			ck_assert_uint_eq((uintptr_t)s % BLOCK_LINE, 0);
+			if (prev != NULL)
+				ck_assert_uint_eq(s - prev, BLOCK_LINE);
+		}
+		prev = s;
+	}
+}
+
+/* Runs a short balanced cycle on a block to show it works. */
+static void
+exercise(rundown_cache_t *r)
+{
+	ck_assert(rundown_cache_acquire(r));
+	ck_assert(rundown_cache_acquire_n(r, 2));
+	expect_state(r, RUNDOWN_OPEN, 3);
+	rundown_cache_release_n(r, 2);
+	rundown_cache_release(r);
+	expect_state(r, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(r), 0);
+	expect_state(r, RUNDOWN_DRAINED, 0);
+	ck_assert(!rundown_cache_acquire(r));
+	ck_assert_int_eq(rundown_cache_completed(r), 0);
+	ck_assert_int_eq(rundown_cache_reinit(r), 0);
+	expect_state(r, RUNDOWN_OPEN, 0);
+}
+
+/* ---- size and layout -------------------------------------------------- */
+
+/* The public size is the hook's size for the configured CPUs, every call. */
+START_TEST(test_size_machine)
+{
+	ck_assert_uint_ge(cache_cpus(), 1);
+	ck_assert_uint_eq(rundown_cache_size(), cache_size_cpus(cache_cpus()));
+	ck_assert_uint_eq(rundown_cache_size(), rundown_cache_size());
+}
+END_TEST
+
+/* With several CPUs: header + (processors + 1) x cache line. */
+START_TEST(test_size_formula)
+{
+	const uint32_t cpus[] = { 2, 3, 4, 8, 64, 256, cache_cpus() };
+	struct block_layout l;
+	size_t header, i;
+
+	for (i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
+		if (cpus[i] < 2)
+			continue;
+		ck_assert_int_eq(block_layout(cpus[i], 1, &l), 0);
+		ck_assert_uint_eq(l.cpus, cpus[i]);
+		ck_assert_uint_eq(l.rows, 1);
+		ck_assert_uint_eq(l.stride, BLOCK_LINE);
+		ck_assert_uint_eq(l.slots_off % BLOCK_LINE, 0);
+		ck_assert_uint_eq(l.size,
+		    l.slots_off + (size_t)cpus[i] * BLOCK_LINE);
+		header = sizeof(struct rundown_cache) + l.slots_off;
+		ck_assert_uint_eq(cache_size_cpus(cpus[i]),
+		    header + ((size_t)cpus[i] + 1) * BLOCK_LINE);
+	}
+}
+END_TEST
+
+/* On a uniprocessor: header + one 8-byte reference, no padding. */
+START_TEST(test_size_uniprocessor)
+{
+	struct block_layout l;
+
+	ck_assert_int_eq(block_layout(1, 1, &l), 0);
+	ck_assert_uint_eq(l.size, l.slots_off + sizeof(uint64_t));
+	ck_assert_uint_eq(cache_size_cpus(1),
+	    sizeof(struct rundown_cache) + l.slots_off + sizeof(uint64_t));
+	ck_assert_uint_lt(cache_size_cpus(1), cache_size_cpus(2));
+}
+END_TEST
+
+/* block_layout refuses zero or too many CPUs or rows. */
+START_TEST(test_layout_refused)
+{
+	struct block_layout l;
+
+	ck_assert_int_eq(block_layout(0, 1, &l), -EINVAL);
+	ck_assert_int_eq(block_layout(1, 0, &l), -EINVAL);
+	ck_assert_int_eq(block_layout(BLOCK_MAX_CPUS + 1, 1, &l), -EINVAL);
+	ck_assert_int_eq(block_layout(2, BLOCK_MAX_ROWS + 1, &l), -EINVAL);
+	ck_assert_int_eq(block_layout(BLOCK_MAX_CPUS, 1, &l), 0);
+}
+END_TEST
+
+/* ---- init and free ---------------------------------------------------- */
+
+/* init in a malloc'd buffer: open, tag 0, slots on their own lines. */
+START_TEST(test_init_malloc)
+{
+	size_t size = rundown_cache_size();
+	void *p = malloc(size);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, PATTERN, size);
+	ck_assert_int_eq(rundown_cache_init(p, size), 0);
+	expect_state(p, RUNDOWN_OPEN, 0);
+	ck_assert_uint_eq(rundown_cache_tag(p), 0);
+	expect_slots_inside(p, p, size, cache_cpus());
+	exercise(p);
+	free(p);
+}
+END_TEST
+
+/*
+ * init at every pointer-aligned offset within a cache line: the block fits
+ * in exactly the size asked for and writes nothing outside it.
+ */
+START_TEST(test_init_offsets)
+{
+	const uint32_t cpus[] = { TEST_CPUS, 1, cache_cpus() };
+	size_t size, total, off, i;
+	char *base, *p;
+	rundown_cache_t *r;
+
+	for (i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
+		size = cache_size_cpus(cpus[i]);
+		/* A guard line before the block and one after it. */
+		total = (size + 4 * BLOCK_LINE) / BLOCK_LINE * BLOCK_LINE;
+		base = aligned_alloc(BLOCK_LINE, total);
+		ck_assert_ptr_nonnull(base);
+		for (off = 0; off < BLOCK_LINE; off += sizeof(void *)) {
+			p = base + BLOCK_LINE + off;
+			r = (void *)p;
+			memset(base, PATTERN, total);
+			if (i == 2)
+				ck_assert_int_eq(rundown_cache_init(r, size),
+				    0);
+			else
+				ck_assert_int_eq(cache_init_cpus(r, size,
+				    cpus[i], 0), 0);
+			expect_pattern(base, BLOCK_LINE + off);
+			expect_pattern(p + size, BLOCK_LINE);
+			expect_slots_inside(r, p, size, cpus[i]);
+			exercise(r);
+		}
+		free(base);
+	}
+}
+END_TEST
+
+/* A size one byte short (or zero) is refused with -ENOSPC, nothing
+ * written, at any alignment of the start. */
+START_TEST(test_init_too_small)
+{
+	size_t size = rundown_cache_size();
+	size_t small = cache_size_cpus(TEST_CPUS);
+	size_t total = (size > small ? size : small) + 2 * BLOCK_LINE;
+	char *base = aligned_alloc(BLOCK_LINE,
+	    (total + BLOCK_LINE - 1) / BLOCK_LINE * BLOCK_LINE);
+	rundown_cache_t *r;
+	size_t off;
+
+	ck_assert_ptr_nonnull(base);
+	for (off = 0; off < BLOCK_LINE; off += sizeof(void *)) {
+		r = (void *)(base + off);
+		memset(base, PATTERN, total);
+		ck_assert_int_eq(rundown_cache_init(r, size - 1), -ENOSPC);
+		ck_assert_int_eq(rundown_cache_init(r, 0), -ENOSPC);
+		ck_assert_int_eq(cache_init_cpus(r, small - 1, TEST_CPUS, 0),
+		    -ENOSPC);
+		ck_assert_int_eq(cache_init_cpus(r, cache_size_cpus(1) - 1, 1,
+		    0), -ENOSPC);
+		expect_pattern(base, total);
+	}
+	free(base);
+}
+END_TEST
+
+/* A start not aligned for a pointer is refused with -EINVAL, nothing
+ * written. */
+START_TEST(test_init_misaligned)
+{
+	size_t size = rundown_cache_size();
+	size_t total = size + 2 * BLOCK_LINE;
+	char *base = malloc(total);
+	size_t off;
+
+	ck_assert_ptr_nonnull(base);
+	for (off = 1; off < sizeof(void *); off++) {
+		memset(base, PATTERN, total);
+		ck_assert_int_eq(rundown_cache_init((void *)(base + off), size),
+		    -EINVAL);
+		expect_pattern(base, total);
+	}
+	free(base);
+}
+END_TEST
+
+/* Freeing a block in the caller's buffer is refused and frees nothing. */
+START_TEST(test_free_caller_buffer)
+{
+	ck_assert_int_eq(rundown_cache_free(ref), -EPERM);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	exercise(ref);
+	ck_assert_int_eq(rundown_cache_free(ref), -EPERM);
+}
+END_TEST
+
+/* A buffer that was never initialized is refused with -EINVAL. */
+START_TEST(test_uninitialized)
+{
+	size_t size = rundown_cache_size();
+	rundown_cache_t *p = calloc(1, size);
+	struct rundown_status st;
+	struct timespec ts = test_ms(1);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(rundown_cache_query(p, &st), -EINVAL);
+	ck_assert_int_eq(rundown_cache_wait(p), -EINVAL);
+	ck_assert_int_eq(rundown_cache_wait_timeout(p, &ts), -EINVAL);
+	ck_assert_int_eq(rundown_cache_completed(p), -EINVAL);
+	ck_assert_int_eq(rundown_cache_reinit(p), -EINVAL);
+	ck_assert_int_eq(rundown_cache_free(p), -EINVAL);
+	free(p);
+}
+END_TEST
+
+/* NULL arguments are refused with -EINVAL rather than crashing. */
+START_TEST(test_null_refused)
+{
+	struct rundown_status st;
+	struct timespec ts = test_ms(1);
+
+	ck_assert_int_eq(rundown_cache_init(NULL, rundown_cache_size()),
+	    -EINVAL);
+	ck_assert_int_eq(rundown_cache_free(NULL), -EINVAL);
+	ck_assert_int_eq(rundown_cache_wait(NULL), -EINVAL);
+	ck_assert_int_eq(rundown_cache_wait_timeout(NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rundown_cache_wait_timeout(NULL, &ts), -EINVAL);
+	ck_assert_int_eq(rundown_cache_completed(NULL), -EINVAL);
+	ck_assert_int_eq(rundown_cache_reinit(NULL), -EINVAL);
+	ck_assert_int_eq(rundown_cache_query(NULL, &st), -EINVAL);
+	ck_assert_int_eq(rundown_cache_query(ref, NULL), -EINVAL);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+}
+END_TEST
+
+/* ---- alloc ------------------------------------------------------------ */
+
+/* alloc labels the block with its tag, opens it, and free takes it back. */
+START_TEST(test_alloc_tag_free)
+{
+	const uint32_t tag = (uint32_t)'d' << 24 | (uint32_t)'a' << 16 |
+	    (uint32_t)'e' << 8 | 'R';
+	rundown_cache_t *a, *z;
+
+	a = rundown_cache_alloc(tag);
+	ck_assert_ptr_nonnull(a);
+	z = rundown_cache_alloc(0);
+	ck_assert_ptr_nonnull(z);
+	ck_assert_uint_eq(rundown_cache_tag(a), tag);
+	ck_assert_uint_eq(rundown_cache_tag(z), 0);
+	expect_state(a, RUNDOWN_OPEN, 0);
+	expect_state(z, RUNDOWN_OPEN, 0);
+
+	/* Two blocks are independent. */
+	ck_assert(rundown_cache_acquire_n(a, 2));
+	expect_state(a, RUNDOWN_OPEN, 2);
+	expect_state(z, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(z), 0);
+	expect_state(a, RUNDOWN_OPEN, 2);
+	rundown_cache_release_n(a, 2);
+
+	exercise(a);
+	ck_assert_int_eq(rundown_cache_free(a), 0);
+	ck_assert_int_eq(rundown_cache_free(z), 0);
+}
+END_TEST
+
+/* ---- counts ----------------------------------------------------------- */
+
+/* acquire, acquire_n, release and release_n count by exactly n. */
+START_TEST(test_counts)
+{
+	uint32_t cpu;
+
+	ck_assert(rundown_cache_acquire(ref));
+	expect_state(ref, RUNDOWN_OPEN, 1);
+	ck_assert(rundown_cache_acquire_n(ref, 5));
+	expect_state(ref, RUNDOWN_OPEN, 6);
+	ck_assert(rundown_cache_acquire_n(ref, 0));
+	expect_state(ref, RUNDOWN_OPEN, 6);
+	rundown_cache_release(ref);
+	expect_state(ref, RUNDOWN_OPEN, 5);
+	rundown_cache_release_n(ref, 0);
+	expect_state(ref, RUNDOWN_OPEN, 5);
+	rundown_cache_release_n(ref, 5);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+
+	for (cpu = 0; cpu < TEST_CPUS; cpu++)
+		ck_assert(cache_acquire_on(ref, cpu, cpu + 1));
+	expect_state(ref, RUNDOWN_OPEN, 10);
+	for (cpu = 0; cpu < TEST_CPUS; cpu++) {
+		ck_assert_uint_eq(*block_slot(cache_block(ref), 0, cpu),
+		    2 * (uint64_t)(cpu + 1));
+		cache_release_on(ref, cpu, cpu + 1);
+	}
+	expect_state(ref, RUNDOWN_OPEN, 0);
+}
+END_TEST
+
+/* A 32-bit n is counted in full. */
+START_TEST(test_counts_large)
+{
+	ck_assert(rundown_cache_acquire_n(ref, UINT32_MAX));
+	expect_state(ref, RUNDOWN_OPEN, UINT32_MAX);
+	ck_assert(cache_acquire_on(ref, 1, UINT32_MAX));
+	expect_state(ref, RUNDOWN_OPEN, 2 * (uint64_t)UINT32_MAX);
+	cache_release_on(ref, 2, UINT32_MAX);
+	rundown_cache_release_n(ref, UINT32_MAX);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+}
+END_TEST
+
+/* n = 0 succeeds while open and fails in every run-down state. */
+START_TEST(test_acquire_zero)
+{
+	ck_assert(rundown_cache_acquire_n(ref, 0));
+	ck_assert(cache_acquire_on(ref, 3, 0));
+	ck_assert(rundown_cache_acquire(ref));
+	start_rundown(ref);
+	ck_assert(!rundown_cache_acquire_n(ref, 0));
+	ck_assert(!cache_acquire_on(ref, 3, 0));
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	rundown_cache_release(ref);
+	ck_assert(!rundown_cache_acquire_n(ref, 0));
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	ck_assert(!rundown_cache_acquire_n(ref, 0));
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	ck_assert(rundown_cache_acquire_n(ref, 0));
+	expect_state(ref, RUNDOWN_OPEN, 0);
+}
+END_TEST
+
+/* A slot's count may not pass the largest signed 63-bit number; a refused
+ * acquire changes nothing, and other slots are unaffected. */
+START_TEST(test_overflow_slot)
+{
+	uint64_t *slot = block_slot(cache_block(ref), 0, 0);
+
+	rd_store(slot, 2 * (SLOT_MAX - 1), RD_RELAXED);
+	ck_assert(cache_acquire_on(ref, 0, 1));
+	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
+	ck_assert(!cache_acquire_on(ref, 0, 1));
+	ck_assert(!cache_acquire_on(ref, 0, UINT32_MAX));
+	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
+	ck_assert(cache_acquire_on(ref, 0, 0));
+	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
+	ck_assert(cache_acquire_on(ref, 1, 1));
+	cache_release_on(ref, 1, 1);
+
+	rd_store(slot, 2 * (SLOT_MAX - 5), RD_RELAXED);
+	ck_assert(!cache_acquire_on(ref, 0, 6));
+	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * (SLOT_MAX - 5));
+	ck_assert(cache_acquire_on(ref, 0, 5));
+	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
+
+	rd_store(slot, 0, RD_RELAXED);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+}
+END_TEST
+
+/* ---- cross-slot ------------------------------------------------------- */
+
+/* Acquire on one slot, release on another: the slot goes negative, the
+ * sum is 0 and a wait returns at once. */
+START_TEST(test_cross_slot)
+{
+	struct rundown_block *b = cache_block(ref);
+
+	ck_assert(cache_acquire_on(ref, 0, 1));
+	cache_release_on(ref, 1, 1);
+	ck_assert_int_eq((int64_t)*block_slot(b, 0, 0), 2);
+	ck_assert_int_eq((int64_t)*block_slot(b, 0, 1), -2);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A blocked waiter returns once releases on other slots cover the acquires. */
+START_TEST(test_cross_slot_waiter)
+{
+	struct waiter w;
+
+	ck_assert(cache_acquire_on(ref, 0, 2));
+	waiter_start(&w, ref, WAITER_WAIT);
+	poll_state(ref, RUNDOWN_RUNNING_DOWN);
+	cache_release_on(ref, 1, 1);
+	ck_assert(!atomic_load(&w.done));
+	cache_release_on(ref, 2, 1);
+	waiter_join(&w);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* cpu numbers past the block's CPUs wrap round to a slot. */
+START_TEST(test_cpu_modulo)
+{
+	struct rundown_block *b = cache_block(ref);
+
+	ck_assert(cache_acquire_on(ref, TEST_CPUS + 1, 1));
+	ck_assert_uint_eq(*block_slot(b, 0, 1), 2);
+	cache_release_on(ref, 2 * TEST_CPUS + 1, 1);
+	ck_assert_uint_eq(*block_slot(b, 0, 1), 0);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+}
+END_TEST
+
+/* ---- the steps of run-down -------------------------------------------- */
+
+/*
+ * Until the waiter has switched a slot, an acquire on that slot can still
+ * succeed, and that protection is counted and waited for.
+ */
+START_TEST(test_acquire_before_switch)
+{
+	struct rundown_block *b = cache_block(ref);
+	uint32_t word, seen;
+	struct timespec ts = test_ms(1);
+
+	ck_assert_int_eq(block_begin(b, &word), 0);
+	ck_assert_int_eq(block_begin(b, &word), -EALREADY);
+	seen = state_word(b);
+	ck_assert_uint_eq(seen & ST_MASK, ST_RUNDOWN);
+	block_switch(b, 0, 0);
+	ck_assert(cache_acquire_on(ref, 1, 1));
+	ck_assert(!cache_acquire_on(ref, 0, 1));
+	block_harvest_row(b, 0);
+	block_check_drained(b, seen);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	ck_assert(!cache_acquire_on(ref, 1, 1));
+	ck_assert(!cache_acquire_on(ref, 2, 1));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	cache_release_on(ref, 3, 1);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+}
+END_TEST
+
+/*
+ * A release that finds its slot switched is charged to the row before the
+ * harvest; the harvest adds the slot sums once, repeating it adds nothing.
+ */
+START_TEST(test_release_on_switched)
+{
+	struct rundown_block *b = cache_block(ref);
+	uint32_t word, seen;
+
+	ck_assert(cache_acquire_on(ref, 0, 2));
+	ck_assert_int_eq(block_begin(b, &word), 0);
+	seen = state_word(b);
+	block_switch(b, 0, 0);
+	cache_release_on(ref, 0, 1);	/* slow path: row drain -1 */
+	ck_assert(cache_acquire_on(ref, 1, 1));	/* slot 1 not switched */
+	block_harvest_row(b, 0);
+	block_harvest_row(b, 0);
+	block_check_drained(b, seen);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	ck_assert(!cache_acquire_on(ref, 1, 1));
+	cache_release_on(ref, 3, 1);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	cache_release_on(ref, 0, 1);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+}
+END_TEST
+
+/* A harvest that finds the sum zero leaves the block drained at once. */
+START_TEST(test_harvest_zero_drains)
+{
+	struct rundown_block *b = cache_block(ref);
+	uint32_t word, seen;
+
+	ck_assert(cache_acquire_on(ref, 2, 1));
+	cache_release_on(ref, 3, 1);
+	ck_assert_int_eq(block_begin(b, &word), 0);
+	seen = state_word(b);
+	block_harvest_row(b, 0);
+	block_check_drained(b, seen);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+}
+END_TEST
+
+/* ---- states and refusals ---------------------------------------------- */
+
+/* With nothing held a wait returns at once; so do a second and a timed. */
+START_TEST(test_wait_nothing_held)
+{
+	struct timespec ts = test_ms(1);
+
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), 0);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, NULL), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* completed: -EALREADY when open (held or not), 0 when drained, and a wait
+ * after completion returns at once. */
+START_TEST(test_completed)
+{
+	struct timespec ts = test_ms(1);
+
+	ck_assert_int_eq(rundown_cache_completed(ref), -EALREADY);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert(cache_acquire_on(ref, 2, 3));
+	ck_assert_int_eq(rundown_cache_completed(ref), -EALREADY);
+	expect_state(ref, RUNDOWN_OPEN, 3);
+	cache_release_on(ref, 2, 3);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), 0);
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+	ck_assert(!rundown_cache_acquire(ref));
+}
+END_TEST
+
+/* completed while protections are outstanding: -EBUSY, nothing changed. */
+START_TEST(test_completed_busy)
+{
+	ck_assert(cache_acquire_on(ref, 1, 2));
+	start_rundown(ref);
+	ck_assert_int_eq(rundown_cache_completed(ref), -EBUSY);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	cache_release_on(ref, 3, 2);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+}
+END_TEST
+
+/* reinit: -EALREADY when open, -EBUSY while running down, 0 from drained
+ * and from completed. */
+START_TEST(test_reinit)
+{
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EALREADY);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert(cache_acquire_on(ref, 0, 2));
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EALREADY);
+	expect_state(ref, RUNDOWN_OPEN, 2);
+	start_rundown(ref);
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EBUSY);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	cache_release_on(ref, 0, 2);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert(rundown_cache_acquire(ref));
+	rundown_cache_release(ref);
+
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert(rundown_cache_acquire(ref));
+	expect_state(ref, RUNDOWN_OPEN, 1);
+}
+END_TEST
+
+/* Acquire fails on every slot in every run-down state until reinit. */
+START_TEST(test_acquire_fails_until_reinit)
+{
+	uint32_t cpu;
+
+	ck_assert(rundown_cache_acquire(ref));
+	start_rundown(ref);
+	ck_assert(!rundown_cache_acquire(ref));
+	ck_assert(!rundown_cache_acquire_n(ref, 2));
+	for (cpu = 0; cpu < TEST_CPUS; cpu++)
+		ck_assert(!cache_acquire_on(ref, cpu, 1));
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+
+	rundown_cache_release(ref);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert(!rundown_cache_acquire(ref));
+	for (cpu = 0; cpu < TEST_CPUS; cpu++)
+		ck_assert(!cache_acquire_on(ref, cpu, 1));
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	ck_assert(!rundown_cache_acquire(ref));
+	for (cpu = 0; cpu < TEST_CPUS; cpu++)
+		ck_assert(!cache_acquire_on(ref, cpu, 1));
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	for (cpu = 0; cpu < TEST_CPUS; cpu++)
+		ck_assert(cache_acquire_on(ref, cpu, 1));
+	ck_assert(rundown_cache_acquire(ref));
+	expect_state(ref, RUNDOWN_OPEN, TEST_CPUS + 1);
+}
+END_TEST
+
+/* A timed-out wait leaves the run-down in progress with the right count;
+ * a later wait continues it and returns after the last release. */
+START_TEST(test_wait_timeout)
+{
+	struct timespec ts = test_ms(10);
+	struct waiter w;
+
+	ck_assert(rundown_cache_acquire_n(ref, 3));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 3);
+	ck_assert(!rundown_cache_acquire(ref));
+	cache_release_on(ref, 2, 1);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+
+	waiter_start(&w, ref, WAITER_WAIT);
+	cache_release_on(ref, 0, 1);
+	ck_assert(!atomic_load(&w.done));
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	rundown_cache_release(ref);
+	waiter_join(&w);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A zero timeout polls; malformed timeouts are -EINVAL and change nothing. */
+START_TEST(test_wait_timeout_args)
+{
+	struct timespec bad[] = {
+		{ -1, 0 },
+		{ 0, -1 },
+		{ 0, 1000000000L },
+		{ 1, 1999999999L },
+	};
+	struct timespec zero = test_ms(0);
+	size_t i;
+
+	ck_assert(cache_acquire_on(ref, 1, 1));
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(rundown_cache_wait_timeout(ref, &bad[i]),
+		    -EINVAL);
+		expect_state(ref, RUNDOWN_OPEN, 1);
+	}
+	ck_assert(cache_acquire_on(ref, 1, 1));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &zero), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	cache_release_on(ref, 1, 2);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &zero), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A blocked waiter stays blocked while any protection is held, completed
+ * and reinit are refused meanwhile, and it returns after the last release. */
+START_TEST(test_waiter_blocked)
+{
+	struct waiter w;
+
+	ck_assert(cache_acquire_on(ref, 0, 1));
+	ck_assert(cache_acquire_on(ref, 1, 1));
+	ck_assert(cache_acquire_on(ref, 3, 1));
+	waiter_start(&w, ref, WAITER_NULL);
+	poll_state(ref, RUNDOWN_RUNNING_DOWN);
+	/* The waiter may not have switched this slot yet: then the acquire
+	 * succeeds and must be counted (released here, maybe on a switched
+	 * slot by now). */
+	if (rundown_cache_acquire(ref))
+		rundown_cache_release(ref);
+	cache_release_on(ref, 3, 1);
+	cache_release_on(ref, 2, 1);
+	ck_assert_int_eq(rundown_cache_completed(ref), -EBUSY);
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EBUSY);
+	ck_assert(!atomic_load(&w.done));
+	cache_release_on(ref, 1, 1);
+	waiter_join(&w);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* Several waiters at once, blocking and timed, are all woken. */
+START_TEST(test_several_waiters)
+{
+	static const enum waiter_mode modes[] = {
+		WAITER_WAIT, WAITER_NULL, WAITER_LONG, WAITER_WAIT
+	};
+	struct waiter w[4];
+	size_t i;
+
+	ck_assert(cache_acquire_on(ref, 1, 2));
+	for (i = 0; i < 4; i++)
+		waiter_start(&w[i], ref, modes[i]);
+	poll_state(ref, RUNDOWN_RUNNING_DOWN);
+	cache_release_on(ref, 2, 1);
+	for (i = 0; i < 4; i++)
+		ck_assert(!atomic_load(&w[i].done));
+	cache_release_on(ref, 0, 1);
+	for (i = 0; i < 4; i++)
+		waiter_join(&w[i]);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* After reinit, an acquire on one slot and its release on another still
+ * sum to nothing held. */
+START_TEST(test_reinit_residue)
+{
+	ck_assert(cache_acquire_on(ref, 2, 1));
+	cache_release_on(ref, 0, 1);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	ck_assert(cache_acquire_on(ref, 0, 1));
+	cache_release_on(ref, 1, 1);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* Many balanced cycles of wait, completed and reinit keep the count at 0. */
+START_TEST(test_cycles)
+{
+	struct timespec ts = test_ms(0);
+	uint32_t i;
+
+	for (i = 0; i < 1000; i++) {
+		ck_assert(rundown_cache_acquire(ref));
+		ck_assert(cache_acquire_on(ref, i, 2));
+		cache_release_on(ref, i + 1, 1);
+		expect_state(ref, RUNDOWN_OPEN, 2);
+		if (i % 4 == 0) {
+			ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts),
+			    -ETIMEDOUT);
+			expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+		}
+		cache_release_on(ref, i + 2, 1);
+		rundown_cache_release(ref);
+		ck_assert_int_eq(rundown_cache_wait(ref), 0);
+		expect_state(ref, RUNDOWN_DRAINED, 0);
+		if (i % 2 == 0)
+			ck_assert_int_eq(rundown_cache_completed(ref), 0);
+		ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+		expect_state(ref, RUNDOWN_OPEN, 0);
+	}
+}
+END_TEST
+
+/* query reports outstanding in OPEN and RUNNING_DOWN, 0 afterwards. */
+START_TEST(test_query)
+{
+	ck_assert(cache_acquire_on(ref, 0, 4));
+	ck_assert(cache_acquire_on(ref, 3, 1));
+	cache_release_on(ref, 1, 2);
+	expect_state(ref, RUNDOWN_OPEN, 3);
+	start_rundown(ref);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 3);
+	cache_release_on(ref, 2, 2);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	cache_release_on(ref, 0, 1);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	expect_state(ref, RUNDOWN_COMPLETED, 0);
+}
+END_TEST
+
+/* ---- uniprocessor ----------------------------------------------------- */
+
+/* A one-slot block goes through a whole cycle, every cpu on its slot. */
+START_TEST(test_up_cycle)
+{
+	struct rundown_block *b = cache_block(ref);
+	struct waiter w;
+
+	expect_slots_inside(ref, buf, bufsize, 1);
+	ck_assert(rundown_cache_acquire_n(ref, 2));
+	ck_assert(cache_acquire_on(ref, 7, 1));
+	ck_assert_uint_eq(*block_slot(b, 0, 0), 6);
+	expect_state(ref, RUNDOWN_OPEN, 3);
+	start_rundown(ref);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 3);
+	ck_assert(!rundown_cache_acquire(ref));
+	waiter_start(&w, ref, WAITER_WAIT);
+	rundown_cache_release(ref);
+	cache_release_on(ref, 5, 1);
+	ck_assert(!atomic_load(&w.done));
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EBUSY);
+	rundown_cache_release(ref);
+	waiter_join(&w);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	exercise(ref);
+}
+END_TEST
+
+/* ---- this machine's CPUs ---------------------------------------------- */
+
+struct migrant {
+	pthread_t	 thread;
+	rundown_cache_t	*ref;
+	unsigned	 index;
+};
+
+/* Acquires pinned to one CPU and releases pinned to the next. */
+static void *
+migrant_main(void *arg)
+{
+	struct migrant *m = arg;
+	unsigned i, n = test_scale(200);
+
+	for (i = 0; i < n; i++) {
+		test_pin_nth(m->index + i);
+		if (!rundown_cache_acquire(m->ref))
+			return m;
+		test_pin_nth(m->index + i + 1);
+		rundown_cache_release(m->ref);
+	}
+	return NULL;
+}
+
+/* Acquires and releases on different real CPUs drain to nothing held. */
+START_TEST(test_machine_migrate)
+{
+	struct migrant m[4];
+	void *rv;
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		m[i].ref = ref;
+		m[i].index = i;
+		ck_assert_int_eq(pthread_create(&m[i].thread, NULL,
+		    migrant_main, &m[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(m[i].thread, &rv), 0);
+		ck_assert_ptr_null(rv);
+	}
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A waiter on a real-CPU block is released by the last release. */
+START_TEST(test_machine_waiter)
+{
+	struct waiter w;
+
+	ck_assert(rundown_cache_acquire_n(ref, 2));
+	waiter_start(&w, ref, WAITER_WAIT);
+	poll_state(ref, RUNDOWN_RUNNING_DOWN);
+	test_pin_nth(1);
+	rundown_cache_release(ref);
+	ck_assert(!atomic_load(&w.done));
+	test_pin_nth(0);
+	rundown_cache_release(ref);
+	waiter_join(&w);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	exercise(ref);
+}
+END_TEST
+
+static TCase *
+cache_tcase(const char *name, void (*setup)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	return tc;
+}
+
+static Suite *
+cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc;
+
+	tc = cache_tcase("size", NULL);
+	tcase_add_test(tc, test_size_machine);
+	tcase_add_test(tc, test_size_formula);
+	tcase_add_test(tc, test_size_uniprocessor);
+	tcase_add_test(tc, test_layout_refused);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("init", setup_multi);
+	tcase_add_test(tc, test_init_malloc);
+	tcase_add_test(tc, test_init_offsets);
+	tcase_add_test(tc, test_init_too_small);
+	tcase_add_test(tc, test_init_misaligned);
+	tcase_add_test(tc, test_free_caller_buffer);
+	tcase_add_test(tc, test_uninitialized);
+	tcase_add_test(tc, test_null_refused);
+	tcase_add_test(tc, test_alloc_tag_free);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("counts", setup_multi);
+	tcase_add_test(tc, test_counts);
+	tcase_add_test(tc, test_counts_large);
+	tcase_add_test(tc, test_acquire_zero);
+	tcase_add_test(tc, test_overflow_slot);
+	tcase_add_test(tc, test_cross_slot);
+	tcase_add_test(tc, test_cross_slot_waiter);
+	tcase_add_test(tc, test_cpu_modulo);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("steps", setup_multi);
+	tcase_add_test(tc, test_acquire_before_switch);
+	tcase_add_test(tc, test_release_on_switched);
+	tcase_add_test(tc, test_harvest_zero_drains);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("states", setup_multi);
+	tcase_add_test(tc, test_wait_nothing_held);
+	tcase_add_test(tc, test_completed);
+	tcase_add_test(tc, test_completed_busy);
+	tcase_add_test(tc, test_reinit);
+	tcase_add_test(tc, test_acquire_fails_until_reinit);
+	tcase_add_test(tc, test_wait_timeout);
+	tcase_add_test(tc, test_wait_timeout_args);
+	tcase_add_test(tc, test_waiter_blocked);
+	tcase_add_test(tc, test_several_waiters);
+	tcase_add_test(tc, test_reinit_residue);
+	tcase_add_test(tc, test_cycles);
+	tcase_add_test(tc, test_query);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("uniprocessor", setup_single);
+	tcase_add_test(tc, test_up_cycle);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("machine", setup_machine);
+	tcase_add_test(tc, test_machine_migrate);
+	tcase_add_test(tc, test_machine_waiter);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run_suite(cache_suite());
+}

@@ -1,0 +1,138 @@
+/* testutil.c: helpers shared by the Check suites. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+unsigned
+test_scale(unsigned base)
+{
+	const char *e = getenv("RUNDOWN_TEST_SCALE");
+	const char *d = getenv("RUNDOWN_TEST_DIVISOR");
+	unsigned long scale = e ? strtoul(e, NULL, 10) : 1;
+	unsigned long div = d ? strtoul(d, NULL, 10) : 1;
+	unsigned long n;
+
+	if (scale == 0)
+		scale = 1;
+	if (div == 0)
+		div = 1;
+	n = (unsigned long)base * scale / div;
+	return n ? (unsigned)n : 1;
+}
+
+unsigned
+test_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int
+test_pin_nth(unsigned n)
+{
+	cpu_set_t allowed, one;
+	unsigned count, seen = 0;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+		return -1;
+	count = (unsigned)CPU_COUNT(&allowed);
+	if (count == 0)
+		return -1;
+	n %= count;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (seen++ == n)
+			break;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0)
+		return -1;
+	return cpu;
+}
+
+struct timespec
+test_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	return ts;
+}
+
+void
+test_signal_init(struct test_signal *s)
+{
+	ck_assert_int_eq(pipe(s->fd), 0);
+}
+
+void
+test_signal_post(struct test_signal *s)
+{
+	char c = 1;
+	ssize_t n;
+
+	do
+		n = write(s->fd[1], &c, 1);
+	while (n < 0 && errno == EINTR);
+	ck_assert_int_eq(n, 1);
+}
+
+void
+test_signal_wait(struct test_signal *s)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = read(s->fd[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	ck_assert_int_eq(n, 1);
+}
+
+void
+test_signal_close(struct test_signal *s)
+{
+	close(s->fd[0]);
+	close(s->fd[1]);
+}
+
+void
+test_reap_ok(pid_t pid)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(status), "child %d did not exit normally",
+	    (int)pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+int
+test_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,46 @@
+/*
+ * testutil.h: helpers shared by the Check suites.
+ *
+ * Tests synchronise on what they can observe (a pipe, a state read back),
+ * never on sleeps; the helpers here make that short to write.
+ */
+#ifndef RUNDOWN_TESTUTIL_H
+#define RUNDOWN_TESTUTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Iteration multiplier: RUNDOWN_TEST_SCALE in the environment (default 1,
+ * at least 1).  Stress loops multiply their counts by it; scripts lower
+ * the base counts under sanitizers through RUNDOWN_TEST_DIVISOR. */
+unsigned test_scale(unsigned base);
+
+/* Online CPUs this process may run on (sched_getaffinity), at least 1. */
+unsigned test_cpus(void);
+
+/* Pins the calling thread to the n-th CPU of its allowed set (mod count);
+ * returns the CPU number, or -1 if pinning is not possible. */
+int test_pin_nth(unsigned n);
+
+/* Relative timespec of ms milliseconds. */
+struct timespec test_ms(long ms);
+
+/* A pipe used as a one-shot or counting signal between threads/processes. */
+struct test_signal {
+	int fd[2];
+};
+void test_signal_init(struct test_signal *s);
+void test_signal_post(struct test_signal *s);		/* writes one byte */
+void test_signal_wait(struct test_signal *s);		/* reads one byte */
+void test_signal_close(struct test_signal *s);
+
+/* Waits for a child and asserts it exited with status 0. */
+void test_reap_ok(pid_t pid);
+
+/* Runs suite s and returns the process exit status (0 if all passed). */
+int test_run_suite(Suite *s);
+
+#endif /* RUNDOWN_TESTUTIL_H */
