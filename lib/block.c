@@ -42,16 +42,17 @@ slot_count(uint64_t v)
 	return (uint64_t)((int64_t)(v & ~SLOT_ACTIVE) >> 1);
 }
 
-/* Count in a row drain word. */
+/* Count in a row drain word (signed; the word is kept unsigned so that
+ * its arithmetic wraps instead of overflowing). */
 static inline int64_t
-row_count(int64_t d)
+row_count(uint64_t d)
 {
-	return d >> 2;
+	return (int64_t)d >> 2;
 }
 
 /* True once a row has been harvested and everything it owed released. */
 static inline bool
-row_drained(int64_t d)
+row_drained(uint64_t d)
 {
 	return (d & ~ROW_DEAD) == ROW_HARVESTED;
 }
@@ -133,7 +134,8 @@ block_check_drained(struct rundown_block *b, uint32_t seen)
 void
 block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
 {
-	int64_t d;
+	uint64_t *drain = &b->row[row].drain;
+	uint64_t charge = ROW_UNIT * n, d;
 
 	/*
 	 * The slot is ACTIVE: run-down started (or a re-initialize has not
@@ -141,8 +143,20 @@ block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
 	 * word, which outlives the slot's count.  release (within seq_cst):
 	 * the waiter that sees the drain also sees this caller's accesses.
 	 */
-	d = rd_fetch_sub(&b->row[row].drain, ROW_UNIT * (int64_t)n,
-	    RD_SEQ_CST) - ROW_UNIT * (int64_t)n;
+	d = rd_fetch_sub(drain, charge, RD_SEQ_CST) - charge;
+	if ((d & ROW_HARVESTED) && row_count(d) < 0) {
+		/*
+		 * Once harvested, a row's count is what it still owes and only
+		 * falls to zero.  Below zero, this release matched no acquire
+		 * (a double release).  Kept, it would outlive re-initialize as
+		 * residue and no later run-down could drain, so it is taken
+		 * back: refused, as the plain reference refuses it with -ERANGE.
+		 * (A release that migrated across a re-initialize cannot land
+		 * here: its acquire saw a slot reset after HARVESTED was
+		 * cleared.)
+		 */
+		d = rd_fetch_add(drain, charge, RD_SEQ_CST) + charge;
+	}
 	if (row_drained(d))
 		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
 }
@@ -194,8 +208,7 @@ block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu)
 void
 block_harvest_row(struct rundown_block *b, uint32_t row)
 {
-	uint64_t sum = 0;
-	int64_t d, add;
+	uint64_t sum = 0, d, add;
 	uint32_t cpu;
 
 	/* Every slot of the row first: only then are their counts final. */
@@ -211,11 +224,10 @@ block_harvest_row(struct rundown_block *b, uint32_t row)
 	 * the sum commute.  Modular arithmetic in uint64_t: a slot's count
 	 * may be "negative" and only the row's total is meaningful.
 	 */
-	add = (int64_t)(sum * (uint64_t)ROW_UNIT) | ROW_HARVESTED;
+	add = sum * ROW_UNIT + ROW_HARVESTED;
 	d = rd_load(&b->row[row].drain, RD_SEQ_CST);
 	while (!(d & ROW_HARVESTED)) {
-		if (rd_cas(&b->row[row].drain, &d,
-		    (int64_t)((uint64_t)d + (uint64_t)add), RD_SEQ_CST,
+		if (rd_cas(&b->row[row].drain, &d, d + add, RD_SEQ_CST,
 		    RD_SEQ_CST))
 			break;
 	}
@@ -351,28 +363,34 @@ void
 block_query(struct rundown_block *b, struct rundown_status *st)
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r, cpu;
-	int64_t total = 0, d;
-	uint64_t v;
+	uint64_t total = 0, d;
 
 	st->state = (enum rundown_state)(s & ST_MASK);
 	st->outstanding = 0;
 	if (st->state != RUNDOWN_OPEN && st->state != RUNDOWN_RUNNING_DOWN)
 		return;
 	/*
-	 * A snapshot: the row's own count (releases charged to it, plus the
+	 * The state is read with acquire (a caller that sees DRAINED may free
+	 * the object); the counts are a report, relaxed.  A snapshot: the
+	 * row's own count (releases charged to it, plus the
 	 * harvest once done), plus its slots until they are harvested.  In
 	 * the open state other CPUs keep changing the slots, so the figure
 	 * is only as exact as the moment allows.
 	 */
 	for (r = 0; r < b->rows; r++) {
-		d = rd_load(&b->row[r].drain, RD_ACQUIRE);
-		total += row_count(d);
+		d = rd_load(&b->row[r].drain, RD_RELAXED);
+		total += (uint64_t)row_count(d);
 		if (d & ROW_HARVESTED)
 			continue;
-		for (cpu = 0; cpu < b->cpus; cpu++) {
-			v = rd_load(block_slot(b, r, cpu), RD_ACQUIRE);
-			total += (int64_t)slot_count(v);
-		}
+		for (cpu = 0; cpu < b->cpus; cpu++)
+			total += slot_count(rd_load(block_slot(b, r, cpu),
+			    RD_RELAXED));
 	}
-	st->outstanding = total > 0 ? (uint64_t)total : 0;
+	/*
+	 * Slots hold counts modulo 2^63 and rows modulo 2^62, so the sum is
+	 * exact modulo 2^62: sign-extend from there (totals stay below 2^61).
+	 * A racing snapshot of an open block may read below zero.
+	 */
+	total = (uint64_t)((int64_t)(total << 2) >> 2);
+	st->outstanding = (int64_t)total > 0 ? total : 0;
 }

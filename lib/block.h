@@ -12,13 +12,19 @@
  *
  * Slot word (uint64_t): 2 x count, modular, bit 0 = ACTIVE.  Acquire and
  * release are CAS loops on the current CPU's slot that never modify an
- * ACTIVE slot.  Starting run-down sets ACTIVE on every slot but keeps the
- * count (v | 1), so the counts stay readable until re-initialize: the
- * harvest can be repeated by whoever finishes a run-down that its starter
- * left half done, and it adds each row exactly once.
+ * ACTIVE slot.  A slot's own count means nothing (releases on other CPUs
+ * drive it anywhere); only a row's sum does, and it must stay below 2^61,
+ * which nothing can check without reading every slot.  Starting run-down
+ * sets ACTIVE on every slot but keeps the count (v | 1), so the counts stay
+ * readable until re-initialize and the harvest can be repeated within the
+ * same run-down, adding each row exactly once.  (Only the starter harvests
+ * today.  Whoever finishes for a dead starter must first make sure the
+ * generation has not moved on: a harvest delayed across a re-initialize
+ * would find HARVESTED clear and add a stale sum.)
  *
- * Row drain word (int64_t): bit 0 HARVESTED, bit 1 DEAD (set by the daemon
- * for a row whose process died), count in bits 2..63 (signed).  A release
+ * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1 DEAD
+ * (set by the daemon for a row whose process died), count in bits 2..63,
+ * kept modulo 2^62 by unsigned arithmetic.  A release
  * that finds its slot ACTIVE subtracts from its row's drain word.  Harvest
  * adds the row's slot sum and sets HARVESTED in one CAS.  Before harvest
  * the count is <= 0 (releases only subtract), so no release can bring it to
@@ -28,6 +34,8 @@
  * State word (uint32_t, the futex waiters sleep on): bits 0..2 state, bits
  * 3..31 generation (advanced by each re-initialize).  Every transition
  * changes the word, so a waiter that read the old word cannot miss it.
+ * The generation wraps after 2^29 re-initializes; a party stalled across
+ * that many cycles between reading the word and its CAS is not guarded.
  *
  * This file is shared by the library and the daemon; it knows nothing of
  * sockets or processes beyond the pid it records.
@@ -61,9 +69,9 @@
 #define SLOT_UNIT ((uint64_t)2)
 
 /* Row drain word. */
-#define ROW_HARVESTED ((int64_t)1)
-#define ROW_DEAD ((int64_t)2)
-#define ROW_UNIT ((int64_t)4)
+#define ROW_HARVESTED ((uint64_t)1)
+#define ROW_DEAD ((uint64_t)2)
+#define ROW_UNIT ((uint64_t)4)
 
 /* State word. */
 #define ST_OPEN 0u
@@ -75,7 +83,7 @@
 #define ST_GEN_UNIT 8u
 
 struct block_row {
-	int64_t drain;		/* atomic: see above */
+	uint64_t drain;		/* atomic: see above */
 	int32_t owner;		/* pid of the process using the row, 0 if none */
 	uint32_t flags;		/* reserved for the daemon */
 };
@@ -125,7 +133,8 @@ block_slot(struct rundown_block *b, uint32_t row, uint32_t cpu)
 
 /*
  * Fast path: adds n protections to an open slot.  False, with nothing
- * changed, if the slot is ACTIVE or its signed count would pass INT63_MAX.
+ * changed, if the slot is ACTIVE.  No overflow check: the slot is modular
+ * and only a row's sum is a count (see above).
  *
  * acquire on success: the caller's reads of the protected object must not
  * move above the point where protection is granted, and a slot that a
@@ -138,8 +147,6 @@ block_slot_acquire(uint64_t *slot, uint32_t n)
 
 	do {
 		if (v & SLOT_ACTIVE)
-			return false;
-		if ((int64_t)v >> 1 > (INT64_MAX >> 1) - (int64_t)n)
 			return false;
 	} while (!rd_cas(slot, &v, v + SLOT_UNIT * n, RD_ACQUIRE, RD_RELAXED));
 	return true;

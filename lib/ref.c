@@ -14,6 +14,13 @@
  * waiter leaves nothing dangling, and any number of waiters can sleep on
  * the word itself.  Bit 1 tells "running down or drained" (3) from
  * "completed" (1) once ACTIVE is set.
+ *
+ * The word has no room for a generation: a waiter still asleep when the
+ * owner re-initializes and a new run-down starts cannot tell the new one
+ * from its own, and waits for the new one too.  So re-initialize only
+ * after every waiter has returned (Windows allows only one waiter, the
+ * owner, so the question does not arise there).  The cache-aware block
+ * has a generation and no such rule.
  */
 #include "config.h"
 
@@ -177,8 +184,11 @@ ref_wait(rundown_ref_t *ref, const struct timespec *deadline)
 			    -ETIMEDOUT && deadline_passed(deadline))
 				return -ETIMEDOUT;
 		} else if (futex_wait(ref_futex_word(ref), low, deadline) ==
-		    -ETIMEDOUT)
-			return -ETIMEDOUT;
+		    -ETIMEDOUT) {
+			/* The drain may have landed as the time ran out. */
+			v = rd_load(&ref->value, RD_ACQUIRE);
+			return ref_running(v) ? -ETIMEDOUT : 0;
+		}
 		/* acquire: pairs with the releases' CASes (see release). */
 		v = rd_load(&ref->value, RD_ACQUIRE);
 	}
@@ -223,6 +233,8 @@ rundown_completed(rundown_ref_t *ref)
 			return 0;
 		if (v != REF_DRAINED)
 			return -EBUSY;
+		/* relaxed: drained to completed publishes nothing; the waiter
+		 * already synchronized with the releases. */
 		if (rd_cas(&ref->value, &v, REF_COMPLETED, RD_RELAXED,
 		    RD_RELAXED))
 			return 0;

@@ -24,7 +24,7 @@
 /* Byte the buffers are filled with to see what was written. */
 #define PATTERN 0xa5
 
-/* Largest count a slot may hold: the largest signed 63-bit number. */
+/* A large count, as after 2^62 acquires on one CPU released on another. */
 #define SLOT_MAX ((uint64_t)(INT64_MAX >> 1))
 
 enum waiter_mode {
@@ -545,32 +545,57 @@ START_TEST(test_acquire_zero)
 }
 END_TEST
 
-/* A slot's count may not pass the largest signed 63-bit number; a refused
- * acquire changes nothing, and other slots are unaffected. */
-START_TEST(test_overflow_slot)
+/* A slot's own count is modular: releases on other CPUs drive one slot far
+ * up and another far down, and acquires on the high one keep succeeding
+ * (no per-slot overflow refusal) while the sum stays exact. */
+START_TEST(test_slot_drift)
 {
-	uint64_t *slot = block_slot(cache_block(ref), 0, 0);
+	uint64_t *hi = block_slot(cache_block(ref), 0, 0);
+	uint64_t *lo = block_slot(cache_block(ref), 0, 1);
 
-	rd_store(slot, 2 * (SLOT_MAX - 1), RD_RELAXED);
+	/* As if 2^62 - 1 protections were acquired on CPU 0 and released
+	 * on CPU 1: nothing is held. */
+	rd_store(hi, 2 * SLOT_MAX, RD_RELAXED);
+	rd_store(lo, (uint64_t)0 - 2 * SLOT_MAX, RD_RELAXED);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert(cache_acquire_on(ref, 0, UINT32_MAX));
 	ck_assert(cache_acquire_on(ref, 0, 1));
-	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
-	ck_assert(!cache_acquire_on(ref, 0, 1));
-	ck_assert(!cache_acquire_on(ref, 0, UINT32_MAX));
-	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
-	ck_assert(cache_acquire_on(ref, 0, 0));
-	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
-	ck_assert(cache_acquire_on(ref, 1, 1));
-	cache_release_on(ref, 1, 1);
-
-	rd_store(slot, 2 * (SLOT_MAX - 5), RD_RELAXED);
-	ck_assert(!cache_acquire_on(ref, 0, 6));
-	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * (SLOT_MAX - 5));
-	ck_assert(cache_acquire_on(ref, 0, 5));
-	ck_assert_uint_eq(rd_load(slot, RD_RELAXED), 2 * SLOT_MAX);
-
-	rd_store(slot, 0, RD_RELAXED);
+	expect_state(ref, RUNDOWN_OPEN, (uint64_t)UINT32_MAX + 1);
+	cache_release_on(ref, 1, UINT32_MAX);
+	cache_release_on(ref, 2, 1);
 	expect_state(ref, RUNDOWN_OPEN, 0);
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A release during run-down that would take the count below zero (a double
+ * release) is ignored: it neither drains early nor leaves a residue that
+ * would keep the next run-down from draining. */
+START_TEST(test_double_release_refused)
+{
+	struct timespec zero = { 0, 0 };
+
+	ck_assert(cache_acquire_on(ref, 0, 2));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &zero), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	cache_release_on(ref, 1, 1);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	cache_release_on(ref, 1, 3);		/* owes only 1 */
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	cache_release_on(ref, 1, 1);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	cache_release_on(ref, 2, 1);		/* after the drain */
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+
+	/* The next cycle drains as if the extra releases never happened. */
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	ck_assert(cache_acquire_on(ref, 3, 1));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &zero), -ETIMEDOUT);
+	cache_release_on(ref, 0, 1);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &zero), 0);
 }
 END_TEST
 
@@ -1115,7 +1140,8 @@ cache_suite(void)
 	tcase_add_test(tc, test_counts);
 	tcase_add_test(tc, test_counts_large);
 	tcase_add_test(tc, test_acquire_zero);
-	tcase_add_test(tc, test_overflow_slot);
+	tcase_add_test(tc, test_slot_drift);
+	tcase_add_test(tc, test_double_release_refused);
 	tcase_add_test(tc, test_cross_slot);
 	tcase_add_test(tc, test_cross_slot_waiter);
 	tcase_add_test(tc, test_cpu_modulo);

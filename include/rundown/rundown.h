@@ -152,7 +152,9 @@ RUNDOWN_API int rundown_completed(rundown_ref_t *ref);
 /*
  * Makes a drained or completed reference open again (value 0).  Returns 0,
  * -EALREADY if no run-down has happened, or -EBUSY while protections are
- * still held; the value is unchanged on failure.
+ * still held; the value is unchanged on failure.  Call it only after every
+ * waiter has returned: the word has no room for a generation, so a waiter
+ * still asleep would go on to wait for the next run-down.
  */
 RUNDOWN_API int rundown_reinit(rundown_ref_t *ref);
 
@@ -208,9 +210,9 @@ RUNDOWN_API uint32_t rundown_cache_tag(const rundown_cache_t *ref);
 
 /*
  * Acquires one protection, or n, on the current CPU's slot: false once
- * run-down has started (or if that slot's count would pass the largest
- * signed 63-bit number), with nothing changed.  n = 0 succeeds unless
- * run-down has started.
+ * run-down has started, with nothing changed.  n = 0 succeeds unless
+ * run-down has started.  The total held must stay below 2^61: the count is
+ * spread over the slots, so no single acquire can check it.
  */
 RUNDOWN_API bool rundown_cache_acquire(rundown_cache_t *ref);
 RUNDOWN_API bool rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n);
@@ -218,7 +220,8 @@ RUNDOWN_API bool rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n);
 /*
  * Releases one protection, or n, on the current CPU's slot.  Counts are
  * modular across slots, so a release without a matching acquire cannot be
- * detected; do not make one.
+ * detected while the block is open; do not make one.  During run-down one
+ * that would take the count below zero is detected and ignored.
  */
 RUNDOWN_API void rundown_cache_release(rundown_cache_t *ref);
 RUNDOWN_API void rundown_cache_release_n(rundown_cache_t *ref, uint32_t n);
