@@ -234,9 +234,7 @@ cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
 int
 rundown_cache_wait(rundown_cache_t *ref)
 {
-	if (!cache_ok(ref))
-		return -EINVAL;
-	return block_wait(cache_block(ref), NULL);
+	return rundown_cache_wait_timeout(ref, NULL);
 }
 
 int

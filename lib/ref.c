@@ -198,9 +198,7 @@ ref_wait(rundown_ref_t *ref, const struct timespec *deadline)
 int
 rundown_wait(rundown_ref_t *ref)
 {
-	if (ref == NULL)
-		return -EINVAL;
-	return ref_wait(ref, NULL);
+	return rundown_wait_timeout(ref, NULL);
 }
 
 int
