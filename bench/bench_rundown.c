@@ -1,0 +1,1069 @@
+/*
+ * bench_rundown.c: what one acquire+release pair costs, and how it scales.
+ *
+ * Four variants ("ops") run the same thread harness:
+ *
+ *   a  bare CAS        load + CAS +2, load + CAS -2 on a private cache line
+ *                      per CPU picked by the current CPU (as the library
+ *                      finds it: rseq, else sched_getcpu()): the physical limit
+ *                      of any design built from atomics on per-CPU counters;
+ *   b  cache-aware     rundown_cache_acquire/release on one block;
+ *   c  plain ref       rundown_acquire/release on one shared word;
+ *   d  rwlock read     pthread_rwlock_rdlock/unlock on one shared lock.
+ *
+ * Each configuration (variant x thread count) runs R repetitions of a fixed
+ * duration; the repetitions of the four variants are interleaved so that a
+ * burst of noise on the shared machine hits all of them alike, and the
+ * figures reported are medians.  It is a measurement, not a test: the
+ * targets are printed as PASS or MISS and the exit status ignores them.
+ *
+ * The wake latency of b and c is measured too: how long after the holder's
+ * last release a waiter blocked in the wait call is running again.
+ *
+ * -c N ("callgrind mode") runs exactly N pairs of each variant on one
+ * thread without timing, for instruction counts (see bench/README.md).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_RSEQ_AREA
+#include <sys/rseq.h>
+#endif
+
+#include <rundown/rundown.h>
+
+#include "block.h"		/* BLOCK_LINE */
+
+#define BENCH_MAX_THREADS 256
+#define BENCH_MAX_COUNTS 16
+#define BENCH_BATCH 256		/* pairs between two looks at the stop flag */
+#define BENCH_TAG 0x68636e42u	/* "Bnch" in memory, like 'hcnB' */
+
+/* An object each variant works on, and what to do with it. */
+struct op {
+	char		 key;
+	const char	*name;
+	void		*(*setup)(void);
+	bool		 (*pair)(void *);	/* false: acquire refused */
+	void		 (*teardown)(void *);
+	const struct wake_ops *wake;		/* NULL: no run-down to time */
+};
+
+/* The run-down calls the wake-latency measurement needs. */
+struct wake_ops {
+	bool		 (*acquire)(void *);
+	void		 (*release)(void *);
+	int		 (*wait)(void *);
+	enum rundown_state (*state)(void *);
+	int		 (*reset)(void *);	/* completed, then reinit */
+};
+
+/* What one repetition of one configuration measured. */
+struct sample {
+	double		 ns;		/* CPU nanoseconds per pair */
+	double		 mops;		/* aggregate pairs per microsecond */
+};
+
+/* One run of a configuration: the threads and what they share. */
+struct run {
+	const struct op	*op;
+	void		*obj;
+	uint64_t	 count;		/* pairs per thread, 0: until stop */
+	bool		 pin;
+	int		 stop;		/* atomic */
+	pthread_barrier_t barrier;
+};
+
+/* One thread of a run, alone on its cache lines. */
+struct worker {
+	struct run	*run;
+	pthread_t	 thread;
+	unsigned	 index;
+	uint64_t	 pairs;
+	uint64_t	 cpu_ns;
+	uint64_t	 start, end;	/* CLOCK_MONOTONIC */
+	bool		 refused;
+	bool		 unpinned;
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* Options. */
+static long opt_ms = 200;
+static unsigned opt_reps = 7;
+static unsigned opt_threads[BENCH_MAX_COUNTS] = { 1, 2, 4 };
+static unsigned opt_nthreads = 3;
+static unsigned opt_wake = 1000;
+static bool opt_pin;
+static bool opt_quiet;
+static unsigned long opt_callgrind;
+static const char *opt_ops = "abcd";
+
+static unsigned ncpus_conf;	/* CPUs a per-CPU array needs */
+
+/* ---- the variants ------------------------------------------------------ */
+
+/*
+ * The current CPU, found the way the library finds it (lib/cache.c): a
+ * load from glibc's rseq area where there is one, else sched_getcpu().
+ * Variant a must not pay more for this than b does, or it is no limit.
+ */
+static inline unsigned
+bench_cpu(void)
+{
+	int cpu;
+
+#ifdef HAVE_RSEQ_AREA
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs = (const struct rseq *)(void *)
+		    ((char *)__builtin_thread_pointer() + __rseq_offset);
+
+		cpu = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+		if (__builtin_expect(cpu >= 0, 1))
+			return (unsigned)cpu;
+	}
+#endif
+	cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (unsigned)cpu;
+}
+
+/* Memory aligned to a cache line and zeroed; exits on failure. */
+static void *
+bench_alloc(size_t size)
+{
+	void *p;
+
+	size = (size + BLOCK_LINE - 1) / BLOCK_LINE * BLOCK_LINE;
+	if ((p = aligned_alloc(BLOCK_LINE, size)) == NULL) {
+		perror("aligned_alloc");
+		exit(2);
+	}
+	memset(p, 0, size);
+	return p;
+}
+
+/* (a) One counter per CPU, each alone on its line. */
+struct cas_line {
+	uint64_t	 word;
+} __attribute__((aligned(BLOCK_LINE)));
+
+struct cas_set {
+	unsigned	 n;
+	struct cas_line	 line[];
+};
+
+/* Allocates the per-CPU counters of variant a. */
+static void *
+cas_setup(void)
+{
+	struct cas_set *s;
+
+	s = bench_alloc(sizeof *s + (size_t)ncpus_conf * sizeof s->line[0]);
+	s->n = ncpus_conf;
+	return s;
+}
+
+/* The counter of cpu; divides only when it must, as the library does. */
+static inline uint64_t *
+cas_word(struct cas_set *s, unsigned cpu)
+{
+	if (cpu >= s->n)
+		cpu %= s->n;
+	return &s->line[cpu].word;
+}
+
+/* The bare pair: the same loads and CASes as the library's fast path,
+ * with nothing else (no state bit, no overflow check, no descriptor). */
+static __attribute__((noinline)) bool
+pair_bare_cas(void *p)
+{
+	struct cas_set *s = p;
+	uint64_t *w, v;
+
+	w = cas_word(s, bench_cpu());
+	v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(w, &v, v + 2, 0, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED))
+		;
+	w = cas_word(s, bench_cpu());
+	v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(w, &v, v - 2, 0, __ATOMIC_RELEASE,
+	    __ATOMIC_RELAXED))
+		;
+	return true;
+}
+
+/* (b) A cache-aware block from the heap. */
+static void *
+cache_setup(void)
+{
+	rundown_cache_t *c;
+
+	if ((c = rundown_cache_alloc(BENCH_TAG)) == NULL) {
+		perror("rundown_cache_alloc");
+		exit(2);
+	}
+	return c;
+}
+
+/* Frees the block of variant b. */
+static void
+cache_teardown(void *p)
+{
+	rundown_cache_free(p);
+}
+
+/* One pair on the cache-aware block. */
+static __attribute__((noinline)) bool
+pair_cache(void *p)
+{
+	if (!rundown_cache_acquire(p))
+		return false;
+	rundown_cache_release(p);
+	return true;
+}
+
+/* Wrappers that give variant b's run-down calls one signature. */
+static bool
+cache_acquire(void *p)
+{
+	return rundown_cache_acquire(p);
+}
+
+/* Releases one protection on the block. */
+static void
+cache_release(void *p)
+{
+	rundown_cache_release(p);
+}
+
+/* Waits for the block's run-down. */
+static int
+cache_wait(void *p)
+{
+	return rundown_cache_wait(p);
+}
+
+/* The block's state, RUNDOWN_OPEN if the query fails. */
+static enum rundown_state
+cache_state(void *p)
+{
+	struct rundown_status st;
+
+	if (rundown_cache_query(p, &st) != 0)
+		return RUNDOWN_OPEN;
+	return st.state;
+}
+
+/* Completes and re-opens the block for the next round. */
+static int
+cache_reset(void *p)
+{
+	int error;
+
+	if ((error = rundown_cache_completed(p)) != 0)
+		return error;
+	return rundown_cache_reinit(p);
+}
+
+static const struct wake_ops cache_wake = {
+	cache_acquire, cache_release, cache_wait, cache_state, cache_reset
+};
+
+/* (c) One plain reference, alone on its line. */
+struct ref_line {
+	rundown_ref_t	 ref;
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* Allocates the reference of variant c. */
+static void *
+ref_setup(void)
+{
+	struct ref_line *l = bench_alloc(sizeof *l);
+
+	rundown_init(&l->ref);
+	return &l->ref;
+}
+
+/* One pair on the plain reference. */
+static __attribute__((noinline)) bool
+pair_ref(void *p)
+{
+	if (!rundown_acquire(p))
+		return false;
+	rundown_release(p);
+	return true;
+}
+
+/* Wrappers that give variant c's run-down calls one signature. */
+static bool
+ref_acquire(void *p)
+{
+	return rundown_acquire(p);
+}
+
+/* Releases one protection on the reference. */
+static void
+ref_release(void *p)
+{
+	rundown_release(p);
+}
+
+/* Waits for the reference's run-down. */
+static int
+ref_wait(void *p)
+{
+	return rundown_wait(p);
+}
+
+/* The reference's state, RUNDOWN_OPEN if the query fails. */
+static enum rundown_state
+ref_state(void *p)
+{
+	struct rundown_status st;
+
+	if (rundown_query(p, &st) != 0)
+		return RUNDOWN_OPEN;
+	return st.state;
+}
+
+/* Completes and re-opens the reference for the next round. */
+static int
+ref_reset(void *p)
+{
+	int error;
+
+	if ((error = rundown_completed(p)) != 0)
+		return error;
+	return rundown_reinit(p);
+}
+
+static const struct wake_ops ref_wake = {
+	ref_acquire, ref_release, ref_wait, ref_state, ref_reset
+};
+
+/* (d) One reader-writer lock, alone on its line. */
+struct rwlock_line {
+	pthread_rwlock_t lock;
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* Initializes the lock of variant d. */
+static void *
+rwlock_setup(void)
+{
+	struct rwlock_line *l = bench_alloc(sizeof *l);
+
+	if (pthread_rwlock_init(&l->lock, NULL) != 0) {
+		perror("pthread_rwlock_init");
+		exit(2);
+	}
+	return &l->lock;
+}
+
+/* Destroys the lock of variant d. */
+static void
+rwlock_teardown(void *p)
+{
+	pthread_rwlock_destroy(p);
+	free(p);
+}
+
+/* One read lock and unlock. */
+static __attribute__((noinline)) bool
+pair_rwlock(void *p)
+{
+	if (pthread_rwlock_rdlock(p) != 0)
+		return false;
+	pthread_rwlock_unlock(p);
+	return true;
+}
+
+static const struct op ops[] = {
+	{ 'a', "bare CAS", cas_setup, pair_bare_cas, free, NULL },
+	{ 'b', "cache-aware", cache_setup, pair_cache, cache_teardown,
+	    &cache_wake },
+	{ 'c', "plain ref", ref_setup, pair_ref, free, &ref_wake },
+	{ 'd', "rwlock read", rwlock_setup, pair_rwlock, rwlock_teardown,
+	    NULL },
+};
+#define NOPS (sizeof ops / sizeof ops[0])
+
+/* ---- the thread harness -------------------------------------------------- */
+
+/* Nanoseconds on a clock. */
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Pins the calling thread to the n-th CPU it may run on (mod their count). */
+static bool
+pin_nth(unsigned n)
+{
+	cpu_set_t allowed, one;
+	unsigned count, cpu;
+
+	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+		return false;
+	if ((count = (unsigned)CPU_COUNT(&allowed)) == 0)
+		return false;
+	n %= count;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (n-- == 0)
+			break;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+
+/* A worker: waits for the others, then runs pairs until told to stop. */
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->run;
+	bool (*pair)(void *) = r->op->pair;
+	void *obj = r->obj;
+	uint64_t cpu, pairs = 0;
+	unsigned i;
+
+	if (r->pin && !pin_nth(w->index))
+		w->unpinned = true;
+	pthread_barrier_wait(&r->barrier);
+
+	w->start = clock_ns(CLOCK_MONOTONIC);
+	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (r->count != 0) {
+		for (; pairs < r->count; pairs++) {
+			if (!pair(obj))
+				w->refused = true;
+		}
+	} else {
+		do {
+			for (i = 0; i < BENCH_BATCH; i++) {
+				if (!pair(obj))
+					w->refused = true;
+			}
+			pairs += BENCH_BATCH;
+		} while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED));
+	}
+	w->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
+	w->end = clock_ns(CLOCK_MONOTONIC);
+	w->pairs = pairs;
+	return NULL;
+}
+
+/*
+ * Runs op on nthreads threads for opt_ms milliseconds, or count pairs per
+ * thread when count is not 0.  The CPU time per pair does not count time a
+ * thread spent preempted (by its siblings when oversubscribed, or by other
+ * load), so it is the cost of the pair itself; the throughput is all the
+ * pairs over the wall time from the first thread's start to the last one's
+ * end.
+ */
+static struct sample
+run_once(const struct op *op, unsigned nthreads, uint64_t count)
+{
+	static struct worker w[BENCH_MAX_THREADS];
+	struct run r;
+	struct sample s;
+	struct timespec ts;
+	uint64_t pairs = 0, cpu = 0, start = UINT64_MAX, end = 0;
+	unsigned i;
+
+	memset(&r, 0, sizeof r);
+	r.op = op;
+	r.obj = op->setup();
+	r.count = count;
+	r.pin = opt_pin;
+	pthread_barrier_init(&r.barrier, NULL, nthreads + 1);
+	for (i = 0; i < nthreads; i++) {
+		memset(&w[i], 0, sizeof w[i]);
+		w[i].run = &r;
+		w[i].index = i;
+		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+			perror("pthread_create");
+			exit(2);
+		}
+	}
+	pthread_barrier_wait(&r.barrier);
+	if (count == 0) {
+		/* Timing, not synchronisation: the threads stop on the flag. */
+		ts.tv_sec = opt_ms / 1000;
+		ts.tv_nsec = opt_ms % 1000 * 1000000;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(w[i].thread, NULL);
+		if (w[i].refused) {
+			fprintf(stderr, "bench_rundown: %s: an acquire was "
+			    "refused on an open object\n", op->name);
+			exit(2);
+		}
+		if (w[i].unpinned && i == 0)
+			fprintf(stderr, "bench_rundown: cannot pin threads\n");
+		pairs += w[i].pairs;
+		cpu += w[i].cpu_ns;
+		if (w[i].start < start)
+			start = w[i].start;
+		if (w[i].end > end)
+			end = w[i].end;
+	}
+	pthread_barrier_destroy(&r.barrier);
+	op->teardown(r.obj);
+
+	s.ns = pairs != 0 ? (double)cpu / (double)pairs : 0;
+	s.mops = end > start ? (double)pairs * 1e3 / (double)(end - start) : 0;
+	return s;
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+/* qsort comparison of doubles. */
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The value at fraction q (0..1) of n sorted values (nearest rank). */
+static double
+rank(const double *v, size_t n, double q)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(q * (double)n + 0.999999);
+	if (i == 0)
+		i = 1;
+	if (i > n)
+		i = n;
+	return v[i - 1];
+}
+
+/* A median and its range. */
+struct spread {
+	double		 med, min, max;
+};
+
+/* Sorts v and summarises it. */
+static struct spread
+spread_of(double *v, size_t n)
+{
+	struct spread s;
+
+	qsort(v, n, sizeof *v, cmp_double);
+	s.min = v[0];
+	s.max = v[n - 1];
+	/* The true median for an even count too. */
+	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return s;
+}
+
+/* ---- wake latency -------------------------------------------------------- */
+
+/* What the holder and the waiter of the wake-latency rounds share. */
+struct wake {
+	const struct wake_ops *ops;
+	void		*obj;
+	unsigned	 rounds;
+	pid_t		 tid;		/* the waiter's thread id */
+	int		 returned;	/* atomic: wait has returned this round */
+	int		 error;
+	uint64_t	 woke;		/* when the wait returned */
+	unsigned	 woke_cpu;	/* where the waiter ran then */
+	pthread_barrier_t barrier;
+};
+
+/* The waiter: each round, starts run-down and blocks until it drains. */
+static void *
+waiter_main(void *arg)
+{
+	struct wake *k = arg;
+	unsigned i;
+	int error;
+
+	k->tid = (pid_t)syscall(SYS_gettid);
+	if (opt_pin)
+		pin_nth(1);
+	for (i = 0; i < k->rounds; i++) {
+		pthread_barrier_wait(&k->barrier);		/* start */
+		error = k->ops->wait(k->obj);
+		k->woke = clock_ns(CLOCK_MONOTONIC);
+		k->woke_cpu = bench_cpu();
+		__atomic_store_n(&k->returned, 1, __ATOMIC_RELEASE);
+		if (error != 0)
+			k->error = error;
+		pthread_barrier_wait(&k->barrier);		/* end */
+	}
+	return NULL;
+}
+
+/* True if thread tid sleeps (state S in /proc); false if unknown. */
+static bool
+thread_sleeping(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return false;
+	return p[2] == 'S';
+}
+
+/*
+ * Times rounds of: the holder (this thread) holds one protection; the
+ * waiter starts run-down and blocks; once the state says running-down and
+ * the waiter sleeps, the holder stamps the time and releases; the waiter
+ * stamps the time as its wait returns.  Fills lat (microseconds), counts
+ * in *awake the rounds where the waiter was not seen asleep and in *same
+ * those where it woke on the CPU the holder released on (no cross-CPU
+ * wake-up); with -p the two are pinned to different CPUs.
+ */
+static void
+wake_measure(const struct op *op, double *lat, unsigned rounds,
+    unsigned *awake, unsigned *same)
+{
+	struct wake k;
+	cpu_set_t saved;
+	pthread_t t;
+	uint64_t t0;
+	unsigned i, cpu;
+	long polls;
+
+	memset(&k, 0, sizeof k);
+	k.ops = op->wake;
+	k.obj = op->setup();
+	k.rounds = rounds;
+	*awake = *same = 0;
+	pthread_barrier_init(&k.barrier, NULL, 2);
+	/* Created before this thread pins itself, so that it inherits (and
+	 * picks its CPU from) the whole allowed set. */
+	if (pthread_create(&t, NULL, waiter_main, &k) != 0) {
+		perror("pthread_create");
+		exit(2);
+	}
+	pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
+	if (opt_pin)
+		pin_nth(0);
+	for (i = 0; i < rounds; i++) {
+		if (!k.ops->acquire(k.obj)) {
+			k.error = -EINVAL;
+			break;
+		}
+		__atomic_store_n(&k.returned, 0, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&k.barrier);		/* start */
+		while (k.ops->state(k.obj) != RUNDOWN_RUNNING_DOWN)
+			sched_yield();
+		/* Started; now wait until it sleeps (bounded, /proc may lie). */
+		for (polls = 0; polls < 100000; polls++) {
+			if (thread_sleeping(k.tid))
+				break;
+			sched_yield();
+		}
+		if (polls == 100000)
+			(*awake)++;
+		if (__atomic_load_n(&k.returned, __ATOMIC_ACQUIRE)) {
+			fprintf(stderr, "bench_rundown: %s: the wait returned "
+			    "while a protection was held\n", op->name);
+			exit(2);
+		}
+		cpu = bench_cpu();
+		t0 = clock_ns(CLOCK_MONOTONIC);
+		k.ops->release(k.obj);
+		pthread_barrier_wait(&k.barrier);		/* end */
+		lat[i] = (double)(k.woke - t0) / 1e3;
+		if (k.woke_cpu == cpu)
+			(*same)++;
+		if (k.error == 0)
+			k.error = k.ops->reset(k.obj);
+		if (k.error != 0)
+			break;
+	}
+	if (i < rounds) {
+		fprintf(stderr, "bench_rundown: %s: round %u: %s\n", op->name,
+		    i, rundown_strerror(k.error));
+		exit(2);
+	}
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&k.barrier);
+	pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+	op->teardown(k.obj);
+}
+
+/* ---- the report ---------------------------------------------------------- */
+
+/* The first "model name" of /proc/cpuinfo, or "unknown". */
+static void
+cpu_model(char *buf, size_t size)
+{
+	char line[256], *p;
+	FILE *f;
+
+	snprintf(buf, size, "unknown");
+	if ((f = fopen("/proc/cpuinfo", "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "model name", 10) != 0 ||
+		    (p = strchr(line, ':')) == NULL)
+			continue;
+		p += strspn(p + 1, " \t") + 1;
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(buf, size, "%s", p);
+		break;
+	}
+	fclose(f);
+}
+
+/* Prints the machine facts and the settings. */
+static void
+print_header(void)
+{
+	char model[128];
+	const char *getcpu = "sched_getcpu()";
+	unsigned i;
+
+#ifdef HAVE_RSEQ_AREA
+	if (__rseq_size != 0)
+		getcpu = "a load from the rseq area";
+#endif
+	cpu_model(model, sizeof model);
+	printf("bench_rundown: librundown %s, BLOCK_LINE %u, "
+	    "rundown_cache_size() %zu bytes\n", rundown_version_string(),
+	    BLOCK_LINE, rundown_cache_size());
+	printf("machine: %ld CPUs online (%u configured), %s; "
+	    "current CPU by %s\n", sysconf(_SC_NPROCESSORS_ONLN), ncpus_conf,
+	    model, getcpu);
+	printf("method: %u x %ld ms per configuration, median reported, "
+	    "threads %s; threads:", opt_reps, opt_ms,
+	    opt_pin ? "pinned" : "not pinned");
+	for (i = 0; i < opt_nthreads; i++)
+		printf("%s%u", i ? "," : " ", opt_threads[i]);
+	printf("\n\n");
+}
+
+/* The index of variant key in ops[], or -1 if not selected. */
+static int
+op_index(char key)
+{
+	size_t i;
+
+	if (strchr(opt_ops, key) == NULL)
+		return -1;
+	for (i = 0; i < NOPS; i++) {
+		if (ops[i].key == key)
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * Prints a ratio line: the value per thread count, then the target (at the
+ * thread count of index target_t, or none if target is 0).
+ */
+static void
+print_ratio(const char *label, double v[], int target_t, double target,
+    bool at_most)
+{
+	unsigned i;
+	bool ok;
+
+	printf("  %-34s", label);
+	for (i = 0; i < opt_nthreads; i++)
+		printf(" %7.2f", v[i]);
+	if (target == 0)
+		printf("\n");
+	else if (target_t < 0)
+		printf("   (target is at %s thr: not run)\n", at_most ? "1" : "2");
+	else {
+		ok = at_most ? v[target_t] <= target : v[target_t] >= target;
+		printf("   target %s %.2f at %u thr: %s\n", at_most ? "<=" : ">=",
+		    target, opt_threads[target_t], ok ? "PASS" : "MISS");
+	}
+}
+
+/* Runs the timed measurement and prints the table and the ratios. */
+static void
+throughput(void)
+{
+	double ns[NOPS][BENCH_MAX_COUNTS], mops[NOPS][BENCH_MAX_COUNTS];
+	double vns[NOPS][64], vmops[NOPS][64], ratio[BENCH_MAX_COUNTS];
+	struct sample s;
+	struct spread sn, sm;
+	unsigned t, rep, o;
+	int a, b, c, d, t1 = -1, t2 = -1;
+
+	printf("%-20s  %-26s  %s\n", "", "ns per pair (thread CPU)",
+	    "Mops/s (aggregate)");
+	printf("%-15s %4s  %8s %8s %8s  %8s %8s %8s\n", "variant", "thr",
+	    "median", "min", "max", "median", "min", "max");
+	for (t = 0; t < opt_nthreads; t++) {
+		for (rep = 0; rep < opt_reps; rep++) {
+			for (o = 0; o < NOPS; o++) {
+				if (op_index(ops[o].key) < 0)
+					continue;
+				s = run_once(&ops[o], opt_threads[t], 0);
+				vns[o][rep] = s.ns;
+				vmops[o][rep] = s.mops;
+			}
+		}
+		for (o = 0; o < NOPS; o++) {
+			if (op_index(ops[o].key) < 0)
+				continue;
+			sn = spread_of(vns[o], opt_reps);
+			sm = spread_of(vmops[o], opt_reps);
+			ns[o][t] = sn.med;
+			mops[o][t] = sm.med;
+			printf("%c %-13s %4u  %8.2f %8.2f %8.2f  %8.2f %8.2f %8.2f\n",
+			    ops[o].key, ops[o].name, opt_threads[t], sn.med,
+			    sn.min, sn.max, sm.med, sm.min, sm.max);
+		}
+		if (opt_threads[t] == 1)
+			t1 = (int)t;
+		if (opt_threads[t] == 2)
+			t2 = (int)t;
+		fflush(stdout);
+	}
+
+	a = op_index('a');
+	b = op_index('b');
+	c = op_index('c');
+	d = op_index('d');
+	if (b < 0)
+		return;
+	printf("\nratios of the medians, per thread count:\n  %-34s", "");
+	for (t = 0; t < opt_nthreads; t++)
+		printf(" %3u thr", opt_threads[t]);
+	printf("\n");
+	if (a >= 0) {
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = ns[b][t] / ns[a][t];
+		print_ratio("b/a ns per pair (lower is better)", ratio, t1, 1.25,
+		    true);
+	}
+	if (c >= 0) {
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[b][t] / mops[c][t];
+		print_ratio("c/b Mops b / Mops c (x faster)", ratio, t2, 3.0,
+		    false);
+	}
+	if (d >= 0) {
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[b][t] / mops[d][t];
+		print_ratio("d/b Mops b / Mops d (x faster)", ratio, t2, 3.0,
+		    false);
+	}
+	/* What the physical limit achieves over c and d on this machine:
+	 * no design of per-CPU atomics can beat these ratios. */
+	for (o = 0; a >= 0 && o < 2; o++) {
+		if ((o == 0 ? c : d) < 0)
+			continue;
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[a][t] / mops[o == 0 ? c : d][t];
+		print_ratio(o == 0 ? "  limit: Mops a / Mops c" :
+		    "  limit: Mops a / Mops d", ratio, -1, 0, false);
+	}
+}
+
+/* Measures and prints the wake latency of the variants that run down. */
+static void
+wake_latency(void)
+{
+	double *lat;
+	unsigned o, awake, same;
+
+	if ((lat = calloc(opt_wake, sizeof *lat)) == NULL) {
+		perror("calloc");
+		exit(2);
+	}
+	printf("\nwake latency (last release -> wait returns), %u rounds:\n",
+	    opt_wake);
+	for (o = 0; o < NOPS; o++) {
+		if (ops[o].wake == NULL || op_index(ops[o].key) < 0)
+			continue;
+		wake_measure(&ops[o], lat, opt_wake, &awake, &same);
+		qsort(lat, opt_wake, sizeof *lat, cmp_double);
+		printf("%c %-13s median %7.1f us  p99 %7.1f us  max %7.1f us  "
+		    "same CPU %3u%%", ops[o].key, ops[o].name,
+		    rank(lat, opt_wake, 0.5), rank(lat, opt_wake, 0.99),
+		    lat[opt_wake - 1], same * 100 / opt_wake);
+		if (awake != 0)
+			printf("  (%u rounds: waiter not seen asleep)", awake);
+		printf("\n");
+	}
+	free(lat);
+}
+
+/* Callgrind mode: exactly n pairs of each variant, one thread, no timing. */
+static void
+callgrind(unsigned long n)
+{
+	size_t o;
+
+	for (o = 0; o < NOPS; o++) {
+		if (op_index(ops[o].key) < 0)
+			continue;
+		run_once(&ops[o], 1, n);
+		if (!opt_quiet)
+			printf("%c %-13s %lu pairs\n", ops[o].key, ops[o].name,
+			    n);
+	}
+	if (!opt_quiet)
+		printf("instructions per pair: inclusive Ir of pair_* / %lu\n",
+		    n);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Prints the usage and exits with status. */
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	FILE *f = status ? stderr : stdout;
+
+	fprintf(f,
+"usage: bench_rundown [-hpq] [-c pairs] [-o variants] [-r reps] [-T threads]\n"
+"                     [-t ms] [-w rounds]\n"
+"  -t MS      duration of one repetition (default 200)\n"
+"  -r N       repetitions per configuration; medians are reported (default 7)\n"
+"  -T LIST    thread counts, comma-separated (default 1,2,4)\n"
+"  -p         pin thread i to the i-th allowed CPU (mod their count); the\n"
+"             wake-latency holder and waiter to two different CPUs\n"
+"  -w N       wake-latency rounds per variant (default 1000; 0: skip)\n"
+"  -o KEYS    variants to run, of abcd (default abcd):\n"
+"             a bare CAS, b cache-aware, c plain ref, d rwlock read\n"
+"  -q         print the results only\n"
+"  -c N       callgrind mode: exactly N pairs of each variant on one thread,\n"
+"             no timing; e.g.\n"
+"               valgrind --tool=callgrind --toggle-collect='pair_*' \\\n"
+"                   bench/bench_rundown -c 100000\n"
+"               callgrind_annotate --inclusive=yes callgrind.out.<pid>\n"
+"             and divide each pair_* function's Ir by N (with -o and one\n"
+"             variant, callgrind's \"Collected\" total / N is the figure)\n"
+"  -h         this help\n");
+	exit(status);
+}
+
+/* A number in [min, max], or usage. */
+static unsigned long
+number(const char *s, unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "bench_rundown: bad number: %s\n", s);
+		usage(1);
+	}
+	return v;
+}
+
+/* Parses -T's list of thread counts. */
+static void
+thread_list(const char *s)
+{
+	char buf[256], *tok, *save;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	opt_nthreads = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (opt_nthreads == BENCH_MAX_COUNTS)
+			usage(1);
+		opt_threads[opt_nthreads++] = (unsigned)number(tok, 1,
+		    BENCH_MAX_THREADS);
+	}
+	if (opt_nthreads == 0)
+		usage(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	long conf;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:ho:pqr:T:t:w:")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt_callgrind = number(optarg, 1, ULONG_MAX);
+			break;
+		case 'h':
+			usage(0);
+		case 'o':
+			if (optarg[0] == '\0' ||
+			    optarg[strspn(optarg, "abcd")] != '\0')
+				usage(1);
+			opt_ops = optarg;
+			break;
+		case 'p':
+			opt_pin = true;
+			break;
+		case 'q':
+			opt_quiet = true;
+			break;
+		case 'r':
+			opt_reps = (unsigned)number(optarg, 1, 64);
+			break;
+		case 'T':
+			thread_list(optarg);
+			break;
+		case 't':
+			opt_ms = (long)number(optarg, 1, 3600000);
+			break;
+		case 'w':
+			opt_wake = (unsigned)number(optarg, 0, 10000000);
+			break;
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+
+	conf = sysconf(_SC_NPROCESSORS_CONF);
+	ncpus_conf = conf < 1 ? 1 : (unsigned)conf;
+
+	if (opt_callgrind != 0) {
+		callgrind(opt_callgrind);
+		return 0;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!opt_quiet)
+		print_header();
+	throughput();
+	if (opt_wake != 0)
+		wake_latency();
+	return 0;
+}
