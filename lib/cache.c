@@ -86,7 +86,7 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	ref->row_off = (int64_t)((uintptr_t)block_slot(b, 0, 0) -
 	    (uintptr_t)ref);
 	ref->cpus = l.cpus;
-	ref->stride = l.stride;
+	ref->shift = (uint32_t)__builtin_ctz(l.stride);
 	ref->row = 0;
 	ref->tag = tag;
 	ref->size = size;
@@ -154,68 +154,113 @@ rundown_cache_tag(const rundown_cache_t *ref)
 static inline uint64_t *
 cache_slot(rundown_cache_t *ref, uint32_t cpu)
 {
-	if (cpu >= ref->cpus)
+	if (__builtin_expect(cpu >= ref->cpus, 0))
 		cpu %= ref->cpus;
 	return (uint64_t *)(void *)((char *)ref + ref->row_off +
-	    (size_t)cpu * ref->stride);
+	    ((size_t)cpu << ref->shift));
+}
+
+/* The CPU from the kernel, for threads with no rseq area. */
+static uint32_t
+cache_cpu_syscall(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : (uint32_t)cpu;
+}
+
+/* Acquire and release on the kernel's CPU: the fast path's cold tail, out
+ * of line so that the fast path keeps nothing live across a call. */
+static __attribute__((noinline, cold)) bool
+cache_acquire_syscall(rundown_cache_t *ref, uint32_t n)
+{
+	return cache_acquire_on(ref, cache_cpu_syscall(), n);
+}
+
+static __attribute__((noinline, cold)) void
+cache_release_syscall(rundown_cache_t *ref, uint32_t n)
+{
+	cache_release_on(ref, cache_cpu_syscall(), n);
 }
 
 /*
- * The current CPU.  glibc registers an rseq area for every thread, and the
- * kernel stores the CPU there whenever the thread is scheduled: one load,
- * where sched_getcpu() is a call that costs as much as the acquire itself.
- * The CPU may change right after the load; that costs only contention on
- * a slot, never correctness.  Without a registered area (old glibc or
- * kernel, or glibc.pthread.rseq=0) the kernel's answer through
- * sched_getcpu().
+ * The current CPU, or -1 if the rseq area cannot say.  glibc registers an
+ * rseq area for every thread, and the kernel stores the CPU there whenever
+ * the thread is scheduled: one load, where sched_getcpu() is a call that
+ * costs as much as the acquire itself.  The CPU may change right after the
+ * load; that costs only contention on a slot, never correctness.  The area
+ * is part of every thread's control block even when glibc did not register
+ * it (old kernel, valgrind, glibc.pthread.rseq=0): glibc then stores
+ * RSEQ_CPU_ID_REGISTRATION_FAILED (negative) in it, so the sign alone says
+ * whether to ask the kernel, and __rseq_size need not be loaded.
  */
-static inline uint32_t
-cache_current_cpu(void)
+static inline __attribute__((always_inline)) int32_t
+cache_rseq_cpu(void)
 {
-	int cpu;
-
 #ifdef HAVE_RSEQ_AREA
-	if (__builtin_expect(__rseq_size != 0, 1)) {
-		const struct rseq *rs = (const struct rseq *)(void *)
-		    ((char *)__builtin_thread_pointer() + __rseq_offset);
+	const struct rseq *rs = (const struct rseq *)(void *)
+	    ((char *)__builtin_thread_pointer() + __rseq_offset);
 
-		cpu = (int32_t)rd_load(&rs->cpu_id, RD_RELAXED);
-		if (__builtin_expect(cpu >= 0, 1))
-			return (uint32_t)cpu;
-	}
+	return (int32_t)rd_load(&rs->cpu_id, RD_RELAXED);
+#else
+	return -1;
 #endif
-	cpu = sched_getcpu();
-	return cpu < 0 ? 0 : (uint32_t)cpu;
+}
+
+/* The fast path, inlined into each public entry point; without an rseq
+ * CPU it jumps to the cold tail above. */
+static inline __attribute__((always_inline)) bool
+cache_acquire(rundown_cache_t *ref, uint32_t n)
+{
+	int32_t cpu = cache_rseq_cpu();
+
+	if (__builtin_expect(ref == NULL, 0))
+		return false;
+	if (__builtin_expect(cpu < 0, 0))
+		return cache_acquire_syscall(ref, n);
+	return block_slot_acquire(cache_slot(ref, (uint32_t)cpu), n);
+}
+
+/* Release on whatever CPU we run on now: counts are summed, never per
+ * slot.  An ACTIVE slot sends the release to the row (out of line). */
+static inline __attribute__((always_inline)) void
+cache_release(rundown_cache_t *ref, uint32_t n)
+{
+	int32_t cpu = cache_rseq_cpu();
+
+	if (__builtin_expect(ref == NULL, 0))
+		return;
+	if (__builtin_expect(cpu < 0, 0)) {
+		cache_release_syscall(ref, n);
+		return;
+	}
+	if (__builtin_expect(!block_slot_release(cache_slot(ref,
+	    (uint32_t)cpu), n), 0))
+		block_release_slow(cache_block(ref), ref->row, n);
 }
 
 bool
 rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n)
 {
-	if (ref == NULL)
-		return false;
-	return block_slot_acquire(cache_slot(ref, cache_current_cpu()), n);
+	return cache_acquire(ref, n);
 }
 
 bool
 rundown_cache_acquire(rundown_cache_t *ref)
 {
-	return rundown_cache_acquire_n(ref, 1);
+	return cache_acquire(ref, 1);
 }
 
 void
 rundown_cache_release_n(rundown_cache_t *ref, uint32_t n)
 {
-	if (ref == NULL)
-		return;
-	/* Whatever CPU we run on now: counts are summed, never per slot. */
-	if (!block_slot_release(cache_slot(ref, cache_current_cpu()), n))
-		block_release_slow(cache_block(ref), ref->row, n);
+	cache_release(ref, n);
 }
 
 void
 rundown_cache_release(rundown_cache_t *ref)
 {
-	rundown_cache_release_n(ref, 1);
+	cache_release(ref, 1);
 }
 
 bool

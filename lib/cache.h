@@ -30,7 +30,7 @@ struct rundown_cache {
 	int64_t block_off;	/* block address minus descriptor address */
 	int64_t row_off;	/* slot[row][0] address minus descriptor address */
 	uint32_t cpus;		/* slots per row */
-	uint32_t stride;	/* bytes between slots */
+	uint32_t shift;		/* log2 of the bytes between slots */
 	uint32_t row;		/* this process's row */
 	uint32_t tag;
 	size_t size;		/* the size given to init */
