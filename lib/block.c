@@ -28,13 +28,6 @@
 #include "block.h"
 #include "futex.h"
 
-/* Round x up to a multiple of a (a power of two). */
-static inline size_t
-round_up(size_t x, size_t a)
-{
-	return (x + a - 1) & ~(a - 1);
-}
-
 /* Count held by a slot word, ACTIVE or not (modular, sign-extended). */
 static inline uint64_t
 slot_count(uint64_t v)
@@ -98,21 +91,6 @@ block_format(struct rundown_block *b, const struct block_layout *l,
 	b->state = ST_OPEN;
 }
 
-bool
-block_valid(const struct rundown_block *b, size_t size)
-{
-	struct block_layout l;
-
-	if (size < offsetof(struct rundown_block, row) ||
-	    b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
-	    b->line != BLOCK_LINE)
-		return false;
-	if (block_layout(b->cpus, b->rows, &l) != 0)
-		return false;
-	return b->stride == l.stride && b->slots_off == l.slots_off &&
-	    l.size <= size;
-}
-
 void
 block_check_drained(struct rundown_block *b, uint32_t seen)
 {
@@ -159,14 +137,6 @@ block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
 	}
 	if (row_drained(d))
 		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
-}
-
-void
-block_release(struct rundown_block *b, uint32_t row, uint32_t cpu,
-    uint32_t n)
-{
-	if (!block_slot_release(block_slot(b, row, cpu), n))
-		block_release_slow(b, row, n);
 }
 
 int

@@ -113,15 +113,19 @@ struct block_layout {
 	size_t size;		/* bytes from the header to the end of the slots */
 };
 
+/* Rounds x up to a multiple of a (a power of two). */
+static inline size_t
+round_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
 /* Computes the layout for cpus x rows: 0 or -EINVAL (zero or too many). */
 int block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out);
 
 /* Writes an open block with nothing held at b (aligned to out->align). */
 void block_format(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag);
-
-/* Checks that the bytes at b describe a block of at most size bytes. */
-bool block_valid(const struct rundown_block *b, size_t size);
 
 /* The slot of row, cpu (cpu < b->cpus). */
 static inline uint64_t *
@@ -174,10 +178,6 @@ block_slot_release(uint64_t *slot, uint32_t n)
 
 /* Slow path of a release: charges n to row's drain and wakes on zero. */
 void block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n);
-
-/* Releases n on slot (row, cpu), taking the slow path when it is ACTIVE. */
-void block_release(struct rundown_block *b, uint32_t row, uint32_t cpu,
-    uint32_t n);
 
 /*
  * Run-down, in the steps that block_start() takes; tests drive them one at

@@ -76,8 +76,7 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	if (size < need)
 		return -ENOSPC;
 	block_layout(cpus, 1, &l);
-	start = ((uintptr_t)ref + sizeof(*ref) + l.align - 1) &
-	    ~(uintptr_t)(l.align - 1);
+	start = round_up((uintptr_t)ref + sizeof(*ref), l.align);
 	b = (struct rundown_block *)start;
 	block_format(b, &l, tag);
 
@@ -104,7 +103,7 @@ cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
 int
 rundown_cache_init(rundown_cache_t *ref, size_t size)
 {
-	return cache_format(ref, size, cache_cpus(), 0, CACHE_CALLER_BUFFER);
+	return cache_init_cpus(ref, size, cache_cpus(), 0);
 }
 
 rundown_cache_t *
@@ -115,7 +114,7 @@ rundown_cache_alloc(uint32_t tag)
 
 	/* Line-aligned, whole lines: the descriptor, read on every acquire,
 	 * must not share a line with someone else's busy data. */
-	size = (size + BLOCK_LINE - 1) & ~(size_t)(BLOCK_LINE - 1);
+	size = round_up(size, BLOCK_LINE);
 	ref = aligned_alloc(BLOCK_LINE, size);
 	if (ref == NULL) {
 		errno = ENOMEM;

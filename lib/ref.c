@@ -167,11 +167,13 @@ static int
 ref_wait(rundown_ref_t *ref, const struct timespec *deadline)
 {
 	uintptr_t v = ref_start(ref);
+	const struct timespec *until;
 	struct timespec poll;
 	uint32_t low;
 
 	while (ref_running(v)) {
 		low = (uint32_t)v;
+		until = deadline;
 		if (low == (uint32_t)REF_DRAINED) {
 			/*
 			 * The low half already reads like "drained" (k is a
@@ -180,11 +182,10 @@ ref_wait(rundown_ref_t *ref, const struct timespec *deadline)
 			 * billion protections outstanding.
 			 */
 			poll = deadline_cap(deadline, 1);
-			if (futex_wait(ref_futex_word(ref), low, &poll) ==
-			    -ETIMEDOUT && deadline_passed(deadline))
-				return -ETIMEDOUT;
-		} else if (futex_wait(ref_futex_word(ref), low, deadline) ==
-		    -ETIMEDOUT) {
+			until = &poll;
+		}
+		if (futex_wait(ref_futex_word(ref), low, until) == -ETIMEDOUT &&
+		    deadline_passed(deadline)) {
 			/* The drain may have landed as the time ran out. */
 			v = rd_load(&ref->value, RD_ACQUIRE);
 			return ref_running(v) ? -ETIMEDOUT : 0;
