@@ -291,7 +291,7 @@ block_completed(struct rundown_block *b)
 int
 block_reinit(struct rundown_block *b)
 {
-	uint32_t s = rd_load(&b->state, RD_SEQ_CST), r, cpu;
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
 
 	for (;;) {
 		switch (s & ST_MASK) {
@@ -308,6 +308,15 @@ block_reinit(struct rundown_block *b)
 		}
 	}
 reset:
+	block_reset(b, (s & ~ST_MASK) | ST_RESETTING);
+	return 0;
+}
+
+void
+block_reset(struct rundown_block *b, uint32_t s)
+{
+	uint32_t r, cpu;
+
 	/*
 	 * Clear HARVESTED but keep the count: slots are reset one at a time,
 	 * so a thread can acquire on a slot already reset and release on one
@@ -326,14 +335,37 @@ reset:
 	rd_store(&b->state, ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN,
 	    RD_SEQ_CST);
 	futex_wake_all(&b->state);	/* waits that arrived while resetting */
-	return 0;
+}
+
+/* A row's count modulo 2^62: its drain word's count, plus its slots
+ * until they are harvested. */
+static uint64_t
+row_total(struct rundown_block *b, uint32_t r)
+{
+	uint64_t total, d = rd_load(&b->row[r].drain, RD_RELAXED);
+	uint32_t cpu;
+
+	total = (uint64_t)row_count(d);
+	if (d & ROW_HARVESTED)
+		return total;
+	for (cpu = 0; cpu < b->cpus; cpu++)
+		total += slot_count(rd_load(block_slot(b, r, cpu), RD_RELAXED));
+	return total;
+}
+
+/* Slots hold counts modulo 2^63 and rows modulo 2^62, so a sum of them is
+ * exact modulo 2^62: sign-extend from there (totals stay below 2^61). */
+static inline int64_t
+total_signed(uint64_t total)
+{
+	return (int64_t)(total << 2) >> 2;
 }
 
 void
 block_query(struct rundown_block *b, struct rundown_status *st)
 {
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r, cpu;
-	uint64_t total = 0, d;
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
+	uint64_t total = 0;
 
 	st->state = (enum rundown_state)(s & ST_MASK);
 	st->outstanding = 0;
@@ -341,26 +373,45 @@ block_query(struct rundown_block *b, struct rundown_status *st)
 		return;
 	/*
 	 * The state is read with acquire (a caller that sees DRAINED may free
-	 * the object); the counts are a report, relaxed.  A snapshot: the
-	 * row's own count (releases charged to it, plus the
-	 * harvest once done), plus its slots until they are harvested.  In
-	 * the open state other CPUs keep changing the slots, so the figure
-	 * is only as exact as the moment allows.
+	 * the object); the counts are a report, relaxed.  In the open state
+	 * other CPUs keep changing the slots, so the figure is only as exact
+	 * as the moment allows, and a racing snapshot may read below zero.
 	 */
-	for (r = 0; r < b->rows; r++) {
-		d = rd_load(&b->row[r].drain, RD_RELAXED);
-		total += (uint64_t)row_count(d);
-		if (d & ROW_HARVESTED)
-			continue;
-		for (cpu = 0; cpu < b->cpus; cpu++)
-			total += slot_count(rd_load(block_slot(b, r, cpu),
-			    RD_RELAXED));
+	for (r = 0; r < b->rows; r++)
+		total += row_total(b, r);
+	if (total_signed(total) > 0)
+		st->outstanding = (uint64_t)total_signed(total);
+}
+
+int64_t
+block_row_held(struct rundown_block *b, uint32_t r)
+{
+	return total_signed(row_total(b, r));
+}
+
+int64_t
+block_reclaim_row(struct rundown_block *b, uint32_t r)
+{
+	uint64_t d = rd_load(&b->row[r].drain, RD_SEQ_CST);
+	int64_t held = block_row_held(b, r);
+	uint32_t cpu;
+
+	if (d & ROW_HARVESTED) {
+		/*
+		 * Run down: the slots are ACTIVE and counted, and the row
+		 * owes row_count(d).  Settle it to "harvested, owing nothing"
+		 * (keeping the slots, which re-initialize resets); a plain
+		 * store is enough because nobody else writes this row, and
+		 * seq_cst orders it before the scan of the other rows.
+		 */
+		rd_store(&b->row[r].drain, ROW_HARVESTED, RD_SEQ_CST);
+		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
+		return held;
 	}
-	/*
-	 * Slots hold counts modulo 2^63 and rows modulo 2^62, so the sum is
-	 * exact modulo 2^62: sign-extend from there (totals stay below 2^61).
-	 * A racing snapshot of an open block may read below zero.
-	 */
-	total = (uint64_t)((int64_t)(total << 2) >> 2);
-	st->outstanding = (int64_t)total > 0 ? total : 0;
+	/* Open (the daemon never leaves a harvest half done, so no slot of
+	 * an unharvested row is ACTIVE): everything back to zero. */
+	for (cpu = 0; cpu < b->cpus; cpu++)
+		rd_store(block_slot(b, r, cpu), 0, RD_RELAXED);
+	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
+	return held;
 }

@@ -86,6 +86,8 @@ struct block_row {
 	uint64_t drain;		/* atomic: see above */
 	int32_t owner;		/* pid of the process using the row, 0 if none */
 	uint32_t flags;		/* reserved for the daemon */
+	uint64_t start;		/* owner's start time (clock ticks after boot),
+				 * so that a reused pid is not the owner */
 };
 
 struct rundown_block {
@@ -209,7 +211,27 @@ int block_completed(struct rundown_block *b);
 /* DRAINED/COMPLETED -> OPEN, next generation: 0, -EALREADY or -EBUSY. */
 int block_reinit(struct rundown_block *b);
 
+/* The second half of block_reinit(), from the RESETTING word s on: resets
+ * rows and slots and opens the next generation.  Every step can be
+ * repeated, so rundownd finishes a re-initialize that a previous daemon
+ * left half done. */
+void block_reset(struct rundown_block *b, uint32_t s);
+
 /* State and outstanding count, without changing anything. */
 void block_query(struct rundown_block *b, struct rundown_status *st);
+
+/* What row r holds now (a snapshot while its process runs), as
+ * block_query() counts it. */
+int64_t block_row_held(struct rundown_block *b, uint32_t r);
+
+/*
+ * Takes back what row r still holds after its process exited, leaves the
+ * row empty (open and zero, or harvested and owing nothing), wakes the
+ * waiters if that drains the block, and returns what was taken.  For
+ * rundownd only: it must be the only party that starts, harvests and
+ * re-initializes the block, it must never leave a harvest half done, and
+ * the row's process must be gone, so that nothing else writes the row.
+ */
+int64_t block_reclaim_row(struct rundown_block *b, uint32_t r);
 
 #endif /* RUNDOWN_BLOCK_H */

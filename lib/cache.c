@@ -18,6 +18,7 @@
 
 #include "cache.h"
 #include "futex.h"
+#include "shared.h"
 
 uint32_t
 cache_cpus(void)
@@ -136,6 +137,8 @@ rundown_cache_free(rundown_cache_t *ref)
 {
 	if (!cache_ok(ref))
 		return -EINVAL;
+	if (ref->flags & CACHE_SHARED)
+		return rundown_detach(ref);
 	if (!(ref->flags & CACHE_HEAP))
 		return -EPERM;
 	ref->magic = 0;
@@ -235,7 +238,7 @@ cache_release(rundown_cache_t *ref, uint32_t n)
 	}
 	if (__builtin_expect(!block_slot_release(cache_slot(ref,
 	    (uint32_t)cpu), n), 0))
-		block_release_slow(cache_block(ref), ref->row, n);
+		cache_release_slow(ref, n);
 }
 
 bool
@@ -272,7 +275,16 @@ void
 cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
 {
 	if (!block_slot_release(cache_slot(ref, cpu), n))
-		block_release_slow(cache_block(ref), ref->row, n);
+		cache_release_slow(ref, n);
+}
+
+void
+cache_release_slow(rundown_cache_t *ref, uint32_t n)
+{
+	/* A child's copy of its parent's row: the parent's to release. */
+	if (__builtin_expect(ref->flags & CACHE_FORKED, 0))
+		return;
+	block_release_slow(cache_block(ref), ref->row, n);
 }
 
 int
@@ -289,6 +301,8 @@ rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 
 	if (!cache_ok(ref))
 		return -EINVAL;
+	if (ref->flags & CACHE_SHARED)
+		return shared_wait(ref, timeout);
 	if (timeout == NULL)
 		return block_wait(cache_block(ref), NULL);
 	if ((r = deadline_from(timeout, &deadline)) != 0)
@@ -301,6 +315,8 @@ rundown_cache_completed(rundown_cache_t *ref)
 {
 	if (!cache_ok(ref))
 		return -EINVAL;
+	if (ref->flags & CACHE_SHARED)
+		return shared_completed(ref);
 	return block_completed(cache_block(ref));
 }
 
@@ -309,6 +325,8 @@ rundown_cache_reinit(rundown_cache_t *ref)
 {
 	if (!cache_ok(ref))
 		return -EINVAL;
+	if (ref->flags & CACHE_SHARED)
+		return shared_reinit(ref);
 	return block_reinit(cache_block(ref));
 }
 

@@ -23,6 +23,10 @@
 
 #define CACHE_CALLER_BUFFER 0x1u	/* the caller owns the memory */
 #define CACHE_HEAP 0x2u			/* rundown_cache_alloc() made it */
+#define CACHE_SHARED 0x4u		/* rundown_attach() made it */
+#define CACHE_FORKED 0x8u		/* inherited across fork(): inert */
+
+struct shared;
 
 struct rundown_cache {
 	uint32_t magic;
@@ -34,6 +38,8 @@ struct rundown_cache {
 	uint32_t row;		/* this process's row */
 	uint32_t tag;
 	size_t size;		/* the size given to init */
+	struct shared *shared;	/* CACHE_SHARED: the attachment (shared.c) */
+	uint64_t inert;		/* CACHE_FORKED: the one slot, always ACTIVE */
 };
 
 /* CPUs a block is laid out for: configured CPUs, at least 1. */
@@ -58,5 +64,9 @@ cache_block(const rundown_cache_t *ref)
  * an acquire and its release on different slots deterministically. */
 bool cache_acquire_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n);
 void cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n);
+
+/* A release whose slot was ACTIVE: charged to the row, unless the
+ * descriptor was inherited across fork() (out of line). */
+void cache_release_slow(rundown_cache_t *ref, uint32_t n);
 
 #endif /* RUNDOWN_CACHE_H */

@@ -39,7 +39,7 @@ rundown_strerror(int err)
 	case EINVAL:
 		return "invalid argument or uninitialized reference";
 	case ENOSPC:
-		return "buffer too small for a cache-aware block";
+		return "no room (buffer too small, no free row, or too many blocks)";
 	case EALREADY:
 		return "no run-down has started";
 	case EBUSY:
@@ -52,6 +52,22 @@ rundown_strerror(int err)
 		return "the block lives in the caller's buffer; nothing to free";
 	case ENOMEM:
 		return "out of memory";
+	case ENOENT:
+		return "no such block, or no daemon socket at that path";
+	case EEXIST:
+		return "a block with that tag exists";
+	case ECONNREFUSED:
+		return "no daemon listening on the socket";
+	case EACCES:
+		return "permission denied by the daemon or the socket's directory";
+	case EPROTO:
+		return "protocol error";
+	case ECONNRESET:
+		return "the daemon closed the connection";
+	case ECHILD:
+		return "inherited across fork(); attach anew in this process";
+	case ENAMETOOLONG:
+		return "socket path too long";
 	default:
 		return "unknown error";
 	}

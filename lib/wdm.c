@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include <rundown/wdm.h>
 
 /* The WDK's opaque handle and the native descriptor are the same object. */
@@ -90,9 +93,18 @@ ExInitializeRundownProtectionCacheAware(
 PEX_RUNDOWN_REF_CACHE_AWARE
 ExAllocateCacheAwareRundownProtection(POOL_TYPE PoolType, ULONG PoolTag)
 {
+	rundown_cache_t *ref;
+	int r;
+
 	/* Every Windows pool type means process memory here. */
-	(void)PoolType;
-	return (PEX_RUNDOWN_REF_CACHE_AWARE)(void *)rundown_cache_alloc(PoolTag);
+	if (PoolType != RundownSharedPool)
+		return (PEX_RUNDOWN_REF_CACHE_AWARE)(void *)
+		    rundown_cache_alloc(PoolTag);
+	if ((r = rundown_attach(PoolTag, RUNDOWN_ATTACH_CREATE, &ref)) != 0) {
+		errno = -r;
+		return NULL;
+	}
+	return (PEX_RUNDOWN_REF_CACHE_AWARE)(void *)ref;
 }
 
 VOID
@@ -134,7 +146,17 @@ VOID FASTCALL
 ExWaitForRundownProtectionReleaseCacheAware(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware)
 {
-	(void)rundown_cache_wait(native(RunRefCacheAware));
+	const struct timespec retry = { 0, 100 * 1000 * 1000 };
+	int r;
+
+	/*
+	 * VOID in the WDK: the caller frees the object next, so returning
+	 * before the drain is not an option.  A shared block's wait goes
+	 * to rundownd; while no daemon answers, ask again every 100 ms.
+	 */
+	while ((r = rundown_cache_wait(native(RunRefCacheAware))) ==
+	    -ECONNREFUSED || r == -ECONNRESET)
+		nanosleep(&retry, NULL);
 }
 
 VOID FASTCALL

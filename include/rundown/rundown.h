@@ -247,6 +247,132 @@ RUNDOWN_API int rundown_cache_reinit(rundown_cache_t *ref);
 RUNDOWN_API int rundown_cache_query(const rundown_cache_t *ref,
     struct rundown_status *status);
 
+
+/* ------------------------------------------------------------------------
+ * Shared blocks: cache-aware blocks that rundownd(8) keeps in POSIX shared
+ * memory, one per 32-bit pool tag, so that processes protect and run down
+ * the same object.  Each attaching process gets a row of slots of its own;
+ * the daemon reclaims what a process still holds when it exits.
+ *
+ * Functions that talk to the daemon return 0 or a negative errno: besides
+ * those documented for the cache-aware block, -ENOENT (no block with that
+ * tag), -EEXIST (create of a tag in use), -ENOSPC (no free row, or the
+ * daemon's limit of blocks), -ECONNREFUSED (no daemon at the socket path),
+ * -EACCES (the daemon or the socket's directory refused this user),
+ * -EPROTO (a reply that breaks the protocol), -ECONNRESET (the daemon went
+ * away), -ECHILD (a descriptor or connection inherited across fork()).
+ * ---------------------------------------------------------------------- */
+
+/* Tags: four characters stored in memory order, as pool tags appear in a
+ * dump ("Rdwn"), or any 32-bit value. */
+#define RUNDOWN_TAG(a, b, c, d) \
+	((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 | \
+	    (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
+
+/* Parses "Rdwn" (exactly four printable characters) or "0x" followed by
+ * one to eight hexadecimal digits: 0 or -EINVAL. */
+RUNDOWN_API int rundown_tag_parse(const char *s, uint32_t *tag);
+
+/* Writes the four characters if all are printable and not blank, else
+ * 0x%08x; buf must hold RUNDOWN_TAG_BUFSZ bytes.  Returns buf. */
+#define RUNDOWN_TAG_BUFSZ 11
+RUNDOWN_API char *rundown_tag_format(uint32_t tag, char *buf);
+
+/*
+ * The socket path used when none is given: $RUNDOWN_SOCKET if set, else
+ * /run/rundownd/rundownd.sock for root, else
+ * $XDG_RUNTIME_DIR/rundownd/rundownd.sock, else /tmp/rundownd-UID/rundownd.sock.
+ * 0, or -ENAMETOOLONG if it does not fit in size bytes (or a sockaddr_un).
+ */
+RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
+
+/* A control connection to rundownd.  One request at a time per connection
+ * (calls from several threads are serialized). */
+typedef struct rundown_conn rundown_conn_t;
+
+/* Connects to the daemon at path (NULL: rundown_socket_path()). */
+RUNDOWN_API int rundown_connect(const char *path, rundown_conn_t **conn);
+RUNDOWN_API void rundown_disconnect(rundown_conn_t *conn);
+
+/* What the daemon reports of a block. */
+struct rundown_block_info {
+	uint32_t tag;
+	enum rundown_state state;
+	uint32_t generation;	/* re-initializes so far */
+	uint32_t cpus;		/* slots per row */
+	uint32_t rows;		/* rows in the block */
+	uint32_t attached;	/* rows in use by live processes */
+	uint64_t outstanding;	/* as struct rundown_status */
+	uint64_t reclaimed_rows; /* rows of exited processes reclaimed */
+	uint64_t reclaimed;	/* protections those processes still held */
+};
+
+/* One attached row and what it holds now. */
+struct rundown_holder {
+	int32_t pid;
+	uint32_t row;
+	uint64_t outstanding;
+	char comm[16];		/* the process's command name */
+};
+
+/* rows 0: the daemon's default.  -EEXIST if the tag is in use. */
+RUNDOWN_API int rundown_ctl_create(rundown_conn_t *conn, uint32_t tag,
+    uint32_t rows);
+
+/*
+ * Starts run-down of the block if it is open and waits until every
+ * protection granted before has been released (timeout NULL: no limit).
+ * 0, or -ETIMEDOUT with the run-down still in progress.  Many waiters may
+ * wait at once, from any process.
+ */
+RUNDOWN_API int rundown_ctl_wait(rundown_conn_t *conn, uint32_t tag,
+    const struct timespec *timeout);
+RUNDOWN_API int rundown_ctl_completed(rundown_conn_t *conn, uint32_t tag);
+RUNDOWN_API int rundown_ctl_reinit(rundown_conn_t *conn, uint32_t tag);
+
+/* Removes the block: it must have been run down (drained or completed),
+ * or be open with no process attached; -EBUSY otherwise.  Processes still
+ * attached keep their mapping until they detach. */
+RUNDOWN_API int rundown_ctl_free(rundown_conn_t *conn, uint32_t tag);
+
+/* The block's state and up to max of its attached rows (*n gets how many
+ * there are, which may exceed max). */
+RUNDOWN_API int rundown_ctl_status(rundown_conn_t *conn, uint32_t tag,
+    struct rundown_block_info *info, struct rundown_holder *holders,
+    size_t max, size_t *n);
+
+/* Up to max blocks (*n gets how many there are). */
+RUNDOWN_API int rundown_ctl_list(rundown_conn_t *conn,
+    struct rundown_block_info *blocks, size_t max, size_t *n);
+
+/*
+ * Attaches this process to the shared block tag, creating it with the
+ * daemon's default rows if flags has RUNDOWN_ATTACH_CREATE, and gives a
+ * descriptor for a row of this process's own.  It is used with the
+ * rundown_cache_* functions like a private one; wait, completed and
+ * reinit on it go to the daemon (connecting to rundown_socket_path()).
+ * Acquire and release never involve the daemon and keep working while it
+ * is down; a control call that finds the connection broken connects
+ * again once before it gives up.  In a child after fork() the descriptor is inert: acquire fails,
+ * release does nothing, control calls return -ECHILD; the child attaches
+ * anew.
+ */
+#define RUNDOWN_ATTACH_CREATE 0x1u
+RUNDOWN_API int rundown_attach(uint32_t tag, unsigned int flags,
+    rundown_cache_t **ref);
+
+/* As rundown_attach(), through the daemon at path. */
+RUNDOWN_API int rundown_attach_at(const char *path, uint32_t tag,
+    unsigned int flags, rundown_cache_t **ref);
+
+/*
+ * Gives the row back and unmaps the block; whatever the row still holds
+ * is released (the daemon logs it).  rundown_cache_free() does the same
+ * for an attached descriptor.  The descriptor is freed even if the daemon
+ * cannot be told (it then reclaims the row when this process exits).
+ */
+RUNDOWN_API int rundown_detach(rundown_cache_t *ref);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,7 +50,13 @@ typedef uintptr_t ULONG_PTR;
 typedef size_t SIZE_T;
 typedef void *PVOID;
 
-/* The WDK's pool types; all of them mean process memory here. */
+/*
+ * The WDK's pool types; all of them mean process memory here, except
+ * RundownSharedPool, this library's own: ExAllocateCacheAwareRundownProtection
+ * then attaches to the block that rundownd(8) keeps for PoolTag, creating it
+ * if need be (rundown_attach()), and ExFreeCacheAwareRundownProtection
+ * detaches.
+ */
 typedef enum _POOL_TYPE {
 	NonPagedPool = 0,
 	NonPagedPoolExecute = NonPagedPool,
@@ -74,7 +80,8 @@ typedef enum _POOL_TYPE {
 	NonPagedPoolCacheAlignedMustSSession = 38,
 	NonPagedPoolNx = 512,
 	NonPagedPoolNxCacheAligned = 516,
-	NonPagedPoolSessionNx = 544
+	NonPagedPoolSessionNx = 544,
+	RundownSharedPool = 0x10000
 } POOL_TYPE;
 
 /* Pointer-sized, as in the WDK: Count is 2 x protections held while open. */

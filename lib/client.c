@@ -1,0 +1,444 @@
+/*
+ * client.c: connections to rundownd and the control calls.
+ *
+ * Blocking I/O: the caller asked for an answer and has nothing else to
+ * do.  The daemon enforces the timeout of a wait, so a call returns when
+ * the daemon answers or goes away, never later.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+
+struct rundown_conn {
+	int fd;
+	pid_t pid;		/* the process that connected */
+	uint32_t next_id;
+	pthread_mutex_t lock;	/* one request at a time */
+};
+
+int
+rundown_socket_path(char *buf, size_t size)
+{
+	struct sockaddr_un sun;
+	const char *env = getenv("RUNDOWN_SOCKET"), *xdg;
+	int n;
+
+	if (buf == NULL)
+		return -EINVAL;
+	if (size > sizeof(sun.sun_path))
+		size = sizeof(sun.sun_path);
+	if (env != NULL && *env != '\0')
+		n = snprintf(buf, size, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/rundownd/rundownd.sock");
+	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/')
+		n = snprintf(buf, size, "%s/rundownd/rundownd.sock", xdg);
+	else
+		n = snprintf(buf, size, "/tmp/rundownd-%ld/rundownd.sock",
+		    (long)geteuid());
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+rundown_connect(const char *path, rundown_conn_t **conn)
+{
+	struct sockaddr_un sun;
+	rundown_conn_t *c;
+	int r;
+
+	if (conn == NULL)
+		return -EINVAL;
+	*conn = NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (path == NULL) {
+		if ((r = rundown_socket_path(sun.sun_path,
+		    sizeof(sun.sun_path))) != 0)
+			return r;
+	} else if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0')
+		return path[0] == '\0' ? -EINVAL : -ENAMETOOLONG;
+	else
+		memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		r = -errno;
+		free(c);
+		return r;
+	}
+	while (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		if (errno == EINTR)
+			continue;
+		/* No socket file is no daemon, as a refused connection is;
+		 * -ENOENT is kept for "no such block". */
+		r = errno == ENOENT ? -ECONNREFUSED : -errno;
+		close(c->fd);
+		free(c);
+		return r;
+	}
+	c->pid = getpid();
+	c->next_id = 1;
+	pthread_mutex_init(&c->lock, NULL);
+	*conn = c;
+	return 0;
+}
+
+void
+rundown_disconnect(rundown_conn_t *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void
+client_forget(rundown_conn_t *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Writes all of buf: 0 or -errno (-ECONNRESET for a closed peer). */
+static int
+client_send(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Closes every descriptor carried by msg except one kept in *fd (if fd
+ * is not NULL and holds -1). */
+static void
+client_take_fds(struct msghdr *msg, int *fd)
+{
+	struct cmsghdr *cm;
+	size_t i, n;
+	int v;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
+			if (fd != NULL && *fd < 0)
+				*fd = v;
+			else
+				close(v);
+		}
+	}
+}
+
+/* Reads exactly len bytes, keeping a descriptor that comes with them in
+ * *fd: 0, -ECONNRESET at end of file, or -errno. */
+static int
+client_recv(int fd, void *buf, size_t len, int *rfd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cbuf;
+	struct msghdr msg;
+	struct iovec iov;
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		iov.iov_base = p;
+		iov.iov_len = len;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		client_take_fds(&msg, rfd);
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one frame: header to *h, payload to buf (the part beyond size is
+ * read and dropped).  0 or -errno; -EPROTO for a frame that breaks the
+ * protocol. */
+static int
+client_read_frame(rundown_conn_t *c, struct proto_hdr *h, void *buf,
+    size_t size, int *fd)
+{
+	char scratch[256];
+	size_t take, left;
+	int r;
+
+	if ((r = client_recv(c->fd, h, sizeof(*h), fd)) != 0)
+		return r;
+	if (proto_check_hdr(h) != 0)
+		return -EPROTO;
+	take = h->length < size ? h->length : size;
+	if ((r = client_recv(c->fd, buf, take, fd)) != 0)
+		return r;
+	for (left = h->length - take; left > 0; left -= take) {
+		take = left < sizeof(scratch) ? left : sizeof(scratch);
+		if ((r = client_recv(c->fd, scratch, take, fd)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
+    uint16_t want, void *reply, size_t size, size_t *len, int *fd)
+{
+	char out[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_error err;
+	struct proto_hdr h;
+	size_t n;
+	uint32_t id;
+	int r, got = -1;
+
+	if (c == NULL)
+		return -EINVAL;
+	if (c->pid != getpid() || c->fd < 0)
+		return -ECHILD;
+	pthread_mutex_lock(&c->lock);
+	id = c->next_id++;
+	n = proto_encode(out, sizeof(out), type, id, req,
+	    (size_t)proto_req_size(type));
+	if ((r = client_send(c->fd, out, n)) != 0)
+		goto out;
+	for (;;) {
+		if (got >= 0) {
+			close(got);
+			got = -1;
+		}
+		r = client_read_frame(c, &h, reply, size, &got);
+		if (r != 0)
+			goto out;
+		if (h.id == id)
+			break;
+		/* A reply to a request whose caller gave up (a thread
+		 * cancelled mid-call): not ours, skip it. */
+	}
+	if (h.type == PROTO_ERROR && h.length == sizeof(err)) {
+		/* The payload went to reply if it fit; error frames are small
+		 * and every reply buffer holds at least a proto_ok. */
+		memcpy(&err, reply, sizeof(err));
+		r = err.code > 0 ? -err.code : -EPROTO;
+	} else if (h.type != want || h.length > size)
+		r = -EPROTO;
+	else {
+		if (len != NULL)
+			*len = h.length;
+		r = 0;
+	}
+out:
+	if (r == 0 && fd != NULL) {
+		*fd = got;
+		got = -1;
+	}
+	if (got >= 0)
+		close(got);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* A request that names a tag and expects PROTO_OK. */
+static int
+client_simple(rundown_conn_t *c, uint16_t type, uint32_t tag, uint32_t arg)
+{
+	struct proto_req req = { .tag = tag, .arg = arg };
+	struct proto_ok ok;
+
+	return client_call(c, type, &req, PROTO_OK, &ok, sizeof(ok), NULL,
+	    NULL);
+}
+
+int
+client_detach(rundown_conn_t *c, uint32_t tag, uint32_t row, uint64_t *held)
+{
+	struct proto_req req = { .tag = tag, .arg = row };
+	struct proto_ok ok;
+	int r;
+
+	r = client_call(c, PROTO_DETACH, &req, PROTO_OK, &ok, sizeof(ok), NULL,
+	    NULL);
+	if (r == 0 && held != NULL)
+		*held = ok.value;
+	return r;
+}
+
+int
+rundown_ctl_create(rundown_conn_t *c, uint32_t tag, uint32_t rows)
+{
+	return client_simple(c, PROTO_CREATE, tag, rows);
+}
+
+int
+rundown_ctl_wait(rundown_conn_t *c, uint32_t tag,
+    const struct timespec *timeout)
+{
+	uint64_t ms;
+
+	if (timeout == NULL)
+		return client_simple(c, PROTO_WAIT, tag, PROTO_NO_TIMEOUT);
+	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+	    timeout->tv_nsec >= 1000000000L)
+		return -EINVAL;
+	/* Milliseconds, rounded up so that a wait never ends early; beyond
+	 * 49 days the limit is as good as none. */
+	ms = (uint64_t)timeout->tv_sec * 1000 +
+	    ((uint64_t)timeout->tv_nsec + 999999) / 1000000;
+	if (ms >= PROTO_NO_TIMEOUT)
+		ms = PROTO_NO_TIMEOUT - 1;
+	return client_simple(c, PROTO_WAIT, tag, (uint32_t)ms);
+}
+
+int
+rundown_ctl_completed(rundown_conn_t *c, uint32_t tag)
+{
+	return client_simple(c, PROTO_COMPLETED, tag, 0);
+}
+
+int
+rundown_ctl_reinit(rundown_conn_t *c, uint32_t tag)
+{
+	return client_simple(c, PROTO_REINIT, tag, 0);
+}
+
+int
+rundown_ctl_free(rundown_conn_t *c, uint32_t tag)
+{
+	return client_simple(c, PROTO_FREE, tag, 0);
+}
+
+/* The public form of a block's figures. */
+static void
+client_info(const struct proto_info *p, struct rundown_block_info *info)
+{
+	info->tag = p->tag;
+	info->state = (enum rundown_state)p->state;
+	info->generation = p->generation;
+	info->cpus = p->cpus;
+	info->rows = p->rows;
+	info->attached = p->attached;
+	info->outstanding = p->outstanding;
+	info->reclaimed_rows = p->reclaimed_rows;
+	info->reclaimed = p->reclaimed;
+}
+
+int
+rundown_ctl_status(rundown_conn_t *c, uint32_t tag,
+    struct rundown_block_info *info, struct rundown_holder *holders,
+    size_t max, size_t *n)
+{
+	struct proto_req req = { .tag = tag };
+	struct proto_holder ph;
+	struct proto_info pi;
+	size_t len, i;
+	char *buf;
+	int r;
+
+	if (info == NULL || (max > 0 && holders == NULL))
+		return -EINVAL;
+	if ((buf = malloc(PROTO_MAX_FRAME)) == NULL)
+		return -ENOMEM;
+	r = client_call(c, PROTO_STATUS, &req, PROTO_STATUS_REPLY, buf,
+	    PROTO_MAX_FRAME, &len, NULL);
+	if (r == 0) {
+		/* client_read_frame() checked that len is the fixed part plus
+		 * whole entries; the count must agree. */
+		memcpy(&pi, buf, sizeof(pi));
+		if ((len - sizeof(pi)) / sizeof(ph) != pi.attached) {
+			r = -EPROTO;
+			goto out;
+		}
+		client_info(&pi, info);
+		for (i = 0; i < pi.attached && i < max; i++) {
+			memcpy(&ph, buf + sizeof(pi) + i * sizeof(ph),
+			    sizeof(ph));
+			holders[i].pid = ph.pid;
+			holders[i].row = ph.row;
+			holders[i].outstanding = ph.outstanding;
+			memcpy(holders[i].comm, ph.comm, sizeof(ph.comm));
+			holders[i].comm[sizeof(ph.comm) - 1] = '\0';
+		}
+		if (n != NULL)
+			*n = pi.attached;
+	}
+out:
+	free(buf);
+	return r;
+}
+
+int
+rundown_ctl_list(rundown_conn_t *c, struct rundown_block_info *blocks,
+    size_t max, size_t *n)
+{
+	struct proto_count pc;
+	struct proto_info pi;
+	size_t len, i;
+	char *buf;
+	int r;
+
+	if (max > 0 && blocks == NULL)
+		return -EINVAL;
+	if ((buf = malloc(PROTO_MAX_FRAME)) == NULL)
+		return -ENOMEM;
+	r = client_call(c, PROTO_LIST, NULL, PROTO_LIST_REPLY, buf,
+	    PROTO_MAX_FRAME, &len, NULL);
+	if (r == 0) {
+		memcpy(&pc, buf, sizeof(pc));
+		if (len < sizeof(pc) ||
+		    (len - sizeof(pc)) != (size_t)pc.count * sizeof(pi)) {
+			r = -EPROTO;
+			goto out;
+		}
+		for (i = 0; i < pc.count && i < max; i++) {
+			memcpy(&pi, buf + sizeof(pc) + i * sizeof(pi),
+			    sizeof(pi));
+			client_info(&pi, &blocks[i]);
+		}
+		if (n != NULL)
+			*n = pc.count;
+	}
+out:
+	free(buf);
+	return r;
+}

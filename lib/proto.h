@@ -1,0 +1,132 @@
+/*
+ * proto.h: the control protocol between rundownd and its clients.
+ *
+ * Frames over a Unix stream socket: a fixed header, then exactly `length`
+ * bytes of payload whose size is fixed by the type (or, for the replies
+ * that carry lists, a fixed part plus whole entries).  Host byte order:
+ * both ends run on one machine.  A client may send requests without
+ * waiting; replies carry the request's id and may come out of order (a
+ * wait is answered when the run-down drains, later requests before it).
+ * The ATTACHED reply carries the block's shared-memory descriptor as
+ * SCM_RIGHTS with its first byte; no other frame carries descriptors.
+ *
+ * Any change to the header, the types or a payload below must bump
+ * PROTO_VERSION.  No I/O here, so the decoder can be fuzzed on its own.
+ */
+#ifndef RUNDOWN_PROTO_H
+#define RUNDOWN_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1u
+#define PROTO_MAX_FRAME 65536u		/* header included */
+#define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
+#define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
+
+struct proto_hdr {
+	uint16_t version;	/* PROTO_VERSION */
+	uint16_t type;		/* enum proto_type */
+	uint32_t length;	/* payload bytes after this header */
+	uint32_t id;		/* chosen by the client, echoed in the reply */
+	uint32_t flags;		/* must be 0 */
+};
+
+enum proto_type {
+	/* Requests: payload struct proto_req unless noted. */
+	PROTO_CREATE = 1,	/* tag, arg = rows (0: default) */
+	PROTO_ATTACH = 2,	/* tag, arg = rows if created, flags */
+	PROTO_DETACH = 3,	/* tag, arg = row */
+	PROTO_WAIT = 4,		/* tag, arg = timeout in ms */
+	PROTO_COMPLETED = 5,	/* tag */
+	PROTO_REINIT = 6,	/* tag */
+	PROTO_FREE = 7,		/* tag */
+	PROTO_STATUS = 8,	/* tag */
+	PROTO_LIST = 9,		/* no payload */
+	PROTO_REQ_MAX = PROTO_LIST,
+
+	/* Replies. */
+	PROTO_OK = 0x100,	/* struct proto_ok */
+	PROTO_ERROR = 0x101,	/* struct proto_error */
+	PROTO_ATTACHED = 0x102,	/* struct proto_attached + descriptor */
+	PROTO_STATUS_REPLY = 0x103, /* proto_info + proto_holder[info.attached] */
+	PROTO_LIST_REPLY = 0x104 /* proto_count + proto_info[count] */
+};
+
+#define PROTO_ATTACH_CREATE 0x1u	/* flags of PROTO_ATTACH */
+
+struct proto_req {
+	uint32_t tag;
+	uint32_t arg;
+	uint32_t flags;		/* PROTO_ATTACH only; 0 otherwise */
+	uint32_t reserved;	/* 0 */
+};
+
+struct proto_ok {
+	uint64_t value;		/* DETACH: protections the row still held */
+};
+
+struct proto_error {
+	int32_t code;		/* positive errno */
+	uint32_t reserved;
+};
+
+struct proto_attached {
+	uint32_t tag;
+	uint32_t row;
+	uint32_t cpus;
+	uint32_t rows;
+	uint64_t size;		/* bytes to map */
+};
+
+struct proto_info {
+	uint32_t tag;
+	uint32_t state;		/* enum rundown_state */
+	uint32_t generation;
+	uint32_t cpus;
+	uint32_t rows;
+	uint32_t attached;
+	uint64_t outstanding;
+	uint64_t reclaimed_rows;
+	uint64_t reclaimed;
+};
+
+struct proto_holder {
+	int32_t pid;
+	uint32_t row;
+	uint64_t outstanding;
+	char comm[16];		/* NUL-terminated */
+};
+
+struct proto_count {
+	uint32_t count;
+	uint32_t reserved;
+};
+
+#define PROTO_HDR_SIZE sizeof(struct proto_hdr)
+
+/*
+ * Checks a frame header: 0, or a negative errno for the error reply.
+ *   -EPROTO  wrong version or flags
+ *   -EBADMSG unknown type, or a length this type cannot have
+ *   -EMSGSIZE length beyond PROTO_MAX_FRAME
+ */
+int proto_check_hdr(const struct proto_hdr *h);
+
+/*
+ * Checks a whole frame (header and payload, len bytes from buf) and
+ * copies the header to *h: 0, or as proto_check_hdr(), with -EBADMSG for
+ * reserved fields that are not zero or counts that disagree with length.
+ * The payload starts at buf + PROTO_HDR_SIZE; buf needs no alignment.
+ */
+int proto_decode(const void *buf, size_t len, struct proto_hdr *h);
+
+/* Writes a frame (header, then payload) to buf: its size, or 0 if it does
+ * not fit in size bytes or exceeds PROTO_MAX_FRAME. */
+size_t proto_encode(void *buf, size_t size, uint16_t type, uint32_t id,
+    const void *payload, size_t length);
+
+/* Payload length that a request of this type must have (-1: unknown). */
+long proto_req_size(uint16_t type);
+
+#endif /* RUNDOWN_PROTO_H */

@@ -1,0 +1,307 @@
+/*
+ * shared.c: attaching to a block that rundownd keeps in shared memory.
+ *
+ * The daemon hands over the block's shared-memory descriptor and the row
+ * it reserved for this process; the library maps the block and builds a
+ * process-local descriptor whose offsets point into the mapping, so the
+ * fast path is the same as for a private block.  Each attachment keeps
+ * its own connection for the control calls made through it.
+ *
+ * fork(): the child must never act on its parent's row (the daemon
+ * reclaims that row when the parent exits, whatever the child did).  A
+ * handler run in the child points every attached descriptor at a slot of
+ * its own that is always ACTIVE, so acquires fail and releases go to the
+ * slow path, which ignores them; control calls answer -ECHILD.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "client.h"
+#include "shared.h"
+
+struct shared {
+	pthread_mutex_t lock;	/* guards conn across a reconnect */
+	rundown_conn_t *conn;
+	char path[108];		/* the daemon's socket */
+	void *map;
+	size_t size;
+	rundown_cache_t *ref;
+	struct shared *next;
+};
+
+/* Every attachment of this process, for the fork handler. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared *shared_list;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void
+shared_prepare(void)
+{
+	pthread_mutex_lock(&shared_lock);
+}
+
+static void
+shared_parent(void)
+{
+	pthread_mutex_unlock(&shared_lock);
+}
+
+/* In the child, the only thread: make every inherited row inert. */
+static void
+shared_child(void)
+{
+	struct shared *sh;
+	rundown_cache_t *ref;
+
+	for (sh = shared_list; sh != NULL; sh = sh->next) {
+		ref = sh->ref;
+		ref->inert = SLOT_ACTIVE;
+		ref->row_off = (int64_t)offsetof(struct rundown_cache, inert);
+		ref->cpus = 1;		/* every CPU maps to the inert slot */
+		ref->flags |= CACHE_FORKED;
+		if (sh->conn != NULL)
+			client_forget(sh->conn);
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
+static void
+shared_register(void)
+{
+	pthread_atfork(shared_prepare, shared_parent, shared_child);
+}
+
+/* Checks that a mapping holds the block the daemon described. */
+static int
+shared_check(const struct rundown_block *b, size_t size,
+    const struct proto_attached *a)
+{
+	struct block_layout l;
+
+	if (block_layout(a->cpus, a->rows, &l) != 0 || l.size > size ||
+	    a->row >= a->rows)
+		return -EPROTO;
+	if (b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
+	    b->line != BLOCK_LINE || b->tag != a->tag || b->cpus != a->cpus ||
+	    b->rows != a->rows || b->stride != l.stride ||
+	    b->slots_off != l.slots_off)
+		return -EPROTO;
+	return 0;
+}
+
+/* Byte distance from one address to another, as the descriptor keeps it. */
+static int64_t
+shared_offset(const void *to, const void *from)
+{
+	return (int64_t)(intptr_t)((uintptr_t)to - (uintptr_t)from);
+}
+
+int
+rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
+    rundown_cache_t **out)
+{
+	struct proto_req req = { .tag = tag };
+	struct proto_attached a;
+	struct rundown_block *b;
+	struct shared *sh = NULL;
+	rundown_cache_t *ref = NULL;
+	struct stat st;
+	size_t len;
+	bool attached = false;
+	int r, fd = -1;
+
+	if (out == NULL || (flags & ~RUNDOWN_ATTACH_CREATE) != 0)
+		return -EINVAL;
+	*out = NULL;
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return -ENOMEM;
+	sh->map = MAP_FAILED;
+	pthread_mutex_init(&sh->lock, NULL);
+	if (path == NULL)
+		r = rundown_socket_path(sh->path, sizeof(sh->path));
+	else if (strlen(path) < sizeof(sh->path)) {
+		memcpy(sh->path, path, strlen(path) + 1);
+		r = 0;
+	} else
+		r = -ENAMETOOLONG;
+	if (r != 0 || (r = rundown_connect(sh->path, &sh->conn)) != 0)
+		goto fail;
+	if (flags & RUNDOWN_ATTACH_CREATE)
+		req.flags = PROTO_ATTACH_CREATE;
+	r = client_call(sh->conn, PROTO_ATTACH, &req, PROTO_ATTACHED, &a,
+	    sizeof(a), &len, &fd);
+	if (r != 0)
+		goto fail;
+	attached = true;
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0 ||
+	    (uint64_t)st.st_size < a.size || a.size > SIZE_MAX) {
+		r = -EPROTO;
+		goto fail;
+	}
+	sh->size = (size_t)a.size;
+	sh->map = mmap(NULL, sh->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
+	if (sh->map == MAP_FAILED) {
+		r = -errno;
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	b = sh->map;
+	if ((r = shared_check(b, sh->size, &a)) != 0)
+		goto fail;
+
+	/* Whole lines: the descriptor is read on every acquire. */
+	ref = aligned_alloc(BLOCK_LINE, round_up(sizeof(*ref), BLOCK_LINE));
+	if (ref == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memset(ref, 0, sizeof(*ref));
+	ref->flags = CACHE_SHARED;
+	ref->block_off = shared_offset(b, ref);
+	ref->row_off = shared_offset(block_slot(b, a.row, 0), ref);
+	ref->cpus = b->cpus;
+	ref->shift = (uint32_t)__builtin_ctz(b->stride);
+	ref->row = a.row;
+	ref->tag = tag;
+	ref->shared = sh;
+	ref->magic = CACHE_MAGIC;
+	sh->ref = ref;
+
+	pthread_once(&shared_once, shared_register);
+	pthread_mutex_lock(&shared_lock);
+	sh->next = shared_list;
+	shared_list = sh;
+	pthread_mutex_unlock(&shared_lock);
+	*out = ref;
+	return 0;
+fail:
+	/* Give back the row the daemon reserved (it would otherwise be
+	 * reclaimed only when this process exits). */
+	if (attached)
+		(void)client_detach(sh->conn, tag, a.row, NULL);
+	if (fd >= 0)
+		close(fd);
+	if (sh->map != MAP_FAILED)
+		munmap(sh->map, sh->size);
+	rundown_disconnect(sh->conn);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh);
+	free(ref);
+	return r;
+}
+
+int
+rundown_attach(uint32_t tag, unsigned int flags, rundown_cache_t **ref)
+{
+	return rundown_attach_at(NULL, tag, flags, ref);
+}
+
+int
+rundown_detach(rundown_cache_t *ref)
+{
+	struct shared *sh, **pp;
+	int r = 0;
+
+	if (ref == NULL || ref->magic != CACHE_MAGIC ||
+	    !(ref->flags & CACHE_SHARED))
+		return -EINVAL;
+	sh = ref->shared;
+	pthread_mutex_lock(&shared_lock);
+	for (pp = &shared_list; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == sh) {
+			*pp = sh->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	/* A child's copy is dropped without a word: the row is its
+	 * parent's. */
+	if (!(ref->flags & CACHE_FORKED)) {
+		pthread_mutex_lock(&sh->lock);
+		if (sh->conn == NULL)
+			r = rundown_connect(sh->path, &sh->conn);
+		if (r == 0)
+			r = client_detach(sh->conn, ref->tag, ref->row, NULL);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	munmap(sh->map, sh->size);
+	rundown_disconnect(sh->conn);
+	pthread_mutex_destroy(&sh->lock);
+	ref->magic = 0;
+	free(sh);
+	free(ref);
+	return r;
+}
+
+/* True for the errors that a new connection may cure. */
+static bool
+shared_broken(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+/*
+ * A control call through the attachment's connection; if the daemon went
+ * away since (a restart), connects again and retries once.  A wait that
+ * was pending when the daemon died is issued again, which is what the
+ * caller asked for.
+ */
+static int
+shared_call(rundown_cache_t *ref, uint16_t type,
+    const struct timespec *timeout)
+{
+	struct shared *sh = ref->shared;
+	rundown_conn_t *c;
+	int r, tries;
+
+	if (ref->flags & CACHE_FORKED)
+		return -ECHILD;
+	pthread_mutex_lock(&sh->lock);
+	for (tries = 0; tries < 2; tries++) {
+		if (sh->conn == NULL &&
+		    (r = rundown_connect(sh->path, &sh->conn)) != 0)
+			break;
+		c = sh->conn;
+		if (type == PROTO_WAIT)
+			r = rundown_ctl_wait(c, ref->tag, timeout);
+		else if (type == PROTO_COMPLETED)
+			r = rundown_ctl_completed(c, ref->tag);
+		else
+			r = rundown_ctl_reinit(c, ref->tag);
+		if (!shared_broken(r))
+			break;
+		rundown_disconnect(sh->conn);
+		sh->conn = NULL;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return r;
+}
+
+int
+shared_wait(rundown_cache_t *ref, const struct timespec *timeout)
+{
+	return shared_call(ref, PROTO_WAIT, timeout);
+}
+
+int
+shared_completed(rundown_cache_t *ref)
+{
+	return shared_call(ref, PROTO_COMPLETED, NULL);
+}
+
+int
+shared_reinit(rundown_cache_t *ref)
+{
+	return shared_call(ref, PROTO_REINIT, NULL);
+}

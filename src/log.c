@@ -1,0 +1,119 @@
+/* log.c: one family of log functions for the whole daemon. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static int log_foreground = 1;
+static int log_verbose;
+
+void
+log_init(int foreground, int verbose)
+{
+	log_foreground = foreground;
+	log_verbose = verbose;
+	if (!foreground)
+		openlog("rundownd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_reopen(void)
+{
+	if (log_foreground)
+		return;
+	closelog();
+	openlog("rundownd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_info("log reopened");
+}
+
+/* Writes one message at priority pri, with ": strerror" if err != 0. */
+static void
+log_vwrite(int pri, int err, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_foreground) {
+		if (err != 0)
+			fprintf(stderr, "rundownd: %s: %s\n", msg, strerror(err));
+		else
+			fprintf(stderr, "rundownd: %s\n", msg);
+		fflush(stderr);
+	} else if (err != 0)
+		syslog(pri, "%s: %s", msg, strerror(err));
+	else
+		syslog(pri, "%s", msg);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, err, fmt, ap);
+	va_end(ap);
+	errno = err;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, err, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,244 @@
+/*
+ * rundownd.c: the run-down daemon.  Options, start-up in order, signals
+ * routed through the event loop, and the loop itself.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "block.h"
+#include "log.h"
+#include "rundownd.h"
+
+#define DEFAULT_ROWS 64u
+#define DEFAULT_MAX_BLOCKS 256u
+
+struct config cfg = {
+	.default_rows = DEFAULT_ROWS,
+	.max_rows = PROTO_MAX_ENTRIES,
+	.max_blocks = DEFAULT_MAX_BLOCKS,
+};
+struct event_base *base;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
+	    "                [-B max-blocks] [-u user]... [-g group]...\n"
+	    "  -d             stay in the foreground and log to stderr\n"
+	    "  -v             log debug messages too\n"
+	    "  -S path        control socket (default: $RUNDOWN_SOCKET, or the\n"
+	    "                 per-user default; see rundownd(8))\n"
+	    "  -r rows        rows of a block created without a count (%u)\n"
+	    "  -R max-rows    most rows a block may have (%u, at most %u)\n"
+	    "  -B max-blocks  most blocks at once (%u, at most %u)\n"
+	    "  -u user        also let this user connect (repeatable)\n"
+	    "  -g group       also let members of this group connect\n"
+	    "  -V             print the version and exit\n",
+	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
+	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES);
+}
+
+/* A count in [1, max], or exits with usage status. */
+static uint32_t
+parse_count(const char *s, uint32_t max, const char *what)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v == 0 ||
+	    v > max) {
+		fprintf(stderr, "rundownd: %s must be 1 to %u: %s\n", what, max,
+		    s);
+		exit(2);
+	}
+	return (uint32_t)v;
+}
+
+/* Appends to a list of ids, or exits. */
+static void *
+grow(void *v, size_t *n, size_t size)
+{
+	if ((v = realloc(v, (*n + 1) * size)) == NULL) {
+		fprintf(stderr, "rundownd: out of memory\n");
+		exit(1);
+	}
+	(*n)++;
+	return v;
+}
+
+static void
+allow_user(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	char *end;
+	unsigned long v;
+
+	cfg.allow_uids = grow(cfg.allow_uids, &cfg.nallow_uids, sizeof(uid_t));
+	if (pw != NULL) {
+		cfg.allow_uids[cfg.nallow_uids - 1] = pw->pw_uid;
+		return;
+	}
+	v = strtoul(name, &end, 10);
+	if (*name == '\0' || *end != '\0' || v >= UINT_MAX) {
+		fprintf(stderr, "rundownd: no such user: %s\n", name);
+		exit(2);
+	}
+	cfg.allow_uids[cfg.nallow_uids - 1] = (uid_t)v;
+}
+
+static void
+allow_group(const char *name)
+{
+	struct group *gr = getgrnam(name);
+	char *end;
+	unsigned long v;
+
+	cfg.allow_gids = grow(cfg.allow_gids, &cfg.nallow_gids, sizeof(gid_t));
+	if (gr != NULL) {
+		cfg.allow_gids[cfg.nallow_gids - 1] = gr->gr_gid;
+		return;
+	}
+	v = strtoul(name, &end, 10);
+	if (*name == '\0' || *end != '\0' || v >= UINT_MAX) {
+		fprintf(stderr, "rundownd: no such group: %s\n", name);
+		exit(2);
+	}
+	cfg.allow_gids[cfg.nallow_gids - 1] = (gid_t)v;
+}
+
+/* TERM, INT: leave the loop; the blocks stay in shared memory. */
+static void
+on_exit_signal(int sig, short events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	log_info("signal %d: exiting; blocks stay for the next daemon", sig);
+	event_base_loopbreak(base);
+}
+
+static void
+on_hup(int sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_reopen();
+}
+
+int
+main(int argc, char **argv)
+{
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct event *ev_term, *ev_int, *ev_hup;
+	int ch, fd;
+
+	while ((ch = getopt(argc, argv, "B:dg:hR:r:S:u:Vv")) != -1) {
+		switch (ch) {
+		case 'B':
+			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
+			    "max-blocks");
+			break;
+		case 'd':
+			cfg.foreground = 1;
+			break;
+		case 'g':
+			allow_group(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'R':
+			cfg.max_rows = parse_count(optarg, PROTO_MAX_ENTRIES,
+			    "max-rows");
+			break;
+		case 'r':
+			cfg.default_rows = parse_count(optarg,
+			    PROTO_MAX_ENTRIES, "rows");
+			break;
+		case 'S':
+			cfg.socket_path = optarg;
+			break;
+		case 'u':
+			allow_user(optarg);
+			break;
+		case 'V':
+			printf("rundownd %s\n", rundown_version_string());
+			return 0;
+		case 'v':
+			cfg.verbose = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg.default_rows > cfg.max_rows) {
+		fprintf(stderr, "rundownd: -r %u exceeds -R %u\n",
+		    cfg.default_rows, cfg.max_rows);
+		return 2;
+	}
+	if (cfg.socket_path == NULL) {
+		if (rundown_socket_path(path, sizeof(path)) != 0) {
+			fprintf(stderr, "rundownd: socket path too long\n");
+			return 2;
+		}
+		cfg.socket_path = path;
+	}
+
+	/* Errors before the loop go to stderr either way; the socket exists
+	 * before the parent returns, so "rundownd && rundownctl" works. */
+	log_init(1, cfg.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	fd = server_listen(cfg.socket_path);
+	if (!cfg.foreground) {
+		if (daemon(0, 0) != 0)
+			fatal("daemon");
+		log_init(0, cfg.verbose);
+	}
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
+	ev_int = evsignal_new(base, SIGINT, on_exit_signal, NULL);
+	ev_hup = evsignal_new(base, SIGHUP, on_hup, NULL);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
+	    event_add(ev_term, NULL) != 0 || event_add(ev_int, NULL) != 0 ||
+	    event_add(ev_hup, NULL) != 0)
+		fatalx("cannot route signals through the event loop");
+
+	registry_init(cfg.socket_path);
+	registry_adopt();
+	server_start(fd);
+	log_info("listening on %s (%zu blocks adopted)", cfg.socket_path,
+	    registry_count());
+	if (event_base_dispatch(base) < 0)
+		fatalx("event loop failed");
+
+	server_stop();
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	/* Drain watchers may still sleep on blocks that are running down;
+	 * they end with the process, and the blocks stay as they are. */
+	return 0;
+}

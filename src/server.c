@@ -1,0 +1,563 @@
+/*
+ * server.c: the control socket.  Sets it up in a safe order, checks every
+ * peer's credentials, reads request frames without ever blocking, and
+ * queues replies (with the block's descriptor for ATTACHED).
+ *
+ * A connection is freed only from its own deferred event, never in the
+ * middle of a callback that may still use it: anything that decides to
+ * close it sets `closing` and activates that event.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rundownd.h"
+
+#define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
+#define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
+#define SERVER_MAX_GROUPS 256
+
+struct outmsg {
+	STAILQ_ENTRY(outmsg) entry;
+	size_t len;
+	size_t off;
+	int fd;			/* sent with the first byte, or -1 */
+	unsigned char data[];
+};
+
+struct conn {
+	LIST_ENTRY(conn) entry;
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	struct event *rev;
+	struct event *wev;
+	struct event *cev;	/* deferred close */
+	STAILQ_HEAD(, outmsg) out;
+	size_t outbytes;
+	bool closing;		/* stop reading; free once the queue is out */
+	bool dead;		/* the socket failed: free now */
+	size_t inlen;
+	struct proto_hdr hdr;
+	unsigned char in[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+};
+
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+static int listen_fd = -1;
+static struct event *listen_ev;
+static struct event *backoff_ev;
+static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+/* ---- set-up ----------------------------------------------------------- */
+
+/* Modes for the socket's directory and the socket: owner only, unless
+ * other users or groups are let in (then the credential check is what
+ * keeps everyone else out). */
+static void
+server_modes(mode_t *dmode, mode_t *smode)
+{
+	if (cfg.nallow_uids > 0) {
+		*dmode = 0711;
+		*smode = 0666;
+	} else if (cfg.nallow_gids > 0) {
+		*dmode = 0710;
+		*smode = 0660;
+	} else {
+		*dmode = 0700;
+		*smode = 0600;
+	}
+}
+
+/* Creates the directory (mode exactly dmode) or checks the one there:
+ * ours, a directory, and writable by nobody else. */
+static int
+server_dir(const char *dir, mode_t dmode)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == 0) {
+		if (chmod(dir, dmode) != 0)
+			return -1;
+		if (cfg.nallow_gids > 0 && chown(dir, (uid_t)-1,
+		    cfg.allow_gids[0]) != 0)
+			return -1;
+	} else if (errno != EEXIST)
+		return -1;
+	if (lstat(dir, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		log_warnx("%s must be a directory owned by uid %lu and not "
+		    "writable by others", dir, (unsigned long)geteuid());
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+server_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	mode_t dmode, smode, mask;
+	struct stat st;
+	char dir[sizeof(sun.sun_path)];
+	int fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/')
+		fatalx("socket path must be absolute and under %zu bytes: %s",
+		    sizeof(sun.sun_path), path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
+	server_modes(&dmode, &smode);
+	if (server_dir(dirname(dir), dmode) != 0)
+		fatal("socket directory of %s", path);
+
+	/* A live daemon answers: refuse.  A socket nobody answers is stale:
+	 * remove it, and nothing that is not a socket. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("%s exists and is not a socket", path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			fatal("socket");
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		close(fd);
+		if (r == 0)
+			fatalx("a daemon is already listening on %s", path);
+		if (errno != ECONNREFUSED)
+			fatal("probing %s", path);
+		if (unlink(path) != 0)
+			fatal("removing stale socket %s", path);
+		log_info("removed stale socket %s", path);
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket");
+	mask = umask(0777 & ~smode);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (r != 0)
+		fatal("bind %s", path);
+	if (chmod(path, smode) != 0)
+		fatal("chmod %s", path);
+	if (cfg.nallow_gids > 0 && chown(path, (uid_t)-1,
+	    cfg.allow_gids[0]) != 0)
+		fatal("chown %s", path);
+	if (listen(fd, 128) != 0)
+		fatal("listen %s", path);
+	memcpy(listen_path, path, strlen(path) + 1);
+	return fd;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void
+server_conn_free(struct conn *c)
+{
+	struct outmsg *m;
+
+	registry_conn_closed(c);
+	while ((m = STAILQ_FIRST(&c->out)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->out, entry);
+		free(m);
+	}
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->cev);
+	close(c->fd);
+	LIST_REMOVE(c, entry);
+	free(c);
+}
+
+static void
+server_conn_closed(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	server_conn_free(arg);
+}
+
+/* Stops reading from c; it is freed once its replies are out (or at once
+ * if the socket failed). */
+static void
+server_close(struct conn *c)
+{
+	if (!c->closing) {
+		c->closing = true;
+		event_del(c->rev);
+	}
+	if (c->dead || STAILQ_EMPTY(&c->out))
+		event_active(c->cev, EV_TIMEOUT, 0);
+}
+
+/* Sends what is queued; waits for EV_WRITE when the socket is full. */
+static void
+server_flush(struct conn *c)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct outmsg *m;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	ssize_t n;
+
+	while (!c->dead && (m = STAILQ_FIRST(&c->out)) != NULL) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = m->data + m->off;
+		iov.iov_len = m->len - m->off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (m->fd >= 0 && m->off == 0) {
+			memset(&cbuf, 0, sizeof(cbuf));
+			msg.msg_control = cbuf.buf;
+			msg.msg_controllen = sizeof(cbuf.buf);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &m->fd, sizeof(int));
+		}
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				event_add(c->wev, NULL);
+				return;
+			}
+			log_debug("pid %ld: send: %s", (long)c->pid,
+			    strerror(errno));
+			c->dead = true;
+			server_close(c);
+			return;
+		}
+		m->off += (size_t)n;
+		c->outbytes -= (size_t)n;
+		if (m->off == m->len) {
+			STAILQ_REMOVE_HEAD(&c->out, entry);
+			free(m);
+		}
+	}
+	event_del(c->wev);
+	if (c->closing)
+		server_close(c);
+}
+
+static void
+server_writable(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	server_flush(arg);
+}
+
+void
+server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
+    size_t len, int fd)
+{
+	struct outmsg *m;
+
+	if (c->dead)
+		return;
+	if (c->outbytes + PROTO_HDR_SIZE + len > SERVER_MAX_OUT) {
+		log_warnx("pid %ld: not reading its replies; disconnected",
+		    (long)c->pid);
+		c->dead = true;
+		server_close(c);
+		return;
+	}
+	if ((m = malloc(sizeof(*m) + PROTO_HDR_SIZE + len)) == NULL) {
+		log_warnx("pid %ld: out of memory for a reply; disconnected",
+		    (long)c->pid);
+		c->dead = true;
+		server_close(c);
+		return;
+	}
+	m->len = proto_encode(m->data, PROTO_HDR_SIZE + len, type, id, payload,
+	    len);
+	m->off = 0;
+	m->fd = fd;
+	c->outbytes += m->len;
+	STAILQ_INSERT_TAIL(&c->out, m, entry);
+	if (STAILQ_FIRST(&c->out) == m)
+		server_flush(c);
+}
+
+void
+server_error(struct conn *c, uint32_t id, int err)
+{
+	struct proto_error e = { .code = err };
+
+	server_reply(c, PROTO_ERROR, id, &e, sizeof(e), -1);
+}
+
+pid_t
+server_peer_pid(const struct conn *c)
+{
+	return c->pid;
+}
+
+/* Answers a broken frame with an error and closes the connection. */
+static void
+server_reject(struct conn *c, uint32_t id, int err)
+{
+	log_warnx("pid %ld: bad frame (%s); disconnected", (long)c->pid,
+	    strerror(err));
+	server_error(c, id, err);
+	server_close(c);
+}
+
+/* Closes any descriptors a peer sent: 1 if there were some. */
+static int
+server_drop_fds(struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+	size_t i, n;
+	int v, found = 0;
+
+	if (msg->msg_flags & MSG_CTRUNC)
+		found = 1;
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
+			close(v);
+		}
+		found = 1;
+	}
+	return found;
+}
+
+/* One complete frame is in c->in. */
+static void
+server_frame(struct conn *c)
+{
+	struct proto_req req;
+	struct proto_hdr h;
+	int r;
+
+	if ((r = proto_decode(c->in, c->inlen, &h)) != 0) {
+		server_reject(c, c->hdr.id, -r);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	memcpy(&req, c->in + PROTO_HDR_SIZE, h.length);
+	c->inlen = 0;
+	registry_request(c, &h, &req);
+}
+
+static void
+server_readable(int fd, short events, void *arg)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cbuf;
+	struct conn *c = arg;
+	struct msghdr msg;
+	struct iovec iov;
+	size_t want;
+	ssize_t n;
+	int frames = 0, r;
+
+	(void)events;
+	while (!c->closing && frames < SERVER_FRAMES_PER_READ) {
+		if (c->inlen < PROTO_HDR_SIZE)
+			want = PROTO_HDR_SIZE - c->inlen;
+		else
+			want = PROTO_HDR_SIZE + c->hdr.length - c->inlen;
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = c->in + c->inlen;
+		iov.iov_len = want;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				c->dead = true;
+				server_close(c);
+			}
+			return;
+		}
+		if (server_drop_fds(&msg)) {
+			server_reject(c, 0, EBADMSG);
+			return;
+		}
+		if (n == 0) {
+			/* The peer closed: send nothing more. */
+			c->dead = true;
+			server_close(c);
+			return;
+		}
+		c->inlen += (size_t)n;
+		if (c->inlen == PROTO_HDR_SIZE) {
+			memcpy(&c->hdr, c->in, sizeof(c->hdr));
+			if ((r = proto_check_hdr(&c->hdr)) == 0 &&
+			    (c->hdr.type == 0 || c->hdr.type > PROTO_REQ_MAX))
+				r = -EBADMSG;	/* a reply, or unknown */
+			if (r != 0) {
+				server_reject(c, c->hdr.id, -r);
+				return;
+			}
+		}
+		if (c->inlen == PROTO_HDR_SIZE + c->hdr.length) {
+			server_frame(c);
+			frames++;
+		}
+	}
+}
+
+/* May this peer talk to the daemon?  Root, our own user, or one let in. */
+static bool
+server_allowed(int fd, uid_t uid, gid_t gid)
+{
+	gid_t groups[SERVER_MAX_GROUPS];
+	socklen_t len = sizeof(groups);
+	size_t i, j, n;
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (i = 0; i < cfg.nallow_uids; i++)
+		if (cfg.allow_uids[i] == uid)
+			return true;
+	for (i = 0; i < cfg.nallow_gids; i++)
+		if (cfg.allow_gids[i] == gid)
+			return true;
+	if (cfg.nallow_gids == 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return false;
+	n = len / sizeof(gid_t);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < cfg.nallow_gids; j++)
+			if (groups[i] == cfg.allow_gids[j])
+				return true;
+	return false;
+}
+
+static void
+server_accept_again(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	event_add(listen_ev, NULL);
+}
+
+static void
+server_accept(int fd, short events, void *arg)
+{
+	struct timeval second = { 1, 0 };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c;
+	int cfd;
+
+	(void)events;
+	(void)arg;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of descriptors: pause accepting for a second
+			 * instead of spinning on a listener that stays ready. */
+			log_warn("accept; pausing for a second");
+			event_del(listen_ev);
+			evtimer_add(backoff_ev, &second);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		log_warn("SO_PEERCRED");
+		close(cfd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(cfd);
+		return;
+	}
+	c->fd = cfd;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	STAILQ_INIT(&c->out);
+	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);
+	c->wev = event_new(base, cfd, EV_WRITE | EV_PERSIST, server_writable,
+	    c);
+	c->cev = event_new(base, -1, 0, server_conn_closed, c);
+	if (c->rev == NULL || c->wev == NULL || c->cev == NULL) {
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		if (c->cev != NULL)
+			event_free(c->cev);
+		close(cfd);
+		free(c);
+		return;
+	}
+	LIST_INSERT_HEAD(&conns, c, entry);
+	if (!server_allowed(cfd, cred.uid, cred.gid)) {
+		log_warnx("refused pid %ld uid %lu: not a permitted user",
+		    (long)cred.pid, (unsigned long)cred.uid);
+		server_error(c, 0, EACCES);
+		server_close(c);
+		return;
+	}
+	log_debug("pid %ld uid %lu connected", (long)cred.pid,
+	    (unsigned long)cred.uid);
+	event_add(c->rev, NULL);
+}
+
+void
+server_start(int fd)
+{
+	listen_fd = fd;
+	listen_ev = event_new(base, fd, EV_READ | EV_PERSIST, server_accept,
+	    NULL);
+	backoff_ev = evtimer_new(base, server_accept_again, NULL);
+	if (listen_ev == NULL || backoff_ev == NULL ||
+	    event_add(listen_ev, NULL) != 0)
+		fatalx("cannot watch the control socket");
+}
+
+void
+server_stop(void)
+{
+	struct conn *c;
+
+	while ((c = LIST_FIRST(&conns)) != NULL)
+		server_conn_free(c);
+	if (listen_ev != NULL)
+		event_free(listen_ev);
+	if (backoff_ev != NULL)
+		event_free(backoff_ev);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(listen_path);
+	}
+}
