@@ -47,7 +47,7 @@ row_count(uint64_t d)
 static inline bool
 row_drained(uint64_t d)
 {
-	return (d & ~ROW_DEAD) == ROW_HARVESTED;
+	return d == ROW_HARVESTED;
 }
 
 int

@@ -17,13 +17,15 @@
  * which nothing can check without reading every slot.  Starting run-down
  * sets ACTIVE on every slot but keeps the count (v | 1), so the counts stay
  * readable until re-initialize and the harvest can be repeated within the
- * same run-down, adding each row exactly once.  (Only the starter harvests
- * today.  Whoever finishes for a dead starter must first make sure the
- * generation has not moved on: a harvest delayed across a re-initialize
- * would find HARVESTED clear and add a stale sum.)
+ * same run-down, adding each row exactly once.  (Only the starter harvests.
+ * A harvest delayed across a re-initialize would find HARVESTED clear and
+ * add a stale sum, so whoever finishes a run-down for another party must
+ * know that the generation has not moved on.  For shared blocks rundownd
+ * is the only party that starts and re-initializes, so a restarted daemon
+ * may repeat the harvest its predecessor began.)
  *
- * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1 DEAD
- * (set by the daemon for a row whose process died), count in bits 2..63,
+ * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1
+ * reserved (0), count in bits 2..63,
  * kept modulo 2^62 by unsigned arithmetic.  A release
  * that finds its slot ACTIVE subtracts from its row's drain word.  Harvest
  * adds the row's slot sum and sets HARVESTED in one CAS.  Before harvest
@@ -70,7 +72,6 @@
 
 /* Row drain word. */
 #define ROW_HARVESTED ((uint64_t)1)
-#define ROW_DEAD ((uint64_t)2)
 #define ROW_UNIT ((uint64_t)4)
 
 /* State word. */

@@ -241,8 +241,15 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 	id = c->next_id++;
 	n = proto_encode(out, sizeof(out), type, id, req,
 	    (size_t)proto_req_size(type));
-	if ((r = client_send(c->fd, out, n)) != 0)
+	if ((r = client_send(c->fd, out, n)) != 0) {
+		/* A daemon that refuses a peer says why and closes at once,
+		 * possibly before this request went out: read the reason. */
+		if (r == -ECONNRESET &&
+		    client_read_frame(c, &h, reply, size, &got) == 0 &&
+		    h.id == 0 && h.type == PROTO_ERROR)
+			goto answer;
 		goto out;
+	}
 	for (;;) {
 		if (got >= 0) {
 			close(got);
@@ -251,11 +258,13 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 		r = client_read_frame(c, &h, reply, size, &got);
 		if (r != 0)
 			goto out;
-		if (h.id == id)
+		/* Id 0: an error about the connection itself (refused). */
+		if (h.id == id || (h.id == 0 && h.type == PROTO_ERROR))
 			break;
 		/* A reply to a request whose caller gave up (a thread
 		 * cancelled mid-call): not ours, skip it. */
 	}
+answer:
 	if (h.type == PROTO_ERROR && h.length == sizeof(err)) {
 		/* The payload went to reply if it fit; error frames are small
 		 * and every reply buffer holds at least a proto_ok. */
