@@ -102,7 +102,9 @@ struct rundown_block {
 	uint32_t slots_off;	/* bytes from the header to slot[0][0] */
 	uint32_t state;		/* atomic futex word: generation | state */
 	int32_t starter;	/* pid that began the current run-down */
-	uint32_t reserved[3];
+	uint32_t serial;	/* rundownd: tells this block from a later one
+				 * with the same tag */
+	uint32_t reserved[2];
 	struct block_row row[];	/* rows entries */
 };
 

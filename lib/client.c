@@ -231,12 +231,15 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 	struct proto_hdr h;
 	size_t n;
 	uint32_t id;
-	int r, got = -1;
+	int r, got = -1, cancel;
 
 	if (c == NULL)
 		return -EINVAL;
 	if (c->pid != getpid() || c->fd < 0)
 		return -ECHILD;
+	/* Not a cancellation point: a cancelled call would leave the lock
+	 * held and the stream in the middle of a frame. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&c->lock);
 	id = c->next_id++;
 	n = proto_encode(out, sizeof(out), type, id, req,
@@ -261,8 +264,8 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 		/* Id 0: an error about the connection itself (refused). */
 		if (h.id == id || (h.id == 0 && h.type == PROTO_ERROR))
 			break;
-		/* A reply to a request whose caller gave up (a thread
-		 * cancelled mid-call): not ours, skip it. */
+		/* Not ours (one request at a time, so only a daemon that
+		 * broke the protocol sends these): skip it. */
 	}
 answer:
 	if (h.type == PROTO_ERROR && h.length == sizeof(err)) {
@@ -285,6 +288,7 @@ out:
 	if (got >= 0)
 		close(got);
 	pthread_mutex_unlock(&c->lock);
+	pthread_setcancelstate(cancel, NULL);
 	return r;
 }
 
@@ -300,9 +304,10 @@ client_simple(rundown_conn_t *c, uint16_t type, uint32_t tag, uint32_t arg)
 }
 
 int
-client_detach(rundown_conn_t *c, uint32_t tag, uint32_t row, uint64_t *held)
+client_detach(rundown_conn_t *c, uint32_t tag, uint32_t serial, uint32_t row,
+    uint64_t *held)
 {
-	struct proto_req req = { .tag = tag, .arg = row };
+	struct proto_req req = { .tag = tag, .arg = row, .serial = serial };
 	struct proto_ok ok;
 	int r;
 

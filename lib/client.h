@@ -18,10 +18,10 @@
 int client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
     uint16_t want, void *reply, size_t size, size_t *len, int *fd);
 
-/* Gives row of tag back to the daemon; *held (if not NULL) gets what the
- * row still held, which the daemon released. */
-int client_detach(rundown_conn_t *c, uint32_t tag, uint32_t row,
-    uint64_t *held);
+/* Gives row of the block tag/serial back to the daemon; *held (if not
+ * NULL) gets what the row still held, which the daemon released. */
+int client_detach(rundown_conn_t *c, uint32_t tag, uint32_t serial,
+    uint32_t row, uint64_t *held);
 
 /* In a child after fork(): closes the inherited socket without a word to
  * the daemon; every later call on c returns -ECHILD. */

@@ -101,10 +101,16 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 	 * must carry exactly the entries it counts. */
 	if (fixed == sizeof(req) && proto_req_size(h->type) > 0) {
 		memcpy(&req, p, sizeof(req));
-		if (req.reserved != 0 ||
+		if ((h->type != PROTO_DETACH && req.serial != 0) ||
 		    (h->type != PROTO_ATTACH && req.flags != 0) ||
 		    (h->type == PROTO_ATTACH &&
 		    (req.flags & ~PROTO_ATTACH_CREATE) != 0))
+			return -EBADMSG;
+	} else if (h->type == PROTO_ATTACHED) {
+		struct proto_attached a;
+
+		memcpy(&a, p, sizeof(a));
+		if (a.reserved != 0)
 			return -EBADMSG;
 	} else if (h->type == PROTO_STATUS_REPLY) {
 		memcpy(&info, p, sizeof(info));

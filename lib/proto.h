@@ -36,7 +36,7 @@ enum proto_type {
 	/* Requests: payload struct proto_req unless noted. */
 	PROTO_CREATE = 1,	/* tag, arg = rows (0: default) */
 	PROTO_ATTACH = 2,	/* tag, arg = rows if created, flags */
-	PROTO_DETACH = 3,	/* tag, arg = row */
+	PROTO_DETACH = 3,	/* tag, arg = row, serial */
 	PROTO_WAIT = 4,		/* tag, arg = timeout in ms */
 	PROTO_COMPLETED = 5,	/* tag */
 	PROTO_REINIT = 6,	/* tag */
@@ -59,7 +59,7 @@ struct proto_req {
 	uint32_t tag;
 	uint32_t arg;
 	uint32_t flags;		/* PROTO_ATTACH only; 0 otherwise */
-	uint32_t reserved;	/* 0 */
+	uint32_t serial;	/* PROTO_DETACH only (from ATTACHED); 0 otherwise */
 };
 
 struct proto_ok {
@@ -77,6 +77,9 @@ struct proto_attached {
 	uint32_t cpus;
 	uint32_t rows;
 	uint64_t size;		/* bytes to map */
+	uint32_t serial;	/* this block, as opposed to a later one with
+				 * the same tag: DETACH must name it */
+	uint32_t reserved;
 };
 
 struct proto_info {

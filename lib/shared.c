@@ -32,6 +32,7 @@ struct shared {
 	pthread_mutex_t lock;	/* guards conn across a reconnect */
 	rundown_conn_t *conn;
 	char path[108];		/* the daemon's socket */
+	uint32_t serial;	/* the block's, for detach */
 	void *map;
 	size_t size;
 	rundown_cache_t *ref;
@@ -42,6 +43,9 @@ struct shared {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared *shared_list;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static int shared_call(rundown_cache_t *ref, uint16_t type,
+    const struct timespec *timeout);
 
 static void
 shared_prepare(void)
@@ -142,6 +146,7 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	if (r != 0)
 		goto fail;
 	attached = true;
+	sh->serial = a.serial;
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0 ||
 	    (uint64_t)st.st_size < a.size || a.size > SIZE_MAX) {
 		r = -EPROTO;
@@ -189,7 +194,7 @@ fail:
 	/* Give back the row the daemon reserved (it would otherwise be
 	 * reclaimed only when this process exits). */
 	if (attached)
-		(void)client_detach(sh->conn, tag, a.row, NULL);
+		(void)client_detach(sh->conn, tag, a.serial, a.row, NULL);
 	if (fd >= 0)
 		close(fd);
 	if (sh->map != MAP_FAILED)
@@ -227,14 +232,8 @@ rundown_detach(rundown_cache_t *ref)
 	pthread_mutex_unlock(&shared_lock);
 	/* A child's copy is dropped without a word: the row is its
 	 * parent's. */
-	if (!(ref->flags & CACHE_FORKED)) {
-		pthread_mutex_lock(&sh->lock);
-		if (sh->conn == NULL)
-			r = rundown_connect(sh->path, &sh->conn);
-		if (r == 0)
-			r = client_detach(sh->conn, ref->tag, ref->row, NULL);
-		pthread_mutex_unlock(&sh->lock);
-	}
+	if (!(ref->flags & CACHE_FORKED))
+		r = shared_call(ref, PROTO_DETACH, NULL);
 	munmap(sh->map, sh->size);
 	rundown_disconnect(sh->conn);
 	pthread_mutex_destroy(&sh->lock);
@@ -242,6 +241,16 @@ rundown_detach(rundown_cache_t *ref)
 	free(sh);
 	free(ref);
 	return r;
+}
+
+/* Swaps the attachment's connection under the list lock, so that the fork
+ * handler never sees one being freed. */
+static void
+shared_set_conn(struct shared *sh, rundown_conn_t *c)
+{
+	pthread_mutex_lock(&shared_lock);
+	sh->conn = c;
+	pthread_mutex_unlock(&shared_lock);
 }
 
 /* True for the errors that a new connection may cure. */
@@ -252,8 +261,8 @@ shared_broken(int r)
 }
 
 /*
- * A control call through the attachment's connection; if the daemon went
- * away since (a restart), connects again and retries once.  A wait that
+ * A control call (or the detach) through the attachment's connection; if
+ * the daemon went away since (a restart), connects again and retries once.  A wait that
  * was pending when the daemon died is issued again, which is what the
  * caller asked for.
  */
@@ -263,28 +272,36 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 {
 	struct shared *sh = ref->shared;
 	rundown_conn_t *c;
-	int r, tries;
+	int r, tries, cancel;
 
 	if (ref->flags & CACHE_FORKED)
 		return -ECHILD;
+	/* Not a cancellation point: a cancelled call would leave the lock
+	 * held and a reply unread. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&sh->lock);
 	for (tries = 0; tries < 2; tries++) {
-		if (sh->conn == NULL &&
-		    (r = rundown_connect(sh->path, &sh->conn)) != 0)
-			break;
-		c = sh->conn;
+		if ((c = sh->conn) == NULL) {
+			if ((r = rundown_connect(sh->path, &c)) != 0)
+				break;
+			shared_set_conn(sh, c);
+		}
 		if (type == PROTO_WAIT)
 			r = rundown_ctl_wait(c, ref->tag, timeout);
 		else if (type == PROTO_COMPLETED)
 			r = rundown_ctl_completed(c, ref->tag);
+		else if (type == PROTO_DETACH)
+			r = client_detach(c, ref->tag, sh->serial, ref->row,
+			    NULL);
 		else
 			r = rundown_ctl_reinit(c, ref->tag);
 		if (!shared_broken(r))
 			break;
-		rundown_disconnect(sh->conn);
-		sh->conn = NULL;
+		shared_set_conn(sh, NULL);
+		rundown_disconnect(c);
 	}
 	pthread_mutex_unlock(&sh->lock);
+	pthread_setcancelstate(cancel, NULL);
 	return r;
 }
 

@@ -68,6 +68,11 @@ rundown_strerror(int err)
 		return "inherited across fork(); attach anew in this process";
 	case ENAMETOOLONG:
 		return "socket path too long";
+	case ENOTDIR:
+	case ELOOP:
+		return "the socket path runs through something not a directory";
+	case EPROTOTYPE:
+		return "the socket path is not a stream socket";
 	default:
 		return "unknown error";
 	}

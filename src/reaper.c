@@ -45,7 +45,7 @@ proc_start_time(pid_t pid, uint64_t *start)
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
+		return errno == ENOENT ? -ESRCH : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
@@ -106,8 +106,14 @@ proc_get(pid_t pid, uint64_t start, int *err)
 	uint64_t now;
 	int r;
 
+	/* By start time too: a record whose process exited (its pidfd not
+	 * yet handled) must not take a new process that reuses the pid. */
+	if (start == 0 && (r = proc_start_time(pid, &start)) != 0) {
+		*err = r;
+		return NULL;
+	}
 	LIST_FOREACH(p, &procs, entry) {
-		if (p->pid == pid && (start == 0 || p->start == start)) {
+		if (p->pid == pid && p->start == start) {
 			p->refs++;
 			return p;
 		}
@@ -128,8 +134,7 @@ proc_get(pid_t pid, uint64_t start, int *err)
 	 * the pidfd refers to that process (a pid is reused only once its
 	 * process has been reaped, and then /proc shows the new one).
 	 */
-	if ((r = proc_start_time(pid, &now)) != 0 ||
-	    (start != 0 && now != start)) {
+	if ((r = proc_start_time(pid, &now)) != 0 || now != start) {
 		*err = r != 0 ? r : -ESRCH;
 		close(p->pidfd);
 		free(p);

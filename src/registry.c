@@ -29,7 +29,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -68,6 +70,7 @@ struct block {
 	int fd;
 	struct rundown_block *b;
 	size_t size;
+	struct rundown_block geom; /* the header as checked (geometry, serial) */
 	struct proc **owner;	/* per row: who holds it, or NULL */
 	uint32_t attached;
 	uint64_t reclaimed_rows;
@@ -82,6 +85,7 @@ static size_t nblocks;
 static char shm_prefix[48];	/* "rundownd.UID.HASH." */
 static int notify_pipe[2] = { -1, -1 };
 static struct event *notify_ev;
+static struct event *retry_ev;	/* a watcher could not be started */
 
 static void registry_settle(struct block *blk);
 
@@ -172,6 +176,19 @@ registry_notified(int fd, short events, void *arg)
 	}
 }
 
+/* Settles every block again after a watcher failed to start. */
+static void
+registry_retry(int fd, short events, void *arg)
+{
+	struct block *blk, *next;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	TAILQ_FOREACH_SAFE(blk, &blocks, entry, next)
+		registry_settle(blk);
+}
+
 /* Starts a watcher for a block with waits, unless one runs. */
 static void
 registry_watch_start(struct block *blk)
@@ -187,11 +204,15 @@ registry_watch_start(struct block *blk)
 	r = pthread_create(&blk->thread, &attr, registry_watch, blk);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
-		/* The waits stay pending; the next state change the loop
-		 * makes (reclaim) or the next request retries. */
+		/* The waits stay pending; try again shortly rather than miss
+		 * a drain that only a watcher would see. */
+		struct timeval tv = { 0, 100 * 1000 };
+
 		rd_store(&blk->watch, WATCH_NONE, RD_RELAXED);
 		errno = r;
-		log_warn("%s: cannot start a drain watcher", blk->tagstr);
+		log_warn("%s: cannot start a drain watcher; retrying",
+		    blk->tagstr);
+		evtimer_add(retry_ev, &tv);
 	}
 }
 
@@ -276,10 +297,53 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b, size_t size)
 	blk->fd = fd;
 	blk->b = b;
 	blk->size = size;
+	memcpy(&blk->geom, b, offsetof(struct rundown_block, row));
 	TAILQ_INIT(&blk->waiters);
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
 	nblocks++;
 	return blk;
+}
+
+/*
+ * Puts back the header's geometry if an attached process overwrote it.
+ * Every process attached to a block can write all of it; the daemon must
+ * at least never index its mapping by values it did not check.  (A
+ * process that rewrites them while the daemon works is not stopped by
+ * this; see rundownd(8), SECURITY.)
+ */
+static void
+registry_trust(struct block *blk)
+{
+	struct rundown_block *b = blk->b, *g = &blk->geom;
+
+	if (b->magic == g->magic && b->version == g->version &&
+	    b->line == g->line && b->tag == g->tag && b->cpus == g->cpus &&
+	    b->rows == g->rows && b->stride == g->stride &&
+	    b->slots_off == g->slots_off && b->serial == g->serial)
+		return;
+	log_warnx("%s: header overwritten by a client; restored", blk->tagstr);
+	b->magic = g->magic;
+	b->version = g->version;
+	b->line = g->line;
+	b->tag = g->tag;
+	b->cpus = g->cpus;
+	b->rows = g->rows;
+	b->stride = g->stride;
+	b->slots_off = g->slots_off;
+	b->serial = g->serial;
+}
+
+/* A serial for a new block: any value but 0, unlikely to repeat. */
+static uint32_t
+registry_serial(void)
+{
+	uint32_t v = 0;
+
+	while (v == 0) {
+		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+			v = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	}
+	return v;
 }
 
 /* Creates the shared-memory object for tag: 0 or -errno. */
@@ -311,6 +375,7 @@ registry_create(uint32_t tag, uint32_t rows, struct block **out)
 	if (b == MAP_FAILED)
 		goto fail;
 	block_format(b, &l, tag);
+	b->serial = registry_serial();
 	if ((*out = registry_add(tag, fd, b, l.size)) == NULL) {
 		munmap(b, l.size);
 		errno = ENOMEM;
@@ -368,6 +433,7 @@ registry_proc_exited(struct proc *p)
 	uint32_t r;
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
+		registry_trust(blk);
 		for (r = 0; r < blk->b->rows; r++) {
 			if (blk->owner[r] == p)
 				registry_reclaim(blk, r, proc_pid(p),
@@ -400,8 +466,16 @@ registry_adopt_one(const char *entry)
 		log_warn("%s: cannot open %s", tagstr, name);
 		return;
 	}
-	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(*b))
+	/* Ours alone, or somebody else planted it: left alone. */
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || st.st_size < (off_t)sizeof(*b))
 		goto bad;
+	if (nblocks >= cfg.max_blocks) {
+		log_warnx("%s: over the limit of %u blocks; not adopted",
+		    tagstr, cfg.max_blocks);
+		close(fd);
+		return;
+	}
 	b = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0);
 	if (b == MAP_FAILED)
@@ -415,6 +489,7 @@ registry_adopt_one(const char *entry)
 		munmap(b, (size_t)st.st_size);
 		goto bad;
 	}
+	blk->size = (size_t)st.st_size;
 
 	/* Finish what a previous daemon may have left half done: a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
@@ -436,16 +511,24 @@ registry_adopt_one(const char *entry)
 		if (p != NULL) {
 			blk->owner[r] = p;
 			blk->attached++;
-		} else
+		} else if (err == -ESRCH)
 			registry_reclaim(blk, r, pid, "gone");
+		else {
+			/* Alive or not, it cannot be told: reclaiming could
+			 * end a wait while it holds protection.  Stop here;
+			 * the blocks stay as they are. */
+			errno = -err;
+			fatal("%s: cannot watch pid %ld, owner of row %u",
+			    tagstr, (long)pid, r);
+		}
 	}
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
 	    rundown_state_name((enum rundown_state)(rd_load(&b->state,
 	    RD_RELAXED) & ST_MASK)), blk->attached, b->rows);
 	return;
 bad:
-	log_warnx("%s: %s is not a block of this version; left alone",
-	    tagstr, name);
+	log_warnx("%s: %s is not a block of ours, or not of this version; "
+	    "left alone", tagstr, name);
 	close(fd);
 }
 
@@ -467,6 +550,19 @@ registry_adopt(void)
 }
 
 void
+registry_stop(void)
+{
+	struct block *blk;
+
+	/* Join the watchers that are done; those still sleeping on a block
+	 * that is running down end with the process. */
+	TAILQ_FOREACH(blk, &blocks, entry) {
+		if (rd_load(&blk->watch, RD_ACQUIRE) == WATCH_EXITED)
+			registry_join(blk);
+	}
+}
+
+void
 registry_init(const char *socket_path)
 {
 	snprintf(shm_prefix, sizeof(shm_prefix), "rundownd.%lu.%08x.",
@@ -475,7 +571,9 @@ registry_init(const char *socket_path)
 		fatal("pipe");
 	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,
 	    registry_notified, NULL);
-	if (notify_ev == NULL || event_add(notify_ev, NULL) != 0)
+	retry_ev = evtimer_new(base, registry_retry, NULL);
+	if (notify_ev == NULL || retry_ev == NULL ||
+	    event_add(notify_ev, NULL) != 0)
 		fatalx("cannot watch the notify pipe");
 }
 
@@ -538,6 +636,7 @@ registry_list(struct conn *c, uint32_t id)
 	size_t len = sizeof(pc);
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
+		registry_trust(blk);
 		registry_fill_info(blk, &pi);
 		memcpy(buf + len, &pi, sizeof(pi));
 		len += sizeof(pi);
@@ -580,6 +679,8 @@ registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
 	a.cpus = blk->b->cpus;
 	a.rows = blk->b->rows;
 	a.size = blk->size;
+	a.serial = blk->geom.serial;
+	a.reserved = 0;
 	log_debug("%s: pid %ld (%s) attached to row %u", blk->tagstr,
 	    (long)pid, proc_comm(p), r);
 	server_reply(c, PROTO_ATTACHED, id, &a, sizeof(a), blk->fd);
@@ -593,6 +694,9 @@ registry_detach(struct conn *c, uint32_t id, const struct proto_req *req,
 	struct proto_ok ok = { 0 };
 	int64_t held;
 
+	/* A detach meant for an earlier block with this tag (freed since). */
+	if (req->serial != blk->geom.serial)
+		return -ESTALE;
 	/* Only the process that holds a row may give it back. */
 	if (req->arg >= blk->b->rows || blk->owner[req->arg] == NULL ||
 	    proc_pid(blk->owner[req->arg]) != server_peer_pid(c))
@@ -679,36 +783,22 @@ registry_free(struct block *blk)
 	return 0;
 }
 
-void
-registry_request(struct conn *c, const struct proto_hdr *h,
-    const struct proto_req *req)
+/* The operations on an existing block; 0 once answered, or -errno. */
+static int
+registry_op(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, struct block *blk)
 {
 	struct proto_ok ok = { 0 };
-	struct block *blk = NULL;
-	int r = 0;
+	int r;
 
-	if (h->type == PROTO_LIST) {
-		registry_list(c, h->id);
-		return;
-	}
-	blk = registry_find(req->tag);
-	if (blk == NULL && h->type != PROTO_CREATE && h->type != PROTO_ATTACH) {
-		server_error(c, h->id, ENOENT);
-		return;
-	}
 	switch (h->type) {
-	case PROTO_CREATE:
-		r = registry_create(req->tag, req->arg, &blk);
-		break;
-	case PROTO_ATTACH:
-		r = registry_attach(c, h->id, req, blk);
-		goto answered;
 	case PROTO_DETACH:
-		r = registry_detach(c, h->id, req, blk);
-		goto answered;
+		return registry_detach(c, h->id, req, blk);
 	case PROTO_WAIT:
-		r = registry_wait(c, h->id, req, blk);
-		goto answered;
+		return registry_wait(c, h->id, req, blk);
+	case PROTO_STATUS:
+		registry_status(c, h->id, blk);
+		return 0;
 	case PROTO_COMPLETED:
 		r = block_completed(blk->b);
 		break;
@@ -719,16 +809,39 @@ registry_request(struct conn *c, const struct proto_hdr *h,
 	case PROTO_FREE:
 		r = registry_free(blk);
 		break;
-	case PROTO_STATUS:
-		registry_status(c, h->id, blk);
-		return;
 	default:
-		r = -EBADMSG;
-		break;
+		return -EBADMSG;
 	}
 	if (r == 0)
 		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
-answered:
+	return r;
+}
+
+void
+registry_request(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req)
+{
+	struct proto_ok ok = { 0 };
+	struct block *blk;
+	int r;
+
+	if (h->type == PROTO_LIST) {
+		registry_list(c, h->id);
+		return;
+	}
+	blk = registry_find(req->tag);
+	if (blk != NULL)
+		registry_trust(blk);
+	if (h->type == PROTO_CREATE)
+		r = registry_create(req->tag, req->arg, &blk);
+	else if (h->type == PROTO_ATTACH)
+		r = registry_attach(c, h->id, req, blk);
+	else if (blk == NULL)
+		r = -ENOENT;
+	else
+		r = registry_op(c, h, req, blk);
+	if (r == 0 && h->type == PROTO_CREATE)
+		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
 	if (r != 0)
 		server_error(c, h->id, -r);
 }

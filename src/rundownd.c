@@ -235,10 +235,9 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	server_stop();
+	registry_stop();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
-	/* Drain watchers may still sleep on blocks that are running down;
-	 * they end with the process, and the blocks stay as they are. */
 	return 0;
 }

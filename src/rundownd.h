@@ -55,13 +55,17 @@ pid_t server_peer_pid(const struct conn *c);
 /* registry.c: blocks by tag.  Control operations answer on c. */
 void registry_init(const char *socket_path);
 void registry_adopt(void);
+void registry_stop(void);
 void registry_request(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req);
 void registry_conn_closed(struct conn *c);
 void registry_proc_exited(struct proc *p);
 size_t registry_count(void);
 
-/* reaper.c: the processes that hold rows. */
+/* reaper.c: the processes that hold rows.  proc_get: the record of pid
+ * started at `start` (0: the process running now), watched through a
+ * pidfd, one more reference; NULL with *err = -ESRCH if that process is
+ * gone, or another -errno if it cannot be watched. */
 struct proc *proc_get(pid_t pid, uint64_t start, int *err);
 void proc_put(struct proc *p);
 pid_t proc_pid(const struct proc *p);

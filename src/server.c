@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,6 +108,28 @@ server_dir(const char *dir, mode_t dmode)
 	return 0;
 }
 
+/*
+ * Takes PATH.lock for the daemon's lifetime, so that two daemons starting
+ * at once cannot both find the socket stale and both serve (and both
+ * harvest) the same blocks.  The descriptor stays open until exit.
+ */
+static void
+server_lock(const char *path)
+{
+	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		fatal("%s", lock);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another daemon holds %s", lock);
+		fatal("flock %s", lock);
+	}
+}
+
 int
 server_listen(const char *path)
 {
@@ -125,6 +149,7 @@ server_listen(const char *path)
 	server_modes(&dmode, &smode);
 	if (server_dir(dirname(dir), dmode) != 0)
 		fatal("socket directory of %s", path);
+	server_lock(path);
 
 	/* A live daemon answers: refuse.  A socket nobody answers is stale:
 	 * remove it, and nothing that is not a socket. */
@@ -167,6 +192,14 @@ server_listen(const char *path)
 /* ---- connections ------------------------------------------------------ */
 
 static void
+server_outmsg_free(struct outmsg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m);
+}
+
+static void
 server_conn_free(struct conn *c)
 {
 	struct outmsg *m;
@@ -174,7 +207,7 @@ server_conn_free(struct conn *c)
 	registry_conn_closed(c);
 	while ((m = STAILQ_FIRST(&c->out)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->out, entry);
-		free(m);
+		server_outmsg_free(m);
 	}
 	event_free(c->rev);
 	event_free(c->wev);
@@ -253,7 +286,7 @@ server_flush(struct conn *c)
 		c->outbytes -= (size_t)n;
 		if (m->off == m->len) {
 			STAILQ_REMOVE_HEAD(&c->out, entry);
-			free(m);
+			server_outmsg_free(m);
 		}
 	}
 	event_del(c->wev);
@@ -294,7 +327,16 @@ server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
 	m->len = proto_encode(m->data, PROTO_HDR_SIZE + len, type, id, payload,
 	    len);
 	m->off = 0;
-	m->fd = fd;
+	/* A copy: the block may be freed (its descriptor closed, the number
+	 * reused) before this reply leaves the queue. */
+	m->fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0 && m->fd < 0) {
+		log_warn("pid %ld: dup for a reply; disconnected", (long)c->pid);
+		free(m);
+		c->dead = true;
+		server_close(c);
+		return;
+	}
 	c->outbytes += m->len;
 	STAILQ_INSERT_TAIL(&c->out, m, entry);
 	if (STAILQ_FIRST(&c->out) == m)
