@@ -136,29 +136,6 @@ client_send(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Closes every descriptor carried by msg except one kept in *fd (if fd
- * is not NULL and holds -1). */
-static void
-client_take_fds(struct msghdr *msg, int *fd)
-{
-	struct cmsghdr *cm;
-	size_t i, n;
-	int v;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
-			if (fd != NULL && *fd < 0)
-				*fd = v;
-			else
-				close(v);
-		}
-	}
-}
-
 /* Reads exactly len bytes, keeping a descriptor that comes with them in
  * *fd: 0, -ECONNRESET at end of file, or -errno. */
 static int
@@ -187,7 +164,7 @@ client_recv(int fd, void *buf, size_t len, int *rfd)
 				continue;
 			return -errno;
 		}
-		client_take_fds(&msg, rfd);
+		proto_take_fds(&msg, rfd);
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;

@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto.h"
 
@@ -106,6 +109,12 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 		    (h->type == PROTO_ATTACH &&
 		    (req.flags & ~PROTO_ATTACH_CREATE) != 0))
 			return -EBADMSG;
+	} else if (h->type == PROTO_ERROR) {
+		struct proto_error e;
+
+		memcpy(&e, p, sizeof(e));
+		if (e.reserved != 0)
+			return -EBADMSG;
 	} else if (h->type == PROTO_ATTACHED) {
 		struct proto_attached a;
 
@@ -143,4 +152,39 @@ proto_encode(void *buf, size_t size, uint16_t type, uint32_t id,
 	if (length != 0)
 		memcpy((char *)buf + PROTO_HDR_SIZE, payload, length);
 	return PROTO_HDR_SIZE + length;
+}
+
+void
+proto_shm_prefix(const char *socket_path, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)socket_path;
+	uint32_t h = 2166136261u;
+
+	while (*p != '\0') {
+		h ^= *p++;
+		h *= 16777619u;
+	}
+	snprintf(buf, size, "rundownd.%lu.%08x.", (unsigned long)geteuid(), h);
+}
+
+int
+proto_take_fds(struct msghdr *msg, int *keep)
+{
+	struct cmsghdr *cm;
+	size_t i, n;
+	int v, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++, count++) {
+			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
+			if (keep != NULL && *keep < 0)
+				*keep = v;
+			else
+				close(v);
+		}
+	}
+	return count;
 }

@@ -132,4 +132,23 @@ size_t proto_encode(void *buf, size_t size, uint16_t type, uint32_t id,
 /* Payload length that a request of this type must have (-1: unknown). */
 long proto_req_size(uint16_t type);
 
+/*
+ * Writes the prefix of the names of the POSIX shared-memory objects that
+ * the daemon on socket_path keeps, "rundownd.EUID.HASH." (HASH: FNV-1a of
+ * the path), so that daemons on different sockets never share a block.
+ * The object of a tag is "/" PREFIX and the tag in 8 hex digits.
+ */
+#define PROTO_SHM_PREFIX_MAX 48
+
+struct msghdr;
+
+/*
+ * The descriptors that came with a received message (SCM_RIGHTS): keeps
+ * the first in *keep if keep is not NULL and *keep is -1, closes the rest.
+ * Returns how many came (1 at least if the control data was truncated,
+ * whose descriptors the kernel already closed).
+ */
+int proto_take_fds(struct msghdr *msg, int *keep);
+void proto_shm_prefix(const char *socket_path, char *buf, size_t size);
+
 #endif /* RUNDOWN_PROTO_H */

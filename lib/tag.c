@@ -63,7 +63,12 @@ rundown_tag_format(uint32_t tag, char *buf)
 			return buf;
 		}
 	}
-	memcpy(buf, c, 4);
-	buf[4] = '\0';
+	/* "0x12" as characters would parse back as a number. */
+	if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X'))
+		snprintf(buf, RUNDOWN_TAG_BUFSZ, "0x%08x", tag);
+	else {
+		memcpy(buf, c, 4);
+		buf[4] = '\0';
+	}
 	return buf;
 }

@@ -49,7 +49,10 @@ rundown_strerror(int err)
 	case ETIMEDOUT:
 		return "timed out; the run-down stays in progress";
 	case EPERM:
-		return "the block lives in the caller's buffer; nothing to free";
+		return "not permitted (a caller's buffer to free, or a row not "
+		    "the caller's to detach)";
+	case ESTALE:
+		return "the block was freed since; its tag names another now";
 	case ENOMEM:
 		return "out of memory";
 	case ENOENT:

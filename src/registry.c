@@ -82,26 +82,12 @@ struct block {
 
 static TAILQ_HEAD(, block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
-static char shm_prefix[48];	/* "rundownd.UID.HASH." */
+static char shm_prefix[PROTO_SHM_PREFIX_MAX];
 static int notify_pipe[2] = { -1, -1 };
 static struct event *notify_ev;
 static struct event *retry_ev;	/* a watcher could not be started */
 
 static void registry_settle(struct block *blk);
-
-/* FNV-1a: names this daemon's objects after its socket path, so daemons
- * on different sockets (tests) never share blocks. */
-static uint32_t
-registry_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0') {
-		h ^= (unsigned char)*s++;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 static struct block *
 registry_find(uint32_t tag)
@@ -309,7 +295,7 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b, size_t size)
  * Every process attached to a block can write all of it; the daemon must
  * at least never index its mapping by values it did not check.  (A
  * process that rewrites them while the daemon works is not stopped by
- * this; see rundownd(8), SECURITY.)
+ * this; see rundownd(8), SECURITY CONSIDERATIONS.)
  */
 static void
 registry_trust(struct block *blk)
@@ -565,8 +551,7 @@ registry_stop(void)
 void
 registry_init(const char *socket_path)
 {
-	snprintf(shm_prefix, sizeof(shm_prefix), "rundownd.%lu.%08x.",
-	    (unsigned long)geteuid(), registry_hash(socket_path));
+	proto_shm_prefix(socket_path, shm_prefix, sizeof(shm_prefix));
 	if (pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatal("pipe");
 	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,

@@ -204,18 +204,19 @@ main(int argc, char **argv)
 		}
 		cfg.socket_path = path;
 	}
+	if (cfg.socket_path[0] != '/' ||
+	    strlen(cfg.socket_path) >= sizeof(path)) {
+		fprintf(stderr, "rundownd: the socket path must be absolute and "
+		    "under %zu bytes: %s\n", sizeof(path), cfg.socket_path);
+		return 2;
+	}
 
-	/* Errors before the loop go to stderr either way; the socket exists
-	 * before the parent returns, so "rundownd && rundownctl" works. */
+	/* Everything that can fail at start-up happens before the daemon
+	 * detaches, so it goes to stderr and the exit status, and once the
+	 * parent returns the socket listens: "rundownd && rundownctl" works. */
 	log_init(1, cfg.verbose);
 	signal(SIGPIPE, SIG_IGN);
 	fd = server_listen(cfg.socket_path);
-	if (!cfg.foreground) {
-		if (daemon(0, 0) != 0)
-			fatal("daemon");
-		log_init(0, cfg.verbose);
-	}
-
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
@@ -229,6 +230,14 @@ main(int argc, char **argv)
 	registry_init(cfg.socket_path);
 	registry_adopt();
 	server_start(fd);
+	if (!cfg.foreground) {
+		if (daemon(0, 0) != 0)
+			fatal("daemon");
+		log_init(0, cfg.verbose);
+		/* The loop's kernel objects (epoll) do not survive fork(). */
+		if (event_reinit(base) != 0)
+			fatalx("cannot set up the event loop after fork");
+	}
 	log_info("listening on %s (%zu blocks adopted)", cfg.socket_path,
 	    registry_count());
 	if (event_base_dispatch(base) < 0)

@@ -367,29 +367,6 @@ server_reject(struct conn *c, uint32_t id, int err)
 	server_close(c);
 }
 
-/* Closes any descriptors a peer sent: 1 if there were some. */
-static int
-server_drop_fds(struct msghdr *msg)
-{
-	struct cmsghdr *cm;
-	size_t i, n;
-	int v, found = 0;
-
-	if (msg->msg_flags & MSG_CTRUNC)
-		found = 1;
-	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
-			close(v);
-		}
-		found = 1;
-	}
-	return found;
-}
-
 /* One complete frame is in c->in. */
 static void
 server_frame(struct conn *c)
@@ -445,7 +422,7 @@ server_readable(int fd, short events, void *arg)
 			}
 			return;
 		}
-		if (server_drop_fds(&msg)) {
+		if (proto_take_fds(&msg, NULL) != 0) {
 			server_reject(c, 0, EBADMSG);
 			return;
 		}

@@ -260,11 +260,14 @@ RUNDOWN_API int rundown_cache_query(const rundown_cache_t *ref,
  * daemon's limit of blocks), -ECONNREFUSED (no daemon at the socket path),
  * -EACCES (the daemon or the socket's directory refused this user),
  * -EPROTO (a reply that breaks the protocol), -ECONNRESET (the daemon went
- * away), -ECHILD (a descriptor or connection inherited across fork()).
+ * away), -ECHILD (a descriptor or connection inherited across fork()),
+ * -EPERM (detach of a row that is not the caller's), -ESTALE (detach of
+ * a block that was freed since, its tag now naming another).
  * ---------------------------------------------------------------------- */
 
-/* Tags: four characters stored in memory order, as pool tags appear in a
- * dump ("Rdwn"), or any 32-bit value. */
+/* Tags: four characters, the first in the lowest byte (so in memory order
+ * on little-endian machines, as pool tags appear in a dump: "Rdwn"), or
+ * any 32-bit value. */
 #define RUNDOWN_TAG(a, b, c, d) \
 	((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 | \
 	    (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)

@@ -14,7 +14,7 @@
  *
  * Types follow the WDK's sizes on 64-bit Windows: ULONG is 32 bits,
  * ULONG_PTR and EX_RUNDOWN_REF are pointer-sized.  Every pool type means
- * process memory.
+ * process memory, except RundownSharedPool (below).
  */
 #ifndef RUNDOWN_WDM_H
 #define RUNDOWN_WDM_H
