@@ -1,0 +1,873 @@
+/*
+ * rundownctl.c: the command line for rundownd.
+ *
+ * A thin client over the public API: each command is one or a few library
+ * calls, and the error a call returns becomes one of the exit statuses
+ * that rundownctl(1) documents, so that scripts can tell "the daemon said
+ * no" (1) from "no daemon" (69) from "timed out" (2).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#define STATUS_REFUSED 1	/* the daemon refused the operation */
+#define STATUS_TIMEDOUT 2	/* wait: the run-down is still in progress */
+
+#define MAX_TIMEOUT_S 1000000000LL	/* keeps nanoseconds in an int64_t */
+#define SLICE_NS 250000000LL		/* live line refresh on a terminal */
+#define NS 1000000000LL
+
+/* Long options of the commands: values past any character. */
+enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT };
+
+/* A command line after parsing, for any command. */
+struct args {
+	const char *path;	/* the daemon's socket */
+	const char *cmd;	/* the command's name, for messages */
+	uint32_t tag;
+	char tagstr[RUNDOWN_TAG_BUFSZ];
+	uint32_t rows;		/* create: 0 for the daemon's default */
+	bool json;
+	bool timed;		/* wait: a --timeout was given */
+	struct timespec timeout;
+	char **argv;		/* run: the command to run */
+};
+
+struct command {
+	const char *name;
+	int (*fn)(const struct args *);
+	const struct option *opts;
+	bool tag;		/* takes a TAG */
+	bool run;		/* takes a command after the TAG */
+	const char *usage;	/* what follows the name */
+};
+
+static const struct option opts_plain[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_create[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "rows", required_argument, NULL, OPT_ROWS },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_json[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_wait[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_main[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "socket", required_argument, NULL, 'S' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Prints "rundownctl: " and the message on stderr. */
+static void __attribute__((format(printf, 1, 2)))
+msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rundownctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Says why a call for the command failed and gives the exit status. */
+static int
+fail(const struct args *a, int err)
+{
+	const char *why = rundown_strerror(err);
+	int status = STATUS_REFUSED;
+
+	switch (-err) {
+	case ENOTDIR:
+	case ELOOP:
+	case EPROTOTYPE:
+		/* connect() found something at the path, not a daemon. */
+		why = strerror(-err);
+		/* FALLTHROUGH */
+	case ECONNREFUSED:
+		msg("cannot reach rundownd at %s: %s", a->path, why);
+		return EX_UNAVAILABLE;
+	case EACCES:
+		msg("%s: %s", a->path, why);
+		return EX_NOPERM;
+	case ENAMETOOLONG:
+		msg("%s: %s", a->path, why);
+		return EX_USAGE;
+	case ETIMEDOUT:
+		status = STATUS_TIMEDOUT;
+		break;
+	case ENOENT:
+		why = "no such block";
+		break;
+	case ENOSPC:
+		why = strcmp(a->cmd, "run") == 0 ? "no free row in the block" :
+		    "the daemon has as many blocks as it allows";
+		break;
+	case EINVAL:
+		why = strcmp(a->cmd, "create") == 0 ?
+		    "rows out of the daemon's range" : why;
+		break;
+	case EBUSY:
+		why = strcmp(a->cmd, "free") == 0 ?
+		    "in use (run it down first, or detach every process)" :
+		    why;
+		break;
+	case EEXIST:
+	case EALREADY:
+	case EPERM:
+		break;
+	default:
+		/* EPROTO, ECONNRESET, ECHILD, ENOMEM...: the daemon did not
+		 * answer as it should, or this program could not go on. */
+		if (err != -EPROTO && err != -ECONNRESET && err != -ECHILD)
+			why = strerror(-err);
+		status = EX_SOFTWARE;
+		break;
+	}
+	if (*a->tagstr != '\0')
+		msg("%s %s: %s", a->cmd, a->tagstr, why);
+	else
+		msg("%s: %s", a->cmd, why);
+	return status;
+}
+
+/* Connects to the daemon: 0, or the exit status after a message. */
+static int
+connect_daemon(const struct args *a, rundown_conn_t **conn)
+{
+	int r;
+
+	if ((r = rundown_connect(a->path, conn)) != 0)
+		return fail(a, r);
+	return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* A row count, 1 to UINT32_MAX: 0 or -1. */
+static int
+parse_rows(const char *s, uint32_t *rows)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+		return -1;
+	*rows = (uint32_t)v;
+	return 0;
+}
+
+/* Seconds with an optional decimal fraction ("2", "0.25", ".5"), to the
+ * nanosecond; digits past that are ignored.  0 or -1. */
+static int
+parse_seconds(const char *s, struct timespec *ts)
+{
+	long long sec = 0;
+	long nsec = 0, scale = NS / 10;
+	bool digits = false;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		sec = sec * 10 + (*s - '0');
+		if (sec > MAX_TIMEOUT_S)
+			return -1;
+		digits = true;
+	}
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++) {
+			nsec += (*s - '0') * scale;
+			scale /= 10;
+			digits = true;
+		}
+	}
+	if (!digits || *s != '\0')
+		return -1;
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = nsec;
+	return 0;
+}
+
+/* Prints the usage of every command. */
+static void
+usage(FILE *f)
+{
+	fputs("usage: rundownctl [-hV] [-S socket-path] command [args]\n"
+	    "  create TAG [--rows N]           create a block\n"
+	    "  list [--json]                   list the blocks\n"
+	    "  status TAG [--json]             show a block and who holds it\n"
+	    "  wait TAG [--timeout SECONDS]    run a block down, wait for it"
+	    " to drain\n"
+	    "  completed TAG                   mark a drained block completed\n"
+	    "  reinit TAG                      open a run-down block again\n"
+	    "  free TAG                        remove a block\n"
+	    "  run TAG [--] COMMAND [ARG...]   run COMMAND under protection\n"
+	    "TAG: four printable characters (Rdwn), or 0x and 1 to 8 hex"
+	    " digits.\n"
+	    "  -S path  the daemon's socket (default: $RUNDOWN_SOCKET, or the\n"
+	    "           per-user default; see rundownctl(1))\n"
+	    "  -h       print this help and exit\n"
+	    "  -V       print the version and exit\n", f);
+}
+
+/* Complains about a command line and gives the usage status. */
+static int __attribute__((format(printf, 2, 3)))
+bad_usage(const struct command *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rundownctl: ", stderr);
+	if (c != NULL)
+		fprintf(stderr, "%s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c != NULL)
+		fprintf(stderr, "usage: rundownctl %s %s\n", c->name, c->usage);
+	else
+		usage(stderr);
+	return EX_USAGE;
+}
+
+/* The option that getopt_long() stopped at, for a message. */
+static const char *
+bad_option(char **argv, char *buf)
+{
+	if (optopt > 0 && optopt < 256) {
+		buf[0] = '-';
+		buf[1] = (char)optopt;
+		buf[2] = '\0';
+		return buf;
+	}
+	return argv[optind - 1];
+}
+
+/* Parses a command's options and operands into *a: 0, or an exit status
+ * (-1 for --help, which exits 0). */
+static int
+parse_args(const struct command *c, int argc, char **argv, struct args *a)
+{
+	char buf[3];
+	int ch;
+
+	optind = 0;		/* glibc: start afresh on the new vector */
+	opterr = 0;
+	a->cmd = c->name;
+	/* run stops at its TAG so that the command's own options stay. */
+	while ((ch = getopt_long(argc, argv, c->run ? "+:h" : ":h", c->opts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			printf("usage: rundownctl %s %s\n", c->name, c->usage);
+			return -1;
+		case OPT_ROWS:
+			if (parse_rows(optarg, &a->rows) != 0)
+				return bad_usage(c, "--rows must be 1 to "
+				    "4294967295: %s", optarg);
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(optarg, &a->timeout) != 0)
+				return bad_usage(c, "--timeout must be seconds "
+				    "(such as 5 or 0.5): %s", optarg);
+			a->timed = true;
+			break;
+		case ':':
+			return bad_usage(c, "%s needs an argument",
+			    bad_option(argv, buf));
+		default:
+			return bad_usage(c, "unknown option %s",
+			    bad_option(argv, buf));
+		}
+	}
+	if (c->tag) {
+		if (optind == argc)
+			return bad_usage(c, "a TAG is needed");
+		if (rundown_tag_parse(argv[optind], &a->tag) != 0)
+			return bad_usage(c, "bad tag (four printable characters,"
+			    " or 0x and 1 to 8 hex digits): %s", argv[optind]);
+		rundown_tag_format(a->tag, a->tagstr);
+		optind++;
+	}
+	if (c->run) {
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind == argc)
+			return bad_usage(c, "a COMMAND is needed");
+		a->argv = argv + optind;
+	} else if (optind < argc)
+		return bad_usage(c, "unexpected argument: %s", argv[optind]);
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Length of the well-formed UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlong forms, surrogates and
+	 * code points past U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Writes s as a JSON string: control characters as \u00XX, bytes that
+ * are not UTF-8 as U+FFFD (a command name may hold anything). */
+static void
+json_string(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	putchar('"');
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
+			printf("\\%c", *s++);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			printf("\\u%04x", *s++);
+		} else if ((n = utf8_len(s)) == 0) {
+			fputs("\\ufffd", stdout);
+			s++;
+		} else {
+			fwrite(s, 1, n, stdout);
+			s += n;
+		}
+	}
+	putchar('"');
+}
+
+/* A command name fit for a terminal: anything but printable ASCII
+ * becomes '?', so that no name can move the cursor or change colours. */
+static const char *
+safe_comm(const char *comm, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; comm[i] != '\0' && i + 1 < size; i++)
+		buf[i] = comm[i] >= 0x20 && comm[i] < 0x7f ? comm[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* The members of a block's JSON object, without the braces. */
+static void
+json_info(const struct rundown_block_info *b)
+{
+	char tag[RUNDOWN_TAG_BUFSZ];
+
+	fputs("\"tag\":", stdout);
+	json_string(rundown_tag_format(b->tag, tag));
+	fputs(",\"state\":", stdout);
+	json_string(rundown_state_name(b->state));
+	printf(",\"generation\":%u,\"cpus\":%u,\"rows\":%u,\"attached\":%u,"
+	    "\"outstanding\":%llu,\"reclaimed_rows\":%llu,\"reclaimed\":%llu",
+	    b->generation, b->cpus, b->rows, b->attached,
+	    (unsigned long long)b->outstanding,
+	    (unsigned long long)b->reclaimed_rows,
+	    (unsigned long long)b->reclaimed);
+}
+
+/* A block's status with all of its holders, in a buffer the caller frees:
+ * 0 or a negative errno.  The count can grow between calls; ask again. */
+static int
+fetch_status(rundown_conn_t *conn, uint32_t tag,
+    struct rundown_block_info *info, struct rundown_holder **holders,
+    size_t *n)
+{
+	struct rundown_holder *h = NULL, *bigger;
+	size_t max = 16;
+	int r;
+
+	for (;;) {
+		if ((bigger = realloc(h, max * sizeof(*h))) == NULL) {
+			free(h);
+			return -ENOMEM;
+		}
+		h = bigger;
+		r = rundown_ctl_status(conn, tag, info, h, max, n);
+		if (r != 0 || *n <= max)
+			break;
+		max = *n;
+	}
+	if (r != 0) {
+		free(h);
+		h = NULL;
+	}
+	*holders = h;
+	return r;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+/* A command that is one call naming a tag and prints nothing. */
+static int
+cmd_simple(const struct args *a, int (*call)(rundown_conn_t *, uint32_t))
+{
+	rundown_conn_t *conn;
+	int r;
+
+	if ((r = connect_daemon(a, &conn)) != 0)
+		return r;
+	r = call(conn, a->tag);
+	rundown_disconnect(conn);
+	return r != 0 ? fail(a, r) : 0;
+}
+
+/* Marks a drained block completed. */
+static int
+cmd_completed(const struct args *a)
+{
+	return cmd_simple(a, rundown_ctl_completed);
+}
+
+/* Opens a run-down block again. */
+static int
+cmd_reinit(const struct args *a)
+{
+	return cmd_simple(a, rundown_ctl_reinit);
+}
+
+/* Removes a block that is run down, or open and unused. */
+static int
+cmd_free(const struct args *a)
+{
+	return cmd_simple(a, rundown_ctl_free);
+}
+
+/* Creates a block, with the daemon's default rows unless --rows. */
+static int
+cmd_create(const struct args *a)
+{
+	rundown_conn_t *conn;
+	int r;
+
+	if ((r = connect_daemon(a, &conn)) != 0)
+		return r;
+	r = rundown_ctl_create(conn, a->tag, a->rows);
+	rundown_disconnect(conn);
+	return r != 0 ? fail(a, r) : 0;
+}
+
+/* Every block, as a table or a JSON array. */
+static int
+cmd_list(const struct args *a)
+{
+	struct rundown_block_info *b = NULL, *bigger;
+	rundown_conn_t *conn;
+	char tag[RUNDOWN_TAG_BUFSZ], reclaimed[48];
+	size_t max = 16, n, i;
+	int r;
+
+	if ((r = connect_daemon(a, &conn)) != 0)
+		return r;
+	for (;;) {
+		if ((bigger = realloc(b, max * sizeof(*b))) == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		b = bigger;
+		r = rundown_ctl_list(conn, b, max, &n);
+		if (r != 0 || n <= max)
+			break;
+		max = n;
+	}
+	rundown_disconnect(conn);
+	if (r != 0) {
+		free(b);
+		return fail(a, r);
+	}
+	if (a->json) {
+		putchar('[');
+		for (i = 0; i < n; i++) {
+			fputs(i > 0 ? ",{" : "{", stdout);
+			json_info(&b[i]);
+			putchar('}');
+		}
+		fputs("]\n", stdout);
+	} else {
+		printf("%-10s  %-12s  %8s  %11s  %5s  %4s  %10s  %s\n", "TAG",
+		    "STATE", "ATTACHED", "OUTSTANDING", "ROWS", "CPUS",
+		    "GENERATION", "RECLAIMED");
+		for (i = 0; i < n; i++) {
+			snprintf(reclaimed, sizeof(reclaimed), "%llu/%llu",
+			    (unsigned long long)b[i].reclaimed_rows,
+			    (unsigned long long)b[i].reclaimed);
+			printf("%-10s  %-12s  %8u  %11llu  %5u  %4u  %10u  %s\n",
+			    rundown_tag_format(b[i].tag, tag),
+			    rundown_state_name(b[i].state), b[i].attached,
+			    (unsigned long long)b[i].outstanding, b[i].rows,
+			    b[i].cpus, b[i].generation, reclaimed);
+		}
+	}
+	free(b);
+	return 0;
+}
+
+/* One block and its holders, as key: value lines or a JSON object. */
+static int
+cmd_status(const struct args *a)
+{
+	struct rundown_block_info info;
+	struct rundown_holder *h;
+	rundown_conn_t *conn;
+	char comm[sizeof(h->comm)];
+	size_t n, i;
+	int r;
+
+	if ((r = connect_daemon(a, &conn)) != 0)
+		return r;
+	r = fetch_status(conn, a->tag, &info, &h, &n);
+	rundown_disconnect(conn);
+	if (r != 0)
+		return fail(a, r);
+	if (a->json) {
+		putchar('{');
+		json_info(&info);
+		fputs(",\"holders\":[", stdout);
+		for (i = 0; i < n; i++) {
+			printf("%s{\"pid\":%ld,\"row\":%u,\"outstanding\":%llu,"
+			    "\"comm\":", i > 0 ? "," : "", (long)h[i].pid,
+			    h[i].row, (unsigned long long)h[i].outstanding);
+			json_string(h[i].comm);
+			putchar('}');
+		}
+		fputs("]}\n", stdout);
+	} else {
+		printf("tag: %s\nstate: %s\ngeneration: %u\ncpus: %u\n"
+		    "rows: %u\nattached: %u\noutstanding: %llu\n"
+		    "reclaimed_rows: %llu\nreclaimed: %llu\n", a->tagstr,
+		    rundown_state_name(info.state), info.generation, info.cpus,
+		    info.rows, info.attached,
+		    (unsigned long long)info.outstanding,
+		    (unsigned long long)info.reclaimed_rows,
+		    (unsigned long long)info.reclaimed);
+		for (i = 0; i < n; i++)
+			printf("holder: pid %ld (%s) row %u outstanding %llu\n",
+			    (long)h[i].pid,
+			    safe_comm(h[i].comm, comm, sizeof(comm)), h[i].row,
+			    (unsigned long long)h[i].outstanding);
+	}
+	free(h);
+	return 0;
+}
+
+/* Now on the monotonic clock, in nanoseconds. */
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/* Columns of the terminal on stderr, less one so that a line never wraps
+ * (a wrapped line cannot be rewritten with a carriage return). */
+static size_t
+line_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		return ws.ws_col - 1u;
+	return 79;
+}
+
+/* Rewrites the live line with what the run-down still waits for:
+ * 0 or a negative errno from the status call. */
+static int
+wait_show(rundown_conn_t *conn, const struct args *a)
+{
+	struct rundown_block_info info;
+	struct rundown_holder *h;
+	char line[512], comm[sizeof(h->comm)];
+	size_t n, i, len, width = line_width();
+	const char *sep = ": ";
+	int r;
+
+	if ((r = fetch_status(conn, a->tag, &info, &h, &n)) != 0)
+		return r;
+	len = (size_t)snprintf(line, sizeof(line), "%s: %llu outstanding",
+	    a->tagstr, (unsigned long long)info.outstanding);
+	for (i = 0; i < n && len < sizeof(line); i++) {
+		if (h[i].outstanding == 0)
+			continue;
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    "%spid %ld (%s) %llu", sep, (long)h[i].pid,
+		    safe_comm(h[i].comm, comm, sizeof(comm)),
+		    (unsigned long long)h[i].outstanding);
+		sep = ", ";
+	}
+	free(h);
+	if (width < sizeof(line))
+		line[width] = '\0';
+	/* Carriage return, the line, then erase whatever an older, longer
+	 * line left beyond it. */
+	fprintf(stderr, "\r%s\033[K", line);
+	return 0;
+}
+
+/* Waits in slices, showing the holders between them, until the block
+ * drains or the overall timeout passes: 0 or a negative errno. */
+static int
+wait_live(rundown_conn_t *conn, const struct args *a)
+{
+	struct timespec slice;
+	int64_t deadline = 0, left, ns;
+	bool shown = false;
+	int r;
+
+	if (a->timed)
+		deadline = now_ns() + (int64_t)a->timeout.tv_sec * NS +
+		    a->timeout.tv_nsec;
+	for (;;) {
+		ns = SLICE_NS;
+		if (a->timed && (left = deadline - now_ns()) < ns)
+			ns = left > 0 ? left : 0;
+		slice.tv_sec = (time_t)(ns / NS);
+		slice.tv_nsec = (long)(ns % NS);
+		r = rundown_ctl_wait(conn, a->tag, &slice);
+		if (r != -ETIMEDOUT || (a->timed && now_ns() >= deadline))
+			break;
+		if ((r = wait_show(conn, a)) != 0)
+			break;
+		shown = true;
+	}
+	if (shown)
+		fputs("\r\033[K", stderr);
+	return r;
+}
+
+/* Runs the block down and waits for it to drain. */
+static int
+cmd_wait(const struct args *a)
+{
+	rundown_conn_t *conn;
+	int r;
+
+	if ((r = connect_daemon(a, &conn)) != 0)
+		return r;
+	if (isatty(STDERR_FILENO))
+		r = wait_live(conn, a);
+	else
+		r = rundown_ctl_wait(conn, a->tag, a->timed ? &a->timeout :
+		    NULL);
+	rundown_disconnect(conn);
+	return r != 0 ? fail(a, r) : 0;
+}
+
+/* Runs the command in a child and waits for it, ignoring the interrupt
+ * and quit keys as system() does: they reach the command, and this
+ * process lives on to release.  The child's status, or -1 with errno. */
+static int
+run_child(char **argv)
+{
+	struct sigaction sa, old_int, old_quit, old_chld;
+	pid_t pid;
+	int status, e;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGQUIT, &sa, &old_quit);
+	/* An inherited SIG_IGN would have the child reaped unseen, and
+	 * waitpid() fail with ECHILD. */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, &old_chld);
+	pid = fork();
+	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+		sigaction(SIGCHLD, &old_chld, NULL);
+		execvp(argv[0], argv);
+		e = errno;
+		msg("%s: %s", argv[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	e = errno;
+	if (pid > 0) {
+		while (waitpid(pid, &status, 0) < 0) {
+			if (errno != EINTR) {
+				e = errno;
+				pid = -1;
+				break;
+			}
+		}
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	sigaction(SIGCHLD, &old_chld, NULL);
+	if (pid < 0) {
+		errno = e;
+		return -1;
+	}
+	return status;
+}
+
+/* Runs a command under protection of the block, never once its run-down
+ * has begun. */
+static int
+cmd_run(const struct args *a)
+{
+	rundown_cache_t *ref;
+	int r, status;
+
+	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
+		return fail(a, r);
+	if (!rundown_cache_acquire(ref)) {
+		msg("run-down of %s has begun", a->tagstr);
+		(void)rundown_detach(ref);
+		return EX_TEMPFAIL;
+	}
+	status = run_child(a->argv);
+	if (status < 0)
+		msg("cannot run %s: %s", a->argv[0], strerror(errno));
+	rundown_cache_release(ref);
+	/* The command has run: its status stands even if the daemon cannot
+	 * be told (it reclaims the row when this process exits). */
+	if ((r = rundown_detach(ref)) != 0)
+		msg("run %s: detach: %s", a->tagstr, rundown_strerror(r));
+	if (status < 0)
+		return EX_SOFTWARE;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* The commands, in the order that usage() lists them. */
+static const struct command commands[] = {
+	{ "create", cmd_create, opts_create, true, false, "TAG [--rows N]" },
+	{ "list", cmd_list, opts_json, false, false, "[--json]" },
+	{ "status", cmd_status, opts_json, true, false, "TAG [--json]" },
+	{ "wait", cmd_wait, opts_wait, true, false,
+	    "TAG [--timeout SECONDS]" },
+	{ "completed", cmd_completed, opts_plain, true, false, "TAG" },
+	{ "reinit", cmd_reinit, opts_plain, true, false, "TAG" },
+	{ "free", cmd_free, opts_plain, true, false, "TAG" },
+	{ "run", cmd_run, opts_plain, true, true,
+	    "TAG [--] COMMAND [ARG...]" },
+};
+
+int
+main(int argc, char **argv)
+{
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const struct command *c = NULL;
+	struct args a;
+	char buf[3];
+	size_t i;
+	int ch, r;
+
+	memset(&a, 0, sizeof(a));
+	opterr = 0;
+	/* "+": the command's options are its own, parsed after. */
+	while ((ch = getopt_long(argc, argv, "+:hS:V", opts_main, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'S':
+			a.path = optarg;
+			break;
+		case 'V':
+			printf("rundownctl %s\n", rundown_version_string());
+			return 0;
+		case ':':
+			return bad_usage(NULL, "%s needs an argument",
+			    bad_option(argv, buf));
+		default:
+			return bad_usage(NULL, "unknown option %s",
+			    bad_option(argv, buf));
+		}
+	}
+	if (optind == argc)
+		return bad_usage(NULL, "a command is needed");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			c = &commands[i];
+	if (c == NULL)
+		return bad_usage(NULL, "unknown command: %s", argv[optind]);
+	if (a.path == NULL) {
+		if (rundown_socket_path(path, sizeof(path)) != 0) {
+			msg("the default socket path is too long");
+			return EX_USAGE;
+		}
+		a.path = path;
+	} else if (*a.path == '\0')
+		return bad_usage(NULL, "-S needs a path");
+
+	if ((r = parse_args(c, argc - optind, argv + optind, &a)) != 0)
+		return r < 0 ? 0 : r;
+	r = c->fn(&a);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		msg("standard output: %s", strerror(errno));
+		return EX_SOFTWARE;
+	}
+	return r;
+}
