@@ -1,0 +1,2070 @@
+/*
+ * check_daemon.c: rundownd and rundownctl, end to end.
+ *
+ * Each test starts its own rundownd in the foreground on a private socket
+ * in a directory of its own and stops it at the end (SIGTERM; it must exit
+ * 0).  Client processes are "agents": forked children that attach to a
+ * block and acquire, release, detach or wait when told through a pipe,
+ * answering each command with its result.  The tests synchronise on what
+ * they can observe: a pipe, a child's exit, a status read back from the
+ * daemon.  Where only the daemon's state can tell (it has taken a wait,
+ * it has reclaimed a row), the test polls that state with a short pause
+ * in between, under a deadline that is a safety net: passing it fails the
+ * test.
+ *
+ * Children never return into Check's runner and never call ck_assert;
+ * they report through their exit status.  A failed test leaves its daemon
+ * and children to Check (it kills the test's process group); main() then
+ * removes what the daemons left in /dev/shm and on disk.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "proto.h"
+#include "testutil.h"
+
+#define DT_TIMEOUT 60		/* seconds per test: a hang is a failure */
+#define DT_DEADLINE_MS 20000	/* safety net of every poll */
+#define DT_SOCKLEN 108		/* sizeof(sun_path) */
+#define DT_MAXHOLDERS 16
+#define AGENT_COMM "rd-agent"	/* what the daemon reports for an agent */
+
+/* NULL-terminated argument vector for rundownctl. */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static char base[96];		/* the run's directory (main) */
+static char dir[128];		/* this test's directory */
+static char sock[DT_SOCKLEN];	/* dir/run/rundownd.sock: dir/run is new */
+static char logpath[PATH_MAX];	/* the daemon's stderr */
+static char rundownd[PATH_MAX];
+static char rundownctl[PATH_MAX];
+static pid_t dpid;		/* the daemon, or 0 */
+static rundown_conn_t *conn;	/* the test's own control connection */
+
+/* ---- time -------------------------------------------------------------- */
+
+/* The monotonic clock. */
+static struct timespec
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* Milliseconds since start. */
+static long
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec t = now();
+
+	return (t.tv_sec - start->tv_sec) * 1000L +
+	    (t.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+/* The pause between two looks at something the test cannot be told. */
+static void
+pause_briefly(void)
+{
+	struct timespec ts = test_ms(1);
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+/* Reads up to size - 1 bytes of the end of a file into buf. */
+static char *
+file_tail(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	off_t end;
+	int fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return buf;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)(size - 1))
+		lseek(fd, end - (off_t)(size - 1), SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The end of the daemon's log, for failure messages. */
+static const char *
+daemon_log(void)
+{
+	static char buf[4096];
+
+	return file_tail(logpath, buf, sizeof(buf));
+}
+
+/* Whether anything is at path (a dangling link counts). */
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* nftw() callback of rm_tree(): removes one entry, whatever it is. */
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* rm -rf path */
+static void
+rm_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* /dev/shm path of the object of tag for the daemon on path. */
+static void
+shm_path(const char *path, uint32_t tag, char *buf, size_t size)
+{
+	char prefix[PROTO_SHM_PREFIX_MAX];
+
+	proto_shm_prefix(path, prefix, sizeof(prefix));
+	snprintf(buf, size, "/dev/shm/%s%08x", prefix, tag);
+}
+
+/* Removes every object a daemon on path left (blocks outlive it). */
+static void
+shm_sweep(const char *path)
+{
+	char prefix[64], name[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	proto_shm_prefix(path, prefix, sizeof(prefix));
+	if ((d = opendir("/dev/shm")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(name, sizeof(name), "/dev/shm/%s", de->d_name);
+		unlink(name);
+	}
+	closedir(d);
+}
+
+/* ---- the daemon -------------------------------------------------------- */
+
+/* Waits until the daemon answers on sock; fails if it exits first. */
+static void
+daemon_await(void)
+{
+	struct timespec start = now();
+	rundown_conn_t *c;
+	size_t n;
+	int r, st = 0;
+
+	for (;;) {
+		r = rundown_connect(sock, &c);
+		if (r == 0) {
+			r = rundown_ctl_list(c, NULL, 0, &n);
+			rundown_disconnect(c);
+			ck_assert_msg(r == 0, "rundownd does not answer: %s\n%s",
+			    rundown_strerror(r), daemon_log());
+			return;
+		}
+		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", sock,
+		    rundown_strerror(r));
+		ck_assert_msg(waitpid(dpid, &st, WNOHANG) == 0,
+		    "rundownd exited at start-up (status %#x):\n%s", st,
+		    daemon_log());
+		ck_assert_msg(elapsed_ms(&start) < DT_DEADLINE_MS,
+		    "rundownd did not listen on %s within %d ms:\n%s", sock,
+		    DT_DEADLINE_MS, daemon_log());
+		pause_briefly();
+	}
+}
+
+/* Starts rundownd -d -S sock EXTRA... and waits until it answers. */
+static void
+daemon_start(const char *const *extra)
+{
+	const char *argv[16];
+	size_t n = 0;
+	int lfd, nul;
+	pid_t pid;
+
+	ck_assert_msg(access(rundownd, X_OK) == 0, "%s: %s", rundownd,
+	    strerror(errno));
+	argv[n++] = "rundownd";
+	argv[n++] = "-d";
+	argv[n++] = "-S";
+	argv[n++] = sock;
+	while (extra != NULL && *extra != NULL && n < 15)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	ck_assert_int_ge(lfd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+		    dup2(lfd, 2) < 0)
+			_exit(120);
+		execv(rundownd, (char *const *)argv);
+		_exit(121);
+	}
+	close(lfd);
+	dpid = pid;
+	daemon_await();
+}
+
+/* SIGTERM, and the daemon must exit 0. */
+static void
+daemon_stop(void)
+{
+	pid_t pid = dpid, r;
+	int st = 0;
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	dpid = 0;
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "rundownd did not exit cleanly on SIGTERM (status %#x):\n%s", st,
+	    daemon_log());
+}
+
+/* A new control connection to the test's daemon; it must succeed. */
+static rundown_conn_t *
+dt_connect(void)
+{
+	rundown_conn_t *c;
+	int r = rundown_connect(sock, &c);
+
+	ck_assert_msg(r == 0, "connect: %s", rundown_strerror(r));
+	return c;
+}
+
+/* A private directory and socket path, and a daemon on it. */
+static void
+dt_setup_with(const char *const *extra)
+{
+	const char *top = getenv("top_builddir");
+	char path[PATH_MAX];
+
+	if (top == NULL || *top == '\0')
+		top = ".";
+	snprintf(rundownd, sizeof(rundownd), "%s/src/rundownd", top);
+	snprintf(rundownctl, sizeof(rundownctl), "%s/src/rundownctl", top);
+	snprintf(dir, sizeof(dir), "%s/tXXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* Searchable by all: test_users connects as other users. */
+	ck_assert_int_eq(chmod(dir, 0711), 0);
+	snprintf(path, sizeof(path), "%s/run/rundownd.sock", dir);
+	ck_assert_uint_lt(strlen(path), sizeof(sock));
+	memcpy(sock, path, strlen(path) + 1);
+	snprintf(logpath, sizeof(logpath), "%s/rundownd.log", dir);
+	daemon_start(extra);
+	conn = dt_connect();
+}
+
+/* Fixture: a daemon with the default options. */
+static void
+dt_setup(void)
+{
+	dt_setup_with(NULL);
+}
+
+/* Fixture: stops the daemon (it must exit 0) and removes its traces. */
+static void
+dt_teardown(void)
+{
+	rundown_disconnect(conn);
+	conn = NULL;
+	if (dpid > 0)
+		daemon_stop();
+	shm_sweep(sock);
+	rm_tree(dir);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+/* The block's status and up to max holders; returns how many there are. */
+static size_t
+status(uint32_t tag, struct rundown_block_info *info,
+    struct rundown_holder *h, size_t max)
+{
+	size_t n = SIZE_MAX;
+	int r = rundown_ctl_status(conn, tag, info, h, max, &n);
+
+	ck_assert_msg(r == 0, "status: %s", rundown_strerror(r));
+	ck_assert_uint_eq(n, info->attached);
+	return n;
+}
+
+/* The holder with pid, or NULL. */
+static const struct rundown_holder *
+holder_of(const struct rundown_holder *h, size_t n, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (h[i].pid == pid)
+			return &h[i];
+	}
+	return NULL;
+}
+
+/* Polls the block until its state is state and (attached >= 0) that
+ * many rows are attached; fails if watch (if > 0) exits first. */
+static struct rundown_block_info
+await_block(uint32_t tag, enum rundown_state state, int attached,
+    pid_t watch)
+{
+	struct timespec start = now();
+	struct rundown_block_info info;
+	int st = 0;
+
+	for (;;) {
+		status(tag, &info, NULL, 0);
+		if (info.state == state &&
+		    (attached < 0 || info.attached == (uint32_t)attached))
+			return info;
+		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
+		    "pid %d exited (status %#x) before the block was %s",
+		    (int)watch, st, rundown_state_name(state));
+		ck_assert_msg(elapsed_ms(&start) < DT_DEADLINE_MS,
+		    "block still %s with %u attached after %d ms",
+		    rundown_state_name(info.state), info.attached,
+		    DT_DEADLINE_MS);
+		pause_briefly();
+	}
+}
+
+/* ---- agents: client processes driven through pipes --------------------- */
+
+struct agent {
+	pid_t pid;
+	int cmd;	/* commands to the agent */
+	int res;	/* its answers: one int32_t each */
+};
+
+enum {
+	AG_ACQUIRE = 'a',	/* 1 if acquired, 0 if not */
+	AG_RELEASE = 'r',	/* 0 */
+	AG_WAIT = 'w',		/* rundown_cache_wait() */
+	AG_COMPLETED = 'c',	/* rundown_cache_completed() */
+	AG_DETACH = 'd',	/* rundown_detach() */
+	AG_EXIT = 'q'		/* exits 0 without a word or a detach */
+};
+
+/* In the agent: one answer; a broken pipe ends it. */
+static void
+agent_answer(int fd, int32_t r)
+{
+	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(110);
+}
+
+/* The agent: attaches, answers the result, then serves commands. */
+static void
+agent_main(int cmd, int res, uint32_t tag, unsigned flags)
+{
+	rundown_cache_t *ref = NULL;
+	int32_t r;
+	char c;
+
+	prctl(PR_SET_NAME, AGENT_COMM, 0, 0, 0);
+	r = rundown_attach_at(sock, tag, flags, &ref);
+	agent_answer(res, r);
+	if (r != 0)
+		_exit(0);
+	for (;;) {
+		if (read(cmd, &c, 1) != 1)
+			_exit(111);	/* the test is gone */
+		switch (c) {
+		case AG_ACQUIRE:
+			r = rundown_cache_acquire(ref);
+			break;
+		case AG_RELEASE:
+			rundown_cache_release(ref);
+			r = 0;
+			break;
+		case AG_WAIT:
+			r = rundown_cache_wait(ref);
+			break;
+		case AG_COMPLETED:
+			r = rundown_cache_completed(ref);
+			break;
+		case AG_DETACH:
+			r = rundown_detach(ref);
+			ref = NULL;
+			break;
+		case AG_EXIT:
+			_exit(0);
+		default:
+			_exit(112);
+		}
+		agent_answer(res, r);
+	}
+}
+
+/* Reads the agent's next answer. */
+static int32_t
+agent_result(struct agent *a)
+{
+	int32_t r;
+	ssize_t n;
+
+	do
+		n = read(a->res, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	ck_assert_msg(n == (ssize_t)sizeof(r), "agent %d did not answer",
+	    (int)a->pid);
+	return r;
+}
+
+/* Sends a command without reading its answer (see agent_result()). */
+static void
+agent_send(struct agent *a, char op)
+{
+	ck_assert_int_eq(write(a->cmd, &op, 1), 1);
+}
+
+/* One command and its answer. */
+static int32_t
+agent_do(struct agent *a, char op)
+{
+	agent_send(a, op);
+	return agent_result(a);
+}
+
+/* Forks an agent attached to tag; returns the attach result (the agent
+ * exits at once if it is not 0). */
+static int32_t
+agent_start(struct agent *a, uint32_t tag, unsigned flags)
+{
+	int cmd[2], res[2];
+
+	ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
+	a->pid = fork();
+	ck_assert_int_ge(a->pid, 0);
+	if (a->pid == 0) {
+		close(cmd[1]);
+		close(res[0]);
+		agent_main(cmd[0], res[1], tag, flags);
+	}
+	close(cmd[0]);
+	close(res[1]);
+	a->cmd = cmd[1];
+	a->res = res[0];
+	return agent_result(a);
+}
+
+/* n acquires in the agent, each of which must succeed. */
+static void
+agent_acquire(struct agent *a, unsigned n)
+{
+	while (n-- > 0)
+		ck_assert_int_eq(agent_do(a, AG_ACQUIRE), 1);
+}
+
+/* n releases in the agent. */
+static void
+agent_release(struct agent *a, unsigned n)
+{
+	while (n-- > 0)
+		ck_assert_int_eq(agent_do(a, AG_RELEASE), 0);
+}
+
+/* Closes the test's ends of the agent's pipes. */
+static void
+agent_close(struct agent *a)
+{
+	close(a->cmd);
+	close(a->res);
+}
+
+/* Ends the agent without a detach (its row, if any, is reclaimed). */
+static void
+agent_exit(struct agent *a)
+{
+	agent_send(a, AG_EXIT);
+	test_reap_ok(a->pid);
+	agent_close(a);
+}
+
+/* Detaches the agent (which must succeed) and ends it. */
+static void
+agent_quit(struct agent *a)
+{
+	ck_assert_int_eq(agent_do(a, AG_DETACH), 0);
+	agent_exit(a);
+}
+
+/* SIGKILL, and reaps it. */
+static void
+agent_kill(struct agent *a)
+{
+	int st;
+
+	ck_assert_int_eq(kill(a->pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(a->pid, &st, 0), a->pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	agent_close(a);
+}
+
+/* ---- rundownctl -------------------------------------------------------- */
+
+/* Starts rundownctl -S path ARGS..., with stdout and stderr in
+ * dir/NAME.out and dir/NAME.err. */
+static pid_t
+ctl_start_at(const char *path, const char *name, const char *const *args)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[32];
+	size_t n = 0;
+	int o, e, nul;
+	pid_t pid;
+
+	ck_assert_msg(access(rundownctl, X_OK) == 0, "%s: %s", rundownctl,
+	    strerror(errno));
+	argv[n++] = rundownctl;
+	argv[n++] = "-S";
+	argv[n++] = path;
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", dir, name);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		nul = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
+		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(120);
+		execv(rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	return pid;
+}
+
+/* As ctl_start_at(), on the test's daemon. */
+static pid_t
+ctl_start(const char *name, const char *const *args)
+{
+	return ctl_start_at(sock, name, args);
+}
+
+/* What rundownctl NAME wrote to ext ("out" or "err"). */
+static const char *
+ctl_output(const char *name, const char *ext)
+{
+	static char buf[2][4096];
+	static int which;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	which ^= 1;
+	return file_tail(path, buf[which], sizeof(buf[which]));
+}
+
+/* Waits for rundownctl NAME and returns its exit status (it must not be
+ * killed by a signal). */
+static int
+ctl_finish(pid_t pid, const char *name)
+{
+	pid_t r;
+	int st;
+
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
+	    name, st, ctl_output(name, "err"));
+	return WEXITSTATUS(st);
+}
+
+/* Runs rundownctl ARGS... to its end: its exit status. */
+static int
+ctl(const char *name, const char *const *args)
+{
+	return ctl_finish(ctl_start(name, args), name);
+}
+
+/* Asserts that rundownctl NAME exited with want, saying why if not. */
+#define ck_ctl(name, args, want) do {					\
+	int ck_ctl_st = ctl((name), (args));				\
+	ck_assert_msg(ck_ctl_st == (want),				\
+	    "rundownctl %s: status %d, not %d; stderr: %s", (name),	\
+	    ck_ctl_st, (want), ctl_output((name), "err"));		\
+} while (0)
+
+/* A rundownctl error message must name the program. */
+static void
+ck_ctl_said(const char *name)
+{
+	const char *err = ctl_output(name, "err");
+
+	ck_assert_msg(strncmp(err, "rundownctl: ", 12) == 0,
+	    "rundownctl %s: stderr is \"%s\"", name, err);
+}
+
+/* ---- a. the last release ends the wait --------------------------------- */
+
+/* Three processes hold 1, 2 and 3 protections; `rundownctl wait` starts
+ * the run-down and returns when the last one is released, not before. */
+START_TEST(test_wait_last_release)
+{
+	uint32_t tag = RUNDOWN_TAG('W', 'a', 'i', 't');
+	struct rundown_holder h[DT_MAXHOLDERS];
+	const struct rundown_holder *mine;
+	struct rundown_block_info info;
+	struct agent ag[3];
+	unsigned i, j, left = 6;
+	size_t n;
+	pid_t w;
+	int st;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(agent_start(&ag[i], tag, 0), 0);
+		agent_acquire(&ag[i], i + 1);
+	}
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.outstanding, 6);
+	for (i = 0; i < 3; i++) {
+		mine = holder_of(h, n, ag[i].pid);
+		ck_assert_ptr_nonnull(mine);
+		ck_assert_uint_eq(mine->outstanding, i + 1);
+		ck_assert_str_eq(mine->comm, AGENT_COMM);
+	}
+
+	/* The wait itself starts the run-down, in the same step as it
+	 * registers, so "running down" means the daemon holds the wait. */
+	w = ctl_start("wait", ARGS("wait", "Wait"));
+	await_block(tag, RUNDOWN_RUNNING_DOWN, 3, w);
+
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j <= i; j++) {
+			agent_release(&ag[i], 1);
+			if (--left == 0)
+				break;
+			n = status(tag, &info, h, DT_MAXHOLDERS);
+			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+			ck_assert_uint_eq(info.outstanding, left);
+			mine = holder_of(h, n, ag[i].pid);
+			ck_assert_ptr_nonnull(mine);
+			ck_assert_uint_eq(mine->outstanding, i - j);
+			/* The daemon answered status after it saw this
+			 * release; the wait must still be pending. */
+			ck_assert_msg(waitpid(w, &st, WNOHANG) == 0,
+			    "rundownctl wait returned with %u outstanding "
+			    "(status %#x): %s", left, st,
+			    ctl_output("wait", "err"));
+		}
+	}
+	ck_assert_int_eq(ctl_finish(w, "wait"), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.outstanding, 0);
+
+	/* Acquires fail now; detaches are clean, nothing reclaimed. */
+	ck_assert_int_eq(agent_do(&ag[0], AG_ACQUIRE), 0);
+	for (i = 0; i < 3; i++)
+		agent_quit(&ag[i]);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_uint_eq(info.reclaimed, 0);
+}
+END_TEST
+
+/* ---- b. rundownctl run ------------------------------------------------- */
+
+/* run protects the command; once run-down has begun it refuses with 75
+ * and does not run it; after reinit it runs again. */
+START_TEST(test_run)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 'u', 'n', 't');
+	struct rundown_block_info info;
+	struct timespec zero = { 0, 0 };
+	char f1[PATH_MAX], f2[PATH_MAX], f3[PATH_MAX];
+	struct agent ag;
+
+	snprintf(f1, sizeof(f1), "%s/ran1", dir);
+	snprintf(f2, sizeof(f2), "%s/ran2", dir);
+	snprintf(f3, sizeof(f3), "%s/ran3", dir);
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+
+	ck_ctl("run1", ARGS("run", "Runt", "--", "true"), 0);
+	ck_ctl("run2", ARGS("run", "Runt", "--", "touch", f1), 0);
+	ck_assert(exists(f1));
+	ck_ctl("run3", ARGS("run", "Runt", "--", "sh", "-c", "exit 3"), 3);
+	ck_ctl("run4", ARGS("run", "Runt", "true"), 0);
+	/* run never creates a block. */
+	ck_ctl("run5", ARGS("run", "Nope", "--", "touch", f3), 1);
+	ck_assert(!exists(f3));
+	ck_ctl_said("run5");
+	/* Each run detached: nothing attached, nothing reclaimed. */
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+
+	/* A holder keeps the block running down. */
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_acquire(&ag, 1);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_ctl("wait0", ARGS("wait", "Runt", "--timeout", "0"), 2);
+	ck_ctl("run6", ARGS("run", "Runt", "--", "touch", f2), 75);
+	ck_assert_msg(!exists(f2), "run ran the command during run-down");
+	ck_ctl_said("run6");
+
+	/* Drained is no better. */
+	agent_release(&ag, 1);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_ctl("run7", ARGS("run", "Runt", "--", "touch", f2), 75);
+	ck_assert_msg(!exists(f2), "run ran the command after run-down");
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.attached, 1);
+
+	ck_ctl("reinit", ARGS("reinit", "Runt"), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_ctl("run8", ARGS("run", "Runt", "--", "touch", f2), 0);
+	ck_assert(exists(f2));
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* ---- c. a holder killed ------------------------------------------------ */
+
+/* A child that waits on tag through a connection of its own and exits
+ * with the negated result (0: the wait returned 0). */
+static pid_t
+waiter_start(uint32_t tag)
+{
+	rundown_conn_t *c;
+	pid_t pid = fork();
+	int r;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if ((r = rundown_connect(sock, &c)) == 0)
+			r = rundown_ctl_wait(c, tag, NULL);
+		_exit(r == 0 ? 0 : (-r) & 0x7f);
+	}
+	return pid;
+}
+
+/* A process killed while holding: its row is reclaimed, what it held is
+ * released, and waits pending on it complete. */
+START_TEST(test_sigkill_reclaimed)
+{
+	uint32_t tag = RUNDOWN_TAG('K', 'i', 'l', 'l');
+	struct rundown_holder h[DT_MAXHOLDERS];
+	const struct rundown_holder *mine;
+	struct rundown_block_info info;
+	struct agent a, b;
+	char line[128];
+	uint32_t row;
+	size_t n;
+	pid_t w;
+	int st;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
+	agent_acquire(&a, 3);
+	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
+	agent_acquire(&b, 1);
+	agent_release(&b, 1);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 2);
+	mine = holder_of(h, n, a.pid);
+	ck_assert_ptr_nonnull(mine);
+	row = mine->row;
+
+	w = waiter_start(tag);
+	await_block(tag, RUNDOWN_RUNNING_DOWN, 2, w);
+	/* b waits too, through its attached descriptor. */
+	agent_send(&b, AG_WAIT);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 3);
+	ck_assert_int_eq(waitpid(w, &st, WNOHANG), 0);
+
+	agent_kill(&a);
+	test_reap_ok(w);
+	ck_assert_int_eq(agent_result(&b), 0);
+
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 3);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, b.pid);
+	snprintf(line, sizeof(line), "Kill: pid %d (%s) exited holding 3; "
+	    "reclaimed row %u", (int)a.pid, AGENT_COMM, row);
+	ck_assert_msg(strstr(daemon_log(), line) != NULL,
+	    "the log lacks \"%s\":\n%s", line, daemon_log());
+
+	/* One that held nothing: its row is reclaimed, no protections. */
+	agent_send(&b, AG_EXIT);
+	test_reap_ok(b.pid);
+	agent_close(&b);
+	info = await_block(tag, RUNDOWN_DRAINED, 0, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+	ck_assert_uint_eq(info.reclaimed, 3);
+}
+END_TEST
+
+/* A holder killed while the block is open: what it held no longer
+ * counts, and a later run-down drains at once. */
+START_TEST(test_sigkill_open)
+{
+	uint32_t tag = RUNDOWN_TAG('K', 'o', 'p', 'n');
+	struct rundown_block_info info;
+	struct agent a;
+
+	ck_assert_int_eq(agent_start(&a, tag, RUNDOWN_ATTACH_CREATE), 0);
+	agent_acquire(&a, 5);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 5);
+	agent_kill(&a);
+	info = await_block(tag, RUNDOWN_OPEN, 0, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 5);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+}
+END_TEST
+
+/* ---- d. users ---------------------------------------------------------- */
+
+static const char *const users_args[] = { "-u", "daemon", NULL };
+
+/* The daemon lets in user "daemon" (when the test runs as root). */
+static void
+users_setup(void)
+{
+	if (geteuid() == 0 && getpwnam("daemon") != NULL &&
+	    getpwnam("nobody") != NULL)
+		dt_setup_with(users_args);
+	else
+		dt_setup();
+}
+
+/* Exit statuses of a user child. */
+enum {
+	USER_OK = 0,
+	USER_SWITCH = 10,	/* could not become the user */
+	USER_CONNECT = 11,	/* connect failed: the socket is not reachable */
+	USER_REQUEST = 12,	/* a request got the wrong answer */
+	USER_ATTACH = 13,	/* attach got the wrong answer */
+	USER_USE = 14,		/* acquire or detach misbehaved */
+	USER_EXEC = 15		/* could not run rundownctl */
+};
+
+/* In a child of root: drops to user pw for good, or exits. */
+static void
+become(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0 || geteuid() != pw->pw_uid)
+		_exit(USER_SWITCH);
+}
+
+/* In a child: as user pw, connects (always possible) and checks that
+ * requests and attach are refused with -EACCES, or work if allowed. */
+static void
+user_child(const struct passwd *pw, uint32_t tag, bool allowed)
+{
+	rundown_cache_t *ref;
+	rundown_conn_t *c;
+	size_t n;
+	int i, r;
+
+	become(pw);
+	/* Several tries: the refusal may arrive before or after the
+	 * request has gone out. */
+	for (i = 0; i < 8; i++) {
+		if (rundown_connect(sock, &c) != 0)
+			_exit(USER_CONNECT);
+		r = (i & 1) ? rundown_ctl_list(c, NULL, 0, &n) :
+		    rundown_ctl_create(c, RUNDOWN_TAG('U', 's', 'e',
+		    (char)('0' + i)), 0);
+		if (r != (allowed ? 0 : -EACCES))
+			_exit(USER_REQUEST);
+		rundown_disconnect(c);
+	}
+	r = rundown_attach_at(sock, tag, 0, &ref);
+	if (r != (allowed ? 0 : -EACCES))
+		_exit(USER_ATTACH);
+	if (allowed) {
+		if (!rundown_cache_acquire(ref))
+			_exit(USER_USE);
+		rundown_cache_release(ref);
+		if (rundown_detach(ref) != 0)
+			_exit(USER_USE);
+	}
+	_exit(USER_OK);
+}
+
+/* Runs a child as pw and returns its exit status. */
+static int
+as_user(const struct passwd *pw, uint32_t tag, bool allowed)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		user_child(pw, tag, allowed);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* rundownctl list as pw: its exit status, or -1 if it cannot be run as
+ * that user (a build tree it cannot read). */
+static int
+ctl_as_user(const struct passwd *pw)
+{
+	pid_t pid;
+	int st, nul;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		become(pw);
+		if (access(rundownctl, X_OK) != 0 || nul < 0 ||
+		    dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+			_exit(USER_EXEC);
+		execl(rundownctl, rundownctl, "-S", sock, "list", (char *)NULL);
+		_exit(USER_EXEC);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st) == USER_EXEC ? -1 : WEXITSTATUS(st);
+}
+
+/* A user not let in connects but gets -EACCES; one let in works. */
+START_TEST(test_users)
+{
+	uint32_t tag = RUNDOWN_TAG('U', 's', 'e', 'r');
+	struct rundown_block_info info;
+	struct passwd nobody, daemon_pw, *pw;
+	char rundir[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (geteuid() != 0 || getpwnam("daemon") == NULL ||
+	    getpwnam("nobody") == NULL) {
+		fprintf(stderr, "check_daemon: test_users skipped: it needs "
+		    "root and the users daemon and nobody\n");
+		return;
+	}
+	pw = getpwnam("nobody");
+	nobody = *pw;
+	pw = getpwnam("daemon");
+	daemon_pw = *pw;
+
+	/* With -u: a directory others may search, a socket all may open. */
+	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	ck_assert_int_eq(stat(rundir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0711);
+	ck_assert_int_eq(stat(sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	r = as_user(&nobody, tag, false);
+	ck_assert_msg(r == USER_OK, "as nobody: exit status %d", r);
+	r = as_user(&daemon_pw, tag, true);
+	ck_assert_msg(r == USER_OK, "as daemon: exit status %d", r);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_msg(strstr(daemon_log(), "not a permitted user") != NULL,
+	    "the refusal is not logged:\n%s", daemon_log());
+
+	r = ctl_as_user(&nobody);
+	if (r < 0)
+		fprintf(stderr, "check_daemon: test_users: rundownctl cannot "
+		    "run as nobody here; its status 77 not checked\n");
+	else
+		ck_assert_int_eq(r, 77);
+}
+END_TEST
+
+/* ---- e. malformed frames ----------------------------------------------- */
+
+/* A bare socket connected to the daemon, for hand-made frames. */
+static int
+raw_connect(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Sends len bytes, with descriptor pass (if >= 0) as SCM_RIGHTS. */
+static void
+raw_send(int fd, const void *buf, size_t len, int pass)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (pass >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads up to len bytes, fewer only at end of file: how many.  what
+ * names the awaited thing for a failure message. */
+static size_t
+raw_read(int fd, void *buf, size_t len, const char *what)
+{
+	struct timespec start = now();
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+	long left;
+
+	while (got < len) {
+		left = DT_DEADLINE_MS - elapsed_ms(&start);
+		ck_assert_msg(left > 0, "%s: nothing within %d ms", what,
+		    DT_DEADLINE_MS);
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n >= 0, "read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Reads one whole frame into buf and decodes it. */
+static void
+raw_frame(int fd, struct proto_hdr *h, void *buf, size_t size)
+{
+	struct proto_hdr peek;
+
+	ck_assert_uint_eq(raw_read(fd, buf, PROTO_HDR_SIZE, "a header"),
+	    PROTO_HDR_SIZE);
+	memcpy(&peek, buf, sizeof(peek));
+	ck_assert_int_eq(proto_check_hdr(&peek), 0);
+	ck_assert_uint_le(PROTO_HDR_SIZE + peek.length, size);
+	ck_assert_uint_eq(raw_read(fd, (char *)buf + PROTO_HDR_SIZE,
+	    peek.length, "a payload"), peek.length);
+	ck_assert_int_eq(proto_decode(buf, PROTO_HDR_SIZE + peek.length, h),
+	    0);
+}
+
+/* Reads an ERROR frame of id and code. */
+static void
+raw_error(int fd, uint32_t id, int code, const char *what)
+{
+	unsigned char buf[PROTO_HDR_SIZE + 64];
+	struct proto_error err;
+	struct proto_hdr h;
+
+	raw_frame(fd, &h, buf, sizeof(buf));
+	ck_assert_msg(h.type == PROTO_ERROR, "%s: a reply of type %#x",
+	    what, h.type);
+	ck_assert_uint_eq(h.length, sizeof(err));
+	memcpy(&err, buf + PROTO_HDR_SIZE, sizeof(err));
+	ck_assert_msg(err.code == code && h.id == id,
+	    "%s: error %d (%s) for id %u, not %d for id %u", what, err.code,
+	    strerror(err.code), h.id, code, id);
+}
+
+/* Reads an ERROR frame of id and code, then end of file. */
+static void
+raw_expect_error(int fd, uint32_t id, int code, const char *what)
+{
+	char c;
+
+	raw_error(fd, id, code, what);
+	ck_assert_msg(raw_read(fd, &c, 1, what) == 0,
+	    "%s: the connection stays open", what);
+}
+
+/* The well-behaved connection still gets the right answers. */
+static void
+check_good(uint32_t tag)
+{
+	struct rundown_block_info info, list[4];
+	size_t n;
+
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.tag, tag);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.outstanding, 2);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(list[0].tag, tag);
+	ck_assert_uint_eq(list[0].outstanding, 2);
+}
+
+/* Each kind of broken frame gets its error and the connection closed;
+ * the daemon keeps serving the others. */
+START_TEST(test_malformed)
+{
+	uint32_t tag = RUNDOWN_TAG('G', 'o', 'o', 'd');
+	static const struct {
+		const char *what;
+		struct proto_hdr h;
+		bool payload;		/* send a request payload too */
+		uint32_t flags;		/* of that payload */
+		uint32_t serial;	/* of that payload */
+		int code;
+	} cases[] = {
+		{ "wrong version", { 2, PROTO_LIST, 0, 11, 0 }, false, 0, 0,
+		    EPROTO },
+		{ "version 0", { 0, PROTO_STATUS, 16, 12, 0 }, false, 0, 0,
+		    EPROTO },
+		{ "header flags", { PROTO_VERSION, PROTO_LIST, 0, 13, 1 },
+		    false, 0, 0, EPROTO },
+		{ "unknown type", { PROTO_VERSION, 0x55, 0, 14, 0 }, false,
+		    0, 0, EBADMSG },
+		{ "type 0", { PROTO_VERSION, 0, 0, 15, 0 }, false, 0, 0,
+		    EBADMSG },
+		{ "a reply sent", { PROTO_VERSION, PROTO_OK, 8, 16, 0 },
+		    false, 0, 0, EBADMSG },
+		{ "wrong payload size", { PROTO_VERSION, PROTO_STATUS, 8, 17,
+		    0 }, false, 0, 0, EBADMSG },
+		{ "payload on list", { PROTO_VERSION, PROTO_LIST, 16, 18,
+		    0 }, false, 0, 0, EBADMSG },
+		{ "huge length", { PROTO_VERSION, PROTO_LIST, 0x7fffffff, 19,
+		    0 }, false, 0, 0, EMSGSIZE },
+		{ "length beyond a frame", { PROTO_VERSION, PROTO_STATUS,
+		    PROTO_MAX_FRAME, 20, 0 }, false, 0, 0, EMSGSIZE },
+		{ "serial on status", { PROTO_VERSION, PROTO_STATUS, 16, 21,
+		    0 },
+		    true, 0, 1, EBADMSG },
+		{ "flags on status", { PROTO_VERSION, PROTO_STATUS, 16, 22,
+		    0 }, true, 1, 0, EBADMSG },
+		{ "attach flags", { PROTO_VERSION, PROTO_ATTACH, 16, 23, 0 },
+		    true, 2, 0, EBADMSG },
+	};
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req;
+	struct agent ag;
+	struct proto_hdr h;
+	size_t i, len;
+	int fd, p[2];
+	char c;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_acquire(&ag, 2);
+	check_good(tag);
+
+	/* Only what the daemon reads before it judges is sent: bytes left
+	 * unread would turn its close into a reset instead of an EOF. */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = raw_connect();
+		memcpy(frame, &cases[i].h, PROTO_HDR_SIZE);
+		len = PROTO_HDR_SIZE;
+		if (cases[i].payload) {
+			memset(&req, 0, sizeof(req));
+			req.tag = tag;
+			req.flags = cases[i].flags;
+			req.serial = cases[i].serial;
+			memcpy(frame + PROTO_HDR_SIZE, &req, sizeof(req));
+			len += sizeof(req);
+		}
+		raw_send(fd, frame, len, -1);
+		raw_expect_error(fd, cases[i].h.id, cases[i].code,
+		    cases[i].what);
+		close(fd);
+		check_good(tag);
+	}
+
+	/* A descriptor sent along with a good request: refused (id 0, as
+	 * it concerns the connection), and the daemon closes its copy. */
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fd = raw_connect();
+	memset(&h, 0, sizeof(h));
+	h.version = PROTO_VERSION;
+	h.type = PROTO_LIST;
+	h.id = 30;
+	raw_send(fd, &h, sizeof(h), p[1]);
+	close(p[1]);
+	raw_expect_error(fd, 0, EBADMSG, "SCM_RIGHTS");
+	close(fd);
+	ck_assert_msg(raw_read(p[0], &c, 1, "the sent descriptor closed") ==
+	    0,
+	    "the daemon kept the descriptor it was sent");
+	close(p[0]);
+	check_good(tag);
+
+	ck_assert_int_eq(waitpid(dpid, NULL, WNOHANG), 0);
+	agent_release(&ag, 2);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* A frame that arrives a byte at a time blocks nobody, and is answered
+ * once whole; so is the next one on that connection. */
+START_TEST(test_pieces)
+{
+	uint32_t tag = RUNDOWN_TAG('P', 'c', 's', '!');
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	unsigned char reply[PROTO_HDR_SIZE + 512];
+	struct proto_req req = { .tag = tag };
+	struct rundown_block_info info;
+	struct proto_info pi;
+	struct proto_count pc;
+	struct proto_hdr h;
+	size_t i, n;
+	int fd;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 7), 0);
+	fd = raw_connect();
+	n = proto_encode(frame, sizeof(frame), PROTO_STATUS, 41, &req,
+	    sizeof(req));
+	ck_assert_uint_eq(n, sizeof(frame));
+	for (i = 0; i < n; i++) {
+		raw_send(fd, frame + i, 1, -1);
+		/* The daemon answers others meanwhile. */
+		status(tag, &info, NULL, 0);
+		ck_assert_uint_eq(info.rows, 7);
+	}
+	raw_frame(fd, &h, reply, sizeof(reply));
+	ck_assert_uint_eq(h.type, PROTO_STATUS_REPLY);
+	ck_assert_uint_eq(h.id, 41);
+	ck_assert_uint_eq(h.length, sizeof(pi));
+	memcpy(&pi, reply + PROTO_HDR_SIZE, sizeof(pi));
+	ck_assert_uint_eq(pi.tag, tag);
+	ck_assert_uint_eq(pi.rows, 7);
+	ck_assert_uint_eq(pi.attached, 0);
+
+	/* Two frames in one write: both answered, in order. */
+	n = proto_encode(frame, sizeof(frame), PROTO_LIST, 42, NULL, 0);
+	ck_assert_uint_eq(n, PROTO_HDR_SIZE);
+	n += proto_encode(frame + n, sizeof(frame) - n, PROTO_LIST, 43, NULL,
+	    0);
+	raw_send(fd, frame, n, -1);
+	for (i = 42; i <= 43; i++) {
+		raw_frame(fd, &h, reply, sizeof(reply));
+		ck_assert_uint_eq(h.type, PROTO_LIST_REPLY);
+		ck_assert_uint_eq(h.id, i);
+		ck_assert_uint_eq(h.length, sizeof(pc) + sizeof(pi));
+		memcpy(&pc, reply + PROTO_HDR_SIZE, sizeof(pc));
+		ck_assert_uint_eq(pc.count, 1);
+	}
+	close(fd);
+}
+END_TEST
+
+/* ---- f. fork ----------------------------------------------------------- */
+
+/* Exit statuses of the forked child. */
+enum {
+	FORK_OK = 0,
+	FORK_ACQUIRED = 20,	/* the inherited descriptor acquired */
+	FORK_CONTROL = 21,	/* a control call on it did not say -ECHILD */
+	FORK_ATTACH = 22,	/* attaching anew failed */
+	FORK_OWN = 23,		/* its own descriptor did not acquire */
+	FORK_DETACH = 24,	/* a detach failed */
+	FORK_IO = 25
+};
+
+/* The child of test_fork(): checks the inherited descriptor is inert,
+ * attaches anew, holds one protection until told, and reports through
+ * its exit status. */
+static void
+fork_child(rundown_cache_t *inherited, uint32_t tag, struct test_signal *ready,
+    struct test_signal *go)
+{
+	rundown_cache_t *mine;
+	struct timespec zero = { 0, 0 };
+	char c = 1;
+
+	if (rundown_cache_acquire(inherited) ||
+	    rundown_cache_acquire_n(inherited, 3))
+		_exit(FORK_ACQUIRED);
+	if (rundown_cache_wait(inherited) != -ECHILD ||
+	    rundown_cache_wait_timeout(inherited, &zero) != -ECHILD ||
+	    rundown_cache_completed(inherited) != -ECHILD ||
+	    rundown_cache_reinit(inherited) != -ECHILD)
+		_exit(FORK_CONTROL);
+	/* Does nothing: the row is the parent's. */
+	rundown_cache_release(inherited);
+	if (rundown_attach_at(sock, tag, 0, &mine) != 0)
+		_exit(FORK_ATTACH);
+	if (!rundown_cache_acquire(mine))
+		_exit(FORK_OWN);
+	if (write(ready->fd[1], &c, 1) != 1 || read(go->fd[0], &c, 1) != 1)
+		_exit(FORK_IO);
+	rundown_cache_release(mine);
+	if (rundown_detach(mine) != 0 || rundown_detach(inherited) != 0)
+		_exit(FORK_DETACH);
+	_exit(FORK_OK);
+}
+
+/* A child inherits an inert descriptor and attaches anew to a row of its
+ * own; the parent's row is untouched. */
+START_TEST(test_fork)
+{
+	uint32_t tag = RUNDOWN_TAG('F', 'o', 'r', 'k');
+	struct rundown_holder h[DT_MAXHOLDERS];
+	const struct rundown_holder *ph, *ch;
+	struct rundown_block_info info;
+	struct test_signal ready, go;
+	rundown_cache_t *ref;
+	size_t n;
+	pid_t pid;
+	char c;
+	int st;
+
+	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	    &ref), 0);
+	ck_assert(rundown_cache_acquire(ref));
+	ck_assert(rundown_cache_acquire(ref));
+	test_signal_init(&ready);
+	test_signal_init(&go);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fork_child(ref, tag, &ready, &go);
+	/* Only the child writes ready: its end of file means it ended
+	 * early.  Say why. */
+	close(ready.fd[1]);
+	ready.fd[1] = -1;
+	st = 0;
+	if (read(ready.fd[0], &c, 1) != 1)
+		ck_abort_msg("the child ended early (status %#x)",
+		    waitpid(pid, &st, 0) == pid ? st : -1);
+
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(info.outstanding, 3);
+	ph = holder_of(h, n, getpid());
+	ch = holder_of(h, n, pid);
+	ck_assert_ptr_nonnull(ph);
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_uint_ne(ph->row, ch->row);
+	ck_assert_uint_eq(ph->outstanding, 2);
+	ck_assert_uint_eq(ch->outstanding, 1);
+
+	test_signal_post(&go);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == FORK_OK,
+	    "child status %#x", st);
+	test_signal_close(&ready);
+	test_signal_close(&go);
+
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, getpid());
+	ck_assert_uint_eq(h[0].outstanding, 2);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+
+	/* The parent's descriptor works on. */
+	ck_assert(rundown_cache_acquire(ref));
+	rundown_cache_release_n(ref, 3);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	ck_assert_int_eq(rundown_cache_completed(ref), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+}
+END_TEST
+
+/* ---- g. operations and their errors ------------------------------------ */
+
+/* free refuses while processes are attached to an open block or while a
+ * run-down is in progress, and works once it is run down. */
+START_TEST(test_free)
+{
+	uint32_t tag = RUNDOWN_TAG('F', 'r', 'e', 'e');
+	uint32_t t2 = RUNDOWN_TAG('F', 'r', 'e', '2');
+	uint32_t t3 = RUNDOWN_TAG('F', 'r', 'e', '3');
+	struct rundown_block_info info, list[4];
+	struct timespec zero = { 0, 0 }, brief = test_ms(20);
+	struct rundown_holder h[DT_MAXHOLDERS];
+	char obj[PATH_MAX];
+	struct agent ag, b;
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	shm_path(sock, tag, obj, sizeof(obj));
+	ck_assert_msg(exists(obj), "no shared-memory object %s", obj);
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);	/* attached */
+	agent_acquire(&ag, 1);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_completed(conn, tag), -EALREADY);
+	ck_assert_int_eq(rundown_ctl_reinit(conn, tag), -EALREADY);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);	/* running */
+	ck_assert_int_eq(rundown_ctl_completed(conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_reinit(conn, tag), -EBUSY);
+	ck_ctl("free", ARGS("free", "Free"), 1);
+	ck_ctl_said("free");
+	/* A timed wait gives up and leaves the run-down in progress. */
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &brief), -ETIMEDOUT);
+	ck_ctl("wait", ARGS("wait", "Free", "--timeout", "0.02"), 2);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.outstanding, 1);
+	agent_release(&ag, 1);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_assert(exists(obj));
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);	/* drained */
+	ck_assert_msg(!exists(obj), "free left %s", obj);
+	ck_assert_int_eq(rundown_ctl_status(conn, tag, &info, NULL, 0, &n),
+	    -ENOENT);
+	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	/* Still attached, the agent keeps its mapping of the old block. */
+	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 0);
+
+	/* A new block with the tag, a holder on the row the agent had:
+	 * the agent's detach is for the old block and must not touch it. */
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
+	agent_acquire(&b, 1);
+	ck_assert_int_eq(agent_do(&ag, AG_DETACH), -ESTALE);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, b.pid);
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_uint_eq(info.outstanding, 1);
+	agent_exit(&ag);
+	agent_release(&b, 1);
+	agent_quit(&b);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+
+	/* Open with nobody attached. */
+	ck_assert_int_eq(rundown_ctl_create(conn, t2, 0), 0);
+	ck_assert_int_eq(rundown_ctl_free(conn, t2), 0);
+	/* Completed. */
+	ck_assert_int_eq(rundown_ctl_create(conn, t3, 0), 0);
+	ck_assert_int_eq(rundown_ctl_wait(conn, t3, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_completed(conn, t3), 0);
+	ck_ctl("free3", ARGS("free", "Fre3"), 0);
+	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* A process attached to a block that was freed and to the new block
+ * with that tag, on the same row: detaching the old one leaves the new
+ * attachment alone (-ESTALE). */
+START_TEST(test_stale_detach)
+{
+	uint32_t tag = RUNDOWN_TAG('S', 't', 'a', 'l');
+	struct rundown_holder h[DT_MAXHOLDERS];
+	struct rundown_block_info info;
+	rundown_cache_t *old, *new;
+	uint32_t row;
+	size_t n;
+
+	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	    &old), 0);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	row = h[0].row;
+	ck_assert_int_eq(rundown_cache_wait(old), 0);
+	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+
+	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	    &new), 0);
+	ck_assert(rundown_cache_acquire(new));
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(h[0].row, row);	/* the same row again */
+
+	ck_assert_int_eq(rundown_detach(old), -ESTALE);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, getpid());
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_uint_eq(info.outstanding, 1);
+
+	rundown_cache_release(new);
+	ck_assert_int_eq(rundown_detach(new), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* -EEXIST, -ENOENT and -EINVAL from the daemon. */
+START_TEST(test_errors)
+{
+	uint32_t tag = RUNDOWN_TAG('D', 'u', 'p', 'e');
+	uint32_t none = RUNDOWN_TAG('N', 'o', 'p', 'e');
+	struct rundown_block_info info;
+	struct timespec zero = { 0, 0 };
+	rundown_cache_t *ref;
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 3), 0);
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 3), -EEXIST);
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), -EEXIST);
+	ck_assert_int_eq(rundown_ctl_create(conn, none, PROTO_MAX_ENTRIES + 1),
+	    -EINVAL);
+
+	ck_assert_int_eq(rundown_ctl_status(conn, none, &info, NULL, 0, &n),
+	    -ENOENT);
+	ck_assert_int_eq(rundown_ctl_wait(conn, none, NULL), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_wait(conn, none, &zero), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_completed(conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_reinit(conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_free(conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_attach_at(sock, none, 0, &ref), -ENOENT);
+	ck_assert_ptr_null(ref);
+
+	/* Attach with create joins an existing block. */
+	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	    &ref), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, 3);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	/* The unknown tag was never created along the way. */
+	ck_assert_int_eq(rundown_ctl_status(conn, none, &info, NULL, 0, &n),
+	    -ENOENT);
+}
+END_TEST
+
+/* Sends a request frame made of these fields on a bare socket. */
+static void
+raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag, uint32_t arg,
+    uint32_t serial)
+{
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req = { .tag = tag, .arg = arg, .serial = serial };
+	size_t n;
+
+	n = proto_encode(frame, sizeof(frame), type, id, &req,
+	    (size_t)proto_req_size(type));
+	ck_assert_uint_gt(n, 0);
+	raw_send(fd, frame, n, -1);
+}
+
+/* Only the process that holds a row may give it back, and only by the
+ * serial of its block; a refused request is an answer, not a broken
+ * frame: the connection lives on. */
+START_TEST(test_detach_others)
+{
+	uint32_t tag = RUNDOWN_TAG('D', 't', 'c', 'h');
+	unsigned char reply[PROTO_HDR_SIZE + 512];
+	struct rundown_holder h[DT_MAXHOLDERS];
+	struct rundown_block_info info;
+	struct proto_attached a;
+	struct proto_ok ok;
+	struct proto_hdr rh;
+	struct agent ag;
+	size_t n;
+	int fd;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_acquire(&ag, 1);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+
+	/* This process attaches by hand, to learn the serial.  (The
+	 * descriptor that comes with the reply is dropped by read().) */
+	fd = raw_connect();
+	raw_request(fd, PROTO_ATTACH, 50, tag, 0, 0);
+	raw_frame(fd, &rh, reply, sizeof(reply));
+	ck_assert_uint_eq(rh.type, PROTO_ATTACHED);
+	ck_assert_uint_eq(rh.id, 50);
+	ck_assert_uint_eq(rh.length, sizeof(a));
+	memcpy(&a, reply + PROTO_HDR_SIZE, sizeof(a));
+	ck_assert_uint_eq(a.tag, tag);
+	ck_assert_uint_ne(a.row, h[0].row);
+	ck_assert_uint_ne(a.serial, 0);
+	ck_assert_uint_eq(a.reserved, 0);
+
+	raw_request(fd, PROTO_DETACH, 51, tag, h[0].row, a.serial);
+	raw_error(fd, 51, EPERM, "detach of another's row");
+	raw_request(fd, PROTO_DETACH, 52, tag, 5000, a.serial);
+	raw_error(fd, 52, EPERM, "detach of a row out of range");
+	raw_request(fd, PROTO_DETACH, 53, tag, a.row, a.serial + 1);
+	raw_error(fd, 53, ESTALE, "detach naming another serial");
+	raw_request(fd, PROTO_DETACH, 54, tag, a.row, 0);
+	raw_error(fd, 54, ESTALE, "detach naming serial 0");
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 2);
+	raw_request(fd, PROTO_LIST, 55, 0, 0, 0);
+	raw_frame(fd, &rh, reply, sizeof(reply));
+	ck_assert_uint_eq(rh.type, PROTO_LIST_REPLY);
+	ck_assert_uint_eq(rh.id, 55);
+	raw_request(fd, PROTO_DETACH, 56, tag, a.row, a.serial);
+	raw_frame(fd, &rh, reply, sizeof(reply));
+	ck_assert_uint_eq(rh.type, PROTO_OK);
+	ck_assert_uint_eq(rh.id, 56);
+	memcpy(&ok, reply + PROTO_HDR_SIZE, sizeof(ok));
+	ck_assert_uint_eq(ok.value, 0);
+	close(fd);
+
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, ag.pid);
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	agent_release(&ag, 1);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* rundownctl's exit statuses: 64 usage, 69 no daemon, 1 refused. */
+START_TEST(test_ctl_status)
+{
+	char nowhere[PATH_MAX];
+	const char *out;
+	pid_t pid;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, RUNDOWN_TAG('D', 'u', 'p',
+	    'e'), 0), 0);
+	ck_ctl("tag1", ARGS("status", "ab"), 64);
+	ck_ctl_said("tag1");
+	ck_ctl("tag2", ARGS("status", "Dupes"), 64);
+	ck_ctl("tag3", ARGS("create", "0x"), 64);
+	ck_ctl("tag4", ARGS("create", "0x123456789"), 64);
+	ck_ctl("tag5", ARGS("wait", "0xzz"), 64);
+	ck_ctl("cmd", ARGS("frobnicate", "Dupe"), 64);
+	ck_ctl("rows", ARGS("create", "Rows", "--rows", "many"), 64);
+
+	snprintf(nowhere, sizeof(nowhere), "%s/none/rundownd.sock", dir);
+	pid = ctl_start_at(nowhere, "nodaemon", ARGS("list"));
+	ck_assert_int_eq(ctl_finish(pid, "nodaemon"), 69);
+	ck_ctl_said("nodaemon");
+
+	ck_ctl("nosuch", ARGS("status", "Nope"), 1);
+	ck_ctl_said("nosuch");
+	ck_ctl("exists", ARGS("create", "Dupe"), 1);
+	ck_ctl("nofree", ARGS("free", "Nope"), 1);
+
+	ck_ctl("create", ARGS("create", "0x00000001", "--rows", "2"), 0);
+	ck_ctl("json", ARGS("status", "Dupe", "--json"), 0);
+	out = ctl_output("json", "out");
+	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
+	    strstr(out, "\"state\":\"open\"") != NULL &&
+	    strstr(out, "\"holders\":[]") != NULL, "status --json: %s", out);
+	ck_ctl("list", ARGS("list", "--json"), 0);
+	out = ctl_output("list", "out");
+	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
+	    strstr(out, "\"tag\":\"0x00000001\"") != NULL &&
+	    strstr(out, "\"rows\":2") != NULL, "list --json: %s", out);
+}
+END_TEST
+
+/* ---- h. a daemon restart ----------------------------------------------- */
+
+/* A new daemon on the same socket adopts the blocks with their live
+ * holders, and reclaims a holder that dies afterwards. */
+START_TEST(test_restart)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 's', 't', 'r');
+	struct rundown_holder h[DT_MAXHOLDERS];
+	struct rundown_block_info info, list[4];
+	char obj[PATH_MAX], pidkey[32];
+	const char *out;
+	struct stat st;
+	struct agent ag;
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_acquire(&ag, 2);
+	shm_path(sock, tag, obj, sizeof(obj));
+	ck_assert_int_eq(stat(obj, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+
+	rundown_disconnect(conn);
+	conn = NULL;
+	daemon_stop();
+	ck_assert_msg(!exists(sock), "the socket outlived the daemon");
+	ck_assert_msg(exists(obj), "the block did not outlive the daemon");
+	/* Protection needs no daemon. */
+	agent_release(&ag, 1);
+	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 1);
+	agent_release(&ag, 1);
+
+	daemon_start(NULL);
+	conn = dt_connect();
+	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(list[0].tag, tag);
+	ck_assert_int_eq(list[0].state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(list[0].attached, 1);
+	ck_assert_uint_eq(list[0].outstanding, 1);
+	n = status(tag, &info, h, DT_MAXHOLDERS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].pid, ag.pid);
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_str_eq(h[0].comm, AGENT_COMM);
+	ck_ctl("json", ARGS("status", "Rstr", "--json"), 0);
+	out = ctl_output("json", "out");
+	snprintf(pidkey, sizeof(pidkey), "\"pid\":%d", (int)ag.pid);
+	ck_assert_msg(strstr(out, pidkey) != NULL &&
+	    strstr(out, "\"attached\":1") != NULL, "status --json: %s", out);
+
+	/* The agent's control calls find the new daemon. */
+	ck_assert_int_eq(agent_do(&ag, AG_COMPLETED), -EALREADY);
+
+	/* The wait ends when the new daemon reclaims the killed holder. */
+	agent_kill(&ag);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 1);
+}
+END_TEST
+
+/* A block whose holder died while no daemon ran is reclaimed on
+ * adoption; a run-down left in progress resumes. */
+START_TEST(test_restart_dead_holder)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 'd', 'e', 'd');
+	struct rundown_block_info info;
+	struct timespec zero = { 0, 0 };
+	struct agent a, b;
+	int32_t r;
+
+	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
+	agent_acquire(&a, 2);
+	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
+	agent_acquire(&b, 1);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
+
+	rundown_disconnect(conn);
+	conn = NULL;
+	daemon_stop();
+	agent_kill(&a);
+	daemon_start(NULL);
+	conn = dt_connect();
+
+	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_uint_eq(info.outstanding, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 2);
+	agent_release(&b, 1);
+	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+
+	/* A detach through a connection to the old daemon connects again,
+	 * as the other control calls do, and gives the row back. */
+	r = agent_do(&b, AG_DETACH);
+	ck_assert_msg(r == 0, "detach after a daemon restart: %s",
+	    rundown_strerror(r));
+	status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	agent_exit(&b);
+}
+END_TEST
+
+/* One test case per fixture; each test starts a daemon of its own. */
+/* ---- start-up ------------------------------------------------------------ */
+
+/* Runs rundownd -d ARGS... (its stderr to the daemon's log) and returns
+ * its exit status; it must exit by itself within the deadline. */
+static int
+daemon_exit_status(const char *const *args)
+{
+	struct timespec start = now();
+	const char *argv[16];
+	size_t n = 0;
+	pid_t pid, r;
+	int lfd, nul, st = 0;
+
+	argv[n++] = "rundownd";
+	argv[n++] = "-d";
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	ck_assert_int_ge(lfd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+		    dup2(lfd, 2) < 0)
+			_exit(120);
+		execv(rundownd, (char *const *)argv);
+		_exit(121);
+	}
+	close(lfd);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (elapsed_ms(&start) >= DT_DEADLINE_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			ck_abort_msg("rundownd %s did not exit:\n%s", argv[2],
+			    daemon_log());
+		}
+		pause_briefly();
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
+	return WEXITSTATUS(st);
+}
+
+/* Makes dir/NAME with mode and returns dir/NAME/rundownd.sock in buf. */
+static const char *
+sub_socket(const char *name, mode_t mode, char *buf, size_t size)
+{
+	static const char file[] = "/rundownd.sock";
+
+	snprintf(buf, size, "%s/%s", dir, name);
+	ck_assert_int_eq(mkdir(buf, 0700), 0);
+	ck_assert_int_eq(chmod(buf, mode), 0);
+	ck_assert_uint_lt(strlen(buf) + sizeof(file), DT_SOCKLEN);
+	strcat(buf, file);
+	return buf;
+}
+
+/* Start-up refuses what it must and leaves alone what is not its own:
+ * exit 2 for usage errors, 1 for the rest. */
+START_TEST(test_startup)
+{
+	char path[PATH_MAX], keep[DT_SOCKLEN];
+	struct sockaddr_un sun;
+	struct stat st;
+	size_t n;
+	int fd;
+
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-x")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-r", "0")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-R", "4",
+	    "-r", "8")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "extra")), 2);
+
+	/* A live daemon on the socket: the second one gives up, and the
+	 * first keeps its socket and answers. */
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock)), 1);
+	ck_assert_int_eq(rundown_ctl_list(conn, NULL, 0, &n), 0);
+	ck_assert_int_eq(lstat(sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+
+	/* A directory others may write to. */
+	sub_socket("open", 0777, path, sizeof(path));
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", path)), 1);
+	ck_assert(!exists(path));
+
+	/* Something that is not a socket at the path is left alone. */
+	sub_socket("file", 0700, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", path)), 1);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+
+	/* A stale socket (nobody listens) is replaced. */
+	sub_socket("stale", 0700, path, sizeof(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	memcpy(keep, sock, sizeof(keep));
+	rundown_disconnect(conn);
+	conn = NULL;
+	daemon_stop();
+	memcpy(sock, path, strlen(path) + 1);
+	daemon_start(NULL);
+	daemon_stop();
+	ck_assert(!exists(sock));
+	memcpy(sock, keep, sizeof(keep));
+	daemon_start(NULL);
+	conn = dt_connect();
+}
+END_TEST
+
+/* A test case of s with a daemon of its own (setup starts it). */
+static TCase *
+dt_case(Suite *s, const char *name, void (*setup)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, dt_teardown);
+	tcase_set_timeout(tc, DT_TIMEOUT);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *
+daemon_suite(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc;
+
+	tc = dt_case(s, "wait", dt_setup);
+	tcase_add_test(tc, test_wait_last_release);
+	tcase_add_test(tc, test_run);
+	tcase_add_test(tc, test_sigkill_reclaimed);
+	tcase_add_test(tc, test_sigkill_open);
+
+	tc = dt_case(s, "startup", dt_setup);
+	tcase_add_test(tc, test_startup);
+
+	tc = dt_case(s, "users", users_setup);
+	tcase_add_test(tc, test_users);
+
+	tc = dt_case(s, "frames", dt_setup);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_pieces);
+
+	tc = dt_case(s, "fork", dt_setup);
+	tcase_add_test(tc, test_fork);
+
+	tc = dt_case(s, "ops", dt_setup);
+	tcase_add_test(tc, test_free);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_detach_others);
+	tcase_add_test(tc, test_stale_detach);
+	tcase_add_test(tc, test_ctl_status);
+
+	tc = dt_case(s, "restart", dt_setup);
+	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_restart_dead_holder);
+
+	return s;
+}
+
+/* Removes what the tests left, including after a failed one (whose
+ * teardown did not run): each test's directory and its daemon's blocks. */
+static void
+sweep(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(base)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/run/rundownd.sock", base,
+		    de->d_name);
+		shm_sweep(path);
+	}
+	closedir(d);
+	rm_tree(base);
+}
+
+int
+main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	int r;
+
+	/* Short enough for a socket path below it. */
+	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 48)
+		tmp = "/tmp";
+	snprintf(base, sizeof(base), "%s/rundown-check.XXXXXX", tmp);
+	if (mkdtemp(base) == NULL || chmod(base, 0711) != 0) {
+		perror("check_daemon: mkdtemp");
+		return EXIT_FAILURE;
+	}
+	r = test_run_suite(daemon_suite());
+	sweep();
+	return r;
+}
