@@ -44,11 +44,10 @@
 
 #include <rundown/rundown.h>
 
+#include "benchutil.h"
 #include "block.h"		/* BLOCK_LINE */
 
 #define BENCH_MAX_THREADS 256
-#define BENCH_MAX_COUNTS 16
-#define BENCH_BATCH 256		/* pairs between two looks at the stop flag */
 #define BENCH_TAG 0x68636e42u	/* "Bnch" in memory, like 'hcnB' */
 
 /* An object each variant works on, and what to do with it. */
@@ -70,12 +69,6 @@ struct wake_ops {
 	int		 (*reset)(void *);	/* completed, then reinit */
 };
 
-/* What one repetition of one configuration measured. */
-struct sample {
-	double		 ns;		/* CPU nanoseconds per pair */
-	double		 mops;		/* aggregate pairs per microsecond */
-};
-
 /* One run of a configuration: the threads and what they share. */
 struct run {
 	const struct op	*op;
@@ -91,10 +84,7 @@ struct worker {
 	struct run	*run;
 	pthread_t	 thread;
 	unsigned	 index;
-	uint64_t	 pairs;
-	uint64_t	 cpu_ns;
-	uint64_t	 start, end;	/* CLOCK_MONOTONIC */
-	bool		 refused;
+	struct bench_count count;
 	bool		 unpinned;
 } __attribute__((aligned(BLOCK_LINE)));
 
@@ -400,73 +390,17 @@ static const struct op ops[] = {
 
 /* ---- the thread harness -------------------------------------------------- */
 
-/* Nanoseconds on a clock. */
-static uint64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Pins the calling thread to the n-th CPU it may run on (mod their count). */
-static bool
-pin_nth(unsigned n)
-{
-	cpu_set_t allowed, one;
-	unsigned count, cpu;
-
-	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-		return false;
-	if ((count = (unsigned)CPU_COUNT(&allowed)) == 0)
-		return false;
-	n %= count;
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		if (n-- == 0)
-			break;
-	}
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
-}
-
 /* A worker: waits for the others, then runs pairs until told to stop. */
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct run *r = w->run;
-	bool (*pair)(void *) = r->op->pair;
-	void *obj = r->obj;
-	uint64_t cpu, pairs = 0;
-	unsigned i;
 
-	if (r->pin && !pin_nth(w->index))
+	if (r->pin && !bench_pin_nth(w->index))
 		w->unpinned = true;
 	pthread_barrier_wait(&r->barrier);
-
-	w->start = clock_ns(CLOCK_MONOTONIC);
-	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	if (r->count != 0) {
-		for (; pairs < r->count; pairs++) {
-			if (!pair(obj))
-				w->refused = true;
-		}
-	} else {
-		do {
-			for (i = 0; i < BENCH_BATCH; i++) {
-				if (!pair(obj))
-					w->refused = true;
-			}
-			pairs += BENCH_BATCH;
-		} while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED));
-	}
-	w->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
-	w->end = clock_ns(CLOCK_MONOTONIC);
-	w->pairs = pairs;
+	bench_pairs(&w->count, r->op->pair, r->obj, r->count, &r->stop);
 	return NULL;
 }
 
@@ -478,14 +412,12 @@ worker_main(void *arg)
  * pairs over the wall time from the first thread's start to the last one's
  * end.
  */
-static struct sample
+static struct bench_sample
 run_once(const struct op *op, unsigned nthreads, uint64_t count)
 {
 	static struct worker w[BENCH_MAX_THREADS];
+	struct bench_count total = BENCH_TOTAL_INIT;
 	struct run r;
-	struct sample s;
-	struct timespec ts;
-	uint64_t pairs = 0, cpu = 0, start = UINT64_MAX, end = 0;
 	unsigned i;
 
 	memset(&r, 0, sizeof r);
@@ -506,80 +438,23 @@ run_once(const struct op *op, unsigned nthreads, uint64_t count)
 	pthread_barrier_wait(&r.barrier);
 	if (count == 0) {
 		/* Timing, not synchronisation: the threads stop on the flag. */
-		ts.tv_sec = opt_ms / 1000;
-		ts.tv_nsec = opt_ms % 1000 * 1000000;
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		bench_pause_ms(opt_ms);
 		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 	}
 	for (i = 0; i < nthreads; i++) {
 		pthread_join(w[i].thread, NULL);
-		if (w[i].refused) {
+		if (w[i].count.refused) {
 			fprintf(stderr, "bench_rundown: %s: an acquire was "
 			    "refused on an open object\n", op->name);
 			exit(2);
 		}
 		if (w[i].unpinned && i == 0)
 			fprintf(stderr, "bench_rundown: cannot pin threads\n");
-		pairs += w[i].pairs;
-		cpu += w[i].cpu_ns;
-		if (w[i].start < start)
-			start = w[i].start;
-		if (w[i].end > end)
-			end = w[i].end;
+		bench_total_add(&total, &w[i].count);
 	}
 	pthread_barrier_destroy(&r.barrier);
 	op->teardown(r.obj);
-
-	s.ns = pairs != 0 ? (double)cpu / (double)pairs : 0;
-	s.mops = end > start ? (double)pairs * 1e3 / (double)(end - start) : 0;
-	return s;
-}
-
-/* ---- statistics -------------------------------------------------------- */
-
-/* qsort comparison of doubles. */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The value at fraction q (0..1) of n sorted values (nearest rank). */
-static double
-rank(const double *v, size_t n, double q)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	i = (size_t)(q * (double)n + 0.999999);
-	if (i == 0)
-		i = 1;
-	if (i > n)
-		i = n;
-	return v[i - 1];
-}
-
-/* A median and its range. */
-struct spread {
-	double		 med, min, max;
-};
-
-/* Sorts v and summarises it. */
-static struct spread
-spread_of(double *v, size_t n)
-{
-	struct spread s;
-
-	qsort(v, n, sizeof *v, cmp_double);
-	s.min = v[0];
-	s.max = v[n - 1];
-	/* The true median for an even count too. */
-	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	return s;
+	return bench_sample_of(&total);
 }
 
 /* ---- wake latency -------------------------------------------------------- */
@@ -607,11 +482,11 @@ waiter_main(void *arg)
 
 	k->tid = (pid_t)syscall(SYS_gettid);
 	if (opt_pin)
-		pin_nth(1);
+		bench_pin_nth(1);
 	for (i = 0; i < k->rounds; i++) {
 		pthread_barrier_wait(&k->barrier);		/* start */
 		error = k->ops->wait(k->obj);
-		k->woke = clock_ns(CLOCK_MONOTONIC);
+		k->woke = bench_clock_ns(CLOCK_MONOTONIC);
 		k->woke_cpu = bench_cpu();
 		__atomic_store_n(&k->returned, 1, __ATOMIC_RELEASE);
 		if (error != 0)
@@ -619,25 +494,6 @@ waiter_main(void *arg)
 		pthread_barrier_wait(&k->barrier);		/* end */
 	}
 	return NULL;
-}
-
-/* True if thread tid sleeps (state S in /proc); false if unknown. */
-static bool
-thread_sleeping(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return false;
-	return p[2] == 'S';
 }
 
 /*
@@ -658,7 +514,6 @@ wake_measure(const struct op *op, double *lat, unsigned rounds,
 	pthread_t t;
 	uint64_t t0;
 	unsigned i, cpu;
-	long polls;
 
 	memset(&k, 0, sizeof k);
 	k.ops = op->wake;
@@ -674,7 +529,7 @@ wake_measure(const struct op *op, double *lat, unsigned rounds,
 	}
 	pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
 	if (opt_pin)
-		pin_nth(0);
+		bench_pin_nth(0);
 	for (i = 0; i < rounds; i++) {
 		if (!k.ops->acquire(k.obj)) {
 			k.error = -EINVAL;
@@ -685,12 +540,7 @@ wake_measure(const struct op *op, double *lat, unsigned rounds,
 		while (k.ops->state(k.obj) != RUNDOWN_RUNNING_DOWN)
 			sched_yield();
 		/* Started; now wait until it sleeps (bounded, /proc may lie). */
-		for (polls = 0; polls < 100000; polls++) {
-			if (thread_sleeping(k.tid))
-				break;
-			sched_yield();
-		}
-		if (polls == 100000)
+		if (!bench_wait_asleep(k.tid))
 			(*awake)++;
 		if (__atomic_load_n(&k.returned, __ATOMIC_ACQUIRE)) {
 			fprintf(stderr, "bench_rundown: %s: the wait returned "
@@ -698,7 +548,7 @@ wake_measure(const struct op *op, double *lat, unsigned rounds,
 			exit(2);
 		}
 		cpu = bench_cpu();
-		t0 = clock_ns(CLOCK_MONOTONIC);
+		t0 = bench_clock_ns(CLOCK_MONOTONIC);
 		k.ops->release(k.obj);
 		pthread_barrier_wait(&k.barrier);		/* end */
 		lat[i] = (double)(k.woke - t0) / 1e3;
@@ -722,52 +572,26 @@ wake_measure(const struct op *op, double *lat, unsigned rounds,
 
 /* ---- the report ---------------------------------------------------------- */
 
-/* The first "model name" of /proc/cpuinfo, or "unknown". */
-static void
-cpu_model(char *buf, size_t size)
-{
-	char line[256], *p;
-	FILE *f;
-
-	snprintf(buf, size, "unknown");
-	if ((f = fopen("/proc/cpuinfo", "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strncmp(line, "model name", 10) != 0 ||
-		    (p = strchr(line, ':')) == NULL)
-			continue;
-		p += strspn(p + 1, " \t") + 1;
-		p[strcspn(p, "\n")] = '\0';
-		snprintf(buf, size, "%s", p);
-		break;
-	}
-	fclose(f);
-}
-
 /* Prints the machine facts and the settings. */
 static void
 print_header(void)
 {
 	char model[128];
 	const char *getcpu = "sched_getcpu()";
-	unsigned i;
 
 #ifdef HAVE_RSEQ_AREA
 	if (__rseq_size != 0)
 		getcpu = "a load from the rseq area";
 #endif
-	cpu_model(model, sizeof model);
+	bench_cpu_model(model, sizeof model);
 	printf("bench_rundown: librundown %s, BLOCK_LINE %u, "
 	    "rundown_cache_size() %zu bytes\n", rundown_version_string(),
 	    BLOCK_LINE, rundown_cache_size());
 	printf("machine: %ld CPUs online (%u configured), %s; "
 	    "current CPU by %s\n", sysconf(_SC_NPROCESSORS_ONLN), ncpus_conf,
 	    model, getcpu);
-	printf("method: %u x %ld ms per configuration, median reported, "
-	    "threads %s; threads:", opt_reps, opt_ms,
-	    opt_pin ? "pinned" : "not pinned");
-	for (i = 0; i < opt_nthreads; i++)
-		printf("%s%u", i ? "," : " ", opt_threads[i]);
+	bench_print_method(opt_reps, opt_ms, "threads", opt_pin, opt_threads,
+	    opt_nthreads);
 	printf("\n\n");
 }
 
@@ -817,15 +641,12 @@ throughput(void)
 {
 	double ns[NOPS][BENCH_MAX_COUNTS], mops[NOPS][BENCH_MAX_COUNTS];
 	double vns[NOPS][64], vmops[NOPS][64], ratio[BENCH_MAX_COUNTS];
-	struct sample s;
-	struct spread sn, sm;
+	struct bench_sample s;
+	struct bench_spread sn, sm;
 	unsigned t, rep, o;
 	int a, b, c, d, t1 = -1, t2 = -1;
 
-	printf("%-20s  %-26s  %s\n", "", "ns per pair (thread CPU)",
-	    "Mops/s (aggregate)");
-	printf("%-15s %4s  %8s %8s %8s  %8s %8s %8s\n", "variant", "thr",
-	    "median", "min", "max", "median", "min", "max");
+	bench_print_table_head("thread", "thr");
 	for (t = 0; t < opt_nthreads; t++) {
 		for (rep = 0; rep < opt_reps; rep++) {
 			for (o = 0; o < NOPS; o++) {
@@ -839,13 +660,12 @@ throughput(void)
 		for (o = 0; o < NOPS; o++) {
 			if (op_index(ops[o].key) < 0)
 				continue;
-			sn = spread_of(vns[o], opt_reps);
-			sm = spread_of(vmops[o], opt_reps);
+			sn = bench_spread_of(vns[o], opt_reps);
+			sm = bench_spread_of(vmops[o], opt_reps);
 			ns[o][t] = sn.med;
 			mops[o][t] = sm.med;
-			printf("%c %-13s %4u  %8.2f %8.2f %8.2f  %8.2f %8.2f %8.2f\n",
-			    ops[o].key, ops[o].name, opt_threads[t], sn.med,
-			    sn.min, sn.max, sm.med, sm.min, sm.max);
+			bench_print_table_row(ops[o].key, ops[o].name,
+			    opt_threads[t], &sn, &sm, "");
 		}
 		if (opt_threads[t] == 1)
 			t1 = (int)t;
@@ -911,10 +731,11 @@ wake_latency(void)
 		if (ops[o].wake == NULL || op_index(ops[o].key) < 0)
 			continue;
 		wake_measure(&ops[o], lat, opt_wake, &awake, &same);
-		qsort(lat, opt_wake, sizeof *lat, cmp_double);
+		qsort(lat, opt_wake, sizeof *lat, bench_cmp_double);
 		printf("%c %-13s median %7.1f us  p99 %7.1f us  max %7.1f us  "
 		    "same CPU %3u%%", ops[o].key, ops[o].name,
-		    rank(lat, opt_wake, 0.5), rank(lat, opt_wake, 0.99),
+		    bench_rank(lat, opt_wake, 0.5),
+		    bench_rank(lat, opt_wake, 0.99),
 		    lat[opt_wake - 1], same * 100 / opt_wake);
 		if (awake != 0)
 			printf("  (%u rounds: waiter not seen asleep)", awake);
@@ -973,51 +794,17 @@ usage(int status)
 	exit(status);
 }
 
-/* A number in [min, max], or usage. */
-static unsigned long
-number(const char *s, unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bench_rundown: bad number: %s\n", s);
-		usage(1);
-	}
-	return v;
-}
-
-/* Parses -T's list of thread counts. */
-static void
-thread_list(const char *s)
-{
-	char buf[256], *tok, *save;
-
-	snprintf(buf, sizeof buf, "%s", s);
-	opt_nthreads = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (opt_nthreads == BENCH_MAX_COUNTS)
-			usage(1);
-		opt_threads[opt_nthreads++] = (unsigned)number(tok, 1,
-		    BENCH_MAX_THREADS);
-	}
-	if (opt_nthreads == 0)
-		usage(1);
-}
-
 int
 main(int argc, char **argv)
 {
 	long conf;
 	int ch;
 
+	bench_init("bench_rundown", usage);
 	while ((ch = getopt(argc, argv, "c:ho:pqr:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'c':
-			opt_callgrind = number(optarg, 1, ULONG_MAX);
+			opt_callgrind = bench_number(optarg, 1, ULONG_MAX);
 			break;
 		case 'h':
 			usage(0);
@@ -1034,16 +821,17 @@ main(int argc, char **argv)
 			opt_quiet = true;
 			break;
 		case 'r':
-			opt_reps = (unsigned)number(optarg, 1, 64);
+			opt_reps = (unsigned)bench_number(optarg, 1, 64);
 			break;
 		case 'T':
-			thread_list(optarg);
+			bench_count_list(optarg, opt_threads, &opt_nthreads,
+			    BENCH_MAX_THREADS);
 			break;
 		case 't':
-			opt_ms = (long)number(optarg, 1, 3600000);
+			opt_ms = (long)bench_number(optarg, 1, 3600000);
 			break;
 		case 'w':
-			opt_wake = (unsigned)number(optarg, 0, 10000000);
+			opt_wake = (unsigned)bench_number(optarg, 0, 10000000);
 			break;
 		default:
 			usage(1);

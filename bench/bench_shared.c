@@ -1,0 +1,962 @@
+/*
+ * bench_shared.c: run-down protection across processes, through rundownd.
+ *
+ * Starts its own rundownd (-D, foreground, on a socket in a private
+ * mkdtemp directory, its log in a file beside it) and measures, in one run:
+ *
+ *   b  shared block    processes attached to one block of the daemon
+ *                      (rundown_attach_at), each acquiring and releasing
+ *                      with rundown_cache_acquire/release on its own row;
+ *   c  plain ref       rundown_acquire/release on one rundown_ref_t in a
+ *                      MAP_SHARED mapping the processes inherit;
+ *   d  rwlock read     pthread_rwlock_rdlock/unlock on one
+ *                      PTHREAD_PROCESS_SHARED lock in that mapping;
+ *   e  wake latency    from a holder's last release to the return of a
+ *                      rundown_ctl_wait() that was blocked in the daemon;
+ *   f  control         requests per second the daemon answers on 1 and 4
+ *                      connections: status, and create + free pairs.
+ *
+ * b, c and d run one process harness, as bench_rundown runs threads: the
+ * processes are forked for each repetition, set up (attach, pin), meet on
+ * a process-shared barrier, run pairs until the parent raises a stop flag
+ * after -t milliseconds, and report their pairs and CPU time in the shared
+ * mapping.  The repetitions of the variants are interleaved and medians
+ * are reported.  It is a measurement, not a test: targets are printed as
+ * PASS or MISS and the exit status ignores them (2 only if the harness
+ * fails, such as an acquire refused on an open block).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "benchutil.h"
+#include "block.h"		/* BLOCK_LINE */
+#include "proto.h"		/* proto_shm_prefix */
+
+#define BENCH_MAX_PROCS 64	/* the daemon's default rows per block */
+#define BENCH_MAX_CONNS 16
+#define BENCH_MAX_REPS 64
+#define BENCH_TAG RUNDOWN_TAG('B', 's', 'h', 'd')
+
+/* What a worker process reports, alone on its cache lines. */
+struct result {
+	struct bench_count count;
+	int		 error;		/* set-up or tear-down, negative errno */
+	bool		 unpinned;
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* The mapping every worker inherits (MAP_SHARED, anonymous). */
+struct region {
+	struct {
+		int	 stop;		/* atomic */
+	} __attribute__((aligned(BLOCK_LINE))) flag;
+	struct {
+		pthread_barrier_t barrier;
+	} __attribute__((aligned(BLOCK_LINE))) start;
+	struct {
+		rundown_ref_t ref;
+	} __attribute__((aligned(BLOCK_LINE))) ref;
+	struct {
+		pthread_rwlock_t lock;
+	} __attribute__((aligned(BLOCK_LINE))) rw;
+	struct result	 res[BENCH_MAX_PROCS];
+};
+
+/* A variant of the process harness. */
+struct op {
+	char		 key;
+	const char	*name;
+	void		 (*prepare)(void);	/* parent, before the fork */
+	int		 (*setup)(void **);	/* worker, before the barrier */
+	bool		 (*pair)(void *);	/* false: acquire refused */
+	int		 (*teardown)(void *);	/* worker, after the run */
+	void		 (*finish)(void);	/* parent, after the run */
+};
+
+/* Options. */
+static const char *opt_daemon = "./src/rundownd";
+static long opt_ms = 200;
+static unsigned opt_reps = 7;
+static unsigned opt_procs[BENCH_MAX_COUNTS] = { 1, 2, 4 };
+static unsigned opt_nprocs = 3;
+static unsigned opt_conns[BENCH_MAX_COUNTS] = { 1, 4 };
+static unsigned opt_nconns = 2;
+static unsigned opt_wake = 1000;
+static bool opt_pin;
+static bool opt_quiet;
+static const char *opt_ops = "bcdef";
+
+static struct region *rg;
+static unsigned cpus_allowed;	/* CPUs this process may run on */
+static pid_t main_pid;
+static pid_t daemon_pid = -1;
+static char tmpdir[] = "/tmp/bench_shared.XXXXXX";
+static bool tmpdir_made;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static char log_path[PATH_MAX];
+static rundown_conn_t *ctl;	/* the parent's control connection */
+
+static void daemon_stop(void);
+
+/* Says what failed and exits 2; the parent also stops its daemon. */
+static __attribute__((noreturn, format(printf, 1, 2))) void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench_shared: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	if (getpid() != main_pid)
+		_exit(2);
+	exit(2);
+}
+
+/* ---- the daemon -------------------------------------------------------- */
+
+/* Starts rundownd in the foreground on a socket of its own, its log in a
+ * file, and polls (every millisecond, for up to 10 s) until it answers. */
+static void
+daemon_start(void)
+{
+	rundown_conn_t *c;
+	int fd, status, r = -ECONNREFUSED;
+	long tries;
+
+	if (access(opt_daemon, X_OK) != 0)
+		die("%s: %s (give the daemon with -D)", opt_daemon,
+		    strerror(errno));
+	if (mkdtemp(tmpdir) == NULL)
+		die("mkdtemp: %s", strerror(errno));
+	tmpdir_made = true;
+	snprintf(sock_path, sizeof sock_path, "%s/rundownd.sock", tmpdir);
+	snprintf(log_path, sizeof log_path, "%s/rundownd.log", tmpdir);
+	fflush(NULL);
+	if ((daemon_pid = fork()) < 0)
+		die("fork: %s", strerror(errno));
+	if (daemon_pid == 0) {
+		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 ||
+		    dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		execl(opt_daemon, opt_daemon, "-d", "-S", sock_path,
+		    (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", opt_daemon, strerror(errno));
+		_exit(127);
+	}
+	/* Polling an observable state; the pause only paces the polls. */
+	for (tries = 0; tries < 10000; tries++) {
+		if ((r = rundown_connect(sock_path, &c)) == 0)
+			break;
+		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+			daemon_pid = -1;
+			die("rundownd exited at start-up (status %d); see %s",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			    log_path);
+		}
+		bench_pause_ms(1);
+	}
+	if (r != 0)
+		die("rundownd does not answer on %s: %s", sock_path,
+		    rundown_strerror(r));
+	ctl = c;
+}
+
+/* Removes the shared-memory objects of our socket path that are left
+ * (none if every block was freed) and returns how many there were. */
+static unsigned
+daemon_leftovers(void)
+{
+	char prefix[64], name[300];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	proto_shm_prefix(sock_path, prefix, sizeof prefix);
+	if ((d = opendir("/dev/shm")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(name, sizeof name, "/%s", de->d_name);
+		shm_unlink(name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Empties and removes the private directory: the log, and whatever the
+ * daemon leaves there after a clean exit (its lock file). */
+static void
+tmpdir_remove(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(tmpdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof path, "%s/%s", tmpdir,
+			    de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	if (rmdir(tmpdir) == 0)
+		tmpdir_made = false;
+}
+
+/* Stops the daemon with SIGTERM and waits for it; removes the directory.
+ * Also the exit handler of the parent, so a failure cleans up too. */
+static void
+daemon_stop(void)
+{
+	unsigned left;
+	int status;
+
+	if (getpid() != main_pid)
+		return;
+	rundown_disconnect(ctl);
+	ctl = NULL;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		while (waitpid(daemon_pid, &status, 0) < 0 && errno == EINTR)
+			;
+		daemon_pid = -1;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fprintf(stderr, "bench_shared: rundownd did not exit "
+			    "cleanly (status 0x%x); log kept in %s\n", status,
+			    log_path);
+		else if ((left = daemon_leftovers()) != 0)
+			fprintf(stderr, "bench_shared: %u shared-memory "
+			    "object(s) were left; removed\n", left);
+		else
+			tmpdir_remove();
+	}
+	if (tmpdir_made)
+		daemon_leftovers();
+}
+
+/* ---- the variants ------------------------------------------------------ */
+
+/* (b) Attaches this worker to the shared block: a row of its own. */
+static int
+shared_setup(void **obj)
+{
+	rundown_cache_t *ref;
+	int r;
+
+	if ((r = rundown_attach_at(sock_path, BENCH_TAG, 0, &ref)) == 0)
+		*obj = ref;
+	return r;
+}
+
+/* One pair on the shared block. */
+static __attribute__((noinline)) bool
+pair_shared(void *p)
+{
+	if (!rundown_cache_acquire(p))
+		return false;
+	rundown_cache_release(p);
+	return true;
+}
+
+/* Gives the row back. */
+static int
+shared_teardown(void *p)
+{
+	return rundown_detach(p);
+}
+
+/* (c) Opens the reference in the shared mapping for the next run. */
+static void
+ref_prepare(void)
+{
+	rundown_init(&rg->ref.ref);
+}
+
+/* Points a worker at the reference it inherited. */
+static int
+ref_setup(void **obj)
+{
+	*obj = &rg->ref.ref;
+	return 0;
+}
+
+/* One pair on the plain reference. */
+static __attribute__((noinline)) bool
+pair_ref(void *p)
+{
+	if (!rundown_acquire(p))
+		return false;
+	rundown_release(p);
+	return true;
+}
+
+/* Nothing to give back. */
+static int
+no_teardown(void *p)
+{
+	(void)p;
+	return 0;
+}
+
+/* (d) A process-shared read-write lock in the mapping. */
+static void
+rwlock_prepare(void)
+{
+	pthread_rwlockattr_t attr;
+
+	if (pthread_rwlockattr_init(&attr) != 0 ||
+	    pthread_rwlockattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_rwlock_init(&rg->rw.lock, &attr) != 0)
+		die("pthread_rwlock_init: cannot make a process-shared lock");
+	pthread_rwlockattr_destroy(&attr);
+}
+
+/* Points a worker at the lock it inherited. */
+static int
+rwlock_setup(void **obj)
+{
+	*obj = &rg->rw.lock;
+	return 0;
+}
+
+/* One read lock and unlock. */
+static __attribute__((noinline)) bool
+pair_rwlock(void *p)
+{
+	if (pthread_rwlock_rdlock(p) != 0)
+		return false;
+	pthread_rwlock_unlock(p);
+	return true;
+}
+
+/* Destroys the lock once every worker is gone. */
+static void
+rwlock_finish(void)
+{
+	pthread_rwlock_destroy(&rg->rw.lock);
+}
+
+static const struct op ops[] = {
+	{ 'b', "shared block", NULL, shared_setup, pair_shared,
+	    shared_teardown, NULL },
+	{ 'c', "plain ref", ref_prepare, ref_setup, pair_ref, no_teardown,
+	    NULL },
+	{ 'd', "rwlock read", rwlock_prepare, rwlock_setup, pair_rwlock,
+	    no_teardown, rwlock_finish },
+};
+#define NOPS (sizeof ops / sizeof ops[0])
+
+/* ---- the process harness ----------------------------------------------- */
+
+/* A worker process: sets up, waits for the others, runs pairs until told
+ * to stop, tears down.  Never returns. */
+static __attribute__((noreturn)) void
+worker_main(const struct op *op, unsigned index)
+{
+	struct result *res = &rg->res[index];
+	void *obj = NULL;
+
+	if (opt_pin && !bench_pin_nth(index))
+		res->unpinned = true;
+	res->error = op->setup(&obj);
+	pthread_barrier_wait(&rg->start.barrier);
+	if (res->error != 0)
+		_exit(0);
+
+	bench_pairs(&res->count, op->pair, obj, 0, &rg->flag.stop);
+	res->error = op->teardown(obj);
+	_exit(0);
+}
+
+/*
+ * Runs op on nprocs processes for opt_ms milliseconds.  The CPU time per
+ * pair leaves out the time a process spent preempted (by its siblings when
+ * oversubscribed, by the daemon or other load); the throughput is all the
+ * pairs over the wall time from the first process's start to the last
+ * one's end.
+ */
+static struct bench_sample
+run_once(const struct op *op, unsigned nprocs)
+{
+	pthread_barrierattr_t attr;
+	pid_t pid[BENCH_MAX_PROCS];
+	struct bench_count total = BENCH_TOTAL_INIT;
+	unsigned i;
+	int status;
+
+	memset(rg->res, 0, sizeof rg->res);
+	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
+	if (op->prepare != NULL)
+		op->prepare();
+	if (pthread_barrierattr_init(&attr) != 0 ||
+	    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_barrier_init(&rg->start.barrier, &attr, nprocs + 1) != 0)
+		die("pthread_barrier_init: cannot make a process-shared barrier");
+	pthread_barrierattr_destroy(&attr);
+	fflush(NULL);
+	for (i = 0; i < nprocs; i++) {
+		if ((pid[i] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (pid[i] == 0)
+			worker_main(op, i);
+	}
+	pthread_barrier_wait(&rg->start.barrier);
+	bench_pause_ms(opt_ms);
+	__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < nprocs; i++) {
+		while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("%s: worker %u died (status 0x%x)", op->name, i,
+			    status);
+	}
+	pthread_barrier_destroy(&rg->start.barrier);
+	if (op->finish != NULL)
+		op->finish();
+	for (i = 0; i < nprocs; i++) {
+		if (rg->res[i].error != 0)
+			die("%s: worker %u: %s", op->name, i,
+			    rundown_strerror(rg->res[i].error));
+		if (rg->res[i].count.refused)
+			die("%s: an acquire was refused on an open object",
+			    op->name);
+		if (rg->res[i].unpinned && i == 0)
+			fprintf(stderr, "bench_shared: cannot pin processes\n");
+		bench_total_add(&total, &rg->res[i].count);
+	}
+	return bench_sample_of(&total);
+}
+
+/* ---- the report: throughput (b, c, d) ----------------------------------- */
+
+/* Prints the machine facts and the settings. */
+static void
+print_header(void)
+{
+	char model[128];
+	unsigned i;
+
+	bench_cpu_model(model, sizeof model);
+	printf("bench_shared: librundown %s, BLOCK_LINE %u; rundownd %s on "
+	    "%s\n", rundown_version_string(), BLOCK_LINE, opt_daemon,
+	    sock_path);
+	printf("machine: %ld CPUs online, %u allowed here, %s\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), cpus_allowed, model);
+	bench_print_method(opt_reps, opt_ms, "processes", opt_pin, opt_procs,
+	    opt_nprocs);
+	printf("; connections:");
+	bench_print_counts(opt_conns, opt_nconns);
+	printf("\n");
+	for (i = 0; i < opt_nprocs; i++) {
+		if (opt_procs[i] > cpus_allowed) {
+			printf("note: %u processes on %u CPUs are "
+			    "oversubscribed: they take turns instead of "
+			    "running at once, which hides contention\n",
+			    opt_procs[i], cpus_allowed);
+			break;
+		}
+	}
+	printf("\n");
+}
+
+/* True if variant key was selected with -o. */
+static bool
+selected(char key)
+{
+	return strchr(opt_ops, key) != NULL;
+}
+
+/* Prints a ratio line: the value per process count, then the target,
+ * judged at every count of 2 processes or more. */
+static void
+print_ratio(const char *label, const double v[], double target)
+{
+	unsigned i;
+	bool any = false;
+
+	printf("  %-34s", label);
+	for (i = 0; i < opt_nprocs; i++)
+		printf(" %8.2f", v[i]);
+	printf("   target >= %.2f at 2+ proc:", target);
+	for (i = 0; i < opt_nprocs; i++) {
+		if (opt_procs[i] < 2)
+			continue;
+		printf(" %u %s", opt_procs[i], v[i] >= target ? "PASS" : "MISS");
+		any = true;
+	}
+	printf("%s\n", any ? "" : " not run");
+}
+
+/* Runs b, c and d and prints the table and the ratios. */
+static void
+throughput(void)
+{
+	static double vns[NOPS][BENCH_MAX_REPS], vmops[NOPS][BENCH_MAX_REPS];
+	double mops[NOPS][BENCH_MAX_COUNTS], ratio[BENCH_MAX_COUNTS];
+	struct rundown_block_info info;
+	struct bench_sample s;
+	struct bench_spread sn, sm;
+	unsigned t, rep, o;
+	bool first;
+	int r;
+
+	if (!selected('b') && !selected('c') && !selected('d'))
+		return;
+	bench_print_table_head("process", "proc");
+	for (t = 0; t < opt_nprocs; t++) {
+		for (rep = 0; rep < opt_reps; rep++) {
+			for (o = 0; o < NOPS; o++) {
+				if (!selected(ops[o].key))
+					continue;
+				s = run_once(&ops[o], opt_procs[t]);
+				vns[o][rep] = s.ns;
+				vmops[o][rep] = s.mops;
+			}
+		}
+		for (o = 0, first = true; o < NOPS; o++) {
+			if (!selected(ops[o].key))
+				continue;
+			sn = bench_spread_of(vns[o], opt_reps);
+			sm = bench_spread_of(vmops[o], opt_reps);
+			mops[o][t] = sm.med;
+			bench_print_table_row(ops[o].key, ops[o].name,
+			    opt_procs[t], &sn, &sm,
+			    opt_procs[t] > cpus_allowed && first ?
+			    "  (oversubscribed)" : "");
+			first = false;
+		}
+		fflush(stdout);
+	}
+
+	/* Every worker detached: the block must be open and hold nothing. */
+	if (selected('b')) {
+		if ((r = rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0,
+		    NULL)) != 0)
+			die("status: %s", rundown_strerror(r));
+		if (info.state != RUNDOWN_OPEN || info.attached != 0 ||
+		    info.outstanding != 0)
+			die("after the runs the block is %s with %u attached "
+			    "and %llu outstanding", rundown_state_name(
+			    info.state), info.attached,
+			    (unsigned long long)info.outstanding);
+	}
+	if (!selected('b') || (!selected('c') && !selected('d')))
+		return;
+	printf("\nratios of the medians, per process count:\n  %-34s", "");
+	for (t = 0; t < opt_nprocs; t++)
+		printf(" %4u proc", opt_procs[t]);
+	printf("\n");
+	for (o = 1; o < NOPS; o++) {
+		if (!selected(ops[o].key))
+			continue;
+		for (t = 0; t < opt_nprocs; t++)
+			ratio[t] = mops[0][t] / mops[o][t];
+		print_ratio(o == 1 ? "b/c Mops b / Mops c (x faster)" :
+		    "b/d Mops b / Mops d (x faster)", ratio, 3.0);
+	}
+}
+
+/* ---- wake latency through the daemon (e) ------------------------------- */
+
+/* What the holder and the waiter thread share. */
+struct wake {
+	rundown_conn_t	*conn;		/* the waiter's own connection */
+	unsigned	 rounds;
+	pid_t		 tid;		/* the waiter's thread id */
+	int		 returned;	/* atomic: the wait returned this round */
+	int		 error;
+	uint64_t	 woke;		/* when the wait returned */
+	pthread_barrier_t barrier;
+};
+
+/* The waiter: each round, asks the daemon to run the block down and
+ * blocks until it answers. */
+static void *
+waiter_main(void *arg)
+{
+	struct wake *k = arg;
+	unsigned i;
+	int error;
+
+	k->tid = (pid_t)syscall(SYS_gettid);
+	if (opt_pin)
+		bench_pin_nth(1);
+	for (i = 0; i < k->rounds; i++) {
+		pthread_barrier_wait(&k->barrier);		/* start */
+		error = rundown_ctl_wait(k->conn, BENCH_TAG, NULL);
+		k->woke = bench_clock_ns(CLOCK_MONOTONIC);
+		__atomic_store_n(&k->returned, 1, __ATOMIC_RELEASE);
+		if (error != 0)
+			k->error = error;
+		pthread_barrier_wait(&k->barrier);		/* end */
+	}
+	return NULL;
+}
+
+/* The block's state as the daemon reports it. */
+static enum rundown_state
+daemon_state(void)
+{
+	struct rundown_block_info info;
+	int r;
+
+	if ((r = rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0, NULL)) != 0)
+		die("status: %s", rundown_strerror(r));
+	return info.state;
+}
+
+/* Prints median, 99th percentile, maximum and the share over 1 ms of n
+ * latencies in microseconds (sorts them). */
+static void
+print_latency(const char *label, double *lat, unsigned n)
+{
+	unsigned i, slow = 0;
+
+	qsort(lat, n, sizeof *lat, bench_cmp_double);
+	for (i = 0; i < n; i++)
+		slow += lat[i] > 1000;
+	printf("  %-30s median %7.1f us  p99 %7.1f us  max %7.1f us  "
+	    "over 1 ms %4.1f%%\n", label, bench_rank(lat, n, 0.5),
+	    bench_rank(lat, n, 0.99), lat[n - 1], 100.0 * slow / n);
+}
+
+/*
+ * Times rounds of: this process holds one protection on the shared block
+ * (attached like any client); the waiter thread sends a wait and blocks in
+ * the daemon; once the daemon reports running-down (so it has taken the
+ * wait: one loop thread answers both connections in order) and the waiter
+ * sleeps, the holder stamps the time and releases; the waiter stamps the
+ * time as its wait returns.  Then re-initialize and again.  A status round
+ * trip on the same socket is timed too, as a baseline.
+ */
+static void
+wake_latency(void)
+{
+	struct rundown_block_info info;
+	rundown_cache_t *ref;
+	struct wake k;
+	cpu_set_t saved;
+	pthread_t t;
+	uint64_t t0;
+	double *lat;
+	unsigned i, awake = 0;
+	long status_polls = 0;
+	int r;
+
+	if (opt_wake == 0 || !selected('e'))
+		return;
+	if ((lat = calloc(opt_wake, sizeof *lat)) == NULL)
+		die("calloc: %s", strerror(errno));
+	memset(&k, 0, sizeof k);
+	k.rounds = opt_wake;
+	if ((r = rundown_connect(sock_path, &k.conn)) != 0)
+		die("connect: %s", rundown_strerror(r));
+	if ((r = rundown_attach_at(sock_path, BENCH_TAG, 0, &ref)) != 0)
+		die("attach: %s", rundown_strerror(r));
+	pthread_barrier_init(&k.barrier, NULL, 2);
+	/* Created before this thread pins itself, so that it inherits (and
+	 * picks its CPU from) the whole allowed set. */
+	if (pthread_create(&t, NULL, waiter_main, &k) != 0)
+		die("pthread_create: %s", strerror(errno));
+	sched_getaffinity(0, sizeof saved, &saved);
+	if (opt_pin)
+		bench_pin_nth(0);
+	for (i = 0; i < opt_wake; i++) {
+		if (!rundown_cache_acquire(ref))
+			die("round %u: acquire refused on an open block", i);
+		__atomic_store_n(&k.returned, 0, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&k.barrier);		/* start */
+		while (daemon_state() != RUNDOWN_RUNNING_DOWN)
+			status_polls++;
+		/* Taken by the daemon; now wait until the waiter sleeps in
+		 * its read (bounded: /proc may lie). */
+		if (!bench_wait_asleep(k.tid))
+			awake++;
+		if (__atomic_load_n(&k.returned, __ATOMIC_ACQUIRE))
+			die("round %u: the wait returned while a protection "
+			    "was held", i);
+		t0 = bench_clock_ns(CLOCK_MONOTONIC);
+		rundown_cache_release(ref);
+		pthread_barrier_wait(&k.barrier);		/* end */
+		lat[i] = (double)(k.woke - t0) / 1e3;
+		if (k.error != 0)
+			die("round %u: wait: %s", i, rundown_strerror(k.error));
+		if ((r = rundown_ctl_reinit(ctl, BENCH_TAG)) != 0)
+			die("round %u: reinit: %s", i, rundown_strerror(r));
+	}
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&k.barrier);
+	sched_setaffinity(0, sizeof saved, &saved);
+
+	printf("\nwake latency through the daemon, %u rounds:\n", opt_wake);
+	print_latency("e release -> ctl_wait returns", lat, opt_wake);
+	if (awake != 0)
+		printf("  (%u rounds: waiter not seen asleep)\n", awake);
+	/* Baseline: one request and its answer, on the same socket. */
+	for (i = 0; i < opt_wake; i++) {
+		t0 = bench_clock_ns(CLOCK_MONOTONIC);
+		if ((r = rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0,
+		    NULL)) != 0)
+			die("status: %s", rundown_strerror(r));
+		lat[i] = (double)(bench_clock_ns(CLOCK_MONOTONIC) - t0) / 1e3;
+	}
+	print_latency("  baseline: status round trip", lat, opt_wake);
+	if (!opt_quiet)
+		printf("  (%.2f status replies per round said open before "
+		    "one said running-down)\n", (double)status_polls /
+		    opt_wake);
+	if ((r = rundown_detach(ref)) != 0)
+		die("detach: %s", rundown_strerror(r));
+	rundown_disconnect(k.conn);
+	free(lat);
+}
+
+/* ---- control-request throughput (f) ------------------------------------ */
+
+/* One client thread of the control benchmark, alone on its lines. */
+struct client {
+	pthread_t	 thread;
+	unsigned	 index;
+	bool		 create_free;	/* else status */
+	rundown_conn_t	*conn;
+	uint64_t	 requests;
+	uint64_t	 start, end;
+	int		 error;
+} __attribute__((aligned(BLOCK_LINE)));
+
+static pthread_barrier_t client_barrier;
+static int client_stop;		/* atomic */
+
+/* A client: status requests, or create + free of a tag of its own,
+ * until told to stop. */
+static void *
+client_main(void *arg)
+{
+	struct client *cl = arg;
+	struct rundown_block_info info;
+	uint32_t tag = RUNDOWN_TAG('B', 'c', 'f', 'a' + cl->index);
+	uint64_t n = 0;
+	int r = 0;
+
+	pthread_barrier_wait(&client_barrier);
+	cl->start = bench_clock_ns(CLOCK_MONOTONIC);
+	while (!__atomic_load_n(&client_stop, __ATOMIC_RELAXED)) {
+		if (cl->create_free) {
+			if ((r = rundown_ctl_create(cl->conn, tag, 0)) != 0 ||
+			    (r = rundown_ctl_free(cl->conn, tag)) != 0)
+				break;
+			n += 2;
+		} else {
+			if ((r = rundown_ctl_status(cl->conn, BENCH_TAG, &info,
+			    NULL, 0, NULL)) != 0)
+				break;
+			n++;
+		}
+	}
+	cl->end = bench_clock_ns(CLOCK_MONOTONIC);
+	cl->requests = n;
+	cl->error = r;
+	return NULL;
+}
+
+/* Runs nconns clients for opt_ms: requests per second, all together. */
+static double
+control_once(unsigned nconns, bool create_free)
+{
+	static struct client cl[BENCH_MAX_CONNS];
+	uint64_t n = 0, start = UINT64_MAX, end = 0;
+	unsigned i;
+	int r;
+
+	__atomic_store_n(&client_stop, 0, __ATOMIC_RELAXED);
+	pthread_barrier_init(&client_barrier, NULL, nconns + 1);
+	for (i = 0; i < nconns; i++) {
+		memset(&cl[i], 0, sizeof cl[i]);
+		cl[i].index = i;
+		cl[i].create_free = create_free;
+		if ((r = rundown_connect(sock_path, &cl[i].conn)) != 0)
+			die("connect: %s", rundown_strerror(r));
+		if (pthread_create(&cl[i].thread, NULL, client_main,
+		    &cl[i]) != 0)
+			die("pthread_create: %s", strerror(errno));
+	}
+	pthread_barrier_wait(&client_barrier);
+	bench_pause_ms(opt_ms);
+	__atomic_store_n(&client_stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < nconns; i++) {
+		pthread_join(cl[i].thread, NULL);
+		rundown_disconnect(cl[i].conn);
+		if (cl[i].error != 0)
+			die("control client %u: %s", i,
+			    rundown_strerror(cl[i].error));
+		n += cl[i].requests;
+		if (cl[i].start < start)
+			start = cl[i].start;
+		if (cl[i].end > end)
+			end = cl[i].end;
+	}
+	pthread_barrier_destroy(&client_barrier);
+	return end > start ? (double)n * 1e6 / (double)(end - start) : 0;
+}
+
+/* Runs and prints the control-request throughput. */
+static void
+control(void)
+{
+	double v[2][BENCH_MAX_REPS];
+	struct bench_spread s;
+	unsigned c, rep, k;
+
+	if (!selected('f'))
+		return;
+	printf("\ncontrol requests the daemon answers, thousands per second "
+	    "(all connections):\n");
+	printf("%-15s %5s  %8s %8s %8s\n", "request", "conns", "median", "min",
+	    "max");
+	for (c = 0; c < opt_nconns; c++) {
+		for (rep = 0; rep < opt_reps; rep++) {
+			for (k = 0; k < 2; k++)
+				v[k][rep] = control_once(opt_conns[c], k == 1);
+		}
+		for (k = 0; k < 2; k++) {
+			s = bench_spread_of(v[k], opt_reps);
+			printf("f %-13s %5u  %8.1f %8.1f %8.1f\n", k == 0 ?
+			    "status" : "create, free", opt_conns[c], s.med,
+			    s.min, s.max);
+		}
+		fflush(stdout);
+	}
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Prints the usage and exits with status. */
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	FILE *f = status ? stderr : stdout;
+
+	fprintf(f,
+"usage: bench_shared [-hpq] [-C conns] [-D rundownd] [-o variants] [-r reps]\n"
+"                    [-T procs] [-t ms] [-w rounds]\n"
+"  -D PATH    the daemon to start (default ./src/rundownd, from the build\n"
+"             directory); it runs on a private socket and is stopped at the end\n"
+"  -t MS      duration of one repetition (default 200)\n"
+"  -r N       repetitions per configuration; medians are reported (default 7)\n"
+"  -T LIST    process counts for b, c, d, comma-separated (default 1,2,4)\n"
+"  -C LIST    connection counts for f, comma-separated (default 1,4)\n"
+"  -p         pin process i to the i-th allowed CPU (mod their count); the\n"
+"             wake-latency holder and waiter to two different CPUs\n"
+"  -w N       wake-latency rounds (default 1000; 0: skip)\n"
+"  -o KEYS    what to run, of bcdef (default bcdef):\n"
+"             b shared block, c plain ref, d rwlock read (processes),\n"
+"             e wake latency through the daemon, f control requests\n"
+"  -q         print the results only\n"
+"  -h         this help\n");
+	exit(status);
+}
+
+int
+main(int argc, char **argv)
+{
+	cpu_set_t allowed;
+	int ch, r;
+
+	bench_init("bench_shared", usage);
+	while ((ch = getopt(argc, argv, "C:D:ho:pqr:T:t:w:")) != -1) {
+		switch (ch) {
+		case 'C':
+			bench_count_list(optarg, opt_conns, &opt_nconns,
+			    BENCH_MAX_CONNS);
+			break;
+		case 'D':
+			opt_daemon = optarg;
+			break;
+		case 'h':
+			usage(0);
+		case 'o':
+			if (optarg[0] == '\0' ||
+			    optarg[strspn(optarg, "bcdef")] != '\0')
+				usage(1);
+			opt_ops = optarg;
+			break;
+		case 'p':
+			opt_pin = true;
+			break;
+		case 'q':
+			opt_quiet = true;
+			break;
+		case 'r':
+			opt_reps = (unsigned)bench_number(optarg, 1,
+			    BENCH_MAX_REPS);
+			break;
+		case 'T':
+			bench_count_list(optarg, opt_procs, &opt_nprocs,
+			    BENCH_MAX_PROCS);
+			break;
+		case 't':
+			opt_ms = (long)bench_number(optarg, 1, 3600000);
+			break;
+		case 'w':
+			opt_wake = (unsigned)bench_number(optarg, 0, 10000000);
+			break;
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+
+	main_pid = getpid();
+	cpus_allowed = 1;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+	    CPU_COUNT(&allowed) > 0)
+		cpus_allowed = (unsigned)CPU_COUNT(&allowed);
+	rg = mmap(NULL, sizeof *rg, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rg == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	atexit(daemon_stop);
+	daemon_start();
+	if ((r = rundown_ctl_create(ctl, BENCH_TAG, 0)) != 0)
+		die("create: %s", rundown_strerror(r));
+	if (!opt_quiet)
+		print_header();
+	throughput();
+	wake_latency();
+	control();
+	if ((r = rundown_ctl_free(ctl, BENCH_TAG)) != 0)
+		die("free: %s", rundown_strerror(r));
+	return 0;
+}
