@@ -19,10 +19,8 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -43,89 +41,20 @@
 #include <rundown/rundown.h>
 
 #include "proto.h"
+#include "testdaemon.h"
 #include "testutil.h"
 
 #define DT_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define DT_DEADLINE_MS 20000	/* safety net of every poll */
-#define DT_SOCKLEN 108		/* sizeof(sun_path) */
 #define DT_MAXHOLDERS 16
+#define DT_DIR_MODE 0711	/* searchable by all: test_users connects as
+				 * other users */
 #define AGENT_COMM "rd-agent"	/* what the daemon reports for an agent */
 
 /* NULL-terminated argument vector for rundownctl. */
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static char base[96];		/* the run's directory (main) */
-static char dir[128];		/* this test's directory */
-static char sock[DT_SOCKLEN];	/* dir/run/rundownd.sock: dir/run is new */
-static char logpath[PATH_MAX];	/* the daemon's stderr */
-static char rundownd[PATH_MAX];
-static char rundownctl[PATH_MAX];
-static pid_t dpid;		/* the daemon, or 0 */
-static rundown_conn_t *conn;	/* the test's own control connection */
-
-/* ---- time -------------------------------------------------------------- */
-
-/* The monotonic clock. */
-static struct timespec
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
-}
-
-/* Milliseconds since start. */
-static long
-elapsed_ms(const struct timespec *start)
-{
-	struct timespec t = now();
-
-	return (t.tv_sec - start->tv_sec) * 1000L +
-	    (t.tv_nsec - start->tv_nsec) / 1000000L;
-}
-
-/* The pause between two looks at something the test cannot be told. */
-static void
-pause_briefly(void)
-{
-	struct timespec ts = test_ms(1);
-
-	nanosleep(&ts, NULL);
-}
-
 /* ---- files ------------------------------------------------------------- */
-
-/* Reads up to size - 1 bytes of the end of a file into buf. */
-static char *
-file_tail(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	off_t end;
-	int fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return buf;
-	end = lseek(fd, 0, SEEK_END);
-	if (end > (off_t)(size - 1))
-		lseek(fd, end - (off_t)(size - 1), SEEK_SET);
-	else
-		lseek(fd, 0, SEEK_SET);
-	n = read(fd, buf, size - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
-/* The end of the daemon's log, for failure messages. */
-static const char *
-daemon_log(void)
-{
-	static char buf[4096];
-
-	return file_tail(logpath, buf, sizeof(buf));
-}
 
 /* Whether anything is at path (a dangling link counts). */
 static bool
@@ -136,219 +65,16 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* nftw() callback of rm_tree(): removes one entry, whatever it is. */
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* rm -rf path */
-static void
-rm_tree(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* /dev/shm path of the object of tag for the daemon on path. */
-static void
-shm_path(const char *path, uint32_t tag, char *buf, size_t size)
-{
-	char prefix[PROTO_SHM_PREFIX_MAX];
-
-	proto_shm_prefix(path, prefix, sizeof(prefix));
-	snprintf(buf, size, "/dev/shm/%s%08x", prefix, tag);
-}
-
-/* Removes every object a daemon on path left (blocks outlive it). */
-static void
-shm_sweep(const char *path)
-{
-	char prefix[64], name[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	proto_shm_prefix(path, prefix, sizeof(prefix));
-	if ((d = opendir("/dev/shm")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		snprintf(name, sizeof(name), "/dev/shm/%s", de->d_name);
-		unlink(name);
-	}
-	closedir(d);
-}
-
 /* ---- the daemon -------------------------------------------------------- */
-
-/* Waits until the daemon answers on sock; fails if it exits first. */
-static void
-daemon_await(void)
-{
-	struct timespec start = now();
-	rundown_conn_t *c;
-	size_t n;
-	int r, st = 0;
-
-	for (;;) {
-		r = rundown_connect(sock, &c);
-		if (r == 0) {
-			r = rundown_ctl_list(c, NULL, 0, &n);
-			rundown_disconnect(c);
-			ck_assert_msg(r == 0, "rundownd does not answer: %s\n%s",
-			    rundown_strerror(r), daemon_log());
-			return;
-		}
-		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", sock,
-		    rundown_strerror(r));
-		ck_assert_msg(waitpid(dpid, &st, WNOHANG) == 0,
-		    "rundownd exited at start-up (status %#x):\n%s", st,
-		    daemon_log());
-		ck_assert_msg(elapsed_ms(&start) < DT_DEADLINE_MS,
-		    "rundownd did not listen on %s within %d ms:\n%s", sock,
-		    DT_DEADLINE_MS, daemon_log());
-		pause_briefly();
-	}
-}
-
-/* Starts rundownd -d -S sock EXTRA... and waits until it answers. */
-static void
-daemon_start(const char *const *extra)
-{
-	const char *argv[16];
-	size_t n = 0;
-	int lfd, nul;
-	pid_t pid;
-
-	ck_assert_msg(access(rundownd, X_OK) == 0, "%s: %s", rundownd,
-	    strerror(errno));
-	argv[n++] = "rundownd";
-	argv[n++] = "-d";
-	argv[n++] = "-S";
-	argv[n++] = sock;
-	while (extra != NULL && *extra != NULL && n < 15)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	ck_assert_int_ge(lfd, 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
-		    dup2(lfd, 2) < 0)
-			_exit(120);
-		execv(rundownd, (char *const *)argv);
-		_exit(121);
-	}
-	close(lfd);
-	dpid = pid;
-	daemon_await();
-}
-
-/* SIGTERM, and the daemon must exit 0. */
-static void
-daemon_stop(void)
-{
-	pid_t pid = dpid, r;
-	int st = 0;
-
-	ck_assert_int_eq(kill(pid, SIGTERM), 0);
-	do
-		r = waitpid(pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	dpid = 0;
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "rundownd did not exit cleanly on SIGTERM (status %#x):\n%s", st,
-	    daemon_log());
-}
-
-/* A new control connection to the test's daemon; it must succeed. */
-static rundown_conn_t *
-dt_connect(void)
-{
-	rundown_conn_t *c;
-	int r = rundown_connect(sock, &c);
-
-	ck_assert_msg(r == 0, "connect: %s", rundown_strerror(r));
-	return c;
-}
-
-/* A private directory and socket path, and a daemon on it. */
-static void
-dt_setup_with(const char *const *extra)
-{
-	const char *top = getenv("top_builddir");
-	char path[PATH_MAX];
-
-	if (top == NULL || *top == '\0')
-		top = ".";
-	snprintf(rundownd, sizeof(rundownd), "%s/src/rundownd", top);
-	snprintf(rundownctl, sizeof(rundownctl), "%s/src/rundownctl", top);
-	snprintf(dir, sizeof(dir), "%s/tXXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	/* Searchable by all: test_users connects as other users. */
-	ck_assert_int_eq(chmod(dir, 0711), 0);
-	snprintf(path, sizeof(path), "%s/run/rundownd.sock", dir);
-	ck_assert_uint_lt(strlen(path), sizeof(sock));
-	memcpy(sock, path, strlen(path) + 1);
-	snprintf(logpath, sizeof(logpath), "%s/rundownd.log", dir);
-	daemon_start(extra);
-	conn = dt_connect();
-}
 
 /* Fixture: a daemon with the default options. */
 static void
 dt_setup(void)
 {
-	dt_setup_with(NULL);
-}
-
-/* Fixture: stops the daemon (it must exit 0) and removes its traces. */
-static void
-dt_teardown(void)
-{
-	rundown_disconnect(conn);
-	conn = NULL;
-	if (dpid > 0)
-		daemon_stop();
-	shm_sweep(sock);
-	rm_tree(dir);
+	td_setup(DT_DIR_MODE, NULL);
 }
 
 /* ---- status ------------------------------------------------------------ */
-
-/* The block's status and up to max holders; returns how many there are. */
-static size_t
-status(uint32_t tag, struct rundown_block_info *info,
-    struct rundown_holder *h, size_t max)
-{
-	size_t n = SIZE_MAX;
-	int r = rundown_ctl_status(conn, tag, info, h, max, &n);
-
-	ck_assert_msg(r == 0, "status: %s", rundown_strerror(r));
-	ck_assert_uint_eq(n, info->attached);
-	return n;
-}
-
-/* The holder with pid, or NULL. */
-static const struct rundown_holder *
-holder_of(const struct rundown_holder *h, size_t n, pid_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (h[i].pid == pid)
-			return &h[i];
-	}
-	return NULL;
-}
 
 /* Polls the block until its state is state and (attached >= 0) that
  * many rows are attached; fails if watch (if > 0) exits first. */
@@ -356,23 +82,23 @@ static struct rundown_block_info
 await_block(uint32_t tag, enum rundown_state state, int attached,
     pid_t watch)
 {
-	struct timespec start = now();
+	struct timespec start = td_now();
 	struct rundown_block_info info;
 	int st = 0;
 
 	for (;;) {
-		status(tag, &info, NULL, 0);
+		td_status(tag, &info, NULL, 0);
 		if (info.state == state &&
 		    (attached < 0 || info.attached == (uint32_t)attached))
 			return info;
 		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
 		    "pid %d exited (status %#x) before the block was %s",
 		    (int)watch, st, rundown_state_name(state));
-		ck_assert_msg(elapsed_ms(&start) < DT_DEADLINE_MS,
+		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
 		    "block still %s with %u attached after %d ms",
 		    rundown_state_name(info.state), info.attached,
 		    DT_DEADLINE_MS);
-		pause_briefly();
+		td_pause();
 	}
 }
 
@@ -410,7 +136,7 @@ agent_main(int cmd, int res, uint32_t tag, unsigned flags)
 	char c;
 
 	prctl(PR_SET_NAME, AGENT_COMM, 0, 0, 0);
-	r = rundown_attach_at(sock, tag, flags, &ref);
+	r = rundown_attach_at(td.sock, tag, flags, &ref);
 	agent_answer(res, r);
 	if (r != 0)
 		_exit(0);
@@ -563,16 +289,16 @@ ctl_start_at(const char *path, const char *name, const char *const *args)
 	int o, e, nul;
 	pid_t pid;
 
-	ck_assert_msg(access(rundownctl, X_OK) == 0, "%s: %s", rundownctl,
+	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
 	    strerror(errno));
-	argv[n++] = rundownctl;
+	argv[n++] = td.rundownctl;
 	argv[n++] = "-S";
 	argv[n++] = path;
 	while (*args != NULL && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", dir, name);
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -582,7 +308,7 @@ ctl_start_at(const char *path, const char *name, const char *const *args)
 		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
 		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(120);
-		execv(rundownctl, (char *const *)argv);
+		execv(td.rundownctl, (char *const *)argv);
 		_exit(121);
 	}
 	return pid;
@@ -592,7 +318,7 @@ ctl_start_at(const char *path, const char *name, const char *const *args)
 static pid_t
 ctl_start(const char *name, const char *const *args)
 {
-	return ctl_start_at(sock, name, args);
+	return ctl_start_at(td.sock, name, args);
 }
 
 /* What rundownctl NAME wrote to ext ("out" or "err"). */
@@ -603,9 +329,9 @@ ctl_output(const char *name, const char *ext)
 	static int which;
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	snprintf(path, sizeof(path), "%s/%s.%s", td.dir, name, ext);
 	which ^= 1;
-	return file_tail(path, buf[which], sizeof(buf[which]));
+	return td_file_tail(path, buf[which], sizeof(buf[which]));
 }
 
 /* Waits for rundownctl NAME and returns its exit status (it must not be
@@ -666,17 +392,17 @@ START_TEST(test_wait_last_release)
 	pid_t w;
 	int st;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	for (i = 0; i < 3; i++) {
 		ck_assert_int_eq(agent_start(&ag[i], tag, 0), 0);
 		agent_acquire(&ag[i], i + 1);
 	}
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(info.outstanding, 6);
 	for (i = 0; i < 3; i++) {
-		mine = holder_of(h, n, ag[i].pid);
+		mine = td_holder_of(h, n, ag[i].pid);
 		ck_assert_ptr_nonnull(mine);
 		ck_assert_uint_eq(mine->outstanding, i + 1);
 		ck_assert_str_eq(mine->comm, AGENT_COMM);
@@ -692,10 +418,10 @@ START_TEST(test_wait_last_release)
 			agent_release(&ag[i], 1);
 			if (--left == 0)
 				break;
-			n = status(tag, &info, h, DT_MAXHOLDERS);
+			n = td_status(tag, &info, h, DT_MAXHOLDERS);
 			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 			ck_assert_uint_eq(info.outstanding, left);
-			mine = holder_of(h, n, ag[i].pid);
+			mine = td_holder_of(h, n, ag[i].pid);
 			ck_assert_ptr_nonnull(mine);
 			ck_assert_uint_eq(mine->outstanding, i - j);
 			/* The daemon answered status after it saw this
@@ -707,7 +433,7 @@ START_TEST(test_wait_last_release)
 		}
 	}
 	ck_assert_int_eq(ctl_finish(w, "wait"), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.outstanding, 0);
 
@@ -715,7 +441,7 @@ START_TEST(test_wait_last_release)
 	ck_assert_int_eq(agent_do(&ag[0], AG_ACQUIRE), 0);
 	for (i = 0; i < 3; i++)
 		agent_quit(&ag[i]);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
 	ck_assert_uint_eq(info.reclaimed, 0);
@@ -734,10 +460,10 @@ START_TEST(test_run)
 	char f1[PATH_MAX], f2[PATH_MAX], f3[PATH_MAX];
 	struct agent ag;
 
-	snprintf(f1, sizeof(f1), "%s/ran1", dir);
-	snprintf(f2, sizeof(f2), "%s/ran2", dir);
-	snprintf(f3, sizeof(f3), "%s/ran3", dir);
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	snprintf(f1, sizeof(f1), "%s/ran1", td.dir);
+	snprintf(f2, sizeof(f2), "%s/ran2", td.dir);
+	snprintf(f3, sizeof(f3), "%s/ran3", td.dir);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 
 	ck_ctl("run1", ARGS("run", "Runt", "--", "true"), 0);
 	ck_ctl("run2", ARGS("run", "Runt", "--", "touch", f1), 0);
@@ -749,7 +475,7 @@ START_TEST(test_run)
 	ck_assert(!exists(f3));
 	ck_ctl_said("run5");
 	/* Each run detached: nothing attached, nothing reclaimed. */
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
@@ -757,8 +483,8 @@ START_TEST(test_run)
 	/* A holder keeps the block running down. */
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
 	agent_acquire(&ag, 1);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
-	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 	ck_ctl("wait0", ARGS("wait", "Runt", "--timeout", "0"), 2);
 	ck_ctl("run6", ARGS("run", "Runt", "--", "touch", f2), 75);
@@ -767,20 +493,20 @@ START_TEST(test_run)
 
 	/* Drained is no better. */
 	agent_release(&ag, 1);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 	ck_ctl("run7", ARGS("run", "Runt", "--", "touch", f2), 75);
 	ck_assert_msg(!exists(f2), "run ran the command after run-down");
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.attached, 1);
 
 	ck_ctl("reinit", ARGS("reinit", "Runt"), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(info.generation, 1);
 	ck_ctl("run8", ARGS("run", "Runt", "--", "touch", f2), 0);
 	ck_assert(exists(f2));
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 1);
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
@@ -801,7 +527,7 @@ waiter_start(uint32_t tag)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if ((r = rundown_connect(sock, &c)) == 0)
+		if ((r = rundown_connect(td.sock, &c)) == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
 		_exit(r == 0 ? 0 : (-r) & 0x7f);
 	}
@@ -823,15 +549,15 @@ START_TEST(test_sigkill_reclaimed)
 	pid_t w;
 	int st;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
 	agent_acquire(&a, 3);
 	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
 	agent_acquire(&b, 1);
 	agent_release(&b, 1);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 2);
-	mine = holder_of(h, n, a.pid);
+	mine = td_holder_of(h, n, a.pid);
 	ck_assert_ptr_nonnull(mine);
 	row = mine->row;
 
@@ -839,7 +565,7 @@ START_TEST(test_sigkill_reclaimed)
 	await_block(tag, RUNDOWN_RUNNING_DOWN, 2, w);
 	/* b waits too, through its attached descriptor. */
 	agent_send(&b, AG_WAIT);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 3);
 	ck_assert_int_eq(waitpid(w, &st, WNOHANG), 0);
 
@@ -847,7 +573,7 @@ START_TEST(test_sigkill_reclaimed)
 	test_reap_ok(w);
 	ck_assert_int_eq(agent_result(&b), 0);
 
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.attached, 1);
@@ -857,8 +583,8 @@ START_TEST(test_sigkill_reclaimed)
 	ck_assert_int_eq(h[0].pid, b.pid);
 	snprintf(line, sizeof(line), "Kill: pid %d (%s) exited holding 3; "
 	    "reclaimed row %u", (int)a.pid, AGENT_COMM, row);
-	ck_assert_msg(strstr(daemon_log(), line) != NULL,
-	    "the log lacks \"%s\":\n%s", line, daemon_log());
+	ck_assert_msg(strstr(td_log(), line) != NULL,
+	    "the log lacks \"%s\":\n%s", line, td_log());
 
 	/* One that held nothing: its row is reclaimed, no protections. */
 	agent_send(&b, AG_EXIT);
@@ -880,15 +606,15 @@ START_TEST(test_sigkill_open)
 
 	ck_assert_int_eq(agent_start(&a, tag, RUNDOWN_ATTACH_CREATE), 0);
 	agent_acquire(&a, 5);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 5);
 	agent_kill(&a);
 	info = await_block(tag, RUNDOWN_OPEN, 0, 0);
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
 	ck_assert_uint_eq(info.reclaimed, 5);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
 }
 END_TEST
 
@@ -902,7 +628,7 @@ users_setup(void)
 {
 	if (geteuid() == 0 && getpwnam("daemon") != NULL &&
 	    getpwnam("nobody") != NULL)
-		dt_setup_with(users_args);
+		td_setup(DT_DIR_MODE, users_args);
 	else
 		dt_setup();
 }
@@ -941,7 +667,7 @@ user_child(const struct passwd *pw, uint32_t tag, bool allowed)
 	/* Several tries: the refusal may arrive before or after the
 	 * request has gone out. */
 	for (i = 0; i < 8; i++) {
-		if (rundown_connect(sock, &c) != 0)
+		if (rundown_connect(td.sock, &c) != 0)
 			_exit(USER_CONNECT);
 		r = (i & 1) ? rundown_ctl_list(c, NULL, 0, &n) :
 		    rundown_ctl_create(c, RUNDOWN_TAG('U', 's', 'e',
@@ -950,7 +676,7 @@ user_child(const struct passwd *pw, uint32_t tag, bool allowed)
 			_exit(USER_REQUEST);
 		rundown_disconnect(c);
 	}
-	r = rundown_attach_at(sock, tag, 0, &ref);
+	r = rundown_attach_at(td.sock, tag, 0, &ref);
 	if (r != (allowed ? 0 : -EACCES))
 		_exit(USER_ATTACH);
 	if (allowed) {
@@ -991,10 +717,11 @@ ctl_as_user(const struct passwd *pw)
 	if (pid == 0) {
 		nul = open("/dev/null", O_RDWR);
 		become(pw);
-		if (access(rundownctl, X_OK) != 0 || nul < 0 ||
+		if (access(td.rundownctl, X_OK) != 0 || nul < 0 ||
 		    dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
 			_exit(USER_EXEC);
-		execl(rundownctl, rundownctl, "-S", sock, "list", (char *)NULL);
+		execl(td.rundownctl, td.rundownctl, "-S", td.sock, "list",
+		    (char *)NULL);
 		_exit(USER_EXEC);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -1024,23 +751,23 @@ START_TEST(test_users)
 	daemon_pw = *pw;
 
 	/* With -u: a directory others may search, a socket all may open. */
-	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	snprintf(rundir, sizeof(rundir), "%s/run", td.dir);
 	ck_assert_int_eq(stat(rundir, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0711);
-	ck_assert_int_eq(stat(sock, &st), 0);
+	ck_assert_int_eq(stat(td.sock, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 07777, 0666);
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	r = as_user(&nobody, tag, false);
 	ck_assert_msg(r == USER_OK, "as nobody: exit status %d", r);
 	r = as_user(&daemon_pw, tag, true);
 	ck_assert_msg(r == USER_OK, "as daemon: exit status %d", r);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
-	ck_assert_msg(strstr(daemon_log(), "not a permitted user") != NULL,
-	    "the refusal is not logged:\n%s", daemon_log());
+	ck_assert_msg(strstr(td_log(), "not a permitted user") != NULL,
+	    "the refusal is not logged:\n%s", td_log());
 
 	r = ctl_as_user(&nobody);
 	if (r < 0)
@@ -1064,7 +791,7 @@ raw_connect(void)
 	ck_assert_int_ge(fd, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	memcpy(sun.sun_path, td.sock, strlen(td.sock) + 1);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	return fd;
 }
@@ -1104,7 +831,7 @@ raw_send(int fd, const void *buf, size_t len, int pass)
 static size_t
 raw_read(int fd, void *buf, size_t len, const char *what)
 {
-	struct timespec start = now();
+	struct timespec start = td_now();
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char *p = buf;
 	size_t got = 0;
@@ -1112,7 +839,7 @@ raw_read(int fd, void *buf, size_t len, const char *what)
 	long left;
 
 	while (got < len) {
-		left = DT_DEADLINE_MS - elapsed_ms(&start);
+		left = DT_DEADLINE_MS - td_elapsed_ms(&start);
 		ck_assert_msg(left > 0, "%s: nothing within %d ms", what,
 		    DT_DEADLINE_MS);
 		if (poll(&pfd, 1, (int)left) <= 0)
@@ -1181,12 +908,12 @@ check_good(uint32_t tag)
 	struct rundown_block_info info, list[4];
 	size_t n;
 
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.tag, tag);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(info.outstanding, 2);
 	ck_assert_uint_eq(info.attached, 1);
-	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(list[0].tag, tag);
 	ck_assert_uint_eq(list[0].outstanding, 2);
@@ -1241,7 +968,7 @@ START_TEST(test_malformed)
 	int fd, p[2];
 	char c;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
 	agent_acquire(&ag, 2);
 	check_good(tag);
@@ -1285,7 +1012,7 @@ START_TEST(test_malformed)
 	close(p[0]);
 	check_good(tag);
 
-	ck_assert_int_eq(waitpid(dpid, NULL, WNOHANG), 0);
+	ck_assert_int_eq(waitpid(td.pid, NULL, WNOHANG), 0);
 	agent_release(&ag, 2);
 	agent_quit(&ag);
 }
@@ -1306,7 +1033,7 @@ START_TEST(test_pieces)
 	size_t i, n;
 	int fd;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 7), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 7), 0);
 	fd = raw_connect();
 	n = proto_encode(frame, sizeof(frame), PROTO_STATUS, 41, &req,
 	    sizeof(req));
@@ -1314,7 +1041,7 @@ START_TEST(test_pieces)
 	for (i = 0; i < n; i++) {
 		raw_send(fd, frame + i, 1, -1);
 		/* The daemon answers others meanwhile. */
-		status(tag, &info, NULL, 0);
+		td_status(tag, &info, NULL, 0);
 		ck_assert_uint_eq(info.rows, 7);
 	}
 	raw_frame(fd, &h, reply, sizeof(reply));
@@ -1378,7 +1105,7 @@ fork_child(rundown_cache_t *inherited, uint32_t tag, struct test_signal *ready,
 		_exit(FORK_CONTROL);
 	/* Does nothing: the row is the parent's. */
 	rundown_cache_release(inherited);
-	if (rundown_attach_at(sock, tag, 0, &mine) != 0)
+	if (rundown_attach_at(td.sock, tag, 0, &mine) != 0)
 		_exit(FORK_ATTACH);
 	if (!rundown_cache_acquire(mine))
 		_exit(FORK_OWN);
@@ -1405,7 +1132,7 @@ START_TEST(test_fork)
 	char c;
 	int st;
 
-	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
 	    &ref), 0);
 	ck_assert(rundown_cache_acquire(ref));
 	ck_assert(rundown_cache_acquire(ref));
@@ -1424,11 +1151,11 @@ START_TEST(test_fork)
 		ck_abort_msg("the child ended early (status %#x)",
 		    waitpid(pid, &st, 0) == pid ? st : -1);
 
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(info.outstanding, 3);
-	ph = holder_of(h, n, getpid());
-	ch = holder_of(h, n, pid);
+	ph = td_holder_of(h, n, getpid());
+	ch = td_holder_of(h, n, pid);
 	ck_assert_ptr_nonnull(ph);
 	ck_assert_ptr_nonnull(ch);
 	ck_assert_uint_ne(ph->row, ch->row);
@@ -1442,7 +1169,7 @@ START_TEST(test_fork)
 	test_signal_close(&ready);
 	test_signal_close(&go);
 
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, getpid());
 	ck_assert_uint_eq(h[0].outstanding, 2);
@@ -1453,10 +1180,10 @@ START_TEST(test_fork)
 	rundown_cache_release_n(ref, 3);
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
 	ck_assert_int_eq(rundown_cache_completed(ref), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
 	ck_assert_int_eq(rundown_detach(ref), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 }
 END_TEST
@@ -1477,46 +1204,48 @@ START_TEST(test_free)
 	struct agent ag, b;
 	size_t n;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
-	shm_path(sock, tag, obj, sizeof(obj));
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	td_shm_path(td.sock, tag, obj, sizeof(obj));
 	ck_assert_msg(exists(obj), "no shared-memory object %s", obj);
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);	/* attached */
+	/* Attached. */
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), -EBUSY);
 	agent_acquire(&ag, 1);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);
-	ck_assert_int_eq(rundown_ctl_completed(conn, tag), -EALREADY);
-	ck_assert_int_eq(rundown_ctl_reinit(conn, tag), -EALREADY);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), -EBUSY);	/* running */
-	ck_assert_int_eq(rundown_ctl_completed(conn, tag), -EBUSY);
-	ck_assert_int_eq(rundown_ctl_reinit(conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_completed(td.conn, tag), -EALREADY);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), -EALREADY);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
+	/* Running. */
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_completed(td.conn, tag), -EBUSY);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), -EBUSY);
 	ck_ctl("free", ARGS("free", "Free"), 1);
 	ck_ctl_said("free");
 	/* A timed wait gives up and leaves the run-down in progress. */
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &brief), -ETIMEDOUT);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &brief), -ETIMEDOUT);
 	ck_ctl("wait", ARGS("wait", "Free", "--timeout", "0.02"), 2);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 	ck_assert_uint_eq(info.outstanding, 1);
 	agent_release(&ag, 1);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 	ck_assert(exists(obj));
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);	/* drained */
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);	/* drained */
 	ck_assert_msg(!exists(obj), "free left %s", obj);
-	ck_assert_int_eq(rundown_ctl_status(conn, tag, &info, NULL, 0, &n),
+	ck_assert_int_eq(rundown_ctl_status(td.conn, tag, &info, NULL, 0, &n),
 	    -ENOENT);
-	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	/* Still attached, the agent keeps its mapping of the old block. */
 	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 0);
 
 	/* A new block with the tag, a holder on the row the agent had:
 	 * the agent's detach is for the old block and must not touch it. */
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
 	agent_acquire(&b, 1);
 	ck_assert_int_eq(agent_do(&ag, AG_DETACH), -ESTALE);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, b.pid);
 	ck_assert_uint_eq(h[0].outstanding, 1);
@@ -1524,17 +1253,17 @@ START_TEST(test_free)
 	agent_exit(&ag);
 	agent_release(&b, 1);
 	agent_quit(&b);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
 
 	/* Open with nobody attached. */
-	ck_assert_int_eq(rundown_ctl_create(conn, t2, 0), 0);
-	ck_assert_int_eq(rundown_ctl_free(conn, t2), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, t2, 0), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, t2), 0);
 	/* Completed. */
-	ck_assert_int_eq(rundown_ctl_create(conn, t3, 0), 0);
-	ck_assert_int_eq(rundown_ctl_wait(conn, t3, NULL), 0);
-	ck_assert_int_eq(rundown_ctl_completed(conn, t3), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, t3, 0), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, t3, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_completed(td.conn, t3), 0);
 	ck_ctl("free3", ARGS("free", "Fre3"), 0);
-	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 0);
 }
 END_TEST
@@ -1551,23 +1280,23 @@ START_TEST(test_stale_detach)
 	uint32_t row;
 	size_t n;
 
-	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
 	    &old), 0);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	row = h[0].row;
 	ck_assert_int_eq(rundown_cache_wait(old), 0);
-	ck_assert_int_eq(rundown_ctl_free(conn, tag), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
 
-	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
 	    &new), 0);
 	ck_assert(rundown_cache_acquire(new));
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(h[0].row, row);	/* the same row again */
 
 	ck_assert_int_eq(rundown_detach(old), -ESTALE);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, getpid());
 	ck_assert_uint_eq(h[0].outstanding, 1);
@@ -1575,7 +1304,7 @@ START_TEST(test_stale_detach)
 
 	rundown_cache_release(new);
 	ck_assert_int_eq(rundown_detach(new), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
 }
@@ -1591,33 +1320,33 @@ START_TEST(test_errors)
 	rundown_cache_t *ref;
 	size_t n;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 3), 0);
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 3), -EEXIST);
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), -EEXIST);
-	ck_assert_int_eq(rundown_ctl_create(conn, none, PROTO_MAX_ENTRIES + 1),
-	    -EINVAL);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 3), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 3), -EEXIST);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), -EEXIST);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, none,
+	    PROTO_MAX_ENTRIES + 1), -EINVAL);
 
-	ck_assert_int_eq(rundown_ctl_status(conn, none, &info, NULL, 0, &n),
+	ck_assert_int_eq(rundown_ctl_status(td.conn, none, &info, NULL, 0, &n),
 	    -ENOENT);
-	ck_assert_int_eq(rundown_ctl_wait(conn, none, NULL), -ENOENT);
-	ck_assert_int_eq(rundown_ctl_wait(conn, none, &zero), -ENOENT);
-	ck_assert_int_eq(rundown_ctl_completed(conn, none), -ENOENT);
-	ck_assert_int_eq(rundown_ctl_reinit(conn, none), -ENOENT);
-	ck_assert_int_eq(rundown_ctl_free(conn, none), -ENOENT);
-	ck_assert_int_eq(rundown_attach_at(sock, none, 0, &ref), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, none, NULL), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, none, &zero), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_completed(td.conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, none), -ENOENT);
+	ck_assert_int_eq(rundown_attach_at(td.sock, none, 0, &ref), -ENOENT);
 	ck_assert_ptr_null(ref);
 
 	/* Attach with create joins an existing block. */
-	ck_assert_int_eq(rundown_attach_at(sock, tag, RUNDOWN_ATTACH_CREATE,
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
 	    &ref), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.rows, 3);
 	ck_assert_uint_eq(info.attached, 1);
 	ck_assert_int_eq(rundown_detach(ref), 0);
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	/* The unknown tag was never created along the way. */
-	ck_assert_int_eq(rundown_ctl_status(conn, none, &info, NULL, 0, &n),
+	ck_assert_int_eq(rundown_ctl_status(td.conn, none, &info, NULL, 0, &n),
 	    -ENOENT);
 }
 END_TEST
@@ -1653,10 +1382,10 @@ START_TEST(test_detach_others)
 	size_t n;
 	int fd;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
 	agent_acquire(&ag, 1);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 
 	/* This process attaches by hand, to learn the serial.  (The
@@ -1681,7 +1410,7 @@ START_TEST(test_detach_others)
 	raw_error(fd, 53, ESTALE, "detach naming another serial");
 	raw_request(fd, PROTO_DETACH, 54, tag, a.row, 0);
 	raw_error(fd, 54, ESTALE, "detach naming serial 0");
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 2);
 	raw_request(fd, PROTO_LIST, 55, 0, 0, 0);
 	raw_frame(fd, &rh, reply, sizeof(reply));
@@ -1695,7 +1424,7 @@ START_TEST(test_detach_others)
 	ck_assert_uint_eq(ok.value, 0);
 	close(fd);
 
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, ag.pid);
 	ck_assert_uint_eq(h[0].outstanding, 1);
@@ -1712,7 +1441,7 @@ START_TEST(test_ctl_status)
 	const char *out;
 	pid_t pid;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, RUNDOWN_TAG('D', 'u', 'p',
+	ck_assert_int_eq(rundown_ctl_create(td.conn, RUNDOWN_TAG('D', 'u', 'p',
 	    'e'), 0), 0);
 	ck_ctl("tag1", ARGS("status", "ab"), 64);
 	ck_ctl_said("tag1");
@@ -1723,7 +1452,7 @@ START_TEST(test_ctl_status)
 	ck_ctl("cmd", ARGS("frobnicate", "Dupe"), 64);
 	ck_ctl("rows", ARGS("create", "Rows", "--rows", "many"), 64);
 
-	snprintf(nowhere, sizeof(nowhere), "%s/none/rundownd.sock", dir);
+	snprintf(nowhere, sizeof(nowhere), "%s/none/rundownd.sock", td.dir);
 	pid = ctl_start_at(nowhere, "nodaemon", ARGS("list"));
 	ck_assert_int_eq(ctl_finish(pid, "nodaemon"), 69);
 	ck_ctl_said("nodaemon");
@@ -1762,32 +1491,32 @@ START_TEST(test_restart)
 	struct agent ag;
 	size_t n;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
 	agent_acquire(&ag, 2);
-	shm_path(sock, tag, obj, sizeof(obj));
+	td_shm_path(td.sock, tag, obj, sizeof(obj));
 	ck_assert_int_eq(stat(obj, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 
-	rundown_disconnect(conn);
-	conn = NULL;
-	daemon_stop();
-	ck_assert_msg(!exists(sock), "the socket outlived the daemon");
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_msg(!exists(td.sock), "the socket outlived the daemon");
 	ck_assert_msg(exists(obj), "the block did not outlive the daemon");
 	/* Protection needs no daemon. */
 	agent_release(&ag, 1);
 	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 1);
 	agent_release(&ag, 1);
 
-	daemon_start(NULL);
-	conn = dt_connect();
-	ck_assert_int_eq(rundown_ctl_list(conn, list, 4, &n), 0);
+	td_start(NULL);
+	td.conn = td_connect();
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(list[0].tag, tag);
 	ck_assert_int_eq(list[0].state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(list[0].attached, 1);
 	ck_assert_uint_eq(list[0].outstanding, 1);
-	n = status(tag, &info, h, DT_MAXHOLDERS);
+	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, ag.pid);
 	ck_assert_uint_eq(h[0].outstanding, 1);
@@ -1803,8 +1532,8 @@ START_TEST(test_restart)
 
 	/* The wait ends when the new daemon reclaims the killed holder. */
 	agent_kill(&ag);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
-	status(tag, &info, NULL, 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
@@ -1822,35 +1551,35 @@ START_TEST(test_restart_dead_holder)
 	struct agent a, b;
 	int32_t r;
 
-	ck_assert_int_eq(rundown_ctl_create(conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
 	agent_acquire(&a, 2);
 	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
 	agent_acquire(&b, 1);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, &zero), -ETIMEDOUT);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
 
-	rundown_disconnect(conn);
-	conn = NULL;
-	daemon_stop();
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
 	agent_kill(&a);
-	daemon_start(NULL);
-	conn = dt_connect();
+	td_start(NULL);
+	td.conn = td_connect();
 
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 	ck_assert_uint_eq(info.attached, 1);
 	ck_assert_uint_eq(info.outstanding, 1);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
 	ck_assert_uint_eq(info.reclaimed, 2);
 	agent_release(&b, 1);
-	ck_assert_int_eq(rundown_ctl_wait(conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 
 	/* A detach through a connection to the old daemon connects again,
 	 * as the other control calls do, and gives the row back. */
 	r = agent_do(&b, AG_DETACH);
 	ck_assert_msg(r == 0, "detach after a daemon restart: %s",
 	    rundown_strerror(r));
-	status(tag, &info, NULL, 0);
+	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
 	agent_exit(&b);
@@ -1865,38 +1594,26 @@ END_TEST
 static int
 daemon_exit_status(const char *const *args)
 {
-	struct timespec start = now();
+	struct timespec start = td_now();
 	const char *argv[16];
 	size_t n = 0;
 	pid_t pid, r;
-	int lfd, nul, st = 0;
+	int st = 0;
 
 	argv[n++] = "rundownd";
 	argv[n++] = "-d";
 	while (*args != NULL && n < 15)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	ck_assert_int_ge(lfd, 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
-		    dup2(lfd, 2) < 0)
-			_exit(120);
-		execv(rundownd, (char *const *)argv);
-		_exit(121);
-	}
-	close(lfd);
+	pid = td_spawn(argv);
 	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
-		if (elapsed_ms(&start) >= DT_DEADLINE_MS) {
+		if (td_elapsed_ms(&start) >= DT_DEADLINE_MS) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			ck_abort_msg("rundownd %s did not exit:\n%s", argv[2],
-			    daemon_log());
+			    td_log());
 		}
-		pause_briefly();
+		td_pause();
 	}
 	ck_assert_int_eq(r, pid);
 	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
@@ -1909,10 +1626,10 @@ sub_socket(const char *name, mode_t mode, char *buf, size_t size)
 {
 	static const char file[] = "/rundownd.sock";
 
-	snprintf(buf, size, "%s/%s", dir, name);
+	snprintf(buf, size, "%s/%s", td.dir, name);
 	ck_assert_int_eq(mkdir(buf, 0700), 0);
 	ck_assert_int_eq(chmod(buf, mode), 0);
-	ck_assert_uint_lt(strlen(buf) + sizeof(file), DT_SOCKLEN);
+	ck_assert_uint_lt(strlen(buf) + sizeof(file), TD_SOCKLEN);
 	strcat(buf, file);
 	return buf;
 }
@@ -1921,23 +1638,23 @@ sub_socket(const char *name, mode_t mode, char *buf, size_t size)
  * exit 2 for usage errors, 1 for the rest. */
 START_TEST(test_startup)
 {
-	char path[PATH_MAX], keep[DT_SOCKLEN];
+	char path[PATH_MAX], keep[TD_SOCKLEN];
 	struct sockaddr_un sun;
 	struct stat st;
 	size_t n;
 	int fd;
 
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-x")), 2);
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-r", "0")), 2);
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "-R", "4",
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-x")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-r", "0")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-R", "4",
 	    "-r", "8")), 2);
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock, "extra")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "extra")), 2);
 
 	/* A live daemon on the socket: the second one gives up, and the
 	 * first keeps its socket and answers. */
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", sock)), 1);
-	ck_assert_int_eq(rundown_ctl_list(conn, NULL, 0, &n), 0);
-	ck_assert_int_eq(lstat(sock, &st), 0);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock)), 1);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, NULL, 0, &n), 0);
+	ck_assert_int_eq(lstat(td.sock, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 
 	/* A directory others may write to. */
@@ -1963,17 +1680,17 @@ START_TEST(test_startup)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	close(fd);
-	memcpy(keep, sock, sizeof(keep));
-	rundown_disconnect(conn);
-	conn = NULL;
-	daemon_stop();
-	memcpy(sock, path, strlen(path) + 1);
-	daemon_start(NULL);
-	daemon_stop();
-	ck_assert(!exists(sock));
-	memcpy(sock, keep, sizeof(keep));
-	daemon_start(NULL);
-	conn = dt_connect();
+	memcpy(keep, td.sock, sizeof(keep));
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	memcpy(td.sock, path, strlen(path) + 1);
+	td_start(NULL);
+	td_stop();
+	ck_assert(!exists(td.sock));
+	memcpy(td.sock, keep, sizeof(keep));
+	td_start(NULL);
+	td.conn = td_connect();
 }
 END_TEST
 
@@ -1983,7 +1700,7 @@ dt_case(Suite *s, const char *name, void (*setup)(void))
 {
 	TCase *tc = tcase_create(name);
 
-	tcase_add_checked_fixture(tc, setup, dt_teardown);
+	tcase_add_checked_fixture(tc, setup, td_teardown);
 	tcase_set_timeout(tc, DT_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return tc;
@@ -2028,43 +1745,16 @@ daemon_suite(void)
 	return s;
 }
 
-/* Removes what the tests left, including after a failed one (whose
- * teardown did not run): each test's directory and its daemon's blocks. */
-static void
-sweep(void)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(base)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/run/rundownd.sock", base,
-		    de->d_name);
-		shm_sweep(path);
-	}
-	closedir(d);
-	rm_tree(base);
-}
-
 int
 main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	int r;
 
-	/* Short enough for a socket path below it. */
-	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 48)
-		tmp = "/tmp";
-	snprintf(base, sizeof(base), "%s/rundown-check.XXXXXX", tmp);
-	if (mkdtemp(base) == NULL || chmod(base, 0711) != 0) {
+	if (td_begin("rundown-check", 0711, DT_DEADLINE_MS) != 0) {
 		perror("check_daemon: mkdtemp");
 		return EXIT_FAILURE;
 	}
 	r = test_run_suite(daemon_suite());
-	sweep();
+	td_end();
 	return r;
 }

@@ -1,0 +1,332 @@
+/* testdaemon.c: a private rundownd for the Check suites that need one. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "proto.h"
+#include "testdaemon.h"
+#include "testutil.h"
+
+struct td td;
+
+/* The monotonic clock. */
+struct timespec
+td_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* Milliseconds since start. */
+long
+td_elapsed_ms(const struct timespec *start)
+{
+	struct timespec t = td_now();
+
+	return (t.tv_sec - start->tv_sec) * 1000L +
+	    (t.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+/* The pause between two looks at something the test cannot be told. */
+void
+td_pause(void)
+{
+	struct timespec ts = test_ms(1);
+
+	nanosleep(&ts, NULL);
+}
+
+/* Reads up to size - 1 bytes of the end of a file into buf. */
+char *
+td_file_tail(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	off_t end;
+	int fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return buf;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)(size - 1))
+		lseek(fd, end - (off_t)(size - 1), SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The end of the daemon's log, for failure messages. */
+const char *
+td_log(void)
+{
+	static char buf[4096];
+
+	return td_file_tail(td.log, buf, sizeof(buf));
+}
+
+/* nftw() callback of rm_tree(): removes one entry, whatever it is. */
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* rm -rf path */
+static void
+rm_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* /dev/shm path of the object of tag for the daemon on path. */
+void
+td_shm_path(const char *path, uint32_t tag, char *buf, size_t size)
+{
+	char prefix[PROTO_SHM_PREFIX_MAX];
+
+	proto_shm_prefix(path, prefix, sizeof(prefix));
+	snprintf(buf, size, "/dev/shm/%s%08x", prefix, tag);
+}
+
+/* Removes every object a daemon on path left (blocks outlive it). */
+static void
+shm_sweep(const char *path)
+{
+	char prefix[PROTO_SHM_PREFIX_MAX], name[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	proto_shm_prefix(path, prefix, sizeof(prefix));
+	if ((d = opendir("/dev/shm")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(name, sizeof(name), "/dev/shm/%s", de->d_name);
+		unlink(name);
+	}
+	closedir(d);
+}
+
+/* Waits until the daemon answers on sock; fails if it exits first. */
+static void
+await(void)
+{
+	struct timespec start = td_now();
+	rundown_conn_t *c;
+	size_t n;
+	int r, st = 0;
+
+	for (;;) {
+		r = rundown_connect(td.sock, &c);
+		if (r == 0) {
+			r = rundown_ctl_list(c, NULL, 0, &n);
+			rundown_disconnect(c);
+			ck_assert_msg(r == 0,
+			    "rundownd does not answer: %s\n%s",
+			    rundown_strerror(r), td_log());
+			return;
+		}
+		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", td.sock,
+		    rundown_strerror(r));
+		ck_assert_msg(waitpid(td.pid, &st, WNOHANG) == 0,
+		    "rundownd exited at start-up (status %#x):\n%s", st,
+		    td_log());
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "rundownd did not listen on %s within %d ms:\n%s", td.sock,
+		    td.deadline_ms, td_log());
+		td_pause();
+	}
+}
+
+/* Forks rundownd ARGV, its stderr appended to the log. */
+pid_t
+td_spawn(const char *const *argv)
+{
+	int lfd, nul;
+	pid_t pid;
+
+	lfd = open(td.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	ck_assert_int_ge(lfd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+		    dup2(lfd, 2) < 0)
+			_exit(120);
+		execv(td.rundownd, (char *const *)argv);
+		_exit(121);
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Starts rundownd -d -S sock EXTRA... and waits until it answers. */
+void
+td_start(const char *const *extra)
+{
+	const char *argv[16];
+	size_t n = 0;
+
+	ck_assert_msg(access(td.rundownd, X_OK) == 0, "%s: %s", td.rundownd,
+	    strerror(errno));
+	argv[n++] = "rundownd";
+	argv[n++] = "-d";
+	argv[n++] = "-S";
+	argv[n++] = td.sock;
+	while (extra != NULL && *extra != NULL && n < 15)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	td.pid = td_spawn(argv);
+	await();
+}
+
+/* SIGTERM, and the daemon must exit 0. */
+void
+td_stop(void)
+{
+	pid_t pid = td.pid, r;
+	int st = 0;
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	td.pid = 0;
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "rundownd did not exit cleanly on SIGTERM (status %#x):\n%s", st,
+	    td_log());
+}
+
+/* A new control connection to the test's daemon; it must succeed. */
+rundown_conn_t *
+td_connect(void)
+{
+	rundown_conn_t *c;
+	int r = rundown_connect(td.sock, &c);
+
+	ck_assert_msg(r == 0, "connect: %s", rundown_strerror(r));
+	return c;
+}
+
+/* The block's status and up to max holders; returns how many there are. */
+size_t
+td_status(uint32_t tag, struct rundown_block_info *info,
+    struct rundown_holder *h, size_t max)
+{
+	size_t n = SIZE_MAX;
+	int r = rundown_ctl_status(td.conn, tag, info, h, max, &n);
+
+	ck_assert_msg(r == 0, "status: %s", rundown_strerror(r));
+	ck_assert_uint_eq(n, info->attached);
+	return n;
+}
+
+/* The holder with pid, or NULL. */
+const struct rundown_holder *
+td_holder_of(const struct rundown_holder *h, size_t n, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (h[i].pid == pid)
+			return &h[i];
+	}
+	return NULL;
+}
+
+/* A private directory and socket path, a daemon on it, a connection. */
+void
+td_setup(mode_t mode, const char *const *extra)
+{
+	const char *top = getenv("top_builddir");
+	char path[PATH_MAX];
+
+	if (top == NULL || *top == '\0')
+		top = ".";
+	snprintf(td.rundownd, sizeof(td.rundownd), "%s/src/rundownd", top);
+	snprintf(td.rundownctl, sizeof(td.rundownctl), "%s/src/rundownctl",
+	    top);
+	snprintf(td.dir, sizeof(td.dir), "%s/tXXXXXX", td.base);
+	ck_assert_ptr_nonnull(mkdtemp(td.dir));
+	ck_assert_int_eq(chmod(td.dir, mode), 0);
+	snprintf(path, sizeof(path), "%s/run/rundownd.sock", td.dir);
+	ck_assert_uint_lt(strlen(path), sizeof(td.sock));
+	memcpy(td.sock, path, strlen(path) + 1);
+	snprintf(td.log, sizeof(td.log), "%s/rundownd.log", td.dir);
+	td_start(extra);
+	td.conn = td_connect();
+}
+
+/* Stops the daemon (it must exit 0) and removes its traces. */
+void
+td_teardown(void)
+{
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	if (td.pid > 0)
+		td_stop();
+	shm_sweep(td.sock);
+	rm_tree(td.dir);
+}
+
+/* The run's directory, short enough for a socket path below it. */
+int
+td_begin(const char *name, mode_t mode, int deadline_ms)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	td.deadline_ms = deadline_ms;
+	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 48)
+		tmp = "/tmp";
+	snprintf(td.base, sizeof(td.base), "%s/%s.XXXXXX", tmp, name);
+	if (mkdtemp(td.base) == NULL || chmod(td.base, mode) != 0)
+		return -1;
+	return 0;
+}
+
+/* Removes what the tests left, including after a failed one (whose
+ * teardown did not run): each test's directory and its daemon's blocks. */
+void
+td_end(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(td.base)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/run/rundownd.sock",
+		    td.base, de->d_name);
+		shm_sweep(path);
+	}
+	closedir(d);
+	rm_tree(td.base);
+}

@@ -1,0 +1,96 @@
+/*
+ * testdaemon.h: a private rundownd for the Check suites that need one.
+ *
+ * A run makes one directory (td_begin) and each test a directory of its
+ * own below it (td_setup), with the daemon's socket in dir/run and its
+ * stderr in dir/rundownd.log.  td_teardown stops the daemon (it must exit
+ * 0) and removes the test's traces; td_end removes what every test left,
+ * including a failed one whose teardown did not run.
+ */
+#ifndef RUNDOWN_TESTDAEMON_H
+#define RUNDOWN_TESTDAEMON_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <rundown/rundown.h>
+
+#define TD_SOCKLEN 108		/* sizeof(sun_path) */
+
+/* The run's and the current test's state. */
+struct td {
+	char base[96];		/* the run's directory (td_begin) */
+	char dir[128];		/* this test's directory */
+	char sock[TD_SOCKLEN];	/* dir/run/rundownd.sock; dir/run is new */
+	char log[PATH_MAX];	/* the daemon's stderr */
+	char rundownd[PATH_MAX];
+	char rundownctl[PATH_MAX];
+	pid_t pid;		/* the daemon, or 0 */
+	rundown_conn_t *conn;	/* the test's own control connection */
+	int deadline_ms;	/* safety net of td_start's poll */
+};
+
+extern struct td td;
+
+/* The monotonic clock. */
+struct timespec td_now(void);
+
+/* Milliseconds since start. */
+long td_elapsed_ms(const struct timespec *start);
+
+/* The pause between two looks at something the test cannot be told. */
+void td_pause(void);
+
+/* Reads up to size - 1 bytes of the end of a file into buf; returns buf
+ * (empty if the file cannot be read). */
+char *td_file_tail(const char *path, char *buf, size_t size);
+
+/* The end of the daemon's log, for failure messages. */
+const char *td_log(void);
+
+/* /dev/shm path of the object of tag for the daemon on path. */
+void td_shm_path(const char *path, uint32_t tag, char *buf, size_t size);
+
+/* Forks rundownd ARGV (argv[0] is its name) with stdin and stdout on
+ * /dev/null and stderr appended to the log; returns its pid. */
+pid_t td_spawn(const char *const *argv);
+
+/* Starts rundownd -d -S td.sock EXTRA... (NULL: none) and waits until it
+ * answers; fails if it exits first or misses the deadline. */
+void td_start(const char *const *extra);
+
+/* SIGTERM, and the daemon must exit 0. */
+void td_stop(void);
+
+/* A new control connection to the test's daemon; it must succeed. */
+rundown_conn_t *td_connect(void);
+
+/* The block's status and up to max holders (through td.conn); returns
+ * how many there are. */
+size_t td_status(uint32_t tag, struct rundown_block_info *info,
+    struct rundown_holder *h, size_t max);
+
+/* The holder with pid among the n of h, or NULL. */
+const struct rundown_holder *td_holder_of(const struct rundown_holder *h,
+    size_t n, pid_t pid);
+
+/* Fixture part: a test directory (mode), a socket path in it, a daemon
+ * on it started with EXTRA..., and td.conn to it. */
+void td_setup(mode_t mode, const char *const *extra);
+
+/* Fixture: closes td.conn, stops the daemon if it runs (it must exit 0)
+ * and removes its traces. */
+void td_teardown(void);
+
+/* Makes the run's directory $TMPDIR/NAME.XXXXXX with mode; deadline_ms is
+ * the safety net of td_start.  0, or -1 with errno set. */
+int td_begin(const char *name, mode_t mode, int deadline_ms);
+
+/* Removes what the tests left: each test's directory and its daemon's
+ * blocks in /dev/shm, then the run's directory. */
+void td_end(void);
+
+#endif /* RUNDOWN_TESTDAEMON_H */
