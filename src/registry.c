@@ -790,6 +790,9 @@ registry_op(struct conn *c, const struct proto_hdr *h,
 	case PROTO_REINIT:
 		if ((r = block_reinit(blk->b)) == 0)
 			log_debug("%s: re-initialized", blk->tagstr);
+		/* Waits for the run-down just ended may not have been told
+		 * yet (their watcher's poke still on its way): now. */
+		registry_settle(blk);
 		break;
 	case PROTO_FREE:
 		r = registry_free(blk);
