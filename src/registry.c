@@ -301,21 +301,12 @@ static void
 registry_trust(struct block *blk)
 {
 	struct rundown_block *b = blk->b, *g = &blk->geom;
+	size_t fixed = offsetof(struct rundown_block, state); /* magic..slots_off */
 
-	if (b->magic == g->magic && b->version == g->version &&
-	    b->line == g->line && b->tag == g->tag && b->cpus == g->cpus &&
-	    b->rows == g->rows && b->stride == g->stride &&
-	    b->slots_off == g->slots_off && b->serial == g->serial)
+	if (memcmp(b, g, fixed) == 0 && b->serial == g->serial)
 		return;
 	log_warnx("%s: header overwritten by a client; restored", blk->tagstr);
-	b->magic = g->magic;
-	b->version = g->version;
-	b->line = g->line;
-	b->tag = g->tag;
-	b->cpus = g->cpus;
-	b->rows = g->rows;
-	b->stride = g->stride;
-	b->slots_off = g->slots_off;
+	memcpy(b, g, fixed);
 	b->serial = g->serial;
 }
 

@@ -82,44 +82,42 @@ grow(void *v, size_t *n, size_t size)
 	return v;
 }
 
+/* A user or group given by number, or exits with usage status. */
+static unsigned int
+parse_id(const char *name, const char *what)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (*name == '\0' || *end != '\0' || errno != 0 || v >= UINT_MAX) {
+		fprintf(stderr, "rundownd: no such %s: %s\n", what, name);
+		exit(2);
+	}
+	return (unsigned int)v;
+}
+
+/* -u: lets a user (name or number) connect too. */
 static void
 allow_user(const char *name)
 {
 	struct passwd *pw = getpwnam(name);
-	char *end;
-	unsigned long v;
 
 	cfg.allow_uids = grow(cfg.allow_uids, &cfg.nallow_uids, sizeof(uid_t));
-	if (pw != NULL) {
-		cfg.allow_uids[cfg.nallow_uids - 1] = pw->pw_uid;
-		return;
-	}
-	v = strtoul(name, &end, 10);
-	if (*name == '\0' || *end != '\0' || v >= UINT_MAX) {
-		fprintf(stderr, "rundownd: no such user: %s\n", name);
-		exit(2);
-	}
-	cfg.allow_uids[cfg.nallow_uids - 1] = (uid_t)v;
+	cfg.allow_uids[cfg.nallow_uids - 1] = pw != NULL ? pw->pw_uid :
+	    (uid_t)parse_id(name, "user");
 }
 
+/* -g: lets a group's members (name or number) connect too. */
 static void
 allow_group(const char *name)
 {
 	struct group *gr = getgrnam(name);
-	char *end;
-	unsigned long v;
 
 	cfg.allow_gids = grow(cfg.allow_gids, &cfg.nallow_gids, sizeof(gid_t));
-	if (gr != NULL) {
-		cfg.allow_gids[cfg.nallow_gids - 1] = gr->gr_gid;
-		return;
-	}
-	v = strtoul(name, &end, 10);
-	if (*name == '\0' || *end != '\0' || v >= UINT_MAX) {
-		fprintf(stderr, "rundownd: no such group: %s\n", name);
-		exit(2);
-	}
-	cfg.allow_gids[cfg.nallow_gids - 1] = (gid_t)v;
+	cfg.allow_gids[cfg.nallow_gids - 1] = gr != NULL ? gr->gr_gid :
+	    (gid_t)parse_id(name, "group");
 }
 
 /* TERM, INT: leave the loop; the blocks stay in shared memory. */
