@@ -115,6 +115,7 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 {
 	struct proto_req req = { .tag = tag };
 	struct proto_attached a;
+	struct block_layout l;
 	struct rundown_block *b;
 	struct shared *sh = NULL;
 	rundown_cache_t *ref = NULL;
@@ -174,9 +175,13 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	memset(ref, 0, sizeof(*ref));
 	ref->flags = CACHE_SHARED;
 	ref->block_off = shared_offset(b, ref);
-	ref->row_off = shared_offset(block_slot(b, a.row, 0), ref);
-	ref->cpus = b->cpus;
-	ref->shift = (uint32_t)__builtin_ctz(b->stride);
+	/* From the daemon's answer, which the header was checked against,
+	 * not from the header, which another process could rewrite since. */
+	block_layout(a.cpus, a.rows, &l);
+	ref->row_off = shared_offset((char *)b + l.slots_off +
+	    (size_t)a.row * a.cpus * l.stride, ref);
+	ref->cpus = a.cpus;
+	ref->shift = (uint32_t)__builtin_ctz(l.stride);
 	ref->row = a.row;
 	ref->tag = tag;
 	ref->shared = sh;
