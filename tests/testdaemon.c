@@ -42,7 +42,14 @@ td_elapsed_ms(const struct timespec *start)
 	    (t.tv_nsec - start->tv_nsec) / 1000000L;
 }
 
-/* The pause between two looks at something the test cannot be told. */
+/*
+ * The pause between two looks at a state nothing can tell the test about:
+ * the daemon's socket starting to listen, the daemon's own handling of a
+ * process's exit (its pidfd, not the test's), a daemon expected to exit
+ * while the test must not block on it.  Each caller re-reads that state
+ * and fails at a deadline; the pause only keeps the poll from spinning,
+ * and no outcome depends on its length.
+ */
 void
 td_pause(void)
 {
