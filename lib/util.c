@@ -76,6 +76,13 @@ rundown_strerror(int err)
 		return "the socket path runs through something not a directory";
 	case EPROTOTYPE:
 		return "the socket path is not a stream socket";
+	case EUSERS:
+		return "the daemon has as many connections as it allows, in all "
+		    "or for this user";
+	case EBADMSG:
+		return "malformed request or reply";
+	case EMSGSIZE:
+		return "request or reply too long";
 	default:
 		return "unknown error";
 	}

@@ -148,6 +148,7 @@ fail(const struct args *a, int err)
 	case EEXIST:
 	case EALREADY:
 	case EPERM:
+	case EUSERS:
 		break;
 	default:
 		/* EPROTO, ECONNRESET, ECHILD, ENOMEM...: the daemon did not

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,11 +25,19 @@
 
 #define DEFAULT_ROWS 64u
 #define DEFAULT_MAX_BLOCKS 256u
+#define DEFAULT_MAX_CONNS 1024u
+#define DEFAULT_MAX_USER_CONNS 256u
+#define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
+#define MAX_CONNS 65536u
+#define MAX_TIMEOUT 3600u
 
 struct config cfg = {
 	.default_rows = DEFAULT_ROWS,
 	.max_rows = PROTO_MAX_ENTRIES,
 	.max_blocks = DEFAULT_MAX_BLOCKS,
+	.max_conns = DEFAULT_MAX_CONNS,
+	.max_user_conns = DEFAULT_MAX_USER_CONNS,
+	.timeout = DEFAULT_TIMEOUT,
 };
 struct event_base *base;
 
@@ -37,7 +46,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
-	    "                [-B max-blocks] [-u user]... [-g group]...\n"
+	    "                [-B max-blocks] [-C max-conns] [-U max-user-conns]\n"
+	    "                [-t timeout] [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
 	    "  -v             log debug messages too\n"
 	    "  -S path        control socket (default: $RUNDOWN_SOCKET, or the\n"
@@ -45,11 +55,17 @@ usage(FILE *f)
 	    "  -r rows        rows of a block created without a count (%u)\n"
 	    "  -R max-rows    most rows a block may have (%u, at most %u)\n"
 	    "  -B max-blocks  most blocks at once (%u, at most %u)\n"
+	    "  -C max-conns   most connections at once (%u, at most %u)\n"
+	    "  -U max-user-conns\n"
+	    "                 most connections of one user (%u)\n"
+	    "  -t timeout     seconds to finish a begun request, or to take\n"
+	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -u user        also let this user connect (repeatable)\n"
 	    "  -g group       also let members of this group connect\n"
 	    "  -V             print the version and exit\n",
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
-	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES);
+	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
+	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_TIMEOUT, MAX_TIMEOUT);
 }
 
 /* A count in [1, max], or exits with usage status. */
@@ -139,6 +155,29 @@ on_hup(int sig, short events, void *arg)
 	log_reopen();
 }
 
+/*
+ * Every connection, block and watched process costs a descriptor; the
+ * usual soft limit of 1024 would stop the daemon short of -C.  Raise it
+ * as far as the hard limit allows; what is still short shows as EMFILE,
+ * which the accept loop survives by pausing (server.c).
+ */
+static void
+raise_fd_limit(void)
+{
+	const rlim_t most = 1 << 20;	/* the kernel's usual nr_open */
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max < most ? rl.rlim_max : most;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("raising the descriptor limit");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,11 +185,15 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd;
 
-	while ((ch = getopt(argc, argv, "B:dg:hR:r:S:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, "B:C:dg:hR:r:S:t:U:u:Vv")) != -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
 			    "max-blocks");
+			break;
+		case 'C':
+			cfg.max_conns = parse_count(optarg, MAX_CONNS,
+			    "max-conns");
 			break;
 		case 'd':
 			cfg.foreground = 1;
@@ -171,6 +214,14 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			cfg.socket_path = optarg;
+			break;
+		case 't':
+			cfg.timeout = parse_count(optarg, MAX_TIMEOUT,
+			    "timeout");
+			break;
+		case 'U':
+			cfg.max_user_conns = parse_count(optarg, MAX_CONNS,
+			    "max-user-conns");
 			break;
 		case 'u':
 			allow_user(optarg);
@@ -195,6 +246,8 @@ main(int argc, char **argv)
 		    cfg.default_rows, cfg.max_rows);
 		return 2;
 	}
+	if (cfg.max_user_conns > cfg.max_conns)
+		cfg.max_user_conns = cfg.max_conns;
 	if (cfg.socket_path == NULL) {
 		if (rundown_socket_path(path, sizeof(path)) != 0) {
 			fprintf(stderr, "rundownd: socket path too long\n");
@@ -214,6 +267,7 @@ main(int argc, char **argv)
 	 * parent returns the socket listens: "rundownd && rundownctl" works. */
 	log_init(1, cfg.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	fd = server_listen(cfg.socket_path);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");

@@ -32,6 +32,9 @@ struct config {
 	uint32_t default_rows;
 	uint32_t max_rows;
 	uint32_t max_blocks;
+	uint32_t max_conns;		/* connections at once */
+	uint32_t max_user_conns;	/* of one uid */
+	uint32_t timeout;		/* seconds; see server.c */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

@@ -6,6 +6,11 @@
  * A connection is freed only from its own deferred event, never in the
  * middle of a callback that may still use it: anything that decides to
  * close it sets `closing` and activates that event.
+ *
+ * What one peer can cost is bounded: connections in all and per uid
+ * (-C, -U), bytes of replies it does not read (SERVER_MAX_OUT), frames
+ * per turn (SERVER_FRAMES_PER_READ), and time: a frame begun must be
+ * whole, and the last replies before a close taken, within -t seconds.
  */
 #include "config.h"
 
@@ -21,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -29,6 +35,7 @@
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_MAX_GROUPS 256
+#define SERVER_LOG_BURST 10		/* refusals logged a second */
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
@@ -46,6 +53,7 @@ struct conn {
 	struct event *rev;
 	struct event *wev;
 	struct event *cev;	/* deferred close */
+	struct event *tev;	/* -t: a begun frame, or replies at close */
 	STAILQ_HEAD(, outmsg) out;
 	size_t outbytes;
 	bool closing;		/* stop reading; free once the queue is out */
@@ -212,6 +220,7 @@ server_conn_free(struct conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->cev);
+	event_free(c->tev);
 	close(c->fd);
 	LIST_REMOVE(c, entry);
 	free(c);
@@ -225,17 +234,52 @@ server_conn_closed(int fd, short events, void *arg)
 	server_conn_free(arg);
 }
 
+/* Arms c's timer unless it runs: the time counts from the first byte
+ * of a frame (or from the close), not from the last, so a peer cannot
+ * keep a slot by trickling. */
+static void
+server_timer(struct conn *c)
+{
+	struct timeval tv = { (time_t)cfg.timeout, 0 };
+
+	if (!evtimer_pending(c->tev, NULL))
+		evtimer_add(c->tev, &tv);
+}
+
 /* Stops reading from c; it is freed once its replies are out (or at once
- * if the socket failed). */
+ * if the socket failed, or after -t seconds if the peer does not read). */
 static void
 server_close(struct conn *c)
 {
 	if (!c->closing) {
 		c->closing = true;
 		event_del(c->rev);
+		evtimer_del(c->tev);
 	}
 	if (c->dead || STAILQ_EMPTY(&c->out))
 		event_active(c->cev, EV_TIMEOUT, 0);
+	else
+		server_timer(c);
+}
+
+static void
+server_timeout(int fd, short events, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)events;
+	if (c->closing) {
+		log_debug("pid %ld: did not take its last replies",
+		    (long)c->pid);
+		c->dead = true;
+		server_close(c);
+		return;
+	}
+	log_warnx("pid %ld: a frame not finished in %u s; disconnected",
+	    (long)c->pid, cfg.timeout);
+	server_error(c, 0, ETIMEDOUT);
+	server_close(c);
 }
 
 /* Sends what is queued; waits for EV_WRITE when the socket is full. */
@@ -382,6 +426,7 @@ server_frame(struct conn *c)
 	memset(&req, 0, sizeof(req));
 	memcpy(&req, c->in + PROTO_HDR_SIZE, h.length);
 	c->inlen = 0;
+	evtimer_del(c->tev);
 	registry_request(c, &h, &req);
 }
 
@@ -420,17 +465,17 @@ server_readable(int fd, short events, void *arg)
 				c->dead = true;
 				server_close(c);
 			}
-			return;
+			break;
 		}
 		if (proto_take_fds(&msg, NULL) != 0) {
 			server_reject(c, 0, EBADMSG);
-			return;
+			break;
 		}
 		if (n == 0) {
 			/* The peer closed: send nothing more. */
 			c->dead = true;
 			server_close(c);
-			return;
+			break;
 		}
 		c->inlen += (size_t)n;
 		if (c->inlen == PROTO_HDR_SIZE) {
@@ -440,7 +485,7 @@ server_readable(int fd, short events, void *arg)
 				r = -EBADMSG;	/* a reply, or unknown */
 			if (r != 0) {
 				server_reject(c, c->hdr.id, -r);
-				return;
+				break;
 			}
 		}
 		if (c->inlen == PROTO_HDR_SIZE + c->hdr.length) {
@@ -448,6 +493,8 @@ server_readable(int fd, short events, void *arg)
 			frames++;
 		}
 	}
+	if (!c->closing && c->inlen > 0)
+		server_timer(c);
 }
 
 /* May this peer talk to the daemon?  Root, our own user, or one let in. */
@@ -477,6 +524,54 @@ server_allowed(int fd, uid_t uid, gid_t gid)
 	return false;
 }
 
+/* Which limit a new connection c (already on the list) exceeds, if any.
+ * Connections being closed count until freed: a peer that reconnects in
+ * a loop gains nothing. */
+static const char *
+server_over_limit(const struct conn *c)
+{
+	const struct conn *o;
+	uint32_t all = 0, mine = 0;
+
+	LIST_FOREACH(o, &conns, entry) {
+		if (o == c)
+			continue;
+		all++;
+		if (o->uid == c->uid)
+			mine++;
+	}
+	if (all >= cfg.max_conns)
+		return "in all";
+	if (mine >= cfg.max_user_conns)
+		return "of its user";
+	return NULL;
+}
+
+/* Refuses c with EUSERS.  At most SERVER_LOG_BURST refusals a second
+ * are logged, then how many were not, so a flood cannot fill the log. */
+static void
+server_refuse_busy(struct conn *c, const char *limit)
+{
+	static time_t second;
+	static unsigned long logged, quiet;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != second) {
+		if (quiet > 0)
+			log_warnx("%lu more connections refused", quiet);
+		second = now.tv_sec;
+		logged = quiet = 0;
+	}
+	if (logged++ < SERVER_LOG_BURST)
+		log_warnx("refused pid %ld uid %lu: too many connections %s",
+		    (long)c->pid, (unsigned long)c->uid, limit);
+	else
+		quiet++;
+	server_error(c, 0, EUSERS);
+	server_close(c);
+}
+
 static void
 server_accept_again(int fd, short events, void *arg)
 {
@@ -492,6 +587,7 @@ server_accept(int fd, short events, void *arg)
 	struct timeval second = { 1, 0 };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	const char *limit;
 	struct conn *c;
 	int cfd;
 
@@ -528,13 +624,17 @@ server_accept(int fd, short events, void *arg)
 	c->wev = event_new(base, cfd, EV_WRITE | EV_PERSIST, server_writable,
 	    c);
 	c->cev = event_new(base, -1, 0, server_conn_closed, c);
-	if (c->rev == NULL || c->wev == NULL || c->cev == NULL) {
+	c->tev = evtimer_new(base, server_timeout, c);
+	if (c->rev == NULL || c->wev == NULL || c->cev == NULL ||
+	    c->tev == NULL) {
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)
 			event_free(c->wev);
 		if (c->cev != NULL)
 			event_free(c->cev);
+		if (c->tev != NULL)
+			event_free(c->tev);
 		close(cfd);
 		free(c);
 		return;
@@ -545,6 +645,10 @@ server_accept(int fd, short events, void *arg)
 		    (long)cred.pid, (unsigned long)cred.uid);
 		server_error(c, 0, EACCES);
 		server_close(c);
+		return;
+	}
+	if ((limit = server_over_limit(c)) != NULL) {
+		server_refuse_busy(c, limit);
 		return;
 	}
 	log_debug("pid %ld uid %lu connected", (long)cred.pid,

@@ -641,7 +641,8 @@ enum {
 	USER_REQUEST = 12,	/* a request got the wrong answer */
 	USER_ATTACH = 13,	/* attach got the wrong answer */
 	USER_USE = 14,		/* acquire or detach misbehaved */
-	USER_EXEC = 15		/* could not run rundownctl */
+	USER_EXEC = 15,		/* could not run rundownctl */
+	USER_REACH = 16		/* opened a block's object without the daemon */
 };
 
 /* In a child of root: drops to user pw for good, or exits. */
@@ -658,11 +659,13 @@ become(const struct passwd *pw)
 static void
 user_child(const struct passwd *pw, uint32_t tag, bool allowed)
 {
+	char obj[PATH_MAX];
 	rundown_cache_t *ref;
 	rundown_conn_t *c;
 	size_t n;
 	int i, r;
 
+	td_shm_path(td.sock, tag, obj, sizeof(obj));	/* the daemon's name */
 	become(pw);
 	/* Several tries: the refusal may arrive before or after the
 	 * request has gone out. */
@@ -676,6 +679,10 @@ user_child(const struct passwd *pw, uint32_t tag, bool allowed)
 			_exit(USER_REQUEST);
 		rundown_disconnect(c);
 	}
+	/* Blocks are reached only through the descriptor the daemon
+	 * passes at attach: their objects are the daemon user's, mode 0600. */
+	if (open(obj, O_RDONLY) >= 0 || errno != EACCES)
+		_exit(USER_REACH);
 	r = rundown_attach_at(td.sock, tag, 0, &ref);
 	if (r != (allowed ? 0 : -EACCES))
 		_exit(USER_ATTACH);
@@ -780,127 +787,6 @@ END_TEST
 
 /* ---- e. malformed frames ----------------------------------------------- */
 
-/* A bare socket connected to the daemon, for hand-made frames. */
-static int
-raw_connect(void)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, td.sock, strlen(td.sock) + 1);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	return fd;
-}
-
-/* Sends len bytes, with descriptor pass (if >= 0) as SCM_RIGHTS. */
-static void
-raw_send(int fd, const void *buf, size_t len, int pass)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	struct iovec iov;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (pass >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pass, sizeof(int));
-	}
-	ck_assert_int_eq(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-/* Reads up to len bytes, fewer only at end of file: how many.  what
- * names the awaited thing for a failure message. */
-static size_t
-raw_read(int fd, void *buf, size_t len, const char *what)
-{
-	struct timespec start = td_now();
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char *p = buf;
-	size_t got = 0;
-	ssize_t n;
-	long left;
-
-	while (got < len) {
-		left = DT_DEADLINE_MS - td_elapsed_ms(&start);
-		ck_assert_msg(left > 0, "%s: nothing within %d ms", what,
-		    DT_DEADLINE_MS);
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		n = read(fd, p + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(n >= 0, "read: %s", strerror(errno));
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
-/* Reads one whole frame into buf and decodes it. */
-static void
-raw_frame(int fd, struct proto_hdr *h, void *buf, size_t size)
-{
-	struct proto_hdr peek;
-
-	ck_assert_uint_eq(raw_read(fd, buf, PROTO_HDR_SIZE, "a header"),
-	    PROTO_HDR_SIZE);
-	memcpy(&peek, buf, sizeof(peek));
-	ck_assert_int_eq(proto_check_hdr(&peek), 0);
-	ck_assert_uint_le(PROTO_HDR_SIZE + peek.length, size);
-	ck_assert_uint_eq(raw_read(fd, (char *)buf + PROTO_HDR_SIZE,
-	    peek.length, "a payload"), peek.length);
-	ck_assert_int_eq(proto_decode(buf, PROTO_HDR_SIZE + peek.length, h),
-	    0);
-}
-
-/* Reads an ERROR frame of id and code. */
-static void
-raw_error(int fd, uint32_t id, int code, const char *what)
-{
-	unsigned char buf[PROTO_HDR_SIZE + 64];
-	struct proto_error err;
-	struct proto_hdr h;
-
-	raw_frame(fd, &h, buf, sizeof(buf));
-	ck_assert_msg(h.type == PROTO_ERROR, "%s: a reply of type %#x",
-	    what, h.type);
-	ck_assert_uint_eq(h.length, sizeof(err));
-	memcpy(&err, buf + PROTO_HDR_SIZE, sizeof(err));
-	ck_assert_msg(err.code == code && h.id == id,
-	    "%s: error %d (%s) for id %u, not %d for id %u", what, err.code,
-	    strerror(err.code), h.id, code, id);
-}
-
-/* Reads an ERROR frame of id and code, then end of file. */
-static void
-raw_expect_error(int fd, uint32_t id, int code, const char *what)
-{
-	char c;
-
-	raw_error(fd, id, code, what);
-	ck_assert_msg(raw_read(fd, &c, 1, what) == 0,
-	    "%s: the connection stays open", what);
-}
-
 /* The well-behaved connection still gets the right answers. */
 static void
 check_good(uint32_t tag)
@@ -976,7 +862,7 @@ START_TEST(test_malformed)
 	/* Only what the daemon reads before it judges is sent: bytes left
 	 * unread would turn its close into a reset instead of an EOF. */
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fd = raw_connect();
+		fd = td_raw_connect();
 		memcpy(frame, &cases[i].h, PROTO_HDR_SIZE);
 		len = PROTO_HDR_SIZE;
 		if (cases[i].payload) {
@@ -987,8 +873,8 @@ START_TEST(test_malformed)
 			memcpy(frame + PROTO_HDR_SIZE, &req, sizeof(req));
 			len += sizeof(req);
 		}
-		raw_send(fd, frame, len, -1);
-		raw_expect_error(fd, cases[i].h.id, cases[i].code,
+		td_raw_send(fd, frame, len, -1);
+		td_raw_expect_error(fd, cases[i].h.id, cases[i].code,
 		    cases[i].what);
 		close(fd);
 		check_good(tag);
@@ -997,16 +883,16 @@ START_TEST(test_malformed)
 	/* A descriptor sent along with a good request: refused (id 0, as
 	 * it concerns the connection), and the daemon closes its copy. */
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	fd = raw_connect();
+	fd = td_raw_connect();
 	memset(&h, 0, sizeof(h));
 	h.version = PROTO_VERSION;
 	h.type = PROTO_LIST;
 	h.id = 30;
-	raw_send(fd, &h, sizeof(h), p[1]);
+	td_raw_send(fd, &h, sizeof(h), p[1]);
 	close(p[1]);
-	raw_expect_error(fd, 0, EBADMSG, "SCM_RIGHTS");
+	td_raw_expect_error(fd, 0, EBADMSG, "SCM_RIGHTS");
 	close(fd);
-	ck_assert_msg(raw_read(p[0], &c, 1, "the sent descriptor closed") ==
+	ck_assert_msg(td_raw_read(p[0], &c, 1, "the sent descriptor closed") ==
 	    0,
 	    "the daemon kept the descriptor it was sent");
 	close(p[0]);
@@ -1034,17 +920,17 @@ START_TEST(test_pieces)
 	int fd;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 7), 0);
-	fd = raw_connect();
+	fd = td_raw_connect();
 	n = proto_encode(frame, sizeof(frame), PROTO_STATUS, 41, &req,
 	    sizeof(req));
 	ck_assert_uint_eq(n, sizeof(frame));
 	for (i = 0; i < n; i++) {
-		raw_send(fd, frame + i, 1, -1);
+		td_raw_send(fd, frame + i, 1, -1);
 		/* The daemon answers others meanwhile. */
 		td_status(tag, &info, NULL, 0);
 		ck_assert_uint_eq(info.rows, 7);
 	}
-	raw_frame(fd, &h, reply, sizeof(reply));
+	td_raw_frame(fd, &h, reply, sizeof(reply));
 	ck_assert_uint_eq(h.type, PROTO_STATUS_REPLY);
 	ck_assert_uint_eq(h.id, 41);
 	ck_assert_uint_eq(h.length, sizeof(pi));
@@ -1058,9 +944,9 @@ START_TEST(test_pieces)
 	ck_assert_uint_eq(n, PROTO_HDR_SIZE);
 	n += proto_encode(frame + n, sizeof(frame) - n, PROTO_LIST, 43, NULL,
 	    0);
-	raw_send(fd, frame, n, -1);
+	td_raw_send(fd, frame, n, -1);
 	for (i = 42; i <= 43; i++) {
-		raw_frame(fd, &h, reply, sizeof(reply));
+		td_raw_frame(fd, &h, reply, sizeof(reply));
 		ck_assert_uint_eq(h.type, PROTO_LIST_REPLY);
 		ck_assert_uint_eq(h.id, i);
 		ck_assert_uint_eq(h.length, sizeof(pc) + sizeof(pi));
@@ -1351,21 +1237,6 @@ START_TEST(test_errors)
 }
 END_TEST
 
-/* Sends a request frame made of these fields on a bare socket. */
-static void
-raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag, uint32_t arg,
-    uint32_t serial)
-{
-	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
-	struct proto_req req = { .tag = tag, .arg = arg, .serial = serial };
-	size_t n;
-
-	n = proto_encode(frame, sizeof(frame), type, id, &req,
-	    (size_t)proto_req_size(type));
-	ck_assert_uint_gt(n, 0);
-	raw_send(fd, frame, n, -1);
-}
-
 /* Only the process that holds a row may give it back, and only by the
  * serial of its block; a refused request is an answer, not a broken
  * frame: the connection lives on. */
@@ -1390,9 +1261,9 @@ START_TEST(test_detach_others)
 
 	/* This process attaches by hand, to learn the serial.  (The
 	 * descriptor that comes with the reply is dropped by read().) */
-	fd = raw_connect();
-	raw_request(fd, PROTO_ATTACH, 50, tag, 0, 0);
-	raw_frame(fd, &rh, reply, sizeof(reply));
+	fd = td_raw_connect();
+	td_raw_request(fd, PROTO_ATTACH, 50, tag, 0, 0);
+	td_raw_frame(fd, &rh, reply, sizeof(reply));
 	ck_assert_uint_eq(rh.type, PROTO_ATTACHED);
 	ck_assert_uint_eq(rh.id, 50);
 	ck_assert_uint_eq(rh.length, sizeof(a));
@@ -1402,22 +1273,22 @@ START_TEST(test_detach_others)
 	ck_assert_uint_ne(a.serial, 0);
 	ck_assert_uint_eq(a.reserved, 0);
 
-	raw_request(fd, PROTO_DETACH, 51, tag, h[0].row, a.serial);
-	raw_error(fd, 51, EPERM, "detach of another's row");
-	raw_request(fd, PROTO_DETACH, 52, tag, 5000, a.serial);
-	raw_error(fd, 52, EPERM, "detach of a row out of range");
-	raw_request(fd, PROTO_DETACH, 53, tag, a.row, a.serial + 1);
-	raw_error(fd, 53, ESTALE, "detach naming another serial");
-	raw_request(fd, PROTO_DETACH, 54, tag, a.row, 0);
-	raw_error(fd, 54, ESTALE, "detach naming serial 0");
+	td_raw_request(fd, PROTO_DETACH, 51, tag, h[0].row, a.serial);
+	td_raw_error(fd, 51, EPERM, "detach of another's row");
+	td_raw_request(fd, PROTO_DETACH, 52, tag, 5000, a.serial);
+	td_raw_error(fd, 52, EPERM, "detach of a row out of range");
+	td_raw_request(fd, PROTO_DETACH, 53, tag, a.row, a.serial + 1);
+	td_raw_error(fd, 53, ESTALE, "detach naming another serial");
+	td_raw_request(fd, PROTO_DETACH, 54, tag, a.row, 0);
+	td_raw_error(fd, 54, ESTALE, "detach naming serial 0");
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 2);
-	raw_request(fd, PROTO_LIST, 55, 0, 0, 0);
-	raw_frame(fd, &rh, reply, sizeof(reply));
+	td_raw_request(fd, PROTO_LIST, 55, 0, 0, 0);
+	td_raw_frame(fd, &rh, reply, sizeof(reply));
 	ck_assert_uint_eq(rh.type, PROTO_LIST_REPLY);
 	ck_assert_uint_eq(rh.id, 55);
-	raw_request(fd, PROTO_DETACH, 56, tag, a.row, a.serial);
-	raw_frame(fd, &rh, reply, sizeof(reply));
+	td_raw_request(fd, PROTO_DETACH, 56, tag, a.row, a.serial);
+	td_raw_frame(fd, &rh, reply, sizeof(reply));
 	ck_assert_uint_eq(rh.type, PROTO_OK);
 	ck_assert_uint_eq(rh.id, 56);
 	memcpy(&ok, reply + PROTO_HDR_SIZE, sizeof(ok));
@@ -1586,6 +1457,274 @@ START_TEST(test_restart_dead_holder)
 }
 END_TEST
 
+/* ---- i. limits: time, connections, descriptors ------------------------- */
+
+static const char *const timeout_args[] = { "-t", "1", NULL };
+
+static void
+timeout_setup(void)
+{
+	td_setup(DT_DIR_MODE, timeout_args);
+}
+
+/* Sends the first len bytes of a STATUS frame of tag on a new bare
+ * socket, and returns it. */
+static int
+part_frame(uint32_t tag, size_t len)
+{
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req = { .tag = tag };
+	int fd = td_raw_connect();
+
+	ck_assert_uint_eq(proto_encode(frame, sizeof(frame), PROTO_STATUS, 5,
+	    &req, sizeof(req)), sizeof(frame));
+	ck_assert_uint_lt(len, sizeof(frame));
+	td_raw_send(fd, frame, len, -1);
+	return fd;
+}
+
+/* A frame begun and not finished is dropped after -t with ETIMEDOUT, id
+ * 0; one cut short by a close is just dropped.  Neither stops the daemon
+ * serving others meanwhile, nor costs a row or a count. */
+START_TEST(test_stalled)
+{
+	uint32_t tag = RUNDOWN_TAG('S', 't', 'a', 'l');
+	struct rundown_block_info info;
+	struct timespec start;
+	struct agent ag;
+	int head, body;
+	long ms;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_acquire(&ag, 2);
+
+	start = td_now();
+	head = part_frame(tag, PROTO_HDR_SIZE / 2);
+	body = part_frame(tag, PROTO_HDR_SIZE + 4);
+	close(part_frame(tag, PROTO_HDR_SIZE + 2));
+	close(part_frame(tag, 3));
+	/* Served while the two stall. */
+	check_good(tag);
+	td_raw_expect_error(head, 0, ETIMEDOUT, "half a header");
+	td_raw_expect_error(body, 0, ETIMEDOUT, "half a payload");
+	ms = td_elapsed_ms(&start);
+	ck_assert_msg(ms >= 900, "closed after %ld ms, before -t 1", ms);
+	close(head);
+	close(body);
+	ck_assert_msg(strstr(td_log(), "not finished in 1 s") != NULL,
+	    "the timeout is not logged:\n%s", td_log());
+
+	check_good(tag);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	agent_release(&ag, 2);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	agent_quit(&ag);
+}
+END_TEST
+
+static void
+conns_setup(void)
+{
+	if (geteuid() == 0 && getpwnam("daemon") != NULL)
+		td_setup(DT_DIR_MODE, ARGS("-C", "3", "-U", "2", "-u",
+		    "daemon"));
+	else
+		td_setup(DT_DIR_MODE, ARGS("-C", "3", "-U", "2"));
+}
+
+/* A list on a new connection, kept open if keep: its result. */
+static int
+list_new(rundown_conn_t **keep)
+{
+	rundown_conn_t *c;
+	size_t n;
+	int r;
+
+	if ((r = rundown_connect(td.sock, &c)) != 0)
+		return r;
+	r = rundown_ctl_list(c, NULL, 0, &n);
+	if (keep != NULL && r == 0)
+		*keep = c;
+	else
+		rundown_disconnect(c);
+	return r;
+}
+
+/* Exit statuses of other_child(). */
+enum {
+	OTHER_OK = 0,
+	OTHER_FIRST = 30,	/* the first connection did not work */
+	OTHER_SECOND = 31	/* the second was not refused with EUSERS */
+};
+
+/* As pw, with this user's two connections and td.conn open: a first
+ * connection makes -C 3, a second is one too many in all. */
+static void
+other_child(const struct passwd *pw)
+{
+	rundown_conn_t *first = NULL;
+
+	become(pw);
+	if (list_new(&first) != 0)
+		_exit(OTHER_FIRST);
+	if (list_new(NULL) != -EUSERS)
+		_exit(OTHER_SECOND);
+	rundown_disconnect(first);
+	_exit(OTHER_OK);
+}
+
+/* -U refuses a user's connection beyond its share and -C one beyond the
+ * total, both with EUSERS on id 0; a slot is free again once its
+ * connection closes. */
+START_TEST(test_conn_limits)
+{
+	struct timespec start;
+	rundown_conn_t *second = NULL;
+	struct passwd *pw, other;
+	pid_t pid;
+	int r, st;
+
+	/* td.conn and second: this user's two. */
+	ck_assert_int_eq(list_new(&second), 0);
+	ck_assert_int_eq(list_new(NULL), -EUSERS);
+	ck_assert_msg(strstr(td_log(), "too many connections of its user") !=
+	    NULL, "the refusal is not logged:\n%s", td_log());
+	ck_ctl("busy", ARGS("list"), 1);
+	ck_assert_msg(strstr(ctl_output("busy", "err"), "connections") !=
+	    NULL, "rundownctl: %s", ctl_output("busy", "err"));
+
+	if (geteuid() == 0 && (pw = getpwnam("daemon")) != NULL) {
+		other = *pw;
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)
+			other_child(&other);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st));
+		ck_assert_msg(WEXITSTATUS(st) == OTHER_OK,
+		    "as daemon: exit status %d", WEXITSTATUS(st));
+		ck_assert_msg(strstr(td_log(), "too many connections in all") !=
+		    NULL, "the -C refusal is not logged:\n%s", td_log());
+	} else
+		fprintf(stderr, "check_daemon: test_conn_limits: -C checked "
+		    "only through -U; it needs root and user daemon\n");
+
+	/* The daemon frees the slot when it reads the close: poll. */
+	rundown_disconnect(second);
+	start = td_now();
+	while ((r = list_new(NULL)) == -EUSERS) {
+		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
+		    "no room after a close within %d ms", DT_DEADLINE_MS);
+		td_pause();
+	}
+	ck_assert_int_eq(r, 0);
+}
+END_TEST
+
+/* Seconds of CPU the process has used, from /proc/PID/stat. */
+static double
+cpu_seconds(pid_t pid)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted after the command's closing paren. */
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &utime, &stime), 2);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* How often s occurs in the daemon's log. */
+static int
+log_count(const char *s)
+{
+	const char *p = td_log();
+	int n = 0;
+
+	while ((p = strstr(p, s)) != NULL) {
+		n++;
+		p += strlen(s);
+	}
+	return n;
+}
+
+/* Waits until the log holds s at least n times. */
+static void
+await_log(const char *s, int n)
+{
+	struct timespec start = td_now();
+
+	while (log_count(s) < n) {
+		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
+		    "\"%s\" not logged %d times within %d ms:\n%s", s, n,
+		    DT_DEADLINE_MS, td_log());
+		td_pause();
+	}
+}
+
+#define EMFILE_NOFILE 32	/* the daemon's descriptors */
+#define EMFILE_CONNS 48		/* more connections than that */
+
+static void
+emfile_setup(void)
+{
+	td.nofile = EMFILE_NOFILE;
+	td_setup(DT_DIR_MODE, NULL);
+}
+
+/* Out of descriptors, the daemon pauses accepting for a second at a time
+ * instead of spinning, serves the connections it has, and accepts again
+ * once descriptors are free. */
+START_TEST(test_emfile)
+{
+	static const char paused[] = "accept; pausing for a second";
+	uint32_t tag = RUNDOWN_TAG('M', 'F', 'i', 'l');
+	struct rundown_block_info info;
+	int fds[EMFILE_CONNS], i, seen;
+	double cpu0, cpu;
+	long ms;
+	struct timespec start;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	for (i = 0; i < EMFILE_CONNS; i++)
+		fds[i] = td_raw_connect();
+	await_log(paused, 1);
+	seen = log_count(paused);
+	cpu0 = cpu_seconds(td.pid);
+	start = td_now();
+	await_log(paused, seen + 1);
+	ms = td_elapsed_ms(&start);
+	cpu = cpu_seconds(td.pid) - cpu0;
+	ck_assert_msg(ms >= 500, "paused again after %ld ms", ms);
+	ck_assert_msg(cpu < 0.25 * ((double)ms / 1000 + 0.1),
+	    "the daemon used %.2f s of CPU in %ld ms out of descriptors", cpu,
+	    ms);
+	/* Its connection is served meanwhile. */
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+
+	for (i = 0; i < EMFILE_CONNS; i++)
+		close(fds[i]);
+	start = td_now();
+	while (list_new(NULL) != 0) {
+		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
+		    "no new connection served within %d ms:\n%s",
+		    DT_DEADLINE_MS, td_log());
+		td_pause();
+	}
+}
+END_TEST
+
 /* One test case per fixture; each test starts a daemon of its own. */
 /* ---- start-up ------------------------------------------------------------ */
 
@@ -1741,6 +1880,15 @@ daemon_suite(void)
 	tc = dt_case(s, "restart", dt_setup);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_restart_dead_holder);
+
+	tc = dt_case(s, "timeout", timeout_setup);
+	tcase_add_test(tc, test_stalled);
+
+	tc = dt_case(s, "conns", conns_setup);
+	tcase_add_test(tc, test_conn_limits);
+
+	tc = dt_case(s, "emfile", emfile_setup);
+	tcase_add_test(tc, test_emfile);
 
 	return s;
 }

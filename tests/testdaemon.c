@@ -5,12 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +188,12 @@ td_spawn(const char *const *argv)
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
 		    dup2(lfd, 2) < 0)
 			_exit(120);
+		if (td.nofile != 0) {
+			struct rlimit rl = { td.nofile, td.nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(122);
+		}
 		execv(td.rundownd, (char *const *)argv);
 		_exit(121);
 	}
@@ -299,6 +309,7 @@ td_teardown(void)
 		td_stop();
 	shm_sweep(td.sock);
 	rm_tree(td.dir);
+	td.nofile = 0;
 }
 
 /* The run's directory, short enough for a socket path below it. */
@@ -336,4 +347,142 @@ td_end(void)
 	}
 	closedir(d);
 	rm_tree(td.base);
+}
+
+/* ---- hand-made frames ------------------------------------------------- */
+
+/* A bare socket connected to the daemon, for hand-made frames. */
+int
+td_raw_connect(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, td.sock, strlen(td.sock) + 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Sends len bytes, with descriptor pass (if >= 0) as SCM_RIGHTS. */
+void
+td_raw_send(int fd, const void *buf, size_t len, int pass)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (pass >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads up to len bytes, fewer only at end of file: how many.  what
+ * names the awaited thing for a failure message. */
+size_t
+td_raw_read(int fd, void *buf, size_t len, const char *what)
+{
+	struct timespec start = td_now();
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+	long left;
+
+	while (got < len) {
+		left = td.deadline_ms - td_elapsed_ms(&start);
+		ck_assert_msg(left > 0, "%s: nothing within %d ms", what,
+		    td.deadline_ms);
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n >= 0, "read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Reads one whole frame into buf and decodes it. */
+void
+td_raw_frame(int fd, struct proto_hdr *h, void *buf, size_t size)
+{
+	struct proto_hdr peek;
+
+	ck_assert_uint_eq(td_raw_read(fd, buf, PROTO_HDR_SIZE, "a header"),
+	    PROTO_HDR_SIZE);
+	memcpy(&peek, buf, sizeof(peek));
+	ck_assert_int_eq(proto_check_hdr(&peek), 0);
+	ck_assert_uint_le(PROTO_HDR_SIZE + peek.length, size);
+	ck_assert_uint_eq(td_raw_read(fd, (char *)buf + PROTO_HDR_SIZE,
+	    peek.length, "a payload"), peek.length);
+	ck_assert_int_eq(proto_decode(buf, PROTO_HDR_SIZE + peek.length, h),
+	    0);
+}
+
+/* Reads an ERROR frame of id and code. */
+void
+td_raw_error(int fd, uint32_t id, int code, const char *what)
+{
+	unsigned char buf[PROTO_HDR_SIZE + 64];
+	struct proto_error err;
+	struct proto_hdr h;
+
+	td_raw_frame(fd, &h, buf, sizeof(buf));
+	ck_assert_msg(h.type == PROTO_ERROR, "%s: a reply of type %#x",
+	    what, h.type);
+	ck_assert_uint_eq(h.length, sizeof(err));
+	memcpy(&err, buf + PROTO_HDR_SIZE, sizeof(err));
+	ck_assert_msg(err.code == code && h.id == id,
+	    "%s: error %d (%s) for id %u, not %d for id %u", what, err.code,
+	    strerror(err.code), h.id, code, id);
+}
+
+/* Reads an ERROR frame of id and code, then end of file. */
+void
+td_raw_expect_error(int fd, uint32_t id, int code, const char *what)
+{
+	char c;
+
+	td_raw_error(fd, id, code, what);
+	ck_assert_msg(td_raw_read(fd, &c, 1, what) == 0,
+	    "%s: the connection stays open", what);
+}
+
+/* Sends a request frame made of these fields on a bare socket. */
+void
+td_raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag, uint32_t arg,
+    uint32_t serial)
+{
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req = { .tag = tag, .arg = arg, .serial = serial };
+	size_t n;
+
+	n = proto_encode(frame, sizeof(frame), type, id, &req,
+	    (size_t)proto_req_size(type));
+	ck_assert_uint_gt(n, 0);
+	td_raw_send(fd, frame, n, -1);
 }

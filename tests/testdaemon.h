@@ -31,6 +31,7 @@ struct td {
 	pid_t pid;		/* the daemon, or 0 */
 	rundown_conn_t *conn;	/* the test's own control connection */
 	int deadline_ms;	/* safety net of td_start's poll */
+	unsigned nofile;	/* if not 0, the daemon's RLIMIT_NOFILE */
 };
 
 extern struct td td;
@@ -55,7 +56,8 @@ const char *td_log(void);
 void td_shm_path(const char *path, uint32_t tag, char *buf, size_t size);
 
 /* Forks rundownd ARGV (argv[0] is its name) with stdin and stdout on
- * /dev/null and stderr appended to the log; returns its pid. */
+ * /dev/null, stderr appended to the log, and RLIMIT_NOFILE (soft and
+ * hard) td.nofile if set; returns its pid. */
 pid_t td_spawn(const char *const *argv);
 
 /* Starts rundownd -d -S td.sock EXTRA... (NULL: none) and waits until it
@@ -92,5 +94,33 @@ int td_begin(const char *name, mode_t mode, int deadline_ms);
 /* Removes what the tests left: each test's directory and its daemon's
  * blocks in /dev/shm, then the run's directory. */
 void td_end(void);
+
+/* Hand-made frames on a bare socket, for tests of what the daemon does
+ * with bad input.  Each fails the test on a local error; the reads give
+ * up after deadline_ms. */
+struct proto_hdr;
+
+/* A bare socket connected to the test's daemon. */
+int td_raw_connect(void);
+
+/* Sends len bytes, with descriptor pass (if >= 0) as SCM_RIGHTS. */
+void td_raw_send(int fd, const void *buf, size_t len, int pass);
+
+/* Sends a request frame made of these fields. */
+void td_raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag,
+    uint32_t arg, uint32_t serial);
+
+/* Reads up to len bytes, fewer only at end of file: how many.  what
+ * names the awaited thing for a failure message. */
+size_t td_raw_read(int fd, void *buf, size_t len, const char *what);
+
+/* Reads one whole frame into buf and decodes it. */
+void td_raw_frame(int fd, struct proto_hdr *h, void *buf, size_t size);
+
+/* Reads an ERROR frame of id and code. */
+void td_raw_error(int fd, uint32_t id, int code, const char *what);
+
+/* Reads an ERROR frame of id and code, then end of file. */
+void td_raw_expect_error(int fd, uint32_t id, int code, const char *what);
 
 #endif /* RUNDOWN_TESTDAEMON_H */
