@@ -76,6 +76,8 @@ rundown_strerror(int err)
 		return "the socket path runs through something not a directory";
 	case EPROTOTYPE:
 		return "the socket path is not a stream socket";
+	case ESRCH:
+		return "the process that connected has exited";
 	case EUSERS:
 		return "the daemon has as many connections as it allows, in all "
 		    "or for this user";

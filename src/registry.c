@@ -644,7 +644,7 @@ registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
 	}
 	if (r == blk->b->rows)
 		return -ENOSPC;
-	if ((p = proc_get(pid, 0, &err)) == NULL)
+	if ((p = proc_get(pid, server_peer_start(c), &err)) == NULL)
 		return err;
 	blk->owner[r] = p;
 	blk->attached++;

@@ -49,6 +49,7 @@ struct conn {
 	LIST_ENTRY(conn) entry;
 	int fd;
 	pid_t pid;
+	uint64_t start;		/* the peer's start time, or 0 if unknown */
 	uid_t uid;
 	struct event *rev;
 	struct event *wev;
@@ -401,6 +402,12 @@ server_peer_pid(const struct conn *c)
 	return c->pid;
 }
 
+uint64_t
+server_peer_start(const struct conn *c)
+{
+	return c->start;
+}
+
 /* Answers a broken frame with an error and closes the connection. */
 static void
 server_reject(struct conn *c, uint32_t id, int err)
@@ -619,6 +626,17 @@ server_accept(int fd, short events, void *arg)
 	c->fd = cfd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
+	/*
+	 * The start time pins the pid to the process that connected: should
+	 * that process exit and its pid be reused before it attaches, the
+	 * attach finds another start time and fails, instead of charging a
+	 * row to a stranger.  (Between connect() and this accept the pid is
+	 * not pinned; SO_PEERPIDFD, Linux 6.5, would close that gap too.)
+	 * A peer whose /proc entry cannot be read connects all the same:
+	 * it can query, but an attach fails then.
+	 */
+	if (proc_start_time(cred.pid, &c->start) != 0)
+		c->start = 0;
 	STAILQ_INIT(&c->out);
 	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);
 	c->wev = event_new(base, cfd, EV_WRITE | EV_PERSIST, server_writable,

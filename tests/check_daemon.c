@@ -1623,25 +1623,35 @@ START_TEST(test_conn_limits)
 }
 END_TEST
 
-/* Seconds of CPU the process has used, from /proc/PID/stat. */
-static double
-cpu_seconds(pid_t pid)
+/* Field n (from 1, as proc(5) counts) of /proc/PID/stat, a number. */
+static unsigned long long
+stat_field(pid_t pid, int n)
 {
-	unsigned long utime, stime;
 	char path[64], buf[1024], *p;
+	unsigned long long v;
 	FILE *f;
-	size_t n;
+	size_t len;
+	int i;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
-	buf[n] = '\0';
-	/* Fields 14 and 15, counted after the command's closing paren. */
+	buf[len] = '\0';
+	/* Count from the command's closing paren: it may hold spaces. */
 	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &utime, &stime), 2);
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	for (i = 2; i < n; i++)
+		ck_assert_ptr_nonnull(p = strchr(p + 1, ' '));
+	ck_assert_int_eq(sscanf(p + 1, "%llu", &v), 1);
+	return v;
+}
+
+/* Seconds of CPU the process has used. */
+static double
+cpu_seconds(pid_t pid)
+{
+	return (double)(stat_field(pid, 14) + stat_field(pid, 15)) /
+	    (double)sysconf(_SC_CLK_TCK);
 }
 
 /* How often s occurs in the daemon's log. */
@@ -1722,6 +1732,138 @@ START_TEST(test_emfile)
 		    DT_DEADLINE_MS, td_log());
 		td_pause();
 	}
+}
+END_TEST
+
+/* In the grandchild of orphan_attach(): once told its parent is reaped,
+ * attaches on the inherited connection and writes the error code. */
+static void
+orphan_child(int fd, uint32_t tag, int go, int out)
+{
+	unsigned char buf[PROTO_HDR_SIZE + 64];
+	struct proto_error e = { .code = 0 };
+	struct proto_hdr h;
+	char c;
+
+	if (read(go, &c, 1) != 1)
+		_exit(1);
+	td_raw_request(fd, PROTO_ATTACH, 61, tag, 0, 0);
+	td_raw_frame(fd, &h, buf, sizeof(buf));
+	if (h.type == PROTO_ERROR && h.id == 61)
+		memcpy(&e, buf + PROTO_HDR_SIZE, sizeof(e));
+	else
+		e.code = -1;	/* not refused */
+	if (write(out, &e.code, sizeof(e.code)) != sizeof(e.code))
+		_exit(1);
+	_exit(0);
+}
+
+/* Forks a child that waits for a byte on p and exits; with *want > 0,
+ * as pid *want through ns_last_pid (root only).  Its pid, or -1 if it
+ * did not get that pid. */
+static pid_t
+reuse_pid(pid_t want, int p)
+{
+	char num[32];
+	pid_t pid;
+	char c;
+	int fd;
+
+	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	snprintf(num, sizeof(num), "%d", (int)want - 1);
+	if (write(fd, num, strlen(num)) != (ssize_t)strlen(num)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(read(p, &c, 1) == 1 ? 0 : 1);
+	if (pid == want)
+		return pid;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* A connection outlives the process that made it (a child kept it), and
+ * another process takes its pid: an attach on it fails with ESRCH rather
+ * than charge the row to that stranger. */
+START_TEST(test_orphan_attach)
+{
+	uint32_t tag = RUNDOWN_TAG('O', 'r', 'p', 'h');
+	unsigned char buf[PROTO_HDR_SIZE + 64];
+	struct rundown_block_info info;
+	unsigned long long born;
+	struct timespec start;
+	struct proto_hdr h;
+	int go[2], out[2], hold[2], fd, st;
+	pid_t a, stranger = -1;
+	int32_t code;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
+	a = fork();
+	ck_assert_int_ge(a, 0);
+	if (a == 0) {
+		/* The daemon has accepted once a list is answered. */
+		fd = td_raw_connect();
+		td_raw_request(fd, PROTO_LIST, 60, 0, 0, 0);
+		td_raw_frame(fd, &h, buf, sizeof(buf));
+		if (h.type != PROTO_LIST_REPLY)
+			_exit(2);
+		a = fork();
+		if (a == 0)
+			orphan_child(fd, tag, go[0], out[1]);
+		_exit(a > 0 ? 0 : 3);
+	}
+	ck_assert_int_eq(waitid(P_PID, (id_t)a, &(siginfo_t){ 0 },
+	    WEXITED | WNOWAIT), 0);
+	born = stat_field(a, 22);
+	ck_assert_int_eq(waitpid(a, &st, 0), a);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the connecting child: status %#x", st);
+
+	/* A stranger with the same pid and a later start time. */
+	start = td_now();
+	while (geteuid() == 0 && td_elapsed_ms(&start) < 2000) {
+		if ((stranger = reuse_pid(a, hold[0])) > 0 &&
+		    stat_field(stranger, 22) != born)
+			break;
+		if (stranger > 0) {
+			kill(stranger, SIGKILL);
+			waitpid(stranger, NULL, 0);
+			stranger = -1;
+		}
+		td_pause();
+	}
+	if (stranger < 0)
+		fprintf(stderr, "check_daemon: test_orphan_attach: pid %d not "
+		    "reused (needs root); the exited connector checked only\n",
+		    (int)a);
+
+	close(go[0]);
+	close(out[1]);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_uint_eq(td_raw_read(out[0], &code, sizeof(code),
+	    "the grandchild's answer"), sizeof(code));
+	ck_assert_msg(code == ESRCH, "attach on an orphaned connection%s: %d",
+	    stranger > 0 ? " whose pid was reused" : "", code);
+	close(go[1]);
+	close(out[0]);
+	if (stranger > 0) {
+		ck_assert_int_eq(write(hold[1], "x", 1), 1);
+		ck_assert_int_eq(waitpid(stranger, &st, 0), stranger);
+	}
+	close(hold[0]);
+	close(hold[1]);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
 }
 END_TEST
 
@@ -1889,6 +2031,9 @@ daemon_suite(void)
 
 	tc = dt_case(s, "emfile", emfile_setup);
 	tcase_add_test(tc, test_emfile);
+
+	tc = dt_case(s, "orphan", dt_setup);
+	tcase_add_test(tc, test_orphan_attach);
 
 	return s;
 }
