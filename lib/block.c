@@ -328,10 +328,18 @@ block_reset(struct rundown_block *b, uint32_t s)
 		rd_fetch_and(&b->row[r].drain, ~ROW_HARVESTED, RD_SEQ_CST);
 	/* release: an acquire that succeeds on a reset slot sees what the
 	 * owner prepared before re-initializing.  No CAS is needed: nobody
-	 * modifies an ACTIVE slot. */
+	 * modifies an ACTIVE slot.  Only ACTIVE slots: when rundownd repeats
+	 * a reset that a killed daemon left half done, a slot reset then may
+	 * already count an acquire of the new generation, which a second
+	 * store of 0 would lose (its release would then leave the row owing
+	 * less than nothing, and the next run-down could never drain). */
 	for (r = 0; r < b->rows; r++)
-		for (cpu = 0; cpu < b->cpus; cpu++)
-			rd_store(block_slot(b, r, cpu), 0, RD_RELEASE);
+		for (cpu = 0; cpu < b->cpus; cpu++) {
+			uint64_t *slot = block_slot(b, r, cpu);
+
+			if (rd_load(slot, RD_RELAXED) & SLOT_ACTIVE)
+				rd_store(slot, 0, RD_RELEASE);
+		}
 	rd_store(&b->state, ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN,
 	    RD_SEQ_CST);
 	futex_wake_all(&b->state);	/* waits that arrived while resetting */
