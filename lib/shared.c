@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -258,6 +259,21 @@ shared_set_conn(struct shared *sh, rundown_conn_t *c)
 	pthread_mutex_unlock(&shared_lock);
 }
 
+/*
+ * How a wait rides out a daemon restart.  A wait is the one call that
+ * can be sent again whatever became of the first: it starts the run-down
+ * only if the block is open, and answers once the run-down in progress
+ * ends, which the shared memory keeps across daemons.  And its caller
+ * wants the drain, not a daemon: a wait pending when the daemon dies
+ * (SIGKILL, a crash) would otherwise fail at once, since the retry comes
+ * before any supervisor can start the next one.  So while no daemon
+ * answers, a wait asks again every SHARED_RETRY_MS (as the Windows names'
+ * wait does, for ever), here for at most SHARED_RECONNECT_MS from the
+ * moment the daemon was lost, and never past the wait's own timeout.
+ */
+#define SHARED_RETRY_MS 100
+#define SHARED_RECONNECT_MS 10000
+
 /* True for the errors that a new connection may cure. */
 static bool
 shared_broken(int r)
@@ -265,45 +281,125 @@ shared_broken(int r)
 	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
 }
 
+/* Milliseconds from now to an absolute CLOCK_MONOTONIC time (<= 0: it
+ * has passed). */
+static int64_t
+shared_ms_until(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(t->tv_sec - now.tv_sec) * 1000 +
+	    (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* now + ms on CLOCK_MONOTONIC. */
+static struct timespec
+shared_after(int64_t sec, long nsec)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += (time_t)sec + (t.tv_nsec + nsec) / 1000000000L;
+	t.tv_nsec = (t.tv_nsec + nsec) % 1000000000L;
+	return t;
+}
+
+/* One try of the call on connection c; a wait gets what is left of its
+ * timeout (deadline NULL: none), rounded up, and 0 once it has passed: the
+ * daemon then answers at once whether the run-down has ended. */
+static int
+shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
+    const struct timespec *timeout, const struct timespec *deadline)
+{
+	struct timespec left = { 0, 0 };
+	int64_t ms;
+
+	switch (type) {
+	case PROTO_WAIT:
+		if (deadline == NULL)
+			return rundown_ctl_wait(c, ref->tag, timeout);
+		if ((ms = shared_ms_until(deadline) + 1) > 0) {
+			left.tv_sec = (time_t)(ms / 1000);
+			left.tv_nsec = (long)(ms % 1000) * 1000000L;
+		}
+		return rundown_ctl_wait(c, ref->tag, &left);
+	case PROTO_COMPLETED:
+		return rundown_ctl_completed(c, ref->tag);
+	case PROTO_DETACH:
+		return client_detach(c, ref->tag, ref->shared->serial, ref->row,
+		    NULL);
+	default:
+		return rundown_ctl_reinit(c, ref->tag);
+	}
+}
+
 /*
- * A control call (or the detach) through the attachment's connection; if
- * the daemon went away since (a restart), connects again and retries once.  A wait that
- * was pending when the daemon died is issued again, which is what the
- * caller asked for.
+ * A control call (or the detach) through the attachment's connection.  If
+ * the daemon went away since (a restart), connects again and retries
+ * once; a wait keeps trying while no daemon answers, as said above.
  */
 static int
 shared_call(rundown_cache_t *ref, uint16_t type,
     const struct timespec *timeout)
 {
+	const struct timespec pause = { 0, SHARED_RETRY_MS * 1000000L };
+	struct timespec deadline, give_up = { 0, 0 };
 	struct shared *sh = ref->shared;
 	rundown_conn_t *c;
+	bool lost = false, timed = false;
 	int r, tries, cancel;
 
 	if (ref->flags & CACHE_FORKED)
 		return -ECHILD;
+	if (type == PROTO_WAIT && timeout != NULL) {
+		/* A malformed one is the first try's -EINVAL. */
+		if (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 &&
+		    timeout->tv_nsec < 1000000000L &&
+		    timeout->tv_sec < INT32_MAX / 1000) {
+			deadline = shared_after(timeout->tv_sec,
+			    timeout->tv_nsec);
+			timed = true;
+		}
+	}
 	/* Not a cancellation point: a cancelled call would leave the lock
 	 * held and a reply unread. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&sh->lock);
-	for (tries = 0; tries < 2; tries++) {
-		if ((c = sh->conn) == NULL) {
-			if ((r = rundown_connect(sh->path, &c)) != 0)
-				break;
+	for (tries = 0;; tries++) {
+		if ((c = sh->conn) == NULL &&
+		    (r = rundown_connect(sh->path, &c)) == 0)
 			shared_set_conn(sh, c);
-		}
-		if (type == PROTO_WAIT)
-			r = rundown_ctl_wait(c, ref->tag, timeout);
-		else if (type == PROTO_COMPLETED)
-			r = rundown_ctl_completed(c, ref->tag);
-		else if (type == PROTO_DETACH)
-			r = client_detach(c, ref->tag, sh->serial, ref->row,
-			    NULL);
-		else
-			r = rundown_ctl_reinit(c, ref->tag);
-		if (!shared_broken(r))
+		if (c != NULL) {
+			r = shared_try(ref, type, c, timeout,
+			    timed ? &deadline : NULL);
+			if (!shared_broken(r))
+				break;
+			shared_set_conn(sh, NULL);
+			rundown_disconnect(c);
+			/* A daemon answered since the last loss: the
+			 * reconnect window starts again. */
+			lost = false;
+		} else if (r != -ECONNREFUSED)
 			break;
-		shared_set_conn(sh, NULL);
-		rundown_disconnect(c);
+		if (type != PROTO_WAIT) {
+			if (c == NULL || tries >= 1)
+				break;
+			continue;
+		}
+		/* No daemon: the wait tries again right after the loss, then
+		 * every SHARED_RETRY_MS until the window or its time is up. */
+		if (!lost) {
+			lost = true;
+			give_up = shared_after(SHARED_RECONNECT_MS / 1000,
+			    (SHARED_RECONNECT_MS % 1000) * 1000000L);
+			if (c != NULL)
+				continue;
+		}
+		if (shared_ms_until(&give_up) <= 0 ||
+		    (timed && shared_ms_until(&deadline) <= 0))
+			break;
+		nanosleep(&pause, NULL);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	pthread_setcancelstate(cancel, NULL);

@@ -356,7 +356,9 @@ RUNDOWN_API int rundown_ctl_list(rundown_conn_t *conn,
  * reinit on it go to the daemon (connecting to rundown_socket_path()).
  * Acquire and release never involve the daemon and keep working while it
  * is down; a control call that finds the connection broken connects
- * again once before it gives up.  In a child after fork() the descriptor is inert: acquire fails,
+ * again once before it gives up, and a wait looks for the next daemon
+ * every 100 ms for up to 10 s (within its timeout) and is sent to it
+ * again.  In a child after fork() the descriptor is inert: acquire fails,
  * release does nothing, control calls return -ECHILD; the child attaches
  * anew.
  */

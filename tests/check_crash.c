@@ -1,0 +1,1281 @@
+/*
+ * check_crash.c: rundownd killed with SIGKILL, and started again.
+ *
+ * check_daemon.c restarts the daemon with SIGTERM, which closes its
+ * connections and removes its socket.  Here it dies at an arbitrary
+ * point, as a crash or the OOM killer would end it: mid-traffic, with
+ * waits pending, or (emulated) halfway through a harvest or a
+ * re-initialize.  The socket and its lock file stay behind, and the
+ * blocks stay in shared memory.  The tests check that:
+ *   traffic  acquire and release keep working with no daemon; the next
+ *            daemon takes the stale socket, re-adopts every block, keeps
+ *            the rows of live processes (pids and counts), reclaims those
+ *            of processes killed meanwhile, and its run-downs end exactly
+ *            when the live holders release; control connections find it
+ *            again on their own.
+ *   waits    waits pending when the daemon dies: an attached descriptor's
+ *            wait looks for the next daemon by itself and ends when the
+ *            holders release; a plain connection's wait (and rundownctl
+ *            wait) fails with ECONNRESET, as documented, and a new one is
+ *            answered by the next daemon; a run-down drains with no
+ *            daemon at all.
+ *   halfway  the next daemon finishes a harvest and a re-initialize that
+ *            the killed one left half done.  SIGKILL cannot be aimed
+ *            between two stores of the daemon, so the test kills it
+ *            first and then takes the block, through the same block.c
+ *            steps the daemon uses, to exactly the state it would have
+ *            left there; client processes act on the block meanwhile as
+ *            they may.
+ *
+ * Client processes are agents (as in check_daemon.c): forked children
+ * attached to blocks, driven through pipes, answering every command.
+ * The tests synchronise on what they can observe: a pipe, a child's exit,
+ * a status read back from the daemon, a line of the daemon's log (-v
+ * logs every connection), counters in a MAP_SHARED area.  Polls pause
+ * briefly (td_pause) under a deadline that is a safety net: passing it
+ * fails the test with the daemon's log.  Children never call ck_assert.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "block.h"
+#include "testdaemon.h"
+#include "testutil.h"
+
+#define CR_TIMEOUT 60		/* seconds per test: a hang is a failure */
+#define CR_DEADLINE_MS 20000	/* safety net of every poll and read */
+#define CR_MAXHOLDERS 16
+#define CR_MAXTAGS 4
+#define CR_CLIENTS 5		/* traffic: 3 live, 2 killed */
+#define CR_LIVE 3
+#define CR_COMM "rd-crash"	/* what the daemon reports for an agent */
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define SEQ __ATOMIC_SEQ_CST
+
+/* -v: the daemon logs every connection, which shows a client finding
+ * the next daemon by itself. */
+static const char *const cr_args[] = { "-v", NULL };
+
+/* Figures for the summary lines. */
+static unsigned kills;
+
+/* ---- the daemon -------------------------------------------------------- */
+
+static void
+cr_setup(void)
+{
+	/* A child that died must fail a write, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+	kills = 0;
+	td_setup(0700, cr_args);
+}
+
+/* Whether anything is at path. */
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* The daemon log's size now: where the next daemon's lines begin. */
+static off_t
+log_size(void)
+{
+	struct stat st;
+
+	return stat(td.log, &st) == 0 ? st.st_size : 0;
+}
+
+/* The daemon log from off on (malloc'd). */
+static char *
+log_from(off_t off)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0, len;
+	int fd;
+
+	fd = open(td.log, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	len = st.st_size > off ? (size_t)(st.st_size - off) : 0;
+	buf = malloc(len + 1);
+	ck_assert_ptr_nonnull(buf);
+	while (got < len && (n = pread(fd, buf + got, len - got,
+	    off + (off_t)got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* How many times s occurs in text. */
+static unsigned
+count_of(const char *text, const char *s)
+{
+	unsigned n = 0;
+
+	while ((text = strstr(text, s)) != NULL) {
+		n++;
+		text += strlen(s);
+	}
+	return n;
+}
+
+/* Polls the log from off on until it holds s. */
+static void
+await_log(off_t off, const char *s)
+{
+	struct timespec start = td_now();
+	char *text;
+
+	for (;;) {
+		text = log_from(off);
+		if (strstr(text, s) != NULL) {
+			free(text);
+			return;
+		}
+		free(text);
+		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
+		    "the daemon did not log \"%s\" within %d ms:\n%s", s,
+		    CR_DEADLINE_MS, td_log());
+		td_pause();
+	}
+}
+
+/*
+ * SIGKILL: no clean-up at all.  The socket file stays (stale: nothing
+ * listens), the lock file stays (unlocked with the process), and a client
+ * that connects is refused.
+ */
+static void
+crash(void)
+{
+	char lock[PATH_MAX], *text;
+	rundown_conn_t *c;
+	pid_t r;
+	int st = 0;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	ck_assert_int_eq(kill(td.pid, SIGKILL), 0);
+	do
+		r = waitpid(td.pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, td.pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "rundownd: status %#x, not killed:\n%s", st, td_log());
+	td.pid = 0;
+	kills++;
+	/* A killed daemon never reports at exit: what a sanitizer found
+	 * while it ran is in the log, or nowhere. */
+	text = log_from(0);
+	ck_assert_msg(strstr(text, "Sanitizer") == NULL &&
+	    strstr(text, "runtime error") == NULL,
+	    "a sanitizer reported in the killed daemon:\n%s", text);
+	free(text);
+	snprintf(lock, sizeof(lock), "%s.lock", td.sock);
+	ck_assert_msg(exists(td.sock), "no stale socket after SIGKILL");
+	ck_assert_msg(exists(lock), "no lock file after SIGKILL");
+	ck_assert_int_eq(rundown_connect(td.sock, &c), -ECONNREFUSED);
+}
+
+/* Starts the next daemon on the stale socket; returns where its lines
+ * begin in the log. */
+static off_t
+restart(void)
+{
+	off_t off = log_size();
+	char *text;
+
+	td_start(cr_args);
+	td.conn = td_connect();
+	text = log_from(off);
+	ck_assert_msg(strstr(text, "removed stale socket") != NULL,
+	    "the next daemon did not say it took the stale socket:\n%s", text);
+	free(text);
+	return off;
+}
+
+/* Polls the block until its state is state. */
+static struct rundown_block_info
+await_state(uint32_t tag, enum rundown_state state)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.state == state)
+			return info;
+		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
+		    "block still %s, not %s, after %d ms:\n%s",
+		    rundown_state_name(info.state), rundown_state_name(state),
+		    CR_DEADLINE_MS, td_log());
+		td_pause();
+	}
+}
+
+/* ---- pipes --------------------------------------------------------------- */
+
+/* Whether fd has something to read now (or is at end of file). */
+static bool
+readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int pr;
+
+	do
+		pr = poll(&p, 1, 0);
+	while (pr < 0 && errno == EINTR);
+	ck_assert_int_ge(pr, 0);
+	return pr > 0;
+}
+
+/* Reads exactly n bytes from fd under the deadline. */
+static void
+get(int fd, void *buf, size_t n, const char *what)
+{
+	struct timespec start = td_now();
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t k;
+	long left;
+	int pr;
+
+	while (got < n) {
+		left = CR_DEADLINE_MS - td_elapsed_ms(&start);
+		ck_assert_msg(left > 0, "no word from %s within %d ms; daemon "
+		    "log:\n%s", what, CR_DEADLINE_MS, td_log());
+		pr = poll(&p, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(pr, 0);
+		if (pr == 0)
+			continue;
+		k = read(fd, (char *)buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(k > 0, "%s: %s", what,
+		    k == 0 ? "end of file (it exited)" : strerror(errno));
+		got += (size_t)k;
+	}
+}
+
+/* In a child: writes all of buf, or exits. */
+static void
+put(int fd, const void *buf, size_t n)
+{
+	if (write(fd, buf, n) != (ssize_t)n)
+		_exit(110);
+}
+
+/* Forks with stdio flushed. */
+static pid_t
+cr_fork(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	return pid;
+}
+
+/* Reaps a child that must have exited 0. */
+static void
+reap_ok(pid_t pid, const char *what)
+{
+	pid_t r;
+	int st = 0;
+
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s (pid %d): status %#x", what, (int)pid, st);
+}
+
+/* ---- the shared area ------------------------------------------------------ */
+
+/* What the test and its children share (MAP_SHARED, mapped before the
+ * forks); every field is accessed atomically. */
+struct cr_area {
+	uint64_t pairs[CR_CLIENTS];	/* acquire/release pairs so far */
+	uint32_t stop[CR_CLIENTS];	/* hammering agents: stop */
+	uint64_t calls_ok;		/* control traffic answered */
+	uint64_t calls_failed;		/* ... and not */
+	uint32_t ctl_stop;
+};
+
+static struct cr_area *area;
+
+static void
+area_map(void)
+{
+	void *p = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert(p != MAP_FAILED);
+	area = p;
+}
+
+static void
+area_unmap(void)
+{
+	munmap(area, sizeof(*area));
+	area = NULL;
+}
+
+/* ---- agents: client processes driven through pipes ------------------------ */
+
+struct agent {
+	pid_t pid;
+	int cmd;		/* commands to the agent */
+	int res;		/* its answers: one int32_t each */
+	unsigned slot;		/* its counters in the area */
+	const char *name;	/* for messages */
+};
+
+struct agent_cmd {
+	char op;
+	uint8_t idx;		/* which of its tags */
+	uint16_t n;
+};
+
+enum {
+	AG_ACQUIRE = 'a',	/* acquire_n(n): 1 or 0 */
+	AG_RELEASE = 'r',	/* release_n(n): 0 */
+	AG_WAIT = 'w',		/* rundown_cache_wait() */
+	AG_WAIT_T = 't',	/* rundown_cache_wait_timeout(n seconds) */
+	AG_COMPLETED = 'c',	/* rundown_cache_completed() */
+	AG_REINIT = 'i',	/* rundown_cache_reinit() */
+	AG_STATE = 's',		/* rundown_cache_query(): the state */
+	AG_HAMMER = 'H',	/* pairs on every tag until told to stop:
+				 * the acquires refused */
+	AG_DETACH = 'd',	/* detaches every tag: the first error or 0 */
+	AG_EXIT = 'q'		/* exits 0 without a word or a detach */
+};
+
+/* In the agent: acquire and release on every tag until stop. */
+static int32_t
+agent_hammer(rundown_cache_t **ref, unsigned ntags, unsigned slot)
+{
+	int32_t refused = 0;
+	unsigned i;
+
+	while (!__atomic_load_n(&area->stop[slot], SEQ)) {
+		for (i = 0; i < ntags; i++) {
+			if (!rundown_cache_acquire(ref[i])) {
+				refused++;
+				continue;
+			}
+			rundown_cache_release(ref[i]);
+		}
+		__atomic_fetch_add(&area->pairs[slot], 1, SEQ);
+	}
+	return refused;
+}
+
+/* The agent: attaches to every tag, answers the result, then serves
+ * commands. */
+static void
+agent_main(int cmd, int res, const uint32_t *tags, unsigned ntags,
+    unsigned slot)
+{
+	rundown_cache_t *ref[CR_MAXTAGS] = { NULL };
+	struct rundown_status st;
+	struct timespec ts;
+	struct agent_cmd c;
+	unsigned i;
+	int32_t r = 0;
+
+	prctl(PR_SET_NAME, CR_COMM, 0, 0, 0);
+	for (i = 0; i < ntags && r == 0; i++)
+		r = rundown_attach_at(td.sock, tags[i], 0, &ref[i]);
+	put(res, &r, sizeof(r));
+	if (r != 0)
+		_exit(0);
+	for (;;) {
+		if (read(cmd, &c, sizeof(c)) != (ssize_t)sizeof(c))
+			_exit(111);	/* the test is gone */
+		if (c.idx >= ntags)
+			_exit(112);
+		switch (c.op) {
+		case AG_ACQUIRE:
+			r = rundown_cache_acquire_n(ref[c.idx], c.n);
+			break;
+		case AG_RELEASE:
+			rundown_cache_release_n(ref[c.idx], c.n);
+			r = 0;
+			break;
+		case AG_WAIT:
+			r = rundown_cache_wait(ref[c.idx]);
+			break;
+		case AG_WAIT_T:
+			ts.tv_sec = c.n;
+			ts.tv_nsec = 0;
+			r = rundown_cache_wait_timeout(ref[c.idx], &ts);
+			break;
+		case AG_COMPLETED:
+			r = rundown_cache_completed(ref[c.idx]);
+			break;
+		case AG_REINIT:
+			r = rundown_cache_reinit(ref[c.idx]);
+			break;
+		case AG_STATE:
+			r = rundown_cache_query(ref[c.idx], &st);
+			if (r == 0)
+				r = (int32_t)st.state;
+			break;
+		case AG_HAMMER:
+			r = agent_hammer(ref, ntags, slot);
+			break;
+		case AG_DETACH:
+			r = 0;
+			for (i = 0; i < ntags; i++) {
+				int32_t d = rundown_detach(ref[i]);
+
+				if (r == 0)
+					r = d;
+			}
+			break;
+		case AG_EXIT:
+			_exit(0);
+		default:
+			_exit(113);
+		}
+		put(res, &r, sizeof(r));
+	}
+}
+
+/* Forks an agent attached to ntags tags; the attach must succeed. */
+static void
+agent_start(struct agent *a, const char *name, const uint32_t *tags,
+    unsigned ntags, unsigned slot)
+{
+	int cmd[2], res[2];
+	int32_t r;
+
+	ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
+	a->name = name;
+	a->slot = slot;
+	a->pid = cr_fork();
+	if (a->pid == 0) {
+		close(cmd[1]);
+		close(res[0]);
+		agent_main(cmd[0], res[1], tags, ntags, slot);
+	}
+	close(cmd[0]);
+	close(res[1]);
+	a->cmd = cmd[1];
+	a->res = res[0];
+	get(a->res, &r, sizeof(r), a->name);
+	ck_assert_msg(r == 0, "%s: attach: %s", a->name, rundown_strerror(r));
+}
+
+/* Sends a command without reading its answer. */
+static void
+agent_send(struct agent *a, char op, unsigned idx, unsigned n)
+{
+	struct agent_cmd c = { .op = op, .idx = (uint8_t)idx,
+	    .n = (uint16_t)n };
+
+	ck_assert_int_eq(write(a->cmd, &c, sizeof(c)), (ssize_t)sizeof(c));
+}
+
+/* The agent's next answer. */
+static int32_t
+agent_result(struct agent *a)
+{
+	int32_t r;
+
+	get(a->res, &r, sizeof(r), a->name);
+	return r;
+}
+
+/* One command and its answer. */
+static int32_t
+agent_do(struct agent *a, char op, unsigned idx, unsigned n)
+{
+	agent_send(a, op, idx, n);
+	return agent_result(a);
+}
+
+/* n protections on tag idx, which must be granted. */
+static void
+agent_acquire(struct agent *a, unsigned idx, unsigned n)
+{
+	ck_assert_msg(agent_do(a, AG_ACQUIRE, idx, n) == 1,
+	    "%s: acquire of %u on tag %u refused", a->name, n, idx);
+}
+
+static void
+agent_release(struct agent *a, unsigned idx, unsigned n)
+{
+	ck_assert_int_eq(agent_do(a, AG_RELEASE, idx, n), 0);
+}
+
+static void
+agent_close(struct agent *a)
+{
+	close(a->cmd);
+	close(a->res);
+}
+
+/* Detaches every tag (through whatever daemon runs now) and exits. */
+static void
+agent_quit(struct agent *a)
+{
+	int32_t r = agent_do(a, AG_DETACH, 0, 0);
+
+	ck_assert_msg(r == 0, "%s: detach: %s", a->name, rundown_strerror(r));
+	agent_send(a, AG_EXIT, 0, 0);
+	reap_ok(a->pid, a->name);
+	agent_close(a);
+}
+
+/* SIGKILL, and reaps it. */
+static void
+agent_kill(struct agent *a)
+{
+	pid_t r;
+	int st = 0;
+
+	ck_assert_int_eq(kill(a->pid, SIGKILL), 0);
+	do
+		r = waitpid(a->pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, a->pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	agent_close(a);
+}
+
+/* ---- other clients --------------------------------------------------------- */
+
+/* Control traffic: list and status of every tag, over and over, on a
+ * connection of its own, connecting again whenever it breaks. */
+static void
+ctl_traffic_main(const uint32_t *tags, unsigned ntags)
+{
+	struct rundown_block_info list[CR_MAXTAGS], info;
+	struct rundown_holder h[CR_MAXHOLDERS];
+	rundown_conn_t *c = NULL;
+	struct timespec pause = { 0, 1000000 };
+	unsigned i;
+	size_t n;
+	int r;
+
+	while (!__atomic_load_n(&area->ctl_stop, SEQ)) {
+		if (c == NULL && (r = rundown_connect(td.sock, &c)) != 0) {
+			if (r != -ECONNREFUSED)
+				_exit(20);
+			__atomic_fetch_add(&area->calls_failed, 1, SEQ);
+			/* No daemon: only keeps this loop from spinning. */
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		r = rundown_ctl_list(c, list, CR_MAXTAGS, &n);
+		for (i = 0; i < ntags && r == 0; i++)
+			r = rundown_ctl_status(c, tags[i], &info, h,
+			    CR_MAXHOLDERS, &n);
+		if (r == 0) {
+			__atomic_fetch_add(&area->calls_ok, 1, SEQ);
+			continue;
+		}
+		if (r != -ECONNRESET && r != -EPIPE)
+			_exit(21);
+		__atomic_fetch_add(&area->calls_failed, 1, SEQ);
+		rundown_disconnect(c);
+		c = NULL;
+	}
+	rundown_disconnect(c);
+	_exit(0);
+}
+
+/* A wait on a plain connection: its result, then (told through go) a
+ * wait on a new connection, and its result. */
+static pid_t
+conn_waiter_start(uint32_t tag, int *res, int *go)
+{
+	int rp[2], gp[2];
+	rundown_conn_t *c;
+	int32_t r;
+	char b;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(rp, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(gp, O_CLOEXEC), 0);
+	pid = cr_fork();
+	if (pid == 0) {
+		close(rp[0]);
+		close(gp[1]);
+		r = rundown_connect(td.sock, &c);
+		if (r == 0)
+			r = rundown_ctl_wait(c, tag, NULL);
+		put(rp[1], &r, sizeof(r));
+		rundown_disconnect(c);
+		if (read(gp[0], &b, 1) != 1)
+			_exit(0);
+		r = rundown_connect(td.sock, &c);
+		if (r == 0)
+			r = rundown_ctl_wait(c, tag, NULL);
+		put(rp[1], &r, sizeof(r));
+		rundown_disconnect(c);
+		_exit(0);
+	}
+	close(rp[1]);
+	close(gp[0]);
+	*res = rp[0];
+	*go = gp[1];
+	return pid;
+}
+
+/* rundownctl -S sock ARGS..., its output in dir/NAME.out and .err. */
+static pid_t
+ctl_start(const char *name, const char *const *args)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[16];
+	size_t n = 0;
+	int o, e, nul;
+	pid_t pid;
+
+	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
+	    strerror(errno));
+	argv[n++] = td.rundownctl;
+	argv[n++] = "-S";
+	argv[n++] = td.sock;
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
+	pid = cr_fork();
+	if (pid == 0) {
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		nul = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
+		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	return pid;
+}
+
+/* What rundownctl NAME wrote to its standard error. */
+static const char *
+ctl_err(const char *name)
+{
+	static char buf[4096];
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.err", td.dir, name);
+	return td_file_tail(path, buf, sizeof(buf));
+}
+
+/* Waits, under the deadline, for rundownctl NAME: its exit status. */
+static int
+ctl_finish(pid_t pid, const char *name)
+{
+	struct timespec start = td_now();
+	pid_t r;
+	int st = 0;
+
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
+		    "rundownctl %s still runs after %d ms:\n%s", name,
+		    CR_DEADLINE_MS, td_log());
+		td_pause();
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
+	    name, st, ctl_err(name));
+	return WEXITSTATUS(st);
+}
+
+/* ---- traffic ------------------------------------------------------------- */
+
+/* What live agent i holds on tag t when the daemon comes back. */
+static unsigned
+hold_of(unsigned i, unsigned t)
+{
+	return (i + 1) * (t + 2);
+}
+
+/* Polls until every agent in [0, n) has made `more` pairs past since[]. */
+static void
+await_pairs(const uint64_t *since, unsigned n, uint64_t more,
+    const char *when)
+{
+	struct timespec start = td_now();
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		while (__atomic_load_n(&area->pairs[i], SEQ) < since[i] + more) {
+			ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
+			    "agent %u made %" PRIu64 " of %" PRIu64 " pairs %s "
+			    "in %d ms", i, __atomic_load_n(&area->pairs[i],
+			    SEQ) - since[i], more, when, CR_DEADLINE_MS);
+			td_pause();
+		}
+	}
+}
+
+/* Polls until the control traffic counter passes v. */
+static void
+await_counter(uint64_t *counter, uint64_t v, const char *what)
+{
+	struct timespec start = td_now();
+
+	while (__atomic_load_n(counter, SEQ) <= v) {
+		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
+		    "%s: still %" PRIu64 " after %d ms:\n%s", what, v,
+		    CR_DEADLINE_MS, td_log());
+		td_pause();
+	}
+}
+
+/*
+ * Three blocks, five processes attached to all three acquiring and
+ * releasing on them, and a sixth listing them, when the daemon is killed
+ * at an arbitrary point.  While no daemon runs, the protection goes on,
+ * one process is killed in the middle of it and another while it holds a
+ * known count on each block.  The next daemon adopts everything: the
+ * three live rows of each block with their exact counts, the two dead
+ * ones reclaimed; run-downs then end exactly when the live processes
+ * release.
+ */
+START_TEST(test_crash_traffic)
+{
+	static const char *const names[CR_CLIENTS] = { "agent 0", "agent 1",
+	    "agent 2", "victim (holding)", "victim (hammering)" };
+	const uint32_t tags[3] = { RUNDOWN_TAG('C', 't', 'r', '0'),
+	    RUNDOWN_TAG('C', 't', 'r', '1'), RUNDOWN_TAG('C', 't', 'r', '2') };
+	struct rundown_block_info list[CR_MAXTAGS], info;
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct agent ag[CR_CLIENTS];
+	struct timespec zero = { 0, 0 };
+	const struct rundown_holder *hp;
+	uint64_t since[CR_CLIENTS], held, ok, failed;
+	uint64_t got[3];
+	unsigned i, t, extra, lo[3];
+	size_t n;
+	char *text;
+	off_t off;
+	pid_t ctl, waiter;
+	int wres[2];
+	int32_t r;
+
+	area_map();
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	for (t = 0; t < 3; t++)
+		ck_assert_int_eq(rundown_ctl_create(td.conn, tags[t], 0), 0);
+	for (i = 0; i < CR_CLIENTS; i++) {
+		agent_start(&ag[i], names[i], tags, 3, i);
+		agent_send(&ag[i], AG_HAMMER, 0, 0);
+	}
+	ctl = cr_fork();
+	if (ctl == 0)
+		ctl_traffic_main(tags, 3);
+
+	/* Everything under way, then the kill at an arbitrary point of it. */
+	memset(since, 0, sizeof(since));
+	await_pairs(since, CR_CLIENTS, 50, "with the daemon");
+	await_counter(&area->calls_ok, 20, "control calls answered");
+	extra = (unsigned)rand() % 32;
+	for (i = 0; i < extra; i++)
+		td_status(tags[i % 3], &info, NULL, 0);
+	crash();
+	ok = __atomic_load_n(&area->calls_ok, SEQ);
+
+	/* No daemon: protection goes on; control calls fail. */
+	for (i = 0; i < CR_CLIENTS; i++)
+		since[i] = __atomic_load_n(&area->pairs[i], SEQ);
+	await_pairs(since, CR_CLIENTS, 200, "without a daemon");
+	await_counter(&area->calls_failed,
+	    __atomic_load_n(&area->calls_failed, SEQ),
+	    "control calls refused without a daemon");
+	agent_kill(&ag[4]);
+	for (i = 0; i < 4; i++) {
+		__atomic_store_n(&area->stop[i], 1, SEQ);
+		r = agent_result(&ag[i]);
+		ck_assert_msg(r == 0, "%s: %d acquires refused on open blocks",
+		    ag[i].name, r);
+		for (t = 0; t < 3; t++)
+			agent_acquire(&ag[i], t, hold_of(i, t));
+	}
+	agent_kill(&ag[3]);
+
+	off = restart();
+	text = log_from(off);
+	ck_assert_msg(count_of(text, "adopted, state open, 3 of 64 rows "
+	    "attached") == 3, "not every block adopted with its 3 live rows:"
+	    "\n%s", text);
+	ck_assert_msg(count_of(text, "(gone)") == 6, "not 2 rows reclaimed as "
+	    "gone in every block:\n%s", text);
+	free(text);
+
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, CR_MAXTAGS, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	for (t = 0; t < 3; t++) {
+		n = td_status(tags[t], &info, h, CR_MAXHOLDERS);
+		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+		ck_assert_uint_eq(info.generation, 0);
+		ck_assert_uint_eq(n, CR_LIVE);
+		for (i = 0, held = 0; i < CR_LIVE; i++) {
+			hp = td_holder_of(h, n, ag[i].pid);
+			ck_assert_msg(hp != NULL, "tag %u: %s's row lost", t,
+			    ag[i].name);
+			ck_assert_uint_eq(hp->outstanding, hold_of(i, t));
+			ck_assert_str_eq(hp->comm, CR_COMM);
+			held += hold_of(i, t);
+		}
+		ck_assert_uint_eq(info.outstanding, held);
+		ck_assert_uint_eq(info.reclaimed_rows, 2);
+		/* The victim killed mid-pair held 0 or 1. */
+		lo[t] = hold_of(3, t);
+		ck_assert_msg(info.reclaimed == lo[t] ||
+		    info.reclaimed == lo[t] + 1, "tag %u: reclaimed %" PRIu64
+		    ", not %u or %u", t, info.reclaimed, lo[t], lo[t] + 1);
+		got[t] = info.reclaimed;
+		/* The list, taken before, says the same. */
+		for (i = 0; i < 3 && list[i].tag != tags[t]; i++)
+			;
+		ck_assert_msg(i < 3, "tag %u missing from the list", t);
+		ck_assert_uint_eq(list[i].attached, CR_LIVE);
+		ck_assert_uint_eq(list[i].outstanding, held);
+		ck_assert_uint_eq(list[i].reclaimed_rows, 2);
+	}
+
+	/* The control traffic found the new daemon by itself. */
+	await_counter(&area->calls_ok, __atomic_load_n(&area->calls_ok, SEQ),
+	    "control calls answered by the next daemon");
+	failed = __atomic_load_n(&area->calls_failed, SEQ);
+	__atomic_store_n(&area->ctl_stop, 1, SEQ);
+	reap_ok(ctl, "control traffic");
+
+	/* Run-downs: one waited for by another process, two started here;
+	 * none ends before the last live holder releases. */
+	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
+	waiter = cr_fork();
+	if (waiter == 0) {
+		rundown_conn_t *c;
+
+		close(wres[0]);
+		r = rundown_connect(td.sock, &c);
+		if (r == 0)
+			r = rundown_ctl_wait(c, tags[0], NULL);
+		put(wres[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(wres[1]);
+	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	for (t = 1; t < 3; t++)
+		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], &zero),
+		    -ETIMEDOUT);
+	for (i = 0; i < CR_LIVE; i++) {
+		for (t = 0; t < 3; t++) {
+			td_status(tags[t], &info, NULL, 0);
+			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+			for (held = 0, n = i; n < CR_LIVE; n++)
+				held += hold_of((unsigned)n, t);
+			ck_assert_uint_eq(info.outstanding, held);
+			if (t > 0)
+				ck_assert_int_eq(rundown_ctl_wait(td.conn,
+				    tags[t], &zero), -ETIMEDOUT);
+		}
+		ck_assert_msg(!readable(wres[0]), "the wait ended with %s "
+		    "still holding", ag[i].name);
+		for (t = 0; t < 3; t++)
+			agent_release(&ag[i], t, hold_of(i, t));
+	}
+	get(wres[0], &r, sizeof(r), "the waiter");
+	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
+	reap_ok(waiter, "the waiter");
+	close(wres[0]);
+	for (t = 0; t < 3; t++) {
+		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], NULL), 0);
+		td_status(tags[t], &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+		ck_assert_uint_eq(info.outstanding, 0);
+	}
+
+	/* The live rows go back through the new daemon. */
+	for (i = 0; i < CR_LIVE; i++)
+		agent_quit(&ag[i]);
+	for (t = 0; t < 3; t++) {
+		td_status(tags[t], &info, NULL, 0);
+		ck_assert_uint_eq(info.attached, 0);
+	}
+	printf("crash traffic: %u daemon kill(s) after %u extra status "
+	    "calls; %u blocks adopted, %u live rows kept and %u reclaimed per "
+	    "block (protections reclaimed %" PRIu64 "/%" PRIu64 "/%" PRIu64
+	    "); control calls %" PRIu64 " answered before the kill, %" PRIu64
+	    " refused or cut\n", kills, extra, 3, CR_LIVE, 2, got[0], got[1],
+	    got[2], ok, failed);
+	area_unmap();
+}
+END_TEST
+
+/* ---- pending waits ------------------------------------------------------- */
+
+/*
+ * Four blocks running down, each held by one process, each with a wait
+ * pending when the daemon dies: an attached descriptor's wait (1), one
+ * with a timeout (2), a plain connection's (3) and rundownctl wait (4).
+ * Each wait is the one that started its run-down, so the block's state
+ * shows that the daemon had it.  Block 2 drains while no daemon runs.
+ */
+START_TEST(test_crash_pending_wait)
+{
+	const uint32_t tags[4] = { RUNDOWN_TAG('C', 'w', 't', '1'),
+	    RUNDOWN_TAG('C', 'w', 't', '2'), RUNDOWN_TAG('C', 'w', 't', '3'),
+	    RUNDOWN_TAG('C', 'w', 't', '4') };
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	struct agent hold, w1, w2;
+	char key[64], *text;
+	off_t off;
+	pid_t cw, rc;
+	int cres, cgo, st;
+	unsigned t;
+	size_t n;
+	int32_t r;
+
+	for (t = 0; t < 4; t++)
+		ck_assert_int_eq(rundown_ctl_create(td.conn, tags[t], 0), 0);
+	agent_start(&hold, "holder", tags, 4, 0);
+	for (t = 0; t < 4; t++)
+		agent_acquire(&hold, t, 2);
+	agent_start(&w1, "waiter 1", &tags[0], 1, 1);
+	agent_start(&w2, "waiter 2", &tags[1], 1, 2);
+
+	agent_send(&w1, AG_WAIT, 0, 0);
+	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	agent_send(&w2, AG_WAIT_T, 0, CR_DEADLINE_MS / 1000);
+	await_state(tags[1], RUNDOWN_RUNNING_DOWN);
+	cw = conn_waiter_start(tags[2], &cres, &cgo);
+	await_state(tags[2], RUNDOWN_RUNNING_DOWN);
+	rc = ctl_start("wait", ARGS("wait", "Cwt4"));
+	await_state(tags[3], RUNDOWN_RUNNING_DOWN);
+
+	crash();
+
+	/* A plain connection's wait, and rundownctl's, report the loss. */
+	get(cres, &r, sizeof(r), "the connection's waiter");
+	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
+	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
+	st = ctl_finish(rc, "wait");
+	ck_assert_msg(st == 70, "rundownctl wait cut by SIGKILL: status %d, "
+	    "not 70; stderr: %s", st, ctl_err("wait"));
+	/* The descriptors' waits look for the next daemon. */
+	ck_assert_msg(!readable(w1.res) && !readable(w2.res),
+	    "a descriptor's wait returned when the daemon died");
+	/* A run-down needs no daemon to drain. */
+	agent_release(&hold, 1, 2);
+	ck_assert_int_eq(agent_do(&hold, AG_STATE, 1, 0), RUNDOWN_DRAINED);
+	ck_assert_int_eq(agent_do(&hold, AG_STATE, 0, 0),
+	    RUNDOWN_RUNNING_DOWN);
+
+	off = restart();
+	text = log_from(off);
+	ck_assert_msg(count_of(text, "adopted, state running-down") == 3 &&
+	    count_of(text, "adopted, state drained") == 1,
+	    "not adopted as they were:\n%s", text);
+	free(text);
+	/* The waits connect to the new daemon on their own; the one whose
+	 * block drained meanwhile is answered at once. */
+	snprintf(key, sizeof(key), "pid %ld uid", (long)w1.pid);
+	await_log(off, key);
+	snprintf(key, sizeof(key), "pid %ld uid", (long)w2.pid);
+	await_log(off, key);
+	r = agent_result(&w2);
+	ck_assert_msg(r == 0, "waiter 2: %s", rundown_strerror(r));
+
+	n = td_status(tags[0], &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.outstanding, 2);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ptr_nonnull(td_holder_of(h, n, hold.pid));
+	ck_assert_ptr_nonnull(td_holder_of(h, n, w1.pid));
+	ck_assert_uint_eq(td_holder_of(h, n, hold.pid)->outstanding, 2);
+
+	/* New waits on the new daemon, from the same clients. */
+	ck_assert_int_eq(write(cgo, "g", 1), 1);
+	rc = ctl_start("wait2", ARGS("wait", "Cwt4"));
+
+	agent_release(&hold, 0, 1);
+	td_status(tags[0], &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 1);
+	ck_assert_msg(!readable(w1.res), "waiter 1 returned with 1 held");
+	agent_release(&hold, 0, 1);
+	r = agent_result(&w1);
+	ck_assert_msg(r == 0, "waiter 1: %s", rundown_strerror(r));
+	agent_release(&hold, 2, 2);
+	get(cres, &r, sizeof(r), "the connection's second wait");
+	ck_assert_msg(r == 0, "a wait on the next daemon: %s",
+	    rundown_strerror(r));
+	reap_ok(cw, "the connection's waiter");
+	agent_release(&hold, 3, 2);
+	st = ctl_finish(rc, "wait2");
+	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
+	    " %s", st, ctl_err("wait2"));
+	for (t = 0; t < 4; t++) {
+		td_status(tags[t], &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	}
+
+	/* Completed and re-initialize through the new daemon. */
+	ck_assert_int_eq(agent_do(&w1, AG_COMPLETED, 0, 0), 0);
+	td_status(tags[0], &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_int_eq(agent_do(&w1, AG_REINIT, 0, 0), 0);
+	ck_assert_int_eq(agent_do(&w2, AG_REINIT, 0, 0), 0);
+	for (t = 0; t < 2; t++) {
+		td_status(tags[t], &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+		ck_assert_uint_eq(info.generation, 1);
+		agent_acquire(&hold, t, 1);
+		agent_release(&hold, t, 1);
+	}
+	agent_quit(&w1);
+	agent_quit(&w2);
+	agent_quit(&hold);
+	close(cres);
+	close(cgo);
+	printf("crash pending waits: %u daemon kill(s); 4 waits pending "
+	    "(descriptor, descriptor timed, connection, rundownctl): the "
+	    "descriptors' waits reconnected and ended 0, the others reported "
+	    "ECONNRESET / exit 70 and a new wait ended 0; 1 block drained "
+	    "with no daemon\n", kills);
+}
+END_TEST
+
+/* ---- halfway ------------------------------------------------------------- */
+
+/* Maps the block of tag for the test, as the daemon maps it. */
+static struct rundown_block *
+block_map(uint32_t tag, size_t *size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	void *p;
+	int fd;
+
+	td_shm_path(td.sock, tag, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	*size = (size_t)st.st_size;
+	p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert(p != MAP_FAILED);
+	return p;
+}
+
+/* The row of pid among the holders. */
+static uint32_t
+row_of(const struct rundown_holder *h, size_t n, pid_t pid)
+{
+	const struct rundown_holder *hp = td_holder_of(h, n, pid);
+
+	ck_assert_msg(hp != NULL, "pid %d holds no row", (int)pid);
+	return hp->row;
+}
+
+/*
+ * A daemon killed in the middle of block_start()'s harvest, then in the
+ * middle of block_reset(): the test takes the block to each of those
+ * points after the kill.  Meanwhile the processes do what they may: an
+ * acquire on a slot not yet switched succeeds and must be waited for, an
+ * acquire on a slot already reset succeeds and must survive.
+ */
+START_TEST(test_crash_halfway)
+{
+	const uint32_t tag = RUNDOWN_TAG('C', 'h', 'l', 'f');
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	struct rundown_block *b;
+	struct agent a[3];
+	uint32_t row[3], s, cpu;
+	size_t n, size;
+	char *text;
+	off_t off;
+	pid_t waiter;
+	int wres[2];
+	int32_t r;
+	unsigned i;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	for (i = 0; i < 3; i++) {
+		static const char *const names[3] = { "agent 0", "agent 1",
+		    "agent 2" };
+
+		agent_start(&a[i], names[i], &tag, 1, i);
+		agent_acquire(&a[i], 0, i + 1);
+	}
+	n = td_status(tag, &info, h, CR_MAXHOLDERS);
+	for (i = 0; i < 3; i++)
+		row[i] = row_of(h, n, a[i].pid);
+
+	/* Killed in block_start(): row 0 harvested, row 1 switched on its
+	 * first CPU only, row 2 untouched. */
+	crash();
+	b = block_map(tag, &size);
+	ck_assert_int_eq(block_begin(b, &s), 0);
+	block_harvest_row(b, row[0]);
+	block_switch(b, row[1], 0);
+	ck_assert_int_eq(agent_do(&a[0], AG_ACQUIRE, 0, 1), 0);
+	agent_acquire(&a[2], 0, 1);	/* not switched yet: granted */
+	agent_kill(&a[1]);		/* dies holding 2 */
+
+	off = restart();
+	text = log_from(off);
+	ck_assert_msg(strstr(text, "adopted, state running-down, 2 of 64 rows "
+	    "attached") != NULL, "the half-done run-down was not adopted with "
+	    "2 rows:\n%s", text);
+	free(text);
+	n = td_status(tag, &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(info.outstanding, 1 + 4);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 2);
+	ck_assert_uint_eq(td_holder_of(h, n, a[0].pid)->outstanding, 1);
+	ck_assert_uint_eq(td_holder_of(h, n, a[2].pid)->outstanding, 4);
+	/* The harvest is finished: no acquire is granted any more. */
+	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
+
+	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
+	waiter = cr_fork();
+	if (waiter == 0) {
+		rundown_conn_t *c;
+
+		close(wres[0]);
+		r = rundown_connect(td.sock, &c);
+		if (r == 0)
+			r = rundown_ctl_wait(c, tag, NULL);
+		put(wres[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(wres[1]);
+	agent_release(&a[0], 0, 1);
+	agent_release(&a[2], 0, 3);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 1);
+	ck_assert_msg(!readable(wres[0]), "the wait ended with 1 held");
+	agent_release(&a[2], 0, 1);
+	get(wres[0], &r, sizeof(r), "the waiter");
+	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
+	reap_ok(waiter, "the waiter");
+	close(wres[0]);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+
+	/* Killed in block_reset(): HARVESTED cleared and the slots reset on
+	 * agent 0's row only.  Agent 0 may acquire there already. */
+	crash();
+	s = __atomic_load_n(&b->state, SEQ);
+	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
+	ck_assert(__atomic_compare_exchange_n(&b->state, &s,
+	    (s & ~ST_MASK) | ST_RESETTING, false, SEQ, SEQ));
+	__atomic_fetch_and(&b->row[row[0]].drain, ~ROW_HARVESTED, SEQ);
+	for (cpu = 0; cpu < b->cpus; cpu++)
+		__atomic_store_n(block_slot(b, row[0], cpu), 0, SEQ);
+	agent_acquire(&a[0], 0, 1);
+	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
+
+	off = restart();
+	text = log_from(off);
+	ck_assert_msg(strstr(text, "adopted, state open, 2 of 64 rows "
+	    "attached") != NULL, "the half-done re-initialize was not "
+	    "finished:\n%s", text);
+	free(text);
+	n = td_status(tag, &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_msg(td_holder_of(h, n, a[0].pid)->outstanding == 1 &&
+	    info.outstanding == 1, "the protection granted on a slot already "
+	    "reset was lost: agent 0 holds %" PRIu64 ", the block %" PRIu64,
+	    td_holder_of(h, n, a[0].pid)->outstanding, info.outstanding);
+	agent_acquire(&a[2], 0, 2);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 3);
+
+	/* And a run-down of the new generation drains exactly. */
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &(struct timespec){
+	    0, 0 }), -ETIMEDOUT);
+	agent_release(&a[0], 0, 1);
+	agent_release(&a[2], 0, 1);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.outstanding, 1);
+	agent_release(&a[2], 0, 1);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	munmap(b, size);
+	agent_quit(&a[0]);
+	agent_quit(&a[2]);
+	printf("crash halfway: %u daemon kills; a harvest left after 1 of 3 "
+	    "rows and a re-initialize after 1 of 2 rows were finished by the "
+	    "next daemon; 1 row kept holding 1 across the reset, 1 dead row "
+	    "reclaimed (held 2)\n", kills);
+}
+END_TEST
+
+static Suite *
+crash_suite(void)
+{
+	Suite *s = suite_create("crash");
+	TCase *tc;
+
+	tc = tcase_create("crash");
+	tcase_add_checked_fixture(tc, cr_setup, td_teardown);
+	tcase_set_timeout(tc, CR_TIMEOUT);
+	tcase_add_test(tc, test_crash_traffic);
+	tcase_add_test(tc, test_crash_pending_wait);
+	tcase_add_test(tc, test_crash_halfway);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	int r;
+
+	if (td_begin("rundown-crash", 0700, CR_DEADLINE_MS) != 0) {
+		perror("check_crash: mkdtemp");
+		return EXIT_FAILURE;
+	}
+	r = test_run_suite(crash_suite());
+	td_end();
+	return r;
+}
