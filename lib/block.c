@@ -80,6 +80,14 @@ block_format(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag)
 {
 	memset(b, 0, l->size);
+	block_format_header(b, l, tag);
+}
+
+void
+block_format_header(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag)
+{
+	memset(b, 0, offsetof(struct rundown_block, row));
 	b->magic = BLOCK_MAGIC;
 	b->version = BLOCK_VERSION;
 	b->line = BLOCK_LINE;
@@ -92,13 +100,13 @@ block_format(struct rundown_block *b, const struct block_layout *l,
 }
 
 void
-block_check_drained(struct rundown_block *b, uint32_t seen)
+block_check_drained(struct rundown_block *b, const struct block_layout *l, uint32_t seen)
 {
 	uint32_t r;
 
 	if ((seen & ST_MASK) != ST_RUNDOWN)
 		return;
-	for (r = 0; r < b->rows; r++) {
+	for (r = 0; r < l->rows; r++) {
 		if (!row_drained(rd_load(&b->row[r].drain, RD_SEQ_CST)))
 			return;
 	}
@@ -110,7 +118,8 @@ block_check_drained(struct rundown_block *b, uint32_t seen)
 }
 
 void
-block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
+block_release_slow(struct rundown_block *b, const struct block_layout *l, uint32_t row,
+    uint32_t n)
 {
 	uint64_t *drain = &b->row[row].drain;
 	uint64_t charge = ROW_UNIT * n, d;
@@ -136,7 +145,7 @@ block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n)
 		d = rd_fetch_add(drain, charge, RD_SEQ_CST) + charge;
 	}
 	if (row_drained(d))
-		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
+		block_check_drained(b, l, rd_load(&b->state, RD_SEQ_CST));
 }
 
 int
@@ -158,9 +167,10 @@ block_begin(struct rundown_block *b, uint32_t *state)
 }
 
 void
-block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu)
+block_switch(struct rundown_block *b, const struct block_layout *l, uint32_t row,
+    uint32_t cpu)
 {
-	uint64_t *slot = block_slot(b, row, cpu);
+	uint64_t *slot = block_slot_at(b, l, row, cpu);
 	uint64_t v = rd_load(slot, RD_RELAXED);
 
 	/*
@@ -176,16 +186,16 @@ block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu)
 }
 
 void
-block_harvest_row(struct rundown_block *b, uint32_t row)
+block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_t row)
 {
 	uint64_t sum = 0, d, add;
 	uint32_t cpu;
 
 	/* Every slot of the row first: only then are their counts final. */
-	for (cpu = 0; cpu < b->cpus; cpu++)
-		block_switch(b, row, cpu);
-	for (cpu = 0; cpu < b->cpus; cpu++)
-		sum += slot_count(rd_load(block_slot(b, row, cpu), RD_ACQUIRE));
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		block_switch(b, l, row, cpu);
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		sum += slot_count(rd_load(block_slot_at(b, l, row, cpu), RD_ACQUIRE));
 
 	/*
 	 * Add the sum and set HARVESTED in one CAS, so the row is harvested
@@ -204,7 +214,7 @@ block_harvest_row(struct rundown_block *b, uint32_t row)
 }
 
 uint32_t
-block_start(struct rundown_block *b)
+block_start(struct rundown_block *b, const struct block_layout *l)
 {
 	uint32_t s, r;
 
@@ -216,21 +226,22 @@ block_start(struct rundown_block *b)
 	 * switched an acquire on it still succeeds; it is harvested with the
 	 * slot and waited for.
 	 */
-	for (r = 0; r < b->rows; r++)
-		block_harvest_row(b, r);
-	block_check_drained(b, s);
+	for (r = 0; r < l->rows; r++)
+		block_harvest_row(b, l, r);
+	block_check_drained(b, l, s);
 	return s;
 }
 
 int
-block_wait(struct rundown_block *b, const struct timespec *deadline)
+block_wait(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline)
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen;
 
 	for (;;) {
 		switch (s & ST_MASK) {
 		case ST_OPEN:
-			s = block_start(b);
+			s = block_start(b, l);
 			continue;
 		case ST_RESETTING:
 			/* A re-initialize is under way: run down what it opens. */
@@ -289,7 +300,7 @@ block_completed(struct rundown_block *b)
 }
 
 int
-block_reinit(struct rundown_block *b)
+block_reinit(struct rundown_block *b, const struct block_layout *l)
 {
 	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
 
@@ -308,12 +319,12 @@ block_reinit(struct rundown_block *b)
 		}
 	}
 reset:
-	block_reset(b, (s & ~ST_MASK) | ST_RESETTING);
+	block_reset(b, l, (s & ~ST_MASK) | ST_RESETTING);
 	return 0;
 }
 
 void
-block_reset(struct rundown_block *b, uint32_t s)
+block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 {
 	uint32_t r, cpu;
 
@@ -324,7 +335,7 @@ block_reset(struct rundown_block *b, uint32_t s)
 	 * row, leaving a negative residue that the next harvest (which counts
 	 * the acquire) cancels.  Zeroing the row here would lose it.
 	 */
-	for (r = 0; r < b->rows; r++)
+	for (r = 0; r < l->rows; r++)
 		rd_fetch_and(&b->row[r].drain, ~ROW_HARVESTED, RD_SEQ_CST);
 	/* release: an acquire that succeeds on a reset slot sees what the
 	 * owner prepared before re-initializing.  No CAS is needed: nobody
@@ -333,9 +344,9 @@ block_reset(struct rundown_block *b, uint32_t s)
 	 * already count an acquire of the new generation, which a second
 	 * store of 0 would lose (its release would then leave the row owing
 	 * less than nothing, and the next run-down could never drain). */
-	for (r = 0; r < b->rows; r++)
-		for (cpu = 0; cpu < b->cpus; cpu++) {
-			uint64_t *slot = block_slot(b, r, cpu);
+	for (r = 0; r < l->rows; r++)
+		for (cpu = 0; cpu < l->cpus; cpu++) {
+			uint64_t *slot = block_slot_at(b, l, r, cpu);
 
 			if (rd_load(slot, RD_RELAXED) & SLOT_ACTIVE)
 				rd_store(slot, 0, RD_RELEASE);
@@ -348,7 +359,7 @@ block_reset(struct rundown_block *b, uint32_t s)
 /* A row's count modulo 2^62: its drain word's count, plus its slots
  * until they are harvested. */
 static uint64_t
-row_total(struct rundown_block *b, uint32_t r)
+row_total(struct rundown_block *b, const struct block_layout *l, uint32_t r)
 {
 	uint64_t total, d = rd_load(&b->row[r].drain, RD_RELAXED);
 	uint32_t cpu;
@@ -356,8 +367,8 @@ row_total(struct rundown_block *b, uint32_t r)
 	total = (uint64_t)row_count(d);
 	if (d & ROW_HARVESTED)
 		return total;
-	for (cpu = 0; cpu < b->cpus; cpu++)
-		total += slot_count(rd_load(block_slot(b, r, cpu), RD_RELAXED));
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		total += slot_count(rd_load(block_slot_at(b, l, r, cpu), RD_RELAXED));
 	return total;
 }
 
@@ -370,7 +381,8 @@ total_signed(uint64_t total)
 }
 
 void
-block_query(struct rundown_block *b, struct rundown_status *st)
+block_query(struct rundown_block *b, const struct block_layout *l,
+    struct rundown_status *st)
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
 	uint64_t total = 0;
@@ -385,23 +397,23 @@ block_query(struct rundown_block *b, struct rundown_status *st)
 	 * other CPUs keep changing the slots, so the figure is only as exact
 	 * as the moment allows, and a racing snapshot may read below zero.
 	 */
-	for (r = 0; r < b->rows; r++)
-		total += row_total(b, r);
+	for (r = 0; r < l->rows; r++)
+		total += row_total(b, l, r);
 	if (total_signed(total) > 0)
 		st->outstanding = (uint64_t)total_signed(total);
 }
 
 int64_t
-block_row_held(struct rundown_block *b, uint32_t r)
+block_row_held(struct rundown_block *b, const struct block_layout *l, uint32_t r)
 {
-	return total_signed(row_total(b, r));
+	return total_signed(row_total(b, l, r));
 }
 
 int64_t
-block_reclaim_row(struct rundown_block *b, uint32_t r)
+block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_t r)
 {
 	uint64_t d = rd_load(&b->row[r].drain, RD_SEQ_CST);
-	int64_t held = block_row_held(b, r);
+	int64_t held = block_row_held(b, l, r);
 	uint32_t cpu;
 
 	if (d & ROW_HARVESTED) {
@@ -413,13 +425,13 @@ block_reclaim_row(struct rundown_block *b, uint32_t r)
 		 * seq_cst orders it before the scan of the other rows.
 		 */
 		rd_store(&b->row[r].drain, ROW_HARVESTED, RD_SEQ_CST);
-		block_check_drained(b, rd_load(&b->state, RD_SEQ_CST));
+		block_check_drained(b, l, rd_load(&b->state, RD_SEQ_CST));
 		return held;
 	}
 	/* Open (the daemon never leaves a harvest half done, so no slot of
 	 * an unharvested row is ACTIVE): everything back to zero. */
-	for (cpu = 0; cpu < b->cpus; cpu++)
-		rd_store(block_slot(b, r, cpu), 0, RD_RELAXED);
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		rd_store(block_slot_at(b, l, r, cpu), 0, RD_RELAXED);
 	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
 	return held;
 }

@@ -132,7 +132,30 @@ int block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out);
 void block_format(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag);
 
-/* The slot of row, cpu (cpu < b->cpus). */
+/* Writes only the header, open, into b: what block_format() writes there. */
+void block_format_header(struct rundown_block *b,
+    const struct block_layout *l, uint32_t tag);
+
+/*
+ * The functions below that walk rows or slots take the block's shape as
+ * l, a copy the caller checked once (the descriptor's, or rundownd's),
+ * and never read it from the header when they use it: every process
+ * attached to a shared block can write the header, and one that rewrote
+ * the geometry between a check and a loop would send the loop out of the
+ * mapping.  The header's copy is for attaching, and for tests.
+ */
+
+/* The slot of row, cpu (row < l->rows, cpu < l->cpus). */
+static inline uint64_t *
+block_slot_at(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row, uint32_t cpu)
+{
+	return (uint64_t *)(void *)((char *)b + l->slots_off +
+	    ((size_t)row * l->cpus + cpu) * l->stride);
+}
+
+/* The slot of row, cpu by the header's own geometry: only for a block
+ * no other process can write (formatting, tests). */
 static inline uint64_t *
 block_slot(struct rundown_block *b, uint32_t row, uint32_t cpu)
 {
@@ -182,7 +205,8 @@ block_slot_release(uint64_t *slot, uint32_t n)
 }
 
 /* Slow path of a release: charges n to row's drain and wakes on zero. */
-void block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n);
+void block_release_slow(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row, uint32_t n);
 
 /*
  * Run-down, in the steps that block_start() takes; tests drive them one at
@@ -196,36 +220,42 @@ void block_release_slow(struct rundown_block *b, uint32_t row, uint32_t n);
  *                 the generation in the word `seen` and wakes all waiters.
  */
 int block_begin(struct rundown_block *b, uint32_t *state);
-void block_switch(struct rundown_block *b, uint32_t row, uint32_t cpu);
-void block_harvest_row(struct rundown_block *b, uint32_t row);
-void block_check_drained(struct rundown_block *b, uint32_t seen);
+void block_switch(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row, uint32_t cpu);
+void block_harvest_row(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row);
+void block_check_drained(struct rundown_block *b, const struct block_layout *l,
+    uint32_t seen);
 
 /* All of the above: starts run-down if the block is open.  Returns the
  * state word of the run-down now in progress or finished. */
-uint32_t block_start(struct rundown_block *b);
+uint32_t block_start(struct rundown_block *b, const struct block_layout *l);
 
 /* Waits for the drain; deadline is absolute CLOCK_MONOTONIC or NULL.
  * 0 or -ETIMEDOUT. */
-int block_wait(struct rundown_block *b, const struct timespec *deadline);
+int block_wait(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline);
 
 /* RUNDOWN... -> COMPLETED: 0, -EALREADY or -EBUSY. */
 int block_completed(struct rundown_block *b);
 
 /* DRAINED/COMPLETED -> OPEN, next generation: 0, -EALREADY or -EBUSY. */
-int block_reinit(struct rundown_block *b);
+int block_reinit(struct rundown_block *b, const struct block_layout *l);
 
 /* The second half of block_reinit(), from the RESETTING word s on: resets
  * rows and slots and opens the next generation.  Every step can be
  * repeated, so rundownd finishes a re-initialize that a previous daemon
  * left half done. */
-void block_reset(struct rundown_block *b, uint32_t s);
+void block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s);
 
 /* State and outstanding count, without changing anything. */
-void block_query(struct rundown_block *b, struct rundown_status *st);
+void block_query(struct rundown_block *b, const struct block_layout *l,
+    struct rundown_status *st);
 
 /* What row r holds now (a snapshot while its process runs), as
  * block_query() counts it. */
-int64_t block_row_held(struct rundown_block *b, uint32_t r);
+int64_t block_row_held(struct rundown_block *b, const struct block_layout *l,
+    uint32_t r);
 
 /*
  * Takes back what row r still holds after its process exited, leaves the
@@ -235,6 +265,7 @@ int64_t block_row_held(struct rundown_block *b, uint32_t r);
  * re-initializes the block, it must never leave a harvest half done, and
  * the row's process must be gone, so that nothing else writes the row.
  */
-int64_t block_reclaim_row(struct rundown_block *b, uint32_t r);
+int64_t block_reclaim_row(struct rundown_block *b, const struct block_layout *l,
+    uint32_t r);
 
 #endif /* RUNDOWN_BLOCK_H */

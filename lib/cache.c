@@ -88,6 +88,7 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	ref->cpus = l.cpus;
 	ref->shift = (uint32_t)__builtin_ctz(l.stride);
 	ref->row = 0;
+	ref->rows = 1;
 	ref->tag = tag;
 	ref->size = size;
 	ref->magic = CACHE_MAGIC;
@@ -281,10 +282,13 @@ cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
 void
 cache_release_slow(rundown_cache_t *ref, uint32_t n)
 {
+	struct block_layout l;
+
 	/* A child's copy of its parent's row: the parent's to release. */
 	if (__builtin_expect(ref->flags & CACHE_FORKED, 0))
 		return;
-	block_release_slow(cache_block(ref), ref->row, n);
+	cache_layout(ref, &l);
+	block_release_slow(cache_block(ref), &l, ref->row, n);
 }
 
 int
@@ -296,6 +300,7 @@ rundown_cache_wait(rundown_cache_t *ref)
 int
 rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 {
+	struct block_layout l;
 	struct timespec deadline;
 	int r;
 
@@ -303,11 +308,12 @@ rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 		return -EINVAL;
 	if (ref->flags & CACHE_SHARED)
 		return shared_wait(ref, timeout);
+	cache_layout(ref, &l);
 	if (timeout == NULL)
-		return block_wait(cache_block(ref), NULL);
+		return block_wait(cache_block(ref), &l, NULL);
 	if ((r = deadline_from(timeout, &deadline)) != 0)
 		return r;
-	return block_wait(cache_block(ref), &deadline);
+	return block_wait(cache_block(ref), &l, &deadline);
 }
 
 int
@@ -323,18 +329,24 @@ rundown_cache_completed(rundown_cache_t *ref)
 int
 rundown_cache_reinit(rundown_cache_t *ref)
 {
+	struct block_layout l;
+
 	if (!cache_ok(ref))
 		return -EINVAL;
 	if (ref->flags & CACHE_SHARED)
 		return shared_reinit(ref);
-	return block_reinit(cache_block(ref));
+	cache_layout(ref, &l);
+	return block_reinit(cache_block(ref), &l);
 }
 
 int
 rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
 {
+	struct block_layout l;
+
 	if (!cache_ok(ref) || st == NULL)
 		return -EINVAL;
-	block_query(cache_block(ref), st);
+	cache_layout(ref, &l);
+	block_query(cache_block(ref), &l, st);
 	return 0;
 }

@@ -36,6 +36,7 @@ struct rundown_cache {
 	uint32_t cpus;		/* slots per row */
 	uint32_t shift;		/* log2 of the bytes between slots */
 	uint32_t row;		/* this process's row */
+	uint32_t rows;		/* of the block: with cpus, its checked shape */
 	uint32_t tag;
 	size_t size;		/* the size given to init */
 	struct shared *shared;	/* CACHE_SHARED: the attachment (shared.c) */
@@ -57,6 +58,13 @@ static inline struct rundown_block *
 cache_block(const rundown_cache_t *ref)
 {
 	return (struct rundown_block *)(void *)((char *)ref + ref->block_off);
+}
+
+/* The block's shape from the descriptor's own copy (see block.h). */
+static inline void
+cache_layout(const rundown_cache_t *ref, struct block_layout *l)
+{
+	block_layout(ref->cpus, ref->rows, l);
 }
 
 /* Acquire and release on the slot of a given CPU rather than the current

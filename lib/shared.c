@@ -184,6 +184,7 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	ref->cpus = a.cpus;
 	ref->shift = (uint32_t)__builtin_ctz(l.stride);
 	ref->row = a.row;
+	ref->rows = a.rows;
 	ref->tag = tag;
 	ref->shared = sh;
 	ref->magic = CACHE_MAGIC;

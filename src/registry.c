@@ -71,10 +71,12 @@ struct block {
 	struct rundown_block *b;
 	size_t size;
 	struct rundown_block geom; /* the header as checked (geometry, serial) */
+	struct block_layout lay; /* the shape every loop and address uses */
 	struct proc **owner;	/* per row: who holds it, or NULL */
 	uint32_t attached;
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
+	uint64_t restores;	/* times registry_trust() found the header changed */
 	TAILQ_HEAD(, waiter) waiters;
 	pthread_t thread;
 	uint32_t watch;		/* WATCH_* */
@@ -267,13 +269,14 @@ registry_name(uint32_t tag, char *buf, size_t size)
 
 /* Tracks a mapped block. */
 static struct block *
-registry_add(uint32_t tag, int fd, struct rundown_block *b, size_t size)
+registry_add(uint32_t tag, int fd, struct rundown_block *b,
+    const struct block_layout *l, uint32_t serial)
 {
 	struct block *blk;
 
 	if ((blk = calloc(1, sizeof(*blk))) == NULL)
 		return NULL;
-	if ((blk->owner = calloc(b->rows, sizeof(*blk->owner))) == NULL) {
+	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL) {
 		free(blk);
 		return NULL;
 	}
@@ -282,8 +285,12 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b, size_t size)
 	registry_name(tag, blk->name, sizeof(blk->name));
 	blk->fd = fd;
 	blk->b = b;
-	blk->size = size;
-	memcpy(&blk->geom, b, offsetof(struct rundown_block, row));
+	blk->size = l->size;
+	blk->lay = *l;
+	/* The header as it must read, from what was checked, not from the
+	 * header again: a client may be rewriting it right now. */
+	block_format_header(&blk->geom, l, tag);
+	blk->geom.serial = serial;
 	TAILQ_INIT(&blk->waiters);
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
 	nblocks++;
@@ -292,10 +299,11 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b, size_t size)
 
 /*
  * Puts back the header's geometry if an attached process overwrote it.
- * Every process attached to a block can write all of it; the daemon must
- * at least never index its mapping by values it did not check.  (A
- * process that rewrites them while the daemon works is not stopped by
- * this; see rundownd(8), SECURITY CONSIDERATIONS.)
+ * Every process attached to a block can write all of it.  The daemon
+ * itself never indexes its mapping by the header (every loop and address
+ * goes by blk->lay, so a rewrite racing this is harmless to it); the
+ * restore is for the processes that attach next, whose check against the
+ * daemon's answer would otherwise refuse the block (-EPROTO).
  */
 static void
 registry_trust(struct block *blk)
@@ -305,7 +313,12 @@ registry_trust(struct block *blk)
 
 	if (memcmp(b, g, fixed) == 0 && b->serial == g->serial)
 		return;
-	log_warnx("%s: header overwritten by a client; restored", blk->tagstr);
+	/* Logged the 1st, 2nd, 4th, 8th... time: a client that keeps at it
+	 * must not fill the log. */
+	blk->restores++;
+	if ((blk->restores & (blk->restores - 1)) == 0)
+		log_warnx("%s: header overwritten by a client; restored (%llu "
+		    "times)", blk->tagstr, (unsigned long long)blk->restores);
 	memcpy(b, g, fixed);
 	b->serial = g->serial;
 }
@@ -353,7 +366,7 @@ registry_create(uint32_t tag, uint32_t rows, struct block **out)
 		goto fail;
 	block_format(b, &l, tag);
 	b->serial = registry_serial();
-	if ((*out = registry_add(tag, fd, b, l.size)) == NULL) {
+	if ((*out = registry_add(tag, fd, b, &l, b->serial)) == NULL) {
 		munmap(b, l.size);
 		errno = ENOMEM;
 		goto fail;
@@ -373,7 +386,7 @@ fail:
 static int64_t
 registry_release_row(struct block *blk, uint32_t row)
 {
-	int64_t held = block_reclaim_row(blk->b, row);
+	int64_t held = block_reclaim_row(blk->b, &blk->lay, row);
 
 	rd_store(&blk->b->row[row].owner, 0, RD_RELAXED);
 	blk->b->row[row].start = 0;
@@ -411,7 +424,7 @@ registry_proc_exited(struct proc *p)
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		registry_trust(blk);
-		for (r = 0; r < blk->b->rows; r++) {
+		for (r = 0; r < blk->lay.rows; r++) {
 			if (blk->owner[r] == p)
 				registry_reclaim(blk, r, proc_pid(p),
 				    proc_comm(p));
@@ -457,12 +470,13 @@ registry_adopt_one(const char *entry)
 	    fd, 0);
 	if (b == MAP_FAILED)
 		goto bad;
+	/* Each field read once, into l: a live client may be writing. */
 	if (b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
 	    b->line != BLOCK_LINE || b->tag != tag ||
 	    block_layout(b->cpus, b->rows, &l) != 0 ||
 	    l.size > (size_t)st.st_size || b->stride != l.stride ||
-	    b->slots_off != l.slots_off || b->rows > cfg.max_rows ||
-	    (blk = registry_add(tag, fd, b, l.size)) == NULL) {
+	    b->slots_off != l.slots_off || l.rows > cfg.max_rows ||
+	    (blk = registry_add(tag, fd, b, &l, b->serial)) == NULL) {
 		munmap(b, (size_t)st.st_size);
 		goto bad;
 	}
@@ -472,15 +486,15 @@ registry_adopt_one(const char *entry)
 	 * re-initialize, or a harvest (repeating one adds each row once). */
 	s = rd_load(&b->state, RD_SEQ_CST);
 	if ((s & ST_MASK) == ST_RESETTING)
-		block_reset(b, s);
+		block_reset(b, &blk->lay, s);
 	else if ((s & ST_MASK) == ST_RUNDOWN) {
-		for (r = 0; r < b->rows; r++)
-			block_harvest_row(b, r);
-		block_check_drained(b, s);
+		for (r = 0; r < blk->lay.rows; r++)
+			block_harvest_row(b, &blk->lay, r);
+		block_check_drained(b, &blk->lay, s);
 	}
 	/* Rows of processes that live on stay theirs; the rest are
 	 * reclaimed, since their processes exited while nobody watched. */
-	for (r = 0; r < b->rows; r++) {
+	for (r = 0; r < blk->lay.rows; r++) {
 		pid = rd_load(&b->row[r].owner, RD_RELAXED);
 		if (pid == 0)
 			continue;
@@ -501,7 +515,7 @@ registry_adopt_one(const char *entry)
 	}
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
 	    rundown_state_name((enum rundown_state)(rd_load(&b->state,
-	    RD_RELAXED) & ST_MASK)), blk->attached, b->rows);
+	    RD_RELAXED) & ST_MASK)), blk->attached, blk->lay.rows);
 	return;
 bad:
 	log_warnx("%s: %s is not a block of ours, or not of this version; "
@@ -562,12 +576,12 @@ registry_fill_info(struct block *blk, struct proto_info *pi)
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
 
 	memset(pi, 0, sizeof(*pi));
-	block_query(blk->b, &st);
+	block_query(blk->b, &blk->lay, &st);
 	pi->tag = blk->tag;
 	pi->state = (uint32_t)st.state;
 	pi->generation = s / ST_GEN_UNIT;
-	pi->cpus = blk->b->cpus;
-	pi->rows = blk->b->rows;
+	pi->cpus = blk->lay.cpus;
+	pi->rows = blk->lay.rows;
 	pi->attached = blk->attached;
 	pi->outstanding = st.outstanding;
 	pi->reclaimed_rows = blk->reclaimed_rows;
@@ -585,13 +599,13 @@ registry_status(struct conn *c, uint32_t id, struct block *blk)
 	uint32_t r;
 
 	registry_fill_info(blk, &pi);
-	for (r = 0; r < blk->b->rows; r++) {
+	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] == NULL)
 			continue;
 		memset(&ph, 0, sizeof(ph));
 		ph.pid = proc_pid(blk->owner[r]);
 		ph.row = r;
-		held = block_row_held(blk->b, r);
+		held = block_row_held(blk->b, &blk->lay, r);
 		ph.outstanding = held > 0 ? (uint64_t)held : 0;
 		snprintf(ph.comm, sizeof(ph.comm), "%s",
 		    proc_comm(blk->owner[r]));
@@ -638,11 +652,11 @@ registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
 		if ((err = registry_create(req->tag, req->arg, &blk)) != 0)
 			return err;
 	}
-	for (r = 0; r < blk->b->rows; r++) {
+	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] == NULL && blk->b->row[r].owner == 0)
 			break;
 	}
-	if (r == blk->b->rows)
+	if (r == blk->lay.rows)
 		return -ENOSPC;
 	if ((p = proc_get(pid, server_peer_start(c), &err)) == NULL)
 		return err;
@@ -652,8 +666,8 @@ registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
 	rd_store(&blk->b->row[r].owner, pid, RD_RELAXED);
 	a.tag = blk->tag;
 	a.row = r;
-	a.cpus = blk->b->cpus;
-	a.rows = blk->b->rows;
+	a.cpus = blk->lay.cpus;
+	a.rows = blk->lay.rows;
 	a.size = blk->size;
 	a.serial = blk->geom.serial;
 	a.reserved = 0;
@@ -674,7 +688,7 @@ registry_detach(struct conn *c, uint32_t id, const struct proto_req *req,
 	if (req->serial != blk->geom.serial)
 		return -ESTALE;
 	/* Only the process that holds a row may give it back. */
-	if (req->arg >= blk->b->rows || blk->owner[req->arg] == NULL ||
+	if (req->arg >= blk->lay.rows || blk->owner[req->arg] == NULL ||
 	    proc_pid(blk->owner[req->arg]) != server_peer_pid(c))
 		return -EPERM;
 	held = registry_release_row(blk, req->arg);
@@ -699,7 +713,7 @@ registry_wait(struct conn *c, uint32_t id, const struct proto_req *req,
 
 	/* Starts the run-down if the block is open (harvesting every row
 	 * here, on the loop, so it is never left half done). */
-	s = block_start(blk->b);
+	s = block_start(blk->b, &blk->lay);
 	if ((s & ST_MASK) != ST_RUNDOWN ||
 	    rd_load(&blk->b->state, RD_ACQUIRE) != s) {
 		server_reply(c, PROTO_OK, id, &ok, sizeof(ok), -1);
@@ -744,7 +758,7 @@ registry_free(struct block *blk)
 	 * the drain may still be on its way out. */
 	registry_settle(blk);
 	registry_join(blk);
-	for (r = 0; r < blk->b->rows; r++) {
+	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] != NULL)
 			proc_put(blk->owner[r]);
 	}
@@ -779,7 +793,7 @@ registry_op(struct conn *c, const struct proto_hdr *h,
 		r = block_completed(blk->b);
 		break;
 	case PROTO_REINIT:
-		if ((r = block_reinit(blk->b)) == 0)
+		if ((r = block_reinit(blk->b, &blk->lay)) == 0)
 			log_debug("%s: re-initialized", blk->tagstr);
 		/* Waits for the run-down just ended may not have been told
 		 * yet (their watcher's poke still on its way): now. */

@@ -655,18 +655,20 @@ END_TEST
 START_TEST(test_acquire_before_switch)
 {
 	struct rundown_block *b = cache_block(ref);
+	struct block_layout l;
 	uint32_t word, seen;
 	struct timespec ts = test_ms(1);
 
+	cache_layout(ref, &l);
 	ck_assert_int_eq(block_begin(b, &word), 0);
 	ck_assert_int_eq(block_begin(b, &word), -EALREADY);
 	seen = state_word(b);
 	ck_assert_uint_eq(seen & ST_MASK, ST_RUNDOWN);
-	block_switch(b, 0, 0);
+	block_switch(b, &l, 0, 0);
 	ck_assert(cache_acquire_on(ref, 1, 1));
 	ck_assert(!cache_acquire_on(ref, 0, 1));
-	block_harvest_row(b, 0);
-	block_check_drained(b, seen);
+	block_harvest_row(b, &l, 0);
+	block_check_drained(b, &l, seen);
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
 	ck_assert(!cache_acquire_on(ref, 1, 1));
 	ck_assert(!cache_acquire_on(ref, 2, 1));
@@ -685,17 +687,19 @@ END_TEST
 START_TEST(test_release_on_switched)
 {
 	struct rundown_block *b = cache_block(ref);
+	struct block_layout l;
 	uint32_t word, seen;
 
+	cache_layout(ref, &l);
 	ck_assert(cache_acquire_on(ref, 0, 2));
 	ck_assert_int_eq(block_begin(b, &word), 0);
 	seen = state_word(b);
-	block_switch(b, 0, 0);
+	block_switch(b, &l, 0, 0);
 	cache_release_on(ref, 0, 1);	/* slow path: row drain -1 */
 	ck_assert(cache_acquire_on(ref, 1, 1));	/* slot 1 not switched */
-	block_harvest_row(b, 0);
-	block_harvest_row(b, 0);
-	block_check_drained(b, seen);
+	block_harvest_row(b, &l, 0);
+	block_harvest_row(b, &l, 0);
+	block_check_drained(b, &l, seen);
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
 	ck_assert(!cache_acquire_on(ref, 1, 1));
 	cache_release_on(ref, 3, 1);
@@ -711,14 +715,16 @@ END_TEST
 START_TEST(test_harvest_zero_drains)
 {
 	struct rundown_block *b = cache_block(ref);
+	struct block_layout l;
 	uint32_t word, seen;
 
+	cache_layout(ref, &l);
 	ck_assert(cache_acquire_on(ref, 2, 1));
 	cache_release_on(ref, 3, 1);
 	ck_assert_int_eq(block_begin(b, &word), 0);
 	seen = state_word(b);
-	block_harvest_row(b, 0);
-	block_check_drained(b, seen);
+	block_harvest_row(b, &l, 0);
+	block_check_drained(b, &l, seen);
 	expect_state(ref, RUNDOWN_DRAINED, 0);
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
 }

@@ -1124,6 +1124,7 @@ START_TEST(test_crash_halfway)
 	struct rundown_holder h[CR_MAXHOLDERS];
 	struct rundown_block_info info;
 	struct rundown_block *b;
+	struct block_layout l;
 	struct agent a[3];
 	uint32_t row[3], s, cpu;
 	size_t n, size;
@@ -1150,9 +1151,10 @@ START_TEST(test_crash_halfway)
 	 * first CPU only, row 2 untouched. */
 	crash();
 	b = block_map(tag, &size);
+	ck_assert_int_eq(block_layout(b->cpus, b->rows, &l), 0);
 	ck_assert_int_eq(block_begin(b, &s), 0);
-	block_harvest_row(b, row[0]);
-	block_switch(b, row[1], 0);
+	block_harvest_row(b, &l, row[0]);
+	block_switch(b, &l, row[1], 0);
 	ck_assert_int_eq(agent_do(&a[0], AG_ACQUIRE, 0, 1), 0);
 	agent_acquire(&a[2], 0, 1);	/* not switched yet: granted */
 	agent_kill(&a[1]);		/* dies holding 2 */
