@@ -128,9 +128,14 @@ test_reap_ok(pid_t pid)
 int
 test_run_suite(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
+	SRunner *sr;
 	int failed;
 
+	/* Failure messages carry the daemon's log tail (4 KiB); Check's
+	 * default limit would replace a long one by "Message string too
+	 * long" and lose it.  Set before the runner exists, as Check asks. */
+	check_set_max_msg_size(16384);
+	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
