@@ -37,17 +37,21 @@ rundown_socket_path(char *buf, size_t size)
 		return -EINVAL;
 	if (size > sizeof(sun.sun_path))
 		size = sizeof(sun.sun_path);
+	/* Formatted aside: a buffer too small is left as it was, not given
+	 * a truncated path that a careless caller could go on to use. */
 	if (env != NULL && *env != '\0')
-		n = snprintf(buf, size, "%s", env);
+		n = snprintf(sun.sun_path, size, "%s", env);
 	else if (geteuid() == 0)
-		n = snprintf(buf, size, "/run/rundownd/rundownd.sock");
+		n = snprintf(sun.sun_path, size, "/run/rundownd/rundownd.sock");
 	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/')
-		n = snprintf(buf, size, "%s/rundownd/rundownd.sock", xdg);
+		n = snprintf(sun.sun_path, size, "%s/rundownd/rundownd.sock",
+		    xdg);
 	else
-		n = snprintf(buf, size, "/tmp/rundownd-%ld/rundownd.sock",
-		    (long)geteuid());
+		n = snprintf(sun.sun_path, size,
+		    "/tmp/rundownd-%ld/rundownd.sock", (long)geteuid());
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
+	memcpy(buf, sun.sun_path, (size_t)n + 1);
 	return 0;
 }
 
@@ -186,8 +190,13 @@ client_read_frame(rundown_conn_t *c, struct proto_hdr *h, void *buf,
 
 	if ((r = client_recv(c->fd, h, sizeof(*h), fd)) != 0)
 		return r;
-	if (proto_check_hdr(h) != 0)
+	if (proto_check_hdr(h) != 0) {
+		/* Its length cannot be trusted, so the next frame's start is
+		 * lost: end the stream, lest a later call read a payload as a
+		 * header (later calls get -ECONNRESET). */
+		shutdown(c->fd, SHUT_RDWR);
 		return -EPROTO;
+	}
 	take = h->length < size ? h->length : size;
 	if ((r = client_recv(c->fd, buf, take, fd)) != 0)
 		return r;
@@ -199,12 +208,30 @@ client_read_frame(rundown_conn_t *c, struct proto_hdr *h, void *buf,
 	return 0;
 }
 
+/* What a reply says to the call that waits for want (client.h). */
+int
+client_answer(const struct proto_hdr *h, const void *payload, size_t size,
+    uint16_t want)
+{
+	struct proto_error err;
+
+	/* The payload is here if it fit: every reply buffer holds at least a
+	 * proto_ok, as big as an error, but the fuzzer tries smaller ones. */
+	if (h->type == PROTO_ERROR && h->length == sizeof(err) &&
+	    size >= sizeof(err)) {
+		memcpy(&err, payload, sizeof(err));
+		return err.code > 0 ? -err.code : -EPROTO;
+	}
+	if (h->type != want || h->length > size)
+		return -EPROTO;
+	return 0;
+}
+
 int
 client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
     uint16_t want, void *reply, size_t size, size_t *len, int *fd)
 {
 	char out[PROTO_HDR_SIZE + sizeof(struct proto_req)];
-	struct proto_error err;
 	struct proto_hdr h;
 	size_t n;
 	uint32_t id;
@@ -245,18 +272,8 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 		 * broke the protocol sends these): skip it. */
 	}
 answer:
-	if (h.type == PROTO_ERROR && h.length == sizeof(err)) {
-		/* The payload went to reply if it fit; error frames are small
-		 * and every reply buffer holds at least a proto_ok. */
-		memcpy(&err, reply, sizeof(err));
-		r = err.code > 0 ? -err.code : -EPROTO;
-	} else if (h.type != want || h.length > size)
-		r = -EPROTO;
-	else {
-		if (len != NULL)
-			*len = h.length;
-		r = 0;
-	}
+	if ((r = client_answer(&h, reply, size, want)) == 0 && len != NULL)
+		*len = h.length;
 out:
 	if (r == 0 && fd != NULL) {
 		*fd = got;
@@ -313,9 +330,14 @@ rundown_ctl_wait(rundown_conn_t *c, uint32_t tag,
 	    timeout->tv_nsec >= 1000000000L)
 		return -EINVAL;
 	/* Milliseconds, rounded up so that a wait never ends early; beyond
-	 * 49 days the limit is as good as none. */
-	ms = (uint64_t)timeout->tv_sec * 1000 +
-	    ((uint64_t)timeout->tv_nsec + 999999) / 1000000;
+	 * 49 days the limit is as good as none.  The seconds are capped
+	 * before they are multiplied: past 2^64 / 1000 the product would
+	 * wrap, and a timeout of ages would become one of milliseconds. */
+	if ((uint64_t)timeout->tv_sec >= PROTO_NO_TIMEOUT / 1000)
+		ms = PROTO_NO_TIMEOUT;
+	else
+		ms = (uint64_t)timeout->tv_sec * 1000 +
+		    ((uint64_t)timeout->tv_nsec + 999999) / 1000000;
 	if (ms >= PROTO_NO_TIMEOUT)
 		ms = PROTO_NO_TIMEOUT - 1;
 	return client_simple(c, PROTO_WAIT, tag, (uint32_t)ms);
@@ -354,15 +376,70 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->reclaimed = p->reclaimed;
 }
 
+/* A STATUS_REPLY payload as rundown_ctl_status() returns it. */
+int
+client_status_reply(const void *buf, size_t len,
+    struct rundown_block_info *info, struct rundown_holder *holders,
+    size_t max, size_t *n)
+{
+	const char *p = buf;
+	struct proto_holder ph;
+	struct proto_info pi;
+	size_t i;
+
+	/* The fixed part, whole entries, and as many as it counts; checked
+	 * here again so that no caller depends on how the frame was read. */
+	if (len < sizeof(pi) || (len - sizeof(pi)) % sizeof(ph) != 0)
+		return -EPROTO;
+	memcpy(&pi, p, sizeof(pi));
+	if ((len - sizeof(pi)) / sizeof(ph) != pi.attached)
+		return -EPROTO;
+	client_info(&pi, info);
+	for (i = 0; i < pi.attached && i < max; i++) {
+		memcpy(&ph, p + sizeof(pi) + i * sizeof(ph), sizeof(ph));
+		holders[i].pid = ph.pid;
+		holders[i].row = ph.row;
+		holders[i].outstanding = ph.outstanding;
+		memcpy(holders[i].comm, ph.comm, sizeof(ph.comm));
+		holders[i].comm[sizeof(ph.comm) - 1] = '\0';
+	}
+	if (n != NULL)
+		*n = pi.attached;
+	return 0;
+}
+
+/* A LIST_REPLY payload as rundown_ctl_list() returns it. */
+int
+client_list_reply(const void *buf, size_t len,
+    struct rundown_block_info *blocks, size_t max, size_t *n)
+{
+	const char *p = buf;
+	struct proto_count pc;
+	struct proto_info pi;
+	size_t i;
+
+	/* The length first: the count is read only from a whole fixed part. */
+	if (len < sizeof(pc))
+		return -EPROTO;
+	memcpy(&pc, p, sizeof(pc));
+	if (len - sizeof(pc) != (size_t)pc.count * sizeof(pi))
+		return -EPROTO;
+	for (i = 0; i < pc.count && i < max; i++) {
+		memcpy(&pi, p + sizeof(pc) + i * sizeof(pi), sizeof(pi));
+		client_info(&pi, &blocks[i]);
+	}
+	if (n != NULL)
+		*n = pc.count;
+	return 0;
+}
+
 int
 rundown_ctl_status(rundown_conn_t *c, uint32_t tag,
     struct rundown_block_info *info, struct rundown_holder *holders,
     size_t max, size_t *n)
 {
 	struct proto_req req = { .tag = tag };
-	struct proto_holder ph;
-	struct proto_info pi;
-	size_t len, i;
+	size_t len;
 	char *buf;
 	int r;
 
@@ -372,28 +449,8 @@ rundown_ctl_status(rundown_conn_t *c, uint32_t tag,
 		return -ENOMEM;
 	r = client_call(c, PROTO_STATUS, &req, PROTO_STATUS_REPLY, buf,
 	    PROTO_MAX_FRAME, &len, NULL);
-	if (r == 0) {
-		/* client_read_frame() checked that len is the fixed part plus
-		 * whole entries; the count must agree. */
-		memcpy(&pi, buf, sizeof(pi));
-		if ((len - sizeof(pi)) / sizeof(ph) != pi.attached) {
-			r = -EPROTO;
-			goto out;
-		}
-		client_info(&pi, info);
-		for (i = 0; i < pi.attached && i < max; i++) {
-			memcpy(&ph, buf + sizeof(pi) + i * sizeof(ph),
-			    sizeof(ph));
-			holders[i].pid = ph.pid;
-			holders[i].row = ph.row;
-			holders[i].outstanding = ph.outstanding;
-			memcpy(holders[i].comm, ph.comm, sizeof(ph.comm));
-			holders[i].comm[sizeof(ph.comm) - 1] = '\0';
-		}
-		if (n != NULL)
-			*n = pi.attached;
-	}
-out:
+	if (r == 0)
+		r = client_status_reply(buf, len, info, holders, max, n);
 	free(buf);
 	return r;
 }
@@ -402,9 +459,7 @@ int
 rundown_ctl_list(rundown_conn_t *c, struct rundown_block_info *blocks,
     size_t max, size_t *n)
 {
-	struct proto_count pc;
-	struct proto_info pi;
-	size_t len, i;
+	size_t len;
 	char *buf;
 	int r;
 
@@ -414,22 +469,8 @@ rundown_ctl_list(rundown_conn_t *c, struct rundown_block_info *blocks,
 		return -ENOMEM;
 	r = client_call(c, PROTO_LIST, NULL, PROTO_LIST_REPLY, buf,
 	    PROTO_MAX_FRAME, &len, NULL);
-	if (r == 0) {
-		memcpy(&pc, buf, sizeof(pc));
-		if (len < sizeof(pc) ||
-		    (len - sizeof(pc)) != (size_t)pc.count * sizeof(pi)) {
-			r = -EPROTO;
-			goto out;
-		}
-		for (i = 0; i < pc.count && i < max; i++) {
-			memcpy(&pi, buf + sizeof(pc) + i * sizeof(pi),
-			    sizeof(pi));
-			client_info(&pi, &blocks[i]);
-		}
-		if (n != NULL)
-			*n = pc.count;
-	}
-out:
+	if (r == 0)
+		r = client_list_reply(buf, len, blocks, max, n);
 	free(buf);
 	return r;
 }

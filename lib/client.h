@@ -18,6 +18,23 @@
 int client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
     uint16_t want, void *reply, size_t size, size_t *len, int *fd);
 
+/*
+ * The pure decoding of replies, apart from the socket so that it can be
+ * fuzzed (tests/fuzz/fuzz_proto.c).  client_answer: what frame h (its
+ * header passed proto_check_hdr(); payload holds the first size bytes of
+ * its payload, or all if fewer) says to a call that waits for type want:
+ * 0, the error the daemon sent as -code, or -EPROTO.  The other two read
+ * a whole STATUS_REPLY or LIST_REPLY payload of len bytes as
+ * rundown_ctl_status() and rundown_ctl_list() return it: 0 or -EPROTO.
+ */
+int client_answer(const struct proto_hdr *h, const void *payload, size_t size,
+    uint16_t want);
+int client_status_reply(const void *buf, size_t len,
+    struct rundown_block_info *info, struct rundown_holder *holders,
+    size_t max, size_t *n);
+int client_list_reply(const void *buf, size_t len,
+    struct rundown_block_info *blocks, size_t max, size_t *n);
+
 /* Gives row of the block tag/serial back to the daemon; *held (if not
  * NULL) gets what the row still held, which the daemon released. */
 int client_detach(rundown_conn_t *c, uint32_t tag, uint32_t serial,
