@@ -137,8 +137,13 @@ fail(const struct args *a, int err)
 		    "the daemon has as many blocks as it allows";
 		break;
 	case EINVAL:
-		why = strcmp(a->cmd, "create") == 0 ?
-		    "rows out of the daemon's range" : why;
+		if (strcmp(a->cmd, "create") == 0) {
+			/* Name the count: the daemon's range (its -R) is
+			 * not known here. */
+			msg("create %s: --rows %u is out of the daemon's range",
+			    a->tagstr, a->rows);
+			return status;
+		}
 		break;
 	case EBUSY:
 		why = strcmp(a->cmd, "free") == 0 ?
@@ -855,13 +860,21 @@ main(int argc, char **argv)
 	if (c == NULL)
 		return bad_usage(NULL, "unknown command: %s", argv[optind]);
 	if (a.path == NULL) {
-		if (rundown_socket_path(path, sizeof(path)) != 0) {
+		/* A $RUNDOWN_SOCKET too long is named below. */
+		if (rundown_socket_path(path, sizeof(path)) == 0)
+			a.path = path;
+		else if ((a.path = getenv("RUNDOWN_SOCKET")) == NULL ||
+		    *a.path == '\0') {
 			msg("the default socket path is too long");
 			return EX_USAGE;
 		}
-		a.path = path;
 	} else if (*a.path == '\0')
 		return bad_usage(NULL, "-S needs a path");
+	/* What rundownd(8) requires of the socket it listens on: a relative
+	 * path would name a different socket in every directory. */
+	if (a.path[0] != '/' || strlen(a.path) >= sizeof(path))
+		return bad_usage(NULL, "the socket path must be absolute and "
+		    "under %zu bytes: %s", sizeof(path), a.path);
 
 	if ((r = parse_args(c, argc - optind, argv + optind, &a)) != 0)
 		return r < 0 ? 0 : r;

@@ -285,7 +285,8 @@ RUNDOWN_API char *rundown_tag_format(uint32_t tag, char *buf);
  * The socket path used when none is given: $RUNDOWN_SOCKET if set, else
  * /run/rundownd/rundownd.sock for root, else
  * $XDG_RUNTIME_DIR/rundownd/rundownd.sock, else /tmp/rundownd-UID/rundownd.sock.
- * 0, or -ENAMETOOLONG if it does not fit in size bytes (or a sockaddr_un).
+ * 0, or -ENAMETOOLONG if it does not fit in size bytes (or a sockaddr_un);
+ * buf is then left as it was.
  */
 RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
 
