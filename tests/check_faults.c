@@ -262,33 +262,7 @@ fw_put(int fd, const void *buf, size_t n)
 static void
 ft_get(int fd, void *buf, size_t n, const char *what)
 {
-	struct timespec start = td_now();
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-	ssize_t k;
-	long left;
-	int pr;
-
-	while (got < n) {
-		area_check();
-		left = FT_DEADLINE_MS - td_elapsed_ms(&start);
-		ck_assert_msg(left > 0, "seed %" PRIu64 ": no word from %s "
-		    "within %d ms; daemon log:\n%s", seed, what,
-		    FT_DEADLINE_MS, td_log());
-		/* A slice at a time, so a worker's failure shows early. */
-		pr = poll(&p, 1, left < 100 ? (int)left : 100);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_ge(pr, 0);
-		if (pr == 0)
-			continue;
-		k = read(fd, (char *)buf + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(k > 0, "%s: %s", what,
-		    k == 0 ? "end of file" : strerror(errno));
-		got += (size_t)k;
-	}
+	td_read_all(fd, buf, n, what, area_check);
 }
 
 /* A pause of up to max_us microseconds, from the test's stream: where

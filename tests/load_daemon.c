@@ -478,30 +478,7 @@ ld_sleep_ms(long ms)
 static void
 ld_get(int fd, void *buf, size_t n, const char *what)
 {
-	struct timespec start = td_now();
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-	ssize_t k;
-	long left;
-	int pr;
-
-	while (got < n) {
-		left = LD_DEADLINE_MS - td_elapsed_ms(&start);
-		ck_assert_msg(left > 0, "no word from %s within %d ms; daemon "
-		    "log:\n%s", what, LD_DEADLINE_MS, td_log());
-		pr = poll(&p, 1, (int)left);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_ge(pr, 0);
-		if (pr == 0)
-			continue;
-		k = read(fd, (char *)buf + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(k > 0, "%s: %s", what,
-		    k == 0 ? "end of file (it exited)" : strerror(errno));
-		got += (size_t)k;
-	}
+	td_read_all(fd, buf, n, what, NULL);
 }
 
 /* Forks with stdio flushed. */

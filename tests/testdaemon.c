@@ -349,6 +349,40 @@ td_end(void)
 	rm_tree(td.base);
 }
 
+/* ---- children's pipes ------------------------------------------------- */
+
+void
+td_read_all(int fd, void *buf, size_t n, const char *what,
+    void (*check)(void))
+{
+	struct timespec start = td_now();
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t k;
+	long left;
+	int pr;
+
+	while (got < n) {
+		if (check != NULL)
+			check();
+		left = td.deadline_ms - td_elapsed_ms(&start);
+		ck_assert_msg(left > 0, "no word from %s within %d ms; daemon "
+		    "log:\n%s", what, td.deadline_ms, td_log());
+		pr = poll(&p, 1, left < 100 ? (int)left : 100);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(pr, 0);
+		if (pr == 0)
+			continue;
+		k = read(fd, (char *)buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(k > 0, "%s: %s", what,
+		    k == 0 ? "end of file (it exited)" : strerror(errno));
+		got += (size_t)k;
+	}
+}
+
 /* ---- hand-made frames ------------------------------------------------- */
 
 /* A bare socket connected to the daemon, for hand-made frames. */

@@ -95,6 +95,14 @@ int td_begin(const char *name, mode_t mode, int deadline_ms);
  * blocks in /dev/shm, then the run's directory. */
 void td_end(void);
 
+/* Reads exactly n bytes from fd (a child's pipe) within td.deadline_ms;
+ * fails, naming what and with the daemon's log, if the time runs out or
+ * the writer closes first.  check, if not NULL, runs before every look
+ * (at least every 100 ms), so a failure a child reports elsewhere shows
+ * at once. */
+void td_read_all(int fd, void *buf, size_t n, const char *what,
+    void (*check)(void));
+
 /* Hand-made frames on a bare socket, for tests of what the daemon does
  * with bad input.  Each fails the test on a local error; the reads give
  * up after deadline_ms. */
