@@ -241,20 +241,6 @@ await_state(uint32_t tag, enum rundown_state state)
 
 /* ---- pipes --------------------------------------------------------------- */
 
-/* Whether fd has something to read now (or is at end of file). */
-static bool
-readable(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int pr;
-
-	do
-		pr = poll(&p, 1, 0);
-	while (pr < 0 && errno == EINTR);
-	ck_assert_int_ge(pr, 0);
-	return pr > 0;
-}
-
 /* Reads exactly n bytes from fd under the deadline. */
 static void
 get(int fd, void *buf, size_t n, const char *what)
@@ -889,7 +875,7 @@ START_TEST(test_crash_traffic)
 				ck_assert_int_eq(rundown_ctl_wait(td.conn,
 				    tags[t], &zero), -ETIMEDOUT);
 		}
-		ck_assert_msg(!readable(wres[0]), "the wait ended with %s "
+		ck_assert_msg(!td_readable(wres[0]), "the wait ended with %s "
 		    "still holding", ag[i].name);
 		for (t = 0; t < 3; t++)
 			agent_release(&ag[i], t, hold_of(i, t));
@@ -974,7 +960,7 @@ START_TEST(test_crash_pending_wait)
 	ck_assert_msg(st == 70, "rundownctl wait cut by SIGKILL: status %d, "
 	    "not 70; stderr: %s", st, ctl_err("wait"));
 	/* The descriptors' waits look for the next daemon. */
-	ck_assert_msg(!readable(w1.res) && !readable(w2.res),
+	ck_assert_msg(!td_readable(w1.res) && !td_readable(w2.res),
 	    "a descriptor's wait returned when the daemon died");
 	/* A run-down needs no daemon to drain. */
 	agent_release(&hold, 1, 2);
@@ -1012,7 +998,7 @@ START_TEST(test_crash_pending_wait)
 	agent_release(&hold, 0, 1);
 	td_status(tags[0], &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 1);
-	ck_assert_msg(!readable(w1.res), "waiter 1 returned with 1 held");
+	ck_assert_msg(!td_readable(w1.res), "waiter 1 returned with 1 held");
 	agent_release(&hold, 0, 1);
 	r = agent_result(&w1);
 	ck_assert_msg(r == 0, "waiter 1: %s", rundown_strerror(r));
@@ -1170,7 +1156,7 @@ START_TEST(test_crash_halfway)
 	agent_release(&a[2], 0, 3);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 1);
-	ck_assert_msg(!readable(wres[0]), "the wait ended with 1 held");
+	ck_assert_msg(!td_readable(wres[0]), "the wait ended with 1 held");
 	agent_release(&a[2], 0, 1);
 	get(wres[0], &r, sizeof(r), "the waiter");
 	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
@@ -1248,13 +1234,5 @@ crash_suite(void)
 int
 main(void)
 {
-	int r;
-
-	if (td_begin("rundown-crash", 0700, CR_DEADLINE_MS) != 0) {
-		perror("check_crash: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(crash_suite());
-	td_end();
-	return r;
+	return td_main("rundown-crash", 0700, CR_DEADLINE_MS, crash_suite);
 }

@@ -2041,13 +2041,5 @@ daemon_suite(void)
 int
 main(void)
 {
-	int r;
-
-	if (td_begin("rundown-check", 0711, DT_DEADLINE_MS) != 0) {
-		perror("check_daemon: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(daemon_suite());
-	td_end();
-	return r;
+	return td_main("rundown-check", 0711, DT_DEADLINE_MS, daemon_suite);
 }

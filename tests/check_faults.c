@@ -1162,7 +1162,6 @@ main(void)
 {
 	const char *e = getenv("RUNDOWN_FAULT_SEED");
 	struct timespec ts;
-	int r;
 
 	if (e != NULL && *e != '\0')
 		seed = strtoull(e, NULL, 0);
@@ -1172,11 +1171,5 @@ main(void)
 		    (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
 	}
 	/* mkdtemp's own mode: nobody else needs in. */
-	if (td_begin("rundown-faults", 0700, FT_DEADLINE_MS) != 0) {
-		perror("check_faults: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(faults_suite());
-	td_end();
-	return r;
+	return td_main("rundown-faults", 0700, FT_DEADLINE_MS, faults_suite);
 }

@@ -324,13 +324,5 @@ hostile_suite(void)
 int
 main(void)
 {
-	int r;
-
-	if (td_begin("rundown-hostile", 0711, HT_DEADLINE_MS) != 0) {
-		perror("check_hostile: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(hostile_suite());
-	td_end();
-	return r;
+	return td_main("rundown-hostile", 0711, HT_DEADLINE_MS, hostile_suite);
 }

@@ -1050,13 +1050,5 @@ input_suite(void)
 int
 main(void)
 {
-	int r;
-
-	if (td_begin("rundown-input", 0700, IN_DEADLINE_MS) != 0) {
-		perror("check_input: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(input_suite());
-	td_end();
-	return r;
+	return td_main("rundown-input", 0700, IN_DEADLINE_MS, input_suite);
 }

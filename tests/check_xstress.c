@@ -243,20 +243,6 @@ xs_get(int fd, void *buf, size_t n, const char *what)
 	td_read_all(fd, buf, n, what, area != NULL ? area_check : NULL);
 }
 
-/* Whether fd has something to read now (or is at end of file). */
-static bool
-xs_readable(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int pr;
-
-	do
-		pr = poll(&p, 1, 0);
-	while (pr < 0 && errno == EINTR);
-	ck_assert_int_ge(pr, 0);
-	return pr > 0;
-}
-
 /* One command byte to a child. */
 static void
 xs_send(int fd, char op)
@@ -580,7 +566,7 @@ churn(uint32_t tag, unsigned waiters, unsigned cycles)
 				    rundown_strerror(r));
 			}
 			for (i = 0; i < waiters; i++)
-				ck_assert_msg(!xs_readable(wres[i]), "cycle %u: "
+				ck_assert_msg(!td_readable(wres[i]), "cycle %u: "
 				    "a wait returned with the gate held", c);
 			__atomic_store_n(&area->gate, 0, SEQ);
 			rundown_cache_release(gate);
@@ -839,7 +825,7 @@ START_TEST(test_exits)
 			td_status(tag, &info, NULL, 0);
 			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 			ck_assert_uint_eq(info.outstanding, round_k);
-			ck_assert_msg(!xs_readable(wres), "round %u: the wait "
+			ck_assert_msg(!td_readable(wres), "round %u: the wait "
 			    "returned while the victims hold", rd);
 		}
 		for (i = 0; i < XS_VICTIMS; i++)
@@ -1048,14 +1034,6 @@ xstress_suite(void)
 int
 main(void)
 {
-	int r;
-
 	/* mkdtemp's own mode: nobody else needs in. */
-	if (td_begin("rundown-xstress", 0700, XS_DEADLINE_MS) != 0) {
-		perror("check_xstress: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(xstress_suite());
-	td_end();
-	return r;
+	return td_main("rundown-xstress", 0700, XS_DEADLINE_MS, xstress_suite);
 }

@@ -689,14 +689,6 @@ load_suite(void)
 int
 main(void)
 {
-	int r;
-
 	/* mkdtemp's own mode: nobody else needs in. */
-	if (td_begin("rundown-load", 0700, LD_DEADLINE_MS) != 0) {
-		perror("load_daemon: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	r = test_run_suite(load_suite());
-	td_end();
-	return r;
+	return td_main("rundown-load", 0700, LD_DEADLINE_MS, load_suite);
 }

@@ -349,6 +349,21 @@ td_end(void)
 	rm_tree(td.base);
 }
 
+int
+td_main(const char *name, mode_t mode, int deadline_ms, Suite *(*make)(void))
+{
+	int r;
+
+	if (td_begin(name, mode, deadline_ms) != 0) {
+		fprintf(stderr, "%s: cannot make its directory: %s\n", name,
+		    strerror(errno));
+		return EXIT_FAILURE;
+	}
+	r = test_run_suite(make());
+	td_end();
+	return r;
+}
+
 /* ---- children's pipes ------------------------------------------------- */
 
 void
@@ -381,6 +396,19 @@ td_read_all(int fd, void *buf, size_t n, const char *what,
 		    k == 0 ? "end of file (it exited)" : strerror(errno));
 		got += (size_t)k;
 	}
+}
+
+bool
+td_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int pr;
+
+	do
+		pr = poll(&p, 1, 0);
+	while (pr < 0 && errno == EINTR);
+	ck_assert_int_ge(pr, 0);
+	return pr > 0;
 }
 
 /* ---- hand-made frames ------------------------------------------------- */

@@ -10,7 +10,9 @@
 #ifndef RUNDOWN_TESTDAEMON_H
 #define RUNDOWN_TESTDAEMON_H
 
+#include <check.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -95,6 +97,11 @@ int td_begin(const char *name, mode_t mode, int deadline_ms);
  * blocks in /dev/shm, then the run's directory. */
 void td_end(void);
 
+/* A suite's main(): td_begin(name, mode, deadline_ms), then the suite
+ * that make() builds, then td_end(); the process's exit status. */
+int td_main(const char *name, mode_t mode, int deadline_ms,
+    Suite *(*make)(void));
+
 /* Reads exactly n bytes from fd (a child's pipe) within td.deadline_ms;
  * fails, naming what and with the daemon's log, if the time runs out or
  * the writer closes first.  check, if not NULL, runs before every look
@@ -102,6 +109,9 @@ void td_end(void);
  * at once. */
 void td_read_all(int fd, void *buf, size_t n, const char *what,
     void (*check)(void));
+
+/* Whether fd has something to read now (or is at end of file). */
+bool td_readable(int fd);
 
 /* Hand-made frames on a bare socket, for tests of what the daemon does
  * with bad input.  Each fails the test on a local error; the reads give
