@@ -563,7 +563,7 @@ static void
 ft_reap(unsigned i)
 {
 	struct ft_worker *w = &area->w[i];
-	int32_t h, pend;
+	int32_t h, pend, lo;
 	unsigned b;
 	pid_t r;
 	int st = 0;
@@ -588,7 +588,10 @@ ft_reap(unsigned i)
 		ck_assert_msg(h >= 0 && h <= FT_MAXK && pend >= -FT_MAXK &&
 		    pend <= FT_MAXK, "worker %u: held %d, pending %d", i, h,
 		    pend);
-		ft.rec_lo[b] += (uint64_t)(h + (pend < 0 ? pend : 0));
+		/* Killed after a release stored held but before it cleared
+		 * pending, h - k can be below 0; what it held is not. */
+		lo = h + (pend < 0 ? pend : 0);
+		ft.rec_lo[b] += (uint64_t)(lo > 0 ? lo : 0);
 		ft.rec_hi[b] += (uint64_t)(h + (pend > 0 ? pend : 0));
 	}
 	if (w->pending[0] != 0 || w->pending[1] != 0)
