@@ -1623,6 +1623,59 @@ START_TEST(test_conn_limits)
 }
 END_TEST
 
+static void
+blocks_setup(void)
+{
+	td_setup(DT_DIR_MODE, ARGS("-B", "2", "-R", "8", "-r", "4"));
+}
+
+/* -B bounds the blocks: create, attach with create and rundownctl are
+ * refused with ENOSPC beyond it, and room returns with a free; -R bounds
+ * the rows; a restart with a lower -B adopts no more than it allows and
+ * leaves the rest alone in shared memory. */
+START_TEST(test_block_limit)
+{
+	uint32_t a = RUNDOWN_TAG('L', 'i', 'm', 'a');
+	uint32_t b = RUNDOWN_TAG('L', 'i', 'm', 'b');
+	uint32_t c = RUNDOWN_TAG('L', 'i', 'm', 'c');
+	struct rundown_block_info list[4];
+	rundown_cache_t *ref = NULL;
+	char obj[PATH_MAX];
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, a, 8), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, b, 9), -EINVAL);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, b, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, c, 0), -ENOSPC);
+	ck_assert_int_eq(rundown_attach_at(td.sock, c, RUNDOWN_ATTACH_CREATE,
+	    &ref), -ENOSPC);
+	ck_assert_ptr_null(ref);
+	ck_ctl("full", ARGS("create", "Limc"), 1);
+	ck_assert_msg(strstr(ctl_output("full", "err"), "as many blocks") !=
+	    NULL, "rundownctl: %s", ctl_output("full", "err"));
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 2);
+
+	ck_assert_int_eq(rundown_ctl_free(td.conn, a), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, c, 0), 0);
+
+	/* Restarted with -B 1: one of b and c is adopted, the other is
+	 * logged and left as it was. */
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	td_start(ARGS("-B", "1"));
+	td.conn = td_connect();
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_msg(strstr(td_log(), "over the limit of 1 blocks; not "
+	    "adopted") != NULL, "no refusal logged:\n%s", td_log());
+	td_shm_path(td.sock, list[0].tag == b ? c : b, obj, sizeof(obj));
+	ck_assert_msg(exists(obj), "the block not adopted was removed");
+	ck_assert_int_eq(rundown_ctl_create(td.conn, a, 0), -ENOSPC);
+}
+END_TEST
+
 /* Field n (from 1, as proc(5) counts) of /proc/PID/stat, a number. */
 static unsigned long long
 stat_field(pid_t pid, int n)
@@ -2028,6 +2081,9 @@ daemon_suite(void)
 
 	tc = dt_case(s, "conns", conns_setup);
 	tcase_add_test(tc, test_conn_limits);
+
+	tc = dt_case(s, "blocks", blocks_setup);
+	tcase_add_test(tc, test_block_limit);
 
 	tc = dt_case(s, "emfile", emfile_setup);
 	tcase_add_test(tc, test_emfile);
