@@ -1772,6 +1772,8 @@ START_TEST(test_emfile)
 	ck_assert_msg(cpu < 0.25 * ((double)ms / 1000 + 0.1),
 	    "the daemon used %.2f s of CPU in %ld ms out of descriptors", cpu,
 	    ms);
+	printf("check_daemon: out of descriptors: %.3f s of CPU in %ld ms "
+	    "between two pauses\n", cpu, ms);
 	/* Its connection is served meanwhile. */
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
