@@ -18,6 +18,15 @@
  *     scanner read before scanning, generation included, so a scan that
  *     is late (the block was re-initialized and is running down again)
  *     cannot drain the new run-down.
+ *
+ * lib/block.pml models this algorithm for spin (tests/check-model.sh),
+ * one step per atomic access, sequentially consistent: two processes on
+ * rows of two slots, releases that migrate to the other slot, run-down,
+ * the drain, completion, re-initialize, a process killed at any step and
+ * its row reclaimed, rundownd killed in a harvest or a reset and the
+ * block adopted.  It checks that no wait ends while protection is held,
+ * that no harvested row owes below zero, and that a run-down drains once
+ * nothing is held.  Change the model with the algorithm.
  */
 #include "config.h"
 

@@ -1,0 +1,674 @@
+/*
+ * block.pml: a Promela model of the shared cache-aware block (block.c),
+ * checked exhaustively with spin by tests/check-model.sh.
+ *
+ * What is modelled, step for step with the C code: NP client processes,
+ * each with its own row of NC (2) slots, and rundownd, which alone starts,
+ * harvests, completes, re-initializes and reclaims (src/registry.c runs all
+ * of that on its loop's thread, so the daemon is one sequential process).
+ * Every atomic access of the C code (load, store, CAS, fetch_sub/add/and)
+ * is one Promela step, in an atomic { } where it reads and writes; control
+ * flow between them is as in C.  One exception: the harvest's loads of a
+ * row's slot counts are one step, since by then every slot of the row is
+ * ACTIVE and nobody else writes an ACTIVE slot (no interleaving can tell).
+ * Spin explores interleavings, so the model is sequentially consistent: it
+ * checks the algorithm, not the memory orderings (those are argued in
+ * block.c and exercised under tsan).
+ *
+ * Words are encoded as in block.h: slot = 2 x count | ACTIVE; row drain
+ * word = 4 x count | HARVESTED; state = 8 x generation | state.  Counts may
+ * be negative (two's complement, as the C code's modular words read).
+ *
+ * Proctypes, inlines and the C they model:
+ *   client(me)   a process on row `me`, NOPS (client 0) or NOPS1 times:
+ *                rundown_cache_acquire on a CPU picked at random
+ *                (cache_acquire -> block_slot_acquire: load, CAS loop) and,
+ *                if granted, rundown_cache_release on a CPU picked again,
+ *                so the release may land on another slot (the thread
+ *                migrated): cache_release -> block_slot_release, and
+ *                cache_release_slow -> block_release_slow (fetch_sub,
+ *                refund, load of the state, block_check_drained) when the
+ *                slot is ACTIVE.
+ *   killer       SIGKILL of client 0 (MAXDEAD 1) at any step, including
+ *                between the load and the CAS of an acquire or release and
+ *                while it holds protection.  The rows are alike, so one
+ *                death stands for any.
+ *   daemon       rundownd's loop, one handler at a time:
+ *                registry_wait -> block_start (block_begin, block_harvest_row
+ *                with block_switch, block_check_drained);
+ *                PROTO_COMPLETED -> block_completed;
+ *                PROTO_REINIT -> block_reinit -> block_reset;
+ *                registry_proc_exited -> registry_reclaim -> block_reclaim_row
+ *                (block_row_held, then the settle or the reset of the row,
+ *                block_check_drained).
+ *                With MAXCRASH 1 it dies once anywhere in block_reset
+ *                (CRASHIN ST_RESETTING) or in a harvest (ST_RUNDOWN) and a
+ *                new daemon runs registry_adopt_one: block_reset again, or
+ *                every block_harvest_row again and block_check_drained.
+ *   crasher      kills rundownd (MAXCRASH).
+ *   monitor      invariants, checked in every reachable state.
+ * Bounds: MAXRUN run-downs (and MAXRUN - 1 re-initializes between them).
+ *
+ * Not modelled: the futex (a waiter blocked on "word != s" wakes exactly
+ * when the word changes, which is what futex_wake_all after every change
+ * gives; waiters are answered when the word leaves gen|RUNDOWN, so the
+ * model checks the word), several threads of one process (they share a
+ * row; between them they only add CAS retries), a row reused by a new
+ * process after reclaim, a live process's detach (registry_detach also
+ * calls block_reclaim_row), forked children (CACHE_FORKED), overflow of
+ * the modular counts, wrap-around of the 29-bit generation, the private
+ * (one-row) block's block_wait, which starts run-down itself.
+ *
+ * Properties:
+ *   safety (assert): the RUNDOWN -> DRAINED CAS never succeeds, and the
+ *     state never reads DRAINED or COMPLETED, while a live process holds a
+ *     protection it was granted (so no wait returns early: only
+ *     block_check_drained moves the word off gen|RUNDOWN); a harvested row
+ *     never owes less than zero (no underflow: the "double release" branch
+ *     of block_release_slow is never taken by correct clients); outside
+ *     RESETTING each live row's total (row_total, what block_query adds up)
+ *     equals what its process holds; block_reclaim_row finds exactly what
+ *     the dead process held; no deadlock (invalid end state).
+ *   liveness (ltl quiet_drains, weak fairness): once every client has
+ *     finished (released all it took) or died and been reclaimed, a
+ *     run-down in progress ends: the state leaves RUNDOWN, which only the
+ *     drain does.  rundown_ends, stronger (every run-down ends, since every
+ *     client here finishes or dies), is there for checking by hand.
+ *
+ * BROKEN selects a deliberate bug, so that the self-test can show that the
+ * properties fail when they should: 1 acquire ignores ACTIVE (no run-down
+ * check); 2 the harvest leaves out the last slot of each row; 3 block_reset
+ * zeroes the drain words (a repeated reset loses the residue of a release
+ * that migrated across the first); 4 block_reclaim_row leaves a harvested
+ * row's debt; 5 block_reset zeroes open slots too, as before commit
+ * 3f13474 (spin finds the lost acquire after a restart); 6
+ * block_check_drained's CAS ignores the generation.
+ *
+ * By hand: spin -a -DMAXRUN=2 -DMAXDEAD=0 block.pml &&
+ *   cc -O1 -DSAFETY -DNOCLAIM -o pan pan.c && ./pan       (safety)
+ *   cc -O1 -DNFAIR=3 -o pan pan.c && ./pan -a -f -N quiet_drains (liveness)
+ *   spin -t -p -g -DMAXRUN=2 -DMAXDEAD=0 block.pml        (a trail)
+ */
+
+#ifndef NP
+#define NP 2			/* client processes = rows (2 or 3) */
+#endif
+#define NC 2			/* CPUs = slots per row (PICK assumes 2) */
+#ifndef NOPS
+#define NOPS 1			/* acquire/release pairs of client 0 */
+#endif
+#ifndef NOPS1
+#define NOPS1 NOPS		/* and of the other clients */
+#endif
+#ifndef MAXRUN
+#define MAXRUN 2		/* run-downs the daemon starts */
+#endif
+#ifndef MAXDEAD
+#define MAXDEAD 1		/* clients that may be killed */
+#endif
+#ifndef MAXCRASH
+#define MAXCRASH 0		/* restarts of rundownd */
+#endif
+#ifndef CRASHIN
+#define CRASHIN ST_RESETTING	/* in block_reset, or ST_RUNDOWN: harvest */
+#endif
+#ifndef BROKEN
+#define BROKEN 0
+#endif
+
+/* block.h */
+#define SLOT_ACTIVE 1
+#define SLOT_UNIT 2
+#define ROW_HARVESTED 1
+#define ROW_UNIT 4
+#define ST_OPEN 0
+#define ST_RUNDOWN 1
+#define ST_DRAINED 2
+#define ST_COMPLETED 3
+#define ST_RESETTING 4
+#define ST_MASK 7
+#define ST_GEN_UNIT 8
+
+/* block.c: slot_count, row_count, row_drained (exact divisions) */
+#define SLOT_COUNT(v) (((v) - ((v) & SLOT_ACTIVE)) / SLOT_UNIT)
+#define ROW_COUNT(d) (((d) - ((d) & 3)) / ROW_UNIT)
+#define ROW_DRAINED(d) ((d) == ROW_HARVESTED)
+
+#define SLOT(r, c) slot[(r) * NC + (c)]
+#define PICK(c) if :: c = 0 :: c = 1 fi
+
+short slot[NP * NC];		/* slot[row][cpu] */
+short drain[NP];		/* row drain words */
+byte state;			/* ST_OPEN, generation 0 */
+
+/* Ghosts: what the C code does not keep but the properties talk about. */
+byte held[NP];			/* granted and not yet released, per process */
+byte livehold;			/* sum of held[] over live processes */
+bool killed[NP];		/* the process is dead */
+bool reclaimed[NP];		/* and rundownd has reclaimed its row */
+bool done[NP];			/* the process released all and finished */
+byte ndead;
+bool crashable;			/* rundownd is in a harvest or re-initialize */
+bool crash;			/* rundownd was killed */
+byte ncrash;
+#if MAXCRASH > 0
+#define CRASHABLE(x) crashable = x
+#else
+#define CRASHABLE(x) skip
+#endif
+
+#define ST (state & ST_MASK)
+#define PENDING (ST == ST_RUNDOWN)
+#if NP == 2
+#define QUIET ((done[0] || reclaimed[0]) && (done[1] || reclaimed[1]))
+#else
+#define QUIET ((done[0] || reclaimed[0]) && (done[1] || reclaimed[1]) && \
+    (done[2] || reclaimed[2]))
+#endif
+
+/* row_total(): a row's count, its slots included until harvested. */
+#define ROW_TOTAL(r) (ROW_COUNT(drain[r]) + \
+    ((drain[r] & ROW_HARVESTED) -> 0 : \
+    (SLOT_COUNT(SLOT(r, 0)) + SLOT_COUNT(SLOT(r, 1)))))
+
+/* ---- block.c / block.h steps (inlines use the caller's locals) ------- */
+
+/* block_check_drained(b, s): scan every row, then CAS RUNDOWN -> DRAINED
+ * on the word read before the scan (futex_wake_all is the word change). */
+inline block_check_drained()
+{
+	if
+	:: (s & ST_MASK) != ST_RUNDOWN
+	:: else ->
+		r = 0;
+		do
+		:: r < NP ->
+			if	/* rd_load(&row[r].drain) */
+			:: ROW_DRAINED(drain[r]) -> r++
+			:: else -> break
+			fi
+		:: else ->
+			atomic {	/* rd_cas(&state, &seen, DRAINED) */
+				if
+#if BROKEN == 6
+				/* BROKEN 6: any generation's RUNDOWN */
+				:: (state & ST_MASK) == ST_RUNDOWN ->
+#else
+				:: state == s ->
+#endif
+					state = (s & ~ST_MASK) | ST_DRAINED;
+					assert(livehold == 0)
+				:: else
+				fi
+			};
+			break
+		od;
+		r = 0
+	fi;
+	s = 0
+}
+
+/* block_slot_acquire(slot of row me, cpu c): ok if granted. */
+inline block_slot_acquire()
+{
+	v = SLOT(me, c);		/* rd_load */
+	do
+#if BROKEN == 1
+	:: false -> skip		/* BROKEN 1: no ACTIVE check */
+#else
+	:: (v & SLOT_ACTIVE) -> ok = false; break
+#endif
+	:: else ->
+		atomic {		/* rd_cas(slot, &v, v + UNIT) */
+			if
+			:: SLOT(me, c) == v ->
+				SLOT(me, c) = v + SLOT_UNIT;
+				held[me]++;
+				livehold++;
+				ok = true;
+				break
+			:: else -> v = SLOT(me, c)
+			fi
+		}
+	od;
+	v = 0
+}
+
+/* block_slot_release(slot of row me, cpu c): ok if done on the slot. */
+inline block_slot_release()
+{
+	v = SLOT(me, c);		/* rd_load */
+	do
+	:: (v & SLOT_ACTIVE) -> ok = false; break
+	:: else ->
+		atomic {		/* rd_cas(slot, &v, v - UNIT) */
+			if
+			:: SLOT(me, c) == v ->
+				SLOT(me, c) = v - SLOT_UNIT;
+				held[me]--;
+				livehold--;
+				ok = true;
+				break
+			:: else -> v = SLOT(me, c)
+			fi
+		}
+	od;
+	v = 0
+}
+
+/* block_release_slow(b, me, 1) */
+inline block_release_slow()
+{
+	atomic {			/* rd_fetch_sub(drain, charge) - charge */
+		drain[me] = drain[me] - ROW_UNIT;
+		d = drain[me];
+		held[me]--;
+		livehold--;
+		/* No underflow: below zero would be a double release, which
+		 * correct clients never make. */
+		assert(!(d & ROW_HARVESTED) || ROW_COUNT(d) >= 0)
+	};
+	if
+	:: (d & ROW_HARVESTED) && ROW_COUNT(d) < 0 ->
+		atomic {		/* rd_fetch_add(drain, charge) + charge */
+			drain[me] = drain[me] + ROW_UNIT;
+			d = drain[me]
+		}
+	:: else
+	fi;
+	if
+	:: ROW_DRAINED(d) ->
+		d = 0;
+		s = state;		/* rd_load(&state) */
+		block_check_drained()
+	:: else -> d = 0
+	fi
+}
+
+/* block_switch(b, r, c): set ACTIVE, keep the count. */
+inline block_switch()
+{
+	v = SLOT(r, c);			/* rd_load */
+	do
+	:: (v & SLOT_ACTIVE) -> break
+	:: else ->
+		atomic {		/* rd_cas(slot, &v, v | ACTIVE) */
+			if
+			:: SLOT(r, c) == v ->
+				SLOT(r, c) = v | SLOT_ACTIVE;
+				break
+			:: else -> v = SLOT(r, c)
+			fi
+		}
+	od;
+	v = 0
+}
+
+/* block_harvest_row(b, r) */
+inline block_harvest_row()
+{
+	c = 0;
+	do
+	:: c < NC -> block_switch(); c++
+	:: else -> break
+	od;
+	/* The loads of the sum, one step: every slot of the row is ACTIVE
+	 * now and nobody else writes an ACTIVE slot, so no interleaving can
+	 * tell the loads apart (this is what partial order reduction would
+	 * do, were the slots local). */
+	atomic {
+		sum = 0;
+		c = 0;
+		do
+#if BROKEN == 2
+		:: c < NC - 1 ->	/* BROKEN 2: the last slot is not summed */
+#else
+		:: c < NC ->
+#endif
+			sum = sum + SLOT_COUNT(SLOT(r, c));	/* rd_load */
+			c++
+		:: else -> break
+		od;
+		c = 0
+	};
+	d = drain[r];			/* rd_load */
+	do
+	:: (d & ROW_HARVESTED) -> break
+	:: else ->
+		atomic {		/* rd_cas(drain, &d, d + add) */
+			if
+			:: drain[r] == d ->
+				drain[r] = d + sum * ROW_UNIT + ROW_HARVESTED;
+				break
+			:: else -> d = drain[r]
+			fi
+		}
+	od;
+	sum = 0;
+	d = 0
+}
+
+/* block_start(b): block_begin, harvest every row, check the drain; leaves
+ * the word of the run-down in progress or finished in s. */
+inline block_start()
+{
+	won = false;
+	s = state;			/* block_begin: rd_load */
+	do
+	:: (s & ST_MASK) == ST_OPEN ->
+		atomic {		/* rd_cas(state, &s, RUNDOWN) */
+			if
+			:: state == s ->
+				state = (s & ~ST_MASK) | ST_RUNDOWN;
+				s = state;
+				won = true;
+				CRASHABLE(true);
+				break
+			:: else -> s = state
+			fi
+		}
+	:: else -> break
+	od;
+	if
+	:: won ->
+		r = 0;
+		do
+		:: r < NP -> block_harvest_row(); r++
+		:: else -> break
+		od;
+		block_check_drained()
+	:: else -> s = 0
+	fi;
+	won = false
+}
+
+/* block_completed(b) */
+inline block_completed()
+{
+	s = state;			/* rd_load */
+	do
+	:: (s & ST_MASK) == ST_DRAINED ->
+		atomic {		/* rd_cas(state, &s, COMPLETED) */
+			if
+			:: state == s ->
+				state = (s & ~ST_MASK) | ST_COMPLETED;
+				break
+			:: else -> s = state
+			fi
+		}
+	:: else -> break		/* 0, -EALREADY or -EBUSY */
+	od;
+	s = 0
+}
+
+/* block_reset(b, s): clear HARVESTED (keep the residue), zero the slots,
+ * open the next generation. */
+inline block_reset()
+{
+	r = 0;
+	do
+	:: r < NP ->
+		atomic {		/* rd_fetch_and(drain, ~HARVESTED) */
+#if BROKEN == 3
+			drain[r] = 0	/* BROKEN 3: the residue is lost */
+#else
+			drain[r] = drain[r] & ~ROW_HARVESTED
+#endif
+		};
+		r++
+	:: else -> break
+	od;
+	r = 0;
+	do
+	:: r < NP ->
+		c = 0;
+		do
+		:: c < NC ->
+			v = SLOT(r, c);			/* rd_load */
+			if
+#if BROKEN == 5
+			:: true ->	/* BROKEN 5: every slot, as it was */
+#else
+			:: (v & SLOT_ACTIVE) ->
+#endif
+				SLOT(r, c) = 0		/* rd_store */
+			:: else
+			fi;
+			v = 0;
+			c++
+		:: else -> break
+		od;
+		r++
+	:: else -> break
+	od;
+	c = 0;
+	r = 0;
+	state = ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN;	/* rd_store */
+	s = 0
+}
+
+/* block_reinit(b) */
+inline block_reinit()
+{
+	s = state;			/* rd_load */
+	do
+	:: (s & ST_MASK) == ST_DRAINED || (s & ST_MASK) == ST_COMPLETED ->
+		atomic {		/* rd_cas(state, &s, RESETTING) */
+			if
+			:: state == s ->
+				state = (s & ~ST_MASK) | ST_RESETTING;
+				s = state;
+				won = true;
+				CRASHABLE(true);
+				break
+			:: else -> s = state
+			fi
+		}
+	:: else -> break		/* -EALREADY or -EBUSY */
+	od;
+	if
+	:: won -> won = false; block_reset()
+	:: else -> s = 0
+	fi
+}
+
+/* block_reclaim_row(b, p): p's process is dead, so only the daemon
+ * writes the row. */
+inline block_reclaim_row()
+{
+	d = drain[p];			/* rd_load */
+	/* block_row_held: loads of a row nobody else writes, one step here;
+	 * what it returns is what the process held when it died. */
+#ifndef NOROWCHECK
+	atomic {
+		r = p;
+		assert(ROW_TOTAL(r) == held[p]);
+		r = 0
+	};
+#endif
+	if
+	:: (d & ROW_HARVESTED) ->
+#if BROKEN == 4
+		skip;			/* BROKEN 4: the debt is not settled */
+#else
+		drain[p] = ROW_HARVESTED;	/* rd_store */
+#endif
+		s = state;		/* rd_load */
+		block_check_drained()
+	:: else ->
+		c = 0;
+		do
+		:: c < NC -> SLOT(p, c) = 0; c++	/* rd_store */
+		:: else -> break
+		od;
+		c = 0;
+		drain[p] = 0		/* rd_store */
+	fi;
+	d = 0;
+	atomic {			/* registry_release_row: row is free */
+		held[p] = 0;
+		reclaimed[p] = true
+	}
+}
+
+/* ---- processes -------------------------------------------------------- */
+
+proctype client(byte me)
+{
+	short v, d;
+	byte c, r, s, ops;
+	bool ok;
+
+	{
+		do
+		:: ops < (me == 0 -> NOPS : NOPS1) ->
+			ops++;
+			PICK(c);		/* rundown_cache_acquire */
+			block_slot_acquire();
+			if
+			:: ok ->
+				ok = false;
+				PICK(c);	/* rundown_cache_release */
+				block_slot_release();
+				if
+				:: ok -> ok = false
+				:: else -> block_release_slow()
+				fi
+			:: else
+			fi;
+			c = 0
+		:: else -> break
+		od;
+		done[me] = true
+	} unless { killed[me] }
+}
+
+/* SIGKILL at any step of client 0 (the rows are alike, so one death is
+ * as good as any; MAXDEAD 0 turns it off). */
+active proctype killer()
+{
+end:
+	atomic {
+		ndead < MAXDEAD && !done[0] ->
+		killed[0] = true;
+		livehold = livehold - held[0];
+		ndead++
+	}
+}
+
+/* rundownd dies at any step of a harvest or a re-initialize (MAXCRASH
+ * times) and its successor adopts the block. */
+active proctype crasher()
+{
+end:
+	atomic {
+		crashable && ST == CRASHIN && ncrash < MAXCRASH ->
+		crash = true;
+		ncrash++
+	}
+}
+
+active proctype daemon()
+{
+	short v, d, sum;
+	byte c, r, s, p, runs, resets;
+	bool won;
+
+	atomic {
+		p = 0;
+		do
+		:: p < NP -> run client(p); p++
+		:: else -> break
+		od;
+		p = 0
+	};
+#if MAXCRASH > 0
+restart:
+	{
+		if
+		:: ncrash > 0 ->	/* registry_adopt_one */
+			s = state;	/* rd_load */
+			if
+			:: (s & ST_MASK) == ST_RESETTING ->
+				block_reset()
+			:: (s & ST_MASK) == ST_RUNDOWN ->
+				r = 0;
+				do
+				:: r < NP -> block_harvest_row(); r++
+				:: else -> break
+				od;
+				block_check_drained()
+			:: else -> s = 0
+			fi
+		:: else
+		fi;
+#endif
+end:
+		do
+		:: runs < MAXRUN ->		/* registry_wait */
+			runs++;
+			block_start();
+			CRASHABLE(false)
+		:: ST == ST_DRAINED ->		/* PROTO_COMPLETED */
+			block_completed()
+		:: resets < MAXRUN - 1 &&
+		    (ST == ST_DRAINED || ST == ST_COMPLETED) ->
+			resets++;		/* PROTO_REINIT */
+			block_reinit();
+			CRASHABLE(false)
+		:: atomic { killed[0] && !reclaimed[0] -> p = 0 };
+			/* registry_proc_exited -> registry_reclaim */
+			block_reclaim_row();
+			p = 0
+		od
+#if MAXCRASH > 0
+	} unless {
+		atomic {	/* a new rundownd: nothing in its locals */
+			crash ->
+			crash = false; crashable = false;
+			v = 0; d = 0; sum = 0; c = 0; r = 0; s = 0; p = 0;
+			won = false
+		}
+	};
+	goto restart
+#endif
+}
+
+/* Invariants, checked in every state the other processes reach (the
+ * monitor stays blocked, and so out of the liveness check's way). */
+#define DRAINED_OK ((ST != ST_DRAINED && ST != ST_COMPLETED) || livehold == 0)
+#ifdef NOROWCHECK	/* the self-test: do the other properties fail? */
+#define ROW_OK(i) true
+#define HARV_OK(i) true
+#else
+#define ROW_OK(i) (killed[i] || ST == ST_RESETTING || ROW_TOTAL(i) == held[i])
+#define HARV_OK(i) (!(drain[i] & ROW_HARVESTED) || ROW_COUNT(drain[i]) >= 0)
+#endif
+#if NP == 2
+#define ROWS_OK (ROW_OK(0) && ROW_OK(1))
+#else
+#define ROWS_OK (ROW_OK(0) && ROW_OK(1) && ROW_OK(2))
+#endif
+#if NP == 2
+#define HARVS_OK (HARV_OK(0) && HARV_OK(1))
+#else
+#define HARVS_OK (HARV_OK(0) && HARV_OK(1) && HARV_OK(2))
+#endif
+
+active proctype monitor()
+{
+end:
+	atomic {
+		!(DRAINED_OK && ROWS_OK && HARVS_OK) ->
+		assert(DRAINED_OK);	/* no drain while protection is held */
+		assert(ROWS_OK);	/* each row counts what its process holds */
+		assert(HARVS_OK)	/* no harvested row owes below zero */
+	}
+}
+
+/* Liveness: a run-down in progress ends once nothing is held or will be
+ * (every client finished, or died and was reclaimed); and, stronger, every
+ * run-down ends (every client here finishes or dies).  pan -a -f -N name;
+ * pan compiled with -DNOCLAIM for the safety check. */
+ltl quiet_drains { [] ((PENDING && QUIET) -> <> !PENDING) }
+ltl rundown_ends { [] (PENDING -> <> !PENDING) }
