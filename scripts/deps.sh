@@ -5,8 +5,10 @@
 # through sudo; otherwise says what to install and fails.
 set -eu
 
+# spin checks the model (lib/block.pml); clang with libclang-rt-14-dev
+# (libFuzzer and the sanitizer runtimes) builds the protocol fuzz target.
 PACKAGES="build-essential autoconf automake libtool pkg-config check \
-libevent-dev mandoc"
+libevent-dev mandoc spin clang libclang-rt-14-dev"
 
 missing=
 for p in $PACKAGES; do

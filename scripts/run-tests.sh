@@ -2,7 +2,8 @@
 # run-tests.sh: on a fresh Debian 12 machine, install what is missing, then
 # build and run every test: the Check suites in a plain build, under
 # ThreadSanitizer and under AddressSanitizer+UBSan (with the man page lint
-# and the export check), and make distcheck.
+# and the export check), the spin model check, a bounded libFuzzer run of
+# the protocol decoder, and make distcheck.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/deps.sh"
@@ -47,6 +48,14 @@ check default --enable-werror
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 	check asan --enable-sanitizers=address,undefined
 )
+
+# The model of the block's protocol (lib/block.pml), checked by spin for
+# safety and liveness, and the protocol decoder fuzzed for a bounded time.
+step "model check: lib/block.pml with spin"
+sh "$top/tests/check-model.sh"
+step "fuzz the protocol decoder for ${FUZZ_SECONDS:-60} s"
+top_builddir="$top/_build/default" FUZZ_ARTIFACTS="$top/_build" \
+    sh "$top/tests/check-fuzz.sh"
 
 step "make distcheck"
 if ! RUNDOWN_TEST_DIVISOR=4 make -s -C "$top/_build/default" distcheck \
