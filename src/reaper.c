@@ -106,6 +106,12 @@ proc_get(pid_t pid, uint64_t start, int *err)
 	uint64_t now;
 	int r;
 
+	/* No process has such an id: a row's owner field that a client
+	 * scribbled over reads as a process gone, not as a fatal error. */
+	if (pid <= 0) {
+		*err = -ESRCH;
+		return NULL;
+	}
 	/* By start time too: a record whose process exited (its pidfd not
 	 * yet handled) must not take a new process that reuses the pid. */
 	if (start == 0 && (r = proc_start_time(pid, &start)) != 0) {

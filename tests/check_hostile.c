@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@
 
 #include <rundown/rundown.h>
 
+#include "block.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -307,6 +309,43 @@ START_TEST(test_racing)
 }
 END_TEST
 
+/* Garbage in every row's owner and start fields, then a restart: the
+ * new daemon must adopt the block, take the rows of owners that do not
+ * exist as gone, and serve; a garbage owner is not a reason to exit. */
+START_TEST(test_restart)
+{
+	static const int32_t owners[] = { -1, INT32_MIN, 0x7fffffff, 1 };
+	struct rundown_block_info info;
+	struct rundown_block *b;
+	struct mapping m;
+	rundown_cache_t *good;
+	uint64_t s = seed();
+	uint32_t r;
+
+	good = two_blocks(&m);
+	b = (struct rundown_block *)(void *)m.p;
+	for (r = 0; r < HT_ROWS; r++) {
+		/* -1, INT32_MIN and a pid above pid_max exist nowhere; pid 1
+		 * with a random start time is not the init that runs. */
+		__atomic_store_n(&b->row[r].owner, owners[r], __ATOMIC_SEQ_CST);
+		__atomic_store_n(&b->row[r].start, rnd(&s) | 1,
+		    __ATOMIC_SEQ_CST);
+	}
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	td_start(NULL);
+	td.conn = td_connect();
+	td_status(bad_tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, HT_ROWS);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, HT_ROWS);
+	check_good();
+	finish_good(good);
+	munmap(m.p, m.size);
+}
+END_TEST
+
 static Suite *
 hostile_suite(void)
 {
@@ -317,6 +356,7 @@ hostile_suite(void)
 	tcase_set_timeout(tc, HT_TIMEOUT);
 	tcase_add_test(tc, test_between);
 	tcase_add_test(tc, test_racing);
+	tcase_add_test(tc, test_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
