@@ -1356,7 +1356,7 @@ START_TEST(test_restart)
 	uint32_t tag = RUNDOWN_TAG('R', 's', 't', 'r');
 	struct rundown_holder h[DT_MAXHOLDERS];
 	struct rundown_block_info info, list[4];
-	char obj[PATH_MAX], pidkey[32];
+	char obj[PATH_MAX], dir[PATH_MAX], pidkey[32];
 	const char *out;
 	struct stat st;
 	struct agent ag;
@@ -1365,9 +1365,16 @@ START_TEST(test_restart)
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
 	agent_acquire(&ag, 2);
+	/* Nobody else may read a block, or reach the socket: without -u
+	 * and -g the object is 0600, the directory 0700, the socket 0600. */
 	td_shm_path(td.sock, tag, obj, sizeof(obj));
 	ck_assert_int_eq(stat(obj, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(stat(td.sock, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	snprintf(dir, sizeof(dir), "%s/run", td.dir);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
 
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
