@@ -1,5 +1,5 @@
 /*
- * load_daemon.c: rundownd under load.
+ * check_load.c: rundownd under load.
  *
  * One test starts its own rundownd (tests/testdaemon.c) and, for a bounded
  * time, keeps LD_CONNS control connections busy while LD_HAMMERS client
