@@ -646,6 +646,8 @@ registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
 	uint32_t r;
 	int err;
 
+	if (server_peer_gone(c))
+		return -ESRCH;	/* before creating anything for it */
 	if (blk == NULL) {
 		if (!(req->flags & PROTO_ATTACH_CREATE))
 			return -ENOENT;

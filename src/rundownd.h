@@ -55,6 +55,7 @@ void server_reply(struct conn *c, uint16_t type, uint32_t id,
 void server_error(struct conn *c, uint32_t id, int err);
 pid_t server_peer_pid(const struct conn *c);
 uint64_t server_peer_start(const struct conn *c);
+bool server_peer_gone(const struct conn *c);
 
 /* registry.c: blocks by tag.  Control operations answer on c. */
 void registry_init(const char *socket_path);

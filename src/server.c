@@ -25,6 +25,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,10 @@
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_MAX_GROUPS 256
 #define SERVER_LOG_BURST 10		/* refusals logged a second */
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77			/* Linux 6.5; Debian 12's headers lack it */
+#endif
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
@@ -50,6 +55,7 @@ struct conn {
 	int fd;
 	pid_t pid;
 	uint64_t start;		/* the peer's start time, or 0 if unknown */
+	bool gone;		/* the peer had exited when it was accepted */
 	uid_t uid;
 	struct event *rev;
 	struct event *wev;
@@ -408,6 +414,47 @@ server_peer_start(const struct conn *c)
 	return c->start;
 }
 
+bool
+server_peer_gone(const struct conn *c)
+{
+	return c->gone;
+}
+
+/*
+ * Pins the pid to the process that connected, by its start time: should
+ * that process exit and its pid be reused, an attach on its connection
+ * finds another start time and fails, instead of charging a row to a
+ * stranger.  The pid comes from SO_PEERCRED, as of connect(); by now the
+ * connector may have exited and its pid been taken.  Where the kernel
+ * has SO_PEERPIDFD, its pidfd names the connector itself: if it is alive
+ * after the start time was read, that start time was the connector's,
+ * else the peer is gone.  Without SO_PEERPIDFD the pid is pinned from
+ * here on only.  A peer whose /proc entry cannot be read connects all
+ * the same: it can query, but an attach then fails.
+ */
+static void
+server_pin(struct conn *c)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1, r;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+		if (errno == ESRCH)
+			c->gone = true;
+		pidfd = -1;	/* ENOPROTOOPT: a kernel before 6.5 */
+	}
+	if (proc_start_time(c->pid, &c->start) != 0)
+		c->start = 0;
+	if (pidfd >= 0) {
+		/* Signal 0 tests for life; EPERM (another user's process)
+		 * says it lives too. */
+		r = (int)syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+		if (r != 0 && errno == ESRCH)
+			c->gone = true;
+		close(pidfd);
+	}
+}
+
 /* Answers a broken frame with an error and closes the connection. */
 static void
 server_reject(struct conn *c, uint32_t id, int err)
@@ -626,17 +673,7 @@ server_accept(int fd, short events, void *arg)
 	c->fd = cfd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
-	/*
-	 * The start time pins the pid to the process that connected: should
-	 * that process exit and its pid be reused before it attaches, the
-	 * attach finds another start time and fails, instead of charging a
-	 * row to a stranger.  (Between connect() and this accept the pid is
-	 * not pinned; SO_PEERPIDFD, Linux 6.5, would close that gap too.)
-	 * A peer whose /proc entry cannot be read connects all the same:
-	 * it can query, but an attach fails then.
-	 */
-	if (proc_start_time(cred.pid, &c->start) != 0)
-		c->start = 0;
+	server_pin(c);
 	STAILQ_INIT(&c->out);
 	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);
 	c->wev = event_new(base, cfd, EV_WRITE | EV_PERSIST, server_writable,
