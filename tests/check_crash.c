@@ -99,73 +99,6 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* The daemon log's size now: where the next daemon's lines begin. */
-static off_t
-log_size(void)
-{
-	struct stat st;
-
-	return stat(td.log, &st) == 0 ? st.st_size : 0;
-}
-
-/* The daemon log from off on (malloc'd). */
-static char *
-log_from(off_t off)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0, len;
-	int fd;
-
-	fd = open(td.log, O_RDONLY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	len = st.st_size > off ? (size_t)(st.st_size - off) : 0;
-	buf = malloc(len + 1);
-	ck_assert_ptr_nonnull(buf);
-	while (got < len && (n = pread(fd, buf + got, len - got,
-	    off + (off_t)got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-	return buf;
-}
-
-/* How many times s occurs in text. */
-static unsigned
-count_of(const char *text, const char *s)
-{
-	unsigned n = 0;
-
-	while ((text = strstr(text, s)) != NULL) {
-		n++;
-		text += strlen(s);
-	}
-	return n;
-}
-
-/* Polls the log from off on until it holds s. */
-static void
-await_log(off_t off, const char *s)
-{
-	struct timespec start = td_now();
-	char *text;
-
-	for (;;) {
-		text = log_from(off);
-		if (strstr(text, s) != NULL) {
-			free(text);
-			return;
-		}
-		free(text);
-		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
-		    "the daemon did not log \"%s\" within %d ms:\n%s", s,
-		    CR_DEADLINE_MS, td_log());
-		td_pause();
-	}
-}
-
 /*
  * SIGKILL: no clean-up at all.  The socket file stays (stale: nothing
  * listens), the lock file stays (unlocked with the process), and a client
@@ -192,7 +125,7 @@ crash(void)
 	kills++;
 	/* A killed daemon never reports at exit: what a sanitizer found
 	 * while it ran is in the log, or nowhere. */
-	text = log_from(0);
+	text = td_log_from(0);
 	ck_assert_msg(strstr(text, "Sanitizer") == NULL &&
 	    strstr(text, "runtime error") == NULL,
 	    "a sanitizer reported in the killed daemon:\n%s", text);
@@ -208,12 +141,12 @@ crash(void)
 static off_t
 restart(void)
 {
-	off_t off = log_size();
+	off_t off = td_log_size();
 	char *text;
 
 	td_start(cr_args);
 	td.conn = td_connect();
-	text = log_from(off);
+	text = td_log_from(off);
 	ck_assert_msg(strstr(text, "removed stale socket") != NULL,
 	    "the next daemon did not say it took the stale socket:\n%s", text);
 	free(text);
@@ -798,11 +731,11 @@ START_TEST(test_crash_traffic)
 	agent_kill(&ag[3]);
 
 	off = restart();
-	text = log_from(off);
-	ck_assert_msg(count_of(text, "adopted, state open, 3 of 64 rows "
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "adopted, state open, 3 of 64 rows "
 	    "attached") == 3, "not every block adopted with its 3 live rows:"
 	    "\n%s", text);
-	ck_assert_msg(count_of(text, "(gone)") == 6, "not 2 rows reclaimed as "
+	ck_assert_msg(td_count(text, "(gone)") == 6, "not 2 rows reclaimed as "
 	    "gone in every block:\n%s", text);
 	free(text);
 
@@ -969,17 +902,17 @@ START_TEST(test_crash_pending_wait)
 	    RUNDOWN_RUNNING_DOWN);
 
 	off = restart();
-	text = log_from(off);
-	ck_assert_msg(count_of(text, "adopted, state running-down") == 3 &&
-	    count_of(text, "adopted, state drained") == 1,
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "adopted, state running-down") == 3 &&
+	    td_count(text, "adopted, state drained") == 1,
 	    "not adopted as they were:\n%s", text);
 	free(text);
 	/* The waits connect to the new daemon on their own; the one whose
 	 * block drained meanwhile is answered at once. */
 	snprintf(key, sizeof(key), "pid %ld uid", (long)w1.pid);
-	await_log(off, key);
+	td_await_log(off, key, 1);
 	snprintf(key, sizeof(key), "pid %ld uid", (long)w2.pid);
-	await_log(off, key);
+	td_await_log(off, key, 1);
 	r = agent_result(&w2);
 	ck_assert_msg(r == 0, "waiter 2: %s", rundown_strerror(r));
 
@@ -1123,7 +1056,7 @@ START_TEST(test_crash_halfway)
 	agent_kill(&a[1]);		/* dies holding 2 */
 
 	off = restart();
-	text = log_from(off);
+	text = td_log_from(off);
 	ck_assert_msg(strstr(text, "adopted, state running-down, 2 of 64 rows "
 	    "attached") != NULL, "the half-done run-down was not adopted with "
 	    "2 rows:\n%s", text);
@@ -1179,7 +1112,7 @@ START_TEST(test_crash_halfway)
 	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
 
 	off = restart();
-	text = log_from(off);
+	text = td_log_from(off);
 	ck_assert_msg(strstr(text, "adopted, state open, 2 of 64 rows "
 	    "attached") != NULL, "the half-done re-initialize was not "
 	    "finished:\n%s", text);

@@ -1714,34 +1714,6 @@ cpu_seconds(pid_t pid)
 	    (double)sysconf(_SC_CLK_TCK);
 }
 
-/* How often s occurs in the daemon's log. */
-static int
-log_count(const char *s)
-{
-	const char *p = td_log();
-	int n = 0;
-
-	while ((p = strstr(p, s)) != NULL) {
-		n++;
-		p += strlen(s);
-	}
-	return n;
-}
-
-/* Waits until the log holds s at least n times. */
-static void
-await_log(const char *s, int n)
-{
-	struct timespec start = td_now();
-
-	while (log_count(s) < n) {
-		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
-		    "\"%s\" not logged %d times within %d ms:\n%s", s, n,
-		    DT_DEADLINE_MS, td_log());
-		td_pause();
-	}
-}
-
 #define EMFILE_NOFILE 32	/* the daemon's descriptors */
 #define EMFILE_CONNS 48		/* more connections than that */
 
@@ -1760,7 +1732,9 @@ START_TEST(test_emfile)
 	static const char paused[] = "accept; pausing for a second";
 	uint32_t tag = RUNDOWN_TAG('M', 'F', 'i', 'l');
 	struct rundown_block_info info;
-	int fds[EMFILE_CONNS], i, seen;
+	int fds[EMFILE_CONNS], i;
+	unsigned seen;
+	char *text;
 	double cpu0, cpu;
 	long ms;
 	struct timespec start;
@@ -1768,11 +1742,13 @@ START_TEST(test_emfile)
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	for (i = 0; i < EMFILE_CONNS; i++)
 		fds[i] = td_raw_connect();
-	await_log(paused, 1);
-	seen = log_count(paused);
+	td_await_log(0, paused, 1);
+	text = td_log_from(0);
+	seen = td_count(text, paused);
+	free(text);
 	cpu0 = cpu_seconds(td.pid);
 	start = td_now();
-	await_log(paused, seen + 1);
+	td_await_log(0, paused, seen + 1);
 	ms = td_elapsed_ms(&start);
 	cpu = cpu_seconds(td.pid) - cpu0;
 	ck_assert_msg(ms >= 500, "paused again after %ld ms", ms);

@@ -465,6 +465,8 @@ ld_ms(const struct timespec *a, const struct timespec *b)
 	return ms > 0 ? ms : 1;
 }
 
+/* The load runs for a bounded time: the sleep is the test's length, what
+ * it measures over, not a wait for something to happen. */
 static void
 ld_sleep_ms(long ms)
 {

@@ -93,6 +93,70 @@ td_log(void)
 	return td_file_tail(td.log, buf, sizeof(buf));
 }
 
+off_t
+td_log_size(void)
+{
+	struct stat st;
+
+	return stat(td.log, &st) == 0 ? st.st_size : 0;
+}
+
+char *
+td_log_from(off_t off)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0, len;
+	int fd;
+
+	fd = open(td.log, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	len = st.st_size > off ? (size_t)(st.st_size - off) : 0;
+	buf = malloc(len + 1);
+	ck_assert_ptr_nonnull(buf);
+	while (got < len && (n = pread(fd, buf + got, len - got,
+	    off + (off_t)got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	return buf;
+}
+
+unsigned
+td_count(const char *text, const char *s)
+{
+	unsigned n = 0;
+
+	while ((text = strstr(text, s)) != NULL) {
+		n++;
+		text += strlen(s);
+	}
+	return n;
+}
+
+void
+td_await_log(off_t off, const char *s, unsigned n)
+{
+	struct timespec start = td_now();
+	unsigned seen;
+	char *text;
+
+	for (;;) {
+		text = td_log_from(off);
+		seen = td_count(text, s);
+		free(text);
+		if (seen >= n)
+			return;
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "the daemon did not log \"%s\" %u times within %d ms:\n%s",
+		    s, n, td.deadline_ms, td_log());
+		td_pause();
+	}
+}
+
+
 /* nftw() callback of rm_tree(): removes one entry, whatever it is. */
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

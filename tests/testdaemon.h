@@ -54,6 +54,19 @@ char *td_file_tail(const char *path, char *buf, size_t size);
 /* The end of the daemon's log, for failure messages. */
 const char *td_log(void);
 
+/* The daemon log's size now: where the next lines will begin. */
+off_t td_log_size(void);
+
+/* The daemon log from off on (malloc'd; the caller frees it). */
+char *td_log_from(off_t off);
+
+/* How many times s occurs in text. */
+unsigned td_count(const char *text, const char *s);
+
+/* Polls the log from off on until it holds s at least n times; fails
+ * after td.deadline_ms. */
+void td_await_log(off_t off, const char *s, unsigned n);
+
 /* /dev/shm path of the object of tag for the daemon on path. */
 void td_shm_path(const char *path, uint32_t tag, char *buf, size_t size);
 
