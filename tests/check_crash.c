@@ -233,11 +233,7 @@ static struct cr_area *area;
 static void
 area_map(void)
 {
-	void *p = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert(p != MAP_FAILED);
-	area = p;
+	area = test_map_shared(sizeof(*area));
 }
 
 static void

@@ -1063,7 +1063,6 @@ START_TEST(test_campaign)
 	char *line = NULL;
 	size_t len = 0;
 	FILE *f;
-	void *p;
 	int r;
 
 	memset(&ft, 0, sizeof(ft));
@@ -1073,10 +1072,7 @@ START_TEST(test_campaign)
 	printf("faults: seed %" PRIu64 " (RUNDOWN_FAULT_SEED=%" PRIu64
 	    " replays it)\n", seed, seed);
 	fflush(stdout);
-	p = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert(p != MAP_FAILED);
-	area = p;
+	area = test_map_shared(sizeof(*area));
 	ck_assert_int_eq(pipe2(ft.ack, O_CLOEXEC), 0);
 	for (b = 0; b < FT_NB; b++) {
 		ck_assert_int_eq(rundown_ctl_create(td.conn, ft.tag[b],

@@ -498,15 +498,10 @@ ld_fork(void)
 static void
 ld_setup(void)
 {
-	void *p;
-
 	/* A child that died must fail a write, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	td_setup(0700, NULL);
-	p = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert(p != MAP_FAILED);
-	area = p;
+	area = test_map_shared(sizeof(*area));
 }
 
 static void

@@ -495,9 +495,7 @@ sh_setup(bool cache_family)
 	void *p;
 
 	map_size = SH_CACHE_OFF + rundown_cache_size();
-	p = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
+	p = test_map_shared(map_size);
 	m = p;
 	cache = (rundown_cache_t *)(void *)((char *)p + SH_CACHE_OFF);
 	rundown_init(&m->ref);

@@ -156,11 +156,7 @@ static int progress_fd = -1;	/* in workers: the progress pipe */
 static void
 area_map(void)
 {
-	void *p = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert(p != MAP_FAILED);
-	area = p;
+	area = test_map_shared(sizeof(*area));
 }
 
 static void

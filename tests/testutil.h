@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -24,6 +25,10 @@ unsigned test_cpus(void);
 /* Pins the calling thread to the n-th CPU of its allowed set (mod count);
  * returns the CPU number, or -1 if pinning is not possible. */
 int test_pin_nth(unsigned n);
+
+/* A zeroed mapping of size bytes shared with the children forked after
+ * it (MAP_SHARED | MAP_ANONYMOUS); fails the test if there is none. */
+void *test_map_shared(size_t size);
 
 /* Relative timespec of ms milliseconds. */
 struct timespec test_ms(long ms);
