@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "futex.h"
 #include "client.h"
 #include "shared.h"
 
@@ -294,18 +295,6 @@ shared_ms_until(const struct timespec *t)
 	    (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-/* now + ms on CLOCK_MONOTONIC. */
-static struct timespec
-shared_after(int64_t sec, long nsec)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += (time_t)sec + (t.tv_nsec + nsec) / 1000000000L;
-	t.tv_nsec = (t.tv_nsec + nsec) % 1000000000L;
-	return t;
-}
-
 /* One try of the call on connection c; a wait gets what is left of its
  * timeout (deadline NULL: none), rounded up, and 0 once it has passed: the
  * daemon then answers at once whether the run-down has ended. */
@@ -345,6 +334,8 @@ shared_call(rundown_cache_t *ref, uint16_t type,
     const struct timespec *timeout)
 {
 	const struct timespec pause = { 0, SHARED_RETRY_MS * 1000000L };
+	const struct timespec window = { SHARED_RECONNECT_MS / 1000,
+	    (SHARED_RECONNECT_MS % 1000) * 1000000L };
 	struct timespec deadline, give_up = { 0, 0 };
 	struct shared *sh = ref->shared;
 	rundown_conn_t *c;
@@ -353,16 +344,12 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 
 	if (ref->flags & CACHE_FORKED)
 		return -ECHILD;
-	if (type == PROTO_WAIT && timeout != NULL) {
-		/* A malformed one is the first try's -EINVAL. */
-		if (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 &&
-		    timeout->tv_nsec < 1000000000L &&
-		    timeout->tv_sec < INT32_MAX / 1000) {
-			deadline = shared_after(timeout->tv_sec,
-			    timeout->tv_nsec);
-			timed = true;
-		}
-	}
+	/* A malformed timeout is the first try's -EINVAL; one too long for
+	 * the milliseconds shared_try() counts is sent whole each time. */
+	if (type == PROTO_WAIT && timeout != NULL &&
+	    timeout->tv_sec < INT32_MAX / 1000 &&
+	    deadline_from(timeout, &deadline) == 0)
+		timed = true;
 	/* Not a cancellation point: a cancelled call would leave the lock
 	 * held and a reply unread. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
@@ -392,13 +379,12 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 		 * every SHARED_RETRY_MS until the window or its time is up. */
 		if (!lost) {
 			lost = true;
-			give_up = shared_after(SHARED_RECONNECT_MS / 1000,
-			    (SHARED_RECONNECT_MS % 1000) * 1000000L);
+			deadline_from(&window, &give_up);
 			if (c != NULL)
 				continue;
 		}
-		if (shared_ms_until(&give_up) <= 0 ||
-		    (timed && shared_ms_until(&deadline) <= 0))
+		if (deadline_passed(&give_up) ||
+		    (timed && deadline_passed(&deadline)))
 			break;
 		nanosleep(&pause, NULL);
 	}
