@@ -38,7 +38,7 @@
  *                with block_switch, block_check_drained);
  *                PROTO_COMPLETED -> block_completed;
  *                PROTO_REINIT -> block_reinit -> block_reset;
- *                registry_proc_exited -> registry_reclaim -> block_reclaim_row
+ *                registry_holder_exited -> registry_reclaim -> block_reclaim_row
  *                (block_row_held, then the settle or the reset of the row,
  *                block_check_drained).
  *                With MAXCRASH 1 it dies once anywhere in block_reset
@@ -617,7 +617,7 @@ end:
 			block_reinit();
 			CRASHABLE(false)
 		:: atomic { killed[0] && !reclaimed[0] -> p = 0 };
-			/* registry_proc_exited -> registry_reclaim */
+			/* registry_holder_exited -> registry_reclaim */
 			block_reclaim_row();
 			p = 0
 		od

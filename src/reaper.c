@@ -1,5 +1,7 @@
 /*
- * reaper.c: the client processes that hold rows, each watched by a pidfd.
+ * reaper.c: the client processes that hold rows (holders), each watched
+ * by a pidfd; their exits are reported through the callback given to
+ * reaper_init(), so this file calls nothing above it.
  *
  * A row belongs to a process, not to a connection: a process may close
  * its socket and go on using its row.  The pidfd becomes readable when the
@@ -21,10 +23,11 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "rundownd.h"
+#include "proc.h"
+#include "reaper.h"
 
-struct proc {
-	LIST_ENTRY(proc) entry;
+struct holder {
+	LIST_ENTRY(holder) entry;
 	pid_t pid;
 	int pidfd;
 	uint64_t start;
@@ -33,76 +36,37 @@ struct proc {
 	char comm[16];
 };
 
-static LIST_HEAD(, proc) procs = LIST_HEAD_INITIALIZER(procs);
+static LIST_HEAD(, holder) holders = LIST_HEAD_INITIALIZER(holders);
+static struct event_base *base;
+static reaper_exit_fn exit_cb;
+static void *exit_arg;
 
-int
-proc_start_time(pid_t pid, uint64_t *start)
+void
+reaper_init(struct event_base *b, reaper_exit_fn exited, void *arg)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v;
-	ssize_t n;
-	int fd, i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	buf[n] = '\0';
-	/* Field 22 (starttime); the command name in field 2 may hold
-	 * spaces and parentheses, so count from the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -EPROTO;
-	for (i = 2; i < 22 && p != NULL; i++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p + 1, "%llu", &v) != 1)
-		return -EPROTO;
-	*start = v;
-	return 0;
-}
-
-/* The command name, for logs and status. */
-static void
-proc_read_comm(struct proc *p)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(p->comm, sizeof(p->comm), "?");
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)p->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	n = read(fd, p->comm, sizeof(p->comm) - 1);
-	close(fd);
-	if (n <= 0) {
-		snprintf(p->comm, sizeof(p->comm), "?");
-		return;
-	}
-	p->comm[n] = '\0';
-	p->comm[strcspn(p->comm, "\n")] = '\0';
+	base = b;
+	exit_cb = exited;
+	exit_arg = arg;
 }
 
 /* The pidfd is readable: the process is gone. */
 static void
-proc_exited(int fd, short events, void *arg)
+reaper_exited(int fd, short events, void *arg)
 {
-	struct proc *p = arg;
+	struct holder *p = arg;
 
 	(void)fd;
 	(void)events;
 	log_debug("pid %ld (%s) exited", (long)p->pid, p->comm);
 	p->refs++;		/* kept alive while its rows are reclaimed */
-	registry_proc_exited(p);
-	proc_put(p);
+	exit_cb(p, exit_arg);
+	reaper_put(p);
 }
 
-struct proc *
-proc_get(pid_t pid, uint64_t start, int *err)
+struct holder *
+reaper_get(pid_t pid, uint64_t start, int *err)
 {
-	struct proc *p;
+	struct holder *p;
 	uint64_t now;
 	int r;
 
@@ -118,7 +82,7 @@ proc_get(pid_t pid, uint64_t start, int *err)
 		*err = r;
 		return NULL;
 	}
-	LIST_FOREACH(p, &procs, entry) {
+	LIST_FOREACH(p, &holders, entry) {
 		if (p->pid == pid && p->start == start) {
 			p->refs++;
 			return p;
@@ -147,8 +111,8 @@ proc_get(pid_t pid, uint64_t start, int *err)
 		return NULL;
 	}
 	p->start = now;
-	proc_read_comm(p);
-	p->ev = event_new(base, p->pidfd, EV_READ, proc_exited, p);
+	proc_comm(pid, p->comm, sizeof(p->comm));
+	p->ev = event_new(base, p->pidfd, EV_READ, reaper_exited, p);
 	if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
 		*err = -ENOMEM;
 		if (p->ev != NULL)
@@ -158,12 +122,12 @@ proc_get(pid_t pid, uint64_t start, int *err)
 		return NULL;
 	}
 	p->refs = 1;
-	LIST_INSERT_HEAD(&procs, p, entry);
+	LIST_INSERT_HEAD(&holders, p, entry);
 	return p;
 }
 
 void
-proc_put(struct proc *p)
+reaper_put(struct holder *p)
 {
 	if (--p->refs > 0)
 		return;
@@ -174,19 +138,19 @@ proc_put(struct proc *p)
 }
 
 pid_t
-proc_pid(const struct proc *p)
+reaper_pid(const struct holder *p)
 {
 	return p->pid;
 }
 
 const char *
-proc_comm(const struct proc *p)
+reaper_comm(const struct holder *p)
 {
 	return p->comm;
 }
 
 uint64_t
-proc_start(const struct proc *p)
+reaper_start(const struct holder *p)
 {
 	return p->start;
 }

@@ -13,17 +13,17 @@
  * lives here is bookkeeping: which process holds which row, pending waits,
  * and counts of what was reclaimed.
  *
- * Waits: the loop never blocks.  A block with pending waits has a watcher
- * thread that sleeps on the block's state futex and, when the state moves
- * off the run-down it watched, writes a byte to a pipe; the loop then
- * answers the waiters of that run-down.
+ * Waits: the loop never blocks.  A block with pending waits arms its
+ * watcher (watcher.c) on the state word of the run-down awaited; when the
+ * word moves on, the watcher calls registry_settle() on the loop, which
+ * ends those waits through the callback the caller of registry_wait()
+ * gave.  Nothing here answers a peer or names the transport.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +36,11 @@
 
 #include "block.h"
 #include "cache.h"
-#include "futex.h"
 #include "log.h"
+#include "reaper.h"
+#include "registry.h"
 #include "rundownd.h"
+#include "watcher.h"
 
 /* glibc's sys/queue.h lacks the _SAFE forms. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -48,22 +50,20 @@
 	    (var) = (tvar))
 #endif
 
-/* Watcher thread states (atomic). */
-#define WATCH_NONE 0u
-#define WATCH_RUNNING 1u
-#define WATCH_EXITED 2u
-
 struct waiter {
 	TAILQ_ENTRY(waiter) entry;
-	struct block *blk;
-	struct conn *conn;
-	uint32_t id;
+	struct shm_block *blk;
+	registry_done_fn done;
+	void *owner;
+	uint32_t cookie;
 	uint32_t word;		/* the state word of the run-down awaited */
 	struct event *timer;
 };
 
-struct block {
-	TAILQ_ENTRY(block) entry;
+/* A block the daemon keeps in shared memory (lib/block.c's struct
+ * rundown_block is what lies in the mapping). */
+struct shm_block {
+	TAILQ_ENTRY(shm_block) entry;
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
 	char name[64];		/* shared-memory object */
@@ -72,136 +72,29 @@ struct block {
 	size_t size;
 	struct rundown_block geom; /* the header as checked (geometry, serial) */
 	struct block_layout lay; /* the shape every loop and address uses */
-	struct proc **owner;	/* per row: who holds it, or NULL */
+	struct holder **owner;	/* per row: who holds it, or NULL */
 	uint32_t attached;
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
-	uint64_t restores;	/* times registry_trust() found the header changed */
+	uint64_t restores;	/* headers registry_restore_header() put back */
 	TAILQ_HEAD(, waiter) waiters;
-	pthread_t thread;
-	uint32_t watch;		/* WATCH_* */
+	struct watcher *watcher;
+	struct event *settle_ev; /* registry_settle() on the next turn */
 };
 
-static TAILQ_HEAD(, block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
+static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
 static char shm_prefix[PROTO_SHM_PREFIX_MAX];
-static int notify_pipe[2] = { -1, -1 };
-static struct event *notify_ev;
-static struct event *retry_ev;	/* a watcher could not be started */
+static const struct config *cfg;
+static struct event_base *base;
 
-static void registry_settle(struct block *blk);
-
-static struct block *
-registry_find(uint32_t tag)
-{
-	struct block *blk;
-
-	TAILQ_FOREACH(blk, &blocks, entry) {
-		if (blk->tag == tag)
-			return blk;
-	}
-	return NULL;
-}
+static void registry_settle(void *arg);
+static void registry_restore_header(struct shm_block *blk);
 
 size_t
 registry_count(void)
 {
 	return nblocks;
-}
-
-/* ---- drain watchers --------------------------------------------------- */
-
-/* Sleeps until the block leaves the run-down it was started for. */
-static void *
-registry_watch(void *arg)
-{
-	struct block *blk = arg;
-	uint32_t *state = &blk->b->state;
-	uint32_t start = rd_load(state, RD_ACQUIRE), s = start;
-	char c = 1;
-
-	/* Every transition off RUNDOWN changes the word and wakes (block.c),
-	 * so this cannot sleep through one. */
-	while (s == start && (s & ST_MASK) == ST_RUNDOWN) {
-		futex_wait(state, s, NULL);
-		s = rd_load(state, RD_ACQUIRE);
-	}
-	/* release: the loop that reads WATCH_EXITED may join at once. */
-	rd_store(&blk->watch, WATCH_EXITED, RD_RELEASE);
-	if (write(notify_pipe[1], &c, 1) < 0) {
-		/* Full pipe: a wake-up is already pending; the loop scans
-		 * every block when it drains the pipe. */
-	}
-	return NULL;
-}
-
-/* Joins a watcher that has finished. */
-static void
-registry_join(struct block *blk)
-{
-	if (rd_load(&blk->watch, RD_ACQUIRE) == WATCH_NONE)
-		return;
-	pthread_join(blk->thread, NULL);
-	rd_store(&blk->watch, WATCH_NONE, RD_RELAXED);
-}
-
-/* A watcher said a state changed: answer waits, restart watchers. */
-static void
-registry_notified(int fd, short events, void *arg)
-{
-	struct block *blk, *next;
-	char buf[64];
-
-	(void)events;
-	(void)arg;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	TAILQ_FOREACH_SAFE(blk, &blocks, entry, next) {
-		if (rd_load(&blk->watch, RD_ACQUIRE) == WATCH_EXITED) {
-			registry_join(blk);
-			registry_settle(blk);
-		}
-	}
-}
-
-/* Settles every block again after a watcher failed to start. */
-static void
-registry_retry(int fd, short events, void *arg)
-{
-	struct block *blk, *next;
-
-	(void)fd;
-	(void)events;
-	(void)arg;
-	TAILQ_FOREACH_SAFE(blk, &blocks, entry, next)
-		registry_settle(blk);
-}
-
-/* Starts a watcher for a block with waits, unless one runs. */
-static void
-registry_watch_start(struct block *blk)
-{
-	pthread_attr_t attr;
-	int r;
-
-	if (rd_load(&blk->watch, RD_ACQUIRE) != WATCH_NONE)
-		return;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	rd_store(&blk->watch, WATCH_RUNNING, RD_RELAXED);
-	r = pthread_create(&blk->thread, &attr, registry_watch, blk);
-	pthread_attr_destroy(&attr);
-	if (r != 0) {
-		/* The waits stay pending; try again shortly rather than miss
-		 * a drain that only a watcher would see. */
-		struct timeval tv = { 0, 100 * 1000 };
-
-		rd_store(&blk->watch, WATCH_NONE, RD_RELAXED);
-		errno = r;
-		log_warn("%s: cannot start a drain watcher; retrying",
-		    blk->tagstr);
-		evtimer_add(retry_ev, &tv);
-	}
 }
 
 /* ---- waits ------------------------------------------------------------ */
@@ -215,51 +108,124 @@ registry_waiter_free(struct waiter *w)
 	free(w);
 }
 
-/* Answers every wait whose run-down has ended, and keeps a watcher for
- * the rest. */
+/* Ends every wait whose run-down has ended, and arms the watcher for the
+ * rest (all of which await the current word). */
 static void
-registry_settle(struct block *blk)
+registry_settle(void *arg)
 {
+	struct shm_block *blk = arg;
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
 	struct waiter *w, *next;
-	struct proto_ok ok = { 0 };
+	registry_done_fn done;
+	uint32_t cookie;
+	void *owner;
 
 	TAILQ_FOREACH_SAFE(w, &blk->waiters, entry, next) {
 		if (w->word == s)
 			continue;
-		server_reply(w->conn, PROTO_OK, w->id, &ok, sizeof(ok), -1);
+		done = w->done;
+		owner = w->owner;
+		cookie = w->cookie;
 		registry_waiter_free(w);
+		done(owner, cookie, 0);
 	}
 	if (!TAILQ_EMPTY(&blk->waiters))
-		registry_watch_start(blk);
+		watcher_arm(blk->watcher, s);
+}
+
+/* registry_settle() from the loop, after the reply being built now. */
+static void
+registry_settle_later(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	registry_settle(arg);
 }
 
 static void
 registry_wait_timeout(int fd, short events, void *arg)
 {
 	struct waiter *w = arg;
+	registry_done_fn done = w->done;
+	void *owner = w->owner;
+	uint32_t cookie = w->cookie;
 
 	(void)fd;
 	(void)events;
-	server_error(w->conn, w->id, ETIMEDOUT);
 	registry_waiter_free(w);
+	done(owner, cookie, -ETIMEDOUT);
 }
 
 void
-registry_conn_closed(struct conn *c)
+registry_cancel(void *owner)
 {
-	struct block *blk;
+	struct shm_block *blk;
 	struct waiter *w, *next;
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		TAILQ_FOREACH_SAFE(w, &blk->waiters, entry, next) {
-			if (w->conn == c)
+			if (w->owner == owner)
 				registry_waiter_free(w);
 		}
 	}
 }
 
+int
+registry_wait(struct shm_block *blk, uint32_t timeout_ms,
+    registry_done_fn done, void *owner, uint32_t cookie)
+{
+	struct timeval tv;
+	struct waiter *w;
+	uint32_t s;
+
+	/* Starts the run-down if the block is open (harvesting every row
+	 * here, on the loop, so it is never left half done). */
+	s = block_start(blk->b, &blk->lay);
+	if ((s & ST_MASK) != ST_RUNDOWN ||
+	    rd_load(&blk->b->state, RD_ACQUIRE) != s)
+		return 0;
+	if (timeout_ms == 0)
+		return -ETIMEDOUT;	/* a poll: started, not drained */
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	w->blk = blk;
+	w->done = done;
+	w->owner = owner;
+	w->cookie = cookie;
+	w->word = s;
+	if (timeout_ms != PROTO_NO_TIMEOUT) {
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+		w->timer = evtimer_new(base, registry_wait_timeout, w);
+		if (w->timer == NULL || evtimer_add(w->timer, &tv) != 0) {
+			if (w->timer != NULL)
+				event_free(w->timer);
+			free(w);
+			return -ENOMEM;
+		}
+	}
+	TAILQ_INSERT_TAIL(&blk->waiters, w, entry);
+	/* The drain may have happened between the check above and now only
+	 * through another process's release, which the watcher sees. */
+	registry_settle(blk);
+	return REGISTRY_PENDING;
+}
+
 /* ---- blocks ----------------------------------------------------------- */
+
+struct shm_block *
+registry_find(uint32_t tag)
+{
+	struct shm_block *blk;
+
+	TAILQ_FOREACH(blk, &blocks, entry) {
+		if (blk->tag == tag) {
+			registry_restore_header(blk);
+			return blk;
+		}
+	}
+	return NULL;
+}
 
 static void
 registry_name(uint32_t tag, char *buf, size_t size)
@@ -268,20 +234,27 @@ registry_name(uint32_t tag, char *buf, size_t size)
 }
 
 /* Tracks a mapped block. */
-static struct block *
+static struct shm_block *
 registry_add(uint32_t tag, int fd, struct rundown_block *b,
     const struct block_layout *l, uint32_t serial)
 {
-	struct block *blk;
+	struct shm_block *blk;
 
 	if ((blk = calloc(1, sizeof(*blk))) == NULL)
 		return NULL;
-	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL) {
+	blk->tag = tag;
+	rundown_tag_format(tag, blk->tagstr);
+	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL ||
+	    (blk->watcher = watcher_new(&b->state, blk->tagstr,
+	    registry_settle, blk)) == NULL ||
+	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
+	    blk)) == NULL) {
+		if (blk->watcher != NULL)
+			watcher_free(blk->watcher);
+		free(blk->owner);
 		free(blk);
 		return NULL;
 	}
-	blk->tag = tag;
-	rundown_tag_format(tag, blk->tagstr);
 	registry_name(tag, blk->name, sizeof(blk->name));
 	blk->fd = fd;
 	blk->b = b;
@@ -306,7 +279,7 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b,
  * daemon's answer would otherwise refuse the block (-EPROTO).
  */
 static void
-registry_trust(struct block *blk)
+registry_restore_header(struct shm_block *blk)
 {
 	struct rundown_block *b = blk->b, *g = &blk->geom;
 	size_t fixed = offsetof(struct rundown_block, state); /* magic..slots_off */
@@ -337,22 +310,25 @@ registry_serial(void)
 }
 
 /* Creates the shared-memory object for tag: 0 or -errno. */
-static int
-registry_create(uint32_t tag, uint32_t rows, struct block **out)
+int
+registry_create(uint32_t tag, uint32_t rows, struct shm_block **out)
 {
 	struct block_layout l;
 	struct rundown_block *b;
+	struct shm_block *blk;
 	char name[64];
 	int fd, r;
 
 	if (rows == 0)
-		rows = cfg.default_rows;
-	if (rows > cfg.max_rows ||
+		rows = cfg->default_rows;
+	if (rows > cfg->max_rows ||
 	    block_layout(cache_cpus(), rows, &l) != 0)
 		return -EINVAL;
-	if (registry_find(tag) != NULL)
-		return -EEXIST;
-	if (nblocks >= cfg.max_blocks)
+	TAILQ_FOREACH(blk, &blocks, entry) {
+		if (blk->tag == tag)
+			return -EEXIST;
+	}
+	if (nblocks >= cfg->max_blocks)
 		return -ENOSPC;
 	registry_name(tag, name, sizeof(name));
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -384,14 +360,14 @@ fail:
 /* Gives row back: what it held is released.  The row's process is gone
  * (or asked for it), so nothing else writes the row. */
 static int64_t
-registry_release_row(struct block *blk, uint32_t row)
+registry_release_row(struct shm_block *blk, uint32_t row)
 {
 	int64_t held = block_reclaim_row(blk->b, &blk->lay, row);
 
 	rd_store(&blk->b->row[row].owner, 0, RD_RELAXED);
 	blk->b->row[row].start = 0;
 	if (blk->owner[row] != NULL) {
-		proc_put(blk->owner[row]);
+		reaper_put(blk->owner[row]);
 		blk->owner[row] = NULL;
 		blk->attached--;
 	}
@@ -400,7 +376,8 @@ registry_release_row(struct block *blk, uint32_t row)
 
 /* Reclaims a row whose process is gone, and says so. */
 static void
-registry_reclaim(struct block *blk, uint32_t row, pid_t pid, const char *comm)
+registry_reclaim(struct shm_block *blk, uint32_t row, pid_t pid,
+    const char *comm)
 {
 	int64_t held = registry_release_row(blk, row);
 
@@ -417,17 +394,18 @@ registry_reclaim(struct block *blk, uint32_t row, pid_t pid, const char *comm)
 }
 
 void
-registry_proc_exited(struct proc *p)
+registry_holder_exited(struct holder *h, void *arg)
 {
-	struct block *blk;
+	struct shm_block *blk;
 	uint32_t r;
 
+	(void)arg;
 	TAILQ_FOREACH(blk, &blocks, entry) {
-		registry_trust(blk);
+		registry_restore_header(blk);
 		for (r = 0; r < blk->lay.rows; r++) {
-			if (blk->owner[r] == p)
-				registry_reclaim(blk, r, proc_pid(p),
-				    proc_comm(p));
+			if (blk->owner[r] == h)
+				registry_reclaim(blk, r, reaper_pid(h),
+				    reaper_comm(h));
 		}
 	}
 }
@@ -438,8 +416,8 @@ registry_adopt_one(const char *entry)
 {
 	struct block_layout l;
 	struct rundown_block *b;
-	struct block *blk;
-	struct proc *p;
+	struct shm_block *blk;
+	struct holder *p;
 	struct stat st;
 	char name[300], tagstr[RUNDOWN_TAG_BUFSZ];
 	uint32_t tag, r, s;
@@ -460,9 +438,9 @@ registry_adopt_one(const char *entry)
 	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) != 0 || st.st_size < (off_t)sizeof(*b))
 		goto bad;
-	if (nblocks >= cfg.max_blocks) {
+	if (nblocks >= cfg->max_blocks) {
 		log_warnx("%s: over the limit of %u blocks; not adopted",
-		    tagstr, cfg.max_blocks);
+		    tagstr, cfg->max_blocks);
 		close(fd);
 		return;
 	}
@@ -475,7 +453,7 @@ registry_adopt_one(const char *entry)
 	    b->line != BLOCK_LINE || b->tag != tag ||
 	    block_layout(b->cpus, b->rows, &l) != 0 ||
 	    l.size > (size_t)st.st_size || b->stride != l.stride ||
-	    b->slots_off != l.slots_off || l.rows > cfg.max_rows ||
+	    b->slots_off != l.slots_off || l.rows > cfg->max_rows ||
 	    (blk = registry_add(tag, fd, b, &l, b->serial)) == NULL) {
 		munmap(b, (size_t)st.st_size);
 		goto bad;
@@ -498,7 +476,7 @@ registry_adopt_one(const char *entry)
 		pid = rd_load(&b->row[r].owner, RD_RELAXED);
 		if (pid == 0)
 			continue;
-		p = proc_get(pid, b->row[r].start, &err);
+		p = reaper_get(pid, b->row[r].start, &err);
 		if (p != NULL) {
 			blk->owner[r] = p;
 			blk->attached++;
@@ -543,34 +521,21 @@ registry_adopt(void)
 void
 registry_stop(void)
 {
-	struct block *blk;
-
-	/* Join the watchers that are done; those still sleeping on a block
-	 * that is running down end with the process. */
-	TAILQ_FOREACH(blk, &blocks, entry) {
-		if (rd_load(&blk->watch, RD_ACQUIRE) == WATCH_EXITED)
-			registry_join(blk);
-	}
+	watcher_shutdown();
 }
 
 void
-registry_init(const char *socket_path)
+registry_init(const struct config *c, struct event_base *b)
 {
-	proto_shm_prefix(socket_path, shm_prefix, sizeof(shm_prefix));
-	if (pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
-		fatal("pipe");
-	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,
-	    registry_notified, NULL);
-	retry_ev = evtimer_new(base, registry_retry, NULL);
-	if (notify_ev == NULL || retry_ev == NULL ||
-	    event_add(notify_ev, NULL) != 0)
-		fatalx("cannot watch the notify pipe");
+	cfg = c;
+	base = b;
+	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 }
 
 /* ---- control operations ----------------------------------------------- */
 
-static void
-registry_fill_info(struct block *blk, struct proto_info *pi)
+void
+registry_info(struct shm_block *blk, struct proto_info *pi)
 {
 	struct rundown_status st;
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
@@ -588,168 +553,122 @@ registry_fill_info(struct block *blk, struct proto_info *pi)
 	pi->reclaimed = blk->reclaimed;
 }
 
-static void
-registry_status(struct conn *c, uint32_t id, struct block *blk)
+size_t
+registry_holders(struct shm_block *blk, struct proto_holder *out, size_t max)
 {
-	char buf[PROTO_MAX_FRAME - PROTO_HDR_SIZE];
-	struct proto_holder ph;
-	struct proto_info pi;
-	size_t len = sizeof(pi);
+	struct proto_holder *ph;
 	int64_t held;
+	size_t n = 0;
 	uint32_t r;
 
-	registry_fill_info(blk, &pi);
-	for (r = 0; r < blk->lay.rows; r++) {
+	for (r = 0; r < blk->lay.rows && n < max; r++) {
 		if (blk->owner[r] == NULL)
 			continue;
-		memset(&ph, 0, sizeof(ph));
-		ph.pid = proc_pid(blk->owner[r]);
-		ph.row = r;
+		ph = &out[n++];
+		memset(ph, 0, sizeof(*ph));
+		ph->pid = reaper_pid(blk->owner[r]);
+		ph->row = r;
 		held = block_row_held(blk->b, &blk->lay, r);
-		ph.outstanding = held > 0 ? (uint64_t)held : 0;
-		snprintf(ph.comm, sizeof(ph.comm), "%s",
-		    proc_comm(blk->owner[r]));
-		memcpy(buf + len, &ph, sizeof(ph));
-		len += sizeof(ph);
+		ph->outstanding = held > 0 ? (uint64_t)held : 0;
+		snprintf(ph->comm, sizeof(ph->comm), "%s",
+		    reaper_comm(blk->owner[r]));
 	}
-	memcpy(buf, &pi, sizeof(pi));
-	server_reply(c, PROTO_STATUS_REPLY, id, buf, len, -1);
+	return n;
 }
 
-static void
-registry_list(struct conn *c, uint32_t id)
+size_t
+registry_list(struct proto_info *out, size_t max)
 {
-	char buf[PROTO_MAX_FRAME - PROTO_HDR_SIZE];
-	struct proto_count pc = { 0 };
-	struct proto_info pi;
-	struct block *blk;
-	size_t len = sizeof(pc);
+	struct shm_block *blk;
+	size_t n = 0;
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
-		registry_trust(blk);
-		registry_fill_info(blk, &pi);
-		memcpy(buf + len, &pi, sizeof(pi));
-		len += sizeof(pi);
-		pc.count++;
+		if (n == max)
+			break;
+		registry_restore_header(blk);
+		registry_info(blk, &out[n++]);
 	}
-	memcpy(buf, &pc, sizeof(pc));
-	server_reply(c, PROTO_LIST_REPLY, id, buf, len, -1);
+	return n;
 }
 
-static int
-registry_attach(struct conn *c, uint32_t id, const struct proto_req *req,
-    struct block *blk)
+int
+registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
+    struct proto_attached *a, int *fd)
 {
-	struct proto_attached a;
-	struct proc *p;
-	pid_t pid = server_peer_pid(c);
+	struct holder *p;
 	uint32_t r;
 	int err;
 
-	if (server_peer_gone(c))
-		return -ESRCH;	/* before creating anything for it */
-	if (blk == NULL) {
-		if (!(req->flags & PROTO_ATTACH_CREATE))
-			return -ENOENT;
-		if ((err = registry_create(req->tag, req->arg, &blk)) != 0)
-			return err;
-	}
 	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] == NULL && blk->b->row[r].owner == 0)
 			break;
 	}
 	if (r == blk->lay.rows)
 		return -ENOSPC;
-	if ((p = proc_get(pid, server_peer_start(c), &err)) == NULL)
+	if ((p = reaper_get(pid, start, &err)) == NULL)
 		return err;
 	blk->owner[r] = p;
 	blk->attached++;
-	blk->b->row[r].start = proc_start(p);
+	blk->b->row[r].start = reaper_start(p);
 	rd_store(&blk->b->row[r].owner, pid, RD_RELAXED);
-	a.tag = blk->tag;
-	a.row = r;
-	a.cpus = blk->lay.cpus;
-	a.rows = blk->lay.rows;
-	a.size = blk->size;
-	a.serial = blk->geom.serial;
-	a.reserved = 0;
+	memset(a, 0, sizeof(*a));
+	a->tag = blk->tag;
+	a->row = r;
+	a->cpus = blk->lay.cpus;
+	a->rows = blk->lay.rows;
+	a->size = blk->size;
+	a->serial = blk->geom.serial;
+	*fd = blk->fd;
 	log_debug("%s: pid %ld (%s) attached to row %u", blk->tagstr,
-	    (long)pid, proc_comm(p), r);
-	server_reply(c, PROTO_ATTACHED, id, &a, sizeof(a), blk->fd);
+	    (long)pid, reaper_comm(p), r);
 	return 0;
 }
 
-static int
-registry_detach(struct conn *c, uint32_t id, const struct proto_req *req,
-    struct block *blk)
+int
+registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
+    pid_t pid, uint64_t *held)
 {
-	struct proto_ok ok = { 0 };
-	int64_t held;
+	int64_t h;
 
 	/* A detach meant for an earlier block with this tag (freed since). */
-	if (req->serial != blk->geom.serial)
+	if (serial != blk->geom.serial)
 		return -ESTALE;
 	/* Only the process that holds a row may give it back. */
-	if (req->arg >= blk->lay.rows || blk->owner[req->arg] == NULL ||
-	    proc_pid(blk->owner[req->arg]) != server_peer_pid(c))
+	if (row >= blk->lay.rows || blk->owner[row] == NULL ||
+	    reaper_pid(blk->owner[row]) != pid)
 		return -EPERM;
-	held = registry_release_row(blk, req->arg);
-	if (held != 0)
+	h = registry_release_row(blk, row);
+	if (h != 0)
 		log_info("%s: pid %ld detached from row %u holding %lld",
-		    blk->tagstr, (long)server_peer_pid(c), req->arg,
-		    (long long)held);
-	ok.value = held > 0 ? (uint64_t)held : 0;
-	server_reply(c, PROTO_OK, id, &ok, sizeof(ok), -1);
-	registry_settle(blk);
+		    blk->tagstr, (long)pid, row, (long long)h);
+	*held = h > 0 ? (uint64_t)h : 0;
+	/* The waits this may end are answered after the detach itself. */
+	event_active(blk->settle_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 
-static int
-registry_wait(struct conn *c, uint32_t id, const struct proto_req *req,
-    struct block *blk)
+int
+registry_completed(struct shm_block *blk)
 {
-	struct proto_ok ok = { 0 };
-	struct timeval tv;
-	struct waiter *w;
-	uint32_t s;
+	return block_completed(blk->b);
+}
 
-	/* Starts the run-down if the block is open (harvesting every row
-	 * here, on the loop, so it is never left half done). */
-	s = block_start(blk->b, &blk->lay);
-	if ((s & ST_MASK) != ST_RUNDOWN ||
-	    rd_load(&blk->b->state, RD_ACQUIRE) != s) {
-		server_reply(c, PROTO_OK, id, &ok, sizeof(ok), -1);
-		return 0;
-	}
-	if (req->arg == 0)
-		return -ETIMEDOUT;	/* a poll: started, not drained */
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return -ENOMEM;
-	w->blk = blk;
-	w->conn = c;
-	w->id = id;
-	w->word = s;
-	if (req->arg != PROTO_NO_TIMEOUT) {
-		tv.tv_sec = req->arg / 1000;
-		tv.tv_usec = (suseconds_t)(req->arg % 1000) * 1000;
-		w->timer = evtimer_new(base, registry_wait_timeout, w);
-		if (w->timer == NULL || evtimer_add(w->timer, &tv) != 0) {
-			if (w->timer != NULL)
-				event_free(w->timer);
-			free(w);
-			return -ENOMEM;
-		}
-	}
-	TAILQ_INSERT_TAIL(&blk->waiters, w, entry);
-	/* The drain may have happened between the check above and now only
-	 * through another process's release, which the watcher sees. */
+int
+registry_reinit(struct shm_block *blk)
+{
+	int r;
+
+	if ((r = block_reinit(blk->b, &blk->lay)) == 0)
+		log_debug("%s: re-initialized", blk->tagstr);
+	/* Waits for the run-down just ended may not have been told yet
+	 * (their watcher's poke still on its way): now. */
 	registry_settle(blk);
-	return 0;
+	return r;
 }
 
 /* Removes a block: run down, or open with nobody attached. */
-static int
-registry_free(struct block *blk)
+int
+registry_free(struct shm_block *blk)
 {
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE) & ST_MASK, r;
 
@@ -759,10 +678,11 @@ registry_free(struct block *blk)
 	/* No waits remain (they end with the run-down); a watcher that saw
 	 * the drain may still be on its way out. */
 	registry_settle(blk);
-	registry_join(blk);
+	watcher_free(blk->watcher);
+	event_free(blk->settle_ev);
 	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] != NULL)
-			proc_put(blk->owner[r]);
+			reaper_put(blk->owner[r]);
 	}
 	shm_unlink(blk->name);
 	munmap(blk->b, blk->size);
@@ -773,70 +693,4 @@ registry_free(struct block *blk)
 	free(blk->owner);
 	free(blk);
 	return 0;
-}
-
-/* The operations on an existing block; 0 once answered, or -errno. */
-static int
-registry_op(struct conn *c, const struct proto_hdr *h,
-    const struct proto_req *req, struct block *blk)
-{
-	struct proto_ok ok = { 0 };
-	int r;
-
-	switch (h->type) {
-	case PROTO_DETACH:
-		return registry_detach(c, h->id, req, blk);
-	case PROTO_WAIT:
-		return registry_wait(c, h->id, req, blk);
-	case PROTO_STATUS:
-		registry_status(c, h->id, blk);
-		return 0;
-	case PROTO_COMPLETED:
-		r = block_completed(blk->b);
-		break;
-	case PROTO_REINIT:
-		if ((r = block_reinit(blk->b, &blk->lay)) == 0)
-			log_debug("%s: re-initialized", blk->tagstr);
-		/* Waits for the run-down just ended may not have been told
-		 * yet (their watcher's poke still on its way): now. */
-		registry_settle(blk);
-		break;
-	case PROTO_FREE:
-		r = registry_free(blk);
-		break;
-	default:
-		return -EBADMSG;
-	}
-	if (r == 0)
-		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
-	return r;
-}
-
-void
-registry_request(struct conn *c, const struct proto_hdr *h,
-    const struct proto_req *req)
-{
-	struct proto_ok ok = { 0 };
-	struct block *blk;
-	int r;
-
-	if (h->type == PROTO_LIST) {
-		registry_list(c, h->id);
-		return;
-	}
-	blk = registry_find(req->tag);
-	if (blk != NULL)
-		registry_trust(blk);
-	if (h->type == PROTO_CREATE)
-		r = registry_create(req->tag, req->arg, &blk);
-	else if (h->type == PROTO_ATTACH)
-		r = registry_attach(c, h->id, req, blk);
-	else if (blk == NULL)
-		r = -ENOENT;
-	else
-		r = registry_op(c, h, req, blk);
-	if (r == 0 && h->type == PROTO_CREATE)
-		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
-	if (r != 0)
-		server_error(c, h->id, -r);
 }

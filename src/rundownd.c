@@ -19,9 +19,13 @@
 
 #include <rundown/rundown.h>
 
-#include "block.h"
+#include "control.h"
 #include "log.h"
+#include "reaper.h"
+#include "registry.h"
 #include "rundownd.h"
+#include "server.h"
+#include "watcher.h"
 
 #define DEFAULT_ROWS 64u
 #define DEFAULT_MAX_BLOCKS 256u
@@ -31,7 +35,7 @@
 #define MAX_CONNS 65536u
 #define MAX_TIMEOUT 3600u
 
-struct config cfg = {
+static struct config cfg = {
 	.default_rows = DEFAULT_ROWS,
 	.max_rows = PROTO_MAX_ENTRIES,
 	.max_blocks = DEFAULT_MAX_BLOCKS,
@@ -39,7 +43,7 @@ struct config cfg = {
 	.max_user_conns = DEFAULT_MAX_USER_CONNS,
 	.timeout = DEFAULT_TIMEOUT,
 };
-struct event_base *base;
+static struct event_base *base;
 
 static void
 usage(FILE *f)
@@ -268,7 +272,7 @@ main(int argc, char **argv)
 	log_init(1, cfg.verbose);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
-	fd = server_listen(cfg.socket_path);
+	fd = server_listen(&cfg);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
@@ -279,9 +283,11 @@ main(int argc, char **argv)
 	    event_add(ev_hup, NULL) != 0)
 		fatalx("cannot route signals through the event loop");
 
-	registry_init(cfg.socket_path);
+	reaper_init(base, registry_holder_exited, NULL);
+	watcher_init(base);
+	registry_init(&cfg, base);
 	registry_adopt();
-	server_start(fd);
+	server_start(base, fd, control_dispatch, control_closed, NULL);
 	if (!cfg.foreground) {
 		if (daemon(0, 0) != 0)
 			fatal("daemon");

@@ -11,6 +11,9 @@
  * (-C, -U), bytes of replies it does not read (SERVER_MAX_OUT), frames
  * per turn (SERVER_FRAMES_PER_READ), and time: a frame begun must be
  * whole, and the last replies before a close taken, within -t seconds.
+ *
+ * Transport only: what a request means is the dispatch callback's given
+ * to server_start() (control.c), which this file never names.
  */
 #include "config.h"
 
@@ -31,7 +34,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "rundownd.h"
+#include "server.h"
 
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
@@ -75,6 +80,11 @@ static int listen_fd = -1;
 static struct event *listen_ev;
 static struct event *backoff_ev;
 static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static const struct config *cfg;
+static struct event_base *base;
+static server_dispatch_fn dispatch_cb;
+static server_closed_fn closed_cb;
+static void *cb_arg;
 
 /* ---- set-up ----------------------------------------------------------- */
 
@@ -84,10 +94,10 @@ static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static void
 server_modes(mode_t *dmode, mode_t *smode)
 {
-	if (cfg.nallow_uids > 0) {
+	if (cfg->nallow_uids > 0) {
 		*dmode = 0711;
 		*smode = 0666;
-	} else if (cfg.nallow_gids > 0) {
+	} else if (cfg->nallow_gids > 0) {
 		*dmode = 0710;
 		*smode = 0660;
 	} else {
@@ -106,8 +116,8 @@ server_dir(const char *dir, mode_t dmode)
 	if (mkdir(dir, 0700) == 0) {
 		if (chmod(dir, dmode) != 0)
 			return -1;
-		if (cfg.nallow_gids > 0 && chown(dir, (uid_t)-1,
-		    cfg.allow_gids[0]) != 0)
+		if (cfg->nallow_gids > 0 && chown(dir, (uid_t)-1,
+		    cfg->allow_gids[0]) != 0)
 			return -1;
 	} else if (errno != EEXIST)
 		return -1;
@@ -146,14 +156,16 @@ server_lock(const char *path)
 }
 
 int
-server_listen(const char *path)
+server_listen(const struct config *c)
 {
+	const char *path = c->socket_path;
 	struct sockaddr_un sun;
 	mode_t dmode, smode, mask;
 	struct stat st;
 	char dir[sizeof(sun.sun_path)];
 	int fd, r;
 
+	cfg = c;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/')
@@ -195,8 +207,8 @@ server_listen(const char *path)
 		fatal("bind %s", path);
 	if (chmod(path, smode) != 0)
 		fatal("chmod %s", path);
-	if (cfg.nallow_gids > 0 && chown(path, (uid_t)-1,
-	    cfg.allow_gids[0]) != 0)
+	if (cfg->nallow_gids > 0 && chown(path, (uid_t)-1,
+	    cfg->allow_gids[0]) != 0)
 		fatal("chown %s", path);
 	if (listen(fd, 128) != 0)
 		fatal("listen %s", path);
@@ -219,7 +231,7 @@ server_conn_free(struct conn *c)
 {
 	struct outmsg *m;
 
-	registry_conn_closed(c);
+	closed_cb(c, cb_arg);
 	while ((m = STAILQ_FIRST(&c->out)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->out, entry);
 		server_outmsg_free(m);
@@ -247,7 +259,7 @@ server_conn_closed(int fd, short events, void *arg)
 static void
 server_timer(struct conn *c)
 {
-	struct timeval tv = { (time_t)cfg.timeout, 0 };
+	struct timeval tv = { (time_t)cfg->timeout, 0 };
 
 	if (!evtimer_pending(c->tev, NULL))
 		evtimer_add(c->tev, &tv);
@@ -284,7 +296,7 @@ server_timeout(int fd, short events, void *arg)
 		return;
 	}
 	log_warnx("pid %ld: a frame not finished in %u s; disconnected",
-	    (long)c->pid, cfg.timeout);
+	    (long)c->pid, cfg->timeout);
 	server_error(c, 0, ETIMEDOUT);
 	server_close(c);
 }
@@ -481,7 +493,7 @@ server_frame(struct conn *c)
 	memcpy(&req, c->in + PROTO_HDR_SIZE, h.length);
 	c->inlen = 0;
 	evtimer_del(c->tev);
-	registry_request(c, &h, &req);
+	dispatch_cb(c, &h, &req, cb_arg);
 }
 
 static void
@@ -561,19 +573,19 @@ server_allowed(int fd, uid_t uid, gid_t gid)
 
 	if (uid == 0 || uid == geteuid())
 		return true;
-	for (i = 0; i < cfg.nallow_uids; i++)
-		if (cfg.allow_uids[i] == uid)
+	for (i = 0; i < cfg->nallow_uids; i++)
+		if (cfg->allow_uids[i] == uid)
 			return true;
-	for (i = 0; i < cfg.nallow_gids; i++)
-		if (cfg.allow_gids[i] == gid)
+	for (i = 0; i < cfg->nallow_gids; i++)
+		if (cfg->allow_gids[i] == gid)
 			return true;
-	if (cfg.nallow_gids == 0 ||
+	if (cfg->nallow_gids == 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
 		return false;
 	n = len / sizeof(gid_t);
 	for (i = 0; i < n; i++)
-		for (j = 0; j < cfg.nallow_gids; j++)
-			if (groups[i] == cfg.allow_gids[j])
+		for (j = 0; j < cfg->nallow_gids; j++)
+			if (groups[i] == cfg->allow_gids[j])
 				return true;
 	return false;
 }
@@ -594,9 +606,9 @@ server_over_limit(const struct conn *c)
 		if (o->uid == c->uid)
 			mine++;
 	}
-	if (all >= cfg.max_conns)
+	if (all >= cfg->max_conns)
 		return "in all";
-	if (mine >= cfg.max_user_conns)
+	if (mine >= cfg->max_user_conns)
 		return "of its user";
 	return NULL;
 }
@@ -712,8 +724,13 @@ server_accept(int fd, short events, void *arg)
 }
 
 void
-server_start(int fd)
+server_start(struct event_base *b, int fd, server_dispatch_fn dispatch,
+    server_closed_fn closed, void *arg)
 {
+	base = b;
+	dispatch_cb = dispatch;
+	closed_cb = closed;
+	cb_arg = arg;
 	listen_fd = fd;
 	listen_ev = event_new(base, fd, EV_READ | EV_PERSIST, server_accept,
 	    NULL);

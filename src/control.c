@@ -1,0 +1,152 @@
+/*
+ * control.c: dispatch.  Takes each decoded request from the transport,
+ * looks up its block, calls the registry and answers, in one switch on
+ * the request type; this is the one place that builds replies.  Waits
+ * that end later are answered from control_wait_done(), the callback
+ * given to the registry with each wait.
+ *
+ * Who may connect at all is the transport's check (server.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "control.h"
+#include "registry.h"
+#include "server.h"
+
+/* The answer of a wait that was pending. */
+static void
+control_wait_done(void *owner, uint32_t id, int err)
+{
+	struct proto_ok ok = { 0 };
+
+	if (err == 0)
+		server_reply(owner, PROTO_OK, id, &ok, sizeof(ok), -1);
+	else
+		server_error(owner, id, -err);
+}
+
+/* STATUS: the block's summary, then its holders. */
+static void
+control_status(struct conn *c, uint32_t id, struct shm_block *blk)
+{
+	struct {
+		struct proto_info pi;
+		struct proto_holder ph[PROTO_MAX_ENTRIES];
+	} r;
+	size_t n;
+
+	registry_info(blk, &r.pi);
+	n = registry_holders(blk, r.ph, PROTO_MAX_ENTRIES);
+	server_reply(c, PROTO_STATUS_REPLY, id, &r,
+	    sizeof(r.pi) + n * sizeof(r.ph[0]), -1);
+}
+
+/* LIST: a count, then every block's summary. */
+static void
+control_list(struct conn *c, uint32_t id)
+{
+	struct {
+		struct proto_count pc;
+		struct proto_info pi[PROTO_MAX_ENTRIES];
+	} r;
+	size_t n;
+
+	n = registry_list(r.pi, PROTO_MAX_ENTRIES);
+	memset(&r.pc, 0, sizeof(r.pc));
+	r.pc.count = (uint32_t)n;
+	server_reply(c, PROTO_LIST_REPLY, id, &r,
+	    sizeof(r.pc) + n * sizeof(r.pi[0]), -1);
+}
+
+/* The replies fit a frame whatever the limits (-R, -B) allow. */
+_Static_assert(sizeof(struct proto_info) + PROTO_MAX_ENTRIES *
+    sizeof(struct proto_holder) <= PROTO_MAX_FRAME - PROTO_HDR_SIZE,
+    "a STATUS reply must fit a frame");
+_Static_assert(sizeof(struct proto_count) + PROTO_MAX_ENTRIES *
+    sizeof(struct proto_info) <= PROTO_MAX_FRAME - PROTO_HDR_SIZE,
+    "a LIST reply must fit a frame");
+
+void
+control_dispatch(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, void *arg)
+{
+	struct proto_attached a;
+	struct proto_ok ok = { 0 };
+	struct shm_block *blk = NULL;
+	int r, fd;
+
+	(void)arg;
+	if (h->type != PROTO_LIST)
+		blk = registry_find(req->tag);
+	if (blk == NULL && h->type != PROTO_LIST && h->type != PROTO_CREATE &&
+	    h->type != PROTO_ATTACH) {
+		server_error(c, h->id, ENOENT);
+		return;
+	}
+
+	switch (h->type) {
+	case PROTO_CREATE:
+		r = registry_create(req->tag, req->arg, &blk);
+		break;
+	case PROTO_ATTACH:
+		if (server_peer_gone(c)) {
+			r = -ESRCH;	/* before creating anything for it */
+			break;
+		}
+		if (blk == NULL) {
+			r = (req->flags & PROTO_ATTACH_CREATE) ?
+			    registry_create(req->tag, req->arg, &blk) : -ENOENT;
+			if (r != 0)
+				break;
+		}
+		r = registry_attach(blk, server_peer_pid(c),
+		    server_peer_start(c), &a, &fd);
+		if (r == 0) {
+			server_reply(c, PROTO_ATTACHED, h->id, &a, sizeof(a),
+			    fd);
+			return;
+		}
+		break;
+	case PROTO_DETACH:
+		r = registry_detach(blk, req->serial, req->arg,
+		    server_peer_pid(c), &ok.value);
+		break;
+	case PROTO_WAIT:
+		r = registry_wait(blk, req->arg, control_wait_done, c, h->id);
+		if (r == REGISTRY_PENDING)
+			return;
+		break;
+	case PROTO_COMPLETED:
+		r = registry_completed(blk);
+		break;
+	case PROTO_REINIT:
+		r = registry_reinit(blk);
+		break;
+	case PROTO_FREE:
+		r = registry_free(blk);
+		break;
+	case PROTO_STATUS:
+		control_status(c, h->id, blk);
+		return;
+	case PROTO_LIST:
+		control_list(c, h->id);
+		return;
+	default:
+		r = -EBADMSG;	/* the transport passes requests only */
+		break;
+	}
+	if (r == 0)
+		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
+	else
+		server_error(c, h->id, -r);
+}
+
+void
+control_closed(struct conn *c, void *arg)
+{
+	(void)arg;
+	registry_cancel(c);
+}

@@ -1,0 +1,16 @@
+/* control.h: the one place that answers requests. */
+#ifndef RUNDOWND_CONTROL_H
+#define RUNDOWND_CONTROL_H
+
+#include "proto.h"
+
+struct conn;
+
+/* The transport's dispatch callback: one decoded request of c. */
+void control_dispatch(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, void *arg);
+
+/* The transport's close callback: c is going; forget its waits. */
+void control_closed(struct conn *c, void *arg);
+
+#endif /* RUNDOWND_CONTROL_H */

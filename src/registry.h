@@ -1,0 +1,68 @@
+/* registry.h: the blocks rundownd keeps, by pool tag.  Every operation
+ * returns its result; none answers a peer (control.c does). */
+#ifndef RUNDOWND_REGISTRY_H
+#define RUNDOWND_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "proto.h"
+
+struct config;
+struct holder;
+struct shm_block;
+
+/* registry_wait(): the wait is pending; done() will be called. */
+#define REGISTRY_PENDING 1
+
+/* How a pending wait ends: err 0 (the run-down it awaited ended) or
+ * -ETIMEDOUT.  owner and cookie are the caller's, passed back as given. */
+typedef void (*registry_done_fn)(void *owner, uint32_t cookie, int err);
+
+void registry_init(const struct config *cfg, struct event_base *base);
+/* Maps the blocks a previous daemon left, finishing what it left half
+ * done and reclaiming the rows of processes gone meanwhile. */
+void registry_adopt(void);
+void registry_stop(void);
+size_t registry_count(void);
+
+/* The block of tag, its header put back if a client overwrote it; or
+ * NULL. */
+struct shm_block *registry_find(uint32_t tag);
+
+/* The blocks' summaries into out[max] (headers put back); their count. */
+size_t registry_list(struct proto_info *out, size_t max);
+
+/* 0 or -errno, as the protocol's error codes (rundown_shared(3)). */
+int registry_create(uint32_t tag, uint32_t rows, struct shm_block **out);
+int registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
+    struct proto_attached *a, int *fd);
+int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
+    pid_t pid, uint64_t *held);
+int registry_completed(struct shm_block *blk);
+int registry_reinit(struct shm_block *blk);
+int registry_free(struct shm_block *blk);
+
+/* Starts the run-down of blk unless it runs, and waits for it to end:
+ * 0 if it has ended already, REGISTRY_PENDING (done() follows, perhaps
+ * before this returns), or -errno (-ETIMEDOUT for timeout_ms 0 when the
+ * run-down has not ended). */
+int registry_wait(struct shm_block *blk, uint32_t timeout_ms,
+    registry_done_fn done, void *owner, uint32_t cookie);
+
+/* Drops the pending waits of owner without calling back. */
+void registry_cancel(void *owner);
+
+/* blk's summary, and its holders into out[max] (their count). */
+void registry_info(struct shm_block *blk, struct proto_info *pi);
+size_t registry_holders(struct shm_block *blk, struct proto_holder *out,
+    size_t max);
+
+/* The reaper's callback: a holder's process exited; its rows are
+ * reclaimed. */
+void registry_holder_exited(struct holder *h, void *arg);
+
+#endif /* RUNDOWND_REGISTRY_H */

@@ -1,0 +1,40 @@
+/* server.h: the transport.  Knows frames and peers, not what a request
+ * means: each decoded request goes to the dispatch callback. */
+#ifndef RUNDOWND_SERVER_H
+#define RUNDOWND_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "proto.h"
+
+struct config;
+struct conn;
+
+/* One whole, decoded request frame of c. */
+typedef void (*server_dispatch_fn)(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, void *arg);
+/* c is about to be freed: nothing may name it afterwards. */
+typedef void (*server_closed_fn)(struct conn *c, void *arg);
+
+/* Sets up the control socket of cfg (kept, not copied); its descriptor. */
+int server_listen(const struct config *cfg);
+void server_start(struct event_base *base, int fd,
+    server_dispatch_fn dispatch, server_closed_fn closed, void *arg);
+void server_stop(void);
+
+/* Queues a reply (fd, if not -1, is copied and sent with it). */
+void server_reply(struct conn *c, uint16_t type, uint32_t id,
+    const void *payload, size_t len, int fd);
+/* Queues an error reply; err is a positive errno. */
+void server_error(struct conn *c, uint32_t id, int err);
+
+pid_t server_peer_pid(const struct conn *c);
+uint64_t server_peer_start(const struct conn *c);
+bool server_peer_gone(const struct conn *c);
+
+#endif /* RUNDOWND_SERVER_H */

@@ -1,0 +1,192 @@
+/*
+ * watcher.c: the drain watchers.  The loop never blocks, so a thread
+ * sleeps on the shared word (a block's state, through its futex) and,
+ * when the word moves off the value it was armed with, says so through a
+ * pipe; the loop then joins the thread and calls the owner's callback.
+ *
+ * A watcher's life: NONE (no thread) -> RUNNING (armed) -> EXITED (the
+ * thread is done, not yet joined) -> NONE (joined on the loop).  Only the
+ * loop's thread starts and joins; the watcher thread only stores EXITED.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include "atomics.h"
+#include "futex.h"
+#include "log.h"
+#include "watcher.h"
+
+/* glibc's sys/queue.h lacks the _SAFE forms. */
+#ifndef LIST_FOREACH_SAFE
+#define LIST_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = LIST_FIRST(head);					\
+	    (var) != NULL && ((tvar) = LIST_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+#define WATCH_NONE 0u
+#define WATCH_RUNNING 1u
+#define WATCH_EXITED 2u
+
+struct watcher {
+	LIST_ENTRY(watcher) entry;
+	uint32_t *word;
+	const char *name;	/* for logs */
+	uint32_t value;		/* the thread sleeps while *word == value */
+	watcher_fn cb;
+	void *arg;
+	pthread_t thread;
+	uint32_t run;		/* WATCH_*, atomic */
+	struct event *retry;	/* no thread could be started */
+};
+
+static LIST_HEAD(, watcher) watchers = LIST_HEAD_INITIALIZER(watchers);
+static struct event_base *base;
+static int notify_pipe[2] = { -1, -1 };
+static struct event *notify_ev;
+
+/* The thread: sleeps until the word leaves the value it was armed with. */
+static void *
+watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	char c = 1;
+
+	/* Every change of a block's state word wakes its futex (block.c),
+	 * and futex_wait returns at once if the word no longer holds the
+	 * value, so this cannot sleep through a change. */
+	while (rd_load(w->word, RD_ACQUIRE) == w->value)
+		futex_wait(w->word, w->value, NULL);
+	/* release: the loop that reads WATCH_EXITED may join at once. */
+	rd_store(&w->run, WATCH_EXITED, RD_RELEASE);
+	if (write(notify_pipe[1], &c, 1) < 0) {
+		/* Full pipe: a wake-up is already pending; the loop scans
+		 * every watcher when it drains the pipe. */
+	}
+	return NULL;
+}
+
+/* Joins a thread that has finished. */
+static void
+watcher_join(struct watcher *w)
+{
+	if (rd_load(&w->run, RD_ACQUIRE) == WATCH_NONE)
+		return;
+	pthread_join(w->thread, NULL);
+	rd_store(&w->run, WATCH_NONE, RD_RELAXED);
+}
+
+/* Some thread said its word changed: join the finished ones and call
+ * their owners back. */
+static void
+watcher_notified(int fd, short events, void *arg)
+{
+	struct watcher *w, *next;
+	char buf[64];
+
+	(void)events;
+	(void)arg;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	LIST_FOREACH_SAFE(w, &watchers, entry, next) {
+		if (rd_load(&w->run, RD_ACQUIRE) == WATCH_EXITED) {
+			watcher_join(w);
+			w->cb(w->arg);
+		}
+	}
+}
+
+/* A thread could not be started: the owner looks again (and re-arms). */
+static void
+watcher_retry(int fd, short events, void *arg)
+{
+	struct watcher *w = arg;
+
+	(void)fd;
+	(void)events;
+	w->cb(w->arg);
+}
+
+void
+watcher_init(struct event_base *b)
+{
+	base = b;
+	if (pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		fatal("pipe");
+	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,
+	    watcher_notified, NULL);
+	if (notify_ev == NULL || event_add(notify_ev, NULL) != 0)
+		fatalx("cannot watch the notify pipe");
+}
+
+void
+watcher_shutdown(void)
+{
+	struct watcher *w;
+
+	LIST_FOREACH(w, &watchers, entry) {
+		if (rd_load(&w->run, RD_ACQUIRE) == WATCH_EXITED)
+			watcher_join(w);
+	}
+}
+
+struct watcher *
+watcher_new(const uint32_t *word, const char *name, watcher_fn cb, void *arg)
+{
+	struct watcher *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	/* The thread only reads the word; futex_wait takes it unqualified. */
+	w->word = (uint32_t *)(uintptr_t)word;
+	w->name = name;
+	w->cb = cb;
+	w->arg = arg;
+	if ((w->retry = evtimer_new(base, watcher_retry, w)) == NULL) {
+		free(w);
+		return NULL;
+	}
+	LIST_INSERT_HEAD(&watchers, w, entry);
+	return w;
+}
+
+void
+watcher_arm(struct watcher *w, uint32_t value)
+{
+	pthread_attr_t attr;
+	int r;
+
+	if (rd_load(&w->run, RD_ACQUIRE) != WATCH_NONE)
+		return;
+	w->value = value;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	rd_store(&w->run, WATCH_RUNNING, RD_RELAXED);
+	r = pthread_create(&w->thread, &attr, watcher_main, w);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		/* Try again shortly rather than miss a change that only a
+		 * thread would see. */
+		struct timeval tv = { 0, 100 * 1000 };
+
+		rd_store(&w->run, WATCH_NONE, RD_RELAXED);
+		errno = r;
+		log_warn("%s: cannot start a drain watcher; retrying", w->name);
+		evtimer_add(w->retry, &tv);
+	}
+}
+
+void
+watcher_free(struct watcher *w)
+{
+	watcher_join(w);
+	LIST_REMOVE(w, entry);
+	event_free(w->retry);
+	free(w);
+}

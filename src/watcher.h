@@ -1,0 +1,35 @@
+/* watcher.h: threads that sleep on a word in shared memory so that the
+ * event loop never has to. */
+#ifndef RUNDOWND_WATCHER_H
+#define RUNDOWND_WATCHER_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+struct watcher;
+
+/* Called on the loop's thread: the word may have changed, look again. */
+typedef void (*watcher_fn)(void *arg);
+
+/* The notify pipe and its event; once, before any watcher. */
+void watcher_init(struct event_base *base);
+
+/* Joins the threads that have finished; those still asleep end with the
+ * process. */
+void watcher_shutdown(void);
+
+/* A watcher of *word that calls cb(arg) on the loop; name (kept, not
+ * copied) is for logs.  NULL if out of memory. */
+struct watcher *watcher_new(const uint32_t *word, const char *name,
+    watcher_fn cb, void *arg);
+
+/* Starts a thread that sleeps while *word == value, then calls back;
+ * nothing if one runs already.  If no thread can be started, calls back
+ * shortly all the same, so that the caller looks again and re-arms. */
+void watcher_arm(struct watcher *w, uint32_t value);
+
+/* Joins the watcher's thread, if any, and frees it. */
+void watcher_free(struct watcher *w);
+
+#endif /* RUNDOWND_WATCHER_H */
