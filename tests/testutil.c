@@ -126,6 +126,20 @@ test_reap_ok(pid_t pid)
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 
+void
+test_reap_named(pid_t pid, const char *what)
+{
+	pid_t r;
+	int st = 0;
+
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s (pid %d): status %#x", what, (int)pid, st);
+}
+
 int
 test_run_suite(Suite *s)
 {

@@ -45,6 +45,9 @@ void test_signal_close(struct test_signal *s);
 /* Waits for a child and asserts it exited with status 0. */
 void test_reap_ok(pid_t pid);
 
+/* As test_reap_ok(), with what the child was in the failure message. */
+void test_reap_named(pid_t pid, const char *what);
+
 /* Runs suite s and returns the process exit status (0 if all passed). */
 int test_run_suite(Suite *s);
 
