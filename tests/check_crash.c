@@ -180,26 +180,6 @@ get(int fd, void *buf, size_t n, const char *what)
 	td_read_all(fd, buf, n, what, NULL);
 }
 
-/* In a child: writes all of buf, or exits. */
-static void
-put(int fd, const void *buf, size_t n)
-{
-	if (write(fd, buf, n) != (ssize_t)n)
-		_exit(110);
-}
-
-/* Forks with stdio flushed. */
-static pid_t
-cr_fork(void)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	return pid;
-}
-
 /* ---- the shared area ------------------------------------------------------ */
 
 /* What the test and its control-traffic child share (MAP_SHARED, mapped
@@ -281,21 +261,21 @@ conn_waiter_start(uint32_t tag, int *res, int *go)
 
 	ck_assert_int_eq(pipe2(rp, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(gp, O_CLOEXEC), 0);
-	pid = cr_fork();
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		close(rp[0]);
 		close(gp[1]);
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(rp[1], &r, sizeof(r));
+		test_put(rp[1], &r, sizeof(r));
 		rundown_disconnect(c);
 		if (read(gp[0], &b, 1) != 1)
 			_exit(0);
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(rp[1], &r, sizeof(r));
+		test_put(rp[1], &r, sizeof(r));
 		rundown_disconnect(c);
 		_exit(0);
 	}
@@ -326,7 +306,7 @@ ctl_start(const char *name, const char *const *args)
 	argv[n] = NULL;
 	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
 	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = cr_fork();
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -453,7 +433,7 @@ START_TEST(test_crash_traffic)
 		agent_start(&ag[i], names[i], tags, 3, 0);
 		agent_send(&ag[i], AG_HAMMER, 0, 0);
 	}
-	ctl = cr_fork();
+	ctl = test_fork_flushed();
 	if (ctl == 0)
 		ctl_traffic_main(tags, 3);
 
@@ -536,7 +516,7 @@ START_TEST(test_crash_traffic)
 	/* Run-downs: one waited for by another process, two started here;
 	 * none ends before the last live holder releases. */
 	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = cr_fork();
+	waiter = test_fork_flushed();
 	if (waiter == 0) {
 		rundown_conn_t *c;
 
@@ -544,7 +524,7 @@ START_TEST(test_crash_traffic)
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tags[0], NULL);
-		put(wres[1], &r, sizeof(r));
+		test_put(wres[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(wres[1]);
@@ -828,7 +808,7 @@ START_TEST(test_crash_halfway)
 	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
 
 	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = cr_fork();
+	waiter = test_fork_flushed();
 	if (waiter == 0) {
 		rundown_conn_t *c;
 
@@ -836,7 +816,7 @@ START_TEST(test_crash_halfway)
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(wres[1], &r, sizeof(r));
+		test_put(wres[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(wres[1]);

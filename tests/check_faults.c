@@ -240,23 +240,6 @@ area_check(void)
 	ck_assert_msg(f == 0, "a worker failed: %s", area->msg);
 }
 
-/* In a child: writes all of buf, or exits. */
-static void
-fw_put(int fd, const void *buf, size_t n)
-{
-	ssize_t k;
-
-	while (n > 0) {
-		k = write(fd, buf, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			_exit(110);
-		buf = (const char *)buf + k;
-		n -= (size_t)k;
-	}
-}
-
 /* Reads exactly n bytes from fd under the safety net (what: for
  * messages). */
 static void
@@ -356,7 +339,7 @@ fw_park(struct ft_worker *me, rundown_cache_t **ref, uint64_t *x,
 			fw_fail("pid %d: parking: block %u refused an acquire "
 			    "while open", (int)getpid(), b);
 	}
-	fw_put(ack, &byte, 1);
+	test_put(ack, &byte, 1);
 	fw_await_change(c);
 	c = __atomic_load_n(&area->ctl, SEQ);
 	if (__atomic_load_n(&area->stop, SEQ))
@@ -368,7 +351,7 @@ fw_park(struct ft_worker *me, rundown_cache_t **ref, uint64_t *x,
 		if (ref[b] != NULL && me->held[b] > 0)
 			fw_release(me, ref[b], b, me->held[b]);
 	}
-	fw_put(ack, &byte, 1);
+	test_put(ack, &byte, 1);
 	fw_await_change(c);
 }
 
@@ -445,7 +428,7 @@ fw_main(unsigned i, int ready, int ack)
 			__atomic_fetch_or(&me->attached, 1u << b, SEQ);
 	}
 	if (ready >= 0) {
-		fw_put(ready, &r, sizeof(r));
+		test_put(ready, &r, sizeof(r));
 		close(ready);
 	}
 	if (r != 0)
@@ -510,9 +493,7 @@ ft_spawn(bool wait_ready)
 	mask = 1 + ft_below(3);
 	w->flags = mask | (ft_below(2) ? FW_MARKED : 0);
 	ck_assert_int_eq(pipe2(rp, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		close(rp[0]);
 		close(ft.ack[0]);
@@ -770,9 +751,7 @@ ft_doomed_waiter(unsigned b)
 	pid_t pid;
 	int st = 0;
 
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		prctl(PR_SET_NAME, "ft-waiter", 0, 0, 0);

@@ -483,18 +483,6 @@ ld_get(int fd, void *buf, size_t n, const char *what)
 	td_read_all(fd, buf, n, what, NULL);
 }
 
-/* Forks with stdio flushed. */
-static pid_t
-ld_fork(void)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	return pid;
-}
-
 static void
 ld_setup(void)
 {
@@ -566,7 +554,7 @@ START_TEST(test_load)
 
 	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
 	for (i = 0; i < LD_HAMMERS; i++) {
-		if ((hammers[i] = ld_fork()) == 0) {
+		if ((hammers[i] = test_fork_flushed()) == 0) {
 			close(ready[0]);
 			ld_hammer_main(i, ready[1]);
 		}
@@ -586,7 +574,7 @@ START_TEST(test_load)
 	t0 = td_now();
 	pairs0 = ld_sum(area->pairs, LD_HAMMERS);
 	for (i = 0; i < LD_PROCS; i++) {
-		if ((loaders[i] = ld_fork()) == 0)
+		if ((loaders[i] = test_fork_flushed()) == 0)
 			ld_loader_main(i);
 	}
 	ld_sleep_ms(warm);

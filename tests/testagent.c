@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -26,14 +25,6 @@ struct agent_cmd {
 	uint8_t idx;		/* which of its tags */
 	uint16_t n;
 };
-
-/* In the agent: one answer; a broken pipe ends it. */
-static void
-agent_answer(int fd, int32_t r)
-{
-	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
-		_exit(110);
-}
 
 /* In the agent: acquire and release on every tag until stopped; how many
  * acquires were refused. */
@@ -73,7 +64,7 @@ agent_main(struct agent_count *count, int cmd, int res, const uint32_t *tags,
 	prctl(PR_SET_NAME, AGENT_COMM, 0, 0, 0);
 	for (i = 0; i < ntags && r == 0; i++)
 		r = rundown_attach_at(td.sock, tags[i], flags, &ref[i]);
-	agent_answer(res, r);
+	test_put(res, &r, sizeof(r));
 	if (r != 0)
 		_exit(0);
 	for (;;) {
@@ -127,7 +118,7 @@ agent_main(struct agent_count *count, int cmd, int res, const uint32_t *tags,
 		default:
 			_exit(113);
 		}
-		agent_answer(res, r);
+		test_put(res, &r, sizeof(r));
 	}
 }
 
@@ -145,9 +136,7 @@ agent_start(struct agent *a, const char *name, const uint32_t *tags,
 	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
 	a->name = name;
 	a->count = test_map_shared(sizeof(*a->count));
-	fflush(NULL);
-	a->pid = fork();
-	ck_assert_int_ge(a->pid, 0);
+	a->pid = test_fork_flushed();
 	if (a->pid == 0) {
 		close(cmd[1]);
 		close(res[0]);

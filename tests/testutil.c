@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -109,6 +110,33 @@ test_signal_close(struct test_signal *s)
 {
 	close(s->fd[0]);
 	close(s->fd[1]);
+}
+
+pid_t
+test_fork_flushed(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	return pid;
+}
+
+void
+test_put(int fd, const void *buf, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		k = write(fd, buf, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(110);
+		buf = (const char *)buf + k;
+		n -= (size_t)k;
+	}
 }
 
 void

@@ -42,6 +42,14 @@ void test_signal_post(struct test_signal *s);		/* writes one byte */
 void test_signal_wait(struct test_signal *s);		/* reads one byte */
 void test_signal_close(struct test_signal *s);
 
+/* fork() with stdio flushed first, so that a child's exit() writes
+ * nothing twice; fails the test if there is no child. */
+pid_t test_fork_flushed(void);
+
+/* In a child: writes all of buf to fd, or exits 110 (the reader, the
+ * test, is gone); never returns a failure the child could ignore. */
+void test_put(int fd, const void *buf, size_t n);
+
 /* Waits for a child and asserts it exited with status 0. */
 void test_reap_ok(pid_t pid);
 
