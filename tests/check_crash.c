@@ -286,71 +286,6 @@ conn_waiter_start(uint32_t tag, int *res, int *go)
 	return pid;
 }
 
-/* rundownctl -S sock ARGS..., its output in dir/NAME.out and .err. */
-static pid_t
-ctl_start(const char *name, const char *const *args)
-{
-	char out[PATH_MAX], err[PATH_MAX];
-	const char *argv[16];
-	size_t n = 0;
-	int o, e, nul;
-	pid_t pid;
-
-	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
-	    strerror(errno));
-	argv[n++] = td.rundownctl;
-	argv[n++] = "-S";
-	argv[n++] = td.sock;
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = test_fork_flushed();
-	if (pid == 0) {
-		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		nul = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
-		_exit(121);
-	}
-	return pid;
-}
-
-/* What rundownctl NAME wrote to its standard error. */
-static const char *
-ctl_err(const char *name)
-{
-	static char buf[4096];
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s.err", td.dir, name);
-	return td_file_tail(path, buf, sizeof(buf));
-}
-
-/* Waits, under the deadline, for rundownctl NAME: its exit status. */
-static int
-ctl_finish(pid_t pid, const char *name)
-{
-	struct timespec start = td_now();
-	pid_t r;
-	int st = 0;
-
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
-		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
-		    "rundownctl %s still runs after %d ms:\n%s", name,
-		    CR_DEADLINE_MS, td_log());
-		td_pause();
-	}
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
-	    name, st, ctl_err(name));
-	return WEXITSTATUS(st);
-}
-
 /* ---- traffic ------------------------------------------------------------- */
 
 /* What live agent i holds on tag t when the daemon comes back. */
@@ -615,7 +550,7 @@ START_TEST(test_crash_pending_wait)
 	await_state(tags[1], RUNDOWN_RUNNING_DOWN);
 	cw = conn_waiter_start(tags[2], &cres, &cgo);
 	await_state(tags[2], RUNDOWN_RUNNING_DOWN);
-	rc = ctl_start("wait", ARGS("wait", "Cwt4"));
+	rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
 	await_state(tags[3], RUNDOWN_RUNNING_DOWN);
 
 	crash();
@@ -624,9 +559,9 @@ START_TEST(test_crash_pending_wait)
 	get(cres, &r, sizeof(r), "the connection's waiter");
 	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
 	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
-	st = ctl_finish(rc, "wait");
+	st = td_ctl_finish(rc, "wait");
 	ck_assert_msg(st == 70, "rundownctl wait cut by SIGKILL: status %d, "
-	    "not 70; stderr: %s", st, ctl_err("wait"));
+	    "not 70; stderr: %s", st, td_ctl_output("wait", "err"));
 	/* The descriptors' waits look for the next daemon. */
 	ck_assert_msg(!td_readable(w1.res) && !td_readable(w2.res),
 	    "a descriptor's wait returned when the daemon died");
@@ -661,7 +596,7 @@ START_TEST(test_crash_pending_wait)
 
 	/* New waits on the new daemon, from the same clients. */
 	ck_assert_int_eq(write(cgo, "g", 1), 1);
-	rc = ctl_start("wait2", ARGS("wait", "Cwt4"));
+	rc = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
 
 	agent_release(&hold, 0, 1);
 	td_status(tags[0], &info, NULL, 0);
@@ -676,9 +611,9 @@ START_TEST(test_crash_pending_wait)
 	    rundown_strerror(r));
 	test_reap_named(cw, "the connection's waiter");
 	agent_release(&hold, 3, 2);
-	st = ctl_finish(rc, "wait2");
+	st = td_ctl_finish(rc, "wait2");
 	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
-	    " %s", st, ctl_err("wait2"));
+	    " %s", st, td_ctl_output("wait2", "err"));
 	for (t = 0; t < 4; t++) {
 		td_status(tags[t], &info, NULL, 0);
 		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);

@@ -103,84 +103,11 @@ await_block(uint32_t tag, enum rundown_state state, int attached,
 
 /* ---- rundownctl -------------------------------------------------------- */
 
-/* Starts rundownctl -S path ARGS..., with stdout and stderr in
- * dir/NAME.out and dir/NAME.err. */
-static pid_t
-ctl_start_at(const char *path, const char *name, const char *const *args)
-{
-	char out[PATH_MAX], err[PATH_MAX];
-	const char *argv[32];
-	size_t n = 0;
-	int o, e, nul;
-	pid_t pid;
-
-	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
-	    strerror(errno));
-	argv[n++] = td.rundownctl;
-	argv[n++] = "-S";
-	argv[n++] = path;
-	while (*args != NULL && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		nul = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
-		_exit(121);
-	}
-	return pid;
-}
-
-/* As ctl_start_at(), on the test's daemon. */
-static pid_t
-ctl_start(const char *name, const char *const *args)
-{
-	return ctl_start_at(td.sock, name, args);
-}
-
-/* What rundownctl NAME wrote to ext ("out" or "err"). */
-static const char *
-ctl_output(const char *name, const char *ext)
-{
-	static char buf[2][4096];
-	static int which;
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s.%s", td.dir, name, ext);
-	which ^= 1;
-	return td_file_tail(path, buf[which], sizeof(buf[which]));
-}
-
-/* Waits for rundownctl NAME and returns its exit status (it must not be
- * killed by a signal). */
-static int
-ctl_finish(pid_t pid, const char *name)
-{
-	pid_t r;
-	int st;
-
-	do
-		r = waitpid(pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
-	    name, st, ctl_output(name, "err"));
-	return WEXITSTATUS(st);
-}
-
 /* Runs rundownctl ARGS... to its end: its exit status. */
 static int
 ctl(const char *name, const char *const *args)
 {
-	return ctl_finish(ctl_start(name, args), name);
+	return td_ctl_finish(td_ctl_start(td.sock, name, args), name);
 }
 
 /* Asserts that rundownctl NAME exited with want, saying why if not. */
@@ -188,14 +115,14 @@ ctl(const char *name, const char *const *args)
 	int ck_ctl_st = ctl((name), (args));				\
 	ck_assert_msg(ck_ctl_st == (want),				\
 	    "rundownctl %s: status %d, not %d; stderr: %s", (name),	\
-	    ck_ctl_st, (want), ctl_output((name), "err"));		\
+	    ck_ctl_st, (want), td_ctl_output((name), "err"));		\
 } while (0)
 
 /* A rundownctl error message must name the program. */
 static void
 ck_ctl_said(const char *name)
 {
-	const char *err = ctl_output(name, "err");
+	const char *err = td_ctl_output(name, "err");
 
 	ck_assert_msg(strncmp(err, "rundownctl: ", 12) == 0,
 	    "rundownctl %s: stderr is \"%s\"", name, err);
@@ -237,7 +164,7 @@ START_TEST(test_wait_last_release)
 
 	/* The wait itself starts the run-down, in the same step as it
 	 * registers, so "running down" means the daemon holds the wait. */
-	w = ctl_start("wait", ARGS("wait", "Wait"));
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Wait"));
 	await_block(tag, RUNDOWN_RUNNING_DOWN, 3, w);
 
 	for (i = 0; i < 3; i++) {
@@ -256,10 +183,10 @@ START_TEST(test_wait_last_release)
 			ck_assert_msg(waitpid(w, &st, WNOHANG) == 0,
 			    "rundownctl wait returned with %u outstanding "
 			    "(status %#x): %s", left, st,
-			    ctl_output("wait", "err"));
+			    td_ctl_output("wait", "err"));
 		}
 	}
-	ck_assert_int_eq(ctl_finish(w, "wait"), 0);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.outstanding, 0);
@@ -1149,8 +1076,8 @@ START_TEST(test_ctl_status)
 	ck_ctl("rows", ARGS("create", "Rows", "--rows", "many"), 64);
 
 	snprintf(nowhere, sizeof(nowhere), "%s/none/rundownd.sock", td.dir);
-	pid = ctl_start_at(nowhere, "nodaemon", ARGS("list"));
-	ck_assert_int_eq(ctl_finish(pid, "nodaemon"), 69);
+	pid = td_ctl_start(nowhere, "nodaemon", ARGS("list"));
+	ck_assert_int_eq(td_ctl_finish(pid, "nodaemon"), 69);
 	ck_ctl_said("nodaemon");
 
 	ck_ctl("nosuch", ARGS("status", "Nope"), 1);
@@ -1160,12 +1087,12 @@ START_TEST(test_ctl_status)
 
 	ck_ctl("create", ARGS("create", "0x00000001", "--rows", "2"), 0);
 	ck_ctl("json", ARGS("status", "Dupe", "--json"), 0);
-	out = ctl_output("json", "out");
+	out = td_ctl_output("json", "out");
 	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
 	    strstr(out, "\"state\":\"open\"") != NULL &&
 	    strstr(out, "\"holders\":[]") != NULL, "status --json: %s", out);
 	ck_ctl("list", ARGS("list", "--json"), 0);
-	out = ctl_output("list", "out");
+	out = td_ctl_output("list", "out");
 	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
 	    strstr(out, "\"tag\":\"0x00000001\"") != NULL &&
 	    strstr(out, "\"rows\":2") != NULL, "list --json: %s", out);
@@ -1225,7 +1152,7 @@ START_TEST(test_restart)
 	ck_assert_uint_eq(h[0].outstanding, 1);
 	ck_assert_str_eq(h[0].comm, AGENT_COMM);
 	ck_ctl("json", ARGS("status", "Rstr", "--json"), 0);
-	out = ctl_output("json", "out");
+	out = td_ctl_output("json", "out");
 	snprintf(pidkey, sizeof(pidkey), "\"pid\":%d", (int)ag.pid);
 	ck_assert_msg(strstr(out, pidkey) != NULL &&
 	    strstr(out, "\"attached\":1") != NULL, "status --json: %s", out);
@@ -1424,8 +1351,8 @@ START_TEST(test_conn_limits)
 	ck_assert_msg(strstr(td_log(), "too many connections of its user") !=
 	    NULL, "the refusal is not logged:\n%s", td_log());
 	ck_ctl("busy", ARGS("list"), 1);
-	ck_assert_msg(strstr(ctl_output("busy", "err"), "connections") !=
-	    NULL, "rundownctl: %s", ctl_output("busy", "err"));
+	ck_assert_msg(strstr(td_ctl_output("busy", "err"), "connections") !=
+	    NULL, "rundownctl: %s", td_ctl_output("busy", "err"));
 
 	if (geteuid() == 0 && (pw = getpwnam("daemon")) != NULL) {
 		other = *pw;
@@ -1483,8 +1410,8 @@ START_TEST(test_block_limit)
 	    &ref), -ENOSPC);
 	ck_assert_ptr_null(ref);
 	ck_ctl("full", ARGS("create", "Limc"), 1);
-	ck_assert_msg(strstr(ctl_output("full", "err"), "as many blocks") !=
-	    NULL, "rundownctl: %s", ctl_output("full", "err"));
+	ck_assert_msg(strstr(td_ctl_output("full", "err"), "as many blocks") !=
+	    NULL, "rundownctl: %s", td_ctl_output("full", "err"));
 	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 2);
 
