@@ -131,14 +131,13 @@ struct ft_worker {
 } __attribute__((aligned(FT_LINE)));
 
 /* What the test and its workers share (MAP_SHARED, mapped before every
- * fork).  All fields are accessed atomically except msg, and a worker's
- * flags, which the test writes before it forks the worker. */
+ * fork).  All fields are accessed atomically except failure.msg, and
+ * a worker's flags, which the test writes before it forks the worker. */
 struct ft_area {
 	uint32_t ctl;		/* futex word: epoch << 2 | phase */
 	uint32_t stop;		/* workers: detach and exit */
 	uint32_t closed[FT_NB];	/* a wait returned; no reinit since */
-	uint32_t failed;	/* a worker found a violation (msg says) */
-	char msg[256];
+	struct test_failure failure;	/* a worker found a violation */
 	struct ft_worker w[FT_MAXW];
 };
 
@@ -209,20 +208,15 @@ ft_set_ctl(uint32_t v)
 	ft_futex(&area->ctl, FUTEX_WAKE, INT_MAX);
 }
 
-/* In a worker: records the first violation and stops everyone. */
+/* In a worker: records the first violation and exits. */
 static void __attribute__((format(printf, 1, 2)))
 fw_fail(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	va_list ap;
 
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	_exit(20);
 }
 
@@ -230,14 +224,7 @@ fw_fail(const char *fmt, ...)
 static void
 area_check(void)
 {
-	uint32_t f = __atomic_load_n(&area->failed, SEQ);
-	unsigned i;
-
-	for (i = 0; f == 1 && i < 1000; i++) {
-		sched_yield();
-		f = __atomic_load_n(&area->failed, SEQ);
-	}
-	ck_assert_msg(f == 0, "a worker failed: %s", area->msg);
+	test_failure_check(&area->failure, "a worker");
 }
 
 /* Reads exactly n bytes from fd under the safety net (what: for

@@ -141,7 +141,7 @@ struct ld_counter {
 };
 
 /* What the test and its children share (MAP_SHARED, mapped before the
- * forks); all but msg accessed atomically. */
+ * forks); all but failure.msg accessed atomically. */
 struct ld_area {
 	struct ld_counter requests[LD_CONNS];	/* answered as expected */
 	struct ld_counter expected[LD_CONNS];	/* of those, error codes */
@@ -151,8 +151,7 @@ struct ld_area {
 	uint32_t stop;		/* loaders: finish the round and leave */
 	uint32_t hstop;		/* hammers: leave */
 	uint32_t errors;	/* unexpected answers */
-	uint32_t failed;	/* 1: msg being written, 2: written */
-	char msg[256];
+	struct test_failure failure;	/* the first unexpected answer */
 };
 
 static struct ld_area *area;
@@ -174,17 +173,12 @@ ld_sum(const struct ld_counter *c, unsigned n)
 static void __attribute__((format(printf, 1, 2)))
 ld_error(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	va_list ap;
 
 	__atomic_add_fetch(&area->errors, 1, SEQ);
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	__atomic_store_n(&area->stop, 1, SEQ);
 }
 
@@ -642,7 +636,7 @@ START_TEST(test_load)
 
 	ck_assert_msg(__atomic_load_n(&area->errors, SEQ) == 0,
 	    "%u unexpected answers; the first: %s\ndaemon log:\n%s",
-	    __atomic_load_n(&area->errors, SEQ), area->msg, td_log());
+	    __atomic_load_n(&area->errors, SEQ), area->failure.msg, td_log());
 	ck_assert_msg(__atomic_load_n(&area->connected, SEQ) == LD_CONNS,
 	    "only %u of %u loader connections made",
 	    __atomic_load_n(&area->connected, SEQ), LD_CONNS);

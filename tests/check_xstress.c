@@ -135,7 +135,7 @@ struct xs_counter {
 };
 
 /* What the test and its children share (MAP_SHARED, mapped before the
- * forks).  All fields are accessed atomically except msg. */
+ * forks).  All fields are accessed atomically except failure.msg. */
 struct xs_area {
 	struct xs_counter inside[XS_SLOTS];	/* protections held now */
 	struct xs_counter pairs[XS_SLOTS];	/* acquire/release pairs */
@@ -145,8 +145,7 @@ struct xs_area {
 	uint32_t closed;	/* a wait returned; no reinit since */
 	uint32_t gate;		/* the test holds its gate protection */
 	uint32_t stop;		/* workers: leave */
-	uint32_t failed;	/* a child found a violation (msg says) */
-	char msg[256];
+	struct test_failure failure;	/* a child found a violation */
 };
 
 static struct xs_area *area;
@@ -183,17 +182,12 @@ area_sum(const struct xs_counter *c)
 static void __attribute__((format(printf, 1, 2)))
 xs_fail(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	char c = 1;
 	va_list ap;
 
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	__atomic_store_n(&area->stop, 1, SEQ);
 	if (progress_fd >= 0 && write(progress_fd, &c, 1) < 0) {
 		/* The test reads the area anyway. */
@@ -204,15 +198,7 @@ xs_fail(const char *fmt, ...)
 static void
 area_check(void)
 {
-	uint32_t f = __atomic_load_n(&area->failed, SEQ);
-	unsigned i;
-
-	/* Let the message be written out (a few yields at most). */
-	for (i = 0; f == 1 && i < 1000; i++) {
-		sched_yield();
-		f = __atomic_load_n(&area->failed, SEQ);
-	}
-	ck_assert_msg(f == 0, "a client process failed: %s", area->msg);
+	test_failure_check(&area->failure, "a client process");
 }
 
 /* Reads exactly n bytes from fd under the deadline (what: for messages). */

@@ -139,6 +139,35 @@ test_put(int fd, const void *buf, size_t n)
 	}
 }
 
+/* The state goes 0 -> 1 for the one child that wins, and 1 -> 2 once
+ * its message is whole, so the test never quotes half a message. */
+void
+test_failure_vset(struct test_failure *f, const char *fmt, va_list ap)
+{
+	uint32_t expected = 0;
+
+	if (__atomic_compare_exchange_n(&f->state, &expected, 1, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+		__atomic_store_n(&f->state, 2, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A child caught between the two stores gets a few yields to finish
+ * its message; it may have been killed there, hence no more. */
+void
+test_failure_check(struct test_failure *f, const char *who)
+{
+	uint32_t st = __atomic_load_n(&f->state, __ATOMIC_SEQ_CST);
+	unsigned i;
+
+	for (i = 0; st == 1 && i < 1000; i++) {
+		sched_yield();
+		st = __atomic_load_n(&f->state, __ATOMIC_SEQ_CST);
+	}
+	ck_assert_msg(st == 0, "%s failed: %s", who, f->msg);
+}
+
 void
 test_reap_ok(pid_t pid)
 {
