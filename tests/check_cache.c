@@ -17,6 +17,7 @@
 #include "block.h"
 #include "cache.h"
 #include "testutil.h"
+#include "testwaiter.h"
 
 /* CPUs of the test block, whatever the machine has. */
 #define TEST_CPUS 4u
@@ -26,20 +27,6 @@
 
 /* A large count, as after 2^62 acquires on one CPU released on another. */
 #define SLOT_MAX ((uint64_t)(INT64_MAX >> 1))
-
-enum waiter_mode {
-	WAITER_WAIT,		/* rundown_cache_wait() */
-	WAITER_NULL,		/* rundown_cache_wait_timeout(ref, NULL) */
-	WAITER_LONG		/* rundown_cache_wait_timeout() with 30 s */
-};
-
-struct waiter {
-	pthread_t	 thread;
-	rundown_cache_t	*ref;
-	enum waiter_mode mode;
-	int		 rc;
-	atomic_bool	 done;	/* set after the wait returned */
-};
 
 static void *buf;		/* the fixture's buffer */
 static size_t bufsize;
@@ -114,46 +101,6 @@ poll_state(const rundown_cache_t *r, enum rundown_state state)
 			return;
 		sched_yield();
 	}
-}
-
-static void *
-waiter_main(void *arg)
-{
-	struct waiter *w = arg;
-	struct timespec ts = test_ms(30000);
-
-	switch (w->mode) {
-	case WAITER_WAIT:
-		w->rc = rundown_cache_wait(w->ref);
-		break;
-	case WAITER_NULL:
-		w->rc = rundown_cache_wait_timeout(w->ref, NULL);
-		break;
-	case WAITER_LONG:
-		w->rc = rundown_cache_wait_timeout(w->ref, &ts);
-		break;
-	}
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
-static void
-waiter_start(struct waiter *w, rundown_cache_t *r, enum waiter_mode mode)
-{
-	w->ref = r;
-	w->mode = mode;
-	w->rc = -1;
-	atomic_init(&w->done, false);
-	ck_assert_int_eq(pthread_create(&w->thread, NULL, waiter_main, w), 0);
-}
-
-/* Joins a waiter and asserts that its wait returned 0. */
-static void
-waiter_join(struct waiter *w)
-{
-	ck_assert_int_eq(pthread_join(w->thread, NULL), 0);
-	ck_assert(atomic_load(&w->done));
-	ck_assert_int_eq(w->rc, 0);
 }
 
 /* Starts run-down and leaves it in progress (a timed wait runs out). */
@@ -623,7 +570,7 @@ START_TEST(test_cross_slot_waiter)
 	struct waiter w;
 
 	ck_assert(cache_acquire_on(ref, 0, 2));
-	waiter_start(&w, ref, WAITER_WAIT);
+	waiter_start_cache(&w, ref, WAITER_WAIT);
 	poll_state(ref, RUNDOWN_RUNNING_DOWN);
 	cache_release_on(ref, 1, 1);
 	ck_assert(!atomic_load(&w.done));
@@ -859,7 +806,7 @@ START_TEST(test_wait_timeout)
 	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ts), -ETIMEDOUT);
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
 
-	waiter_start(&w, ref, WAITER_WAIT);
+	waiter_start_cache(&w, ref, WAITER_WAIT);
 	cache_release_on(ref, 0, 1);
 	ck_assert(!atomic_load(&w.done));
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
@@ -905,7 +852,7 @@ START_TEST(test_waiter_blocked)
 	ck_assert(cache_acquire_on(ref, 0, 1));
 	ck_assert(cache_acquire_on(ref, 1, 1));
 	ck_assert(cache_acquire_on(ref, 3, 1));
-	waiter_start(&w, ref, WAITER_NULL);
+	waiter_start_cache(&w, ref, WAITER_NULL);
 	poll_state(ref, RUNDOWN_RUNNING_DOWN);
 	/* The waiter may not have switched this slot yet: then the acquire
 	 * succeeds and must be counted (released here, maybe on a switched
@@ -934,7 +881,7 @@ START_TEST(test_several_waiters)
 
 	ck_assert(cache_acquire_on(ref, 1, 2));
 	for (i = 0; i < 4; i++)
-		waiter_start(&w[i], ref, modes[i]);
+		waiter_start_cache(&w[i], ref, modes[i]);
 	poll_state(ref, RUNDOWN_RUNNING_DOWN);
 	cache_release_on(ref, 2, 1);
 	for (i = 0; i < 4; i++)
@@ -1024,7 +971,7 @@ START_TEST(test_up_cycle)
 	start_rundown(ref);
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 3);
 	ck_assert(!rundown_cache_acquire(ref));
-	waiter_start(&w, ref, WAITER_WAIT);
+	waiter_start_cache(&w, ref, WAITER_WAIT);
 	rundown_cache_release(ref);
 	cache_release_on(ref, 5, 1);
 	ck_assert(!atomic_load(&w.done));
@@ -1093,7 +1040,7 @@ START_TEST(test_machine_waiter)
 	struct waiter w;
 
 	ck_assert(rundown_cache_acquire_n(ref, 2));
-	waiter_start(&w, ref, WAITER_WAIT);
+	waiter_start_cache(&w, ref, WAITER_WAIT);
 	poll_state(ref, RUNDOWN_RUNNING_DOWN);
 	test_pin_nth(1);
 	rundown_cache_release(ref);

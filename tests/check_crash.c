@@ -27,8 +27,8 @@
  *            left there; client processes act on the block meanwhile as
  *            they may.
  *
- * Client processes are agents (as in check_daemon.c): forked children
- * attached to blocks, driven through pipes, answering every command.
+ * Client processes are agents (testagent.c): forked children attached
+ * to blocks, driven through pipes, answering every command.
  * The tests synchronise on what they can observe: a pipe, a child's exit,
  * a status read back from the daemon, a line of the daemon's log (-v
  * logs every connection), counters in a MAP_SHARED area.  Polls pause
@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +57,7 @@
 #include <rundown/rundown.h>
 
 #include "block.h"
+#include "testagent.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -67,7 +67,6 @@
 #define CR_MAXTAGS 4
 #define CR_CLIENTS 5		/* traffic: 3 live, 2 killed */
 #define CR_LIVE 3
-#define CR_COMM "rd-crash"	/* what the daemon reports for an agent */
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define SEQ __ATOMIC_SEQ_CST
@@ -181,48 +180,12 @@ get(int fd, void *buf, size_t n, const char *what)
 	td_read_all(fd, buf, n, what, NULL);
 }
 
-/* In a child: writes all of buf, or exits. */
-static void
-put(int fd, const void *buf, size_t n)
-{
-	if (write(fd, buf, n) != (ssize_t)n)
-		_exit(110);
-}
-
-/* Forks with stdio flushed. */
-static pid_t
-cr_fork(void)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	return pid;
-}
-
-/* Reaps a child that must have exited 0. */
-static void
-reap_ok(pid_t pid, const char *what)
-{
-	pid_t r;
-	int st = 0;
-
-	do
-		r = waitpid(pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "%s (pid %d): status %#x", what, (int)pid, st);
-}
-
 /* ---- the shared area ------------------------------------------------------ */
 
-/* What the test and its children share (MAP_SHARED, mapped before the
- * forks); every field is accessed atomically. */
+/* What the test and its control-traffic child share (MAP_SHARED, mapped
+ * before the fork); every field is accessed atomically.  The agents keep
+ * their own counters (struct agent_count). */
 struct cr_area {
-	uint64_t pairs[CR_CLIENTS];	/* acquire/release pairs so far */
-	uint32_t stop[CR_CLIENTS];	/* hammering agents: stop */
 	uint64_t calls_ok;		/* control traffic answered */
 	uint64_t calls_failed;		/* ... and not */
 	uint32_t ctl_stop;
@@ -241,231 +204,6 @@ area_unmap(void)
 {
 	munmap(area, sizeof(*area));
 	area = NULL;
-}
-
-/* ---- agents: client processes driven through pipes ------------------------ */
-
-struct agent {
-	pid_t pid;
-	int cmd;		/* commands to the agent */
-	int res;		/* its answers: one int32_t each */
-	unsigned slot;		/* its counters in the area */
-	const char *name;	/* for messages */
-};
-
-struct agent_cmd {
-	char op;
-	uint8_t idx;		/* which of its tags */
-	uint16_t n;
-};
-
-enum {
-	AG_ACQUIRE = 'a',	/* acquire_n(n): 1 or 0 */
-	AG_RELEASE = 'r',	/* release_n(n): 0 */
-	AG_WAIT = 'w',		/* rundown_cache_wait() */
-	AG_WAIT_T = 't',	/* rundown_cache_wait_timeout(n seconds) */
-	AG_COMPLETED = 'c',	/* rundown_cache_completed() */
-	AG_REINIT = 'i',	/* rundown_cache_reinit() */
-	AG_STATE = 's',		/* rundown_cache_query(): the state */
-	AG_HAMMER = 'H',	/* pairs on every tag until told to stop:
-				 * the acquires refused */
-	AG_DETACH = 'd',	/* detaches every tag: the first error or 0 */
-	AG_EXIT = 'q'		/* exits 0 without a word or a detach */
-};
-
-/* In the agent: acquire and release on every tag until stop. */
-static int32_t
-agent_hammer(rundown_cache_t **ref, unsigned ntags, unsigned slot)
-{
-	int32_t refused = 0;
-	unsigned i;
-
-	while (!__atomic_load_n(&area->stop[slot], SEQ)) {
-		for (i = 0; i < ntags; i++) {
-			if (!rundown_cache_acquire(ref[i])) {
-				refused++;
-				continue;
-			}
-			rundown_cache_release(ref[i]);
-		}
-		__atomic_fetch_add(&area->pairs[slot], 1, SEQ);
-	}
-	return refused;
-}
-
-/* The agent: attaches to every tag, answers the result, then serves
- * commands. */
-static void
-agent_main(int cmd, int res, const uint32_t *tags, unsigned ntags,
-    unsigned slot)
-{
-	rundown_cache_t *ref[CR_MAXTAGS] = { NULL };
-	struct rundown_status st;
-	struct timespec ts;
-	struct agent_cmd c;
-	unsigned i;
-	int32_t r = 0;
-
-	prctl(PR_SET_NAME, CR_COMM, 0, 0, 0);
-	for (i = 0; i < ntags && r == 0; i++)
-		r = rundown_attach_at(td.sock, tags[i], 0, &ref[i]);
-	put(res, &r, sizeof(r));
-	if (r != 0)
-		_exit(0);
-	for (;;) {
-		if (read(cmd, &c, sizeof(c)) != (ssize_t)sizeof(c))
-			_exit(111);	/* the test is gone */
-		if (c.idx >= ntags)
-			_exit(112);
-		switch (c.op) {
-		case AG_ACQUIRE:
-			r = rundown_cache_acquire_n(ref[c.idx], c.n);
-			break;
-		case AG_RELEASE:
-			rundown_cache_release_n(ref[c.idx], c.n);
-			r = 0;
-			break;
-		case AG_WAIT:
-			r = rundown_cache_wait(ref[c.idx]);
-			break;
-		case AG_WAIT_T:
-			ts.tv_sec = c.n;
-			ts.tv_nsec = 0;
-			r = rundown_cache_wait_timeout(ref[c.idx], &ts);
-			break;
-		case AG_COMPLETED:
-			r = rundown_cache_completed(ref[c.idx]);
-			break;
-		case AG_REINIT:
-			r = rundown_cache_reinit(ref[c.idx]);
-			break;
-		case AG_STATE:
-			r = rundown_cache_query(ref[c.idx], &st);
-			if (r == 0)
-				r = (int32_t)st.state;
-			break;
-		case AG_HAMMER:
-			r = agent_hammer(ref, ntags, slot);
-			break;
-		case AG_DETACH:
-			r = 0;
-			for (i = 0; i < ntags; i++) {
-				int32_t d = rundown_detach(ref[i]);
-
-				if (r == 0)
-					r = d;
-			}
-			break;
-		case AG_EXIT:
-			_exit(0);
-		default:
-			_exit(113);
-		}
-		put(res, &r, sizeof(r));
-	}
-}
-
-/* Forks an agent attached to ntags tags; the attach must succeed. */
-static void
-agent_start(struct agent *a, const char *name, const uint32_t *tags,
-    unsigned ntags, unsigned slot)
-{
-	int cmd[2], res[2];
-	int32_t r;
-
-	ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
-	a->name = name;
-	a->slot = slot;
-	a->pid = cr_fork();
-	if (a->pid == 0) {
-		close(cmd[1]);
-		close(res[0]);
-		agent_main(cmd[0], res[1], tags, ntags, slot);
-	}
-	close(cmd[0]);
-	close(res[1]);
-	a->cmd = cmd[1];
-	a->res = res[0];
-	get(a->res, &r, sizeof(r), a->name);
-	ck_assert_msg(r == 0, "%s: attach: %s", a->name, rundown_strerror(r));
-}
-
-/* Sends a command without reading its answer. */
-static void
-agent_send(struct agent *a, char op, unsigned idx, unsigned n)
-{
-	struct agent_cmd c = { .op = op, .idx = (uint8_t)idx,
-	    .n = (uint16_t)n };
-
-	ck_assert_int_eq(write(a->cmd, &c, sizeof(c)), (ssize_t)sizeof(c));
-}
-
-/* The agent's next answer. */
-static int32_t
-agent_result(struct agent *a)
-{
-	int32_t r;
-
-	get(a->res, &r, sizeof(r), a->name);
-	return r;
-}
-
-/* One command and its answer. */
-static int32_t
-agent_do(struct agent *a, char op, unsigned idx, unsigned n)
-{
-	agent_send(a, op, idx, n);
-	return agent_result(a);
-}
-
-/* n protections on tag idx, which must be granted. */
-static void
-agent_acquire(struct agent *a, unsigned idx, unsigned n)
-{
-	ck_assert_msg(agent_do(a, AG_ACQUIRE, idx, n) == 1,
-	    "%s: acquire of %u on tag %u refused", a->name, n, idx);
-}
-
-static void
-agent_release(struct agent *a, unsigned idx, unsigned n)
-{
-	ck_assert_int_eq(agent_do(a, AG_RELEASE, idx, n), 0);
-}
-
-static void
-agent_close(struct agent *a)
-{
-	close(a->cmd);
-	close(a->res);
-}
-
-/* Detaches every tag (through whatever daemon runs now) and exits. */
-static void
-agent_quit(struct agent *a)
-{
-	int32_t r = agent_do(a, AG_DETACH, 0, 0);
-
-	ck_assert_msg(r == 0, "%s: detach: %s", a->name, rundown_strerror(r));
-	agent_send(a, AG_EXIT, 0, 0);
-	reap_ok(a->pid, a->name);
-	agent_close(a);
-}
-
-/* SIGKILL, and reaps it. */
-static void
-agent_kill(struct agent *a)
-{
-	pid_t r;
-	int st = 0;
-
-	ck_assert_int_eq(kill(a->pid, SIGKILL), 0);
-	do
-		r = waitpid(a->pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	ck_assert_int_eq(r, a->pid);
-	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	agent_close(a);
 }
 
 /* ---- other clients --------------------------------------------------------- */
@@ -523,21 +261,21 @@ conn_waiter_start(uint32_t tag, int *res, int *go)
 
 	ck_assert_int_eq(pipe2(rp, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(gp, O_CLOEXEC), 0);
-	pid = cr_fork();
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		close(rp[0]);
 		close(gp[1]);
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(rp[1], &r, sizeof(r));
+		test_put(rp[1], &r, sizeof(r));
 		rundown_disconnect(c);
 		if (read(gp[0], &b, 1) != 1)
 			_exit(0);
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(rp[1], &r, sizeof(r));
+		test_put(rp[1], &r, sizeof(r));
 		rundown_disconnect(c);
 		_exit(0);
 	}
@@ -546,71 +284,6 @@ conn_waiter_start(uint32_t tag, int *res, int *go)
 	*res = rp[0];
 	*go = gp[1];
 	return pid;
-}
-
-/* rundownctl -S sock ARGS..., its output in dir/NAME.out and .err. */
-static pid_t
-ctl_start(const char *name, const char *const *args)
-{
-	char out[PATH_MAX], err[PATH_MAX];
-	const char *argv[16];
-	size_t n = 0;
-	int o, e, nul;
-	pid_t pid;
-
-	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
-	    strerror(errno));
-	argv[n++] = td.rundownctl;
-	argv[n++] = "-S";
-	argv[n++] = td.sock;
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = cr_fork();
-	if (pid == 0) {
-		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		nul = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
-		_exit(121);
-	}
-	return pid;
-}
-
-/* What rundownctl NAME wrote to its standard error. */
-static const char *
-ctl_err(const char *name)
-{
-	static char buf[4096];
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s.err", td.dir, name);
-	return td_file_tail(path, buf, sizeof(buf));
-}
-
-/* Waits, under the deadline, for rundownctl NAME: its exit status. */
-static int
-ctl_finish(pid_t pid, const char *name)
-{
-	struct timespec start = td_now();
-	pid_t r;
-	int st = 0;
-
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
-		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
-		    "rundownctl %s still runs after %d ms:\n%s", name,
-		    CR_DEADLINE_MS, td_log());
-		td_pause();
-	}
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
-	    name, st, ctl_err(name));
-	return WEXITSTATUS(st);
 }
 
 /* ---- traffic ------------------------------------------------------------- */
@@ -622,20 +295,21 @@ hold_of(unsigned i, unsigned t)
 	return (i + 1) * (t + 2);
 }
 
-/* Polls until every agent in [0, n) has made `more` pairs past since[]. */
+/* Polls until every agent in ag[0, n) has made `more` pairs past
+ * since[]. */
 static void
-await_pairs(const uint64_t *since, unsigned n, uint64_t more,
-    const char *when)
+await_pairs(const struct agent *ag, const uint64_t *since, unsigned n,
+    uint64_t more, const char *when)
 {
 	struct timespec start = td_now();
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		while (__atomic_load_n(&area->pairs[i], SEQ) < since[i] + more) {
+		while (agent_pairs(&ag[i]) < since[i] + more) {
 			ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
 			    "agent %u made %" PRIu64 " of %" PRIu64 " pairs %s "
-			    "in %d ms", i, __atomic_load_n(&area->pairs[i],
-			    SEQ) - since[i], more, when, CR_DEADLINE_MS);
+			    "in %d ms", i, agent_pairs(&ag[i]) - since[i],
+			    more, when, CR_DEADLINE_MS);
 			td_pause();
 		}
 	}
@@ -691,16 +365,16 @@ START_TEST(test_crash_traffic)
 	for (t = 0; t < 3; t++)
 		ck_assert_int_eq(rundown_ctl_create(td.conn, tags[t], 0), 0);
 	for (i = 0; i < CR_CLIENTS; i++) {
-		agent_start(&ag[i], names[i], tags, 3, i);
+		agent_start(&ag[i], names[i], tags, 3, 0);
 		agent_send(&ag[i], AG_HAMMER, 0, 0);
 	}
-	ctl = cr_fork();
+	ctl = test_fork_flushed();
 	if (ctl == 0)
 		ctl_traffic_main(tags, 3);
 
 	/* Everything under way, then the kill at an arbitrary point of it. */
 	memset(since, 0, sizeof(since));
-	await_pairs(since, CR_CLIENTS, 50, "with the daemon");
+	await_pairs(ag, since, CR_CLIENTS, 50, "with the daemon");
 	await_counter(&area->calls_ok, 20, "control calls answered");
 	extra = (unsigned)rand() % 32;
 	for (i = 0; i < extra; i++)
@@ -710,14 +384,14 @@ START_TEST(test_crash_traffic)
 
 	/* No daemon: protection goes on; control calls fail. */
 	for (i = 0; i < CR_CLIENTS; i++)
-		since[i] = __atomic_load_n(&area->pairs[i], SEQ);
-	await_pairs(since, CR_CLIENTS, 200, "without a daemon");
+		since[i] = agent_pairs(&ag[i]);
+	await_pairs(ag, since, CR_CLIENTS, 200, "without a daemon");
 	await_counter(&area->calls_failed,
 	    __atomic_load_n(&area->calls_failed, SEQ),
 	    "control calls refused without a daemon");
 	agent_kill(&ag[4]);
 	for (i = 0; i < 4; i++) {
-		__atomic_store_n(&area->stop[i], 1, SEQ);
+		agent_stop(&ag[i]);
 		r = agent_result(&ag[i]);
 		ck_assert_msg(r == 0, "%s: %d acquires refused on open blocks",
 		    ag[i].name, r);
@@ -747,7 +421,7 @@ START_TEST(test_crash_traffic)
 			ck_assert_msg(hp != NULL, "tag %u: %s's row lost", t,
 			    ag[i].name);
 			ck_assert_uint_eq(hp->outstanding, hold_of(i, t));
-			ck_assert_str_eq(hp->comm, CR_COMM);
+			ck_assert_str_eq(hp->comm, AGENT_COMM);
 			held += hold_of(i, t);
 		}
 		ck_assert_uint_eq(info.outstanding, held);
@@ -772,12 +446,12 @@ START_TEST(test_crash_traffic)
 	    "control calls answered by the next daemon");
 	failed = __atomic_load_n(&area->calls_failed, SEQ);
 	__atomic_store_n(&area->ctl_stop, 1, SEQ);
-	reap_ok(ctl, "control traffic");
+	test_reap_named(ctl, "control traffic");
 
 	/* Run-downs: one waited for by another process, two started here;
 	 * none ends before the last live holder releases. */
 	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = cr_fork();
+	waiter = test_fork_flushed();
 	if (waiter == 0) {
 		rundown_conn_t *c;
 
@@ -785,7 +459,7 @@ START_TEST(test_crash_traffic)
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tags[0], NULL);
-		put(wres[1], &r, sizeof(r));
+		test_put(wres[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(wres[1]);
@@ -811,7 +485,7 @@ START_TEST(test_crash_traffic)
 	}
 	get(wres[0], &r, sizeof(r), "the waiter");
 	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
-	reap_ok(waiter, "the waiter");
+	test_reap_named(waiter, "the waiter");
 	close(wres[0]);
 	for (t = 0; t < 3; t++) {
 		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], NULL), 0);
@@ -867,8 +541,8 @@ START_TEST(test_crash_pending_wait)
 	agent_start(&hold, "holder", tags, 4, 0);
 	for (t = 0; t < 4; t++)
 		agent_acquire(&hold, t, 2);
-	agent_start(&w1, "waiter 1", &tags[0], 1, 1);
-	agent_start(&w2, "waiter 2", &tags[1], 1, 2);
+	agent_start(&w1, "waiter 1", &tags[0], 1, 0);
+	agent_start(&w2, "waiter 2", &tags[1], 1, 0);
 
 	agent_send(&w1, AG_WAIT, 0, 0);
 	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
@@ -876,7 +550,7 @@ START_TEST(test_crash_pending_wait)
 	await_state(tags[1], RUNDOWN_RUNNING_DOWN);
 	cw = conn_waiter_start(tags[2], &cres, &cgo);
 	await_state(tags[2], RUNDOWN_RUNNING_DOWN);
-	rc = ctl_start("wait", ARGS("wait", "Cwt4"));
+	rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
 	await_state(tags[3], RUNDOWN_RUNNING_DOWN);
 
 	crash();
@@ -885,9 +559,9 @@ START_TEST(test_crash_pending_wait)
 	get(cres, &r, sizeof(r), "the connection's waiter");
 	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
 	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
-	st = ctl_finish(rc, "wait");
+	st = td_ctl_finish(rc, "wait");
 	ck_assert_msg(st == 70, "rundownctl wait cut by SIGKILL: status %d, "
-	    "not 70; stderr: %s", st, ctl_err("wait"));
+	    "not 70; stderr: %s", st, td_ctl_output("wait", "err"));
 	/* The descriptors' waits look for the next daemon. */
 	ck_assert_msg(!td_readable(w1.res) && !td_readable(w2.res),
 	    "a descriptor's wait returned when the daemon died");
@@ -922,7 +596,7 @@ START_TEST(test_crash_pending_wait)
 
 	/* New waits on the new daemon, from the same clients. */
 	ck_assert_int_eq(write(cgo, "g", 1), 1);
-	rc = ctl_start("wait2", ARGS("wait", "Cwt4"));
+	rc = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
 
 	agent_release(&hold, 0, 1);
 	td_status(tags[0], &info, NULL, 0);
@@ -935,11 +609,11 @@ START_TEST(test_crash_pending_wait)
 	get(cres, &r, sizeof(r), "the connection's second wait");
 	ck_assert_msg(r == 0, "a wait on the next daemon: %s",
 	    rundown_strerror(r));
-	reap_ok(cw, "the connection's waiter");
+	test_reap_named(cw, "the connection's waiter");
 	agent_release(&hold, 3, 2);
-	st = ctl_finish(rc, "wait2");
+	st = td_ctl_finish(rc, "wait2");
 	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
-	    " %s", st, ctl_err("wait2"));
+	    " %s", st, td_ctl_output("wait2", "err"));
 	for (t = 0; t < 4; t++) {
 		td_status(tags[t], &info, NULL, 0);
 		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
@@ -1032,7 +706,7 @@ START_TEST(test_crash_halfway)
 		static const char *const names[3] = { "agent 0", "agent 1",
 		    "agent 2" };
 
-		agent_start(&a[i], names[i], &tag, 1, i);
+		agent_start(&a[i], names[i], &tag, 1, 0);
 		agent_acquire(&a[i], 0, i + 1);
 	}
 	n = td_status(tag, &info, h, CR_MAXHOLDERS);
@@ -1069,7 +743,7 @@ START_TEST(test_crash_halfway)
 	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
 
 	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = cr_fork();
+	waiter = test_fork_flushed();
 	if (waiter == 0) {
 		rundown_conn_t *c;
 
@@ -1077,7 +751,7 @@ START_TEST(test_crash_halfway)
 		r = rundown_connect(td.sock, &c);
 		if (r == 0)
 			r = rundown_ctl_wait(c, tag, NULL);
-		put(wres[1], &r, sizeof(r));
+		test_put(wres[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(wres[1]);
@@ -1089,7 +763,7 @@ START_TEST(test_crash_halfway)
 	agent_release(&a[2], 0, 1);
 	get(wres[0], &r, sizeof(r), "the waiter");
 	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
-	reap_ok(waiter, "the waiter");
+	test_reap_named(waiter, "the waiter");
 	close(wres[0]);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);

@@ -3,9 +3,9 @@
  *
  * Each test starts its own rundownd in the foreground on a private socket
  * in a directory of its own and stops it at the end (SIGTERM; it must exit
- * 0).  Client processes are "agents": forked children that attach to a
- * block and acquire, release, detach or wait when told through a pipe,
- * answering each command with its result.  The tests synchronise on what
+ * 0).  Client processes are "agents" (testagent.c): forked children that
+ * attach to a block and acquire, release, detach or wait when told
+ * through a pipe, answering each command with its result.  The tests synchronise on what
  * they can observe: a pipe, a child's exit, a status read back from the
  * daemon.  Where only the daemon's state can tell (it has taken a wait,
  * it has reclaimed a row), the test polls that state with a short pause
@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,6 +40,7 @@
 #include <rundown/rundown.h>
 
 #include "proto.h"
+#include "testagent.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -49,7 +49,6 @@
 #define DT_MAXHOLDERS 16
 #define DT_DIR_MODE 0711	/* searchable by all: test_users connects as
 				 * other users */
-#define AGENT_COMM "rd-agent"	/* what the daemon reports for an agent */
 
 /* NULL-terminated argument vector for rundownctl. */
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -102,260 +101,13 @@ await_block(uint32_t tag, enum rundown_state state, int attached,
 	}
 }
 
-/* ---- agents: client processes driven through pipes --------------------- */
-
-struct agent {
-	pid_t pid;
-	int cmd;	/* commands to the agent */
-	int res;	/* its answers: one int32_t each */
-};
-
-enum {
-	AG_ACQUIRE = 'a',	/* 1 if acquired, 0 if not */
-	AG_RELEASE = 'r',	/* 0 */
-	AG_WAIT = 'w',		/* rundown_cache_wait() */
-	AG_COMPLETED = 'c',	/* rundown_cache_completed() */
-	AG_DETACH = 'd',	/* rundown_detach() */
-	AG_EXIT = 'q'		/* exits 0 without a word or a detach */
-};
-
-/* In the agent: one answer; a broken pipe ends it. */
-static void
-agent_answer(int fd, int32_t r)
-{
-	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
-		_exit(110);
-}
-
-/* The agent: attaches, answers the result, then serves commands. */
-static void
-agent_main(int cmd, int res, uint32_t tag, unsigned flags)
-{
-	rundown_cache_t *ref = NULL;
-	int32_t r;
-	char c;
-
-	prctl(PR_SET_NAME, AGENT_COMM, 0, 0, 0);
-	r = rundown_attach_at(td.sock, tag, flags, &ref);
-	agent_answer(res, r);
-	if (r != 0)
-		_exit(0);
-	for (;;) {
-		if (read(cmd, &c, 1) != 1)
-			_exit(111);	/* the test is gone */
-		switch (c) {
-		case AG_ACQUIRE:
-			r = rundown_cache_acquire(ref);
-			break;
-		case AG_RELEASE:
-			rundown_cache_release(ref);
-			r = 0;
-			break;
-		case AG_WAIT:
-			r = rundown_cache_wait(ref);
-			break;
-		case AG_COMPLETED:
-			r = rundown_cache_completed(ref);
-			break;
-		case AG_DETACH:
-			r = rundown_detach(ref);
-			ref = NULL;
-			break;
-		case AG_EXIT:
-			_exit(0);
-		default:
-			_exit(112);
-		}
-		agent_answer(res, r);
-	}
-}
-
-/* Reads the agent's next answer. */
-static int32_t
-agent_result(struct agent *a)
-{
-	int32_t r;
-	ssize_t n;
-
-	do
-		n = read(a->res, &r, sizeof(r));
-	while (n < 0 && errno == EINTR);
-	ck_assert_msg(n == (ssize_t)sizeof(r), "agent %d did not answer",
-	    (int)a->pid);
-	return r;
-}
-
-/* Sends a command without reading its answer (see agent_result()). */
-static void
-agent_send(struct agent *a, char op)
-{
-	ck_assert_int_eq(write(a->cmd, &op, 1), 1);
-}
-
-/* One command and its answer. */
-static int32_t
-agent_do(struct agent *a, char op)
-{
-	agent_send(a, op);
-	return agent_result(a);
-}
-
-/* Forks an agent attached to tag; returns the attach result (the agent
- * exits at once if it is not 0). */
-static int32_t
-agent_start(struct agent *a, uint32_t tag, unsigned flags)
-{
-	int cmd[2], res[2];
-
-	ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
-	a->pid = fork();
-	ck_assert_int_ge(a->pid, 0);
-	if (a->pid == 0) {
-		close(cmd[1]);
-		close(res[0]);
-		agent_main(cmd[0], res[1], tag, flags);
-	}
-	close(cmd[0]);
-	close(res[1]);
-	a->cmd = cmd[1];
-	a->res = res[0];
-	return agent_result(a);
-}
-
-/* n acquires in the agent, each of which must succeed. */
-static void
-agent_acquire(struct agent *a, unsigned n)
-{
-	while (n-- > 0)
-		ck_assert_int_eq(agent_do(a, AG_ACQUIRE), 1);
-}
-
-/* n releases in the agent. */
-static void
-agent_release(struct agent *a, unsigned n)
-{
-	while (n-- > 0)
-		ck_assert_int_eq(agent_do(a, AG_RELEASE), 0);
-}
-
-/* Closes the test's ends of the agent's pipes. */
-static void
-agent_close(struct agent *a)
-{
-	close(a->cmd);
-	close(a->res);
-}
-
-/* Ends the agent without a detach (its row, if any, is reclaimed). */
-static void
-agent_exit(struct agent *a)
-{
-	agent_send(a, AG_EXIT);
-	test_reap_ok(a->pid);
-	agent_close(a);
-}
-
-/* Detaches the agent (which must succeed) and ends it. */
-static void
-agent_quit(struct agent *a)
-{
-	ck_assert_int_eq(agent_do(a, AG_DETACH), 0);
-	agent_exit(a);
-}
-
-/* SIGKILL, and reaps it. */
-static void
-agent_kill(struct agent *a)
-{
-	int st;
-
-	ck_assert_int_eq(kill(a->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(a->pid, &st, 0), a->pid);
-	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	agent_close(a);
-}
-
 /* ---- rundownctl -------------------------------------------------------- */
-
-/* Starts rundownctl -S path ARGS..., with stdout and stderr in
- * dir/NAME.out and dir/NAME.err. */
-static pid_t
-ctl_start_at(const char *path, const char *name, const char *const *args)
-{
-	char out[PATH_MAX], err[PATH_MAX];
-	const char *argv[32];
-	size_t n = 0;
-	int o, e, nul;
-	pid_t pid;
-
-	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
-	    strerror(errno));
-	argv[n++] = td.rundownctl;
-	argv[n++] = "-S";
-	argv[n++] = path;
-	while (*args != NULL && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		nul = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
-		_exit(121);
-	}
-	return pid;
-}
-
-/* As ctl_start_at(), on the test's daemon. */
-static pid_t
-ctl_start(const char *name, const char *const *args)
-{
-	return ctl_start_at(td.sock, name, args);
-}
-
-/* What rundownctl NAME wrote to ext ("out" or "err"). */
-static const char *
-ctl_output(const char *name, const char *ext)
-{
-	static char buf[2][4096];
-	static int which;
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s.%s", td.dir, name, ext);
-	which ^= 1;
-	return td_file_tail(path, buf[which], sizeof(buf[which]));
-}
-
-/* Waits for rundownctl NAME and returns its exit status (it must not be
- * killed by a signal). */
-static int
-ctl_finish(pid_t pid, const char *name)
-{
-	pid_t r;
-	int st;
-
-	do
-		r = waitpid(pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
-	    name, st, ctl_output(name, "err"));
-	return WEXITSTATUS(st);
-}
 
 /* Runs rundownctl ARGS... to its end: its exit status. */
 static int
 ctl(const char *name, const char *const *args)
 {
-	return ctl_finish(ctl_start(name, args), name);
+	return td_ctl_finish(td_ctl_start(td.sock, name, args), name);
 }
 
 /* Asserts that rundownctl NAME exited with want, saying why if not. */
@@ -363,14 +115,14 @@ ctl(const char *name, const char *const *args)
 	int ck_ctl_st = ctl((name), (args));				\
 	ck_assert_msg(ck_ctl_st == (want),				\
 	    "rundownctl %s: status %d, not %d; stderr: %s", (name),	\
-	    ck_ctl_st, (want), ctl_output((name), "err"));		\
+	    ck_ctl_st, (want), td_ctl_output((name), "err"));		\
 } while (0)
 
 /* A rundownctl error message must name the program. */
 static void
 ck_ctl_said(const char *name)
 {
-	const char *err = ctl_output(name, "err");
+	const char *err = td_ctl_output(name, "err");
 
 	ck_assert_msg(strncmp(err, "rundownctl: ", 12) == 0,
 	    "rundownctl %s: stderr is \"%s\"", name, err);
@@ -382,6 +134,8 @@ ck_ctl_said(const char *name)
  * the run-down and returns when the last one is released, not before. */
 START_TEST(test_wait_last_release)
 {
+	static const char *const names[3] = { "agent 0", "agent 1",
+	    "agent 2" };
 	uint32_t tag = RUNDOWN_TAG('W', 'a', 'i', 't');
 	struct rundown_holder h[DT_MAXHOLDERS];
 	const struct rundown_holder *mine;
@@ -394,8 +148,8 @@ START_TEST(test_wait_last_release)
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	for (i = 0; i < 3; i++) {
-		ck_assert_int_eq(agent_start(&ag[i], tag, 0), 0);
-		agent_acquire(&ag[i], i + 1);
+		agent_start(&ag[i], names[i], &tag, 1, 0);
+		agent_acquire(&ag[i], 0, i + 1);
 	}
 	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 3);
@@ -410,12 +164,12 @@ START_TEST(test_wait_last_release)
 
 	/* The wait itself starts the run-down, in the same step as it
 	 * registers, so "running down" means the daemon holds the wait. */
-	w = ctl_start("wait", ARGS("wait", "Wait"));
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Wait"));
 	await_block(tag, RUNDOWN_RUNNING_DOWN, 3, w);
 
 	for (i = 0; i < 3; i++) {
 		for (j = 0; j <= i; j++) {
-			agent_release(&ag[i], 1);
+			agent_release(&ag[i], 0, 1);
 			if (--left == 0)
 				break;
 			n = td_status(tag, &info, h, DT_MAXHOLDERS);
@@ -429,16 +183,16 @@ START_TEST(test_wait_last_release)
 			ck_assert_msg(waitpid(w, &st, WNOHANG) == 0,
 			    "rundownctl wait returned with %u outstanding "
 			    "(status %#x): %s", left, st,
-			    ctl_output("wait", "err"));
+			    td_ctl_output("wait", "err"));
 		}
 	}
-	ck_assert_int_eq(ctl_finish(w, "wait"), 0);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.outstanding, 0);
 
 	/* Acquires fail now; detaches are clean, nothing reclaimed. */
-	ck_assert_int_eq(agent_do(&ag[0], AG_ACQUIRE), 0);
+	ck_assert_int_eq(agent_do(&ag[0], AG_ACQUIRE, 0, 1), 0);
 	for (i = 0; i < 3; i++)
 		agent_quit(&ag[i]);
 	td_status(tag, &info, NULL, 0);
@@ -481,8 +235,8 @@ START_TEST(test_run)
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
 
 	/* A holder keeps the block running down. */
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	agent_acquire(&ag, 1);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 1);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
@@ -492,7 +246,7 @@ START_TEST(test_run)
 	ck_ctl_said("run6");
 
 	/* Drained is no better. */
-	agent_release(&ag, 1);
+	agent_release(&ag, 0, 1);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 	ck_ctl("run7", ARGS("run", "Runt", "--", "touch", f2), 75);
 	ck_assert_msg(!exists(f2), "run ran the command after run-down");
@@ -550,11 +304,11 @@ START_TEST(test_sigkill_reclaimed)
 	int st;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
-	agent_acquire(&a, 3);
-	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
-	agent_acquire(&b, 1);
-	agent_release(&b, 1);
+	agent_start(&a, "agent a", &tag, 1, 0);
+	agent_acquire(&a, 0, 3);
+	agent_start(&b, "agent b", &tag, 1, 0);
+	agent_acquire(&b, 0, 1);
+	agent_release(&b, 0, 1);
 	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 2);
 	mine = td_holder_of(h, n, a.pid);
@@ -564,7 +318,7 @@ START_TEST(test_sigkill_reclaimed)
 	w = waiter_start(tag);
 	await_block(tag, RUNDOWN_RUNNING_DOWN, 2, w);
 	/* b waits too, through its attached descriptor. */
-	agent_send(&b, AG_WAIT);
+	agent_send(&b, AG_WAIT, 0, 0);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 3);
 	ck_assert_int_eq(waitpid(w, &st, WNOHANG), 0);
@@ -587,9 +341,7 @@ START_TEST(test_sigkill_reclaimed)
 	    "the log lacks \"%s\":\n%s", line, td_log());
 
 	/* One that held nothing: its row is reclaimed, no protections. */
-	agent_send(&b, AG_EXIT);
-	test_reap_ok(b.pid);
-	agent_close(&b);
+	agent_exit(&b);
 	info = await_block(tag, RUNDOWN_DRAINED, 0, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 2);
 	ck_assert_uint_eq(info.reclaimed, 3);
@@ -604,8 +356,8 @@ START_TEST(test_sigkill_open)
 	struct rundown_block_info info;
 	struct agent a;
 
-	ck_assert_int_eq(agent_start(&a, tag, RUNDOWN_ATTACH_CREATE), 0);
-	agent_acquire(&a, 5);
+	agent_start(&a, "agent a", &tag, 1, RUNDOWN_ATTACH_CREATE);
+	agent_acquire(&a, 0, 5);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 5);
 	agent_kill(&a);
@@ -855,8 +607,8 @@ START_TEST(test_malformed)
 	char c;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	agent_acquire(&ag, 2);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
 	check_good(tag);
 
 	/* Only what the daemon reads before it judges is sent: bytes left
@@ -899,7 +651,7 @@ START_TEST(test_malformed)
 	check_good(tag);
 
 	ck_assert_int_eq(waitpid(td.pid, NULL, WNOHANG), 0);
-	agent_release(&ag, 2);
+	agent_release(&ag, 0, 2);
 	agent_quit(&ag);
 }
 END_TEST
@@ -1093,10 +845,10 @@ START_TEST(test_free)
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	td_shm_path(td.sock, tag, obj, sizeof(obj));
 	ck_assert_msg(exists(obj), "no shared-memory object %s", obj);
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
+	agent_start(&ag, "agent", &tag, 1, 0);
 	/* Attached. */
 	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), -EBUSY);
-	agent_acquire(&ag, 1);
+	agent_acquire(&ag, 0, 1);
 	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), -EBUSY);
 	ck_assert_int_eq(rundown_ctl_completed(td.conn, tag), -EALREADY);
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), -EALREADY);
@@ -1113,7 +865,7 @@ START_TEST(test_free)
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 	ck_assert_uint_eq(info.outstanding, 1);
-	agent_release(&ag, 1);
+	agent_release(&ag, 0, 1);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 	ck_assert(exists(obj));
 	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);	/* drained */
@@ -1123,21 +875,21 @@ START_TEST(test_free)
 	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	/* Still attached, the agent keeps its mapping of the old block. */
-	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 0);
+	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE, 0, 1), 0);
 
 	/* A new block with the tag, a holder on the row the agent had:
 	 * the agent's detach is for the old block and must not touch it. */
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
-	agent_acquire(&b, 1);
-	ck_assert_int_eq(agent_do(&ag, AG_DETACH), -ESTALE);
+	agent_start(&b, "agent b", &tag, 1, 0);
+	agent_acquire(&b, 0, 1);
+	ck_assert_int_eq(agent_do(&ag, AG_DETACH, 0, 0), -ESTALE);
 	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(h[0].pid, b.pid);
 	ck_assert_uint_eq(h[0].outstanding, 1);
 	ck_assert_uint_eq(info.outstanding, 1);
 	agent_exit(&ag);
-	agent_release(&b, 1);
+	agent_release(&b, 0, 1);
 	agent_quit(&b);
 	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
 
@@ -1254,8 +1006,8 @@ START_TEST(test_detach_others)
 	int fd;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	agent_acquire(&ag, 1);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 1);
 	n = td_status(tag, &info, h, DT_MAXHOLDERS);
 	ck_assert_uint_eq(n, 1);
 
@@ -1300,7 +1052,7 @@ START_TEST(test_detach_others)
 	ck_assert_int_eq(h[0].pid, ag.pid);
 	ck_assert_uint_eq(h[0].outstanding, 1);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
-	agent_release(&ag, 1);
+	agent_release(&ag, 0, 1);
 	agent_quit(&ag);
 }
 END_TEST
@@ -1324,8 +1076,8 @@ START_TEST(test_ctl_status)
 	ck_ctl("rows", ARGS("create", "Rows", "--rows", "many"), 64);
 
 	snprintf(nowhere, sizeof(nowhere), "%s/none/rundownd.sock", td.dir);
-	pid = ctl_start_at(nowhere, "nodaemon", ARGS("list"));
-	ck_assert_int_eq(ctl_finish(pid, "nodaemon"), 69);
+	pid = td_ctl_start(nowhere, "nodaemon", ARGS("list"));
+	ck_assert_int_eq(td_ctl_finish(pid, "nodaemon"), 69);
 	ck_ctl_said("nodaemon");
 
 	ck_ctl("nosuch", ARGS("status", "Nope"), 1);
@@ -1335,12 +1087,12 @@ START_TEST(test_ctl_status)
 
 	ck_ctl("create", ARGS("create", "0x00000001", "--rows", "2"), 0);
 	ck_ctl("json", ARGS("status", "Dupe", "--json"), 0);
-	out = ctl_output("json", "out");
+	out = td_ctl_output("json", "out");
 	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
 	    strstr(out, "\"state\":\"open\"") != NULL &&
 	    strstr(out, "\"holders\":[]") != NULL, "status --json: %s", out);
 	ck_ctl("list", ARGS("list", "--json"), 0);
-	out = ctl_output("list", "out");
+	out = td_ctl_output("list", "out");
 	ck_assert_msg(strstr(out, "\"tag\":\"Dupe\"") != NULL &&
 	    strstr(out, "\"tag\":\"0x00000001\"") != NULL &&
 	    strstr(out, "\"rows\":2") != NULL, "list --json: %s", out);
@@ -1363,8 +1115,8 @@ START_TEST(test_restart)
 	size_t n;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	agent_acquire(&ag, 2);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
 	/* Nobody else may read a block, or reach the socket: without -u
 	 * and -g the object is 0600, the directory 0700, the socket 0600. */
 	td_shm_path(td.sock, tag, obj, sizeof(obj));
@@ -1382,9 +1134,9 @@ START_TEST(test_restart)
 	ck_assert_msg(!exists(td.sock), "the socket outlived the daemon");
 	ck_assert_msg(exists(obj), "the block did not outlive the daemon");
 	/* Protection needs no daemon. */
-	agent_release(&ag, 1);
-	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE), 1);
-	agent_release(&ag, 1);
+	agent_release(&ag, 0, 1);
+	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE, 0, 1), 1);
+	agent_release(&ag, 0, 1);
 
 	td_start(NULL);
 	td.conn = td_connect();
@@ -1400,13 +1152,13 @@ START_TEST(test_restart)
 	ck_assert_uint_eq(h[0].outstanding, 1);
 	ck_assert_str_eq(h[0].comm, AGENT_COMM);
 	ck_ctl("json", ARGS("status", "Rstr", "--json"), 0);
-	out = ctl_output("json", "out");
+	out = td_ctl_output("json", "out");
 	snprintf(pidkey, sizeof(pidkey), "\"pid\":%d", (int)ag.pid);
 	ck_assert_msg(strstr(out, pidkey) != NULL &&
 	    strstr(out, "\"attached\":1") != NULL, "status --json: %s", out);
 
 	/* The agent's control calls find the new daemon. */
-	ck_assert_int_eq(agent_do(&ag, AG_COMPLETED), -EALREADY);
+	ck_assert_int_eq(agent_do(&ag, AG_COMPLETED, 0, 0), -EALREADY);
 
 	/* The wait ends when the new daemon reclaims the killed holder. */
 	agent_kill(&ag);
@@ -1430,10 +1182,10 @@ START_TEST(test_restart_dead_holder)
 	int32_t r;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&a, tag, 0), 0);
-	agent_acquire(&a, 2);
-	ck_assert_int_eq(agent_start(&b, tag, 0), 0);
-	agent_acquire(&b, 1);
+	agent_start(&a, "agent a", &tag, 1, 0);
+	agent_acquire(&a, 0, 2);
+	agent_start(&b, "agent b", &tag, 1, 0);
+	agent_acquire(&b, 0, 1);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
 
 	rundown_disconnect(td.conn);
@@ -1449,12 +1201,12 @@ START_TEST(test_restart_dead_holder)
 	ck_assert_uint_eq(info.outstanding, 1);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
 	ck_assert_uint_eq(info.reclaimed, 2);
-	agent_release(&b, 1);
+	agent_release(&b, 0, 1);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 
 	/* A detach through a connection to the old daemon connects again,
 	 * as the other control calls do, and gives the row back. */
-	r = agent_do(&b, AG_DETACH);
+	r = agent_do(&b, AG_DETACH, 0, 0);
 	ck_assert_msg(r == 0, "detach after a daemon restart: %s",
 	    rundown_strerror(r));
 	td_status(tag, &info, NULL, 0);
@@ -1503,8 +1255,8 @@ START_TEST(test_stalled)
 	long ms;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	ck_assert_int_eq(agent_start(&ag, tag, 0), 0);
-	agent_acquire(&ag, 2);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
 
 	start = td_now();
 	head = part_frame(tag, PROTO_HDR_SIZE / 2);
@@ -1525,7 +1277,7 @@ START_TEST(test_stalled)
 	check_good(tag);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
-	agent_release(&ag, 2);
+	agent_release(&ag, 0, 2);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 	agent_quit(&ag);
 }
@@ -1599,8 +1351,8 @@ START_TEST(test_conn_limits)
 	ck_assert_msg(strstr(td_log(), "too many connections of its user") !=
 	    NULL, "the refusal is not logged:\n%s", td_log());
 	ck_ctl("busy", ARGS("list"), 1);
-	ck_assert_msg(strstr(ctl_output("busy", "err"), "connections") !=
-	    NULL, "rundownctl: %s", ctl_output("busy", "err"));
+	ck_assert_msg(strstr(td_ctl_output("busy", "err"), "connections") !=
+	    NULL, "rundownctl: %s", td_ctl_output("busy", "err"));
 
 	if (geteuid() == 0 && (pw = getpwnam("daemon")) != NULL) {
 		other = *pw;
@@ -1658,8 +1410,8 @@ START_TEST(test_block_limit)
 	    &ref), -ENOSPC);
 	ck_assert_ptr_null(ref);
 	ck_ctl("full", ARGS("create", "Limc"), 1);
-	ck_assert_msg(strstr(ctl_output("full", "err"), "as many blocks") !=
-	    NULL, "rundownctl: %s", ctl_output("full", "err"));
+	ck_assert_msg(strstr(td_ctl_output("full", "err"), "as many blocks") !=
+	    NULL, "rundownctl: %s", td_ctl_output("full", "err"));
 	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 2);
 

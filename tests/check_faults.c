@@ -131,14 +131,13 @@ struct ft_worker {
 } __attribute__((aligned(FT_LINE)));
 
 /* What the test and its workers share (MAP_SHARED, mapped before every
- * fork).  All fields are accessed atomically except msg, and a worker's
- * flags, which the test writes before it forks the worker. */
+ * fork).  All fields are accessed atomically except failure.msg, and
+ * a worker's flags, which the test writes before it forks the worker. */
 struct ft_area {
 	uint32_t ctl;		/* futex word: epoch << 2 | phase */
 	uint32_t stop;		/* workers: detach and exit */
 	uint32_t closed[FT_NB];	/* a wait returned; no reinit since */
-	uint32_t failed;	/* a worker found a violation (msg says) */
-	char msg[256];
+	struct test_failure failure;	/* a worker found a violation */
 	struct ft_worker w[FT_MAXW];
 };
 
@@ -209,20 +208,15 @@ ft_set_ctl(uint32_t v)
 	ft_futex(&area->ctl, FUTEX_WAKE, INT_MAX);
 }
 
-/* In a worker: records the first violation and stops everyone. */
+/* In a worker: records the first violation and exits. */
 static void __attribute__((format(printf, 1, 2)))
 fw_fail(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	va_list ap;
 
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	_exit(20);
 }
 
@@ -230,31 +224,7 @@ fw_fail(const char *fmt, ...)
 static void
 area_check(void)
 {
-	uint32_t f = __atomic_load_n(&area->failed, SEQ);
-	unsigned i;
-
-	for (i = 0; f == 1 && i < 1000; i++) {
-		sched_yield();
-		f = __atomic_load_n(&area->failed, SEQ);
-	}
-	ck_assert_msg(f == 0, "a worker failed: %s", area->msg);
-}
-
-/* In a child: writes all of buf, or exits. */
-static void
-fw_put(int fd, const void *buf, size_t n)
-{
-	ssize_t k;
-
-	while (n > 0) {
-		k = write(fd, buf, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			_exit(110);
-		buf = (const char *)buf + k;
-		n -= (size_t)k;
-	}
+	test_failure_check(&area->failure, "a worker");
 }
 
 /* Reads exactly n bytes from fd under the safety net (what: for
@@ -356,7 +326,7 @@ fw_park(struct ft_worker *me, rundown_cache_t **ref, uint64_t *x,
 			fw_fail("pid %d: parking: block %u refused an acquire "
 			    "while open", (int)getpid(), b);
 	}
-	fw_put(ack, &byte, 1);
+	test_put(ack, &byte, 1);
 	fw_await_change(c);
 	c = __atomic_load_n(&area->ctl, SEQ);
 	if (__atomic_load_n(&area->stop, SEQ))
@@ -368,7 +338,7 @@ fw_park(struct ft_worker *me, rundown_cache_t **ref, uint64_t *x,
 		if (ref[b] != NULL && me->held[b] > 0)
 			fw_release(me, ref[b], b, me->held[b]);
 	}
-	fw_put(ack, &byte, 1);
+	test_put(ack, &byte, 1);
 	fw_await_change(c);
 }
 
@@ -445,7 +415,7 @@ fw_main(unsigned i, int ready, int ack)
 			__atomic_fetch_or(&me->attached, 1u << b, SEQ);
 	}
 	if (ready >= 0) {
-		fw_put(ready, &r, sizeof(r));
+		test_put(ready, &r, sizeof(r));
 		close(ready);
 	}
 	if (r != 0)
@@ -510,9 +480,7 @@ ft_spawn(bool wait_ready)
 	mask = 1 + ft_below(3);
 	w->flags = mask | (ft_below(2) ? FW_MARKED : 0);
 	ck_assert_int_eq(pipe2(rp, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		close(rp[0]);
 		close(ft.ack[0]);
@@ -770,9 +738,7 @@ ft_doomed_waiter(unsigned b)
 	pid_t pid;
 	int st = 0;
 
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = test_fork_flushed();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		prctl(PR_SET_NAME, "ft-waiter", 0, 0, 0);

@@ -141,7 +141,7 @@ struct ld_counter {
 };
 
 /* What the test and its children share (MAP_SHARED, mapped before the
- * forks); all but msg accessed atomically. */
+ * forks); all but failure.msg accessed atomically. */
 struct ld_area {
 	struct ld_counter requests[LD_CONNS];	/* answered as expected */
 	struct ld_counter expected[LD_CONNS];	/* of those, error codes */
@@ -151,8 +151,7 @@ struct ld_area {
 	uint32_t stop;		/* loaders: finish the round and leave */
 	uint32_t hstop;		/* hammers: leave */
 	uint32_t errors;	/* unexpected answers */
-	uint32_t failed;	/* 1: msg being written, 2: written */
-	char msg[256];
+	struct test_failure failure;	/* the first unexpected answer */
 };
 
 static struct ld_area *area;
@@ -174,17 +173,12 @@ ld_sum(const struct ld_counter *c, unsigned n)
 static void __attribute__((format(printf, 1, 2)))
 ld_error(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	va_list ap;
 
 	__atomic_add_fetch(&area->errors, 1, SEQ);
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	__atomic_store_n(&area->stop, 1, SEQ);
 }
 
@@ -483,18 +477,6 @@ ld_get(int fd, void *buf, size_t n, const char *what)
 	td_read_all(fd, buf, n, what, NULL);
 }
 
-/* Forks with stdio flushed. */
-static pid_t
-ld_fork(void)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	return pid;
-}
-
 static void
 ld_setup(void)
 {
@@ -566,7 +548,7 @@ START_TEST(test_load)
 
 	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
 	for (i = 0; i < LD_HAMMERS; i++) {
-		if ((hammers[i] = ld_fork()) == 0) {
+		if ((hammers[i] = test_fork_flushed()) == 0) {
 			close(ready[0]);
 			ld_hammer_main(i, ready[1]);
 		}
@@ -586,7 +568,7 @@ START_TEST(test_load)
 	t0 = td_now();
 	pairs0 = ld_sum(area->pairs, LD_HAMMERS);
 	for (i = 0; i < LD_PROCS; i++) {
-		if ((loaders[i] = ld_fork()) == 0)
+		if ((loaders[i] = test_fork_flushed()) == 0)
 			ld_loader_main(i);
 	}
 	ld_sleep_ms(warm);
@@ -654,7 +636,7 @@ START_TEST(test_load)
 
 	ck_assert_msg(__atomic_load_n(&area->errors, SEQ) == 0,
 	    "%u unexpected answers; the first: %s\ndaemon log:\n%s",
-	    __atomic_load_n(&area->errors, SEQ), area->msg, td_log());
+	    __atomic_load_n(&area->errors, SEQ), area->failure.msg, td_log());
 	ck_assert_msg(__atomic_load_n(&area->connected, SEQ) == LD_CONNS,
 	    "only %u of %u loader connections made",
 	    __atomic_load_n(&area->connected, SEQ), LD_CONNS);

@@ -14,27 +14,13 @@
 #include <rundown/rundown.h>
 
 #include "testutil.h"
+#include "testwaiter.h"
 
 /* The documented encodings of the word (rundown.h). */
 #define V_OPEN(k) ((uintptr_t)(k) << 1)
 #define V_RUNNING(k) (((uintptr_t)(k) << 2) | 3)
 #define V_DRAINED ((uintptr_t)3)
 #define V_COMPLETED ((uintptr_t)1)
-
-/* How a waiter thread waits. */
-enum waiter_mode {
-	WAITER_WAIT,		/* rundown_wait() */
-	WAITER_NULL,		/* rundown_wait_timeout(ref, NULL) */
-	WAITER_LONG		/* rundown_wait_timeout(), 30 s */
-};
-
-struct waiter {
-	pthread_t	 thread;
-	rundown_ref_t	*ref;
-	enum waiter_mode mode;
-	int		 rc;
-	atomic_bool	 done;	/* set after the wait returned */
-};
 
 static rundown_ref_t ref;
 
@@ -78,46 +64,6 @@ poll_state(const rundown_ref_t *r, enum rundown_state state)
 			return;
 		sched_yield();
 	}
-}
-
-static void *
-waiter_main(void *arg)
-{
-	struct waiter *w = arg;
-	struct timespec ts = test_ms(30000);
-
-	switch (w->mode) {
-	case WAITER_WAIT:
-		w->rc = rundown_wait(w->ref);
-		break;
-	case WAITER_NULL:
-		w->rc = rundown_wait_timeout(w->ref, NULL);
-		break;
-	case WAITER_LONG:
-		w->rc = rundown_wait_timeout(w->ref, &ts);
-		break;
-	}
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
-static void
-waiter_start(struct waiter *w, rundown_ref_t *r, enum waiter_mode mode)
-{
-	w->ref = r;
-	w->mode = mode;
-	w->rc = -1;
-	atomic_init(&w->done, false);
-	ck_assert_int_eq(pthread_create(&w->thread, NULL, waiter_main, w), 0);
-}
-
-/* Joins a waiter and asserts that its wait returned 0. */
-static void
-waiter_join(struct waiter *w)
-{
-	ck_assert_int_eq(pthread_join(w->thread, NULL), 0);
-	ck_assert(atomic_load(&w->done));
-	ck_assert_int_eq(w->rc, 0);
 }
 
 /* Leaves a run-down in progress with k protections outstanding. */
@@ -425,7 +371,7 @@ START_TEST(test_wait_continues)
 	struct waiter w;
 
 	start_rundown(&ref, 2);
-	waiter_start(&w, &ref, WAITER_WAIT);
+	waiter_start_ref(&w, &ref, WAITER_WAIT);
 	ck_assert_int_eq(rundown_release(&ref), 0);
 	ck_assert(!atomic_load(&w.done));
 	expect_state(&ref, RUNDOWN_RUNNING_DOWN, 1);
@@ -468,7 +414,7 @@ START_TEST(test_wait_timeout_null)
 	ck_assert_uint_eq(value(&r), V_DRAINED);
 
 	ck_assert(rundown_acquire(&ref));
-	waiter_start(&w, &ref, WAITER_NULL);
+	waiter_start_ref(&w, &ref, WAITER_NULL);
 	poll_state(&ref, RUNDOWN_RUNNING_DOWN);
 	ck_assert(!atomic_load(&w.done));
 	ck_assert_int_eq(rundown_release(&ref), 0);
@@ -484,7 +430,7 @@ START_TEST(test_waiter_blocked)
 	struct waiter w;
 
 	ck_assert(rundown_acquire_n(&ref, 3));
-	waiter_start(&w, &ref, WAITER_WAIT);
+	waiter_start_ref(&w, &ref, WAITER_WAIT);
 	poll_state(&ref, RUNDOWN_RUNNING_DOWN);
 	ck_assert(!rundown_acquire(&ref));
 	ck_assert_int_eq(rundown_release(&ref), 0);
@@ -514,7 +460,7 @@ START_TEST(test_several_waiters)
 
 	ck_assert(rundown_acquire_n(&ref, 2));
 	for (i = 0; i < 4; i++)
-		waiter_start(&w[i], &ref, modes[i]);
+		waiter_start_ref(&w[i], &ref, modes[i]);
 	poll_state(&ref, RUNDOWN_RUNNING_DOWN);
 	ck_assert_int_eq(rundown_release(&ref), 0);
 	for (i = 0; i < 4; i++)

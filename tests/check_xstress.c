@@ -135,7 +135,7 @@ struct xs_counter {
 };
 
 /* What the test and its children share (MAP_SHARED, mapped before the
- * forks).  All fields are accessed atomically except msg. */
+ * forks).  All fields are accessed atomically except failure.msg. */
 struct xs_area {
 	struct xs_counter inside[XS_SLOTS];	/* protections held now */
 	struct xs_counter pairs[XS_SLOTS];	/* acquire/release pairs */
@@ -145,8 +145,7 @@ struct xs_area {
 	uint32_t closed;	/* a wait returned; no reinit since */
 	uint32_t gate;		/* the test holds its gate protection */
 	uint32_t stop;		/* workers: leave */
-	uint32_t failed;	/* a child found a violation (msg says) */
-	char msg[256];
+	struct test_failure failure;	/* a child found a violation */
 };
 
 static struct xs_area *area;
@@ -178,39 +177,17 @@ area_sum(const struct xs_counter *c)
 	return sum;
 }
 
-/* In a child: writes all of buf, or exits. */
-static void
-xs_put(int fd, const void *buf, size_t n)
-{
-	ssize_t k;
-
-	while (n > 0) {
-		k = write(fd, buf, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			_exit(110);
-		buf = (const char *)buf + k;
-		n -= (size_t)k;
-	}
-}
-
 /* In a child: records the first violation and stops the workers; the
  * test finds it in the area (and is woken through the progress pipe). */
 static void __attribute__((format(printf, 1, 2)))
 xs_fail(const char *fmt, ...)
 {
-	uint32_t expected = 0;
 	char c = 1;
 	va_list ap;
 
-	if (__atomic_compare_exchange_n(&area->failed, &expected, 1, 0, SEQ,
-	    SEQ)) {
-		va_start(ap, fmt);
-		vsnprintf(area->msg, sizeof(area->msg), fmt, ap);
-		va_end(ap);
-		__atomic_store_n(&area->failed, 2, SEQ);
-	}
+	va_start(ap, fmt);
+	test_failure_vset(&area->failure, fmt, ap);
+	va_end(ap);
 	__atomic_store_n(&area->stop, 1, SEQ);
 	if (progress_fd >= 0 && write(progress_fd, &c, 1) < 0) {
 		/* The test reads the area anyway. */
@@ -221,15 +198,7 @@ xs_fail(const char *fmt, ...)
 static void
 area_check(void)
 {
-	uint32_t f = __atomic_load_n(&area->failed, SEQ);
-	unsigned i;
-
-	/* Let the message be written out (a few yields at most). */
-	for (i = 0; f == 1 && i < 1000; i++) {
-		sched_yield();
-		f = __atomic_load_n(&area->failed, SEQ);
-	}
-	ck_assert_msg(f == 0, "a client process failed: %s", area->msg);
+	test_failure_check(&area->failure, "a client process");
 }
 
 /* Reads exactly n bytes from fd under the deadline (what: for messages). */
@@ -259,18 +228,6 @@ xs_reap_killed(pid_t pid)
 	ck_assert_int_eq(r, pid);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	    "pid %d: status %#x, not killed", (int)pid, st);
-}
-
-/* Forks with stdio flushed, so that a child's exit() writes nothing twice. */
-static pid_t
-xs_fork(void)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	return pid;
 }
 
 /* ---- status -------------------------------------------------------------- */
@@ -329,7 +286,7 @@ xs_progress(uint32_t cyc, uint64_t bit)
 		if (__atomic_compare_exchange_n(&area->want, &w, nw, 0, SEQ,
 		    SEQ)) {
 			if ((uint32_t)nw == 0)
-				xs_put(progress_fd, &c, 1);
+				test_put(progress_fd, &c, 1);
 			return;
 		}
 	}
@@ -391,7 +348,7 @@ xs_worker_main(unsigned proc, uint32_t tag, int ready)
 
 	prctl(PR_SET_NAME, "xs-worker", 0, 0, 0);
 	r = rundown_attach_at(td.sock, tag, 0, &ref);
-	xs_put(ready, &r, sizeof(r));
+	test_put(ready, &r, sizeof(r));
 	if (r != 0)
 		_exit(10);
 	for (i = 0; i < XS_THREADS; i++) {
@@ -436,17 +393,17 @@ xs_waiter_main(uint32_t tag, int cmd, int res)
 
 	prctl(PR_SET_NAME, "xs-waiter", 0, 0, 0);
 	r = rundown_connect(td.sock, &c);
-	xs_put(res, &r, sizeof(r));
+	test_put(res, &r, sizeof(r));
 	if (r != 0)
 		_exit(10);
 	while (read(cmd, &op, 1) == 1 && op == 'w') {
 		r = rundown_ctl_wait(c, tag, &zero);
-		xs_put(res, &r, sizeof(r));
+		test_put(res, &r, sizeof(r));
 		memset(&rep, 0, sizeof(rep));
 		rep.r = rundown_ctl_wait(c, tag, NULL);
 		rep.inside = area_sum(area->inside);
 		rep.gate = __atomic_load_n(&area->gate, SEQ);
-		xs_put(res, &rep, sizeof(rep));
+		test_put(res, &rep, sizeof(rep));
 	}
 	rundown_disconnect(c);
 	_exit(op == 'q' ? 0 : 11);
@@ -488,7 +445,7 @@ churn(uint32_t tag, unsigned waiters, unsigned cycles)
 	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(prog, O_CLOEXEC), 0);
 	for (i = 0; i < XS_PROCS; i++) {
-		if ((wk[i] = xs_fork()) == 0) {
+		if ((wk[i] = test_fork_flushed()) == 0) {
 			close(ready[0]);
 			close(prog[0]);
 			progress_fd = prog[1];
@@ -512,7 +469,7 @@ churn(uint32_t tag, unsigned waiters, unsigned cycles)
 		r = p2[0];
 		ck_assert_int_eq(pipe2(p2, O_CLOEXEC), 0);
 		wres[i] = p2[0];
-		if ((wt[i] = xs_fork()) == 0) {
+		if ((wt[i] = test_fork_flushed()) == 0) {
 			close(prog[0]);
 			xs_waiter_main(tag, r, p2[1]);
 		}
@@ -682,7 +639,7 @@ holder_start(struct holder *hd, uint32_t tag, unsigned hold, unsigned extra,
 
 	ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
-	if ((hd->pid = xs_fork()) == 0) {
+	if ((hd->pid = test_fork_flushed()) == 0) {
 		close(cmd[1]);
 		close(res[0]);
 		prctl(PR_SET_NAME, name, 0, 0, 0);
@@ -696,7 +653,7 @@ holder_start(struct holder *hd, uint32_t tag, unsigned hold, unsigned extra,
 			rundown_cache_release(ref);
 		if (r == 0)
 			r = (int32_t)hold;
-		xs_put(res[1], &r, sizeof(r));
+		test_put(res[1], &r, sizeof(r));
 		if (r < 0)
 			_exit(0);
 		if (read(cmd[0], &op, 1) != 1)
@@ -709,7 +666,7 @@ holder_start(struct holder *hd, uint32_t tag, unsigned hold, unsigned extra,
 		if (op != 'd')
 			_exit(111);
 		r = rundown_detach(ref);
-		xs_put(res[1], &r, sizeof(r));
+		test_put(res[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(cmd[0]);
@@ -749,14 +706,14 @@ waiter_start(uint32_t tag, int *res)
 	pid_t pid;
 
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	if ((pid = xs_fork()) == 0) {
+	if ((pid = test_fork_flushed()) == 0) {
 		close(p[0]);
 		if ((r = rundown_connect(td.sock, &c)) == 0)
 			r = rundown_ctl_wait(c, tag, &zero);
-		xs_put(p[1], &r, sizeof(r));
+		test_put(p[1], &r, sizeof(r));
 		if (r == -ETIMEDOUT)
 			r = rundown_ctl_wait(c, tag, NULL);
-		xs_put(p[1], &r, sizeof(r));
+		test_put(p[1], &r, sizeof(r));
 		_exit(0);
 	}
 	close(p[1]);

@@ -475,6 +475,78 @@ td_readable(int fd)
 	return pr > 0;
 }
 
+/* ---- rundownctl -------------------------------------------------------- */
+
+/* Forks rundownctl with its output in files, which outlive it for the
+ * failure messages. */
+pid_t
+td_ctl_start(const char *path, const char *name, const char *const *args)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[32];
+	size_t n = 0;
+	int o, e, nul;
+	pid_t pid;
+
+	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
+	    strerror(errno));
+	argv[n++] = td.rundownctl;
+	argv[n++] = "-S";
+	argv[n++] = path;
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		nul = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
+		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	return pid;
+}
+
+/* Two buffers in turn: a message may quote stdout and stderr at once. */
+const char *
+td_ctl_output(const char *name, const char *ext)
+{
+	static char buf[2][4096];
+	static int which;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.%s", td.dir, name, ext);
+	which ^= 1;
+	return td_file_tail(path, buf[which], sizeof(buf[which]));
+}
+
+/* Polls rather than blocks, so that a rundownctl that hangs fails the
+ * test with the daemon's log instead of running into Check's timeout. */
+int
+td_ctl_finish(pid_t pid, const char *name)
+{
+	struct timespec start = td_now();
+	pid_t r;
+	int st = 0;
+
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 ||
+	    (r < 0 && errno == EINTR)) {
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "rundownctl %s still runs after %d ms:\n%s", name,
+		    td.deadline_ms, td_log());
+		td_pause();
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
+	    name, st, td_ctl_output(name, "err"));
+	return WEXITSTATUS(st);
+}
+
 /* ---- hand-made frames ------------------------------------------------- */
 
 /* A bare socket connected to the daemon, for hand-made frames. */

@@ -126,6 +126,21 @@ void td_read_all(int fd, void *buf, size_t n, const char *what,
 /* Whether fd has something to read now (or is at end of file). */
 bool td_readable(int fd);
 
+/* Starts rundownctl -S path ARGS... (at most 28 of them) with stdin on
+ * /dev/null and stdout and stderr in td.dir/NAME.out and NAME.err;
+ * returns its pid. */
+pid_t td_ctl_start(const char *path, const char *name,
+    const char *const *args);
+
+/* The end of what rundownctl NAME wrote to ext ("out" or "err").  The
+ * last two answers stay valid, so that a message can quote both. */
+const char *td_ctl_output(const char *name, const char *ext);
+
+/* Waits for rundownctl NAME: its exit status.  Fails, with its stderr or
+ * the daemon's log, if a signal killed it or it still runs after
+ * td.deadline_ms. */
+int td_ctl_finish(pid_t pid, const char *name);
+
 /* Hand-made frames on a bare socket, for tests of what the daemon does
  * with bad input.  Each fails the test on a local error; the reads give
  * up after deadline_ms. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -111,6 +112,62 @@ test_signal_close(struct test_signal *s)
 	close(s->fd[1]);
 }
 
+pid_t
+test_fork_flushed(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	return pid;
+}
+
+void
+test_put(int fd, const void *buf, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		k = write(fd, buf, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(110);
+		buf = (const char *)buf + k;
+		n -= (size_t)k;
+	}
+}
+
+/* The state goes 0 -> 1 for the one child that wins, and 1 -> 2 once
+ * its message is whole, so the test never quotes half a message. */
+void
+test_failure_vset(struct test_failure *f, const char *fmt, va_list ap)
+{
+	uint32_t expected = 0;
+
+	if (__atomic_compare_exchange_n(&f->state, &expected, 1, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+		__atomic_store_n(&f->state, 2, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A child caught between the two stores gets a few yields to finish
+ * its message; it may have been killed there, hence no more. */
+void
+test_failure_check(struct test_failure *f, const char *who)
+{
+	uint32_t st = __atomic_load_n(&f->state, __ATOMIC_SEQ_CST);
+	unsigned i;
+
+	for (i = 0; st == 1 && i < 1000; i++) {
+		sched_yield();
+		st = __atomic_load_n(&f->state, __ATOMIC_SEQ_CST);
+	}
+	ck_assert_msg(st == 0, "%s failed: %s", who, f->msg);
+}
+
 void
 test_reap_ok(pid_t pid)
 {
@@ -124,6 +181,20 @@ test_reap_ok(pid_t pid)
 	ck_assert_msg(WIFEXITED(status), "child %d did not exit normally",
 	    (int)pid);
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+void
+test_reap_named(pid_t pid, const char *what)
+{
+	pid_t r;
+	int st = 0;
+
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s (pid %d): status %#x", what, (int)pid, st);
 }
 
 int

@@ -8,6 +8,7 @@
 #define RUNDOWN_TESTUTIL_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,36 @@ void test_signal_post(struct test_signal *s);		/* writes one byte */
 void test_signal_wait(struct test_signal *s);		/* reads one byte */
 void test_signal_close(struct test_signal *s);
 
+/* fork() with stdio flushed first, so that a child's exit() writes
+ * nothing twice; fails the test if there is no child. */
+pid_t test_fork_flushed(void);
+
+/* In a child: writes all of buf to fd, or exits 110 (the reader, the
+ * test, is gone); never returns a failure the child could ignore. */
+void test_put(int fd, const void *buf, size_t n);
+
+/* A child's first failure, where the test can read it: a member of an
+ * area shared with the children (test_map_shared()).  Children never
+ * call ck_assert; they report here, and the test asserts. */
+struct test_failure {
+	uint32_t state;		/* 0 none, 1 msg being written, 2 written */
+	char msg[256];
+};
+
+/* In a child: keeps the message in f if it is the first failure, and
+ * drops it otherwise (the first is the cause, the rest consequences). */
+void test_failure_vset(struct test_failure *f, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Fails the test, naming who failed (e.g. "a worker") and how, if a
+ * child kept a failure in f. */
+void test_failure_check(struct test_failure *f, const char *who);
+
 /* Waits for a child and asserts it exited with status 0. */
 void test_reap_ok(pid_t pid);
+
+/* As test_reap_ok(), with what the child was in the failure message. */
+void test_reap_named(pid_t pid, const char *what);
 
 /* Runs suite s and returns the process exit status (0 if all passed). */
 int test_run_suite(Suite *s);
