@@ -480,15 +480,22 @@ registry_adopt_one(const char *entry)
 		if (p != NULL) {
 			blk->owner[r] = p;
 			blk->attached++;
-		} else if (err == -ESRCH)
-			registry_reclaim(blk, r, pid, "gone");
-		else {
-			/* Alive or not, it cannot be told: reclaiming could
-			 * end a wait while it holds protection.  Stop here;
-			 * the blocks stay as they are. */
+		} else if (err == -EMFILE || err == -ENFILE ||
+		    err == -ENOMEM) {
+			/* Alive or not, it cannot be told now: reclaiming
+			 * could end a wait while it holds protection.  The
+			 * row stays taken (its owner field is not 0) until
+			 * the next daemon looks again. */
 			errno = -err;
-			fatal("%s: cannot watch pid %ld, owner of row %u",
-			    tagstr, (long)pid, r);
+			log_warn("%s: cannot watch pid %ld, owner of row %u; "
+			    "row kept", tagstr, (long)pid, r);
+		} else {
+			/* No process with that id and start time can be
+			 * watched (gone, a thread that leads no process, an
+			 * id a client scribbled): no process holds the row.
+			 * Nothing written into a block may keep the daemon
+			 * from starting. */
+			registry_reclaim(blk, r, pid, "gone");
 		}
 	}
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,

@@ -1,0 +1,19 @@
+/*
+ * attack.h: the attacks that tests/check_attack.c replays against a
+ * private rundownd, one file and one test case per kind of attack
+ * (tests/attack_*.c).  Each test names the attack of the issue "rundownd
+ * under attack" it replays, and fails on the daemon as it was before the
+ * fix.
+ */
+#ifndef RUNDOWN_ATTACK_H
+#define RUNDOWN_ATTACK_H
+
+#include <check.h>
+
+/* The deadline of every wait for something the daemon must do. */
+#define ATTACK_DEADLINE_MS 20000
+
+/* attack_rows.c: bytes written into a block's rows (owners). */
+TCase *attack_rows_tcase(void);
+
+#endif /* RUNDOWN_ATTACK_H */

@@ -1,0 +1,27 @@
+/*
+ * check_attack.c: rundownd under attack.  Every test case replays one
+ * kind of attack (see attack.h) on a daemon of its own and asserts that
+ * the daemon neither crashed, hung, froze nor was fooled.
+ */
+#include "config.h"
+
+#include <check.h>
+
+#include "attack.h"
+#include "testdaemon.h"
+
+static Suite *
+attack_suite(void)
+{
+	Suite *s = suite_create("attack");
+
+	suite_add_tcase(s, attack_rows_tcase());
+	return s;
+}
+
+int
+main(void)
+{
+	return td_main("rundown-attack", 0711, ATTACK_DEADLINE_MS,
+	    attack_suite);
+}
