@@ -95,7 +95,10 @@ reaper_get(pid_t pid, uint64_t start, int *err)
 	p->pid = pid;
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (p->pidfd < 0) {
-		*err = -errno;
+		/* EINVAL (before Linux 6.9) or ENOENT: the id is now a
+		 * thread's that leads no process; the process pinned by
+		 * start time is gone either way. */
+		*err = errno == EINVAL || errno == ENOENT ? -ESRCH : -errno;
 		free(p);
 		return NULL;
 	}
