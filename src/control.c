@@ -10,22 +10,113 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "control.h"
+#include "log.h"
 #include "registry.h"
+#include "rundownd.h"
 #include "server.h"
+
+/* The pending waits of one uid, over all its connections. */
+struct user {
+	LIST_ENTRY(user) entry;
+	uid_t uid;
+	size_t peers;		/* connections that point here */
+	size_t waits;
+};
+
+/* What control keeps of a connection (server_data). */
+struct peer {
+	struct conn *conn;
+	struct user *user;
+	struct registry_waits waits;
+};
+
+static LIST_HEAD(, user) users = LIST_HEAD_INITIALIZER(users);
+static const struct config *cfg;
+
+void
+control_init(const struct config *c)
+{
+	cfg = c;
+}
 
 /* The answer of a wait that was pending. */
 static void
 control_wait_done(void *owner, uint32_t id, int err)
 {
+	struct peer *p = owner;
 	struct proto_ok ok = { 0 };
 
+	p->user->waits--;
 	if (err == 0)
-		server_reply(owner, PROTO_OK, id, &ok, sizeof(ok), -1);
+		server_reply(p->conn, PROTO_OK, id, &ok, sizeof(ok), -1);
 	else
-		server_error(owner, id, -err);
+		server_error(p->conn, id, -err);
+}
+
+/* c's record, made on its first request; NULL if out of memory. */
+static struct peer *
+control_peer(struct conn *c)
+{
+	struct peer *p = server_data(c);
+	uid_t uid = server_peer_uid(c);
+	struct user *u;
+
+	if (p != NULL)
+		return p;
+	LIST_FOREACH(u, &users, entry) {
+		if (u->uid == uid)
+			break;
+	}
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return NULL;
+		u->uid = uid;
+		LIST_INSERT_HEAD(&users, u, entry);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		if (u->peers == 0) {
+			LIST_REMOVE(u, entry);
+			free(u);
+		}
+		return NULL;
+	}
+	u->peers++;
+	p->conn = c;
+	p->user = u;
+	registry_waits_init(&p->waits, control_wait_done, p);
+	server_set_data(c, p);
+	return p;
+}
+
+/* WAIT: pending waits cost the daemon memory and a timer each, so each
+ * connection and each uid may have only so many (-w, -W). */
+static int
+control_wait(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, struct shm_block *blk)
+{
+	struct peer *p;
+	int r;
+
+	if ((p = control_peer(c)) == NULL)
+		return -ENOMEM;
+	if (p->waits.count >= cfg->max_conn_waits ||
+	    p->user->waits >= cfg->max_user_waits) {
+		log_warnx("pid %ld uid %lu: too many pending waits; refused",
+		    (long)server_peer_pid(c), (unsigned long)p->user->uid);
+		return -EAGAIN;
+	}
+	/* Counted before: the wait may end (and be uncounted) before
+	 * registry_wait() returns. */
+	p->user->waits++;
+	if ((r = registry_wait(blk, req->arg, &p->waits, h->id)) !=
+	    REGISTRY_PENDING)
+		p->user->waits--;
+	return r;
 }
 
 /* STATUS: the block's summary, then its holders. */
@@ -115,8 +206,7 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		    server_peer_pid(c), &ok.value);
 		break;
 	case PROTO_WAIT:
-		r = registry_wait(blk, req->arg, control_wait_done, c, h->id);
-		if (r == REGISTRY_PENDING)
+		if ((r = control_wait(c, h, req, blk)) == REGISTRY_PENDING)
 			return;
 		break;
 	case PROTO_COMPLETED:
@@ -147,6 +237,16 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 void
 control_closed(struct conn *c, void *arg)
 {
+	struct peer *p = server_data(c);
+
 	(void)arg;
-	registry_cancel(c);
+	if (p == NULL)
+		return;
+	p->user->waits -= p->waits.count;
+	registry_cancel(&p->waits);
+	if (--p->user->peers == 0) {
+		LIST_REMOVE(p->user, entry);
+		free(p->user);
+	}
+	free(p);
 }

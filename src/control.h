@@ -4,7 +4,11 @@
 
 #include "proto.h"
 
+struct config;
 struct conn;
+
+/* cfg is kept, not copied. */
+void control_init(const struct config *cfg);
 
 /* The transport's dispatch callback: one decoded request of c. */
 void control_dispatch(struct conn *c, const struct proto_hdr *h,

@@ -51,12 +51,11 @@
 #endif
 
 struct waiter {
-	TAILQ_ENTRY(waiter) entry;
+	TAILQ_ENTRY(waiter) entry;	/* the block's */
+	TAILQ_ENTRY(waiter) mine;	/* its caller's (ws) */
 	struct shm_block *blk;
-	registry_done_fn done;
-	void *owner;
+	struct registry_waits *ws;
 	uint32_t cookie;
-	uint32_t word;		/* the state word of the run-down awaited */
 	struct event *timer;
 };
 
@@ -77,7 +76,12 @@ struct shm_block {
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
 	uint64_t restores;	/* headers registry_restore_header() put back */
-	TAILQ_HEAD(, waiter) waiters;
+	/* Pending waits, all of the run-down whose state word is
+	 * wait_word: a wait for a later run-down ends the earlier ones
+	 * first (registry_wait), so settling looks at one word, not at
+	 * every wait. */
+	struct registry_waitq waiters;
+	uint32_t wait_word;
 	struct watcher *watcher;
 	struct event *settle_ev; /* registry_settle() on the next turn */
 };
@@ -103,31 +107,37 @@ static void
 registry_waiter_free(struct waiter *w)
 {
 	TAILQ_REMOVE(&w->blk->waiters, w, entry);
+	TAILQ_REMOVE(&w->ws->list, w, mine);
+	w->ws->count--;
 	if (w->timer != NULL)
 		event_free(w->timer);
 	free(w);
 }
 
-/* Ends every wait whose run-down has ended, and arms the watcher for the
- * rest (all of which await the current word). */
+/* Ends a wait with err: the callback runs after w is gone, so that it
+ * may do anything to the registry. */
+static void
+registry_end_wait(struct waiter *w, int err)
+{
+	struct registry_waits *ws = w->ws;
+	uint32_t cookie = w->cookie;
+
+	registry_waiter_free(w);
+	ws->done(ws->owner, cookie, err);
+}
+
+/* Ends the waits if their run-down has ended (the state word moved on),
+ * else keeps the watcher armed: O(1) unless waits end. */
 static void
 registry_settle(void *arg)
 {
 	struct shm_block *blk = arg;
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
-	struct waiter *w, *next;
-	registry_done_fn done;
-	uint32_t cookie;
-	void *owner;
+	struct waiter *w;
 
-	TAILQ_FOREACH_SAFE(w, &blk->waiters, entry, next) {
-		if (w->word == s)
-			continue;
-		done = w->done;
-		owner = w->owner;
-		cookie = w->cookie;
-		registry_waiter_free(w);
-		done(owner, cookie, 0);
+	if (blk->wait_word != s) {
+		while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
+			registry_end_wait(w, 0);
 	}
 	if (!TAILQ_EMPTY(&blk->waiters))
 		watcher_arm(blk->watcher, s);
@@ -145,37 +155,36 @@ registry_settle_later(int fd, short events, void *arg)
 static void
 registry_wait_timeout(int fd, short events, void *arg)
 {
-	struct waiter *w = arg;
-	registry_done_fn done = w->done;
-	void *owner = w->owner;
-	uint32_t cookie = w->cookie;
-
 	(void)fd;
 	(void)events;
-	registry_waiter_free(w);
-	done(owner, cookie, -ETIMEDOUT);
+	registry_end_wait(arg, -ETIMEDOUT);
 }
 
 void
-registry_cancel(void *owner)
+registry_waits_init(struct registry_waits *ws, registry_done_fn done,
+    void *owner)
 {
-	struct shm_block *blk;
-	struct waiter *w, *next;
+	ws->done = done;
+	ws->owner = owner;
+	ws->count = 0;
+	TAILQ_INIT(&ws->list);
+}
 
-	TAILQ_FOREACH(blk, &blocks, entry) {
-		TAILQ_FOREACH_SAFE(w, &blk->waiters, entry, next) {
-			if (w->owner == owner)
-				registry_waiter_free(w);
-		}
-	}
+void
+registry_cancel(struct registry_waits *ws)
+{
+	struct waiter *w;
+
+	while ((w = TAILQ_FIRST(&ws->list)) != NULL)
+		registry_waiter_free(w);
 }
 
 int
 registry_wait(struct shm_block *blk, uint32_t timeout_ms,
-    registry_done_fn done, void *owner, uint32_t cookie)
+    struct registry_waits *ws, uint32_t cookie)
 {
 	struct timeval tv;
-	struct waiter *w;
+	struct waiter *w, *w2;
 	uint32_t s;
 
 	/* Starts the run-down if the block is open (harvesting every row
@@ -189,10 +198,8 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
 	w->blk = blk;
-	w->done = done;
-	w->owner = owner;
+	w->ws = ws;
 	w->cookie = cookie;
-	w->word = s;
 	if (timeout_ms != PROTO_NO_TIMEOUT) {
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
@@ -204,7 +211,16 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 			return -ENOMEM;
 		}
 	}
+	/* Waits still pending for an earlier run-down (its end not yet
+	 * seen) end now, so that all pending waits await one word. */
+	if (blk->wait_word != s) {
+		while ((w2 = TAILQ_FIRST(&blk->waiters)) != NULL)
+			registry_end_wait(w2, 0);
+	}
+	blk->wait_word = s;
 	TAILQ_INSERT_TAIL(&blk->waiters, w, entry);
+	TAILQ_INSERT_TAIL(&ws->list, w, mine);
+	ws->count++;
 	/* The drain may have happened between the check above and now only
 	 * through another process's release, which the watcher sees. */
 	registry_settle(blk);
@@ -250,7 +266,7 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b,
 	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
 	    blk)) == NULL) {
 		if (blk->watcher != NULL)
-			watcher_free(blk->watcher);
+			watcher_free(blk->watcher, NULL, NULL);
 		free(blk->owner);
 		free(blk);
 		return NULL;
@@ -673,31 +689,43 @@ registry_reinit(struct shm_block *blk)
 	return r;
 }
 
-/* Removes a block: run down, or open with nobody attached. */
+/* Unmaps a freed block, once no watcher thread can touch it. */
+static void
+registry_unmap(void *arg)
+{
+	struct shm_block *blk = arg;
+
+	munmap(blk->b, blk->size);
+	close(blk->fd);
+	free(blk->owner);
+	free(blk);
+}
+
+/* Removes a block: run down, or open with nobody attached.  Never waits:
+ * a watcher still asleep on the block (a client changed the state word
+ * without a wake) is told to stop, and the mapping goes with it. */
 int
 registry_free(struct shm_block *blk)
 {
 	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE) & ST_MASK, r;
+	struct waiter *w;
 
 	if (!(s == ST_DRAINED || s == ST_COMPLETED ||
 	    (s == ST_OPEN && blk->attached == 0)))
 		return -EBUSY;
-	/* No waits remain (they end with the run-down); a watcher that saw
-	 * the drain may still be on its way out. */
-	registry_settle(blk);
-	watcher_free(blk->watcher);
+	/* Every wait awaits a run-down, and the state said that none runs:
+	 * all end, whatever a client writes into the word meanwhile. */
+	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
+		registry_end_wait(w, 0);
 	event_free(blk->settle_ev);
 	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] != NULL)
 			reaper_put(blk->owner[r]);
 	}
 	shm_unlink(blk->name);
-	munmap(blk->b, blk->size);
-	close(blk->fd);
 	log_info("%s: freed", blk->tagstr);
 	TAILQ_REMOVE(&blocks, blk, entry);
 	nblocks--;
-	free(blk->owner);
-	free(blk);
+	watcher_free(blk->watcher, registry_unmap, blk);
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -21,6 +22,18 @@ struct shm_block;
 /* How a pending wait ends: err 0 (the run-down it awaited ended) or
  * -ETIMEDOUT.  owner and cookie are the caller's, passed back as given. */
 typedef void (*registry_done_fn)(void *owner, uint32_t cookie, int err);
+
+struct waiter;
+TAILQ_HEAD(registry_waitq, waiter);
+
+/* The pending waits of one caller (control.c: of one connection), so
+ * that they can be counted and dropped without a search. */
+struct registry_waits {
+	registry_done_fn done;
+	void *owner;
+	size_t count;			/* pending */
+	struct registry_waitq list;
+};
 
 void registry_init(const struct config *cfg, struct event_base *base);
 /* Maps the blocks a previous daemon left, finishing what it left half
@@ -47,14 +60,18 @@ int registry_reinit(struct shm_block *blk);
 int registry_free(struct shm_block *blk);
 
 /* Starts the run-down of blk unless it runs, and waits for it to end:
- * 0 if it has ended already, REGISTRY_PENDING (done() follows, perhaps
- * before this returns), or -errno (-ETIMEDOUT for timeout_ms 0 when the
+ * 0 if it has ended already, REGISTRY_PENDING (ws->done() follows,
+ * perhaps before this returns), or -errno (-ETIMEDOUT for timeout_ms 0 when the
  * run-down has not ended). */
 int registry_wait(struct shm_block *blk, uint32_t timeout_ms,
-    registry_done_fn done, void *owner, uint32_t cookie);
+    struct registry_waits *ws, uint32_t cookie);
 
-/* Drops the pending waits of owner without calling back. */
-void registry_cancel(void *owner);
+/* An empty set of waits whose ends go to done(owner, ...). */
+void registry_waits_init(struct registry_waits *ws, registry_done_fn done,
+    void *owner);
+
+/* Drops the pending waits of ws without calling back. */
+void registry_cancel(struct registry_waits *ws);
 
 /* blk's summary, and its holders into out[max] (their count). */
 void registry_info(struct shm_block *blk, struct proto_info *pi);

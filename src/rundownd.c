@@ -32,6 +32,9 @@
 #define DEFAULT_MAX_CONNS 1024u
 #define DEFAULT_MAX_USER_CONNS 256u
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
+#define DEFAULT_MAX_CONN_WAITS 64u
+#define DEFAULT_MAX_USER_WAITS 1024u
+#define MAX_WAITS 65536u
 #define MAX_CONNS 65536u
 #define MAX_TIMEOUT 3600u
 
@@ -42,6 +45,8 @@ static struct config cfg = {
 	.max_conns = DEFAULT_MAX_CONNS,
 	.max_user_conns = DEFAULT_MAX_USER_CONNS,
 	.timeout = DEFAULT_TIMEOUT,
+	.max_conn_waits = DEFAULT_MAX_CONN_WAITS,
+	.max_user_waits = DEFAULT_MAX_USER_WAITS,
 };
 static struct event_base *base;
 
@@ -51,7 +56,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
 	    "                [-B max-blocks] [-C max-conns] [-U max-user-conns]\n"
-	    "                [-t timeout] [-u user]... [-g group]...\n"
+	    "                [-t timeout] [-w max-conn-waits] [-W max-user-waits]\n"
+	    "                [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
 	    "  -v             log debug messages too\n"
 	    "  -S path        control socket (default: $RUNDOWN_SOCKET, or the\n"
@@ -64,12 +70,17 @@ usage(FILE *f)
 	    "                 most connections of one user (%u)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
+	    "  -w max-conn-waits\n"
+	    "                 most pending waits of one connection (%u)\n"
+	    "  -W max-user-waits\n"
+	    "                 most pending waits of one user (%u)\n"
 	    "  -u user        also let this user connect (repeatable)\n"
 	    "  -g group       also let members of this group connect\n"
 	    "  -V             print the version and exit\n",
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
-	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_TIMEOUT, MAX_TIMEOUT);
+	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_TIMEOUT, MAX_TIMEOUT,
+	    DEFAULT_MAX_CONN_WAITS, DEFAULT_MAX_USER_WAITS);
 }
 
 /* A count in [1, max], or exits with usage status. */
@@ -189,7 +200,7 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd;
 
-	while ((ch = getopt(argc, argv, "B:C:dg:hR:r:S:t:U:u:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, "B:C:dg:hR:r:S:t:U:u:VvW:w:")) != -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
@@ -235,6 +246,14 @@ main(int argc, char **argv)
 			return 0;
 		case 'v':
 			cfg.verbose = 1;
+			break;
+		case 'W':
+			cfg.max_user_waits = parse_count(optarg, MAX_WAITS,
+			    "max-user-waits");
+			break;
+		case 'w':
+			cfg.max_conn_waits = parse_count(optarg, MAX_WAITS,
+			    "max-conn-waits");
 			break;
 		default:
 			usage(stderr);
@@ -286,6 +305,7 @@ main(int argc, char **argv)
 	reaper_init(base, registry_holder_exited, NULL);
 	watcher_init(base);
 	registry_init(&cfg, base);
+	control_init(&cfg);
 	registry_adopt();
 	server_start(base, fd, control_dispatch, control_closed, NULL);
 	if (!cfg.foreground) {

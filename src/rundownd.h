@@ -49,6 +49,8 @@ struct config {
 	uint32_t max_conns;		/* connections at once */
 	uint32_t max_user_conns;	/* of one uid */
 	uint32_t timeout;		/* seconds; see server.c */
+	uint32_t max_conn_waits;	/* pending waits of a connection */
+	uint32_t max_user_waits;	/* of one uid */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

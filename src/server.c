@@ -62,6 +62,7 @@ struct conn {
 	uint64_t start;		/* the peer's start time, or 0 if unknown */
 	bool gone;		/* the peer had exited when it was accepted */
 	uid_t uid;
+	void *data;		/* the dispatcher's (server_set_data) */
 	struct event *rev;
 	struct event *wev;
 	struct event *cev;	/* deferred close */
@@ -414,10 +415,28 @@ server_error(struct conn *c, uint32_t id, int err)
 	server_reply(c, PROTO_ERROR, id, &e, sizeof(e), -1);
 }
 
+void
+server_set_data(struct conn *c, void *data)
+{
+	c->data = data;
+}
+
+void *
+server_data(const struct conn *c)
+{
+	return c->data;
+}
+
 pid_t
 server_peer_pid(const struct conn *c)
 {
 	return c->pid;
+}
+
+uid_t
+server_peer_uid(const struct conn *c)
+{
+	return c->uid;
 }
 
 uint64_t

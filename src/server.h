@@ -33,7 +33,12 @@ void server_reply(struct conn *c, uint16_t type, uint32_t id,
 /* Queues an error reply; err is a positive errno. */
 void server_error(struct conn *c, uint32_t id, int err);
 
+/* The dispatcher's own record of c (NULL until set). */
+void server_set_data(struct conn *c, void *data);
+void *server_data(const struct conn *c);
+
 pid_t server_peer_pid(const struct conn *c);
+uid_t server_peer_uid(const struct conn *c);
 uint64_t server_peer_start(const struct conn *c);
 bool server_peer_gone(const struct conn *c);
 

@@ -7,6 +7,15 @@
  * A watcher's life: NONE (no thread) -> RUNNING (armed) -> EXITED (the
  * thread is done, not yet joined) -> NONE (joined on the loop).  Only the
  * loop's thread starts and joins; the watcher thread only stores EXITED.
+ *
+ * The word lies in memory that clients write, so nothing here may wait
+ * on it unboundedly: a client can change the word without the futex
+ * wake, and the thread then sleeps on.  The loop therefore never joins a
+ * thread that has not said EXITED; watcher_free() of a running watcher
+ * asks the thread to stop (stop flag, then a wake, and the thread looks
+ * at the flag at least every WATCH_RECHECK_S seconds in case the wake
+ * fell between its look and its sleep), and the owner's release
+ * callback, which unmaps the word, runs only once the thread has gone.
  */
 #include "config.h"
 
@@ -14,6 +23,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/queue.h>
 #include <unistd.h>
 
@@ -34,6 +44,8 @@
 #define WATCH_RUNNING 1u
 #define WATCH_EXITED 2u
 
+#define WATCH_RECHECK_S 1	/* a stopping thread's longest sleep */
+
 struct watcher {
 	LIST_ENTRY(watcher) entry;
 	uint32_t *word;
@@ -43,6 +55,9 @@ struct watcher {
 	void *arg;
 	pthread_t thread;
 	uint32_t run;		/* WATCH_*, atomic */
+	uint32_t stop;		/* atomic: the owner let go (watcher_free) */
+	watcher_fn release;	/* then: called once the thread has gone */
+	void *release_arg;
 	struct event *retry;	/* no thread could be started */
 };
 
@@ -56,13 +71,22 @@ static void *
 watcher_main(void *arg)
 {
 	struct watcher *w = arg;
+	struct timespec until;
 	char c = 1;
 
-	/* Every change of a block's state word wakes its futex (block.c),
+	pthread_setname_np(pthread_self(), WATCHER_THREAD_NAME);
+
+	/* Every change of a block's state word by block.c wakes its futex,
 	 * and futex_wait returns at once if the word no longer holds the
-	 * value, so this cannot sleep through a change. */
-	while (rd_load(w->word, RD_ACQUIRE) == w->value)
-		futex_wait(w->word, w->value, NULL);
+	 * value, so this cannot sleep through a change that block.c makes.
+	 * acquire on stop: pairs with the release store in watcher_free();
+	 * the word stays mapped until this thread has said EXITED. */
+	while (!rd_load(&w->stop, RD_ACQUIRE) &&
+	    rd_load(w->word, RD_ACQUIRE) == w->value) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += WATCH_RECHECK_S;
+		futex_wait(w->word, w->value, &until);
+	}
 	/* release: the loop that reads WATCH_EXITED may join at once. */
 	rd_store(&w->run, WATCH_EXITED, RD_RELEASE);
 	if (write(notify_pipe[1], &c, 1) < 0) {
@@ -82,6 +106,16 @@ watcher_join(struct watcher *w)
 	rd_store(&w->run, WATCH_NONE, RD_RELAXED);
 }
 
+/* The owner let go and the thread has gone: the owner may unmap. */
+static void
+watcher_release(struct watcher *w)
+{
+	LIST_REMOVE(w, entry);
+	event_free(w->retry);
+	w->release(w->release_arg);
+	free(w);
+}
+
 /* Some thread said its word changed: join the finished ones and call
  * their owners back. */
 static void
@@ -95,10 +129,13 @@ watcher_notified(int fd, short events, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	LIST_FOREACH_SAFE(w, &watchers, entry, next) {
-		if (rd_load(&w->run, RD_ACQUIRE) == WATCH_EXITED) {
-			watcher_join(w);
+		if (rd_load(&w->run, RD_ACQUIRE) != WATCH_EXITED)
+			continue;
+		watcher_join(w);
+		if (w->release != NULL)
+			watcher_release(w);
+		else
 			w->cb(w->arg);
-		}
 	}
 }
 
@@ -162,7 +199,7 @@ watcher_arm(struct watcher *w, uint32_t value)
 	pthread_attr_t attr;
 	int r;
 
-	if (rd_load(&w->run, RD_ACQUIRE) != WATCH_NONE)
+	if (w->release != NULL || rd_load(&w->run, RD_ACQUIRE) != WATCH_NONE)
 		return;
 	w->value = value;
 	pthread_attr_init(&attr);
@@ -182,11 +219,31 @@ watcher_arm(struct watcher *w, uint32_t value)
 	}
 }
 
-void
-watcher_free(struct watcher *w)
+/* The release of a watcher whose owner needs none. */
+static void
+watcher_nothing(void *arg)
 {
-	watcher_join(w);
-	LIST_REMOVE(w, entry);
-	event_free(w->retry);
-	free(w);
+	(void)arg;
+}
+
+void
+watcher_free(struct watcher *w, watcher_fn release, void *arg)
+{
+	evtimer_del(w->retry);
+	w->release = release != NULL ? release : watcher_nothing;
+	w->release_arg = arg;
+	switch (rd_load(&w->run, RD_ACQUIRE)) {
+	case WATCH_RUNNING:
+		/* release: the thread that sees stop leaves at once.  The
+		 * wake ends its sleep now; should it fall just before the
+		 * sleep begins, the sleep ends by itself within
+		 * WATCH_RECHECK_S.  watcher_notified() releases. */
+		rd_store(&w->stop, 1, RD_RELEASE);
+		futex_wake_all(w->word);
+		return;
+	case WATCH_EXITED:
+		watcher_join(w);
+		break;
+	}
+	watcher_release(w);
 }

@@ -7,6 +7,9 @@
 
 #include <event2/event.h>
 
+/* The threads' name, as ps and /proc show it. */
+#define WATCHER_THREAD_NAME "rd-watch"
+
 struct watcher;
 
 /* Called on the loop's thread: the word may have changed, look again. */
@@ -16,7 +19,7 @@ typedef void (*watcher_fn)(void *arg);
 void watcher_init(struct event_base *base);
 
 /* Joins the threads that have finished; those still asleep end with the
- * process. */
+ * process (the loop has stopped: no callback runs). */
 void watcher_shutdown(void);
 
 /* A watcher of *word that calls cb(arg) on the loop; name (kept, not
@@ -29,7 +32,10 @@ struct watcher *watcher_new(const uint32_t *word, const char *name,
  * shortly all the same, so that the caller looks again and re-arms. */
 void watcher_arm(struct watcher *w, uint32_t value);
 
-/* Joins the watcher's thread, if any, and frees it. */
-void watcher_free(struct watcher *w);
+/* Lets go of w, never waiting for its thread: release(arg) is called,
+ * now or from the loop once the thread has gone, after which nothing
+ * here touches the word; then w is freed.  cb is not called again.
+ * release may be NULL. */
+void watcher_free(struct watcher *w, watcher_fn release, void *arg);
 
 #endif /* RUNDOWND_WATCHER_H */

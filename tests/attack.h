@@ -16,4 +16,9 @@
 /* attack_rows.c: bytes written into a block's rows (owners). */
 TCase *attack_rows_tcase(void);
 
+/* attack_waits.c: waits that hang the daemon or cost it without bound. */
+TCase *attack_waits_tcase(void);
+TCase *attack_wait_limits_tcase(void);
+TCase *attack_many_waits_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

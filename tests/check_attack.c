@@ -16,6 +16,9 @@ attack_suite(void)
 	Suite *s = suite_create("attack");
 
 	suite_add_tcase(s, attack_rows_tcase());
+	suite_add_tcase(s, attack_waits_tcase());
+	suite_add_tcase(s, attack_wait_limits_tcase());
+	suite_add_tcase(s, attack_many_waits_tcase());
 	return s;
 }
 
