@@ -150,6 +150,10 @@ fail(const struct args *a, int err)
 		    "in use (run it down first, or detach every process)" :
 		    why;
 		break;
+	case EAGAIN:
+		why = "too many waits pending (the daemon's -w and -W limits); "
+		    "try again once one has ended";
+		break;
 	case EEXIST:
 	case EALREADY:
 	case EPERM:
