@@ -36,5 +36,9 @@ void server_error(struct conn *c, uint32_t id, int err);
 pid_t server_peer_pid(const struct conn *c);
 uint64_t server_peer_start(const struct conn *c);
 bool server_peer_gone(const struct conn *c);
+/* The peer's credentials as of connect() (SO_PEERCRED, SO_PEERGROUPS). */
+uid_t server_peer_uid(const struct conn *c);
+gid_t server_peer_gid(const struct conn *c);
+bool server_peer_in_group(const struct conn *c, gid_t gid);
 
 #endif /* RUNDOWND_SERVER_H */

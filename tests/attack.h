@@ -15,5 +15,7 @@
 
 /* attack_rows.c: bytes written into a block's rows (owners). */
 TCase *attack_rows_tcase(void);
+/* attack_perms.c: users let in using blocks not their own; rows hoarded. */
+TCase *attack_perms_tcase(void);
 
 #endif /* RUNDOWN_ATTACK_H */
