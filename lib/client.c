@@ -319,6 +319,20 @@ rundown_ctl_create(rundown_conn_t *c, uint32_t tag, uint32_t rows)
 }
 
 int
+rundown_ctl_create_mode(rundown_conn_t *c, uint32_t tag, uint32_t rows,
+    unsigned int mode)
+{
+	struct proto_req req = { .tag = tag, .arg = rows,
+	    .flags = PROTO_MODE_FLAGS(mode) };
+	struct proto_ok ok;
+
+	if ((mode & ~PROTO_MODE_MASK) != 0)
+		return -EINVAL;
+	return client_call(c, PROTO_CREATE, &req, PROTO_OK, &ok, sizeof(ok),
+	    NULL, NULL);
+}
+
+int
 rundown_ctl_wait(rundown_conn_t *c, uint32_t tag,
     const struct timespec *timeout)
 {
@@ -374,6 +388,9 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->outstanding = p->outstanding;
 	info->reclaimed_rows = p->reclaimed_rows;
 	info->reclaimed = p->reclaimed;
+	info->uid = p->uid;
+	info->gid = p->gid;
+	info->mode = p->mode;
 }
 
 /* A STATUS_REPLY payload as rundown_ctl_status() returns it. */

@@ -105,9 +105,13 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 	if (fixed == sizeof(req) && proto_req_size(h->type) > 0) {
 		memcpy(&req, p, sizeof(req));
 		if ((h->type != PROTO_DETACH && req.serial != 0) ||
-		    (h->type != PROTO_ATTACH && req.flags != 0) ||
-		    (h->type == PROTO_ATTACH &&
-		    (req.flags & ~PROTO_ATTACH_CREATE) != 0))
+		    (h->type != PROTO_ATTACH && h->type != PROTO_CREATE &&
+		    req.flags != 0) ||
+		    (h->type == PROTO_ATTACH && (req.flags &
+		    ~(PROTO_ATTACH_CREATE | PROTO_MODE_FLAGS(0777))) != 0) ||
+		    (h->type == PROTO_CREATE &&
+		    (req.flags & ~PROTO_MODE_FLAGS(0777)) != 0) ||
+		    (!(req.flags & PROTO_MODE_SET) && PROTO_MODE_OF(req.flags)))
 			return -EBADMSG;
 	} else if (h->type == PROTO_ERROR) {
 		struct proto_error e;
@@ -123,7 +127,8 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 			return -EBADMSG;
 	} else if (h->type == PROTO_STATUS_REPLY) {
 		memcpy(&info, p, sizeof(info));
-		if ((h->length - fixed) / entry != info.attached)
+		if ((h->length - fixed) / entry != info.attached ||
+		    info.reserved != 0)
 			return -EBADMSG;
 	} else if (h->type == PROTO_LIST_REPLY) {
 		memcpy(&count, p, sizeof(count));

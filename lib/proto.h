@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1u
-#define PROTO_MAX_FRAME 65536u		/* header included */
+#define PROTO_VERSION 2u
+#define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
 
@@ -34,7 +34,7 @@ struct proto_hdr {
 
 enum proto_type {
 	/* Requests: payload struct proto_req unless noted. */
-	PROTO_CREATE = 1,	/* tag, arg = rows (0: default) */
+	PROTO_CREATE = 1,	/* tag, arg = rows (0: default), flags */
 	PROTO_ATTACH = 2,	/* tag, arg = rows if created, flags */
 	PROTO_DETACH = 3,	/* tag, arg = row, serial */
 	PROTO_WAIT = 4,		/* tag, arg = timeout in ms */
@@ -54,11 +54,22 @@ enum proto_type {
 };
 
 #define PROTO_ATTACH_CREATE 0x1u	/* flags of PROTO_ATTACH */
+/* Flags of PROTO_CREATE and PROTO_ATTACH: the block, if created, gets the
+ * permission bits PROTO_MODE_OF(flags) (0777 at most) instead of the
+ * daemon's default.  Version 2 added it, and the owner and mode of
+ * struct proto_info. */
+#define PROTO_MODE_SET 0x2u
+#define PROTO_MODE_SHIFT 16
+#define PROTO_MODE_MASK 0777u
+#define PROTO_MODE_FLAGS(m) \
+	(PROTO_MODE_SET | (((uint32_t)(m) & PROTO_MODE_MASK) << PROTO_MODE_SHIFT))
+#define PROTO_MODE_OF(f) (((f) >> PROTO_MODE_SHIFT) & PROTO_MODE_MASK)
 
 struct proto_req {
 	uint32_t tag;
 	uint32_t arg;
-	uint32_t flags;		/* PROTO_ATTACH only; 0 otherwise */
+	uint32_t flags;		/* PROTO_CREATE and PROTO_ATTACH only; 0
+				 * otherwise */
 	uint32_t serial;	/* PROTO_DETACH only (from ATTACHED); 0 otherwise */
 };
 
@@ -92,6 +103,10 @@ struct proto_info {
 	uint64_t outstanding;
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
+	uint32_t uid;		/* owner: the creator's */
+	uint32_t gid;
+	uint32_t mode;		/* permission bits, rundownd(8) */
+	uint32_t reserved;
 };
 
 struct proto_holder {

@@ -62,7 +62,11 @@ rundown_strerror(int err)
 	case ECONNREFUSED:
 		return "no daemon listening on the socket";
 	case EACCES:
-		return "permission denied by the daemon or the socket's directory";
+		return "permission denied by the daemon (the block's owner and "
+		    "mode) or the socket's directory";
+	case EDQUOT:
+		return "this process or user holds as many rows of the block as "
+		    "the daemon allows";
 	case EPROTO:
 		return "protocol error";
 	case ECONNRESET:

@@ -5,14 +5,22 @@
  * that end later are answered from control_wait_done(), the callback
  * given to the registry with each wait.
  *
- * Who may connect at all is the transport's check (server.c).
+ * Who may connect at all is the transport's check (server.c); what a
+ * peer may do to a block is checked here, before the registry is called,
+ * against the block's owner and mode as System V IPC does (ipc_perm):
+ * the owner's, the group's or the others' bits, whichever class the peer
+ * is in first, where r lets it attach (attach, status) and w lets it
+ * control (wait, completed, reinit, free).  Root and the daemon's own
+ * user may do anything.  Refusals are EACCES.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "log.h"
@@ -42,6 +50,57 @@ void
 control_init(const struct config *c)
 {
 	cfg = c;
+}
+
+#define CONTROL_DEFAULT_MODE 0600u	/* a create that names no mode */
+#define CONTROL_MAY_ATTACH 04u		/* r */
+#define CONTROL_MAY_CONTROL 02u		/* w */
+
+/* What a request of type needs of the block's mode: one of the above,
+ * or 0 (create; detach, which only the row's process may do). */
+static uint32_t
+control_needs(uint16_t type)
+{
+	switch (type) {
+	case PROTO_ATTACH:
+	case PROTO_STATUS:
+		return CONTROL_MAY_ATTACH;
+	case PROTO_WAIT:
+	case PROTO_COMPLETED:
+	case PROTO_REINIT:
+	case PROTO_FREE:
+		return CONTROL_MAY_CONTROL;
+	default:
+		return 0;
+	}
+}
+
+/* May the peer of c do what need says to blk? */
+static bool
+control_may(struct conn *c, struct shm_block *blk, uint32_t need)
+{
+	uid_t uid = server_peer_uid(c), owner;
+	uint32_t mode, bits;
+	gid_t group;
+
+	if (need == 0 || uid == 0 || uid == geteuid())
+		return true;
+	registry_owner(blk, &owner, &group, &mode);
+	if (uid == owner)
+		bits = mode >> 6;
+	else if (server_peer_in_group(c, group))
+		bits = mode >> 3;
+	else
+		bits = mode;
+	return (bits & need) == need;
+}
+
+/* The mode a create request asks for. */
+static uint32_t
+control_mode(const struct proto_req *req)
+{
+	return (req->flags & PROTO_MODE_SET) ? PROTO_MODE_OF(req->flags) :
+	    CONTROL_DEFAULT_MODE;
 }
 
 /* The answer of a wait that was pending. */
@@ -177,10 +236,15 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		server_error(c, h->id, ENOENT);
 		return;
 	}
+	if (blk != NULL && !control_may(c, blk, control_needs(h->type))) {
+		server_error(c, h->id, EACCES);
+		return;
+	}
 
 	switch (h->type) {
 	case PROTO_CREATE:
-		r = registry_create(req->tag, req->arg, &blk);
+		r = registry_create(req->tag, req->arg, server_peer_uid(c),
+		    server_peer_gid(c), control_mode(req), &blk);
 		break;
 	case PROTO_ATTACH:
 		if (server_peer_gone(c)) {
@@ -189,12 +253,14 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		}
 		if (blk == NULL) {
 			r = (req->flags & PROTO_ATTACH_CREATE) ?
-			    registry_create(req->tag, req->arg, &blk) : -ENOENT;
+			    registry_create(req->tag, req->arg,
+			    server_peer_uid(c), server_peer_gid(c),
+			    control_mode(req), &blk) : -ENOENT;
 			if (r != 0)
 				break;
 		}
 		r = registry_attach(blk, server_peer_pid(c),
-		    server_peer_start(c), &a, &fd);
+		    server_peer_start(c), server_peer_uid(c), &a, &fd);
 		if (r == 0) {
 			server_reply(c, PROTO_ATTACHED, h->id, &a, sizeof(a),
 			    fd);

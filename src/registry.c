@@ -13,6 +13,13 @@
  * lives here is bookkeeping: which process holds which row, pending waits,
  * and counts of what was reclaimed.
  *
+ * A block's owner and mode (who may attach, who may run it down; checked
+ * by control.c) are not in the block's header, which every attached
+ * process can write: they live in a second object, "NAME.perm", that no
+ * client is ever given, so that a restarted daemon reads them as the
+ * creator set them.  One missing or not ours is read as the daemon's own,
+ * mode 0600: a lost owner fails closed.
+ *
  * Waits: the loop never blocks.  A block with pending waits arms its
  * watcher (watcher.c) on the state word of the run-down awaited; when the
  * word moves on, the watcher calls registry_settle() on the loop, which
@@ -23,6 +30,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +80,11 @@ struct shm_block {
 	struct rundown_block geom; /* the header as checked (geometry, serial) */
 	struct block_layout lay; /* the shape every loop and address uses */
 	struct holder **owner;	/* per row: who holds it, or NULL */
+	uid_t *row_uid;		/* per row: its holder's uid, (uid_t)-1 if
+				 * unknown (adopted) */
+	uid_t uid;		/* owner: the creator */
+	gid_t gid;
+	uint32_t mode;		/* permission bits, 0777 at most */
 	uint32_t attached;
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
@@ -94,6 +107,7 @@ static struct event_base *base;
 
 static void registry_settle(void *arg);
 static void registry_restore_header(struct shm_block *blk);
+static void registry_forget(struct shm_block *blk);
 
 size_t
 registry_count(void)
@@ -261,12 +275,14 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b,
 	blk->tag = tag;
 	rundown_tag_format(tag, blk->tagstr);
 	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL ||
+	    (blk->row_uid = calloc(l->rows, sizeof(*blk->row_uid))) == NULL ||
 	    (blk->watcher = watcher_new(&b->state, blk->tagstr,
 	    registry_settle, blk)) == NULL ||
 	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
 	    blk)) == NULL) {
 		if (blk->watcher != NULL)
 			watcher_free(blk->watcher, NULL, NULL);
+		free(blk->row_uid);
 		free(blk->owner);
 		free(blk);
 		return NULL;
@@ -325,15 +341,98 @@ registry_serial(void)
 	return v;
 }
 
-/* Creates the shared-memory object for tag: 0 or -errno. */
+/* What "NAME.perm" holds. */
+struct registry_perm {
+	uint32_t magic;
+	uint32_t serial;	/* of the block it belongs to */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t reserved;
+};
+
+#define REGISTRY_PERM_MAGIC 0x4d524550u	/* "PERM" */
+
+static void
+registry_perm_name(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.perm", name);
+}
+
+/* Writes blk's owner and mode where no client can reach them: 0 or
+ * -errno. */
+static int
+registry_perm_write(struct shm_block *blk)
+{
+	struct registry_perm p = {
+		.magic = REGISTRY_PERM_MAGIC, .serial = blk->geom.serial,
+		.uid = blk->uid, .gid = blk->gid, .mode = blk->mode,
+	};
+	char name[96];
+	int fd, r = 0;
+
+	registry_perm_name(blk->name, name, sizeof(name));
+	shm_unlink(name);	/* a stale one; one of another user stays and
+				 * makes O_EXCL fail */
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) != 0 ||
+	    pwrite(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p)) {
+		r = errno != 0 ? -errno : -EIO;
+		shm_unlink(name);
+	}
+	close(fd);
+	return r;
+}
+
+/* Reads blk's owner and mode back, or sets the daemon's own, 0600. */
+static void
+registry_perm_read(struct shm_block *blk)
+{
+	struct registry_perm p;
+	struct stat st;
+	char name[96];
+	int fd;
+
+	registry_perm_name(blk->name, name, sizeof(name));
+	blk->uid = geteuid();
+	blk->gid = getegid();
+	blk->mode = 0600;
+	if ((fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0)) < 0)
+		goto lost;
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || st.st_size != (off_t)sizeof(p) ||
+	    pread(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p) ||
+	    p.magic != REGISTRY_PERM_MAGIC || p.serial != blk->geom.serial ||
+	    (p.mode & ~PROTO_MODE_MASK) != 0 || p.reserved != 0) {
+		close(fd);
+		goto lost;
+	}
+	close(fd);
+	blk->uid = p.uid;
+	blk->gid = p.gid;
+	blk->mode = p.mode;
+	return;
+lost:
+	log_warnx("%s: owner and mode lost; the daemon's own now, mode 0600",
+	    blk->tagstr);
+}
+
+/* Creates the shared-memory object for tag, owned by uid and gid with
+ * mode: 0 or -errno. */
 int
-registry_create(uint32_t tag, uint32_t rows, struct shm_block **out)
+registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
+    uint32_t mode, struct shm_block **out)
 {
 	struct block_layout l;
 	struct rundown_block *b;
 	struct shm_block *blk;
 	char name[64];
 	int fd, r;
+
+	if ((mode & ~PROTO_MODE_MASK) != 0)
+		return -EINVAL;
 
 	if (rows == 0)
 		rows = cfg->default_rows;
@@ -363,8 +462,18 @@ registry_create(uint32_t tag, uint32_t rows, struct shm_block **out)
 		errno = ENOMEM;
 		goto fail;
 	}
-	log_info("%s: created, %u rows of %u CPUs", (*out)->tagstr, rows,
-	    l.cpus);
+	(*out)->uid = uid;
+	(*out)->gid = gid;
+	(*out)->mode = mode;
+	if ((r = registry_perm_write(*out)) != 0) {
+		log_warnx("%s: cannot keep its owner and mode: %s",
+		    (*out)->tagstr, strerror(-r));
+		registry_forget(*out);
+		return r;
+	}
+	log_info("%s: created, %u rows of %u CPUs, uid %lu gid %lu mode %03o",
+	    (*out)->tagstr, rows, l.cpus, (unsigned long)uid,
+	    (unsigned long)gid, mode);
 	return 0;
 fail:
 	r = -errno;
@@ -475,6 +584,7 @@ registry_adopt_one(const char *entry)
 		goto bad;
 	}
 	blk->size = (size_t)st.st_size;
+	registry_perm_read(blk);
 
 	/* Finish what a previous daemon may have left half done: a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
@@ -495,6 +605,7 @@ registry_adopt_one(const char *entry)
 		p = reaper_get(pid, b->row[r].start, &err);
 		if (p != NULL) {
 			blk->owner[r] = p;
+			blk->row_uid[r] = (uid_t)-1;
 			blk->attached++;
 		} else if (err == -EMFILE || err == -ENFILE ||
 		    err == -ENOMEM) {
@@ -574,6 +685,18 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 	pi->outstanding = st.outstanding;
 	pi->reclaimed_rows = blk->reclaimed_rows;
 	pi->reclaimed = blk->reclaimed;
+	pi->uid = (uint32_t)blk->uid;
+	pi->gid = (uint32_t)blk->gid;
+	pi->mode = blk->mode;
+}
+
+void
+registry_owner(const struct shm_block *blk, uid_t *uid, gid_t *gid,
+    uint32_t *mode)
+{
+	*uid = blk->uid;
+	*gid = blk->gid;
+	*mode = blk->mode;
 }
 
 size_t
@@ -614,23 +737,53 @@ registry_list(struct proto_info *out, size_t max)
 	return n;
 }
 
+/* The most rows of blk that one uid other than its owner may hold:
+ * -Q, or half the rows (rounded up) by default. */
+static uint32_t
+registry_uid_cap(const struct shm_block *blk)
+{
+	if (cfg->max_uid_rows != 0)
+		return cfg->max_uid_rows;
+	return (blk->lay.rows + 1) / 2;
+}
+
 int
-registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
+registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
     struct proto_attached *a, int *fd)
 {
 	struct holder *p;
-	uint32_t r;
+	uint32_t r, free_row = UINT32_MAX, mine = 0, theirs = 0;
+	bool capped;
 	int err;
 
+	/* Root and the daemon's user are not capped, nor is the block's
+	 * owner per uid: the caps keep others from taking the owner's rows. */
+	capped = uid != 0 && uid != geteuid();
 	for (r = 0; r < blk->lay.rows; r++) {
-		if (blk->owner[r] == NULL && blk->b->row[r].owner == 0)
-			break;
+		if (blk->owner[r] == NULL) {
+			if (free_row == UINT32_MAX &&
+			    blk->b->row[r].owner == 0)
+				free_row = r;
+			continue;
+		}
+		if (reaper_pid(blk->owner[r]) == pid)
+			mine++;
+		if (blk->row_uid[r] == uid)
+			theirs++;
 	}
-	if (r == blk->lay.rows)
+	if (capped && (mine >= cfg->max_proc_rows ||
+	    (uid != blk->uid && theirs >= registry_uid_cap(blk)))) {
+		log_debug("%s: pid %ld uid %lu over its rows (%u of the "
+		    "process, %u of the user)", blk->tagstr, (long)pid,
+		    (unsigned long)uid, mine, theirs);
+		return -EDQUOT;
+	}
+	if ((r = free_row) == UINT32_MAX)
 		return -ENOSPC;
 	if ((p = reaper_get(pid, start, &err)) == NULL)
 		return err;
 	blk->owner[r] = p;
+	blk->row_uid[r] = uid;
 	blk->attached++;
 	blk->b->row[r].start = reaper_start(p);
 	rd_store(&blk->b->row[r].owner, pid, RD_RELAXED);
@@ -697,17 +850,16 @@ registry_unmap(void *arg)
 
 	munmap(blk->b, blk->size);
 	close(blk->fd);
+	free(blk->row_uid);
 	free(blk->owner);
 	free(blk);
 }
 
-/* Removes a block: run down, or open with nobody attached.  Never waits:
- * a watcher still asleep on the block (a client changed the state word
- * without a wake) is told to stop, and the mapping goes with it. */
+/* Removes a block: run down, or open with nobody attached. */
 int
 registry_free(struct shm_block *blk)
 {
-	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE) & ST_MASK, r;
+	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE) & ST_MASK;
 	struct waiter *w;
 
 	if (!(s == ST_DRAINED || s == ST_COMPLETED ||
@@ -717,15 +869,29 @@ registry_free(struct shm_block *blk)
 	 * all end, whatever a client writes into the word meanwhile. */
 	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 		registry_end_wait(w, 0);
+	log_info("%s: freed", blk->tagstr);
+	registry_forget(blk);
+	return 0;
+}
+
+/* Unlinks and forgets a block that no wait names.  Never waits: a
+ * watcher still asleep on the block (a client changed the state word
+ * without a wake) is told to stop, and the mapping goes with it. */
+static void
+registry_forget(struct shm_block *blk)
+{
+	char name[96];
+	uint32_t r;
+
 	event_free(blk->settle_ev);
 	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] != NULL)
 			reaper_put(blk->owner[r]);
 	}
+	registry_perm_name(blk->name, name, sizeof(name));
+	shm_unlink(name);
 	shm_unlink(blk->name);
-	log_info("%s: freed", blk->tagstr);
 	TAILQ_REMOVE(&blocks, blk, entry);
 	nblocks--;
 	watcher_free(blk->watcher, registry_unmap, blk);
-	return 0;
 }

@@ -50,9 +50,11 @@ struct shm_block *registry_find(uint32_t tag);
 size_t registry_list(struct proto_info *out, size_t max);
 
 /* 0 or -errno, as the protocol's error codes (rundown_shared(3)). */
-int registry_create(uint32_t tag, uint32_t rows, struct shm_block **out);
+int registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
+    uint32_t mode, struct shm_block **out);
+/* -EDQUOT if pid, or uid, holds as many rows of blk as it may (-P, -Q). */
 int registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
-    struct proto_attached *a, int *fd);
+    uid_t uid, struct proto_attached *a, int *fd);
 int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
     pid_t pid, uint64_t *held);
 int registry_completed(struct shm_block *blk);
@@ -75,6 +77,9 @@ void registry_cancel(struct registry_waits *ws);
 
 /* blk's summary, and its holders into out[max] (their count). */
 void registry_info(struct shm_block *blk, struct proto_info *pi);
+/* blk's owner and permission bits, as its creator set them. */
+void registry_owner(const struct shm_block *blk, uid_t *uid, gid_t *gid,
+    uint32_t *mode);
 size_t registry_holders(struct shm_block *blk, struct proto_holder *out,
     size_t max);
 

@@ -34,7 +34,7 @@
 #define NS 1000000000LL
 
 /* Long options of the commands: values past any character. */
-enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT };
+enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
 
 /* A command line after parsing, for any command. */
 struct args {
@@ -43,6 +43,8 @@ struct args {
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
 	uint32_t rows;		/* create: 0 for the daemon's default */
+	bool moded;		/* create: a --mode was given */
+	unsigned int mode;
 	bool json;
 	bool timed;		/* wait: a --timeout was given */
 	struct timespec timeout;
@@ -66,6 +68,7 @@ static const struct option opts_plain[] = {
 static const struct option opts_create[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "rows", required_argument, NULL, OPT_ROWS },
+	{ "mode", required_argument, NULL, OPT_MODE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -204,6 +207,23 @@ parse_rows(const char *s, uint32_t *rows)
 	return 0;
 }
 
+/* Permission bits in octal, 0 to 0777: 0 or -1. */
+static int
+parse_mode(const char *s, unsigned int *mode)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || *end != '\0' || v > 0777)
+		return -1;
+	*mode = (unsigned int)v;
+	return 0;
+}
+
 /* Seconds with an optional decimal fraction ("2", "0.25", ".5"), to the
  * nanosecond; digits past that are ignored.  0 or -1. */
 static int
@@ -238,7 +258,8 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: rundownctl [-hV] [-S socket-path] command [args]\n"
-	    "  create TAG [--rows N]           create a block\n"
+	    "  create TAG [--rows N] [--mode OCTAL]\n"
+	    "                                  create a block\n"
 	    "  list [--json]                   list the blocks\n"
 	    "  status TAG [--json]             show a block and who holds it\n"
 	    "  wait TAG [--timeout SECONDS]    run a block down, wait for it"
@@ -310,6 +331,12 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 			if (parse_rows(optarg, &a->rows) != 0)
 				return bad_usage(c, "--rows must be 1 to "
 				    "4294967295: %s", optarg);
+			break;
+		case OPT_MODE:
+			if (parse_mode(optarg, &a->mode) != 0)
+				return bad_usage(c, "--mode must be octal, 0 to "
+				    "777: %s", optarg);
+			a->moded = true;
 			break;
 		case OPT_JSON:
 			a->json = true;
@@ -439,6 +466,8 @@ json_info(const struct rundown_block_info *b)
 	    (unsigned long long)b->outstanding,
 	    (unsigned long long)b->reclaimed_rows,
 	    (unsigned long long)b->reclaimed);
+	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\"", b->uid, b->gid,
+	    b->mode);
 }
 
 /* A block's status with all of its holders, in a buffer the caller frees:
@@ -508,7 +537,8 @@ cmd_free(const struct args *a)
 	return cmd_simple(a, rundown_ctl_free);
 }
 
-/* Creates a block, with the daemon's default rows unless --rows. */
+/* Creates a block, with the daemon's default rows unless --rows, mode
+ * 0600 unless --mode. */
 static int
 cmd_create(const struct args *a)
 {
@@ -517,7 +547,8 @@ cmd_create(const struct args *a)
 
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
-	r = rundown_ctl_create(conn, a->tag, a->rows);
+	r = a->moded ? rundown_ctl_create_mode(conn, a->tag, a->rows, a->mode) :
+	    rundown_ctl_create(conn, a->tag, a->rows);
 	rundown_disconnect(conn);
 	return r != 0 ? fail(a, r) : 0;
 }
@@ -559,18 +590,20 @@ cmd_list(const struct args *a)
 		}
 		fputs("]\n", stdout);
 	} else {
-		printf("%-10s  %-12s  %8s  %11s  %5s  %4s  %10s  %s\n", "TAG",
-		    "STATE", "ATTACHED", "OUTSTANDING", "ROWS", "CPUS",
-		    "GENERATION", "RECLAIMED");
+		printf("%-10s  %-12s  %8s  %11s  %5s  %4s  %10s  %-12s  %s\n",
+		    "TAG", "STATE", "ATTACHED", "OUTSTANDING", "ROWS", "CPUS",
+		    "GENERATION", "RECLAIMED", "OWNER");
 		for (i = 0; i < n; i++) {
 			snprintf(reclaimed, sizeof(reclaimed), "%llu/%llu",
 			    (unsigned long long)b[i].reclaimed_rows,
 			    (unsigned long long)b[i].reclaimed);
-			printf("%-10s  %-12s  %8u  %11llu  %5u  %4u  %10u  %s\n",
+			printf("%-10s  %-12s  %8u  %11llu  %5u  %4u  %10u  %-12s  "
+			    "%u:%u %04o\n",
 			    rundown_tag_format(b[i].tag, tag),
 			    rundown_state_name(b[i].state), b[i].attached,
 			    (unsigned long long)b[i].outstanding, b[i].rows,
-			    b[i].cpus, b[i].generation, reclaimed);
+			    b[i].cpus, b[i].generation, reclaimed, b[i].uid,
+			    b[i].gid, b[i].mode);
 		}
 	}
 	free(b);
@@ -615,6 +648,8 @@ cmd_status(const struct args *a)
 		    (unsigned long long)info.outstanding,
 		    (unsigned long long)info.reclaimed_rows,
 		    (unsigned long long)info.reclaimed);
+		printf("uid: %u\ngid: %u\nmode: %04o\n", info.uid, info.gid,
+		    info.mode);
 		for (i = 0; i < n; i++)
 			printf("holder: pid %ld (%s) row %u outstanding %llu\n",
 			    (long)h[i].pid,
@@ -811,7 +846,8 @@ cmd_run(const struct args *a)
 
 /* The commands, in the order that usage() lists them. */
 static const struct command commands[] = {
-	{ "create", cmd_create, opts_create, true, false, "TAG [--rows N]" },
+	{ "create", cmd_create, opts_create, true, false,
+	    "TAG [--rows N] [--mode OCTAL]" },
 	{ "list", cmd_list, opts_json, false, false, "[--json]" },
 	{ "status", cmd_status, opts_json, true, false, "TAG [--json]" },
 	{ "wait", cmd_wait, opts_wait, true, false,

@@ -31,6 +31,7 @@
 #define DEFAULT_MAX_BLOCKS 256u
 #define DEFAULT_MAX_CONNS 1024u
 #define DEFAULT_MAX_USER_CONNS 256u
+#define DEFAULT_PROC_ROWS 1u	/* rows of one block per process */
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
 #define DEFAULT_MAX_CONN_WAITS 64u
 #define DEFAULT_MAX_USER_WAITS 1024u
@@ -47,6 +48,8 @@ static struct config cfg = {
 	.timeout = DEFAULT_TIMEOUT,
 	.max_conn_waits = DEFAULT_MAX_CONN_WAITS,
 	.max_user_waits = DEFAULT_MAX_USER_WAITS,
+	.max_proc_rows = DEFAULT_PROC_ROWS,
+	.max_uid_rows = 0,		/* half of each block's rows */
 };
 static struct event_base *base;
 
@@ -56,7 +59,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
 	    "                [-B max-blocks] [-C max-conns] [-U max-user-conns]\n"
-	    "                [-t timeout] [-w max-conn-waits] [-W max-user-waits]\n"
+	    "                [-P proc-rows] [-Q user-rows] [-t timeout]\n"
+	    "                [-w max-conn-waits] [-W max-user-waits]\n"
 	    "                [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
 	    "  -v             log debug messages too\n"
@@ -68,6 +72,9 @@ usage(FILE *f)
 	    "  -C max-conns   most connections at once (%u, at most %u)\n"
 	    "  -U max-user-conns\n"
 	    "                 most connections of one user (%u)\n"
+	    "  -P proc-rows   most rows of a block one process may hold (%u)\n"
+	    "  -Q user-rows   most rows of a block one user other than its\n"
+	    "                 owner may hold (half the block's rows)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -w max-conn-waits\n"
@@ -79,8 +86,9 @@ usage(FILE *f)
 	    "  -V             print the version and exit\n",
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
-	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_TIMEOUT, MAX_TIMEOUT,
-	    DEFAULT_MAX_CONN_WAITS, DEFAULT_MAX_USER_WAITS);
+	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_PROC_ROWS,
+	    DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
+	    DEFAULT_MAX_USER_WAITS);
 }
 
 /* A count in [1, max], or exits with usage status. */
@@ -200,7 +208,8 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd;
 
-	while ((ch = getopt(argc, argv, "B:C:dg:hR:r:S:t:U:u:VvW:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:C:dg:hP:Q:R:r:S:t:U:u:VvW:w:")) !=
+	    -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
@@ -219,6 +228,14 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'P':
+			cfg.max_proc_rows = parse_count(optarg,
+			    PROTO_MAX_ENTRIES, "proc-rows");
+			break;
+		case 'Q':
+			cfg.max_uid_rows = parse_count(optarg,
+			    PROTO_MAX_ENTRIES, "user-rows");
+			break;
 		case 'R':
 			cfg.max_rows = parse_count(optarg, PROTO_MAX_ENTRIES,
 			    "max-rows");

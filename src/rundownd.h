@@ -51,6 +51,8 @@ struct config {
 	uint32_t timeout;		/* seconds; see server.c */
 	uint32_t max_conn_waits;	/* pending waits of a connection */
 	uint32_t max_user_waits;	/* of one uid */
+	uint32_t max_proc_rows;		/* rows of one block per process */
+	uint32_t max_uid_rows;		/* per uid not the owner; 0: half */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

@@ -63,6 +63,7 @@ struct conn {
 	bool gone;		/* the peer had exited when it was accepted */
 	uid_t uid;
 	void *data;		/* the dispatcher's (server_set_data) */
+	gid_t gid;
 	struct event *rev;
 	struct event *wev;
 	struct event *cev;	/* deferred close */
@@ -451,6 +452,31 @@ server_peer_gone(const struct conn *c)
 	return c->gone;
 }
 
+gid_t
+server_peer_gid(const struct conn *c)
+{
+	return c->gid;
+}
+
+/* Is gid the peer's group, or one of its supplementary groups as of
+ * connect()?  Those are asked of the socket only when needed. */
+bool
+server_peer_in_group(const struct conn *c, gid_t gid)
+{
+	gid_t groups[SERVER_MAX_GROUPS];
+	socklen_t len = sizeof(groups);
+	size_t i;
+
+	if (c->gid == gid)
+		return true;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return false;	/* more than we take, or none: not a member */
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
 /*
  * Pins the pid to the process that connected, by its start time: should
  * that process exit and its pid be reused, an attach on its connection
@@ -704,6 +730,7 @@ server_accept(int fd, short events, void *arg)
 	c->fd = cfd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
+	c->gid = cred.gid;
 	server_pin(c);
 	STAILQ_INIT(&c->out);
 	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);

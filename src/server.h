@@ -41,5 +41,8 @@ pid_t server_peer_pid(const struct conn *c);
 uid_t server_peer_uid(const struct conn *c);
 uint64_t server_peer_start(const struct conn *c);
 bool server_peer_gone(const struct conn *c);
+/* The peer's credentials as of connect() (SO_PEERCRED, SO_PEERGROUPS). */
+gid_t server_peer_gid(const struct conn *c);
+bool server_peer_in_group(const struct conn *c, gid_t gid);
 
 #endif /* RUNDOWND_SERVER_H */

@@ -15,6 +15,8 @@
 
 /* attack_rows.c: bytes written into a block's rows (owners). */
 TCase *attack_rows_tcase(void);
+/* attack_perms.c: users let in using blocks not their own; rows hoarded. */
+TCase *attack_perms_tcase(void);
 
 /* attack_waits.c: waits that hang the daemon or cost it without bound. */
 TCase *attack_waits_tcase(void);

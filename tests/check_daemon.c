@@ -517,7 +517,8 @@ START_TEST(test_users)
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 07777, 0666);
 
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	/* Others let in may use it: mode 0666 (attack_perms.c tests less). */
+	ck_assert_int_eq(rundown_ctl_create_mode(td.conn, tag, 0, 0666), 0);
 	r = as_user(&nobody, tag, false);
 	ck_assert_msg(r == USER_OK, "as nobody: exit status %d", r);
 	r = as_user(&daemon_pw, tag, true);
@@ -570,7 +571,7 @@ START_TEST(test_malformed)
 		uint32_t serial;	/* of that payload */
 		int code;
 	} cases[] = {
-		{ "wrong version", { 2, PROTO_LIST, 0, 11, 0 }, false, 0, 0,
+		{ "wrong version", { PROTO_VERSION + 1, PROTO_LIST, 0, 11, 0 }, false, 0, 0,
 		    EPROTO },
 		{ "version 0", { 0, PROTO_STATUS, 16, 12, 0 }, false, 0, 0,
 		    EPROTO },
@@ -596,7 +597,7 @@ START_TEST(test_malformed)
 		{ "flags on status", { PROTO_VERSION, PROTO_STATUS, 16, 22,
 		    0 }, true, 1, 0, EBADMSG },
 		{ "attach flags", { PROTO_VERSION, PROTO_ATTACH, 16, 23, 0 },
-		    true, 2, 0, EBADMSG },
+		    true, 4, 0, EBADMSG },
 	};
 	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
 	struct proto_req req;
@@ -1530,7 +1531,7 @@ END_TEST
 static void
 orphan_child(int fd, uint32_t tag, int go, int out)
 {
-	unsigned char buf[PROTO_HDR_SIZE + 64];
+	unsigned char buf[PROTO_HDR_SIZE + 128];
 	struct proto_error e = { .code = 0 };
 	struct proto_hdr h;
 	char c;
@@ -1637,7 +1638,7 @@ daemon_stopped(bool stop)
 static bool
 orphan_attach(uint32_t tag, bool late)
 {
-	unsigned char buf[PROTO_HDR_SIZE + 64];
+	unsigned char buf[PROTO_HDR_SIZE + 128];
 	unsigned long long born;
 	struct timespec start;
 	struct proto_hdr h;

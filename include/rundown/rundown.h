@@ -309,6 +309,10 @@ struct rundown_block_info {
 	uint64_t outstanding;	/* as struct rundown_status */
 	uint64_t reclaimed_rows; /* rows of exited processes reclaimed */
 	uint64_t reclaimed;	/* protections those processes still held */
+	uint32_t uid;		/* owner: the user that created the block */
+	uint32_t gid;		/* its group: the creator's */
+	uint32_t mode;		/* permission bits (rundownd(8)) */
+	uint32_t reserved;
 };
 
 /* One attached row and what it holds now. */
@@ -319,9 +323,23 @@ struct rundown_holder {
 	char comm[16];		/* the process's command name */
 };
 
-/* rows 0: the daemon's default.  -EEXIST if the tag is in use. */
+/* rows 0: the daemon's default.  -EEXIST if the tag is in use.  The block
+ * is the caller's, mode 0600: only its user (and root, and the daemon's
+ * user) may attach to it or run it down. */
 RUNDOWN_API int rundown_ctl_create(rundown_conn_t *conn, uint32_t tag,
     uint32_t rows);
+
+/*
+ * As rundown_ctl_create(), with the permission bits mode (0777 at most,
+ * -EINVAL otherwise), as for System V IPC: in the owner's, the group's and
+ * the others' triplet, r (4) lets a process attach and ask the status, w
+ * (2) lets it wait, complete, re-initialize and free.  The owner is the
+ * caller's user, the group its group.  A request refused by them fails
+ * with -EACCES; an attach beyond the daemon's rows per process or per
+ * user with -EDQUOT.
+ */
+RUNDOWN_API int rundown_ctl_create_mode(rundown_conn_t *conn, uint32_t tag,
+    uint32_t rows, unsigned int mode);
 
 /*
  * Starts run-down of the block if it is open and waits until every

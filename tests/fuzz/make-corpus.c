@@ -238,7 +238,7 @@ main(int argc, char **argv)
 	seed_hdr("bad-length", n - 1, &h);
 
 	/* Edges: payloads that break a rule of their type. */
-	req.flags = 0x2;
+	req.flags = 0x4;	/* 0x2 is PROTO_MODE_SET */
 	seed("bad-attach-flags", PROTO_ATTACH, 1, &req, sizeof(req));
 	req.flags = 0;
 	req.serial = 7;
