@@ -16,4 +16,8 @@
 /* attack_rows.c: bytes written into a block's rows (owners). */
 TCase *attack_rows_tcase(void);
 
+/* attack_paths.c: other users' hands on the socket's path, and daemons
+ * of other users taken for one's own. */
+TCase *attack_paths_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

@@ -16,6 +16,7 @@ attack_suite(void)
 	Suite *s = suite_create("attack");
 
 	suite_add_tcase(s, attack_rows_tcase());
+	suite_add_tcase(s, attack_paths_tcase());
 	return s;
 }
 
