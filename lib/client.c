@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ int
 rundown_socket_path(char *buf, size_t size)
 {
 	struct sockaddr_un sun;
-	const char *env = getenv("RUNDOWN_SOCKET"), *xdg;
+	const char *env = getenv("RUNDOWN_SOCKET"), *xdg, *home;
 	int n;
 
 	if (buf == NULL)
@@ -46,12 +48,66 @@ rundown_socket_path(char *buf, size_t size)
 	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/')
 		n = snprintf(sun.sun_path, size, "%s/rundownd/rundownd.sock",
 		    xdg);
+	else if ((home = getenv("HOME")) != NULL && *home == '/')
+		/* Not a shared directory such as /tmp, where another user
+		 * could create the name first and serve on it. */
+		n = snprintf(sun.sun_path, size, "%s/.rundownd/rundownd.sock",
+		    home);
 	else
-		n = snprintf(sun.sun_path, size,
-		    "/tmp/rundownd-%ld/rundownd.sock", (long)geteuid());
+		return -ENOENT;
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
 	memcpy(buf, sun.sun_path, (size_t)n + 1);
+	return 0;
+}
+
+/* Whether the daemon may run as uid: root, this user, or the one named
+ * by $RUNDOWN_DAEMON_UID. */
+static bool
+client_trusted(uid_t uid)
+{
+	const char *env = getenv("RUNDOWN_DAEMON_UID");
+	unsigned long v;
+	char *end;
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	if (env == NULL || *env < '0' || *env > '9')
+		return false;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	return errno == 0 && *end == '\0' && v == (unsigned long)uid &&
+	    (uid_t)v == uid;
+}
+
+/*
+ * Whether the listener on fd, at path, is a daemon this user trusts: it
+ * runs as a trusted uid, and its socket's directory is that uid's and
+ * writable by no one else (so no one else can have put the socket there
+ * or swap it).  Without this another user could serve on a path first
+ * and be taken for the daemon.  0 or -EPERM.
+ */
+static int
+client_check_peer(int fd, const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred) || !client_trusted(cred.uid))
+		return -EPERM;
+	memcpy(dir, path, strlen(path) + 1);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		memcpy(dir, ".", 2);
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) != 0 || st.st_uid != cred.uid ||
+	    (st.st_mode & 022) != 0)
+		return -EPERM;
 	return 0;
 }
 
@@ -90,6 +146,11 @@ rundown_connect(const char *path, rundown_conn_t **conn)
 		/* No socket file is no daemon, as a refused connection is;
 		 * -ENOENT is kept for "no such block". */
 		r = errno == ENOENT ? -ECONNREFUSED : -errno;
+		close(c->fd);
+		free(c);
+		return r;
+	}
+	if ((r = client_check_peer(c->fd, sun.sun_path)) != 0) {
 		close(c->fd);
 		free(c);
 		return r;

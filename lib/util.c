@@ -49,8 +49,9 @@ rundown_strerror(int err)
 	case ETIMEDOUT:
 		return "timed out; the run-down stays in progress";
 	case EPERM:
-		return "not permitted (a caller's buffer to free, or a row not "
-		    "the caller's to detach)";
+		return "not permitted (a caller's buffer to free, a row not "
+		    "the caller's to detach, or a daemon of an untrusted user "
+		    "or in a directory others may write)";
 	case ESTALE:
 		return "the block was freed since; its tag names another now";
 	case ENOMEM:

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -85,6 +88,7 @@ static const struct option opts_wait[] = {
 };
 
 static const struct option opts_main[] = {
+	{ "daemon-user", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "version", no_argument, NULL, 'V' },
@@ -177,6 +181,44 @@ fail(const struct args *a, int err)
 	return status;
 }
 
+/*
+ * Says who serves on path, after the library refused it (-EPERM): the
+ * listener's uid and its directory's owner and mode, as far as they can
+ * be learnt.  The exit status.
+ */
+static int
+untrusted(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
+	struct sockaddr_un sun;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+	long uid = -1;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			uid = (long)cred.uid;
+		close(fd);
+	}
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) != 0)
+		memset(&st, 0xff, sizeof(st));
+	msg("refusing the daemon at %s: it runs as uid %ld and its directory "
+	    "%s is owned by uid %ld, mode %03lo; trusted are root and uid %ld "
+	    "(and the user of -D or $RUNDOWN_DAEMON_UID), owning a directory "
+	    "that no one else may write", path, uid, dir, (long)st.st_uid,
+	    (unsigned long)(st.st_mode & 07777), (long)geteuid());
+	return EX_NOPERM;
+}
+
 /* Connects to the daemon: 0, or the exit status after a message. */
 static int
 connect_daemon(const struct args *a, rundown_conn_t **conn)
@@ -184,8 +226,30 @@ connect_daemon(const struct args *a, rundown_conn_t **conn)
 	int r;
 
 	if ((r = rundown_connect(a->path, conn)) != 0)
-		return fail(a, r);
+		return r == -EPERM ? untrusted(a->path) : fail(a, r);
 	return 0;
+}
+
+/* -D: the user (name or number) the daemon may run as, passed on to the
+ * library as $RUNDOWN_DAEMON_UID.  0, or -1 if there is no such user. */
+static int
+daemon_user(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	unsigned long v;
+	char buf[24], *end;
+
+	if (pw != NULL)
+		v = (unsigned long)pw->pw_uid;
+	else {
+		errno = 0;
+		v = strtoul(user, &end, 10);
+		if (*user < '0' || *user > '9' || *end != '\0' || errno != 0 ||
+		    v != (unsigned long)(uid_t)v || (uid_t)v == (uid_t)-1)
+			return -1;
+	}
+	snprintf(buf, sizeof(buf), "%lu", v);
+	return setenv("RUNDOWN_DAEMON_UID", buf, 1);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -257,7 +321,8 @@ parse_seconds(const char *s, struct timespec *ts)
 static void
 usage(FILE *f)
 {
-	fputs("usage: rundownctl [-hV] [-S socket-path] command [args]\n"
+	fputs("usage: rundownctl [-hV] [-D user] [-S socket-path] command "
+	    "[args]\n"
 	    "  create TAG [--rows N] [--mode OCTAL]\n"
 	    "                                  create a block\n"
 	    "  list [--json]                   list the blocks\n"
@@ -272,6 +337,7 @@ usage(FILE *f)
 	    " digits.\n"
 	    "  -S path  the daemon's socket (default: $RUNDOWN_SOCKET, or the\n"
 	    "           per-user default; see rundownctl(1))\n"
+	    "  -D user  also trust a daemon that runs as this user\n"
 	    "  -h       print this help and exit\n"
 	    "  -V       print the version and exit\n", f);
 }
@@ -872,9 +938,14 @@ main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	opterr = 0;
 	/* "+": the command's options are its own, parsed after. */
-	while ((ch = getopt_long(argc, argv, "+:hS:V", opts_main, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+:D:hS:V", opts_main, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'D':
+			if (daemon_user(optarg) != 0)
+				return bad_usage(NULL, "-D: no such user: %s",
+				    optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +81,8 @@ static int listen_fd = -1;
 static struct event *listen_ev;
 static struct event *backoff_ev;
 static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int listen_dir = -1;		/* the socket's directory */
+static const char *listen_name;		/* the socket's name in it */
 static const struct config *cfg;
 static struct event_base *base;
 static server_dispatch_fn dispatch_cb;
@@ -108,64 +109,150 @@ server_modes(mode_t *dmode, mode_t *smode)
 	}
 }
 
-/* Creates the directory (mode exactly dmode) or checks the one there:
- * ours, a directory, and writable by nobody else. */
-static int
-server_dir(const char *dir, mode_t dmode)
+/* A directory on the way to the socket is safe if no one but root and
+ * us can change what it holds (OpenSSH's safe_path): ours or root's, and
+ * writable by no one else unless sticky (like /tmp), where others may add
+ * names but not rename or remove ours.  The reason why not, or NULL. */
+static const char *
+server_unsafe(const struct stat *st)
 {
-	struct stat st;
-
-	if (mkdir(dir, 0700) == 0) {
-		if (chmod(dir, dmode) != 0)
-			return -1;
-		if (cfg->nallow_gids > 0 && chown(dir, (uid_t)-1,
-		    cfg->allow_gids[0]) != 0)
-			return -1;
-	} else if (errno != EEXIST)
-		return -1;
-	if (lstat(dir, &st) != 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0) {
-		log_warnx("%s must be a directory owned by uid %lu and not "
-		    "writable by others", dir, (unsigned long)geteuid());
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
+	if (!S_ISDIR(st->st_mode))
+		return "not a directory";
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return "owned by another user";
+	if ((st->st_mode & 022) != 0 && (st->st_mode & S_ISVTX) == 0)
+		return "writable by group or others and not sticky";
+	return NULL;
 }
 
 /*
- * Takes PATH.lock for the daemon's lifetime, so that two daemons starting
- * at once cannot both find the socket stale and both serve (and both
- * harvest) the same blocks.  The descriptor stays open until exit.
+ * Opens dir (absolute) from "/" one component at a time, never following
+ * a symbolic link, and checks each directory it passes (server_unsafe):
+ * no one else can swap a component under it afterwards, so everything
+ * done through the descriptor it returns stays in this directory.
+ * Exits, naming the culprit, if a component is a link or unsafe.
+ */
+static int
+server_walk(const char *dir)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)], *p, *next;
+	const char *why;
+	struct stat st;
+	int fd, nfd;
+
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		fatal("/");
+	if ((why = server_unsafe(&st)) != NULL)
+		fatalx("/ is %s; refusing to put the socket below it", why);
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (p = buf; *p == '/'; p++)
+		;
+	while (*p != '\0') {
+		if ((next = strchr(p, '/')) != NULL)
+			*next = '\0';
+		nfd = openat(fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd < 0) {
+			if (errno == ELOOP || errno == ENOTDIR)
+				fatalx("%s: component %s is a symbolic link or "
+				    "not a directory; refusing", dir, p);
+			fatal("%s: component %s", dir, p);
+		}
+		close(fd);
+		fd = nfd;
+		if (fstat(fd, &st) != 0)
+			fatal("%s: component %s", dir, p);
+		if ((why = server_unsafe(&st)) != NULL)
+			fatalx("%s: component %s is %s (uid %lu, mode %03o); "
+			    "refusing", dir, p, why, (unsigned long)st.st_uid,
+			    (unsigned)(st.st_mode & 07777));
+		if (next == NULL)
+			break;
+		for (p = next + 1; *p == '/'; p++)
+			;
+	}
+	return fd;
+}
+
+/* Creates the socket's directory NAME in parent (mode exactly dmode) or
+ * checks the one there: ours, a directory, not a link, and writable by
+ * nobody else; its mode (and group, with -g) are then set through the
+ * descriptor, which is returned. */
+static int
+server_dir(int parent, const char *dir, const char *name, mode_t dmode)
+{
+	struct stat st;
+	mode_t mask;
+	int fd, r;
+
+	mask = umask(0);
+	r = mkdirat(parent, name, dmode);
+	umask(mask);
+	if (r != 0 && errno != EEXIST)
+		fatal("creating %s", dir);
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			fatalx("%s is a symbolic link or not a directory; "
+			    "refusing", dir);
+		fatal("%s", dir);
+	}
+	if (fstat(fd, &st) != 0)
+		fatal("%s", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0)
+		fatalx("%s must be a directory owned by uid %lu and not "
+		    "writable by others (it is owned by uid %lu, mode %03o); "
+		    "refusing", dir, (unsigned long)geteuid(),
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	if ((st.st_mode & 07777) != dmode && fchmod(fd, dmode) != 0)
+		fatal("setting the mode of %s", dir);
+	if (cfg->nallow_gids > 0 && st.st_gid != cfg->allow_gids[0] &&
+	    fchown(fd, (uid_t)-1, cfg->allow_gids[0]) != 0)
+		fatal("setting the group of %s", dir);
+	return fd;
+}
+
+/*
+ * Takes NAME.lock in the socket's directory for the daemon's lifetime, so
+ * that two daemons starting at once cannot both find the socket stale and
+ * both serve (and both harvest) the same blocks.  The descriptor stays
+ * open until exit.
  */
 static void
-server_lock(const char *path)
+server_lock(int dfd, const char *path, const char *name)
 {
 	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	int fd;
 
-	snprintf(lock, sizeof(lock), "%s.lock", path);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	snprintf(lock, sizeof(lock), "%s.lock", name);
+	fd = openat(dfd, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		fatal("%s", lock);
+		fatal("%s.lock", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
-			fatalx("another daemon holds %s", lock);
-		fatal("flock %s", lock);
+			fatalx("another daemon holds %s.lock", path);
+		fatal("flock %s.lock", path);
 	}
 }
 
+/*
+ * Everything after the checks is done through the directory's descriptor
+ * (the *at calls, and a relative name from it as the working directory
+ * for connect and bind), never by a path another user could redirect;
+ * the socket gets its mode from the umask at bind, so nothing is chmod'ed.
+ */
 int
 server_listen(const struct config *c)
 {
-	const char *path = c->socket_path;
+	const char *path = c->socket_path, *name;
 	struct sockaddr_un sun;
 	mode_t dmode, smode, mask;
 	struct stat st;
-	char dir[sizeof(sun.sun_path)];
-	int fd, r;
+	char dir[sizeof(sun.sun_path)], *slash;
+	int fd, pfd, dfd, cwd, r;
 
 	cfg = c;
 	memset(&sun, 0, sizeof(sun));
@@ -173,16 +260,34 @@ server_listen(const struct config *c)
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/')
 		fatalx("socket path must be absolute and under %zu bytes: %s",
 		    sizeof(sun.sun_path), path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	name = path + (slash - dir) + 1;
+	while (slash > dir && slash[-1] == '/')
+		slash--;
+	*slash = '\0';
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || (slash = strrchr(dir, '/')) == NULL ||
+	    slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		fatalx("%s: the socket needs a directory of its own, named "
+		    "in the path", path);
+	memcpy(sun.sun_path, name, strlen(name) + 1);
 	server_modes(&dmode, &smode);
-	if (server_dir(dirname(dir), dmode) != 0)
-		fatal("socket directory of %s", path);
-	server_lock(path);
+	*slash = '\0';
+	pfd = server_walk(dir[0] == '\0' ? "/" : dir);
+	*slash = '/';
+	dfd = server_dir(pfd, dir, slash + 1, dmode);
+	close(pfd);
+	server_lock(dfd, path, name);
+
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || fchdir(dfd) != 0)
+		fatal("entering %s", dir);
 
 	/* A live daemon answers: refuse.  A socket nobody answers is stale:
 	 * remove it, and nothing that is not a socket. */
-	if (lstat(path, &st) == 0) {
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			fatalx("%s exists and is not a socket", path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -194,7 +299,7 @@ server_listen(const struct config *c)
 			fatalx("a daemon is already listening on %s", path);
 		if (errno != ECONNREFUSED)
 			fatal("probing %s", path);
-		if (unlink(path) != 0)
+		if (unlinkat(dfd, name, 0) != 0)
 			fatal("removing stale socket %s", path);
 		log_info("removed stale socket %s", path);
 	}
@@ -207,14 +312,17 @@ server_listen(const struct config *c)
 	umask(mask);
 	if (r != 0)
 		fatal("bind %s", path);
-	if (chmod(path, smode) != 0)
-		fatal("chmod %s", path);
-	if (cfg->nallow_gids > 0 && chown(path, (uid_t)-1,
-	    cfg->allow_gids[0]) != 0)
-		fatal("chown %s", path);
+	if (fchdir(cwd) != 0)
+		fatal("leaving %s", dir);
+	close(cwd);
+	if (cfg->nallow_gids > 0 && fchownat(dfd, name, (uid_t)-1,
+	    cfg->allow_gids[0], AT_SYMLINK_NOFOLLOW) != 0)
+		fatal("setting the group of %s", path);
 	if (listen(fd, 128) != 0)
 		fatal("listen %s", path);
 	memcpy(listen_path, path, strlen(path) + 1);
+	listen_dir = dfd;
+	listen_name = listen_path + (name - path);
 	return fd;
 }
 
@@ -799,6 +907,6 @@ server_stop(void)
 		event_free(backoff_ev);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(listen_path);
+		unlinkat(listen_dir, listen_name, 0);
 	}
 }

@@ -23,4 +23,8 @@ TCase *attack_waits_tcase(void);
 TCase *attack_wait_limits_tcase(void);
 TCase *attack_many_waits_tcase(void);
 
+/* attack_paths.c: other users' hands on the socket's path, and daemons
+ * of other users taken for one's own. */
+TCase *attack_paths_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

@@ -31,7 +31,10 @@
  *   -EBUSY      protections are still outstanding (completed, reinit);
  *   -ERANGE     a plain release of more than is held;
  *   -ETIMEDOUT  a timed wait ran out (the run-down stays in progress);
- *   -EPERM      freeing a block that lives in the caller's buffer.
+ *   -EPERM      freeing a block that lives in the caller's buffer;
+ *               connecting to a daemon that runs as neither root, the
+ *               caller's euid nor $RUNDOWN_DAEMON_UID, or whose socket's
+ *               directory is not that user's or is writable by others.
  *
  * Once run-down has started every acquire fails, with one window: the
  * cache-aware wait switches its slots one at a time, and an acquire on a
@@ -284,9 +287,11 @@ RUNDOWN_API char *rundown_tag_format(uint32_t tag, char *buf);
 /*
  * The socket path used when none is given: $RUNDOWN_SOCKET if set, else
  * /run/rundownd/rundownd.sock for root, else
- * $XDG_RUNTIME_DIR/rundownd/rundownd.sock, else /tmp/rundownd-UID/rundownd.sock.
- * 0, or -ENAMETOOLONG if it does not fit in size bytes (or a sockaddr_un);
- * buf is then left as it was.
+ * $XDG_RUNTIME_DIR/rundownd/rundownd.sock, else $HOME/.rundownd/rundownd.sock
+ * (never a shared directory such as /tmp, where another user could take
+ * the name first).  0, -ENOENT if neither $XDG_RUNTIME_DIR nor $HOME is
+ * an absolute path, or -ENAMETOOLONG if it does not fit in size bytes (or
+ * a sockaddr_un); buf is then left as it was.
  */
 RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
 
@@ -294,7 +299,8 @@ RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
  * (calls from several threads are serialized). */
 typedef struct rundown_conn rundown_conn_t;
 
-/* Connects to the daemon at path (NULL: rundown_socket_path()). */
+/* Connects to the daemon at path (NULL: rundown_socket_path()); -EPERM
+ * if the daemon is not trusted (see -EPERM above). */
 RUNDOWN_API int rundown_connect(const char *path, rundown_conn_t **conn);
 RUNDOWN_API void rundown_disconnect(rundown_conn_t *conn);
 
