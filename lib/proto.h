@@ -151,7 +151,8 @@ long proto_req_size(uint16_t type);
  * Writes the prefix of the names of the POSIX shared-memory objects that
  * the daemon on socket_path keeps, "rundownd.EUID.HASH." (HASH: FNV-1a of
  * the path), so that daemons on different sockets never share a block.
- * The object of a tag is "/" PREFIX and the tag in 8 hex digits.
+ * The object of a tag is "/" PREFIX, the tag in 8 hex digits, "." and 16
+ * random hex digits (src/registry.c), so that nobody can take it first.
  */
 #define PROTO_SHM_PREFIX_MAX 48
 

@@ -44,6 +44,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "guard.h"
 #include "log.h"
 #include "reaper.h"
 #include "registry.h"
@@ -67,13 +68,16 @@ struct waiter {
 	struct event *timer;
 };
 
+/* "/", the prefix, 8 + 1 + 16 digits, NUL (registry_name()). */
+#define SHM_NAME_MAX (PROTO_SHM_PREFIX_MAX + 27)
+
 /* A block the daemon keeps in shared memory (lib/block.c's struct
  * rundown_block is what lies in the mapping). */
 struct shm_block {
 	TAILQ_ENTRY(shm_block) entry;
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
-	char name[64];		/* shared-memory object */
+	char name[SHM_NAME_MAX]; /* shared-memory object */
 	int fd;
 	struct rundown_block *b;
 	size_t size;
@@ -89,6 +93,9 @@ struct shm_block {
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
 	uint64_t restores;	/* headers registry_restore_header() put back */
+	int guard;		/* its slot in guard.c */
+	uint64_t resizes;	/* sizes registry_restore_size() put back */
+	uint64_t resizes_logged; /* resizes + faults when last logged */
 	/* Pending waits, all of the run-down whose state word is
 	 * wait_word: a wait for a later run-down ends the earlier ones
 	 * first (registry_wait), so settling looks at one word, not at
@@ -98,6 +105,9 @@ struct shm_block {
 	struct watcher *watcher;
 	struct event *settle_ev; /* registry_settle() on the next turn */
 };
+
+/* Every block has its slot in guard.c. */
+_Static_assert(GUARD_MAX >= PROTO_MAX_ENTRIES, "GUARD_MAX < blocks");
 
 static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
@@ -257,21 +267,38 @@ registry_find(uint32_t tag)
 	return NULL;
 }
 
-static void
+/*
+ * A new object's name: the prefix, the tag, and 64 random bits.  Anybody
+ * may create objects in /dev/shm, so a name others could foresee is one
+ * they could take first and deny the tag for good (EEXIST).  The tag in
+ * the name is for people and for registry_adopt(); the daemon finds a
+ * block by its list, never by name.
+ */
+static int
 registry_name(uint32_t tag, char *buf, size_t size)
 {
-	snprintf(buf, size, "/%s%08x", shm_prefix, tag);
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		return -errno;
+	snprintf(buf, size, "/%s%08x.%016llx", shm_prefix, tag,
+	    (unsigned long long)v);
+	return 0;
 }
 
-/* Tracks a mapped block. */
+/* Tracks a mapped block, its mapping guarded from here on. */
 static struct shm_block *
-registry_add(uint32_t tag, int fd, struct rundown_block *b,
+registry_add(uint32_t tag, const char *name, int fd, struct rundown_block *b,
     const struct block_layout *l, uint32_t serial)
 {
 	struct shm_block *blk;
 
 	if ((blk = calloc(1, sizeof(*blk))) == NULL)
 		return NULL;
+	if ((blk->guard = guard_add(b, l->size, fd)) < 0) {
+		free(blk);
+		return NULL;
+	}
 	blk->tag = tag;
 	rundown_tag_format(tag, blk->tagstr);
 	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL ||
@@ -282,12 +309,13 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b,
 	    blk)) == NULL) {
 		if (blk->watcher != NULL)
 			watcher_free(blk->watcher, NULL, NULL);
+		guard_remove(blk->guard);
 		free(blk->row_uid);
 		free(blk->owner);
 		free(blk);
 		return NULL;
 	}
-	registry_name(tag, blk->name, sizeof(blk->name));
+	snprintf(blk->name, sizeof(blk->name), "%s", name);
 	blk->fd = fd;
 	blk->b = b;
 	blk->size = l->size;
@@ -300,6 +328,32 @@ registry_add(uint32_t tag, int fd, struct rundown_block *b,
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
 	nblocks++;
 	return blk;
+}
+
+/*
+ * Puts back the object's size if an attached process changed it.  Shrunk,
+ * the next process to attach would fault past its end (the daemon itself
+ * is kept by guard.c, which puts the size back when it faults); grown, it
+ * only wastes memory.  What was cut off reads as zeros again, the same as
+ * if the client had written zeros, which it may.
+ */
+static void
+registry_restore_size(struct shm_block *blk)
+{
+	struct stat st;
+	uint64_t n;
+
+	if (fstat(blk->fd, &st) == 0 && st.st_size != (off_t)blk->size &&
+	    ftruncate(blk->fd, (off_t)blk->size) == 0)
+		blk->resizes++;
+	/* Logged when the count passes 1, 2, 4, 8...: a client that keeps
+	 * at it must not fill the log. */
+	n = blk->resizes + guard_faults(blk->guard);
+	if (n != blk->resizes_logged &&
+	    (1ull << (63 - __builtin_clzll(n))) > blk->resizes_logged)
+		log_warnx("%s: size of the shared object changed by a client; "
+		    "restored (%llu times)", blk->tagstr, (unsigned long long)n);
+	blk->resizes_logged = n;
 }
 
 /*
@@ -316,6 +370,7 @@ registry_restore_header(struct shm_block *blk)
 	struct rundown_block *b = blk->b, *g = &blk->geom;
 	size_t fixed = offsetof(struct rundown_block, state); /* magic..slots_off */
 
+	registry_restore_size(blk);
 	if (memcmp(b, g, fixed) == 0 && b->serial == g->serial)
 		return;
 	/* Logged the 1st, 2nd, 4th, 8th... time: a client that keeps at it
@@ -368,7 +423,7 @@ registry_perm_write(struct shm_block *blk)
 		.magic = REGISTRY_PERM_MAGIC, .serial = blk->geom.serial,
 		.uid = blk->uid, .gid = blk->gid, .mode = blk->mode,
 	};
-	char name[96];
+	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
 	int fd, r = 0;
 
 	registry_perm_name(blk->name, name, sizeof(name));
@@ -392,7 +447,7 @@ registry_perm_read(struct shm_block *blk)
 {
 	struct registry_perm p;
 	struct stat st;
-	char name[96];
+	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
 	int fd;
 
 	registry_perm_name(blk->name, name, sizeof(name));
@@ -428,7 +483,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	struct block_layout l;
 	struct rundown_block *b;
 	struct shm_block *blk;
-	char name[64];
+	char name[SHM_NAME_MAX];
 	int fd, r;
 
 	if ((mode & ~PROTO_MODE_MASK) != 0)
@@ -445,8 +500,17 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	}
 	if (nblocks >= cfg->max_blocks)
 		return -ENOSPC;
-	registry_name(tag, name, sizeof(name));
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* O_EXCL: an object already there is never ours to use.  Another
+	 * name is drawn; 64 random bits collide only by design of someone
+	 * who can read the directory, and then not forever. */
+	for (r = 0; r < 16; r++) {
+		if ((fd = registry_name(tag, name, sizeof(name))) != 0)
+			return fd;
+		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (fd < 0)
 		return -errno;
 	/* Explicit mode: the umask must not widen or narrow it. */
@@ -457,7 +521,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 		goto fail;
 	block_format(b, &l, tag);
 	b->serial = registry_serial();
-	if ((*out = registry_add(tag, fd, b, &l, b->serial)) == NULL) {
+	if ((*out = registry_add(tag, name, fd, b, &l, b->serial)) == NULL) {
 		munmap(b, l.size);
 		errno = ENOMEM;
 		goto fail;
@@ -535,12 +599,14 @@ registry_holder_exited(struct holder *h, void *arg)
 	}
 }
 
-/* Maps and checks an object found at start-up. */
+/* Maps and checks an object found at start-up: entry is the prefix, the
+ * tag in 8 hex digits, and (unless an older daemon named it) "." and 16
+ * more. */
 static void
 registry_adopt_one(const char *entry)
 {
 	struct block_layout l;
-	struct rundown_block *b;
+	struct rundown_block *b, h;
 	struct shm_block *blk;
 	struct holder *p;
 	struct stat st;
@@ -561,30 +627,57 @@ registry_adopt_one(const char *entry)
 	}
 	/* Ours alone, or somebody else planted it: left alone. */
 	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size < (off_t)sizeof(*b))
+	    (st.st_mode & 077) != 0)
 		goto bad;
+	/* The header read once, into h: a live client may be writing, or
+	 * cutting the object short (a mapping would fault). */
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    h.magic != BLOCK_MAGIC) {
+		/* Ours, but cut short or wiped by a client while no daemon
+		 * ran: nothing in it can be trusted, and nobody can attach. */
+		log_warnx("%s: %s was cut short or its header wiped; removed",
+		    tagstr, name);
+		shm_unlink(name);
+		close(fd);
+		return;
+	}
+	if (h.version != BLOCK_VERSION || h.line != BLOCK_LINE ||
+	    h.tag != tag || block_layout(h.cpus, h.rows, &l) != 0 ||
+	    h.stride != l.stride || h.slots_off != l.slots_off ||
+	    l.rows > cfg->max_rows)
+		goto bad;
+	TAILQ_FOREACH(blk, &blocks, entry) {
+		if (blk->tag == tag) {
+			log_warnx("%s: %s is a second block of the tag; left "
+			    "alone", tagstr, name);
+			close(fd);
+			return;
+		}
+	}
 	if (nblocks >= cfg->max_blocks) {
 		log_warnx("%s: over the limit of %u blocks; not adopted",
 		    tagstr, cfg->max_blocks);
 		close(fd);
 		return;
 	}
-	b = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
+	/* Cut short or grown by a client: the layout's size again (what was
+	 * cut off reads as zeros). */
+	if (st.st_size != (off_t)l.size) {
+		if (ftruncate(fd, (off_t)l.size) != 0)
+			goto bad;
+		log_warnx("%s: size of %s changed by a client; restored",
+		    tagstr, name);
+	}
+	b = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (b == MAP_FAILED)
 		goto bad;
-	/* Each field read once, into l: a live client may be writing. */
-	if (b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
-	    b->line != BLOCK_LINE || b->tag != tag ||
-	    block_layout(b->cpus, b->rows, &l) != 0 ||
-	    l.size > (size_t)st.st_size || b->stride != l.stride ||
-	    b->slots_off != l.slots_off || l.rows > cfg->max_rows ||
-	    (blk = registry_add(tag, fd, b, &l, b->serial)) == NULL) {
-		munmap(b, (size_t)st.st_size);
+	if ((blk = registry_add(tag, name, fd, b, &l, h.serial)) == NULL) {
+		munmap(b, l.size);
 		goto bad;
 	}
-	blk->size = (size_t)st.st_size;
 	registry_perm_read(blk);
+	/* The header as checked, in case it changed since. */
+	registry_restore_header(blk);
 
 	/* Finish what a previous daemon may have left half done: a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
@@ -638,6 +731,8 @@ bad:
 void
 registry_adopt(void)
 {
+	static const char hex[] = "0123456789abcdef";
+	size_t n, plen = strlen(shm_prefix);
 	struct dirent *de;
 	DIR *d;
 
@@ -645,8 +740,12 @@ registry_adopt(void)
 	if ((d = opendir("/dev/shm")) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, shm_prefix, strlen(shm_prefix)) == 0 &&
-		    strlen(de->d_name) == strlen(shm_prefix) + 8)
+		n = strlen(de->d_name);
+		if (strncmp(de->d_name, shm_prefix, plen) == 0 &&
+		    strspn(de->d_name + plen, hex) == 8 &&
+		    (n == plen + 8 || (n == plen + 8 + 1 + 16 &&
+		    de->d_name[plen + 8] == '.' &&
+		    strspn(de->d_name + plen + 9, hex) == 16)))
 			registry_adopt_one(de->d_name);
 	}
 	closedir(d);
@@ -664,6 +763,8 @@ registry_init(const struct config *c, struct event_base *b)
 	cfg = c;
 	base = b;
 	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
+	if ((errno = -guard_init()) != 0)
+		fatal("cannot guard the blocks' mappings");
 }
 
 /* ---- control operations ----------------------------------------------- */
@@ -848,6 +949,7 @@ registry_unmap(void *arg)
 {
 	struct shm_block *blk = arg;
 
+	guard_remove(blk->guard);
 	munmap(blk->b, blk->size);
 	close(blk->fd);
 	free(blk->row_uid);
@@ -880,7 +982,7 @@ registry_free(struct shm_block *blk)
 static void
 registry_forget(struct shm_block *blk)
 {
-	char name[96];
+	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
 	uint32_t r;
 
 	event_free(blk->settle_ev);

@@ -10,6 +10,8 @@
  *   registry.c  the blocks by tag: shared memory, rows, the operations
  *               on them, pending waits; returns results, answers no one
  *   watcher.c   drain-watcher threads and their notify pipe
+ *   guard.c     the SIGBUS handler that keeps a client's ftruncate() of
+ *               a block from killing the daemon
  *   reaper.c    the processes that hold rows, watched through pidfds
  *   proc.c      a process's start time and name, from /proc
  *   log.c       messages
@@ -19,7 +21,7 @@
  *   rundownd --> server, control, registry, watcher, reaper, log
  *   control  --> server, registry
  *   server   --> proc, log, lib (proto)
- *   registry --> reaper, watcher, log, lib (block, cache, proto)
+ *   registry --> reaper, watcher, guard, log, lib (block, cache, proto)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
  *
@@ -30,7 +32,9 @@
  * reaper_init).
  *
  * Everything runs on the event loop's thread except the watchers'
- * threads, which only sleep on a block's futex and poke the loop.
+ * threads, which only sleep on a block's futex and poke the loop, and
+ * guard.c's handler, which runs on whichever thread faulted in a block
+ * (a synchronous signal cannot go through the loop).
  */
 #ifndef RUNDOWND_H
 #define RUNDOWND_H

@@ -27,4 +27,8 @@ TCase *attack_many_waits_tcase(void);
  * of other users taken for one's own. */
 TCase *attack_paths_tcase(void);
 
+/* attack_shm.c: the objects resized by a client, or their names taken
+ * first by another user. */
+TCase *attack_shm_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

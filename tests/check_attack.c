@@ -21,6 +21,7 @@ attack_suite(void)
 	suite_add_tcase(s, attack_many_waits_tcase());
 	suite_add_tcase(s, attack_perms_tcase());
 	suite_add_tcase(s, attack_paths_tcase());
+	suite_add_tcase(s, attack_shm_tcase());
 	return s;
 }
 

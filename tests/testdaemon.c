@@ -175,14 +175,29 @@ rm_tree(const char *path)
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* /dev/shm path of the object of tag for the daemon on path. */
+/* /dev/shm path of the object of tag for the daemon on path: the daemon
+ * draws a random suffix (prefix, tag, "." and 16 hex digits), so it is
+ * looked for; the first one found, or the suffixless name if none. */
 void
 td_shm_path(const char *path, uint32_t tag, char *buf, size_t size)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX];
+	char prefix[PROTO_SHM_PREFIX_MAX], want[PROTO_SHM_PREFIX_MAX + 16];
+	struct dirent *de;
+	DIR *d;
 
 	proto_shm_prefix(path, prefix, sizeof(prefix));
+	snprintf(want, sizeof(want), "%s%08x.", prefix, tag);
 	snprintf(buf, size, "/dev/shm/%s%08x", prefix, tag);
+	if ((d = opendir("/dev/shm")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, want, strlen(want)) == 0 &&
+		    strlen(de->d_name) == strlen(want) + 16) {
+			snprintf(buf, size, "/dev/shm/%s", de->d_name);
+			break;
+		}
+	}
+	closedir(d);
 }
 
 /* Removes every object a daemon on path left (blocks outlive it). */

@@ -1,0 +1,155 @@
+/*
+ * guard.c: keeps a client's ftruncate() from killing the daemon.
+ *
+ * Every process attached to a block holds a read-write descriptor of its
+ * object, and a read-write descriptor can change the object's size.  A
+ * MAP_SHARED mapping does not follow: an access past the new end of the
+ * object raises SIGBUS.  Seals (F_SEAL_SHRINK) would forbid the change,
+ * but Linux seals only memfds, and a memfd has no name a restarted daemon
+ * could find again.  So, as Wayland compositors do for wl_shm buffers, the
+ * daemon survives the fault instead: the handler puts the object's size
+ * back and returns, the faulting access runs again and reads zeros.  A
+ * shrink thus costs the daemon what a client writing zeros over the block
+ * costs it, which any attached process can do anyway (registry.c puts the
+ * header back; the rest is the same as a scribbled block).
+ *
+ * The table is read by the handler on whichever thread faulted (the loop,
+ * or a watcher thread reading its block's state word) and written by the
+ * loop's thread only.  Each slot is a sequence lock: the loop makes seq
+ * odd, writes the fields, makes it even; the handler uses a slot only if
+ * it read the same even seq before and after its fields.  A handler on the
+ * loop's thread never sees a slot half written (the loop faults only in a
+ * block's memory, never inside guard_add or guard_remove); one on a watcher
+ * thread sees only its own block's slot, which stays put until that
+ * watcher has gone (registry_unmap, called back by watcher_free).
+ *
+ * Nothing in the handler but atomics, ftruncate() and sigaction(), all
+ * async-signal-safe.  A SIGBUS outside every guarded mapping is a real bug:
+ * the default action (a core) is restored and the signal raised again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomics.h"
+#include "guard.h"
+
+struct guard_slot {
+	uint32_t seq;		/* odd while the loop rewrites the slot */
+	uintptr_t addr;		/* 0: free */
+	size_t len;
+	int fd;
+	uint64_t faults;	/* repaired by the handler */
+};
+
+static struct guard_slot slots[GUARD_MAX];
+
+/* Reads slot s: 0 and its fields, or -1 while it is being rewritten. */
+static int
+guard_read(struct guard_slot *s, uintptr_t *addr, size_t *len, int *fd)
+{
+	/* acquire: pairs with the release that made seq even, so the fields
+	 * read below are at least those of that write. */
+	uint32_t seq = rd_load(&s->seq, RD_ACQUIRE);
+
+	if (seq & 1)
+		return -1;
+	*addr = rd_load(&s->addr, RD_RELAXED);
+	*len = rd_load(&s->len, RD_RELAXED);
+	*fd = rd_load(&s->fd, RD_RELAXED);
+	/* acquire fence: the fields are read before seq is read again, so a
+	 * rewrite that began meanwhile shows as a changed seq. */
+	__atomic_thread_fence(RD_ACQUIRE);
+	return rd_load(&s->seq, RD_RELAXED) == seq ? 0 : -1;
+}
+
+/* Writes slot s (the loop's thread only). */
+static void
+guard_write(struct guard_slot *s, uintptr_t addr, size_t len, int fd)
+{
+	uint32_t seq = rd_load(&s->seq, RD_RELAXED);
+
+	rd_store(&s->seq, seq + 1, RD_RELAXED);
+	/* release fence: a handler that reads any field below also reads the
+	 * odd seq, or a later one, on its second look. */
+	__atomic_thread_fence(RD_RELEASE);
+	rd_store(&s->len, len, RD_RELAXED);
+	rd_store(&s->fd, fd, RD_RELAXED);
+	rd_store(&s->faults, 0, RD_RELAXED);
+	rd_store(&s->addr, addr, RD_RELAXED);
+	/* release: pairs with guard_read()'s first acquire. */
+	rd_store(&s->seq, seq + 2, RD_RELEASE);
+}
+
+static void
+guard_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, addr;
+	struct sigaction sa;
+	int saved = errno, fd, i;
+	size_t len;
+
+	(void)uc;
+	if (si->si_code > 0) {	/* from the kernel: a fault */
+		for (i = 0; i < GUARD_MAX; i++) {
+			if (guard_read(&slots[i], &addr, &len, &fd) != 0 ||
+			    addr == 0 || a < addr || a - addr >= len)
+				continue;
+			if (ftruncate(fd, (off_t)len) != 0)
+				break;
+			rd_fetch_add(&slots[i].faults, 1, RD_RELAXED);
+			errno = saved;
+			return;	/* the access runs again, and reads zeros */
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);	/* blocked until this returns, then fatal */
+	errno = saved;
+}
+
+int
+guard_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = guard_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+int
+guard_add(void *addr, size_t len, int fd)
+{
+	int i;
+
+	for (i = 0; i < GUARD_MAX; i++) {
+		if (rd_load(&slots[i].addr, RD_RELAXED) == 0) {
+			guard_write(&slots[i], (uintptr_t)addr, len, fd);
+			return i;
+		}
+	}
+	return -ENOSPC;
+}
+
+void
+guard_remove(int slot)
+{
+	if (slot >= 0 && slot < GUARD_MAX)
+		guard_write(&slots[slot], 0, 0, -1);
+}
+
+uint64_t
+guard_faults(int slot)
+{
+	if (slot < 0 || slot >= GUARD_MAX)
+		return 0;
+	return rd_load(&slots[slot].faults, RD_RELAXED);
+}

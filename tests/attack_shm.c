@@ -1,0 +1,336 @@
+/*
+ * attack_shm.c: attacks on the shared-memory objects themselves, rather
+ * than on what is written in them.
+ *
+ * Attack 1 of "rundownd under attack": the descriptor an attached client
+ * gets is read-write, so it can ftruncate() the block's object; the
+ * daemon's next access faulted (SIGBUS), every connection dropped, and
+ * after a restart the tag was "not a block of ours" and create failed
+ * with EEXIST.  No size change may crash or wedge the daemon or make a
+ * tag unusable.
+ *
+ * Attack 9: the objects' names were predictable, so any user could create
+ * one first and make create TAG fail with EEXIST for good.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "attack.h"
+#include "proto.h"
+#include "testdaemon.h"
+#include "testutil.h"
+
+#define AS_TAG 0x53484d31u	/* "SHM1" */
+#define AS_UID 54321		/* made up: no account has it */
+
+/* An attach as a client makes it, keeping what the library would not:
+ * the read-write descriptor of the block. */
+struct as_attach {
+	int sock;		/* the connection that attached */
+	int fd;			/* the block's object */
+	size_t size;		/* its size, as the daemon said */
+};
+
+static void
+as_attach(uint32_t tag, struct as_attach *at)
+{
+	unsigned char buf[256];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg;
+	struct proto_attached a;
+	struct proto_hdr h;
+	struct pollfd pfd;
+	ssize_t n;
+
+	at->sock = td_raw_connect();
+	at->fd = -1;
+	td_raw_request(at->sock, PROTO_ATTACH, 1, tag, 0, 0);
+	pfd.fd = at->sock;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, ATTACK_DEADLINE_MS), 1);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	/* The reply is one small frame, sent at once with its descriptor. */
+	n = recvmsg(at->sock, &msg, MSG_CMSG_CLOEXEC);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(proto_decode(buf, (size_t)n, &h), 0);
+	ck_assert_uint_eq(h.type, PROTO_ATTACHED);
+	ck_assert_int_eq(proto_take_fds(&msg, &at->fd), 1);
+	ck_assert_int_ge(at->fd, 0);
+	memcpy(&a, buf + PROTO_HDR_SIZE, sizeof(a));
+	at->size = (size_t)a.size;
+}
+
+static void
+as_detach(struct as_attach *at)
+{
+	close(at->fd);
+	close(at->sock);
+}
+
+/* The object's size now. */
+static off_t
+as_size(int fd)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return st.st_size;
+}
+
+/* The daemon still runs (a fault would have killed it). */
+static void
+as_alive(void)
+{
+	ck_assert_msg(kill(td.pid, 0) == 0 && waitpid(td.pid, NULL,
+	    WNOHANG) == 0, "rundownd died:\n%s", td_log());
+}
+
+/* Attack 1: an attached client cuts the object to nothing, to half, or
+ * grows it, between control operations.  Every operation answers, the
+ * size is put back, and the tag can be freed and created again. */
+START_TEST(test_truncate_between_ops)
+{
+	struct rundown_block_info info, list[4];
+	struct timespec zero = { 0, 0 };
+	struct as_attach at;
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_attach(AS_TAG, &at);
+
+	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, 4);
+	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(list[0].tag, AS_TAG);
+	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size * 4), 0);
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+
+	/* What was cut off reads as zeros: a state word among it would
+	 * read as open.  Cut to half, the header keeps the state. */
+	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &zero), 0);
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, AS_TAG), 0);
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &zero), 0);
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, AS_TAG), 0);
+	as_alive();
+	td_await_log(0, "size of the shared object changed by a client; "
+	    "restored", 1);
+
+	/* The tag is usable again, and so is the new block. */
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_detach(&at);
+	as_attach(AS_TAG, &at);
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 1);
+	as_detach(&at);
+}
+END_TEST
+
+/* Attack 1, racing: a client cuts the object short again and again
+ * while the daemon serves, so that the cut lands inside the daemon's
+ * accesses (which then fault).  Every operation answers as on a block
+ * somebody zeroed, and the daemon lives. */
+START_TEST(test_truncate_while_serving)
+{
+	struct rundown_block_info info, list[4];
+	struct timespec zero = { 0, 0 };
+	struct as_attach at;
+	int stop[2], i, r, status;
+	pid_t pid;
+	size_t n;
+	char c;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_attach(AS_TAG, &at);
+	ck_assert_int_eq(pipe(stop), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		/* Until the test closes the pipe. */
+		close(stop[1]);
+		fcntl(stop[0], F_SETFL, O_NONBLOCK);
+		for (i = 0; read(stop[0], &c, 1) < 0; i++) {
+			if (ftruncate(at.fd, (i & 1) ? (off_t)at.size / 2 :
+			    0) != 0)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(stop[0]);
+	for (i = 0; i < (int)test_scale(300); i++) {
+		ck_assert_int_eq(rundown_ctl_status(td.conn, AS_TAG, &info,
+		    NULL, 0, &n), 0);
+		ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
+		r = rundown_ctl_wait(td.conn, AS_TAG, &zero);
+		ck_assert_msg(r == 0 || r == -ETIMEDOUT, "wait: %s",
+		    strerror(-r));
+		r = rundown_ctl_reinit(td.conn, AS_TAG);
+		ck_assert_msg(r == 0 || r == -EALREADY || r == -EBUSY,
+		    "reinit: %s", strerror(-r));
+	}
+	close(stop[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+	as_alive();
+
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, AS_TAG), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_detach(&at);
+}
+END_TEST
+
+/* Attack 1, across a restart: the object is cut while no daemon runs.
+ * Cut to half (the header intact), the next daemon adopts it at its
+ * size; cut to nothing, it removes it, and create of the tag works. */
+START_TEST(test_truncate_restart)
+{
+	struct rundown_block_info info;
+	struct as_attach at;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_attach(AS_TAG, &at);
+	close(at.sock);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+
+	td_stop();
+	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	td_start(NULL);
+	td.conn = td_connect();
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, 4);
+	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+
+	td_stop();
+	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	td_start(NULL);
+	td.conn = td_connect();
+	td_await_log(0, "cut short or its header wiped; removed", 1);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	td_status(AS_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, 4);
+	close(at.fd);
+}
+END_TEST
+
+/* Attack 9: another user creates the name the daemon would have used
+ * before, and guesses at the names it uses now.  create still works,
+ * and the block handed out is the daemon's own (its uid, mode 0600). */
+START_TEST(test_squatted_names)
+{
+	char prefix[PROTO_SHM_PREFIX_MAX], name[128];
+	struct rundown_block_info list[4];
+	struct as_attach at;
+	size_t n;
+	struct stat st;
+	int i, fd, status;
+	gid_t gid = AS_UID;
+	pid_t pid;
+
+	proto_shm_prefix(td.sock, prefix, sizeof(prefix));
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		if (setgroups(1, &gid) != 0 ||
+		    setresgid(AS_UID, AS_UID, AS_UID) != 0 ||
+		    setresuid(AS_UID, AS_UID, AS_UID) != 0)
+			_exit(10);
+		for (i = -1; i < 256; i++) {
+			if (i < 0)
+				snprintf(name, sizeof(name), "/%s%08x", prefix,
+				    AS_TAG);
+			else
+				snprintf(name, sizeof(name), "/%s%08x.%016llx",
+				    prefix, AS_TAG, (unsigned long long)i *
+				    0x0101010101010101ull);
+			fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0666);
+			if (fd < 0 || fchmod(fd, 0666) != 0 ||
+			    ftruncate(fd, 65536) != 0)
+				_exit(11);
+			close(fd);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
+	as_attach(AS_TAG, &at);
+	ck_assert_int_eq(fstat(at.fd, &st), 0);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(st.st_size, (off_t)at.size);
+	as_detach(&at);
+
+	/* The squatter's objects are as it left them, and a restarted
+	 * daemon leaves them alone too. */
+	snprintf(name, sizeof(name), "/dev/shm/%s%08x", prefix, AS_TAG);
+	ck_assert_int_eq(stat(name, &st), 0);
+	ck_assert_uint_eq(st.st_uid, AS_UID);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	td_start(NULL);
+	td.conn = td_connect();
+	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(list[0].tag, AS_TAG);
+	ck_assert_int_eq(stat(name, &st), 0);
+	ck_assert_uint_eq(st.st_uid, AS_UID);
+}
+END_TEST
+
+static void
+as_setup(void)
+{
+	td_setup(0711, NULL);
+}
+
+TCase *
+attack_shm_tcase(void)
+{
+	TCase *tc = tcase_create("shm");
+
+	tcase_add_checked_fixture(tc, as_setup, td_teardown);
+	tcase_add_test(tc, test_truncate_between_ops);
+	tcase_add_test(tc, test_truncate_while_serving);
+	tcase_add_test(tc, test_truncate_restart);
+	tcase_add_test(tc, test_squatted_names);
+	return tc;
+}
