@@ -452,6 +452,7 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->uid = p->uid;
 	info->gid = p->gid;
 	info->mode = p->mode;
+	info->reserved = 0;
 }
 
 /* A STATUS_REPLY payload as rundown_ctl_status() returns it. */
@@ -470,7 +471,8 @@ client_status_reply(const void *buf, size_t len,
 	if (len < sizeof(pi) || (len - sizeof(pi)) % sizeof(ph) != 0)
 		return -EPROTO;
 	memcpy(&pi, p, sizeof(pi));
-	if ((len - sizeof(pi)) / sizeof(ph) != pi.attached)
+	if ((len - sizeof(pi)) / sizeof(ph) != pi.attached ||
+	    pi.reserved != 0)
 		return -EPROTO;
 	client_info(&pi, info);
 	for (i = 0; i < pi.attached && i < max; i++) {

@@ -157,13 +157,42 @@ daemon_stream(const uint8_t *data, size_t size)
 			break;
 		memset(&req, 0, sizeof(req));
 		memcpy(&req, in + HDR, h.length);
-		if (h.type != PROTO_ATTACH)
+		/* Flags only where the server reads them: ATTACH's create
+		 * bit, ATTACH's and CREATE's mode, that only with its bit. */
+		if (h.type != PROTO_ATTACH && h.type != PROTO_CREATE)
 			CHECK(req.flags == 0);
+		if (h.type == PROTO_CREATE)
+			CHECK((req.flags & ~PROTO_MODE_FLAGS(0777)) == 0);
+		if (!(req.flags & PROTO_MODE_SET))
+			CHECK(PROTO_MODE_OF(req.flags) == 0);
 		if (h.type != PROTO_DETACH)
 			CHECK(req.serial == 0);
 		off += HDR + hdr.length;
 	}
 	free(in);
+}
+
+/* The block info a client decoded says what the wire said, field by
+ * field (reserved aside: a list's entries may carry any). */
+static void
+same_info(const struct rundown_block_info *info, const unsigned char *wire)
+{
+	struct proto_info pi;
+
+	memcpy(&pi, wire, sizeof(pi));
+	CHECK(info->tag == pi.tag);
+	CHECK((uint32_t)info->state == pi.state);
+	CHECK(info->generation == pi.generation);
+	CHECK(info->cpus == pi.cpus);
+	CHECK(info->rows == pi.rows);
+	CHECK(info->attached == pi.attached);
+	CHECK(info->outstanding == pi.outstanding);
+	CHECK(info->reclaimed_rows == pi.reclaimed_rows);
+	CHECK(info->reclaimed == pi.reclaimed);
+	CHECK(info->uid == pi.uid);
+	CHECK(info->gid == pi.gid);
+	CHECK(info->mode == pi.mode);
+	CHECK(info->reserved == 0);
 }
 
 /* A STATUS_REPLY payload that the client read: re-encoded, it is the
@@ -174,23 +203,12 @@ status_round_trip(const unsigned char *payload, size_t len,
     const struct rundown_holder *holders, size_t n)
 {
 	struct proto_holder ph;
-	struct proto_info pi;
 	size_t i;
 
-	CHECK(len == sizeof(pi) + n * sizeof(ph));
-	memset(&pi, 0, sizeof(pi));
-	pi.tag = info->tag;
-	pi.state = (uint32_t)info->state;
-	pi.generation = info->generation;
-	pi.cpus = info->cpus;
-	pi.rows = info->rows;
-	pi.attached = info->attached;
-	pi.outstanding = info->outstanding;
-	pi.reclaimed_rows = info->reclaimed_rows;
-	pi.reclaimed = info->reclaimed;
-	CHECK(memcmp(&pi, payload, sizeof(pi)) == 0);
+	CHECK(len == sizeof(struct proto_info) + n * sizeof(ph));
+	same_info(info, payload);
 	for (i = 0; i < n; i++) {
-		memcpy(&ph, payload + sizeof(pi) + i * sizeof(ph), sizeof(ph));
+		memcpy(&ph, payload + sizeof(struct proto_info) + i * sizeof(ph), sizeof(ph));
 		CHECK(holders[i].pid == ph.pid);
 		CHECK(holders[i].row == ph.row);
 		CHECK(holders[i].outstanding == ph.outstanding);
@@ -212,7 +230,8 @@ client_status(const unsigned char *payload, size_t len, int decoded,
 
 	r = client_status_reply(payload, len, &info, NULL, 0, &n);
 	CHECK(r == 0 || r == -EPROTO);
-	/* proto_info has no reserved field: the two decoders agree. */
+	/* Both decoders refuse a reserved field that is not zero: they
+	 * agree. */
 	CHECK((r == 0) == (decoded == 0));
 	if (r != 0)
 		return;
@@ -239,7 +258,6 @@ client_list(const unsigned char *payload, size_t len, int decoded,
 {
 	struct rundown_block_info *blocks;
 	struct proto_count pc;
-	struct proto_info pi;
 	size_t n = SIZE_MAX, i, m, max;
 	int r;
 
@@ -256,20 +274,9 @@ client_list(const unsigned char *payload, size_t len, int decoded,
 	CHECK(blocks != NULL);
 	CHECK(client_list_reply(payload, len, blocks, n, &m) == 0);
 	CHECK(m == n);
-	for (i = 0; i < n; i++) {
-		memset(&pi, 0, sizeof(pi));
-		pi.tag = blocks[i].tag;
-		pi.state = (uint32_t)blocks[i].state;
-		pi.generation = blocks[i].generation;
-		pi.cpus = blocks[i].cpus;
-		pi.rows = blocks[i].rows;
-		pi.attached = blocks[i].attached;
-		pi.outstanding = blocks[i].outstanding;
-		pi.reclaimed_rows = blocks[i].reclaimed_rows;
-		pi.reclaimed = blocks[i].reclaimed;
-		CHECK(memcmp(&pi, payload + sizeof(pc) + i * sizeof(pi),
-		    sizeof(pi)) == 0);
-	}
+	for (i = 0; i < n; i++)
+		same_info(&blocks[i], payload + sizeof(pc) +
+		    i * sizeof(struct proto_info));
 	free(blocks);
 	max = n > 0 ? id % n : 0;
 	blocks = malloc((max > 0 ? max : 1) * sizeof(*blocks));

@@ -177,6 +177,9 @@ main(int argc, char **argv)
 	st.info.outstanding = 5;
 	st.info.reclaimed_rows = 1;
 	st.info.reclaimed = 9;
+	st.info.uid = 1000;
+	st.info.gid = 100;
+	st.info.mode = 0640;
 	st.h[0].pid = 1234;
 	st.h[0].row = 0;
 	st.h[0].outstanding = 3;
@@ -250,6 +253,10 @@ main(int argc, char **argv)
 	seed("bad-attached-reserved", PROTO_ATTACHED, 1, &att, sizeof(att));
 	st.info.attached = 3;
 	seed("bad-status-count", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
+	st.info.attached = 2;
+	st.info.reserved = 1;
+	seed("bad-status-reserved", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
+	st.info.reserved = 0;
 	ls.count.count = 2;
 	ls.count.reserved = 1;
 	seed("bad-list-reserved", PROTO_LIST_REPLY, 1, &ls, sizeof(ls));
