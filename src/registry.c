@@ -215,8 +215,13 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 	 * here, on the loop, so it is never left half done). */
 	s = block_start(blk->b, &blk->lay);
 	if ((s & ST_MASK) != ST_RUNDOWN ||
-	    rd_load(&blk->b->state, RD_ACQUIRE) != s)
+	    rd_load(&blk->b->state, RD_ACQUIRE) != s) {
+		/* Drained.  Waits still pending for it (the watcher's poke
+		 * not yet handled) are answered first, so that a connection
+		 * gets its answers in the order it asked. */
+		registry_settle(blk);
 		return 0;
+	}
 	if (timeout_ms == 0)
 		return -ETIMEDOUT;	/* a poll: started, not drained */
 	if ((w = calloc(1, sizeof(*w))) == NULL)
