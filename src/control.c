@@ -165,7 +165,7 @@ control_wait(struct conn *c, const struct proto_hdr *h,
 		return -ENOMEM;
 	if (p->waits.count >= cfg->max_conn_waits ||
 	    p->user->waits >= cfg->max_user_waits) {
-		log_warnx("pid %ld uid %lu: too many pending waits; refused",
+		log_peer_warnx("pid %ld uid %lu: too many pending waits; refused",
 		    (long)server_peer_pid(c), (unsigned long)p->user->uid);
 		return -EAGAIN;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -72,6 +73,35 @@ log_warnx(const char *fmt, ...)
 	log_vwrite(LOG_WARNING, 0, fmt, ap);
 	va_end(ap);
 }
+
+/* Only the loop's thread logs through a limit, so its fields need no
+ * lock. */
+void
+log_rate(struct log_rate *r, int pri, int err, const char *fmt, ...)
+{
+	struct timespec now;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((long)now.tv_sec != r->second) {
+		r->second = (long)now.tv_sec;
+		r->logged = 0;
+	}
+	if (r->logged >= LOG_RATE_BURST) {
+		r->quiet++;
+		return;
+	}
+	r->logged++;
+	if (r->quiet > 0) {
+		log_warnx("%lu more like the next not logged", r->quiet);
+		r->quiet = 0;
+	}
+	va_start(ap, fmt);
+	log_vwrite(pri, err, fmt, ap);
+	va_end(ap);
+}
+
+_Static_assert(LOG_WARNING == 4 && LOG_INFO == 6, "log.h's numbers");
 
 void
 log_info(const char *fmt, ...)

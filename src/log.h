@@ -2,6 +2,8 @@
 #ifndef RUNDOWND_LOG_H
 #define RUNDOWND_LOG_H
 
+#include <errno.h>
+
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* foreground: stderr instead of syslog; verbose: debug messages too. */
@@ -15,6 +17,31 @@ void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+/*
+ * Lines a peer can cause, as many as it likes (a refusal, a bad frame),
+ * go through a limit of their call site: at most LOG_RATE_BURST of them
+ * a second; the rest are counted, and the count is logged before the
+ * site's next line in a later second.  log_peer_warn(x) and log_peer_info
+ * keep a limit of their own at each place they are written.  (4 and 6 are
+ * syslog's LOG_WARNING and LOG_INFO, which this header does not pull in.)
+ */
+#define LOG_RATE_BURST 10
+struct log_rate {
+	long second;		/* CLOCK_MONOTONIC seconds */
+	unsigned int logged;	/* lines in that second */
+	unsigned long quiet;	/* lines left out since the last logged */
+};
+/* pri: LOG_WARNING or LOG_INFO; err: errno for a _warn line, or 0. */
+void log_rate(struct log_rate *, int pri, int err, const char *fmt, ...)
+    LOG_PRINTF(4, 5);
+#define LOG_PEER(pri, err, ...) do {					\
+	static struct log_rate log_rate_;				\
+	log_rate(&log_rate_, (pri), (err), __VA_ARGS__);		\
+} while (0)
+#define log_peer_warn(...) LOG_PEER(4, errno, __VA_ARGS__)
+#define log_peer_warnx(...) LOG_PEER(4, 0, __VA_ARGS__)
+#define log_peer_info(...) LOG_PEER(6, 0, __VA_ARGS__)
+
 __attribute__((noreturn)) void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 __attribute__((noreturn)) void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
 

@@ -540,7 +540,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 		registry_forget(*out);
 		return r;
 	}
-	log_info("%s: created, %u rows of %u CPUs, uid %lu gid %lu mode %03o",
+	log_peer_info("%s: created, %u rows of %u CPUs, uid %lu gid %lu mode %03o",
 	    (*out)->tagstr, rows, l.cpus, (unsigned long)uid,
 	    (unsigned long)gid, mode);
 	return 0;
@@ -579,7 +579,7 @@ registry_reclaim(struct shm_block *blk, uint32_t row, pid_t pid,
 	if (held > 0)
 		blk->reclaimed += (uint64_t)held;
 	if (held != 0)
-		log_info("%s: pid %ld (%s) exited holding %lld; reclaimed row %u",
+		log_peer_info("%s: pid %ld (%s) exited holding %lld; reclaimed row %u",
 		    blk->tagstr, (long)pid, comm, (long long)held, row);
 	else
 		log_debug("%s: pid %ld (%s) exited; row %u free", blk->tagstr,
@@ -921,7 +921,7 @@ registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
 		return -EPERM;
 	h = registry_release_row(blk, row);
 	if (h != 0)
-		log_info("%s: pid %ld detached from row %u holding %lld",
+		log_peer_info("%s: pid %ld detached from row %u holding %lld",
 		    blk->tagstr, (long)pid, row, (long long)h);
 	*held = h > 0 ? (uint64_t)h : 0;
 	/* The waits this may end are answered after the detach itself. */
@@ -976,7 +976,7 @@ registry_free(struct shm_block *blk)
 	 * all end, whatever a client writes into the word meanwhile. */
 	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 		registry_end_wait(w, 0);
-	log_info("%s: freed", blk->tagstr);
+	log_peer_info("%s: freed", blk->tagstr);
 	registry_forget(blk);
 	return 0;
 }

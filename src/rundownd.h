@@ -12,6 +12,8 @@
  *   watcher.c   drain-watcher threads and their notify pipe
  *   guard.c     the SIGBUS handler that keeps a client's ftruncate() of
  *               a block from killing the daemon
+ *   closer.c    lanes of close(), one per uid, off the loop, for what a
+ *               peer sent or queued (a close may wait as long as it chose)
  *   reaper.c    the processes that hold rows, watched through pidfds
  *   proc.c      a process's start time and name, from /proc
  *   log.c       messages
@@ -20,10 +22,11 @@
  *
  *   rundownd --> server, control, registry, watcher, reaper, log
  *   control  --> server, registry
- *   server   --> proc, log, lib (proto)
+ *   server   --> closer, proc, log, lib (proto)
  *   registry --> reaper, watcher, guard, log, lib (block, cache, proto)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
+ *   closer   --> log
  *
  * and events come back up through callbacks given at start, never by
  * name: server -> control (dispatch, closed; server_start), registry ->
@@ -32,7 +35,8 @@
  * reaper_init).
  *
  * Everything runs on the event loop's thread except the watchers'
- * threads, which only sleep on a block's futex and poke the loop, and
+ * threads, which only sleep on a block's futex and poke the loop, the
+ * closer's, which only close() and touch nothing of the loop's, and
  * guard.c's handler, which runs on whichever thread faulted in a block
  * (a synchronous signal cannot go through the loop).
  */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "log.h"
 #include "proc.h"
 #include "rundownd.h"
@@ -40,7 +42,11 @@
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_MAX_GROUPS 256
-#define SERVER_LOG_BURST 10		/* refusals logged a second */
+/* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
+ * all, since the kernel closes what does not fit in the receiver. */
+#define SERVER_MAX_FDS 253
+/* Reads spent draining a closed connection before it goes to a lane. */
+#define SERVER_DRAIN_READS 16
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77			/* Linux 6.5; Debian 12's headers lack it */
@@ -88,6 +94,9 @@ static struct event_base *base;
 static server_dispatch_fn dispatch_cb;
 static server_closed_fn closed_cb;
 static void *cb_arg;
+/* Descriptors the closer may hold before the daemon stops accepting and
+ * draining (server_start: half the descriptor limit). */
+static unsigned long max_closing = 512;
 
 /* ---- set-up ----------------------------------------------------------- */
 
@@ -336,6 +345,85 @@ server_outmsg_free(struct outmsg *m)
 	free(m);
 }
 
+/* Gives every descriptor msg carries to uid's lane of the closer;
+ * returns how many came (1 at least if the kernel cut the list short). */
+static int
+server_take_fds(struct msghdr *msg, uid_t uid)
+{
+	struct cmsghdr *cm;
+	size_t i, n;
+	int fd, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++, count++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			closer_close(uid, fd);
+		}
+	}
+	return count;
+}
+
+/* One read from fd with room for every descriptor a message may carry
+ * (those go to uid's lane); returns what recvmsg() did. */
+static ssize_t
+server_recv(int fd, uid_t uid, void *buf, size_t len, int *nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(SERVER_MAX_FDS * sizeof(int))];
+	} cbuf;
+	struct msghdr msg;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	*nfds = n >= 0 ? server_take_fds(&msg, uid) : 0;
+	return n;
+}
+
+/*
+ * Closes a connection's socket without letting the loop wait.  Closing
+ * it purges what the peer queued and the loop never read, descriptors
+ * too, and the last close of one of those may wait (closer.h).  So the
+ * peer is first cut off from queueing more (after shutdown() its sends
+ * fail with EPIPE), the queue is read empty, any descriptors in it going
+ * to the peer's lane, and only a socket known empty is closed here.  One
+ * whose queue does not empty in a few reads, or any while the lanes are
+ * full, goes to the lane whole.
+ */
+static void
+server_release_fd(int fd, uid_t uid)
+{
+	char scratch[4096];
+	ssize_t n = 1;
+	int i, nfds;
+
+	shutdown(fd, SHUT_RDWR);
+	if (closer_pending(uid) < cfg->max_user_conns &&
+	    closer_pending_all() < max_closing) {
+		/* MSG_DONTWAIT: no read sleeps, so none is interrupted. */
+		for (i = 0; i < SERVER_DRAIN_READS && n > 0; i++)
+			n = server_recv(fd, uid, scratch, sizeof(scratch),
+			    &nfds);
+	}
+	/* 0: the end of the stream, nothing queued; an error (the socket
+	 * failed): nothing to read either. */
+	if (n <= 0)
+		close(fd);
+	else
+		closer_close(uid, fd);
+}
+
 static void
 server_conn_free(struct conn *c)
 {
@@ -350,7 +438,7 @@ server_conn_free(struct conn *c)
 	event_free(c->wev);
 	event_free(c->cev);
 	event_free(c->tev);
-	close(c->fd);
+	server_release_fd(c->fd, c->uid);
 	LIST_REMOVE(c, entry);
 	free(c);
 }
@@ -405,7 +493,7 @@ server_timeout(int fd, short events, void *arg)
 		server_close(c);
 		return;
 	}
-	log_warnx("pid %ld: a frame not finished in %u s; disconnected",
+	log_peer_warnx("pid %ld: a frame not finished in %u s; disconnected",
 	    (long)c->pid, cfg->timeout);
 	server_error(c, 0, ETIMEDOUT);
 	server_close(c);
@@ -484,14 +572,14 @@ server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
 	if (c->dead)
 		return;
 	if (c->outbytes + PROTO_HDR_SIZE + len > SERVER_MAX_OUT) {
-		log_warnx("pid %ld: not reading its replies; disconnected",
+		log_peer_warnx("pid %ld: not reading its replies; disconnected",
 		    (long)c->pid);
 		c->dead = true;
 		server_close(c);
 		return;
 	}
 	if ((m = malloc(sizeof(*m) + PROTO_HDR_SIZE + len)) == NULL) {
-		log_warnx("pid %ld: out of memory for a reply; disconnected",
+		log_peer_warnx("pid %ld: out of memory for a reply; disconnected",
 		    (long)c->pid);
 		c->dead = true;
 		server_close(c);
@@ -504,7 +592,8 @@ server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
 	 * reused) before this reply leaves the queue. */
 	m->fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (fd >= 0 && m->fd < 0) {
-		log_warn("pid %ld: dup for a reply; disconnected", (long)c->pid);
+		log_peer_warn("pid %ld: dup for a reply; disconnected",
+		    (long)c->pid);
 		free(m);
 		c->dead = true;
 		server_close(c);
@@ -624,7 +713,7 @@ server_pin(struct conn *c)
 static void
 server_reject(struct conn *c, uint32_t id, int err)
 {
-	log_warnx("pid %ld: bad frame (%s); disconnected", (long)c->pid,
+	log_peer_warnx("pid %ld: bad frame (%s); disconnected", (long)c->pid,
 	    strerror(err));
 	server_error(c, id, err);
 	server_close(c);
@@ -652,16 +741,10 @@ server_frame(struct conn *c)
 static void
 server_readable(int fd, short events, void *arg)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} cbuf;
 	struct conn *c = arg;
-	struct msghdr msg;
-	struct iovec iov;
 	size_t want;
 	ssize_t n;
-	int frames = 0, r;
+	int frames = 0, nfds, r;
 
 	(void)events;
 	while (!c->closing && frames < SERVER_FRAMES_PER_READ) {
@@ -669,14 +752,7 @@ server_readable(int fd, short events, void *arg)
 			want = PROTO_HDR_SIZE - c->inlen;
 		else
 			want = PROTO_HDR_SIZE + c->hdr.length - c->inlen;
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = c->in + c->inlen;
-		iov.iov_len = want;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = server_recv(fd, c->uid, c->in + c->inlen, want, &nfds);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -686,7 +762,8 @@ server_readable(int fd, short events, void *arg)
 			}
 			break;
 		}
-		if (proto_take_fds(&msg, NULL) != 0) {
+		if (nfds != 0) {
+			/* Clients send no descriptors. */
 			server_reject(c, 0, EBADMSG);
 			break;
 		}
@@ -744,13 +821,14 @@ server_allowed(int fd, uid_t uid, gid_t gid)
 }
 
 /* Which limit a new connection c (already on the list) exceeds, if any.
- * Connections being closed count until freed: a peer that reconnects in
- * a loop gains nothing. */
+ * Connections being closed count until freed, and so do descriptors of
+ * its user that the closer has yet to close: a peer that reconnects in a
+ * loop gains nothing. */
 static const char *
 server_over_limit(const struct conn *c)
 {
 	const struct conn *o;
-	uint32_t all = 0, mine = 0;
+	unsigned long all = 0, mine = closer_pending(c->uid);
 
 	LIST_FOREACH(o, &conns, entry) {
 		if (o == c)
@@ -766,27 +844,12 @@ server_over_limit(const struct conn *c)
 	return NULL;
 }
 
-/* Refuses c with EUSERS.  At most SERVER_LOG_BURST refusals a second
- * are logged, then how many were not, so a flood cannot fill the log. */
+/* Refuses c with EUSERS. */
 static void
 server_refuse_busy(struct conn *c, const char *limit)
 {
-	static time_t second;
-	static unsigned long logged, quiet;
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec != second) {
-		if (quiet > 0)
-			log_warnx("%lu more connections refused", quiet);
-		second = now.tv_sec;
-		logged = quiet = 0;
-	}
-	if (logged++ < SERVER_LOG_BURST)
-		log_warnx("refused pid %ld uid %lu: too many connections %s",
-		    (long)c->pid, (unsigned long)c->uid, limit);
-	else
-		quiet++;
+	log_peer_warnx("refused pid %ld uid %lu: too many connections %s",
+	    (long)c->pid, (unsigned long)c->uid, limit);
 	server_error(c, 0, EUSERS);
 	server_close(c);
 }
@@ -812,6 +875,15 @@ server_accept(int fd, short events, void *arg)
 
 	(void)events;
 	(void)arg;
+	if (closer_pending_all() >= max_closing) {
+		/* Peers' descriptors still being closed fill half the
+		 * table: new connections, each able to bring more, wait. */
+		log_peer_warnx("%lu descriptors still closing; not accepting "
+		    "for a second", closer_pending_all());
+		event_del(listen_ev);
+		evtimer_add(backoff_ev, &second);
+		return;
+	}
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -862,7 +934,7 @@ server_accept(int fd, short events, void *arg)
 	}
 	LIST_INSERT_HEAD(&conns, c, entry);
 	if (!server_allowed(cfd, cred.uid, cred.gid)) {
-		log_warnx("refused pid %ld uid %lu: not a permitted user",
+		log_peer_warnx("refused pid %ld uid %lu: not a permitted user",
 		    (long)cred.pid, (unsigned long)cred.uid);
 		server_error(c, 0, EACCES);
 		server_close(c);
@@ -881,6 +953,10 @@ void
 server_start(struct event_base *b, int fd, server_dispatch_fn dispatch,
     server_closed_fn closed, void *arg)
 {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max_closing = (unsigned long)rl.rlim_cur / 2;
 	base = b;
 	dispatch_cb = dispatch;
 	closed_cb = closed;

@@ -31,4 +31,10 @@ TCase *attack_paths_tcase(void);
  * first by another user. */
 TCase *attack_shm_tcase(void);
 
+/* attack_fds.c: descriptors sent to the daemon whose close would wait. */
+TCase *attack_fds_tcase(void);
+
+/* attack_logs.c: log lines that peers cause, as many as they like. */
+TCase *attack_logs_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

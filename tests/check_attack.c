@@ -22,6 +22,8 @@ attack_suite(void)
 	suite_add_tcase(s, attack_perms_tcase());
 	suite_add_tcase(s, attack_paths_tcase());
 	suite_add_tcase(s, attack_shm_tcase());
+	suite_add_tcase(s, attack_fds_tcase());
+	suite_add_tcase(s, attack_logs_tcase());
 	return s;
 }
 

@@ -1,0 +1,272 @@
+/*
+ * attack_fds.c: descriptors a peer sends to the daemon (attack 3).
+ *
+ * The daemon expects no descriptor from a client, but any local user can
+ * send one with SCM_RIGHTS, and the last close() of some waits: a TCP
+ * socket with SO_LINGER and unsent data waits for as long as its sender
+ * chose.  Closing such a descriptor on the event loop froze the daemon,
+ * even for a peer it refused without reading a byte (the descriptor was
+ * still queued on the connection it closed).  Each test here hands the
+ * daemon such a socket, lingering AF_LINGER_S seconds, while the daemon
+ * is stopped (SIGSTOP), so that the test drops its own reference before
+ * the daemon can drop its one and the daemon's close is the last; then
+ * the test requires an
+ * answer from the daemon while a closing thread ("rd-close") still waits
+ * in that close, and finally lets the linger end by reading what the
+ * socket sent, and sees the socket closed.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "attack.h"
+#include "proto.h"
+#include "testdaemon.h"
+
+/* Longer than every deadline of the test: a daemon that waits in the
+ * close on its loop cannot answer in time. */
+#define AF_LINGER_S 120
+
+/* Made-up ids of a user the daemon does not let in. */
+#define AF_UID 47311
+#define AF_GID 47311
+
+struct af_linger {
+	int sock;	/* the lingering socket, to be handed over */
+	int peer;	/* its other end, which reads nothing until told */
+};
+
+/* A TCP socket over loopback whose last close waits AF_LINGER_S seconds:
+ * its peer's receive buffer is full, so data stays unsent. */
+static void
+af_linger_make(struct af_linger *l)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct linger lg = { 1, AF_LINGER_S };
+	char buf[4096];
+	int lfd, small = 4096, fl;
+
+	memset(buf, 'x', sizeof(buf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_ge(l->sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+	    0), 0);
+	ck_assert_int_eq(setsockopt(l->sock, SOL_SOCKET, SO_SNDBUF, &small,
+	    sizeof(small)), 0);
+	ck_assert_int_eq(connect(l->sock, (struct sockaddr *)&sin,
+	    sizeof(sin)), 0);
+	ck_assert_int_ge(l->peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), 0);
+	close(lfd);
+	/* Fill both buffers: what is left is unsent, and the close waits
+	 * until the peer takes it or the linger time ends. */
+	while (send(l->sock, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) >
+	    0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_ge(fl = fcntl(l->sock, F_GETFL), 0);
+	ck_assert_int_eq(fcntl(l->sock, F_SETFL, fl & ~O_NONBLOCK), 0);
+	ck_assert_int_eq(setsockopt(l->sock, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+}
+
+/* How many of the daemon's threads are closing threads. */
+static unsigned
+af_closers(void)
+{
+	char path[PATH_MAX], buf[512];
+	struct dirent *de;
+	unsigned n = 0;
+	ssize_t len;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
+		    (long)td.pid, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;	/* the thread just ended */
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len > 0 && strncmp(buf, "rd-close\n", 9) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Polls until the daemon has n closing threads. */
+static void
+af_await_closers(unsigned n)
+{
+	struct timespec start = td_now();
+
+	while (af_closers() != n) {
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "the daemon has %u closing threads, not %u:\n%s",
+		    af_closers(), n, td_log());
+		td_pause();
+	}
+}
+
+/* The daemon answers a request on a new connection, in time. */
+static void
+af_answers(void)
+{
+	unsigned char buf[PROTO_HDR_SIZE + 64];
+	struct proto_hdr h;
+	int fd = td_raw_connect();
+
+	td_raw_request(fd, PROTO_LIST, 7, 0, 0, 0);
+	td_raw_frame(fd, &h, buf, sizeof(buf));
+	ck_assert_uint_eq(h.id, 7);
+	ck_assert_uint_eq(h.type, PROTO_LIST_REPLY);
+	close(fd);
+}
+
+/* While a closing thread waits in the close, the daemon answers; then
+ * the peer reads, the linger ends, the socket is closed (end of file on
+ * the peer) and the closing thread is gone. */
+static void
+af_linger_end(struct af_linger *l)
+{
+	char buf[65536];
+	ssize_t n;
+
+	af_await_closers(1);
+	af_answers();
+	ck_assert_uint_eq(af_closers(), 1);
+	while ((n = read(l->peer, buf, sizeof(buf))) > 0)
+		;
+	ck_assert_int_eq(n, 0);
+	close(l->peer);
+	af_await_closers(0);
+	af_answers();
+}
+
+/* Attack 3, as a permitted user: the descriptor comes with a frame. */
+START_TEST(test_linger_in_frame)
+{
+	struct af_linger l;
+	int fd;
+
+	af_linger_make(&l);
+	fd = td_raw_connect();
+	ck_assert_int_eq(kill(td.pid, SIGSTOP), 0);
+	td_raw_send(fd, "x", 1, l.sock);
+	close(l.sock);		/* the daemon's is the last reference */
+	ck_assert_int_eq(kill(td.pid, SIGCONT), 0);
+	td_raw_expect_error(fd, 0, EBADMSG, "a frame with a descriptor");
+	close(fd);
+	af_linger_end(&l);
+}
+END_TEST
+
+/* Attack 3, as a user the daemon refuses: the descriptor is still queued
+ * on the connection the daemon closes without reading. */
+START_TEST(test_linger_refused)
+{
+	struct af_linger l;
+	pid_t pid;
+	int st;
+
+	af_linger_make(&l);
+	ck_assert_int_eq(kill(td.pid, SIGSTOP), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cbuf;
+		static char x[1] = { 'x' };
+		struct iovec iov = { .iov_base = x, .iov_len = 1 };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf.buf,
+			.msg_controllen = sizeof(cbuf.buf),
+		};
+		struct cmsghdr *cm;
+		gid_t g = AF_GID;
+		int fd;
+
+		if (setgroups(1, &g) != 0 ||
+		    setresgid(AF_GID, AF_GID, AF_GID) != 0 ||
+		    setresuid(AF_UID, AF_UID, AF_UID) != 0)
+			_exit(3);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", td.sock);
+		memset(&cbuf, 0, sizeof(cbuf));
+		if ((cm = CMSG_FIRSTHDR(&msg)) == NULL)
+			_exit(6);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &l.sock, sizeof(int));
+		/* The stopped daemon's backlog takes the connection. */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			_exit(4);
+		if (sendmsg(fd, &msg, MSG_NOSIGNAL) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	close(l.sock);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %#x",
+	    st);
+	/* The last reference is queued on a connection not yet accepted. */
+	ck_assert_int_eq(kill(td.pid, SIGCONT), 0);
+	af_linger_end(&l);
+}
+END_TEST
+
+/* -u lets another user in, so the socket is open to all (0666) and the
+ * daemon itself must refuse the rest. */
+static void
+af_setup(void)
+{
+	static const char *const extra[] = { "-u", "47399", NULL };
+
+	td_setup(0711, extra);
+}
+
+TCase *
+attack_fds_tcase(void)
+{
+	TCase *tc = tcase_create("fds");
+
+	tcase_add_checked_fixture(tc, af_setup, td_teardown);
+	tcase_add_test(tc, test_linger_in_frame);
+	tcase_add_test(tc, test_linger_refused);
+	return tc;
+}
