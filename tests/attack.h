@@ -12,6 +12,8 @@
 
 /* The deadline of every wait for something the daemon must do. */
 #define ATTACK_DEADLINE_MS 20000
+/* Check's timeout of each case, in seconds. */
+#define ATTACK_TIMEOUT_S 90
 
 /* attack_rows.c: bytes written into a block's rows (owners). */
 TCase *attack_rows_tcase(void);

@@ -10,20 +10,30 @@
 #include "attack.h"
 #include "testdaemon.h"
 
+/* Every case gets Check's timeout well past ATTACK_DEADLINE_MS, so that
+ * a wait that fails does so by its own deadline, with the daemon's log,
+ * and a case that merely runs long on a loaded machine is not cut off. */
+static void
+attack_add(Suite *s, TCase *tc)
+{
+	tcase_set_timeout(tc, ATTACK_TIMEOUT_S);
+	suite_add_tcase(s, tc);
+}
+
 static Suite *
 attack_suite(void)
 {
 	Suite *s = suite_create("attack");
 
-	suite_add_tcase(s, attack_rows_tcase());
-	suite_add_tcase(s, attack_waits_tcase());
-	suite_add_tcase(s, attack_wait_limits_tcase());
-	suite_add_tcase(s, attack_many_waits_tcase());
-	suite_add_tcase(s, attack_perms_tcase());
-	suite_add_tcase(s, attack_paths_tcase());
-	suite_add_tcase(s, attack_shm_tcase());
-	suite_add_tcase(s, attack_fds_tcase());
-	suite_add_tcase(s, attack_logs_tcase());
+	attack_add(s, attack_rows_tcase());
+	attack_add(s, attack_waits_tcase());
+	attack_add(s, attack_wait_limits_tcase());
+	attack_add(s, attack_many_waits_tcase());
+	attack_add(s, attack_perms_tcase());
+	attack_add(s, attack_paths_tcase());
+	attack_add(s, attack_shm_tcase());
+	attack_add(s, attack_fds_tcase());
+	attack_add(s, attack_logs_tcase());
 	return s;
 }
 
