@@ -325,9 +325,26 @@ shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
 }
 
 /*
+ * The generation whose run-down a wait asked now would await, as this
+ * process's mapping shows the block: the present one, or the next if a
+ * re-initialize is under way (the wait runs down what it opens).
+ */
+static uint32_t
+shared_target(rundown_cache_t *ref)
+{
+	uint32_t s = rd_load(&cache_block(ref)->state, RD_ACQUIRE);
+
+	return s / ST_GEN_UNIT + ((s & ST_MASK) == ST_RESETTING);
+}
+
+/*
  * A control call (or the detach) through the attachment's connection.  If
  * the daemon went away since (a restart), connects again and retries
- * once; a wait keeps trying while no daemon answers, as said above.
+ * once; a wait keeps trying while no daemon answers, as said above.  A
+ * wait sent again awaits the run-down it first asked for: if the block
+ * was re-initialized meanwhile (that run-down drained, and someone opened
+ * the block again), it returns 0 instead of starting a run-down nobody
+ * asked for.
  */
 static int
 shared_call(rundown_cache_t *ref, uint16_t type,
@@ -339,7 +356,8 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 	struct timespec deadline, give_up = { 0, 0 };
 	struct shared *sh = ref->shared;
 	rundown_conn_t *c;
-	bool lost = false, timed = false;
+	bool lost = false, timed = false, sent = false;
+	uint32_t target = 0;
 	int r, tries, cancel;
 
 	if (ref->flags & CACHE_FORKED)
@@ -359,6 +377,14 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 		    (r = rundown_connect(sh->path, &c)) == 0)
 			shared_set_conn(sh, c);
 		if (c != NULL) {
+			if (type == PROTO_WAIT && !sent) {
+				target = shared_target(ref);
+				sent = true;
+			} else if (type == PROTO_WAIT &&
+			    shared_target(ref) != target) {
+				r = 0;
+				break;
+			}
 			r = shared_try(ref, type, c, timeout,
 			    timed ? &deadline : NULL);
 			if (!shared_broken(r))
