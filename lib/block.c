@@ -7,13 +7,18 @@
  * comment says otherwise: it runs once per run-down per slot, and seq_cst
  * is what makes the "last two to finish" argument below hold.
  *
- * Why the drain is detected exactly once and never early:
- *   - A row's drain word reads "HARVESTED, count 0" only after its harvest
- *     (before it, releases can only push the count below zero).
- *   - Every party that makes a row drained (a releaser, or the starter by
- *     harvesting) then reads the state word and scans every row.  Of the
- *     last two rows to become drained, each party's RMW precedes its scan
- *     in the single seq_cst order, so at least one scan sees both drained.
+ * Why the drain is detected, and never early:
+ *   - A row's drain word reads "HARVESTED | DONE, count 0" only after its
+ *     harvest (before it, releases can only push the count below zero),
+ *     and once every protection of the row was released.
+ *   - Releasers do not mark the drain: the CAS that drains a row is a
+ *     releaser's last access to the block (block.h), then it wakes that
+ *     row's futex.  The waiting side marks it: the starter right after
+ *     its harvest, a waiter (block_wait) or rundownd (its watcher) when
+ *     block_undrained() finds every row drained.  A waiter that finds a
+ *     row not drained sleeps on that row's futex with the value it read,
+ *     so the drain of that row, which changes the low half (DONE), wakes
+ *     it or keeps it from sleeping; it then looks at the next row.
  *   - The RUNDOWN -> DRAINED transition is a CAS on the state word the
  *     scanner read before scanning, generation included, so a scan that
  *     is late (the block was re-initialized and is running down again)
@@ -36,6 +41,7 @@
 
 #include "block.h"
 #include "futex.h"
+#include "testhook.h"
 
 /* Count held by a slot word, ACTIVE or not (modular, sign-extended). */
 static inline uint64_t
@@ -56,8 +62,17 @@ row_count(uint64_t d)
 static inline bool
 row_drained(uint64_t d)
 {
-	return d == ROW_HARVESTED;
+	return d == ROW_FLAGS;
 }
+
+/* What a CAS on a harvested row writes: DONE with a count of zero. */
+static inline uint64_t
+row_settle(uint64_t d)
+{
+	return (d & ROW_HARVESTED) && row_count(d) == 0 ? d | ROW_DONE : d;
+}
+
+void (*rd_test_hook)(int step);
 
 int
 block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
@@ -127,34 +142,66 @@ block_check_drained(struct rundown_block *b, const struct block_layout *l, uint3
 }
 
 void
-block_release_slow(struct rundown_block *b, const struct block_layout *l, uint32_t row,
-    uint32_t n)
+block_release_slow(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row, uint32_t n)
 {
 	uint64_t *drain = &b->row[row].drain;
-	uint64_t charge = ROW_UNIT * n, d;
+	uint64_t charge = ROW_UNIT * n, d, nd;
 
+	(void)l;
+	TEST_HOOK(HOOK_BLOCK_CHARGE);
 	/*
 	 * The slot is ACTIVE: run-down started (or a re-initialize has not
 	 * reset this slot yet), so the release is owed to the row's drain
 	 * word, which outlives the slot's count.  release (within seq_cst):
 	 * the waiter that sees the drain also sees this caller's accesses.
 	 */
-	d = rd_fetch_sub(drain, charge, RD_SEQ_CST) - charge;
-	if ((d & ROW_HARVESTED) && row_count(d) < 0) {
+	d = rd_load(drain, RD_RELAXED);
+	do {
+		nd = d - charge;
 		/*
-		 * Once harvested, a row's count is what it still owes and only
-		 * falls to zero.  Below zero, this release matched no acquire
-		 * (a double release).  Kept, it would outlive re-initialize as
-		 * residue and no later run-down could drain, so it is taken
-		 * back: refused, as the plain reference refuses it with -ERANGE.
-		 * (A release that migrated across a re-initialize cannot land
-		 * here: its acquire saw a slot reset after HARVESTED was
-		 * cleared.)
+		 * Once harvested, a row's count is what it still owes and
+		 * only falls to zero.  Below zero, this release matched no
+		 * acquire (a double release): kept, it would outlive
+		 * re-initialize as residue and no later run-down could
+		 * drain, so it is refused, as the plain reference refuses it
+		 * with -ERANGE.  (A release that migrated across a
+		 * re-initialize cannot land here: its acquire saw a slot
+		 * reset after HARVESTED was cleared.)
 		 */
-		d = rd_fetch_add(drain, charge, RD_SEQ_CST) + charge;
+		if ((d & ROW_HARVESTED) && row_count(nd) < 0)
+			return;
+		nd = row_settle(nd);
+	} while (!rd_cas(drain, &d, nd, RD_SEQ_CST, RD_RELAXED));
+	if (!row_drained(nd))
+		return;
+	/* The block may be gone from here on: a waiter that saw the row
+	 * drained may have returned and freed it.  Only the wake is left,
+	 * a system call that fails harmlessly on an unmapped address. */
+	TEST_HOOK(HOOK_BLOCK_CHARGED);
+	futex_wake_all(block_row_futex(b, row));
+}
+
+bool
+block_undrained(struct rundown_block *b, const struct block_layout *l,
+    uint32_t **word, uint32_t *value)
+{
+	uint64_t d;
+	uint32_t r;
+
+	for (r = 0; r < l->rows; r++) {
+		/* seq_cst: pairs with the draining CASes, so a scan that
+		 * finds every row drained sees every release finished. */
+		d = rd_load(&b->row[r].drain, RD_SEQ_CST);
+		if (!row_drained(d)) {
+			/* The low-order half, where block_row_futex()
+			 * points whatever the byte order. */
+			*word = block_row_futex(b, r);
+			*value = (uint32_t)d;
+			return true;
+		}
 	}
-	if (row_drained(d))
-		block_check_drained(b, l, rd_load(&b->state, RD_SEQ_CST));
+	return false;
 }
 
 int
@@ -216,10 +263,29 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 	add = sum * ROW_UNIT + ROW_HARVESTED;
 	d = rd_load(&b->row[row].drain, RD_SEQ_CST);
 	while (!(d & ROW_HARVESTED)) {
-		if (rd_cas(&b->row[row].drain, &d, d + add, RD_SEQ_CST,
-		    RD_SEQ_CST))
+		if (rd_cas(&b->row[row].drain, &d, row_settle(d + add),
+		    RD_SEQ_CST, RD_SEQ_CST)) {
+			/* Drained by the harvest: a waiter may already sleep
+			 * on the row (it found the run-down begun and this
+			 * row not yet harvested). */
+			if (row_drained(row_settle(d + add)))
+				futex_wake_all(block_row_futex(b, row));
 			break;
+		}
 	}
+}
+
+uint32_t
+block_state(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST), value, *word;
+
+	while ((s & ST_MASK) == ST_RUNDOWN &&
+	    !block_undrained(b, l, &word, &value)) {
+		block_check_drained(b, l, s);
+		s = rd_load(&b->state, RD_SEQ_CST);
+	}
+	return s;
 }
 
 uint32_t
@@ -228,7 +294,7 @@ block_start(struct rundown_block *b, const struct block_layout *l)
 	uint32_t s, r;
 
 	if (block_begin(b, &s) != 0)
-		return s;
+		return block_state(b, l);	/* a run-down may be over */
 	/*
 	 * Row by row: a protection is acquired and released in one process,
 	 * hence one row, so rows drain independently.  Until a slot is
@@ -245,7 +311,7 @@ int
 block_wait(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline)
 {
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen;
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen, value, *word;
 
 	for (;;) {
 		switch (s & ST_MASK) {
@@ -253,9 +319,15 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 			s = block_start(b, l);
 			continue;
 		case ST_RESETTING:
-			/* A re-initialize is under way: run down what it opens. */
-			if (futex_wait(&b->state, s, deadline) == -ETIMEDOUT)
-				return -ETIMEDOUT;
+			/*
+			 * A re-initialize is under way: run down what it
+			 * opens.  Without the deadline: a timed wait must
+			 * leave a run-down in progress, and the reset is a
+			 * bounded loop of the thread that began it (rundownd
+			 * resets shared blocks, which do not come here).
+			 */
+			TEST_HOOK(HOOK_WAIT_RESETTING);
+			futex_wait(&b->state, s, NULL);
 			s = rd_load(&b->state, RD_ACQUIRE);
 			continue;
 		case ST_RUNDOWN:
@@ -266,11 +338,24 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 		break;
 	}
 
-	/* Wait for this generation's run-down to leave RUNDOWN.  acquire:
-	 * the drain CAS follows every release, so their accesses are done. */
+	/*
+	 * Wait for this generation's run-down to leave RUNDOWN: sleep on the
+	 * first row not drained; once none is, end the run-down here, since
+	 * releasers never do (block.h).  acquire: whoever made the word
+	 * DRAINED saw every row drained (seq_cst loads), so the releases'
+	 * accesses are done.
+	 */
 	gen = s & ~ST_MASK;
 	while (s == (gen | ST_RUNDOWN)) {
-		if (futex_wait(&b->state, s, deadline) == -ETIMEDOUT) {
+		if (!block_undrained(b, l, &word, &value)) {
+			block_check_drained(b, l, s);
+			s = rd_load(&b->state, RD_ACQUIRE);
+			continue;
+		}
+		if (futex_wait(word, value, deadline) == -ETIMEDOUT) {
+			/* The drain may have landed as the time ran out. */
+			if (!block_undrained(b, l, &word, &value))
+				block_check_drained(b, l, s);
 			s = rd_load(&b->state, RD_ACQUIRE);
 			return s == (gen | ST_RUNDOWN) ? -ETIMEDOUT : 0;
 		}
@@ -280,9 +365,9 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 }
 
 int
-block_completed(struct rundown_block *b)
+block_completed(struct rundown_block *b, const struct block_layout *l)
 {
-	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+	uint32_t s = block_state(b, l);
 
 	for (;;) {
 		switch (s & ST_MASK) {
@@ -311,7 +396,7 @@ block_completed(struct rundown_block *b)
 int
 block_reinit(struct rundown_block *b, const struct block_layout *l)
 {
-	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+	uint32_t s = block_state(b, l);
 
 	for (;;) {
 		switch (s & ST_MASK) {
@@ -338,14 +423,14 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	uint32_t r, cpu;
 
 	/*
-	 * Clear HARVESTED but keep the count: slots are reset one at a time,
+	 * Clear HARVESTED and DONE but keep the count: slots are reset one at a time,
 	 * so a thread can acquire on a slot already reset and release on one
 	 * not yet reset.  That release finds ACTIVE and is charged to the
 	 * row, leaving a negative residue that the next harvest (which counts
 	 * the acquire) cancels.  Zeroing the row here would lose it.
 	 */
 	for (r = 0; r < l->rows; r++)
-		rd_fetch_and(&b->row[r].drain, ~ROW_HARVESTED, RD_SEQ_CST);
+		rd_fetch_and(&b->row[r].drain, ~ROW_FLAGS, RD_SEQ_CST);
 	/* release: an acquire that succeeds on a reset slot sees what the
 	 * owner prepared before re-initializing.  No CAS is needed: nobody
 	 * modifies an ACTIVE slot.  Only ACTIVE slots: when rundownd repeats
@@ -393,9 +478,13 @@ void
 block_query(struct rundown_block *b, const struct block_layout *l,
     struct rundown_status *st)
 {
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r, value, *word;
 	uint64_t total = 0;
 
+	/* A run-down whose rows are all drained is reported drained, as it
+	 * is once a waiter or the owner looks; the query writes nothing. */
+	if ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, &word, &value))
+		s = (s & ~ST_MASK) | ST_DRAINED;
 	st->state = (enum rundown_state)(s & ST_MASK);
 	st->outstanding = 0;
 	if (st->state != RUNDOWN_OPEN && st->state != RUNDOWN_RUNNING_DOWN)
@@ -433,7 +522,8 @@ block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_
 		 * store is enough because nobody else writes this row, and
 		 * seq_cst orders it before the scan of the other rows.
 		 */
-		rd_store(&b->row[r].drain, ROW_HARVESTED, RD_SEQ_CST);
+		rd_store(&b->row[r].drain, ROW_FLAGS, RD_SEQ_CST);
+		futex_wake_all(block_row_futex(b, r));
 		block_check_drained(b, l, rd_load(&b->state, RD_SEQ_CST));
 		return held;
 	}

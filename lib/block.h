@@ -24,14 +24,24 @@
  * is the only party that starts and re-initializes, so a restarted daemon
  * may repeat the harvest its predecessor began.)
  *
- * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1
- * reserved (0), count in bits 2..63,
- * kept modulo 2^62 by unsigned arithmetic.  A release
+ * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1 DONE,
+ * count in bits 2..63, kept modulo 2^62 by unsigned arithmetic.  A release
  * that finds its slot ACTIVE subtracts from its row's drain word.  Harvest
  * adds the row's slot sum and sets HARVESTED in one CAS.  Before harvest
  * the count is <= 0 (releases only subtract), so no release can bring it to
- * "HARVESTED, zero" before the harvest: that value means the row is drained,
- * and the block is drained when every row is.
+ * zero after HARVESTED before the harvest.  The CAS (harvest or release)
+ * that brings a harvested row to zero also sets DONE: "HARVESTED | DONE,
+ * zero" means the row is drained, and the block is drained when every row
+ * is.  DONE makes the drained value's low 32 bits (the row's futex) differ
+ * from every value a waiter could have slept on.
+ *
+ * The last release is the last touch.  A releaser's CAS that drains its
+ * row is its last access to the block: after it the releaser only wakes
+ * the row's futex (a system call, which may meet an unmapped block and
+ * fail harmlessly), because a waiter may see the row drained, return and
+ * free the block at once.  So releasers never mark the block DRAINED; the
+ * waiters do (block_wait, or rundownd for shared blocks), by scanning the
+ * rows and sleeping on the futex of the first one not yet drained.
  *
  * State word (uint32_t, the futex waiters sleep on): bits 0..2 state, bits
  * 3..31 generation (advanced by each re-initialize).  Every transition
@@ -62,7 +72,7 @@
 #endif
 
 #define BLOCK_MAGIC 0x4e574452u		/* "RDWN" in memory, little-endian */
-#define BLOCK_VERSION 1u
+#define BLOCK_VERSION 2u	/* 2: the DONE bit of a drained row */
 #define BLOCK_MAX_CPUS 4096u
 #define BLOCK_MAX_ROWS 4096u
 
@@ -72,6 +82,8 @@
 
 /* Row drain word. */
 #define ROW_HARVESTED ((uint64_t)1)
+#define ROW_DONE ((uint64_t)2)
+#define ROW_FLAGS (ROW_HARVESTED | ROW_DONE)
 #define ROW_UNIT ((uint64_t)4)
 
 /* State word. */
@@ -204,9 +216,30 @@ block_slot_release(uint64_t *slot, uint32_t n)
 	return true;
 }
 
-/* Slow path of a release: charges n to row's drain and wakes on zero. */
+/* Slow path of a release: charges n to row's drain and, if that drains
+ * the row, wakes its futex; touches the block no more after that charge. */
 void block_release_slow(struct rundown_block *b, const struct block_layout *l,
     uint32_t row, uint32_t n);
+
+/* The futex word of row r: the low-order half of its drain word. */
+static inline uint32_t *
+block_row_futex(struct rundown_block *b, uint32_t r)
+{
+	uint32_t *w = (uint32_t *)(void *)&b->row[r].drain;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w++;
+#endif
+	return w;
+}
+
+/*
+ * The first row of the run-down not yet drained: true, with the futex
+ * word to sleep on and the value it held (a drain changes it); false if
+ * every row is drained (block_check_drained() may then end the run-down).
+ */
+bool block_undrained(struct rundown_block *b, const struct block_layout *l,
+    uint32_t **word, uint32_t *value);
 
 /*
  * Run-down, in the steps that block_start() takes; tests drive them one at
@@ -218,6 +251,8 @@ void block_release_slow(struct rundown_block *b, const struct block_layout *l,
  *                 to the row's drain word unless it already was (once).
  *   block_check_drained: if every row is drained, RUNDOWN -> DRAINED for
  *                 the generation in the word `seen` and wakes all waiters.
+ *                 Only for the waiting side (the starter, waiters,
+ *                 rundownd): a releaser never calls it (see above).
  */
 int block_begin(struct rundown_block *b, uint32_t *state);
 void block_switch(struct rundown_block *b, const struct block_layout *l,
@@ -236,8 +271,13 @@ uint32_t block_start(struct rundown_block *b, const struct block_layout *l);
 int block_wait(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline);
 
-/* RUNDOWN... -> COMPLETED: 0, -EALREADY or -EBUSY. */
-int block_completed(struct rundown_block *b);
+/* The state word, once the run-down it may show is ended if every row is
+ * drained (releasers leave that to the waiting side: the starter, waiters,
+ * the owner, rundownd).  Not for releasers. */
+uint32_t block_state(struct rundown_block *b, const struct block_layout *l);
+
+/* DRAINED -> COMPLETED: 0, -EALREADY or -EBUSY. */
+int block_completed(struct rundown_block *b, const struct block_layout *l);
 
 /* DRAINED/COMPLETED -> OPEN, next generation: 0, -EALREADY or -EBUSY. */
 int block_reinit(struct rundown_block *b, const struct block_layout *l);

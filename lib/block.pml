@@ -16,7 +16,7 @@
  * block.c and exercised under tsan).
  *
  * Words are encoded as in block.h: slot = 2 x count | ACTIVE; row drain
- * word = 4 x count | HARVESTED; state = 8 x generation | state.  Counts may
+ * word = 4 x count | DONE | HARVESTED; state = 8 x generation | state.  Counts may
  * be negative (two's complement, as the C code's modular words read).
  *
  * Proctypes, inlines and the C they model:
@@ -26,9 +26,9 @@
  *                if granted, rundown_cache_release on a CPU picked again,
  *                so the release may land on another slot (the thread
  *                migrated): cache_release -> block_slot_release, and
- *                cache_release_slow -> block_release_slow (fetch_sub,
- *                refund, load of the state, block_check_drained) when the
- *                slot is ACTIVE.
+ *                cache_release_slow -> block_release_slow (load, CAS that
+ *                also sets DONE on a drain; nothing after it but the
+ *                futex wake) when the slot is ACTIVE.
  *   killer       SIGKILL of client 0 (MAXDEAD 1) at any step, including
  *                between the load and the CAS of an acquire or release and
  *                while it holds protection.  The rows are alike, so one
@@ -40,7 +40,13 @@
  *                PROTO_REINIT -> block_reinit -> block_reset;
  *                registry_holder_exited -> registry_reclaim -> block_reclaim_row
  *                (block_row_held, then the settle or the reset of the row,
- *                block_check_drained).
+ *                block_check_drained);
+ *                the watcher's poke -> registry_settle -> block_undrained
+ *                and block_check_drained (releasers never end a run-down:
+ *                the daemon does, for shared blocks).
+ *                Once it has done all its run-downs and the block reads
+ *                drained or completed, it may free the block (ghost
+ *                `gone`): from then on no client may touch it.
  *                With MAXCRASH 1 it dies once anywhere in block_reset
  *                (CRASHIN ST_RESETTING) or in a harvest (ST_RUNDOWN) and a
  *                new daemon runs registry_adopt_one: block_reset again, or
@@ -68,7 +74,11 @@
  *     of block_release_slow is never taken by correct clients); outside
  *     RESETTING each live row's total (row_total, what block_query adds up)
  *     equals what its process holds; block_reclaim_row finds exactly what
- *     the dead process held; no deadlock (invalid end state).
+ *     the dead process held; no client touches the block once the daemon
+ *     freed it (the last release is the last touch: a releaser that is
+ *     still running after its decisive CAS must not read or write the
+ *     block, since the waiter may have returned and freed it); no
+ *     deadlock (invalid end state).
  *   liveness (ltl quiet_drains, weak fairness): once every client has
  *     finished (released all it took) or died and been reclaimed, a
  *     run-down in progress ends: the state leaves RUNDOWN, which only the
@@ -82,7 +92,9 @@
  * that migrated across the first); 4 block_reclaim_row leaves a harvested
  * row's debt; 5 block_reset zeroes open slots too, as before commit
  * 3f13474 (spin finds the lost acquire after a restart); 6
- * block_check_drained's CAS ignores the generation.
+ * block_check_drained's CAS ignores the generation; 7 a release that
+ * drains its row goes on to scan the rows and end the run-down itself, as
+ * before the last-touch rule (spin finds it reading the freed block).
  *
  * By hand: spin -a -DMAXRUN=2 -DMAXDEAD=0 block.pml &&
  *   cc -O1 -DSAFETY -DNOCLAIM -o pan pan.c && ./pan       (safety)
@@ -120,6 +132,8 @@
 #define SLOT_ACTIVE 1
 #define SLOT_UNIT 2
 #define ROW_HARVESTED 1
+#define ROW_DONE 2
+#define ROW_FLAGS 3
 #define ROW_UNIT 4
 #define ST_OPEN 0
 #define ST_RUNDOWN 1
@@ -132,7 +146,10 @@
 /* block.c: slot_count, row_count, row_drained (exact divisions) */
 #define SLOT_COUNT(v) (((v) - ((v) & SLOT_ACTIVE)) / SLOT_UNIT)
 #define ROW_COUNT(d) (((d) - ((d) & 3)) / ROW_UNIT)
-#define ROW_DRAINED(d) ((d) == ROW_HARVESTED)
+#define ROW_DRAINED(d) ((d) == ROW_FLAGS)
+/* row_settle(): DONE on a harvested row whose count reaches zero. */
+#define ROW_SETTLE(d) (((d) & ROW_HARVESTED) && ROW_COUNT(d) == 0 -> \
+    (d) | ROW_DONE : (d))
 
 #define SLOT(r, c) slot[(r) * NC + (c)]
 #define PICK(c) if :: c = 0 :: c = 1 fi
@@ -148,6 +165,8 @@ bool killed[NP];		/* the process is dead */
 bool reclaimed[NP];		/* and rundownd has reclaimed its row */
 bool done[NP];			/* the process released all and finished */
 byte ndead;
+bool gone;			/* rundownd freed the block */
+bool scanning;			/* the waiter is in block_check_drained */
 bool crashable;			/* rundownd is in a harvest or re-initialize */
 bool crash;			/* rundownd was killed */
 byte ncrash;
@@ -173,6 +192,10 @@ byte ncrash;
 
 /* ---- block.c / block.h steps (inlines use the caller's locals) ------- */
 
+/* A client's access to the block: never once it is freed (`isclient` is a
+ * local of every proctype that calls the inlines, true in clients). */
+#define TOUCH assert(!gone || !isclient)
+
 /* block_check_drained(b, s): scan every row, then CAS RUNDOWN -> DRAINED
  * on the word read before the scan (futex_wake_all is the word change). */
 inline block_check_drained()
@@ -184,7 +207,7 @@ inline block_check_drained()
 		do
 		:: r < NP ->
 			if	/* rd_load(&row[r].drain) */
-			:: ROW_DRAINED(drain[r]) -> r++
+			:: atomic { ROW_DRAINED(drain[r]) -> TOUCH }; r++
 			:: else -> break
 			fi
 		:: else ->
@@ -256,33 +279,40 @@ inline block_slot_release()
 	v = 0
 }
 
-/* block_release_slow(b, me, 1) */
+/* block_release_slow(b, me, 1): a CAS loop; the CAS is the release's
+ * decisive write, and after it only the futex wake (not a block access)
+ * is left. */
 inline block_release_slow()
 {
-	atomic {			/* rd_fetch_sub(drain, charge) - charge */
-		drain[me] = drain[me] - ROW_UNIT;
-		d = drain[me];
-		held[me]--;
-		livehold--;
+	atomic { d = drain[me]; TOUCH };	/* rd_load */
+	do
+	:: atomic {			/* rd_cas(drain, &d, settle(d - charge)) */
+		TOUCH;
 		/* No underflow: below zero would be a double release, which
-		 * correct clients never make. */
-		assert(!(d & ROW_HARVESTED) || ROW_COUNT(d) >= 0)
-	};
-	if
-	:: (d & ROW_HARVESTED) && ROW_COUNT(d) < 0 ->
-		atomic {		/* rd_fetch_add(drain, charge) + charge */
-			drain[me] = drain[me] + ROW_UNIT;
-			d = drain[me]
-		}
-	:: else
-	fi;
-	if
+		 * correct clients never make (the C code refuses it). */
+		assert(!(d & ROW_HARVESTED) || ROW_COUNT(d - ROW_UNIT) >= 0);
+		if
+		:: drain[me] == d ->
+			drain[me] = ROW_SETTLE(d - ROW_UNIT);
+			d = drain[me];
+			held[me]--;
+			livehold--;
+			break
+		:: else -> d = drain[me]
+		fi
+	}
+	od;
+#if BROKEN == 7
+	if	/* BROKEN 7: the releaser ends the run-down itself */
 	:: ROW_DRAINED(d) ->
 		d = 0;
-		s = state;		/* rd_load(&state) */
+		atomic { s = state; TOUCH };
 		block_check_drained()
 	:: else -> d = 0
 	fi
+#else
+	d = 0				/* futex_wake_all: a system call */
+#endif
 }
 
 /* block_switch(b, r, c): set ACTIVE, keep the count. */
@@ -335,10 +365,11 @@ inline block_harvest_row()
 	do
 	:: (d & ROW_HARVESTED) -> break
 	:: else ->
-		atomic {		/* rd_cas(drain, &d, d + add) */
+		atomic {		/* rd_cas(drain, &d, settle(d + add)) */
 			if
 			:: drain[r] == d ->
-				drain[r] = d + sum * ROW_UNIT + ROW_HARVESTED;
+				drain[r] = ROW_SETTLE(d + sum * ROW_UNIT +
+				    ROW_HARVESTED);
 				break
 			:: else -> d = drain[r]
 			fi
@@ -408,11 +439,11 @@ inline block_reset()
 	r = 0;
 	do
 	:: r < NP ->
-		atomic {		/* rd_fetch_and(drain, ~HARVESTED) */
+		atomic {		/* rd_fetch_and(drain, ~FLAGS) */
 #if BROKEN == 3
 			drain[r] = 0	/* BROKEN 3: the residue is lost */
 #else
-			drain[r] = drain[r] & ~ROW_HARVESTED
+			drain[r] = drain[r] & ~ROW_FLAGS
 #endif
 		};
 		r++
@@ -491,7 +522,7 @@ inline block_reclaim_row()
 #if BROKEN == 4
 		skip;			/* BROKEN 4: the debt is not settled */
 #else
-		drain[p] = ROW_HARVESTED;	/* rd_store */
+		drain[p] = ROW_FLAGS;	/* rd_store */
 #endif
 		s = state;		/* rd_load */
 		block_check_drained()
@@ -517,7 +548,7 @@ proctype client(byte me)
 {
 	short v, d;
 	byte c, r, s, ops;
-	bool ok;
+	bool ok, isclient = true;
 
 	{
 		do
@@ -572,7 +603,7 @@ active proctype daemon()
 {
 	short v, d, sum;
 	byte c, r, s, p, runs, resets;
-	bool won;
+	bool won, isclient;
 
 	atomic {
 		p = 0;
@@ -611,7 +642,7 @@ end:
 			CRASHABLE(false)
 		:: ST == ST_DRAINED ->		/* PROTO_COMPLETED */
 			block_completed()
-		:: resets < MAXRUN - 1 &&
+		:: resets < MAXRUN - 1 && !gone &&
 		    (ST == ST_DRAINED || ST == ST_COMPLETED) ->
 			resets++;		/* PROTO_REINIT */
 			block_reinit();
@@ -620,6 +651,14 @@ end:
 			/* registry_holder_exited -> registry_reclaim */
 			block_reclaim_row();
 			p = 0
+		:: ST == ST_RUNDOWN ->		/* registry_settle */
+			s = state;		/* rd_load */
+			block_check_drained()
+		:: atomic {			/* PROTO_FREE: the block goes */
+			!gone && !scanning && runs == MAXRUN &&
+			(ST == ST_DRAINED || ST == ST_COMPLETED) ->
+			gone = true
+		   }
 		od
 #if MAXCRASH > 0
 	} unless {
@@ -632,6 +671,31 @@ end:
 	};
 	goto restart
 #endif
+}
+
+/* A second party on the waiting side, concurrent with the daemon: a
+ * thread of the owner in block_wait (private blocks have several such
+ * waiters) scanning the rows and ending the run-down, WAITSCANS times.
+ * Its scan may be late, the run-down it read long ended and a new one
+ * begun, which the generation in block_check_drained's CAS is for.  Off
+ * (0) but in the reinit configuration of check-model.sh, where a late scan
+ * can matter: it multiplies the states. */
+#ifndef WAITSCANS
+#define WAITSCANS 0
+#endif
+active proctype waiter()
+{
+	byte r, s, n;
+	bool isclient;
+
+end:
+	do
+	:: atomic { n < WAITSCANS && ST == ST_RUNDOWN -> scanning = true };
+		n++;
+		s = state;		/* rd_load */
+		block_check_drained();
+		scanning = false
+	od
 }
 
 /* Invariants, checked in every state the other processes reach (the

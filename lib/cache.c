@@ -319,11 +319,14 @@ rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 int
 rundown_cache_completed(rundown_cache_t *ref)
 {
+	struct block_layout l;
+
 	if (!cache_ok(ref))
 		return -EINVAL;
 	if (ref->flags & CACHE_SHARED)
 		return shared_completed(ref);
-	return block_completed(cache_block(ref));
+	cache_layout(ref, &l);
+	return block_completed(cache_block(ref), &l);
 }
 
 int

@@ -31,6 +31,7 @@
 
 #include "atomics.h"
 #include "futex.h"
+#include "testhook.h"
 
 #define REF_ACTIVE ((uintptr_t)1)
 #define REF_DRAINING ((uintptr_t)2)	/* with ACTIVE: not yet completed */
@@ -135,8 +136,12 @@ rundown_release_n(rundown_ref_t *ref, uint32_t n)
 		 */
 	} while (!rd_cas(&ref->value, &v, nv, RD_RELEASE, RD_RELAXED));
 
-	if (nv == REF_DRAINED && v != REF_DRAINED)
+	if (nv == REF_DRAINED && v != REF_DRAINED) {
+		/* The last touch was the CAS (lib/block.h): the waiter may
+		 * have freed the reference; the wake is a system call. */
+		TEST_HOOK(HOOK_REF_DRAINED);
 		futex_wake_all(ref_futex_word(ref));
+	}
 	return 0;
 }
 

@@ -21,10 +21,12 @@
  * mode 0600: a lost owner fails closed.
  *
  * Waits: the loop never blocks.  A block with pending waits arms its
- * watcher (watcher.c) on the state word of the run-down awaited; when the
- * word moves on, the watcher calls registry_settle() on the loop, which
- * ends those waits through the callback the caller of registry_wait()
- * gave.  Nothing here answers a peer or names the transport.
+ * watcher (watcher.c) on the futex of the first row of the run-down not
+ * yet drained; when that row's word moves, the watcher calls
+ * registry_settle() on the loop, which looks again, ends the run-down
+ * once every row is drained, and ends the waits through the callback the
+ * caller of registry_wait() gave.  Nothing here answers a peer or names
+ * the transport.
  */
 #include "config.h"
 
@@ -150,21 +152,37 @@ registry_end_wait(struct waiter *w, int err)
 	ws->done(ws->owner, cookie, err);
 }
 
-/* Ends the waits if their run-down has ended (the state word moved on),
- * else keeps the watcher armed: O(1) unless waits end. */
+/*
+ * Ends the waits if their run-down has ended (the state word moved on),
+ * else keeps the watcher armed on the first row not yet drained.  A drain
+ * does not move the state word by itself: releasers leave that to the
+ * waiting side (lib/block.h, the last release is the last touch), which
+ * for a shared block is this: once no row is left undrained, the run-down
+ * is ended here.  O(rows) at most, and O(1) while the first row waits.
+ */
 static void
 registry_settle(void *arg)
 {
 	struct shm_block *blk = arg;
-	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
+	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE), value = 0;
+	uint32_t *word = NULL;
 	struct waiter *w;
 
+	if (TAILQ_EMPTY(&blk->waiters))
+		return;
+	while (blk->wait_word == s &&
+	    !block_undrained(blk->b, &blk->lay, &word, &value)) {
+		/* Moves the word off s, unless a row reads undrained again
+		 * (a client wrote it), which the next look finds. */
+		block_check_drained(blk->b, &blk->lay, s);
+		s = rd_load(&blk->b->state, RD_ACQUIRE);
+	}
 	if (blk->wait_word != s) {
 		while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 			registry_end_wait(w, 0);
+		return;
 	}
-	if (!TAILQ_EMPTY(&blk->waiters))
-		watcher_arm(blk->watcher, s);
+	watcher_arm(blk->watcher, word, value);
 }
 
 /* registry_settle() from the loop, after the reply being built now. */
@@ -308,8 +326,8 @@ registry_add(uint32_t tag, const char *name, int fd, struct rundown_block *b,
 	rundown_tag_format(tag, blk->tagstr);
 	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL ||
 	    (blk->row_uid = calloc(l->rows, sizeof(*blk->row_uid))) == NULL ||
-	    (blk->watcher = watcher_new(&b->state, blk->tagstr,
-	    registry_settle, blk)) == NULL ||
+	    (blk->watcher = watcher_new(blk->tagstr, registry_settle,
+	    blk)) == NULL ||
 	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
 	    blk)) == NULL) {
 		if (blk->watcher != NULL)
@@ -932,7 +950,7 @@ registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
 int
 registry_completed(struct shm_block *blk)
 {
-	return block_completed(blk->b);
+	return block_completed(blk->b, &blk->lay);
 }
 
 int
@@ -966,7 +984,7 @@ registry_unmap(void *arg)
 int
 registry_free(struct shm_block *blk)
 {
-	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE) & ST_MASK;
+	uint32_t s = block_state(blk->b, &blk->lay) & ST_MASK;
 	struct waiter *w;
 
 	if (!(s == ST_DRAINED || s == ST_COMPLETED ||

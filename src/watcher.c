@@ -1,8 +1,9 @@
 /*
  * watcher.c: the drain watchers.  The loop never blocks, so a thread
- * sleeps on the shared word (a block's state, through its futex) and,
- * when the word moves off the value it was armed with, says so through a
- * pipe; the loop then joins the thread and calls the owner's callback.
+ * sleeps on a shared word (the futex of a block's row not yet drained)
+ * and, when the word moves off the value it was armed with, says so
+ * through a pipe; the loop then joins the thread and calls the owner's
+ * callback.
  *
  * A watcher's life: NONE (no thread) -> RUNNING (armed) -> EXITED (the
  * thread is done, not yet joined) -> NONE (joined on the loop).  Only the
@@ -76,9 +77,9 @@ watcher_main(void *arg)
 
 	pthread_setname_np(pthread_self(), WATCHER_THREAD_NAME);
 
-	/* Every change of a block's state word by block.c wakes its futex,
-	 * and futex_wait returns at once if the word no longer holds the
-	 * value, so this cannot sleep through a change that block.c makes.
+	/* The release that drains a row wakes the row's futex, and
+	 * futex_wait returns at once if the word no longer holds the value,
+	 * so this cannot sleep through a drain that block.c makes.
 	 * acquire on stop: pairs with the release store in watcher_free();
 	 * the word stays mapped until this thread has said EXITED. */
 	while (!rd_load(&w->stop, RD_ACQUIRE) &&
@@ -174,14 +175,12 @@ watcher_shutdown(void)
 }
 
 struct watcher *
-watcher_new(const uint32_t *word, const char *name, watcher_fn cb, void *arg)
+watcher_new(const char *name, watcher_fn cb, void *arg)
 {
 	struct watcher *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
-	/* The thread only reads the word; futex_wait takes it unqualified. */
-	w->word = (uint32_t *)(uintptr_t)word;
 	w->name = name;
 	w->cb = cb;
 	w->arg = arg;
@@ -194,13 +193,16 @@ watcher_new(const uint32_t *word, const char *name, watcher_fn cb, void *arg)
 }
 
 void
-watcher_arm(struct watcher *w, uint32_t value)
+watcher_arm(struct watcher *w, const uint32_t *word, uint32_t value)
 {
 	pthread_attr_t attr;
 	int r;
 
 	if (w->release != NULL || rd_load(&w->run, RD_ACQUIRE) != WATCH_NONE)
 		return;
+	/* The thread only reads the word; futex_wait takes it unqualified.
+	 * Written before the thread starts, read by it after. */
+	w->word = (uint32_t *)(uintptr_t)word;
 	w->value = value;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 * 1024);

@@ -22,15 +22,15 @@ void watcher_init(struct event_base *base);
  * process (the loop has stopped: no callback runs). */
 void watcher_shutdown(void);
 
-/* A watcher of *word that calls cb(arg) on the loop; name (kept, not
- * copied) is for logs.  NULL if out of memory. */
-struct watcher *watcher_new(const uint32_t *word, const char *name,
-    watcher_fn cb, void *arg);
+/* A watcher that calls cb(arg) on the loop; name (kept, not copied) is
+ * for logs.  NULL if out of memory. */
+struct watcher *watcher_new(const char *name, watcher_fn cb, void *arg);
 
 /* Starts a thread that sleeps while *word == value, then calls back;
  * nothing if one runs already.  If no thread can be started, calls back
- * shortly all the same, so that the caller looks again and re-arms. */
-void watcher_arm(struct watcher *w, uint32_t value);
+ * shortly all the same, so that the caller looks again and re-arms.  The
+ * word must stay mapped until w is released (watcher_free). */
+void watcher_arm(struct watcher *w, const uint32_t *word, uint32_t value);
 
 /* Lets go of w, never waiting for its thread: release(arg) is called,
  * now or from the loop once the thread has gone, after which nothing

@@ -44,12 +44,13 @@ status=0
 # Configurations: name, then the model's macros.  Two processes with two
 # CPUs each; client 0 may be killed, rundownd may be killed once.
 #   death    a client dies anywhere, one run-down
-#   reinit   two run-downs and a re-initialize between them, no death
+#   reinit   two run-downs and a re-initialize between them, no death,
+#            and a second waiter (block_wait in another thread) scanning
 #   restart  rundownd killed anywhere in block_reset and re-adopting the
 #            block (one busy client, which may die; two run-downs)
 #   harvest  rundownd killed anywhere in the harvest and re-adopting
 CONFIGS="death:-DNOPS=1:-DMAXRUN=1:-DMAXDEAD=1
-reinit:-DNOPS=1:-DMAXRUN=2:-DMAXDEAD=0
+reinit:-DNOPS=1:-DMAXRUN=2:-DMAXDEAD=0:-DWAITSCANS=1
 restart:-DNOPS=1:-DNOPS1=0:-DMAXRUN=2:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RESETTING
 harvest:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RUNDOWN"
 
@@ -64,12 +65,15 @@ harvest:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RUND
 #   4 block_reclaim_row leaves a harvested row's debt
 #   5 block_reset zeroes open slots too (as before 3f13474)
 #   6 block_check_drained drains any generation's run-down
+#   7 a release that drains its row ends the run-down itself (reading the
+#     block after its decisive write, which the freed block forbids)
 MUTANTS="1:death:safety
 2:death:safety
 3:restart:liveness
 4:death:liveness
 5:restart:safety
-6:reinit:safety"
+6:reinit:safety
+7:death:safety"
 
 # macros NAME: the -D options of configuration NAME.
 macros() {

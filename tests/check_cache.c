@@ -11,11 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <rundown/rundown.h>
 
 #include "block.h"
 #include "cache.h"
+#include "testhook.h"
 #include "testutil.h"
 #include "testwaiter.h"
 
@@ -756,6 +761,112 @@ START_TEST(test_reinit)
 }
 END_TEST
 
+/*
+ * A timed wait that arrives while a re-initialize runs waits that reset
+ * out, whatever its timeout, and runs down what the reset opens: it must
+ * not time out with no run-down started, leaving the block open.  The
+ * reset is driven by hand (block_reset).  The waiter stops where it finds
+ * the reset (lib/testhook.h) until its deadline has passed by the clock;
+ * the reset is finished once it sleeps (its thread's state in /proc) or
+ * has returned.
+ */
+struct reset_waiter {
+	pthread_t thread;
+	pid_t tid;		/* atomic */
+	struct timespec until;	/* its deadline */
+	int rc;
+	int hooked;		/* atomic: it found the reset, time is up */
+	int done;		/* atomic */
+};
+
+static struct reset_waiter rw;
+
+static void
+reset_waiter_hook(int step)
+{
+	struct timespec now;
+
+	if (step != HOOK_WAIT_RESETTING)
+		return;
+	do
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	while (now.tv_sec < rw.until.tv_sec || (now.tv_sec ==
+	    rw.until.tv_sec && now.tv_nsec <= rw.until.tv_nsec));
+	__atomic_store_n(&rw.hooked, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *
+reset_waiter_main(void *arg)
+{
+	struct timespec ms = test_ms(1);
+
+	(void)arg;
+	__atomic_store_n(&rw.tid, (pid_t)syscall(SYS_gettid),
+	    __ATOMIC_SEQ_CST);
+	clock_gettime(CLOCK_MONOTONIC, &rw.until);
+	rw.until.tv_nsec += 1000000;
+	if (rw.until.tv_nsec >= 1000000000) {
+		rw.until.tv_sec++;
+		rw.until.tv_nsec -= 1000000000;
+	}
+	rw.rc = rundown_cache_wait_timeout(ref, &ms);
+	__atomic_store_n(&rw.done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* The scheduler's state letter of thread tid of this process. */
+static char
+thread_state(pid_t tid)
+{
+	char path[64], stat[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return '?';
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+START_TEST(test_timed_wait_during_reset)
+{
+	struct rundown_block *b = cache_block(ref);
+	struct block_layout l;
+	pid_t tid;
+	uint32_t s;
+
+	ck_assert_int_eq(block_layout(b->cpus, b->rows, &l), 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	s = __atomic_load_n(&b->state, __ATOMIC_SEQ_CST);
+	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
+	s = (s & ~ST_MASK) | ST_RESETTING;
+	__atomic_store_n(&b->state, s, __ATOMIC_SEQ_CST);
+
+	memset(&rw, 0, sizeof(rw));
+	rd_test_hook = reset_waiter_hook;
+	ck_assert_int_eq(pthread_create(&rw.thread, NULL, reset_waiter_main,
+	    NULL), 0);
+	/* Asleep on the reset past its deadline, or (wrongly) returned. */
+	while (!__atomic_load_n(&rw.done, __ATOMIC_SEQ_CST) &&
+	    (!__atomic_load_n(&rw.hooked, __ATOMIC_SEQ_CST) ||
+	    (tid = __atomic_load_n(&rw.tid, __ATOMIC_SEQ_CST)) == 0 ||
+	    thread_state(tid) != 'S'))
+		sched_yield();
+	block_reset(b, &l, s);
+	ck_assert_int_eq(pthread_join(rw.thread, NULL), 0);
+	rd_test_hook = NULL;
+	/* Nothing was held: the run-down it started has drained. */
+	ck_assert_msg(rw.rc == 0, "the wait returned %d", rw.rc);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
 /* Acquire fails on every slot in every run-down state until reinit. */
 START_TEST(test_acquire_fails_until_reinit)
 {
@@ -1112,6 +1223,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_completed_busy);
 	tcase_add_test(tc, test_reinit);
 	tcase_add_test(tc, test_acquire_fails_until_reinit);
+	tcase_add_test(tc, test_timed_wait_during_reset);
 	tcase_add_test(tc, test_wait_timeout);
 	tcase_add_test(tc, test_wait_timeout_args);
 	tcase_add_test(tc, test_waiter_blocked);

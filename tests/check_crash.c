@@ -775,7 +775,7 @@ START_TEST(test_crash_halfway)
 	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
 	ck_assert(__atomic_compare_exchange_n(&b->state, &s,
 	    (s & ~ST_MASK) | ST_RESETTING, false, SEQ, SEQ));
-	__atomic_fetch_and(&b->row[row[0]].drain, ~ROW_HARVESTED, SEQ);
+	__atomic_fetch_and(&b->row[row[0]].drain, ~ROW_FLAGS, SEQ);
 	for (cpu = 0; cpu < b->cpus; cpu++)
 		__atomic_store_n(block_slot(b, row[0], cpu), 0, SEQ);
 	agent_acquire(&a[0], 0, 1);
@@ -818,6 +818,46 @@ START_TEST(test_crash_halfway)
 }
 END_TEST
 
+/*
+ * A wait whose daemon died, sent again to the next daemon after the block
+ * was re-initialized there, awaits the run-down it asked for, which is
+ * over: it returns 0 and starts no second run-down (the block stays open).
+ * The waiter is stopped while the daemon dies, the holder releases, the
+ * next daemon adopts the drained block and re-initializes it; only then
+ * does the waiter go on and reconnect.
+ */
+START_TEST(test_crash_wait_after_reinit)
+{
+	const uint32_t tag = RUNDOWN_TAG('C', 'w', 'r', 'i');
+	struct rundown_block_info info;
+	struct agent hold, w;
+	int32_t r;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&hold, "holder", &tag, 1, 0);
+	agent_acquire(&hold, 0, 1);
+	agent_start(&w, "waiter", &tag, 1, 0);
+	agent_send(&w, AG_WAIT, 0, 0);
+	await_state(tag, RUNDOWN_RUNNING_DOWN);
+	ck_assert_int_eq(kill(w.pid, SIGSTOP), 0);
+	crash();
+	agent_release(&hold, 0, 1);
+	restart();
+	info = await_state(tag, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.generation, 0);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	ck_assert_int_eq(kill(w.pid, SIGCONT), 0);
+	r = agent_result(&w);
+	ck_assert_msg(r == 0, "the wait sent again: %s", rundown_strerror(r));
+	td_status(tag, &info, NULL, 0);
+	ck_assert_msg(info.state == RUNDOWN_OPEN && info.generation == 1,
+	    "the wait sent again started a run-down: state %d, generation "
+	    "%u", (int)info.state, info.generation);
+	agent_quit(&w);
+	agent_quit(&hold);
+}
+END_TEST
+
 static Suite *
 crash_suite(void)
 {
@@ -830,6 +870,7 @@ crash_suite(void)
 	tcase_add_test(tc, test_crash_traffic);
 	tcase_add_test(tc, test_crash_pending_wait);
 	tcase_add_test(tc, test_crash_halfway);
+	tcase_add_test(tc, test_crash_wait_after_reinit);
 	suite_add_tcase(s, tc);
 	return s;
 }
