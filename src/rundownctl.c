@@ -118,6 +118,7 @@ fail(const struct args *a, int err)
 	int status = STATUS_REFUSED;
 
 	switch (-err) {
+	case ENOTSOCK:
 	case ENOTDIR:
 	case ELOOP:
 	case EPROTOTYPE:

@@ -313,12 +313,15 @@ START_TEST(test_connect_files)
 		const char *path;	/* below td.dir */
 		int err;
 	} cases[] = {
-		{ "file", -ECONNREFUSED },	/* not a socket */
+		{ "file", -ENOTSOCK },		/* no daemon can be there */
 		{ "file/rundownd.sock", -ENOTDIR },
-		{ "dir", -ECONNREFUSED },
+		{ "dir", -ENOTSOCK },
+		{ "link-to-file", -ENOTSOCK },	/* followed, as connect does */
 		{ "dangling", -ECONNREFUSED },	/* a link to nothing */
 		{ "loop1", -ELOOP },
 		{ "stale.sock", -ECONNREFUSED },	/* nobody listens */
+		{ "none.sock", -ECONNREFUSED },	/* no file: no daemon yet */
+		{ "nodir/rundownd.sock", -ECONNREFUSED }, /* nor its directory */
 		{ "dgram.sock", -EPROTOTYPE },	/* not a stream socket */
 	};
 	char path[PATH_MAX], other[PATH_MAX];
@@ -329,6 +332,8 @@ START_TEST(test_connect_files)
 
 	make_file(in_dir(path, sizeof(path), "file"));
 	ck_assert_int_eq(mkdir(in_dir(path, sizeof(path), "dir"), 0700), 0);
+	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "file"),
+	    in_dir(path, sizeof(path), "link-to-file")), 0);
 	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "nothing"),
 	    in_dir(path, sizeof(path), "dangling")), 0);
 	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "loop2"),
