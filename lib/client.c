@@ -21,6 +21,10 @@
 
 #include "client.h"
 
+/* The public maximum is the protocol's: rundownd's -R is capped by it. */
+_Static_assert(RUNDOWN_MAX_ROWS == PROTO_MAX_ENTRIES,
+    "RUNDOWN_MAX_ROWS in rundown.h is PROTO_MAX_ENTRIES in proto.h");
+
 struct rundown_conn {
 	int fd;
 	pid_t pid;		/* the process that connected */

@@ -146,10 +146,11 @@ fail(const struct args *a, int err)
 		break;
 	case EINVAL:
 		if (strcmp(a->cmd, "create") == 0) {
-			/* Name the count: the daemon's range (its -R) is
-			 * not known here. */
-			msg("create %s: --rows %u is out of the daemon's range",
-			    a->tagstr, a->rows);
+			/* The daemon's maximum (its -R) is not known here,
+			 * only the protocol's. */
+			msg("create %s: --rows %u is more than this daemon "
+			    "allows (its -R, at most %u)", a->tagstr, a->rows,
+			    RUNDOWN_MAX_ROWS);
 			return status;
 		}
 		break;
@@ -255,7 +256,7 @@ daemon_user(const char *user)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* A row count, 1 to UINT32_MAX: 0 or -1. */
+/* A row count, 1 to RUNDOWN_MAX_ROWS: 0 or -1. */
 static int
 parse_rows(const char *s, uint32_t *rows)
 {
@@ -266,7 +267,7 @@ parse_rows(const char *s, uint32_t *rows)
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+	if (errno != 0 || *end != '\0' || v == 0 || v > RUNDOWN_MAX_ROWS)
 		return -1;
 	*rows = (uint32_t)v;
 	return 0;
@@ -318,7 +319,7 @@ parse_seconds(const char *s, struct timespec *ts)
 	return 0;
 }
 
-/* Prints the usage of every command. */
+/* Prints the usage of every command, for -h. */
 static void
 usage(FILE *f)
 {
@@ -343,7 +344,8 @@ usage(FILE *f)
 	    "  -V       print the version and exit\n", f);
 }
 
-/* Complains about a command line and gives the usage status. */
+/* Complains about a command line in one line, which says where the help
+ * is rather than burying the complaint under it; the usage status. */
 static int __attribute__((format(printf, 2, 3)))
 bad_usage(const struct command *c, const char *fmt, ...)
 {
@@ -355,11 +357,8 @@ bad_usage(const struct command *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (c != NULL)
-		fprintf(stderr, "usage: rundownctl %s %s\n", c->name, c->usage);
-	else
-		usage(stderr);
+	fprintf(stderr, "; try 'rundownctl %s%s-h'\n", c != NULL ? c->name :
+	    "", c != NULL ? " " : "");
 	return EX_USAGE;
 }
 
@@ -396,8 +395,8 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 			return -1;
 		case OPT_ROWS:
 			if (parse_rows(optarg, &a->rows) != 0)
-				return bad_usage(c, "--rows must be 1 to "
-				    "4294967295: %s", optarg);
+				return bad_usage(c, "--rows must be 1 to %u: %s",
+				    RUNDOWN_MAX_ROWS, optarg);
 			break;
 		case OPT_MODE:
 			if (parse_mode(optarg, &a->mode) != 0)

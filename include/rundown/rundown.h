@@ -331,6 +331,10 @@ struct rundown_holder {
 	char comm[16];		/* the process's command name */
 };
 
+/* The most rows a shared block can have; a daemon may allow fewer (its
+ * -R), and refuses more with -EINVAL. */
+#define RUNDOWN_MAX_ROWS 1024u
+
 /* rows 0: the daemon's default.  -EEXIST if the tag is in use.  The block
  * is the caller's, mode 0600: only its user (and root, and the daemon's
  * user) may attach to it or run it down. */
