@@ -110,27 +110,156 @@ msg(const char *fmt, ...)
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Says why a call for the command failed and gives the exit status. */
+static int fail(const struct args *, rundown_conn_t *, int);
+
+/* The directory of an absolute socket path, into dir (of the size of a
+ * socket address). */
+static void
+path_dir(const char *path, char *dir)
+{
+	char *slash;
+
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+}
+
+/*
+ * Says who serves on path, after the library refused it (-EPERM): the
+ * listener's uid and its directory's owner and mode, as far as they can
+ * be learnt.  The exit status.
+ */
 static int
-fail(const struct args *a, int err)
+untrusted(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un sun;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+	long uid = -1;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			uid = (long)cred.uid;
+		close(fd);
+	}
+	path_dir(path, dir);
+	if (stat(dir, &st) != 0)
+		memset(&st, 0xff, sizeof(st));
+	msg("refusing the daemon at %s: it runs as uid %ld and its directory "
+	    "%s is owned by uid %ld, mode %03lo; trusted are root and uid %ld "
+	    "(and the user of -D or $RUNDOWN_DAEMON_UID), owning a directory "
+	    "that no one else may write", path, uid, dir, (long)st.st_uid,
+	    (unsigned long)(st.st_mode & 07777), (long)geteuid());
+	return EX_NOPERM;
+}
+
+/*
+ * Says why no daemon answers at path (-ECONNREFUSED, which the library
+ * keeps for all three so that its callers may try again later): no
+ * directory, no socket in it, or a socket that nobody listens on.  The
+ * exit status.
+ */
+static int
+unreachable(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	path_dir(path, dir);
+	if (stat(path, &st) == 0)
+		msg("cannot reach rundownd at %s: nobody listens on the "
+		    "socket (the daemon that made it has exited)", path);
+	else if (stat(dir, &st) != 0 && errno == ENOENT)
+		msg("cannot reach rundownd at %s: no such directory %s; "
+		    "rundownd makes it when it starts", path, dir);
+	else
+		msg("cannot reach rundownd at %s: no socket there; rundownd "
+		    "does not run on this path", path);
+	return EX_UNAVAILABLE;
+}
+
+/* connect() itself was denied: the socket or a directory above it is
+ * closed to this user.  The exit status. */
+static int
+no_access(const char *path)
+{
+	msg("cannot reach rundownd at %s: permission denied to uid %ld: the "
+	    "socket or a directory above it is closed to this user; rundownd "
+	    "opens them to the users of its -u and the groups of its -g",
+	    path, (long)geteuid());
+	return EX_NOPERM;
+}
+
+/*
+ * After -EACCES from a call: who said no.  The daemon answers a user its
+ * -u and -g do not admit with EACCES and closes the connection; a block
+ * whose owner and mode refuse the user answers EACCES and keeps it.  So
+ * the connection (conn, or, after an attach, a new one) is asked again:
+ * one that is closed now was refused.  The exit status.
+ */
+static int
+denied(const struct args *a, rundown_conn_t *conn)
+{
+	struct rundown_block_info info;
+	rundown_conn_t *own = NULL;
+	size_t n;
+	int r;
+
+	if (conn == NULL) {
+		if ((r = rundown_connect(a->path, &own)) == -EACCES)
+			return no_access(a->path);
+		/* A new connection's first call meets the same EACCES. */
+		if ((conn = own) != NULL && rundown_ctl_status(conn, a->tag,
+		    &info, NULL, 0, &n) != -EACCES)
+			conn = NULL;
+	}
+	r = conn == NULL ? 0 : rundown_ctl_status(conn, a->tag, &info, NULL, 0,
+	    &n);
+	rundown_disconnect(own);
+	if (r == -ECONNRESET || r == -EPIPE) {
+		msg("rundownd at %s does not let uid %ld in: only the users of "
+		    "its -u and the members of the groups of its -g may connect",
+		    a->path, (long)geteuid());
+		return EX_NOPERM;
+	}
+	msg("%s %s: permission denied by the block's owner and mode (see "
+	    "rundownctl status)", a->cmd, *a->tagstr != '\0' ? a->tagstr :
+	    "-");
+	return EX_NOPERM;
+}
+
+/* Says why a call for the command failed and gives the exit status; conn
+ * is the connection it failed on, if it is still there. */
+static int
+fail(const struct args *a, rundown_conn_t *conn, int err)
 {
 	const char *why = rundown_strerror(err);
 	int status = STATUS_REFUSED;
 
 	switch (-err) {
+	case ECONNREFUSED:
+		return unreachable(a->path);
 	case ENOTSOCK:
+		msg("cannot reach rundownd at %s: not a socket", a->path);
+		return EX_UNAVAILABLE;
 	case ENOTDIR:
 	case ELOOP:
 	case EPROTOTYPE:
 		/* connect() found something at the path, not a daemon. */
-		why = strerror(-err);
-		/* FALLTHROUGH */
-	case ECONNREFUSED:
-		msg("cannot reach rundownd at %s: %s", a->path, why);
+		msg("cannot reach rundownd at %s: %s", a->path, strerror(-err));
 		return EX_UNAVAILABLE;
+	case EPERM:
+		/* Only a connect, or the one in an attach, answers it here. */
+		return untrusted(a->path);
 	case EACCES:
-		msg("%s: %s", a->path, why);
-		return EX_NOPERM;
+		return denied(a, conn);
 	case ENAMETOOLONG:
 		msg("%s: %s", a->path, why);
 		return EX_USAGE;
@@ -145,7 +274,7 @@ fail(const struct args *a, int err)
 		    "the daemon has as many blocks as it allows";
 		break;
 	case EINVAL:
-		if (strcmp(a->cmd, "create") == 0) {
+		if (strcmp(a->cmd, "create") == 0 && a->rows != 0) {
 			/* The daemon's maximum (its -R) is not known here,
 			 * only the protocol's. */
 			msg("create %s: --rows %u is more than this daemon "
@@ -165,7 +294,7 @@ fail(const struct args *a, int err)
 		break;
 	case EEXIST:
 	case EALREADY:
-	case EPERM:
+	case EDQUOT:
 	case EUSERS:
 		break;
 	default:
@@ -183,44 +312,6 @@ fail(const struct args *a, int err)
 	return status;
 }
 
-/*
- * Says who serves on path, after the library refused it (-EPERM): the
- * listener's uid and its directory's owner and mode, as far as they can
- * be learnt.  The exit status.
- */
-static int
-untrusted(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
-	struct sockaddr_un sun;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct stat st;
-	long uid = -1;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-			uid = (long)cred.uid;
-		close(fd);
-	}
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	slash[slash == dir ? 1 : 0] = '\0';
-	if (stat(dir, &st) != 0)
-		memset(&st, 0xff, sizeof(st));
-	msg("refusing the daemon at %s: it runs as uid %ld and its directory "
-	    "%s is owned by uid %ld, mode %03lo; trusted are root and uid %ld "
-	    "(and the user of -D or $RUNDOWN_DAEMON_UID), owning a directory "
-	    "that no one else may write", path, uid, dir, (long)st.st_uid,
-	    (unsigned long)(st.st_mode & 07777), (long)geteuid());
-	return EX_NOPERM;
-}
-
 /* Connects to the daemon: 0, or the exit status after a message. */
 static int
 connect_daemon(const struct args *a, rundown_conn_t **conn)
@@ -228,7 +319,7 @@ connect_daemon(const struct args *a, rundown_conn_t **conn)
 	int r;
 
 	if ((r = rundown_connect(a->path, conn)) != 0)
-		return r == -EPERM ? untrusted(a->path) : fail(a, r);
+		return r == -EACCES ? no_access(a->path) : fail(a, NULL, r);
 	return 0;
 }
 
@@ -577,9 +668,10 @@ cmd_simple(const struct args *a, int (*call)(rundown_conn_t *, uint32_t))
 
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
-	r = call(conn, a->tag);
+	if ((r = call(conn, a->tag)) != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	return r;
 }
 
 /* Marks a drained block completed. */
@@ -615,8 +707,10 @@ cmd_create(const struct args *a)
 		return r;
 	r = a->moded ? rundown_ctl_create_mode(conn, a->tag, a->rows, a->mode) :
 	    rundown_ctl_create(conn, a->tag, a->rows);
+	if (r != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	return r;
 }
 
 /* Every block, as a table or a JSON array. */
@@ -642,10 +736,12 @@ cmd_list(const struct args *a)
 			break;
 		max = n;
 	}
+	if (r != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
 	if (r != 0) {
 		free(b);
-		return fail(a, r);
+		return r;
 	}
 	if (a->json) {
 		putchar('[');
@@ -689,10 +785,11 @@ cmd_status(const struct args *a)
 
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
-	r = fetch_status(conn, a->tag, &info, &h, &n);
+	if ((r = fetch_status(conn, a->tag, &info, &h, &n)) != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
 	if (r != 0)
-		return fail(a, r);
+		return r;
 	if (a->json) {
 		putchar('{');
 		json_info(&info);
@@ -827,8 +924,10 @@ cmd_wait(const struct args *a)
 	else
 		r = rundown_ctl_wait(conn, a->tag, a->timed ? &a->timeout :
 		    NULL);
+	if (r != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	return r;
 }
 
 /* Runs the command in a child and waits for it, ignoring the interrupt
@@ -889,7 +988,7 @@ cmd_run(const struct args *a)
 	int r, status;
 
 	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
-		return fail(a, r);
+		return fail(a, NULL, r);
 	if (!rundown_cache_acquire(ref)) {
 		msg("run-down of %s has begun", a->tagstr);
 		(void)rundown_detach(ref);
@@ -972,11 +1071,14 @@ main(int argc, char **argv)
 		return bad_usage(NULL, "unknown command: %s", argv[optind]);
 	if (a.path == NULL) {
 		/* A $RUNDOWN_SOCKET too long is named below. */
-		if (rundown_socket_path(path, sizeof(path)) == 0)
+		if ((r = rundown_socket_path(path, sizeof(path))) == 0)
 			a.path = path;
 		else if ((a.path = getenv("RUNDOWN_SOCKET")) == NULL ||
 		    *a.path == '\0') {
-			msg("the default socket path is too long");
+			msg(r == -ENOENT ? "no default socket path: neither "
+			    "$XDG_RUNTIME_DIR nor $HOME is an absolute path; "
+			    "give one with -S or $RUNDOWN_SOCKET" :
+			    "the default socket path is too long");
 			return EX_USAGE;
 		}
 	} else if (*a.path == '\0')

@@ -1028,6 +1028,48 @@ START_TEST(test_ctl_usage_line)
 }
 END_TEST
 
+/*
+ * No daemon at the path, for each reason there can be: rundownctl exits
+ * 69 and says which, so that an operator knows whether to start the
+ * daemon, fix the path or clear what sits there.
+ */
+START_TEST(test_ctl_unreachable)
+{
+	static const struct {
+		const char *path;	/* below td.dir */
+		const char *said;
+	} cases[] = {
+		{ "nodir/rundownd.sock", "no such directory " },
+		{ "none.sock", "no socket there; rundownd does not run on this "
+		    "path" },
+		{ "stale.sock", "nobody listens on the socket (the daemon that "
+		    "made it has exited)" },
+		{ "file", "not a socket" },
+		{ "dir", "not a socket" },
+	};
+	char path[PATH_MAX], want[PATH_MAX + 128];
+	size_t i;
+
+	make_file(in_dir(path, sizeof(path), "file"));
+	ck_assert_int_eq(mkdir(in_dir(path, sizeof(path), "dir"), 0700), 0);
+	close(bind_socket(in_dir(path, sizeof(path), "stale.sock"),
+	    SOCK_STREAM));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in_dir(path, sizeof(path), cases[i].path);
+		snprintf(want, sizeof(want), "cannot reach rundownd at %s: %s",
+		    path, cases[i].said);
+		ck_ctl(ARGS("-S", path, "list"), 69, ARGS(want));
+		/* run attaches through the library's own connect. */
+		ck_ctl(ARGS("-S", path, "run", "Rdwn", "true"), 69, ARGS(want));
+	}
+	/* The directory the message names is the missing one. */
+	in_dir(path, sizeof(path), "nodir");
+	ck_ctl(ARGS("-S", in_dir(want, sizeof(want), "nodir/rundownd.sock"),
+	    "wait", "Rdwn"), 69, ARGS("no such directory ", path,
+	    "; rundownd makes it when it starts"));
+}
+END_TEST
+
 /* No command at all. */
 START_TEST(test_ctl_no_command)
 {
@@ -1105,6 +1147,7 @@ input_suite(void)
 	tcase_add_test(tc, test_ctl_bad_options);
 	tcase_add_test(tc, test_ctl_no_command);
 	tcase_add_test(tc, test_ctl_usage_line);
+	tcase_add_test(tc, test_ctl_unreachable);
 
 	return s;
 }
