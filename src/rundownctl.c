@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -979,6 +980,25 @@ run_child(char **argv)
 	return status;
 }
 
+/*
+ * Names this process after the utility, as exec would name the utility's
+ * own (the last part of its path, cut to 15 bytes by the kernel): the
+ * daemon takes a holder's name when it attaches, so status and wait then
+ * show what runs under the protection, not "rundownctl".  The holder
+ * stays this process, which releases when the utility exits; exec'ing
+ * the utility in it instead would leave the release to the daemon's
+ * reclaim, which counts it as a crash and waits for a daemon to run.
+ */
+static void
+name_after(const char *utility)
+{
+	const char *base = strrchr(utility, '/');
+
+	base = base != NULL ? base + 1 : utility;
+	if (*base != '\0')
+		(void)prctl(PR_SET_NAME, (unsigned long)base, 0UL, 0UL, 0UL);
+}
+
 /* Runs a command under protection of the block, never once its run-down
  * has begun. */
 static int
@@ -987,6 +1007,7 @@ cmd_run(const struct args *a)
 	rundown_cache_t *ref;
 	int r, status;
 
+	name_after(a->argv[0]);
 	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
 		return fail(a, NULL, r);
 	if (!rundown_cache_acquire(ref)) {

@@ -1,13 +1,16 @@
 /*
  * check_ctl.c: rundownctl as an operator meets it.
  *
+ *   run      holders show the utility's name, not rundownctl's.
  *   access   each reason a user cannot get in says which it is and
  *            names the daemon's -u and -g: the socket closed to the user,
  *            the daemon not admitting it, the block's owner and mode.
  *
  * Each test starts its own rundownd (testdaemon.h) and synchronises on
- * what it can observe: a child's exit.  Other users are made-up uids
- * that a forked child switches to; no account is created.
+ * what it can observe: the block's state read back, a child's exit.
+ * Polls pause briefly under a deadline that is a safety net.  Other users
+ * are made-up uids that a forked child switches to; no account is
+ * created.
  */
 #include "config.h"
 
@@ -65,6 +68,24 @@ admit_setup(void)
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* Polls the block until attached rows are attached. */
+static void
+await_attached(uint32_t tag, uint32_t attached)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.attached == attached)
+			return;
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "%u attached, not %u, after %d ms", info.attached, attached,
+		    CT_DEADLINE_MS);
+		td_pause();
+	}
+}
+
 /* The argument vector of rundownctl -S td.sock ARGS... in argv (of 32). */
 static void
 ctl_argv(const char **argv, const char *const *args)
@@ -77,6 +98,46 @@ ctl_argv(const char **argv, const char *const *args)
 	while (*args != NULL && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
+}
+
+/* Starts rundownctl -S td.sock ARGS... with stdin from in (closed here)
+ * and stdout and stderr in td.dir/NAME.out and NAME.err, as
+ * td_ctl_start() does: run's utility reads in. */
+static pid_t
+ctl_start_in(const char *name, const char *const *args, int in)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[32];
+	pid_t pid;
+	int o, e;
+
+	ctl_argv(argv, args);
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 ||
+		    dup2(e, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	close(in);
+	return pid;
+}
+
+/* `rundownctl run TAG -- UTILITY` reading a pipe: the utility runs, and
+ * holds the block, until *feed is closed. */
+static pid_t
+run_start(const char *name, const char *tag, const char *utility, int *feed)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	*feed = p[1];
+	return ctl_start_in(name, ARGS("run", tag, "--", utility), p[0]);
 }
 
 /* Waits for the child pid to end: its wait status.  Fails, naming what,
@@ -98,7 +159,58 @@ reap(pid_t pid, const char *what)
 	return st;
 }
 
-/* ---- access ------------------------------------------------------------ */
+/* ---- a. run ------------------------------------------------------------ */
+
+/* A holder started with run is shown by the utility's name, as exec
+ * would name it (the link's name, cut to 15 bytes), with the pid of the
+ * rundownctl that holds for it; and it releases, never reclaimed. */
+START_TEST(test_run_names)
+{
+	uint32_t tag = RUNDOWN_TAG('N', 'a', 'm', 'e');
+	struct rundown_holder h[2];
+	struct rundown_block_info info;
+	char link[PATH_MAX], want[128];
+	const char *cat = access("/bin/cat", X_OK) == 0 ? "/bin/cat" :
+	    "/usr/bin/cat";
+	int feed;
+	pid_t run;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = run_start("run", "Name", "cat", &feed);
+	await_attached(tag, 1);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_str_eq(h[0].comm, "cat");
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "status",
+	    ARGS("status", "Name")), "status"), 0);
+	snprintf(want, sizeof(want), "holder: pid %ld (cat) row %u "
+	    "outstanding 1\n", (long)run, h[0].row);
+	ck_assert_msg(strstr(td_ctl_output("status", "out"), want) != NULL,
+	    "status does not say \"%s\":\n%s", want,
+	    td_ctl_output("status", "out"));
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+
+	/* A path, through a link with a long name. */
+	snprintf(link, sizeof(link), "%s/protected-utility", td.dir);
+	ck_assert_int_eq(symlink(cat, link), 0);
+	run = run_start("run2", "Name", link, &feed);
+	await_attached(tag, 1);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_str_eq(h[0].comm, "protected-utili");
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run2"), 0);
+
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* ---- b. access --------------------------------------------------------- */
 
 /* What a child of another user saw: its exit status and stderr. */
 struct as_user {
@@ -266,6 +378,9 @@ ctl_suite(void)
 {
 	Suite *s = suite_create("rundownctl");
 	TCase *tc;
+
+	tc = ct_case(s, "run", ct_setup);
+	tcase_add_test(tc, test_run_names);
 
 	tc = ct_case(s, "access", ct_setup);
 	tcase_add_test(tc, test_access_socket);
