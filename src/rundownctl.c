@@ -9,7 +9,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,8 +38,13 @@
 #define STATUS_TIMEDOUT 2	/* wait: the run-down is still in progress */
 
 #define MAX_TIMEOUT_S 1000000000LL	/* keeps nanoseconds in an int64_t */
-#define SLICE_NS 250000000LL		/* live line refresh on a terminal */
+#define SLICE_MS 250			/* live line refresh on a terminal */
 #define NS 1000000000LL
+/* wait: how it looks for the next daemon when it loses one, as the
+ * library's attached wait does (rundown_shared(3)): again at once, then
+ * every RETRY_NS for RECONNECT_NS from the loss. */
+#define RETRY_NS 100000000LL
+#define RECONNECT_NS (10 * NS)
 
 /* Long options of the commands: values past any character. */
 enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
@@ -43,6 +52,7 @@ enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
 /* A command line after parsing, for any command. */
 struct args {
 	const char *path;	/* the daemon's socket */
+	bool sopt;		/* path came from -S: hints repeat it */
 	const char *cmd;	/* the command's name, for messages */
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
@@ -846,30 +856,162 @@ line_width(void)
 	return 79;
 }
 
-/* Rewrites the live line with what the run-down still waits for:
- * 0 or a negative errno from the status call. */
-static int
-wait_show(rundown_conn_t *conn, const struct args *a)
+/*
+ * A wait in progress.  A thread of its own makes the one blocking call
+ * (the library's calls cannot be interrupted), and looks for the next
+ * daemon if the one it waits on goes away; the main thread meanwhile
+ * refreshes the live line and takes Ctrl-C.
+ */
+struct waiting {
+	const struct args *a;
+	rundown_conn_t *conn;	/* the wait's; the thread's while it runs */
+	int64_t start;		/* when the wait began (now_ns) */
+	int64_t deadline;	/* with --timeout: when it ends */
+	int result;		/* the wait's: 0 or a negative errno */
+	int done;		/* the thread writes a byte here at its end */
+	rundown_conn_t *sconn;	/* the live line's, for status calls */
+	bool shown;		/* a live line is on the terminal */
+	bool counted;		/* outstanding is known */
+	uint64_t outstanding;	/* as the last live line said */
+};
+
+/* True for the errors that a new connection may cure. */
+static bool
+broken(int r)
 {
-	struct rundown_block_info info;
-	struct rundown_holder *h;
-	char line[512], comm[sizeof(h->comm)];
-	size_t n, i, len, width = line_width();
-	const char *sep = ": ";
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+/*
+ * Connects again after the daemon was lost at lost: at once, then every
+ * RETRY_NS while nobody listens, until RECONNECT_NS after the loss or the
+ * wait's deadline.  0, or the last error.
+ */
+static int
+wait_reconnect(struct waiting *w, int64_t lost)
+{
+	const struct timespec pause = { 0, RETRY_NS };
+	int64_t now;
 	int r;
 
-	if ((r = fetch_status(conn, a->tag, &info, &h, &n)) != 0)
-		return r;
-	len = (size_t)snprintf(line, sizeof(line), "%s: %llu outstanding",
-	    a->tagstr, (unsigned long long)info.outstanding);
-	for (i = 0; i < n && len < sizeof(line); i++) {
-		if (h[i].outstanding == 0)
-			continue;
+	for (;;) {
+		r = rundown_connect(w->a->path, &w->conn);
+		if (r != -ECONNREFUSED)
+			return r;
+		now = now_ns();
+		if (now - lost >= RECONNECT_NS ||
+		    (w->a->timed && now >= w->deadline))
+			return r;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The waiting thread.  A wait may be sent again whatever became of the
+ * first: it starts the run-down only if the block is open and answers
+ * when the run-down in progress ends, which the block keeps across
+ * daemons.  So when the daemon goes away, it goes to the next one, with
+ * what is left of the timeout (0 once it has passed, so that the daemon
+ * answers at once whether the run-down has ended).
+ */
+static void *
+wait_thread(void *arg)
+{
+	struct waiting *w = arg;
+	struct timespec left, *timeout;
+	int64_t ns;
+	int r;
+
+	for (;;) {
+		timeout = NULL;
+		if (w->a->timed) {
+			if ((ns = w->deadline - now_ns()) < 0)
+				ns = 0;
+			left.tv_sec = (time_t)(ns / NS);
+			left.tv_nsec = (long)(ns % NS);
+			timeout = &left;
+		}
+		r = rundown_ctl_wait(w->conn, w->a->tag, timeout);
+		if (!broken(r))
+			break;
+		rundown_disconnect(w->conn);
+		w->conn = NULL;
+		if ((r = wait_reconnect(w, now_ns())) != 0)
+			break;
+	}
+	w->result = r;
+	/* The main thread joins this thread once the byte is there. */
+	while (write(w->done, "", 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Seconds as M:SS, or H:MM:SS from an hour on. */
+static void
+duration(char *buf, size_t size, int64_t s)
+{
+	if (s >= 3600)
+		snprintf(buf, size, "%lld:%02lld:%02lld", (long long)(s / 3600),
+		    (long long)(s / 60 % 60), (long long)(s % 60));
+	else
+		snprintf(buf, size, "%lld:%02lld", (long long)(s / 60),
+		    (long long)(s % 60));
+}
+
+/*
+ * Rewrites the live line: how long the wait has waited, with --timeout
+ * how long it has left, then what the run-down still waits for and who
+ * holds it, as the daemon says; or, while there is no daemon, that.
+ */
+static void
+wait_show(struct waiting *w)
+{
+	const struct args *a = w->a;
+	struct rundown_block_info info;
+	struct rundown_holder *h = NULL;
+	char line[512], comm[sizeof(h->comm)], t1[24], t2[24];
+	size_t n = 0, i, len, width = line_width();
+	const char *sep = ": ";
+	int64_t now = now_ns(), left;
+	int r;
+
+	duration(t1, sizeof(t1), (now - w->start) / NS);
+	len = (size_t)snprintf(line, sizeof(line), "%s: waited %s", a->tagstr,
+	    t1);
+	if (a->timed) {
+		/* Rounded up: "0:00 left" only once the time is up. */
+		left = w->deadline > now ? (w->deadline - now + NS - 1) / NS : 0;
+		duration(t2, sizeof(t2), left);
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
-		    "%spid %ld (%s) %llu", sep, (long)h[i].pid,
-		    safe_comm(h[i].comm, comm, sizeof(comm)),
-		    (unsigned long long)h[i].outstanding);
-		sep = ", ";
+		    ", %s left", t2);
+	}
+	r = w->sconn != NULL ? 0 : rundown_connect(a->path, &w->sconn);
+	if (r == 0 && (r = fetch_status(w->sconn, a->tag, &info, &h, &n)) !=
+	    0 && broken(r)) {
+		rundown_disconnect(w->sconn);
+		w->sconn = NULL;
+		r = -ECONNREFUSED;
+	}
+	if (r == -ECONNREFUSED)
+		snprintf(line + len, sizeof(line) - len, "; rundownd is gone, "
+		    "looking for the next one");
+	else if (r != 0)
+		snprintf(line + len, sizeof(line) - len, "; status: %s",
+		    rundown_strerror(r));
+	else {
+		w->counted = true;
+		w->outstanding = info.outstanding;
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    "; %llu outstanding", (unsigned long long)info.outstanding);
+		for (i = 0; i < n && len < sizeof(line); i++) {
+			if (h[i].outstanding == 0)
+				continue;
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    "%spid %ld (%s) %llu", sep, (long)h[i].pid,
+			    safe_comm(h[i].comm, comm, sizeof(comm)),
+			    (unsigned long long)h[i].outstanding);
+			sep = ", ";
+		}
 	}
 	free(h);
 	if (width < sizeof(line))
@@ -877,57 +1019,138 @@ wait_show(rundown_conn_t *conn, const struct args *a)
 	/* Carriage return, the line, then erase whatever an older, longer
 	 * line left beyond it. */
 	fprintf(stderr, "\r%s\033[K", line);
-	return 0;
+	w->shown = true;
 }
 
-/* Waits in slices, showing the holders between them, until the block
- * drains or the overall timeout passes: 0 or a negative errno. */
-static int
-wait_live(rundown_conn_t *conn, const struct args *a)
+/*
+ * Ctrl-C, or SIGTERM: the run-down goes on without this wait, and the
+ * block refuses acquires until someone opens it again, so say so and
+ * how.  Then dies of the signal, as a shell expects of an interrupted
+ * program (a script that runs this one stops too).
+ */
+static void __attribute__((noreturn))
+wait_interrupted(struct waiting *w, int sig)
 {
-	struct timespec slice;
-	int64_t deadline = 0, left, ns;
-	bool shown = false;
-	int r;
+	const struct args *a = w->a;
+	struct sigaction sa;
+	char held[48] = "", how[sizeof(((struct sockaddr_un *)0)->sun_path) +
+	    32] = "rundownctl";
+	sigset_t set;
 
-	if (a->timed)
-		deadline = now_ns() + (int64_t)a->timeout.tv_sec * NS +
-		    a->timeout.tv_nsec;
-	for (;;) {
-		ns = SLICE_NS;
-		if (a->timed && (left = deadline - now_ns()) < ns)
-			ns = left > 0 ? left : 0;
-		slice.tv_sec = (time_t)(ns / NS);
-		slice.tv_nsec = (long)(ns % NS);
-		r = rundown_ctl_wait(conn, a->tag, &slice);
-		if (r != -ETIMEDOUT || (a->timed && now_ns() >= deadline))
-			break;
-		if ((r = wait_show(conn, a)) != 0)
-			break;
-		shown = true;
-	}
-	if (shown)
+	if (w->shown)
 		fputs("\r\033[K", stderr);
-	return r;
+	if (w->counted)
+		snprintf(held, sizeof(held), " with %llu outstanding",
+		    (unsigned long long)w->outstanding);
+	if (a->sopt)
+		snprintf(how, sizeof(how), "rundownctl -S %s", a->path);
+	msg("wait %s: interrupted%s; the run-down stays in progress: \"%s "
+	    "wait %s\" waits for it again, and once it has drained, \"%s reinit "
+	    "%s\" opens the block again", a->tagstr, held, how, a->tagstr, how,
+	    a->tagstr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	raise(sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	_exit(128 + sig);
+}
+
+/*
+ * The main thread's part of a wait: until the waiting thread is done,
+ * refreshes the live line (on a terminal) and watches for Ctrl-C.  The
+ * wait's result.
+ */
+static int
+wait_watch(struct waiting *w, pthread_t thread, const sigset_t *sigs, int sfd,
+    int done)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	bool live = isatty(STDERR_FILENO);
+	int n;
+
+	for (;;) {
+		pfd[0].fd = done;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, live ? SLICE_MS : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* Nothing to watch with: let the signals do what they
+			 * do by default, and wait for the wait's end. */
+			pthread_sigmask(SIG_UNBLOCK, sigs, NULL);
+			break;
+		}
+		/* The wait's end first: Ctrl-C after the drain is too late
+		 * to change anything. */
+		if (pfd[0].revents != 0)
+			break;
+		if (pfd[1].revents != 0 &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			wait_interrupted(w, (int)si.ssi_signo);
+		if (n == 0)
+			wait_show(w);
+	}
+	pthread_join(thread, NULL);
+	return w->result;
 }
 
 /* Runs the block down and waits for it to drain. */
 static int
 cmd_wait(const struct args *a)
 {
-	rundown_conn_t *conn;
-	int r;
+	struct waiting w;
+	pthread_t thread;
+	sigset_t sigs;
+	int r, e, sfd = -1, pipefd[2] = { -1, -1 };
 
-	if ((r = connect_daemon(a, &conn)) != 0)
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	if ((r = connect_daemon(a, &w.conn)) != 0)
 		return r;
-	if (isatty(STDERR_FILENO))
-		r = wait_live(conn, a);
-	else
-		r = rundown_ctl_wait(conn, a->tag, a->timed ? &a->timeout :
-		    NULL);
-	if (r != 0)
-		r = fail(a, conn, r);
-	rundown_disconnect(conn);
+	w.start = now_ns();
+	w.deadline = w.start + (int64_t)a->timeout.tv_sec * NS +
+	    a->timeout.tv_nsec;
+	/* Ctrl-C and SIGTERM arrive through a descriptor, read between two
+	 * looks at the block; blocked first, so that the waiting thread
+	 * inherits the mask and never takes one.  A signal ignored when
+	 * this program started stays ignored. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if ((e = pthread_sigmask(SIG_BLOCK, &sigs, NULL)) != 0 ||
+	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0 ||
+	    pipe2(pipefd, O_CLOEXEC) != 0)
+		e = e != 0 ? e : errno;
+	else {
+		w.done = pipefd[1];
+		e = pthread_create(&thread, NULL, wait_thread, &w);
+	}
+	if (e == 0)
+		r = wait_watch(&w, thread, &sigs, sfd, pipefd[0]);
+	/* Signals stay blocked: one that came with the drain changes
+	 * nothing now. */
+	if (w.shown)
+		fputs("\r\033[K", stderr);
+	if (e != 0) {
+		msg("wait %s: %s", a->tagstr, strerror(e));
+		r = EX_SOFTWARE;
+	} else if (r != 0)
+		r = fail(a, w.conn, r);
+	rundown_disconnect(w.conn);
+	rundown_disconnect(w.sconn);
+	if (sfd >= 0)
+		close(sfd);
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
 	return r;
 }
 
@@ -1071,6 +1294,7 @@ main(int argc, char **argv)
 			return 0;
 		case 'S':
 			a.path = optarg;
+			a.sopt = true;
 			break;
 		case 'V':
 			printf("rundownctl %s\n", rundown_version_string());

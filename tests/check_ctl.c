@@ -1,16 +1,24 @@
 /*
  * check_ctl.c: rundownctl as an operator meets it.
  *
+ *   wait     the live line on a terminal (a pseudo-terminal here) with
+ *            the time waited, the time left and the holders; Ctrl-C
+ *            typed at it, and SIGINT or SIGTERM with its output
+ *            captured: the message, the run-down left in progress, the
+ *            exit by the signal, and the commands the message names
+ *            doing what it says; a wait that goes on across a restart of
+ *            the daemon.
  *   run      holders show the utility's name, not rundownctl's.
  *   access   each reason a user cannot get in says which it is and
  *            names the daemon's -u and -g: the socket closed to the user,
  *            the daemon not admitting it, the block's owner and mode.
  *
  * Each test starts its own rundownd (testdaemon.h) and synchronises on
- * what it can observe: the block's state read back, a child's exit.
- * Polls pause briefly under a deadline that is a safety net.  Other users
- * are made-up uids that a forked child switches to; no account is
- * created.
+ * what it can observe: the block's state read back, a line on the
+ * terminal, a line of the daemon's log (-v logs every connection), a
+ * child's exit.  Polls pause briefly under a deadline that is a safety
+ * net.  Other users are made-up uids that a forked child switches to; no
+ * account is created.
  */
 #include "config.h"
 
@@ -24,13 +32,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rundown/rundown.h>
 
+#include "testagent.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -40,6 +51,7 @@
 #define CT_UID_STR "61301"
 #define CT_UID2 61302
 #define CT_GID 61303
+#define CT_TERM_BUF 65536	/* what a test keeps of a terminal's output */
 
 /* NULL-terminated argument vector. */
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -67,6 +79,29 @@ admit_setup(void)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/* Polls the block until its state is state; fails if watch (if > 0)
+ * exits first. */
+static struct rundown_block_info
+await_state(uint32_t tag, enum rundown_state state, pid_t watch)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+	int st = 0;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.state == state)
+			return info;
+		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
+		    "pid %d exited (status %#x) before the block was %s",
+		    (int)watch, st, rundown_state_name(state));
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "block still %s after %d ms", rundown_state_name(info.state),
+		    CT_DEADLINE_MS);
+		td_pause();
+	}
+}
 
 /* Polls the block until attached rows are attached. */
 static void
@@ -159,7 +194,267 @@ reap(pid_t pid, const char *what)
 	return st;
 }
 
-/* ---- a. run ------------------------------------------------------------ */
+/* Waits for pid, which must be killed by sig (a signal-killed rundownctl
+ * is what td_ctl_finish() refuses). */
+static void
+reap_signalled(pid_t pid, int sig, const char *name)
+{
+	int st = reap(pid, name);
+
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
+	    "rundownctl %s: status %#x, not killed by signal %d", name, st, sig);
+}
+
+/* ---- a pseudo-terminal ------------------------------------------------- */
+
+/* A rundownctl on a terminal of its own, and what it wrote there. */
+struct term {
+	int master;
+	pid_t pid;
+	size_t len;
+	char buf[CT_TERM_BUF];
+};
+
+/*
+ * Starts rundownctl -S td.sock ARGS... in a new session on a new
+ * pseudo-terminal, its controlling terminal, as a shell starts a command
+ * at a prompt: keys written to the master reach it as signals.  200
+ * columns, so that no line is cut.
+ */
+static void
+term_start(struct term *t, const char *const *args)
+{
+	struct winsize ws = { .ws_row = 24, .ws_col = 200 };
+	const char *argv[32];
+	char name[128];
+	int slave;
+
+	memset(t, 0, sizeof(*t));
+	ctl_argv(argv, args);
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(t->master, 0);
+	ck_assert_int_eq(grantpt(t->master), 0);
+	ck_assert_int_eq(unlockpt(t->master), 0);
+	ck_assert_int_eq(ptsname_r(t->master, name, sizeof(name)), 0);
+	ck_assert_int_eq(ioctl(t->master, TIOCSWINSZ, &ws), 0);
+	t->pid = test_fork_flushed();
+	if (t->pid == 0) {
+		if (setsid() < 0 || (slave = open(name, O_RDWR)) < 0 ||
+		    ioctl(slave, TIOCSCTTY, 0) != 0 || dup2(slave, 0) < 0 ||
+		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+}
+
+/* Reads what the terminal has, waiting up to ms: false at its end (the
+ * last descriptor of the other side closed). */
+static bool
+term_read(struct term *t, int ms)
+{
+	struct pollfd p = { .fd = t->master, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return true;
+	n = read(t->master, t->buf + t->len, sizeof(t->buf) - 1 - t->len);
+	if (n <= 0)
+		return n < 0 && errno == EINTR;
+	t->len += (size_t)n;
+	t->buf[t->len] = '\0';
+	ck_assert_msg(t->len + 1 < sizeof(t->buf), "the terminal filled %zu "
+	    "bytes", sizeof(t->buf));
+	return true;
+}
+
+/* Reads the terminal until its output from offset from on holds s; the
+ * match.  Fails at the deadline or the end. */
+static const char *
+term_await(struct term *t, size_t from, const char *s)
+{
+	struct timespec start = td_now();
+	const char *m;
+
+	while ((m = strstr(t->buf + from, s)) == NULL) {
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "the terminal never showed \"%s\"; it has:\n%s", s,
+		    t->buf + from);
+		ck_assert_msg(term_read(t, 100), "the terminal ended without "
+		    "\"%s\"; it has:\n%s", s, t->buf + from);
+	}
+	return m;
+}
+
+/* Reads the terminal to its end. */
+static void
+term_drain(struct term *t)
+{
+	struct timespec start = td_now();
+
+	while (term_read(t, 100))
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "the terminal still open after %d ms:\n%s", CT_DEADLINE_MS,
+		    t->buf);
+}
+
+/* ---- a. wait ----------------------------------------------------------- */
+
+/*
+ * On a terminal: the live line says how long the wait has waited and has
+ * left, and who holds what, by the name of the utility run holds it
+ * with; Ctrl-C clears it and says that the run-down goes on and how to
+ * continue, and the commands it names do that.
+ */
+START_TEST(test_wait_terminal)
+{
+	uint32_t tag = RUNDOWN_TAG('L', 'i', 'n', 'e');
+	struct rundown_block_info info;
+	unsigned waited_m, waited_s, left_m, left_s;
+	int len = -1, feed, holder_pid;
+	char want[512], line[512];
+	const char *m, *end;
+	struct term t;
+	size_t from;
+	pid_t run;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = run_start("run", "Line", "cat", &feed);
+	await_attached(tag, 1);
+
+	term_start(&t, ARGS("wait", "Line", "--timeout", "600"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, t.pid);
+	m = term_await(&t, 0, "\rLine: waited ");
+	end = term_await(&t, (size_t)(m - t.buf), "\033[K");
+	ck_assert_uint_lt((size_t)(end - m), sizeof(line));
+	memcpy(line, m + 1, (size_t)(end - m) - 1);
+	line[end - m - 1] = '\0';
+	/* Waited under ten seconds, at most ten minutes left, then the
+	 * holder as the daemon names it: cat, not rundownctl. */
+	ck_assert_msg(sscanf(line, "Line: waited %u:%2u, %u:%2u left; 1 "
+	    "outstanding: pid %d (cat) 1%n", &waited_m, &waited_s, &left_m,
+	    &left_s, &holder_pid, &len) == 5 && len == (int)strlen(line),
+	    "the live line is \"%s\"", line);
+	ck_assert_msg(waited_m == 0 && waited_s < 10, "%s", line);
+	ck_assert_msg(left_m * 60 + left_s <= 600 &&
+	    left_m * 60 + left_s + waited_s >= 599, "%s", line);
+	ck_assert_int_eq(holder_pid, run);
+
+	/* Ctrl-C, typed. */
+	from = t.len;
+	ck_assert_int_eq(write(t.master, "\003", 1), 1);
+	snprintf(want, sizeof(want), "\r\033[Krundownctl: wait Line: "
+	    "interrupted with 1 outstanding; the run-down stays in progress: "
+	    "\"rundownctl -S %s wait Line\" waits for it again, and once it "
+	    "has drained, \"rundownctl -S %s reinit Line\" opens the block "
+	    "again\r\n", td.sock, td.sock);
+	term_await(&t, from, want);
+	reap_signalled(t.pid, SIGINT, "wait");
+	term_drain(&t);
+	close(t.master);
+	m = strstr(t.buf + from, want);
+	ck_assert_msg(strstr(m, "Line: waited") == NULL, "a live line after "
+	    "the message:\n%s", m);
+
+	/* As the message says: still running down, a new wait ends at the
+	 * drain, and reinit opens the block. */
+	info = await_state(tag, RUNDOWN_RUNNING_DOWN, 0);
+	ck_assert_uint_eq(info.outstanding, 1);
+	t.pid = td_ctl_start(td.sock, "again", ARGS("wait", "Line"));
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	ck_assert_int_eq(td_ctl_finish(t.pid, "again"), 0);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "reinit",
+	    ARGS("reinit", "Line")), "reinit"), 0);
+	info = await_state(tag, RUNDOWN_OPEN, 0);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* Its output captured, a wait takes SIGINT and SIGTERM the same way: one
+ * line of message, and it dies of the signal. */
+START_TEST(test_wait_interrupted)
+{
+	static const int sigs[2] = { SIGINT, SIGTERM };
+	static const char *const names[2] = { "Int1", "Int2" };
+	const uint32_t tags[2] = { RUNDOWN_TAG('I', 'n', 't', '1'),
+	    RUNDOWN_TAG('I', 'n', 't', '2') };
+	struct agent ag;
+	char want[512];
+	pid_t w;
+	unsigned i;
+
+	agent_start(&ag, "holder", tags, 2, RUNDOWN_ATTACH_CREATE);
+	for (i = 0; i < 2; i++) {
+		agent_acquire(&ag, i, 1);
+		w = td_ctl_start(td.sock, "wait", ARGS("wait", names[i]));
+		/* Running down: the wait went out, and rundownctl takes the
+		 * signals from before it sends it. */
+		await_state(tags[i], RUNDOWN_RUNNING_DOWN, w);
+		ck_assert_int_eq(kill(w, sigs[i]), 0);
+		reap_signalled(w, sigs[i], "wait");
+		snprintf(want, sizeof(want), "rundownctl: wait %s: "
+		    "interrupted; the run-down stays in progress: \"rundownctl "
+		    "-S %s wait %s\" waits for it again, and once it has "
+		    "drained, \"rundownctl -S %s reinit %s\" opens the block "
+		    "again\n", names[i], td.sock, names[i], td.sock, names[i]);
+		ck_assert_str_eq(td_ctl_output("wait", "err"), want);
+		ck_assert_str_eq(td_ctl_output("wait", "out"), "");
+		await_state(tags[i], RUNDOWN_RUNNING_DOWN, 0);
+		agent_release(&ag, i, 1);
+		await_state(tags[i], RUNDOWN_DRAINED, 0);
+	}
+	agent_quit(&ag);
+}
+END_TEST
+
+/* A wait pending when the daemon stops (SIGTERM: it closes every
+ * connection and removes its socket) looks for the next daemon, as an
+ * attached descriptor's wait does, and ends when the block drains. */
+START_TEST(test_wait_restart)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 's', 't', 'w');
+	struct rundown_block_info info;
+	struct agent ag;
+	char key[64];
+	off_t off;
+	pid_t w;
+	int st;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&ag, "holder", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Rstw", "--timeout",
+	    "120"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	/* A release with no daemon: still one outstanding. */
+	agent_release(&ag, 0, 1);
+	ck_assert_msg(waitpid(w, &st, WNOHANG) == 0, "the wait ended with "
+	    "the daemon (status %#x): %s", st, td_ctl_output("wait", "err"));
+
+	off = td_log_size();
+	td_start(verbose_args);
+	td.conn = td_connect();
+	/* The wait connects to the new daemon by itself. */
+	snprintf(key, sizeof(key), "pid %ld uid", (long)w);
+	td_await_log(off, key, 1);
+	ck_assert_msg(waitpid(w, &st, WNOHANG) == 0, "the wait ended with 1 "
+	    "outstanding (status %#x): %s", st, td_ctl_output("wait", "err"));
+	agent_release(&ag, 0, 1);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	ck_assert_str_eq(td_ctl_output("wait", "err"), "");
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* ---- b. run ------------------------------------------------------------ */
 
 /* A holder started with run is shown by the utility's name, as exec
  * would name it (the link's name, cut to 15 bytes), with the pid of the
@@ -210,7 +505,7 @@ START_TEST(test_run_names)
 }
 END_TEST
 
-/* ---- b. access --------------------------------------------------------- */
+/* ---- c. access --------------------------------------------------------- */
 
 /* What a child of another user saw: its exit status and stderr. */
 struct as_user {
@@ -378,6 +673,11 @@ ctl_suite(void)
 {
 	Suite *s = suite_create("rundownctl");
 	TCase *tc;
+
+	tc = ct_case(s, "wait", ct_setup);
+	tcase_add_test(tc, test_wait_terminal);
+	tcase_add_test(tc, test_wait_interrupted);
+	tcase_add_test(tc, test_wait_restart);
 
 	tc = ct_case(s, "run", ct_setup);
 	tcase_add_test(tc, test_run_names);
