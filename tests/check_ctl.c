@@ -103,19 +103,21 @@ await_state(uint32_t tag, enum rundown_state state, pid_t watch)
 	}
 }
 
-/* Polls the block until attached rows are attached. */
+/* Polls the block until one process is attached and holds one
+ * protection (run attaches, then acquires). */
 static void
-await_attached(uint32_t tag, uint32_t attached)
+await_held(uint32_t tag)
 {
 	struct timespec start = td_now();
 	struct rundown_block_info info;
 
 	for (;;) {
 		td_status(tag, &info, NULL, 0);
-		if (info.attached == attached)
+		if (info.attached == 1 && info.outstanding == 1)
 			return;
 		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
-		    "%u attached, not %u, after %d ms", info.attached, attached,
+		    "%u attached holding %llu, not 1 holding 1, after %d ms",
+		    info.attached, (unsigned long long)info.outstanding,
 		    CT_DEADLINE_MS);
 		td_pause();
 	}
@@ -320,7 +322,7 @@ START_TEST(test_wait_terminal)
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	run = run_start("run", "Line", "cat", &feed);
-	await_attached(tag, 1);
+	await_held(tag);
 
 	term_start(&t, ARGS("wait", "Line", "--timeout", "600"));
 	await_state(tag, RUNDOWN_RUNNING_DOWN, t.pid);
@@ -472,7 +474,7 @@ START_TEST(test_run_names)
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
 	run = run_start("run", "Name", "cat", &feed);
-	await_attached(tag, 1);
+	await_held(tag);
 	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
 	ck_assert_int_eq(h[0].pid, run);
 	ck_assert_str_eq(h[0].comm, "cat");
@@ -491,7 +493,7 @@ START_TEST(test_run_names)
 	snprintf(link, sizeof(link), "%s/protected-utility", td.dir);
 	ck_assert_int_eq(symlink(cat, link), 0);
 	run = run_start("run2", "Name", link, &feed);
-	await_attached(tag, 1);
+	await_held(tag);
 	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
 	ck_assert_int_eq(h[0].pid, run);
 	ck_assert_str_eq(h[0].comm, "protected-utili");
