@@ -236,8 +236,8 @@ denied(const struct args *a, rundown_conn_t *conn)
 	rundown_disconnect(own);
 	if (r == -ECONNRESET || r == -EPIPE) {
 		msg("rundownd at %s does not let uid %ld in: only the users of "
-		    "its -u and the members of the groups of its -g may connect",
-		    a->path, (long)geteuid());
+		    "its -u and the members of the groups of its -g may "
+		    "connect", a->path, (long)geteuid());
 		return EX_NOPERM;
 	}
 	msg("%s %s: permission denied by the block's owner and mode (see "
@@ -497,8 +497,8 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 			return -1;
 		case OPT_ROWS:
 			if (parse_rows(optarg, &a->rows) != 0)
-				return bad_usage(c, "--rows must be 1 to %u: %s",
-				    RUNDOWN_MAX_ROWS, optarg);
+				return bad_usage(c, "--rows must be 1 to "
+				    "%u: %s", RUNDOWN_MAX_ROWS, optarg);
 			break;
 		case OPT_MODE:
 			if (parse_mode(optarg, &a->mode) != 0)
@@ -980,7 +980,8 @@ wait_show(struct waiting *w)
 	    t1);
 	if (a->timed) {
 		/* Rounded up: "0:00 left" only once the time is up. */
-		left = w->deadline > now ? (w->deadline - now + NS - 1) / NS : 0;
+		left = w->deadline > now ?
+		    (w->deadline - now + NS - 1) / NS : 0;
 		duration(t2, sizeof(t2), left);
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
 		    ", %s left", t2);
@@ -1045,9 +1046,9 @@ wait_interrupted(struct waiting *w, int sig)
 	if (a->sopt)
 		snprintf(how, sizeof(how), "rundownctl -S %s", a->path);
 	msg("wait %s: interrupted%s; the run-down stays in progress: \"%s "
-	    "wait %s\" waits for it again, and once it has drained, \"%s reinit "
-	    "%s\" opens the block again", a->tagstr, held, how, a->tagstr, how,
-	    a->tagstr);
+	    "wait %s\" waits for it again, and once it has drained, \"%s "
+	    "reinit %s\" opens the block again", a->tagstr, held, how,
+	    a->tagstr, how, a->tagstr);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);

@@ -97,8 +97,8 @@ await_state(uint32_t tag, enum rundown_state state, pid_t watch)
 		    "pid %d exited (status %#x) before the block was %s",
 		    (int)watch, st, rundown_state_name(state));
 		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
-		    "block still %s after %d ms", rundown_state_name(info.state),
-		    CT_DEADLINE_MS);
+		    "block still %s after %d ms",
+		    rundown_state_name(info.state), CT_DEADLINE_MS);
 		td_pause();
 	}
 }
@@ -204,7 +204,8 @@ reap_signalled(pid_t pid, int sig, const char *name)
 	int st = reap(pid, name);
 
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
-	    "rundownctl %s: status %#x, not killed by signal %d", name, st, sig);
+	    "rundownctl %s: status %#x, not killed by signal %d", name, st,
+	    sig);
 }
 
 /* ---- a pseudo-terminal ------------------------------------------------- */

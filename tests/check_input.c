@@ -321,7 +321,7 @@ START_TEST(test_connect_files)
 		{ "loop1", -ELOOP },
 		{ "stale.sock", -ECONNREFUSED },	/* nobody listens */
 		{ "none.sock", -ECONNREFUSED },	/* no file: no daemon yet */
-		{ "nodir/rundownd.sock", -ECONNREFUSED }, /* nor its directory */
+		{ "nodir/rundownd.sock", -ECONNREFUSED }, /* nor a directory */
 		{ "dgram.sock", -EPROTOTYPE },	/* not a stream socket */
 	};
 	char path[PATH_MAX], other[PATH_MAX];
@@ -991,7 +991,8 @@ START_TEST(test_ctl_usage_line)
 		{ { "-Z", "list" }, "unknown option -Z", "" },
 		{ { "frob" }, "unknown command: frob", "" },
 		{ { "-S" }, "-S needs an argument", "" },
-		{ { "list", "--frob" }, "list: unknown option --frob", "list " },
+		{ { "list", "--frob" }, "list: unknown option --frob",
+		    "list " },
 		{ { "wait", "Rdwn", "extra" },
 		    "wait: unexpected argument: extra", "wait " },
 		{ { "create", "Rdwn", "--rows", "2000" },
@@ -1011,8 +1012,8 @@ START_TEST(test_ctl_usage_line)
 		    r.line, r.status);
 		ck_assert_msg(strcmp(r.err, want) == 0, "rundownctl %s: "
 		    "stderr is \"%s\", not \"%s\"", r.line, r.err, want);
-		ck_assert_msg(r.out[0] == '\0', "rundownctl %s: wrote \"%s\" on "
-		    "its standard output", r.line, r.out);
+		ck_assert_msg(r.out[0] == '\0', "rundownctl %s: wrote \"%s\" "
+		    "on its standard output", r.line, r.out);
 	}
 
 	ctl_run(NULL, ARGS("-h"), &r);
