@@ -21,6 +21,10 @@
 
 #include "client.h"
 
+/* The public maximum is the protocol's: rundownd's -R is capped by it. */
+_Static_assert(RUNDOWN_MAX_ROWS == PROTO_MAX_ENTRIES,
+    "RUNDOWN_MAX_ROWS in rundown.h is PROTO_MAX_ENTRIES in proto.h");
+
 struct rundown_conn {
 	int fd;
 	pid_t pid;		/* the process that connected */
@@ -111,6 +115,28 @@ client_check_peer(int fd, const char *path)
 	return 0;
 }
 
+/*
+ * What a failed connect() to path means to a caller.  No file there, or
+ * no directory for it, is no daemon, as a socket nobody listens on is:
+ * -ECONNREFUSED, which the reconnecting waits take for "not yet, try
+ * again" (a daemon started for the first time makes its directory), and
+ * -ENOENT stays "no such block".  Linux also refuses a connect() to a
+ * file that is not a socket; no daemon will ever answer there, so that
+ * one is told apart: -ENOTSOCK.
+ */
+static int
+client_connect_error(int err, const char *path)
+{
+	struct stat st;
+
+	if (err == ENOENT)
+		return -ECONNREFUSED;
+	if (err == ECONNREFUSED && stat(path, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	return -err;
+}
+
 int
 rundown_connect(const char *path, rundown_conn_t **conn)
 {
@@ -143,9 +169,7 @@ rundown_connect(const char *path, rundown_conn_t **conn)
 	while (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		if (errno == EINTR)
 			continue;
-		/* No socket file is no daemon, as a refused connection is;
-		 * -ENOENT is kept for "no such block". */
-		r = errno == ENOENT ? -ECONNREFUSED : -errno;
+		r = client_connect_error(errno, sun.sun_path);
 		close(c->fd);
 		free(c);
 		return r;

@@ -57,7 +57,8 @@ rundown_strerror(int err)
 	case ENOMEM:
 		return "out of memory";
 	case ENOENT:
-		return "no such block, or no daemon socket at that path";
+		return "no such block (or, for the default socket path, no "
+		    "XDG_RUNTIME_DIR or HOME)";
 	case EEXIST:
 		return "a block with that tag exists";
 	case ECONNREFUSED:
@@ -81,6 +82,8 @@ rundown_strerror(int err)
 		return "the socket path runs through something not a directory";
 	case EPROTOTYPE:
 		return "the socket path is not a stream socket";
+	case ENOTSOCK:
+		return "the socket path names a file that is not a socket";
 	case ESRCH:
 		return "the process that connected has exited";
 	case EUSERS:

@@ -9,7 +9,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,8 +38,13 @@
 #define STATUS_TIMEDOUT 2	/* wait: the run-down is still in progress */
 
 #define MAX_TIMEOUT_S 1000000000LL	/* keeps nanoseconds in an int64_t */
-#define SLICE_NS 250000000LL		/* live line refresh on a terminal */
+#define SLICE_MS 250			/* live line refresh on a terminal */
 #define NS 1000000000LL
+/* wait: how it looks for the next daemon when it loses one, as the
+ * library's attached wait does (rundown_shared(3)): again at once, then
+ * every RETRY_NS for RECONNECT_NS from the loss. */
+#define RETRY_NS 100000000LL
+#define RECONNECT_NS (10 * NS)
 
 /* Long options of the commands: values past any character. */
 enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
@@ -42,6 +52,7 @@ enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
 /* A command line after parsing, for any command. */
 struct args {
 	const char *path;	/* the daemon's socket */
+	bool sopt;		/* path came from -S: hints repeat it */
 	const char *cmd;	/* the command's name, for messages */
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
@@ -110,26 +121,156 @@ msg(const char *fmt, ...)
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Says why a call for the command failed and gives the exit status. */
+static int fail(const struct args *, rundown_conn_t *, int);
+
+/* The directory of an absolute socket path, into dir (of the size of a
+ * socket address). */
+static void
+path_dir(const char *path, char *dir)
+{
+	char *slash;
+
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+}
+
+/*
+ * Says who serves on path, after the library refused it (-EPERM): the
+ * listener's uid and its directory's owner and mode, as far as they can
+ * be learnt.  The exit status.
+ */
 static int
-fail(const struct args *a, int err)
+untrusted(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un sun;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+	long uid = -1;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			uid = (long)cred.uid;
+		close(fd);
+	}
+	path_dir(path, dir);
+	if (stat(dir, &st) != 0)
+		memset(&st, 0xff, sizeof(st));
+	msg("refusing the daemon at %s: it runs as uid %ld and its directory "
+	    "%s is owned by uid %ld, mode %03lo; trusted are root and uid %ld "
+	    "(and the user of -D or $RUNDOWN_DAEMON_UID), owning a directory "
+	    "that no one else may write", path, uid, dir, (long)st.st_uid,
+	    (unsigned long)(st.st_mode & 07777), (long)geteuid());
+	return EX_NOPERM;
+}
+
+/*
+ * Says why no daemon answers at path (-ECONNREFUSED, which the library
+ * keeps for all three so that its callers may try again later): no
+ * directory, no socket in it, or a socket that nobody listens on.  The
+ * exit status.
+ */
+static int
+unreachable(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	path_dir(path, dir);
+	if (stat(path, &st) == 0)
+		msg("cannot reach rundownd at %s: nobody listens on the "
+		    "socket (the daemon that made it has exited)", path);
+	else if (stat(dir, &st) != 0 && errno == ENOENT)
+		msg("cannot reach rundownd at %s: no such directory %s; "
+		    "rundownd makes it when it starts", path, dir);
+	else
+		msg("cannot reach rundownd at %s: no socket there; rundownd "
+		    "does not run on this path", path);
+	return EX_UNAVAILABLE;
+}
+
+/* connect() itself was denied: the socket or a directory above it is
+ * closed to this user.  The exit status. */
+static int
+no_access(const char *path)
+{
+	msg("cannot reach rundownd at %s: permission denied to uid %ld: the "
+	    "socket or a directory above it is closed to this user; rundownd "
+	    "opens them to the users of its -u and the groups of its -g",
+	    path, (long)geteuid());
+	return EX_NOPERM;
+}
+
+/*
+ * After -EACCES from a call: who said no.  The daemon answers a user its
+ * -u and -g do not admit with EACCES and closes the connection; a block
+ * whose owner and mode refuse the user answers EACCES and keeps it.  So
+ * the connection (conn, or, after an attach, a new one) is asked again:
+ * one that is closed now was refused.  The exit status.
+ */
+static int
+denied(const struct args *a, rundown_conn_t *conn)
+{
+	struct rundown_block_info info;
+	rundown_conn_t *own = NULL;
+	size_t n;
+	int r;
+
+	if (conn == NULL) {
+		if ((r = rundown_connect(a->path, &own)) == -EACCES)
+			return no_access(a->path);
+		/* A new connection's first call meets the same EACCES. */
+		if ((conn = own) != NULL && rundown_ctl_status(conn, a->tag,
+		    &info, NULL, 0, &n) != -EACCES)
+			conn = NULL;
+	}
+	r = conn == NULL ? 0 : rundown_ctl_status(conn, a->tag, &info, NULL, 0,
+	    &n);
+	rundown_disconnect(own);
+	if (r == -ECONNRESET || r == -EPIPE) {
+		msg("rundownd at %s does not let uid %ld in: only the users of "
+		    "its -u and the members of the groups of its -g may "
+		    "connect", a->path, (long)geteuid());
+		return EX_NOPERM;
+	}
+	msg("%s %s: permission denied by the block's owner and mode (see "
+	    "rundownctl status)", a->cmd, *a->tagstr != '\0' ? a->tagstr :
+	    "-");
+	return EX_NOPERM;
+}
+
+/* Says why a call for the command failed and gives the exit status; conn
+ * is the connection it failed on, if it is still there. */
+static int
+fail(const struct args *a, rundown_conn_t *conn, int err)
 {
 	const char *why = rundown_strerror(err);
 	int status = STATUS_REFUSED;
 
 	switch (-err) {
+	case ECONNREFUSED:
+		return unreachable(a->path);
+	case ENOTSOCK:
+		msg("cannot reach rundownd at %s: not a socket", a->path);
+		return EX_UNAVAILABLE;
 	case ENOTDIR:
 	case ELOOP:
 	case EPROTOTYPE:
 		/* connect() found something at the path, not a daemon. */
-		why = strerror(-err);
-		/* FALLTHROUGH */
-	case ECONNREFUSED:
-		msg("cannot reach rundownd at %s: %s", a->path, why);
+		msg("cannot reach rundownd at %s: %s", a->path, strerror(-err));
 		return EX_UNAVAILABLE;
+	case EPERM:
+		/* Only a connect, or the one in an attach, answers it here. */
+		return untrusted(a->path);
 	case EACCES:
-		msg("%s: %s", a->path, why);
-		return EX_NOPERM;
+		return denied(a, conn);
 	case ENAMETOOLONG:
 		msg("%s: %s", a->path, why);
 		return EX_USAGE;
@@ -144,11 +285,12 @@ fail(const struct args *a, int err)
 		    "the daemon has as many blocks as it allows";
 		break;
 	case EINVAL:
-		if (strcmp(a->cmd, "create") == 0) {
-			/* Name the count: the daemon's range (its -R) is
-			 * not known here. */
-			msg("create %s: --rows %u is out of the daemon's range",
-			    a->tagstr, a->rows);
+		if (strcmp(a->cmd, "create") == 0 && a->rows != 0) {
+			/* The daemon's maximum (its -R) is not known here,
+			 * only the protocol's. */
+			msg("create %s: --rows %u is more than this daemon "
+			    "allows (its -R, at most %u)", a->tagstr, a->rows,
+			    RUNDOWN_MAX_ROWS);
 			return status;
 		}
 		break;
@@ -163,7 +305,7 @@ fail(const struct args *a, int err)
 		break;
 	case EEXIST:
 	case EALREADY:
-	case EPERM:
+	case EDQUOT:
 	case EUSERS:
 		break;
 	default:
@@ -181,44 +323,6 @@ fail(const struct args *a, int err)
 	return status;
 }
 
-/*
- * Says who serves on path, after the library refused it (-EPERM): the
- * listener's uid and its directory's owner and mode, as far as they can
- * be learnt.  The exit status.
- */
-static int
-untrusted(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
-	struct sockaddr_un sun;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct stat st;
-	long uid = -1;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-			uid = (long)cred.uid;
-		close(fd);
-	}
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	slash[slash == dir ? 1 : 0] = '\0';
-	if (stat(dir, &st) != 0)
-		memset(&st, 0xff, sizeof(st));
-	msg("refusing the daemon at %s: it runs as uid %ld and its directory "
-	    "%s is owned by uid %ld, mode %03lo; trusted are root and uid %ld "
-	    "(and the user of -D or $RUNDOWN_DAEMON_UID), owning a directory "
-	    "that no one else may write", path, uid, dir, (long)st.st_uid,
-	    (unsigned long)(st.st_mode & 07777), (long)geteuid());
-	return EX_NOPERM;
-}
-
 /* Connects to the daemon: 0, or the exit status after a message. */
 static int
 connect_daemon(const struct args *a, rundown_conn_t **conn)
@@ -226,7 +330,7 @@ connect_daemon(const struct args *a, rundown_conn_t **conn)
 	int r;
 
 	if ((r = rundown_connect(a->path, conn)) != 0)
-		return r == -EPERM ? untrusted(a->path) : fail(a, r);
+		return r == -EACCES ? no_access(a->path) : fail(a, NULL, r);
 	return 0;
 }
 
@@ -254,7 +358,7 @@ daemon_user(const char *user)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* A row count, 1 to UINT32_MAX: 0 or -1. */
+/* A row count, 1 to RUNDOWN_MAX_ROWS: 0 or -1. */
 static int
 parse_rows(const char *s, uint32_t *rows)
 {
@@ -265,7 +369,7 @@ parse_rows(const char *s, uint32_t *rows)
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+	if (errno != 0 || *end != '\0' || v == 0 || v > RUNDOWN_MAX_ROWS)
 		return -1;
 	*rows = (uint32_t)v;
 	return 0;
@@ -317,7 +421,7 @@ parse_seconds(const char *s, struct timespec *ts)
 	return 0;
 }
 
-/* Prints the usage of every command. */
+/* Prints the usage of every command, for -h. */
 static void
 usage(FILE *f)
 {
@@ -342,7 +446,8 @@ usage(FILE *f)
 	    "  -V       print the version and exit\n", f);
 }
 
-/* Complains about a command line and gives the usage status. */
+/* Complains about a command line in one line, which says where the help
+ * is rather than burying the complaint under it; the usage status. */
 static int __attribute__((format(printf, 2, 3)))
 bad_usage(const struct command *c, const char *fmt, ...)
 {
@@ -354,11 +459,8 @@ bad_usage(const struct command *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (c != NULL)
-		fprintf(stderr, "usage: rundownctl %s %s\n", c->name, c->usage);
-	else
-		usage(stderr);
+	fprintf(stderr, "; try 'rundownctl %s%s-h'\n", c != NULL ? c->name :
+	    "", c != NULL ? " " : "");
 	return EX_USAGE;
 }
 
@@ -396,7 +498,7 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 		case OPT_ROWS:
 			if (parse_rows(optarg, &a->rows) != 0)
 				return bad_usage(c, "--rows must be 1 to "
-				    "4294967295: %s", optarg);
+				    "%u: %s", RUNDOWN_MAX_ROWS, optarg);
 			break;
 		case OPT_MODE:
 			if (parse_mode(optarg, &a->mode) != 0)
@@ -577,9 +679,10 @@ cmd_simple(const struct args *a, int (*call)(rundown_conn_t *, uint32_t))
 
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
-	r = call(conn, a->tag);
+	if ((r = call(conn, a->tag)) != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	return r;
 }
 
 /* Marks a drained block completed. */
@@ -615,8 +718,10 @@ cmd_create(const struct args *a)
 		return r;
 	r = a->moded ? rundown_ctl_create_mode(conn, a->tag, a->rows, a->mode) :
 	    rundown_ctl_create(conn, a->tag, a->rows);
+	if (r != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	return r;
 }
 
 /* Every block, as a table or a JSON array. */
@@ -642,10 +747,12 @@ cmd_list(const struct args *a)
 			break;
 		max = n;
 	}
+	if (r != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
 	if (r != 0) {
 		free(b);
-		return fail(a, r);
+		return r;
 	}
 	if (a->json) {
 		putchar('[');
@@ -689,10 +796,11 @@ cmd_status(const struct args *a)
 
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
-	r = fetch_status(conn, a->tag, &info, &h, &n);
+	if ((r = fetch_status(conn, a->tag, &info, &h, &n)) != 0)
+		r = fail(a, conn, r);
 	rundown_disconnect(conn);
 	if (r != 0)
-		return fail(a, r);
+		return r;
 	if (a->json) {
 		putchar('{');
 		json_info(&info);
@@ -748,30 +856,163 @@ line_width(void)
 	return 79;
 }
 
-/* Rewrites the live line with what the run-down still waits for:
- * 0 or a negative errno from the status call. */
-static int
-wait_show(rundown_conn_t *conn, const struct args *a)
+/*
+ * A wait in progress.  A thread of its own makes the one blocking call
+ * (the library's calls cannot be interrupted), and looks for the next
+ * daemon if the one it waits on goes away; the main thread meanwhile
+ * refreshes the live line and takes Ctrl-C.
+ */
+struct waiting {
+	const struct args *a;
+	rundown_conn_t *conn;	/* the wait's; the thread's while it runs */
+	int64_t start;		/* when the wait began (now_ns) */
+	int64_t deadline;	/* with --timeout: when it ends */
+	int result;		/* the wait's: 0 or a negative errno */
+	int done;		/* the thread writes a byte here at its end */
+	rundown_conn_t *sconn;	/* the live line's, for status calls */
+	bool shown;		/* a live line is on the terminal */
+	bool counted;		/* outstanding is known */
+	uint64_t outstanding;	/* as the last live line said */
+};
+
+/* True for the errors that a new connection may cure. */
+static bool
+broken(int r)
 {
-	struct rundown_block_info info;
-	struct rundown_holder *h;
-	char line[512], comm[sizeof(h->comm)];
-	size_t n, i, len, width = line_width();
-	const char *sep = ": ";
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+/*
+ * Connects again after the daemon was lost at lost: at once, then every
+ * RETRY_NS while nobody listens, until RECONNECT_NS after the loss or the
+ * wait's deadline.  0, or the last error.
+ */
+static int
+wait_reconnect(struct waiting *w, int64_t lost)
+{
+	const struct timespec pause = { 0, RETRY_NS };
+	int64_t now;
 	int r;
 
-	if ((r = fetch_status(conn, a->tag, &info, &h, &n)) != 0)
-		return r;
-	len = (size_t)snprintf(line, sizeof(line), "%s: %llu outstanding",
-	    a->tagstr, (unsigned long long)info.outstanding);
-	for (i = 0; i < n && len < sizeof(line); i++) {
-		if (h[i].outstanding == 0)
-			continue;
+	for (;;) {
+		r = rundown_connect(w->a->path, &w->conn);
+		if (r != -ECONNREFUSED)
+			return r;
+		now = now_ns();
+		if (now - lost >= RECONNECT_NS ||
+		    (w->a->timed && now >= w->deadline))
+			return r;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The waiting thread.  A wait may be sent again whatever became of the
+ * first: it starts the run-down only if the block is open and answers
+ * when the run-down in progress ends, which the block keeps across
+ * daemons.  So when the daemon goes away, it goes to the next one, with
+ * what is left of the timeout (0 once it has passed, so that the daemon
+ * answers at once whether the run-down has ended).
+ */
+static void *
+wait_thread(void *arg)
+{
+	struct waiting *w = arg;
+	struct timespec left, *timeout;
+	int64_t ns;
+	int r;
+
+	for (;;) {
+		timeout = NULL;
+		if (w->a->timed) {
+			if ((ns = w->deadline - now_ns()) < 0)
+				ns = 0;
+			left.tv_sec = (time_t)(ns / NS);
+			left.tv_nsec = (long)(ns % NS);
+			timeout = &left;
+		}
+		r = rundown_ctl_wait(w->conn, w->a->tag, timeout);
+		if (!broken(r))
+			break;
+		rundown_disconnect(w->conn);
+		w->conn = NULL;
+		if ((r = wait_reconnect(w, now_ns())) != 0)
+			break;
+	}
+	w->result = r;
+	/* The main thread joins this thread once the byte is there. */
+	while (write(w->done, "", 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Seconds as M:SS, or H:MM:SS from an hour on. */
+static void
+duration(char *buf, size_t size, int64_t s)
+{
+	if (s >= 3600)
+		snprintf(buf, size, "%lld:%02lld:%02lld", (long long)(s / 3600),
+		    (long long)(s / 60 % 60), (long long)(s % 60));
+	else
+		snprintf(buf, size, "%lld:%02lld", (long long)(s / 60),
+		    (long long)(s % 60));
+}
+
+/*
+ * Rewrites the live line: how long the wait has waited, with --timeout
+ * how long it has left, then what the run-down still waits for and who
+ * holds it, as the daemon says; or, while there is no daemon, that.
+ */
+static void
+wait_show(struct waiting *w)
+{
+	const struct args *a = w->a;
+	struct rundown_block_info info;
+	struct rundown_holder *h = NULL;
+	char line[512], comm[sizeof(h->comm)], t1[24], t2[24];
+	size_t n = 0, i, len, width = line_width();
+	const char *sep = ": ";
+	int64_t now = now_ns(), left;
+	int r;
+
+	duration(t1, sizeof(t1), (now - w->start) / NS);
+	len = (size_t)snprintf(line, sizeof(line), "%s: waited %s", a->tagstr,
+	    t1);
+	if (a->timed) {
+		/* Rounded up: "0:00 left" only once the time is up. */
+		left = w->deadline > now ?
+		    (w->deadline - now + NS - 1) / NS : 0;
+		duration(t2, sizeof(t2), left);
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
-		    "%spid %ld (%s) %llu", sep, (long)h[i].pid,
-		    safe_comm(h[i].comm, comm, sizeof(comm)),
-		    (unsigned long long)h[i].outstanding);
-		sep = ", ";
+		    ", %s left", t2);
+	}
+	r = w->sconn != NULL ? 0 : rundown_connect(a->path, &w->sconn);
+	if (r == 0 && (r = fetch_status(w->sconn, a->tag, &info, &h, &n)) !=
+	    0 && broken(r)) {
+		rundown_disconnect(w->sconn);
+		w->sconn = NULL;
+		r = -ECONNREFUSED;
+	}
+	if (r == -ECONNREFUSED)
+		snprintf(line + len, sizeof(line) - len, "; rundownd is gone, "
+		    "looking for the next one");
+	else if (r != 0)
+		snprintf(line + len, sizeof(line) - len, "; status: %s",
+		    rundown_strerror(r));
+	else {
+		w->counted = true;
+		w->outstanding = info.outstanding;
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    "; %llu outstanding", (unsigned long long)info.outstanding);
+		for (i = 0; i < n && len < sizeof(line); i++) {
+			if (h[i].outstanding == 0)
+				continue;
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    "%spid %ld (%s) %llu", sep, (long)h[i].pid,
+			    safe_comm(h[i].comm, comm, sizeof(comm)),
+			    (unsigned long long)h[i].outstanding);
+			sep = ", ";
+		}
 	}
 	free(h);
 	if (width < sizeof(line))
@@ -779,56 +1020,139 @@ wait_show(rundown_conn_t *conn, const struct args *a)
 	/* Carriage return, the line, then erase whatever an older, longer
 	 * line left beyond it. */
 	fprintf(stderr, "\r%s\033[K", line);
-	return 0;
+	w->shown = true;
 }
 
-/* Waits in slices, showing the holders between them, until the block
- * drains or the overall timeout passes: 0 or a negative errno. */
-static int
-wait_live(rundown_conn_t *conn, const struct args *a)
+/*
+ * Ctrl-C, or SIGTERM: the run-down goes on without this wait, and the
+ * block refuses acquires until someone opens it again, so say so and
+ * how.  Then dies of the signal, as a shell expects of an interrupted
+ * program (a script that runs this one stops too).
+ */
+static void __attribute__((noreturn))
+wait_interrupted(struct waiting *w, int sig)
 {
-	struct timespec slice;
-	int64_t deadline = 0, left, ns;
-	bool shown = false;
-	int r;
+	const struct args *a = w->a;
+	struct sigaction sa;
+	char held[48] = "", how[sizeof(((struct sockaddr_un *)0)->sun_path) +
+	    32] = "rundownctl";
+	sigset_t set;
 
-	if (a->timed)
-		deadline = now_ns() + (int64_t)a->timeout.tv_sec * NS +
-		    a->timeout.tv_nsec;
-	for (;;) {
-		ns = SLICE_NS;
-		if (a->timed && (left = deadline - now_ns()) < ns)
-			ns = left > 0 ? left : 0;
-		slice.tv_sec = (time_t)(ns / NS);
-		slice.tv_nsec = (long)(ns % NS);
-		r = rundown_ctl_wait(conn, a->tag, &slice);
-		if (r != -ETIMEDOUT || (a->timed && now_ns() >= deadline))
-			break;
-		if ((r = wait_show(conn, a)) != 0)
-			break;
-		shown = true;
-	}
-	if (shown)
+	if (w->shown)
 		fputs("\r\033[K", stderr);
-	return r;
+	if (w->counted)
+		snprintf(held, sizeof(held), " with %llu outstanding",
+		    (unsigned long long)w->outstanding);
+	if (a->sopt)
+		snprintf(how, sizeof(how), "rundownctl -S %s", a->path);
+	msg("wait %s: interrupted%s; the run-down stays in progress: \"%s "
+	    "wait %s\" waits for it again, and once it has drained, \"%s "
+	    "reinit %s\" opens the block again", a->tagstr, held, how,
+	    a->tagstr, how, a->tagstr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	raise(sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	_exit(128 + sig);
+}
+
+/*
+ * The main thread's part of a wait: until the waiting thread is done,
+ * refreshes the live line (on a terminal) and watches for Ctrl-C.  The
+ * wait's result.
+ */
+static int
+wait_watch(struct waiting *w, pthread_t thread, const sigset_t *sigs, int sfd,
+    int done)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	bool live = isatty(STDERR_FILENO);
+	int n;
+
+	for (;;) {
+		pfd[0].fd = done;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, live ? SLICE_MS : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* Nothing to watch with: let the signals do what they
+			 * do by default, and wait for the wait's end. */
+			pthread_sigmask(SIG_UNBLOCK, sigs, NULL);
+			break;
+		}
+		/* The wait's end first: Ctrl-C after the drain is too late
+		 * to change anything. */
+		if (pfd[0].revents != 0)
+			break;
+		if (pfd[1].revents != 0 &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			wait_interrupted(w, (int)si.ssi_signo);
+		if (n == 0)
+			wait_show(w);
+	}
+	pthread_join(thread, NULL);
+	return w->result;
 }
 
 /* Runs the block down and waits for it to drain. */
 static int
 cmd_wait(const struct args *a)
 {
-	rundown_conn_t *conn;
-	int r;
+	struct waiting w;
+	pthread_t thread;
+	sigset_t sigs;
+	int r, e, sfd = -1, pipefd[2] = { -1, -1 };
 
-	if ((r = connect_daemon(a, &conn)) != 0)
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	if ((r = connect_daemon(a, &w.conn)) != 0)
 		return r;
-	if (isatty(STDERR_FILENO))
-		r = wait_live(conn, a);
-	else
-		r = rundown_ctl_wait(conn, a->tag, a->timed ? &a->timeout :
-		    NULL);
-	rundown_disconnect(conn);
-	return r != 0 ? fail(a, r) : 0;
+	w.start = now_ns();
+	w.deadline = w.start + (int64_t)a->timeout.tv_sec * NS +
+	    a->timeout.tv_nsec;
+	/* Ctrl-C and SIGTERM arrive through a descriptor, read between two
+	 * looks at the block; blocked first, so that the waiting thread
+	 * inherits the mask and never takes one.  A signal ignored when
+	 * this program started stays ignored. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if ((e = pthread_sigmask(SIG_BLOCK, &sigs, NULL)) != 0 ||
+	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0 ||
+	    pipe2(pipefd, O_CLOEXEC) != 0)
+		e = e != 0 ? e : errno;
+	else {
+		w.done = pipefd[1];
+		e = pthread_create(&thread, NULL, wait_thread, &w);
+	}
+	if (e == 0)
+		r = wait_watch(&w, thread, &sigs, sfd, pipefd[0]);
+	/* Signals stay blocked: one that came with the drain changes
+	 * nothing now. */
+	if (w.shown)
+		fputs("\r\033[K", stderr);
+	if (e != 0) {
+		msg("wait %s: %s", a->tagstr, strerror(e));
+		r = EX_SOFTWARE;
+	} else if (r != 0)
+		r = fail(a, w.conn, r);
+	rundown_disconnect(w.conn);
+	rundown_disconnect(w.sconn);
+	if (sfd >= 0)
+		close(sfd);
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	return r;
 }
 
 /* Runs the command in a child and waits for it, ignoring the interrupt
@@ -880,6 +1204,25 @@ run_child(char **argv)
 	return status;
 }
 
+/*
+ * Names this process after the utility, as exec would name the utility's
+ * own (the last part of its path, cut to 15 bytes by the kernel): the
+ * daemon takes a holder's name when it attaches, so status and wait then
+ * show what runs under the protection, not "rundownctl".  The holder
+ * stays this process, which releases when the utility exits; exec'ing
+ * the utility in it instead would leave the release to the daemon's
+ * reclaim, which counts it as a crash and waits for a daemon to run.
+ */
+static void
+name_after(const char *utility)
+{
+	const char *base = strrchr(utility, '/');
+
+	base = base != NULL ? base + 1 : utility;
+	if (*base != '\0')
+		(void)prctl(PR_SET_NAME, (unsigned long)base, 0UL, 0UL, 0UL);
+}
+
 /* Runs a command under protection of the block, never once its run-down
  * has begun. */
 static int
@@ -888,8 +1231,9 @@ cmd_run(const struct args *a)
 	rundown_cache_t *ref;
 	int r, status;
 
+	name_after(a->argv[0]);
 	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
-		return fail(a, r);
+		return fail(a, NULL, r);
 	if (!rundown_cache_acquire(ref)) {
 		msg("run-down of %s has begun", a->tagstr);
 		(void)rundown_detach(ref);
@@ -951,6 +1295,7 @@ main(int argc, char **argv)
 			return 0;
 		case 'S':
 			a.path = optarg;
+			a.sopt = true;
 			break;
 		case 'V':
 			printf("rundownctl %s\n", rundown_version_string());
@@ -972,11 +1317,14 @@ main(int argc, char **argv)
 		return bad_usage(NULL, "unknown command: %s", argv[optind]);
 	if (a.path == NULL) {
 		/* A $RUNDOWN_SOCKET too long is named below. */
-		if (rundown_socket_path(path, sizeof(path)) == 0)
+		if ((r = rundown_socket_path(path, sizeof(path))) == 0)
 			a.path = path;
 		else if ((a.path = getenv("RUNDOWN_SOCKET")) == NULL ||
 		    *a.path == '\0') {
-			msg("the default socket path is too long");
+			msg(r == -ENOENT ? "no default socket path: neither "
+			    "$XDG_RUNTIME_DIR nor $HOME is an absolute path; "
+			    "give one with -S or $RUNDOWN_SOCKET" :
+			    "the default socket path is too long");
 			return EX_USAGE;
 		}
 	} else if (*a.path == '\0')

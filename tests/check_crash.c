@@ -14,11 +14,11 @@
  *            when the live holders release; control connections find it
  *            again on their own.
  *   waits    waits pending when the daemon dies: an attached descriptor's
- *            wait looks for the next daemon by itself and ends when the
- *            holders release; a plain connection's wait (and rundownctl
- *            wait) fails with ECONNRESET, as documented, and a new one is
- *            answered by the next daemon; a run-down drains with no
- *            daemon at all.
+ *            wait, and rundownctl wait, look for the next daemon by
+ *            themselves and end when the holders release; a plain
+ *            connection's wait fails with ECONNRESET, as documented, and
+ *            a new one is answered by the next daemon; a run-down drains
+ *            with no daemon at all.
  *   halfway  the next daemon finishes a harvest and a re-initialize that
  *            the killed one left half done.  SIGKILL cannot be aimed
  *            between two stores of the daemon, so the test kills it
@@ -530,7 +530,7 @@ START_TEST(test_crash_pending_wait)
 	struct agent hold, w1, w2;
 	char key[64], *text;
 	off_t off;
-	pid_t cw, rc;
+	pid_t cw, rc, rc2;
 	int cres, cgo, st;
 	unsigned t;
 	size_t n;
@@ -555,16 +555,17 @@ START_TEST(test_crash_pending_wait)
 
 	crash();
 
-	/* A plain connection's wait, and rundownctl's, report the loss. */
+	/* A plain connection's wait reports the loss. */
 	get(cres, &r, sizeof(r), "the connection's waiter");
 	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
 	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
-	st = td_ctl_finish(rc, "wait");
-	ck_assert_msg(st == 70, "rundownctl wait cut by SIGKILL: status %d, "
-	    "not 70; stderr: %s", st, td_ctl_output("wait", "err"));
-	/* The descriptors' waits look for the next daemon. */
+	/* The descriptors' waits, and rundownctl's, look for the next
+	 * daemon. */
 	ck_assert_msg(!td_readable(w1.res) && !td_readable(w2.res),
 	    "a descriptor's wait returned when the daemon died");
+	ck_assert_msg(waitpid(rc, &st, WNOHANG) == 0, "rundownctl wait ended "
+	    "when the daemon died (status %#x): %s", st,
+	    td_ctl_output("wait", "err"));
 	/* A run-down needs no daemon to drain. */
 	agent_release(&hold, 1, 2);
 	ck_assert_int_eq(agent_do(&hold, AG_STATE, 1, 0), RUNDOWN_DRAINED);
@@ -583,6 +584,8 @@ START_TEST(test_crash_pending_wait)
 	td_await_log(off, key, 1);
 	snprintf(key, sizeof(key), "pid %ld uid", (long)w2.pid);
 	td_await_log(off, key, 1);
+	snprintf(key, sizeof(key), "pid %ld uid", (long)rc);
+	td_await_log(off, key, 1);
 	r = agent_result(&w2);
 	ck_assert_msg(r == 0, "waiter 2: %s", rundown_strerror(r));
 
@@ -596,7 +599,7 @@ START_TEST(test_crash_pending_wait)
 
 	/* New waits on the new daemon, from the same clients. */
 	ck_assert_int_eq(write(cgo, "g", 1), 1);
-	rc = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
+	rc2 = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
 
 	agent_release(&hold, 0, 1);
 	td_status(tags[0], &info, NULL, 0);
@@ -610,8 +613,13 @@ START_TEST(test_crash_pending_wait)
 	ck_assert_msg(r == 0, "a wait on the next daemon: %s",
 	    rundown_strerror(r));
 	test_reap_named(cw, "the connection's waiter");
+	ck_assert_msg(waitpid(rc, &st, WNOHANG) == 0, "rundownctl wait ended "
+	    "with 2 held (status %#x): %s", st, td_ctl_output("wait", "err"));
 	agent_release(&hold, 3, 2);
-	st = td_ctl_finish(rc, "wait2");
+	st = td_ctl_finish(rc, "wait");
+	ck_assert_msg(st == 0, "rundownctl wait across the crash: status %d; "
+	    "%s", st, td_ctl_output("wait", "err"));
+	st = td_ctl_finish(rc2, "wait2");
 	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
 	    " %s", st, td_ctl_output("wait2", "err"));
 	for (t = 0; t < 4; t++) {
@@ -639,9 +647,9 @@ START_TEST(test_crash_pending_wait)
 	close(cgo);
 	printf("crash pending waits: %u daemon kill(s); 4 waits pending "
 	    "(descriptor, descriptor timed, connection, rundownctl): the "
-	    "descriptors' waits reconnected and ended 0, the others reported "
-	    "ECONNRESET / exit 70 and a new wait ended 0; 1 block drained "
-	    "with no daemon\n", kills);
+	    "descriptors' and rundownctl's waits reconnected and ended 0, the "
+	    "connection's reported ECONNRESET and a new wait ended 0; 1 block "
+	    "drained with no daemon\n", kills);
 }
 END_TEST
 

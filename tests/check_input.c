@@ -313,12 +313,15 @@ START_TEST(test_connect_files)
 		const char *path;	/* below td.dir */
 		int err;
 	} cases[] = {
-		{ "file", -ECONNREFUSED },	/* not a socket */
+		{ "file", -ENOTSOCK },		/* no daemon can be there */
 		{ "file/rundownd.sock", -ENOTDIR },
-		{ "dir", -ECONNREFUSED },
+		{ "dir", -ENOTSOCK },
+		{ "link-to-file", -ENOTSOCK },	/* followed, as connect does */
 		{ "dangling", -ECONNREFUSED },	/* a link to nothing */
 		{ "loop1", -ELOOP },
 		{ "stale.sock", -ECONNREFUSED },	/* nobody listens */
+		{ "none.sock", -ECONNREFUSED },	/* no file: no daemon yet */
+		{ "nodir/rundownd.sock", -ECONNREFUSED }, /* nor a directory */
 		{ "dgram.sock", -EPROTOTYPE },	/* not a stream socket */
 	};
 	char path[PATH_MAX], other[PATH_MAX];
@@ -329,6 +332,8 @@ START_TEST(test_connect_files)
 
 	make_file(in_dir(path, sizeof(path), "file"));
 	ck_assert_int_eq(mkdir(in_dir(path, sizeof(path), "dir"), 0700), 0);
+	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "file"),
+	    in_dir(path, sizeof(path), "link-to-file")), 0);
 	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "nothing"),
 	    in_dir(path, sizeof(path), "dangling")), 0);
 	ck_assert_int_eq(symlink(in_dir(other, sizeof(other), "loop2"),
@@ -863,20 +868,22 @@ END_TEST
 START_TEST(test_ctl_bad_rows)
 {
 	static const char *const bad[] = {
-		"0", "-1", "1x", "", " 1", "+1", "4294967296",
-		"99999999999999999999", "0x10", "1.5",
+		"0", "-1", "1x", "", " 1", "+1", "1025", "4294967295",
+		"4294967296", "99999999999999999999", "0x10", "1.5",
 	};
 	char needle[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(needle, sizeof(needle), "--rows must be 1 to "
-		    "4294967295: %s", bad[i]);
+		/* The real maximum, the protocol's: no daemon allows more
+		 * (rundownd's -R is 1024 at most). */
+		snprintf(needle, sizeof(needle), "--rows must be 1 to 1024: %s",
+		    bad[i]);
 		ck_ctl(ARGS("create", "Rows", "--rows", bad[i]), 64,
 		    ARGS("create: ", needle));
 	}
 	ck_ctl(ARGS("create", "Rows", "--rows=0"), 64,
-	    ARGS("--rows must be 1 to 4294967295: 0"));
+	    ARGS("--rows must be 1 to 1024: 0"));
 	ck_ctl(ARGS("create", "Rows", "--rows"), 64,
 	    ARGS("--rows needs an argument"));
 	/* --rows belongs to create alone. */
@@ -903,7 +910,7 @@ START_TEST(test_ctl_bad_timeout)
 	ck_ctl(ARGS("wait", "Tmo", "--timeout"), 64,
 	    ARGS("--timeout needs an argument"));
 	ck_ctl(ARGS("wait", "Tmo", "--timeout="), 64,
-	    ARGS("--timeout must be seconds (such as 5 or 0.5): \n"));
+	    ARGS("--timeout must be seconds (such as 5 or 0.5): ; try "));
 }
 END_TEST
 
@@ -969,6 +976,101 @@ START_TEST(test_ctl_bad_options)
 }
 END_TEST
 
+/*
+ * A usage error is one line: what is wrong, then where the help is (the
+ * command's, once the command is known), not the help itself; -h prints
+ * the help, on the standard output.
+ */
+START_TEST(test_ctl_usage_line)
+{
+	static const struct {
+		const char *args[4];
+		const char *said;	/* the message, up to the hint */
+		const char *help;	/* the hint's command, or "" */
+	} cases[] = {
+		{ { "-Z", "list" }, "unknown option -Z", "" },
+		{ { "frob" }, "unknown command: frob", "" },
+		{ { "-S" }, "-S needs an argument", "" },
+		{ { "list", "--frob" }, "list: unknown option --frob",
+		    "list " },
+		{ { "wait", "Rdwn", "extra" },
+		    "wait: unexpected argument: extra", "wait " },
+		{ { "create", "Rdwn", "--rows", "2000" },
+		    "create: --rows must be 1 to 1024: 2000", "create " },
+		{ { "status" }, "status: a TAG is needed", "status " },
+		{ { "run", "Rdwn" }, "run: a COMMAND is needed", "run " },
+	};
+	char want[256];
+	struct ctl_run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ctl_run(NULL, cases[i].args, &r);
+		snprintf(want, sizeof(want), "rundownctl: %s; try 'rundownctl "
+		    "%s-h'\n", cases[i].said, cases[i].help);
+		ck_assert_msg(r.status == 64, "rundownctl %s: status %d",
+		    r.line, r.status);
+		ck_assert_msg(strcmp(r.err, want) == 0, "rundownctl %s: "
+		    "stderr is \"%s\", not \"%s\"", r.line, r.err, want);
+		ck_assert_msg(r.out[0] == '\0', "rundownctl %s: wrote \"%s\" "
+		    "on its standard output", r.line, r.out);
+	}
+
+	ctl_run(NULL, ARGS("-h"), &r);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_msg(strncmp(r.out, "usage: rundownctl ", 18) == 0 &&
+	    strstr(r.out, "\n  wait TAG [--timeout SECONDS]") != NULL,
+	    "rundownctl -h: %s", r.out);
+	ctl_run(NULL, ARGS("wait", "-h"), &r);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "usage: rundownctl wait TAG [--timeout "
+	    "SECONDS]\n");
+}
+END_TEST
+
+/*
+ * No daemon at the path, for each reason there can be: rundownctl exits
+ * 69 and says which, so that an operator knows whether to start the
+ * daemon, fix the path or clear what sits there.
+ */
+START_TEST(test_ctl_unreachable)
+{
+	static const struct {
+		const char *path;	/* below td.dir */
+		const char *said;
+	} cases[] = {
+		{ "nodir/rundownd.sock", "no such directory " },
+		{ "none.sock", "no socket there; rundownd does not run on this "
+		    "path" },
+		{ "stale.sock", "nobody listens on the socket (the daemon that "
+		    "made it has exited)" },
+		{ "file", "not a socket" },
+		{ "dir", "not a socket" },
+	};
+	char path[PATH_MAX], want[PATH_MAX + 128];
+	size_t i;
+
+	make_file(in_dir(path, sizeof(path), "file"));
+	ck_assert_int_eq(mkdir(in_dir(path, sizeof(path), "dir"), 0700), 0);
+	close(bind_socket(in_dir(path, sizeof(path), "stale.sock"),
+	    SOCK_STREAM));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in_dir(path, sizeof(path), cases[i].path);
+		snprintf(want, sizeof(want), "cannot reach rundownd at %s: %s",
+		    path, cases[i].said);
+		ck_ctl(ARGS("-S", path, "list"), 69, ARGS(want));
+		/* run attaches through the library's own connect. */
+		ck_ctl(ARGS("-S", path, "run", "Rdwn", "true"), 69, ARGS(want));
+	}
+	/* The directory the message names is the missing one. */
+	in_dir(path, sizeof(path), "nodir");
+	ck_ctl(ARGS("-S", in_dir(want, sizeof(want), "nodir/rundownd.sock"),
+	    "wait", "Rdwn"), 69, ARGS("no such directory ", path,
+	    "; rundownd makes it when it starts"));
+}
+END_TEST
+
 /* No command at all. */
 START_TEST(test_ctl_no_command)
 {
@@ -979,16 +1081,18 @@ START_TEST(test_ctl_no_command)
 END_TEST
 
 /* --rows above the daemon's -R: the daemon refuses (1), and the message
- * names the count. */
+ * names the count and the limits; above any daemon's, rundownctl does
+ * (64) without asking. */
 START_TEST(test_ctl_rows_refused)
 {
 	char n[16];
 
 	snprintf(n, sizeof(n), "%d", atoi(IN_MAX_ROWS) + 1);
 	ck_ctl_env(td.sock, ARGS("create", "Rows", "--rows", n), 1,
-	    ARGS("create Rows: ", "--rows 5 ", "out of the daemon's range"));
-	ck_ctl_env(td.sock, ARGS("create", "Rows", "--rows", "4294967295"), 1,
-	    ARGS("--rows 4294967295 "));
+	    ARGS("create Rows: ", "--rows 5 ", "more than this daemon allows "
+	    "(its -R, at most 1024)"));
+	ck_ctl_env(td.sock, ARGS("create", "Rows", "--rows", "1025"), 64,
+	    ARGS("--rows must be 1 to 1024: 1025"));
 	ck_ctl_env(td.sock, ARGS("status", "Rows"), 1,
 	    ARGS("status Rows: no such block"));
 }
@@ -1043,6 +1147,8 @@ input_suite(void)
 	tcase_add_test(tc, test_ctl_bad_socket);
 	tcase_add_test(tc, test_ctl_bad_options);
 	tcase_add_test(tc, test_ctl_no_command);
+	tcase_add_test(tc, test_ctl_usage_line);
+	tcase_add_test(tc, test_ctl_unreachable);
 
 	return s;
 }

@@ -260,12 +260,14 @@ RUNDOWN_API int rundown_cache_query(const rundown_cache_t *ref,
  * Functions that talk to the daemon return 0 or a negative errno: besides
  * those documented for the cache-aware block, -ENOENT (no block with that
  * tag), -EEXIST (create of a tag in use), -ENOSPC (no free row, or the
- * daemon's limit of blocks), -ECONNREFUSED (no daemon at the socket path),
- * -EACCES (the daemon or the socket's directory refused this user),
- * -EPROTO (a reply that breaks the protocol), -ECONNRESET (the daemon went
- * away), -ECHILD (a descriptor or connection inherited across fork()),
- * -EPERM (detach of a row that is not the caller's), -ESTALE (detach of
- * a block that was freed since, its tag now naming another).
+ * daemon's limit of blocks), -ECONNREFUSED (no daemon at the socket path:
+ * no file or directory there, or nobody listening), -ENOTSOCK (a file
+ * there that is not a socket), -EACCES (the daemon or the socket's
+ * directory refused this user), -EPROTO (a reply that breaks the
+ * protocol), -ECONNRESET (the daemon went away), -ECHILD (a descriptor or
+ * connection inherited across fork()), -EPERM (detach of a row that is
+ * not the caller's), -ESTALE (detach of a block that was freed since, its
+ * tag now naming another).
  * ---------------------------------------------------------------------- */
 
 /* Tags: four characters, the first in the lowest byte (so in memory order
@@ -328,6 +330,10 @@ struct rundown_holder {
 	uint64_t outstanding;
 	char comm[16];		/* the process's command name */
 };
+
+/* The most rows a shared block can have; a daemon may allow fewer (its
+ * -R), and refuses more with -EINVAL. */
+#define RUNDOWN_MAX_ROWS 1024u
 
 /* rows 0: the daemon's default.  -EEXIST if the tag is in use.  The block
  * is the caller's, mode 0600: only its user (and root, and the daemon's

@@ -1,0 +1,700 @@
+/*
+ * check_ctl.c: rundownctl as an operator meets it.
+ *
+ *   wait     the live line on a terminal (a pseudo-terminal here) with
+ *            the time waited, the time left and the holders; Ctrl-C
+ *            typed at it, and SIGINT or SIGTERM with its output
+ *            captured: the message, the run-down left in progress, the
+ *            exit by the signal, and the commands the message names
+ *            doing what it says; a wait that goes on across a restart of
+ *            the daemon.
+ *   run      holders show the utility's name, not rundownctl's.
+ *   access   each reason a user cannot get in says which it is and
+ *            names the daemon's -u and -g: the socket closed to the user,
+ *            the daemon not admitting it, the block's owner and mode.
+ *
+ * Each test starts its own rundownd (testdaemon.h) and synchronises on
+ * what it can observe: the block's state read back, a line on the
+ * terminal, a line of the daemon's log (-v logs every connection), a
+ * child's exit.  Polls pause briefly under a deadline that is a safety
+ * net.  Other users are made-up uids that a forked child switches to; no
+ * account is created.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rundown/rundown.h>
+
+#include "testagent.h"
+#include "testdaemon.h"
+#include "testutil.h"
+
+#define CT_TIMEOUT 60		/* seconds per test: a hang is a failure */
+#define CT_DEADLINE_MS 20000	/* safety net of every poll */
+#define CT_UID 61301		/* made-up users; no accounts exist */
+#define CT_UID_STR "61301"
+#define CT_UID2 61302
+#define CT_GID 61303
+#define CT_TERM_BUF 65536	/* what a test keeps of a terminal's output */
+
+/* NULL-terminated argument vector. */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static const char *const verbose_args[] = { "-v", NULL };
+static const char *const admit_args[] = { "-v", "-u", CT_UID_STR, NULL };
+
+/* A daemon that logs every connection; its socket is root's alone. */
+static void
+ct_setup(void)
+{
+	/* A child that died must fail a write, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+	td_setup(0711, verbose_args);
+}
+
+/* A daemon that also admits CT_UID (-u): its socket is open to all. */
+static void
+admit_setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	td_setup(0711, admit_args);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* Polls the block until its state is state; fails if watch (if > 0)
+ * exits first. */
+static struct rundown_block_info
+await_state(uint32_t tag, enum rundown_state state, pid_t watch)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+	int st = 0;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.state == state)
+			return info;
+		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
+		    "pid %d exited (status %#x) before the block was %s",
+		    (int)watch, st, rundown_state_name(state));
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "block still %s after %d ms",
+		    rundown_state_name(info.state), CT_DEADLINE_MS);
+		td_pause();
+	}
+}
+
+/* Polls the block until one process is attached and holds one
+ * protection (run attaches, then acquires). */
+static void
+await_held(uint32_t tag)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.attached == 1 && info.outstanding == 1)
+			return;
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "%u attached holding %llu, not 1 holding 1, after %d ms",
+		    info.attached, (unsigned long long)info.outstanding,
+		    CT_DEADLINE_MS);
+		td_pause();
+	}
+}
+
+/* The argument vector of rundownctl -S td.sock ARGS... in argv (of 32). */
+static void
+ctl_argv(const char **argv, const char *const *args)
+{
+	size_t n = 0;
+
+	argv[n++] = td.rundownctl;
+	argv[n++] = "-S";
+	argv[n++] = td.sock;
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+}
+
+/* Starts rundownctl -S td.sock ARGS... with stdin from in (closed here)
+ * and stdout and stderr in td.dir/NAME.out and NAME.err, as
+ * td_ctl_start() does: run's utility reads in. */
+static pid_t
+ctl_start_in(const char *name, const char *const *args, int in)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[32];
+	pid_t pid;
+	int o, e;
+
+	ctl_argv(argv, args);
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 ||
+		    dup2(e, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	close(in);
+	return pid;
+}
+
+/* `rundownctl run TAG -- UTILITY` reading a pipe: the utility runs, and
+ * holds the block, until *feed is closed. */
+static pid_t
+run_start(const char *name, const char *tag, const char *utility, int *feed)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	*feed = p[1];
+	return ctl_start_in(name, ARGS("run", tag, "--", utility), p[0]);
+}
+
+/* Waits for the child pid to end: its wait status.  Fails, naming what,
+ * if it still runs after the deadline. */
+static int
+reap(pid_t pid, const char *what)
+{
+	struct timespec start = td_now();
+	pid_t r;
+	int st = 0;
+
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 ||
+	    (r < 0 && errno == EINTR)) {
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "%s still runs after %d ms", what, CT_DEADLINE_MS);
+		td_pause();
+	}
+	ck_assert_int_eq(r, pid);
+	return st;
+}
+
+/* Waits for pid, which must be killed by sig (a signal-killed rundownctl
+ * is what td_ctl_finish() refuses). */
+static void
+reap_signalled(pid_t pid, int sig, const char *name)
+{
+	int st = reap(pid, name);
+
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
+	    "rundownctl %s: status %#x, not killed by signal %d", name, st,
+	    sig);
+}
+
+/* ---- a pseudo-terminal ------------------------------------------------- */
+
+/* A rundownctl on a terminal of its own, and what it wrote there. */
+struct term {
+	int master;
+	pid_t pid;
+	size_t len;
+	char buf[CT_TERM_BUF];
+};
+
+/*
+ * Starts rundownctl -S td.sock ARGS... in a new session on a new
+ * pseudo-terminal, its controlling terminal, as a shell starts a command
+ * at a prompt: keys written to the master reach it as signals.  200
+ * columns, so that no line is cut.
+ */
+static void
+term_start(struct term *t, const char *const *args)
+{
+	struct winsize ws = { .ws_row = 24, .ws_col = 200 };
+	const char *argv[32];
+	char name[128];
+	int slave;
+
+	memset(t, 0, sizeof(*t));
+	ctl_argv(argv, args);
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(t->master, 0);
+	ck_assert_int_eq(grantpt(t->master), 0);
+	ck_assert_int_eq(unlockpt(t->master), 0);
+	ck_assert_int_eq(ptsname_r(t->master, name, sizeof(name)), 0);
+	ck_assert_int_eq(ioctl(t->master, TIOCSWINSZ, &ws), 0);
+	t->pid = test_fork_flushed();
+	if (t->pid == 0) {
+		if (setsid() < 0 || (slave = open(name, O_RDWR)) < 0 ||
+		    ioctl(slave, TIOCSCTTY, 0) != 0 || dup2(slave, 0) < 0 ||
+		    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+}
+
+/* Reads what the terminal has, waiting up to ms: false at its end (the
+ * last descriptor of the other side closed). */
+static bool
+term_read(struct term *t, int ms)
+{
+	struct pollfd p = { .fd = t->master, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return true;
+	n = read(t->master, t->buf + t->len, sizeof(t->buf) - 1 - t->len);
+	if (n <= 0)
+		return n < 0 && errno == EINTR;
+	t->len += (size_t)n;
+	t->buf[t->len] = '\0';
+	ck_assert_msg(t->len + 1 < sizeof(t->buf), "the terminal filled %zu "
+	    "bytes", sizeof(t->buf));
+	return true;
+}
+
+/* Reads the terminal until its output from offset from on holds s; the
+ * match.  Fails at the deadline or the end. */
+static const char *
+term_await(struct term *t, size_t from, const char *s)
+{
+	struct timespec start = td_now();
+	const char *m;
+
+	while ((m = strstr(t->buf + from, s)) == NULL) {
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "the terminal never showed \"%s\"; it has:\n%s", s,
+		    t->buf + from);
+		ck_assert_msg(term_read(t, 100), "the terminal ended without "
+		    "\"%s\"; it has:\n%s", s, t->buf + from);
+	}
+	return m;
+}
+
+/* Reads the terminal to its end. */
+static void
+term_drain(struct term *t)
+{
+	struct timespec start = td_now();
+
+	while (term_read(t, 100))
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "the terminal still open after %d ms:\n%s", CT_DEADLINE_MS,
+		    t->buf);
+}
+
+/* ---- a. wait ----------------------------------------------------------- */
+
+/*
+ * On a terminal: the live line says how long the wait has waited and has
+ * left, and who holds what, by the name of the utility run holds it
+ * with; Ctrl-C clears it and says that the run-down goes on and how to
+ * continue, and the commands it names do that.
+ */
+START_TEST(test_wait_terminal)
+{
+	uint32_t tag = RUNDOWN_TAG('L', 'i', 'n', 'e');
+	struct rundown_block_info info;
+	unsigned waited_m, waited_s, left_m, left_s;
+	int len = -1, feed, holder_pid;
+	char want[512], line[512];
+	const char *m, *end;
+	struct term t;
+	size_t from;
+	pid_t run;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = run_start("run", "Line", "cat", &feed);
+	await_held(tag);
+
+	term_start(&t, ARGS("wait", "Line", "--timeout", "600"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, t.pid);
+	m = term_await(&t, 0, "\rLine: waited ");
+	end = term_await(&t, (size_t)(m - t.buf), "\033[K");
+	ck_assert_uint_lt((size_t)(end - m), sizeof(line));
+	memcpy(line, m + 1, (size_t)(end - m) - 1);
+	line[end - m - 1] = '\0';
+	/* Waited under ten seconds, at most ten minutes left, then the
+	 * holder as the daemon names it: cat, not rundownctl. */
+	ck_assert_msg(sscanf(line, "Line: waited %u:%2u, %u:%2u left; 1 "
+	    "outstanding: pid %d (cat) 1%n", &waited_m, &waited_s, &left_m,
+	    &left_s, &holder_pid, &len) == 5 && len == (int)strlen(line),
+	    "the live line is \"%s\"", line);
+	ck_assert_msg(waited_m == 0 && waited_s < 10, "%s", line);
+	ck_assert_msg(left_m * 60 + left_s <= 600 &&
+	    left_m * 60 + left_s + waited_s >= 599, "%s", line);
+	ck_assert_int_eq(holder_pid, run);
+
+	/* Ctrl-C, typed. */
+	from = t.len;
+	ck_assert_int_eq(write(t.master, "\003", 1), 1);
+	snprintf(want, sizeof(want), "\r\033[Krundownctl: wait Line: "
+	    "interrupted with 1 outstanding; the run-down stays in progress: "
+	    "\"rundownctl -S %s wait Line\" waits for it again, and once it "
+	    "has drained, \"rundownctl -S %s reinit Line\" opens the block "
+	    "again\r\n", td.sock, td.sock);
+	term_await(&t, from, want);
+	reap_signalled(t.pid, SIGINT, "wait");
+	term_drain(&t);
+	close(t.master);
+	m = strstr(t.buf + from, want);
+	ck_assert_msg(strstr(m, "Line: waited") == NULL, "a live line after "
+	    "the message:\n%s", m);
+
+	/* As the message says: still running down, a new wait ends at the
+	 * drain, and reinit opens the block. */
+	info = await_state(tag, RUNDOWN_RUNNING_DOWN, 0);
+	ck_assert_uint_eq(info.outstanding, 1);
+	t.pid = td_ctl_start(td.sock, "again", ARGS("wait", "Line"));
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	ck_assert_int_eq(td_ctl_finish(t.pid, "again"), 0);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "reinit",
+	    ARGS("reinit", "Line")), "reinit"), 0);
+	info = await_state(tag, RUNDOWN_OPEN, 0);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* Its output captured, a wait takes SIGINT and SIGTERM the same way: one
+ * line of message, and it dies of the signal. */
+START_TEST(test_wait_interrupted)
+{
+	static const int sigs[2] = { SIGINT, SIGTERM };
+	static const char *const names[2] = { "Int1", "Int2" };
+	const uint32_t tags[2] = { RUNDOWN_TAG('I', 'n', 't', '1'),
+	    RUNDOWN_TAG('I', 'n', 't', '2') };
+	struct agent ag;
+	char want[512];
+	pid_t w;
+	unsigned i;
+
+	agent_start(&ag, "holder", tags, 2, RUNDOWN_ATTACH_CREATE);
+	for (i = 0; i < 2; i++) {
+		agent_acquire(&ag, i, 1);
+		w = td_ctl_start(td.sock, "wait", ARGS("wait", names[i]));
+		/* Running down: the wait went out, and rundownctl takes the
+		 * signals from before it sends it. */
+		await_state(tags[i], RUNDOWN_RUNNING_DOWN, w);
+		ck_assert_int_eq(kill(w, sigs[i]), 0);
+		reap_signalled(w, sigs[i], "wait");
+		snprintf(want, sizeof(want), "rundownctl: wait %s: "
+		    "interrupted; the run-down stays in progress: \"rundownctl "
+		    "-S %s wait %s\" waits for it again, and once it has "
+		    "drained, \"rundownctl -S %s reinit %s\" opens the block "
+		    "again\n", names[i], td.sock, names[i], td.sock, names[i]);
+		ck_assert_str_eq(td_ctl_output("wait", "err"), want);
+		ck_assert_str_eq(td_ctl_output("wait", "out"), "");
+		await_state(tags[i], RUNDOWN_RUNNING_DOWN, 0);
+		agent_release(&ag, i, 1);
+		await_state(tags[i], RUNDOWN_DRAINED, 0);
+	}
+	agent_quit(&ag);
+}
+END_TEST
+
+/* A wait pending when the daemon stops (SIGTERM: it closes every
+ * connection and removes its socket) looks for the next daemon, as an
+ * attached descriptor's wait does, and ends when the block drains. */
+START_TEST(test_wait_restart)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 's', 't', 'w');
+	struct rundown_block_info info;
+	struct agent ag;
+	char key[64];
+	off_t off;
+	pid_t w;
+	int st;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&ag, "holder", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Rstw", "--timeout",
+	    "120"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	/* A release with no daemon: still one outstanding. */
+	agent_release(&ag, 0, 1);
+	ck_assert_msg(waitpid(w, &st, WNOHANG) == 0, "the wait ended with "
+	    "the daemon (status %#x): %s", st, td_ctl_output("wait", "err"));
+
+	off = td_log_size();
+	td_start(verbose_args);
+	td.conn = td_connect();
+	/* The wait connects to the new daemon by itself. */
+	snprintf(key, sizeof(key), "pid %ld uid", (long)w);
+	td_await_log(off, key, 1);
+	ck_assert_msg(waitpid(w, &st, WNOHANG) == 0, "the wait ended with 1 "
+	    "outstanding (status %#x): %s", st, td_ctl_output("wait", "err"));
+	agent_release(&ag, 0, 1);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	ck_assert_str_eq(td_ctl_output("wait", "err"), "");
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* ---- b. run ------------------------------------------------------------ */
+
+/* A holder started with run is shown by the utility's name, as exec
+ * would name it (the link's name, cut to 15 bytes), with the pid of the
+ * rundownctl that holds for it; and it releases, never reclaimed. */
+START_TEST(test_run_names)
+{
+	uint32_t tag = RUNDOWN_TAG('N', 'a', 'm', 'e');
+	struct rundown_holder h[2];
+	struct rundown_block_info info;
+	char link[PATH_MAX], want[128];
+	const char *cat = access("/bin/cat", X_OK) == 0 ? "/bin/cat" :
+	    "/usr/bin/cat";
+	int feed;
+	pid_t run;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = run_start("run", "Name", "cat", &feed);
+	await_held(tag);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_str_eq(h[0].comm, "cat");
+	ck_assert_uint_eq(h[0].outstanding, 1);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "status",
+	    ARGS("status", "Name")), "status"), 0);
+	snprintf(want, sizeof(want), "holder: pid %ld (cat) row %u "
+	    "outstanding 1\n", (long)run, h[0].row);
+	ck_assert_msg(strstr(td_ctl_output("status", "out"), want) != NULL,
+	    "status does not say \"%s\":\n%s", want,
+	    td_ctl_output("status", "out"));
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+
+	/* A path, through a link with a long name. */
+	snprintf(link, sizeof(link), "%s/protected-utility", td.dir);
+	ck_assert_int_eq(symlink(cat, link), 0);
+	run = run_start("run2", "Name", link, &feed);
+	await_held(tag);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_str_eq(h[0].comm, "protected-utili");
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run2"), 0);
+
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* ---- c. access --------------------------------------------------------- */
+
+/* What a child of another user saw: its exit status and stderr. */
+struct as_user {
+	int status;		/* -1: killed */
+	char err[2048];
+};
+
+/*
+ * Runs, as the made-up uid (and CT_GID), rundownctl -S td.sock ARGS... to
+ * its end.  Returns false if that user cannot execute it here (a build
+ * tree it cannot read), which the caller reports.
+ */
+static bool
+ctl_as(uid_t uid, const char *const *args, struct as_user *r)
+{
+	const char *argv[32];
+	size_t len = 0;
+	ssize_t n;
+	int p[2], st;
+	pid_t pid;
+
+	ctl_argv(argv, args);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 ||
+		    setresgid(CT_GID, CT_GID, CT_GID) != 0 ||
+		    setresuid(uid, uid, uid) != 0 || dup2(p[1], 2) < 0)
+			_exit(120);
+		unsetenv("RUNDOWN_DAEMON_UID");
+		if (access(td.rundownctl, X_OK) != 0)
+			_exit(121);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	close(p[1]);
+	/* A message or two: it cannot fill the pipe before its end. */
+	while (len + 1 < sizeof(r->err)) {
+		n = read(p[0], r->err + len, sizeof(r->err) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	r->err[len] = '\0';
+	close(p[0]);
+	st = reap(pid, "rundownctl as another user");
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	ck_assert_msg(r->status != 120, "cannot become uid %u", (unsigned)uid);
+	return r->status != 121;
+}
+
+/* Asserts that rundownctl ARGS... as uid exits 77 with one line that
+ * holds each of the needles. */
+static void
+ck_denied(uid_t uid, const char *const *args, const char *const *needles)
+{
+	struct as_user r;
+
+	if (!ctl_as(uid, args, &r)) {
+		fprintf(stderr, "check_ctl: rundownctl cannot run as uid %u "
+		    "here; its refusal is not checked\n", (unsigned)uid);
+		return;
+	}
+	ck_assert_msg(r.status == 77, "as uid %u: status %d, not 77: %s",
+	    (unsigned)uid, r.status, r.err);
+	ck_assert_msg(strncmp(r.err, "rundownctl: ", 12) == 0 &&
+	    strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+	    "as uid %u: not one line of message: \"%s\"", (unsigned)uid, r.err);
+	for (; *needles != NULL; needles++)
+		ck_assert_msg(strstr(r.err, *needles) != NULL, "as uid %u: the "
+		    "message does not say \"%s\": %s", (unsigned)uid, *needles,
+		    r.err);
+}
+
+/* A child of uid: rundown_connect() must return want, and if it
+ * connects, a first list want2 and a second list want3.  0 if so. */
+static int
+connect_as(uid_t uid, int want, int want2, int want3)
+{
+	struct rundown_block_info b[4];
+	rundown_conn_t *c;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 ||
+		    setresgid(CT_GID, CT_GID, CT_GID) != 0 ||
+		    setresuid(uid, uid, uid) != 0)
+			_exit(10);
+		if (rundown_connect(td.sock, &c) != want)
+			_exit(11);
+		if (want != 0)
+			_exit(0);
+		if (rundown_ctl_list(c, b, 4, &n) != want2)
+			_exit(12);
+		if (rundown_ctl_list(c, b, 4, &n) != want3)
+			_exit(13);
+		_exit(0);
+	}
+	st = reap(pid, "a connection as another user");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Without -u or -g the socket is root's alone: connect() itself is
+ * denied, and rundownctl says so, naming the options that open it. */
+START_TEST(test_access_socket)
+{
+	ck_assert_int_eq(connect_as(CT_UID, -EACCES, 0, 0), 0);
+	ck_denied(CT_UID, ARGS("list"), ARGS("cannot reach rundownd at ",
+	    td.sock, "permission denied to uid " CT_UID_STR, "-u", "-g"));
+	ck_denied(CT_UID, ARGS("run", "Rdwn", "--", "true"),
+	    ARGS("permission denied to uid " CT_UID_STR, "-u", "-g"));
+}
+END_TEST
+
+/*
+ * With -u CT_UID, the socket is open to all, and the daemon refuses
+ * CT_UID2 the connection (EACCES, then the connection is gone); CT_UID
+ * gets in, and is refused by a block of root's mode 0600 alone.  Each
+ * says which.
+ */
+START_TEST(test_access_daemon)
+{
+	char who[64];
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, RUNDOWN_TAG('M', 'i', 'n',
+	    'e'), 0), 0);
+	ck_assert_int_eq(connect_as(CT_UID2, 0, -EACCES, -ECONNRESET), 0);
+	ck_assert_int_eq(connect_as(CT_UID, 0, 0, 0), 0);
+
+	snprintf(who, sizeof(who), "does not let uid %u in", CT_UID2);
+	ck_denied(CT_UID2, ARGS("list"), ARGS("rundownd at ", td.sock, who,
+	    "-u", "-g"));
+	ck_denied(CT_UID2, ARGS("status", "Mine"), ARGS(who));
+	ck_denied(CT_UID2, ARGS("run", "Mine", "--", "true"), ARGS(who));
+
+	ck_denied(CT_UID, ARGS("status", "Mine"), ARGS("status Mine: "
+	    "permission denied by the block's owner and mode"));
+	ck_denied(CT_UID, ARGS("wait", "Mine"), ARGS("wait Mine: "
+	    "permission denied by the block's owner and mode"));
+	ck_denied(CT_UID, ARGS("run", "Mine", "--", "true"), ARGS("run Mine: "
+	    "permission denied by the block's owner and mode"));
+}
+END_TEST
+
+/* ---- the suite --------------------------------------------------------- */
+
+static TCase *
+ct_case(Suite *s, const char *name, void (*setup)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, td_teardown);
+	tcase_set_timeout(tc, CT_TIMEOUT);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *
+ctl_suite(void)
+{
+	Suite *s = suite_create("rundownctl");
+	TCase *tc;
+
+	tc = ct_case(s, "wait", ct_setup);
+	tcase_add_test(tc, test_wait_terminal);
+	tcase_add_test(tc, test_wait_interrupted);
+	tcase_add_test(tc, test_wait_restart);
+
+	tc = ct_case(s, "run", ct_setup);
+	tcase_add_test(tc, test_run_names);
+
+	tc = ct_case(s, "access", ct_setup);
+	tcase_add_test(tc, test_access_socket);
+	tc = ct_case(s, "admitted", admit_setup);
+	tcase_add_test(tc, test_access_daemon);
+
+	return s;
+}
+
+int
+main(void)
+{
+	return td_main("rundown-ctl", 0711, CT_DEADLINE_MS, ctl_suite);
+}
