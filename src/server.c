@@ -88,6 +88,7 @@ static struct event *listen_ev;
 static struct event *backoff_ev;
 static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int listen_dir = -1;		/* the socket's directory */
+static int lock_fd = -1;		/* NAME.lock, held and holding our pid */
 static const char *listen_name;		/* the socket's name in it */
 static const struct config *cfg;
 static struct event_base *base;
@@ -228,7 +229,9 @@ server_dir(int parent, const char *dir, const char *name, mode_t dmode)
  * Takes NAME.lock in the socket's directory for the daemon's lifetime, so
  * that two daemons starting at once cannot both find the socket stale and
  * both serve (and both harvest) the same blocks.  The descriptor stays
- * open until exit.
+ * open until exit.  The file also carries the daemon's pid, so that an
+ * operator stops the daemon of one socket among several; a reader can
+ * tell a live daemon's pid from a stale one by the lock (pkill -L).
  */
 static void
 server_lock(int dfd, const char *path, const char *name)
@@ -245,6 +248,23 @@ server_lock(int dfd, const char *path, const char *name)
 			fatalx("another daemon holds %s.lock", path);
 		fatal("flock %s.lock", path);
 	}
+	lock_fd = fd;
+	server_write_pid();
+}
+
+/* Written over the old contents, then cut to length, so that a reader
+ * sees one pid or the other, never an empty file.  Called again after
+ * daemon(), whose child has another pid. */
+void
+server_write_pid(void)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (pwrite(lock_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(lock_fd, n) != 0)
+		fatal("writing the pid into %s.lock", listen_path);
 }
 
 /*
@@ -288,6 +308,7 @@ server_listen(const struct config *c)
 	*slash = '/';
 	dfd = server_dir(pfd, dir, slash + 1, dmode);
 	close(pfd);
+	memcpy(listen_path, path, strlen(path) + 1);
 	server_lock(dfd, path, name);
 
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -329,7 +350,6 @@ server_listen(const struct config *c)
 		fatal("setting the group of %s", path);
 	if (listen(fd, 128) != 0)
 		fatal("listen %s", path);
-	memcpy(listen_path, path, strlen(path) + 1);
 	listen_dir = dfd;
 	listen_name = listen_path + (name - path);
 	return fd;
@@ -985,4 +1005,8 @@ server_stop(void)
 		close(listen_fd);
 		unlinkat(listen_dir, listen_name, 0);
 	}
+	/* Emptied while still locked: after a clean exit the file names no
+	 * process, which by then may be another's. */
+	if (lock_fd >= 0 && ftruncate(lock_fd, 0) != 0)
+		log_warn("emptying %s.lock", listen_path);
 }

@@ -23,6 +23,8 @@ typedef void (*server_closed_fn)(struct conn *c, void *arg);
 
 /* Sets up the control socket of cfg (kept, not copied); its descriptor. */
 int server_listen(const struct config *cfg);
+/* Writes this process's pid into the lock file (again after daemon()). */
+void server_write_pid(void);
 void server_start(struct event_base *base, int fd,
     server_dispatch_fn dispatch, server_closed_fn closed, void *arg);
 void server_stop(void);

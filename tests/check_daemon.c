@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1732,28 +1733,27 @@ END_TEST
 /* One test case per fixture; each test starts a daemon of its own. */
 /* ---- start-up ------------------------------------------------------------ */
 
-/* Runs rundownd -d ARGS... (its stderr to the daemon's log) and returns
- * its exit status; it must exit by itself within the deadline. */
+/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log)
+ * and returns its exit status; it must exit by itself within the
+ * deadline. */
 static int
-daemon_exit_status(const char *const *args)
+daemon_exit_status_of(const char *const *argv)
 {
 	struct timespec start = td_now();
-	const char *argv[16];
-	size_t n = 0;
+	char line[256] = "";
+	size_t i;
 	pid_t pid, r;
 	int st = 0;
 
-	argv[n++] = "rundownd";
-	argv[n++] = "-d";
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
+	for (i = 1; argv[i] != NULL; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+		    " %s", argv[i]);
 	pid = td_spawn(argv);
 	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
 		if (td_elapsed_ms(&start) >= DT_DEADLINE_MS) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			ck_abort_msg("rundownd %s did not exit:\n%s", argv[2],
+			ck_abort_msg("rundownd%s did not exit:\n%s", line,
 			    td_log());
 		}
 		td_pause();
@@ -1761,6 +1761,21 @@ daemon_exit_status(const char *const *args)
 	ck_assert_int_eq(r, pid);
 	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
 	return WEXITSTATUS(st);
+}
+
+/* Runs rundownd -d ARGS... as daemon_exit_status_of() does. */
+static int
+daemon_exit_status(const char *const *args)
+{
+	const char *argv[16];
+	size_t n = 0;
+
+	argv[n++] = "rundownd";
+	argv[n++] = "-d";
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return daemon_exit_status_of(argv);
 }
 
 /* Makes dir/NAME with mode and returns dir/NAME/rundownd.sock in buf. */
@@ -1837,6 +1852,201 @@ START_TEST(test_startup)
 }
 END_TEST
 
+/* ---- options and the pid file ------------------------------------------ */
+
+/* Runs rundownd ARGS... with its stdout into buf (size) and its stderr
+ * into the daemon's log: its exit status. */
+static int
+daemon_stdout(const char *const *args, char *buf, size_t size)
+{
+	const char *argv[8];
+	size_t n = 0, got = 0;
+	ssize_t k;
+	pid_t pid;
+	int p[2], st;
+
+	argv[n++] = "rundownd";
+	while (*args != NULL && n < 7)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = test_fork_flushed();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		st = open(td.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (st < 0 || dup2(p[1], 1) < 0 || dup2(st, 2) < 0)
+			_exit(120);
+		execv(td.rundownd, (char *const *)argv);
+		_exit(121);
+	}
+	close(p[1]);
+	while (got < size - 1 && (k = read(p[0], buf + got,
+	    size - 1 - got)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_gt(k, 0);
+		got += (size_t)k;
+	}
+	buf[got] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* --help and --version, as rundownctl has them. */
+START_TEST(test_long_options)
+{
+	char buf[4096], want[64];
+
+	snprintf(want, sizeof(want), "rundownd %s\n",
+	    rundown_version_string());
+	ck_assert_int_eq(daemon_stdout(ARGS("--version"), buf, sizeof(buf)),
+	    0);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(daemon_stdout(ARGS("-V"), buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(daemon_stdout(ARGS("--help"), buf, sizeof(buf)), 0);
+	ck_assert_msg(strncmp(buf, "usage: rundownd ", 16) == 0 &&
+	    strstr(buf, "--version") != NULL, "--help printed:\n%s", buf);
+	ck_assert_int_eq(daemon_stdout(ARGS("--bogus"), buf, sizeof(buf)), 2);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+/* A socket's lock file (a socket path is short: TD_SOCKLEN). */
+#define LOCK_PATH(sock, buf)						\
+	snprintf((buf), sizeof(buf), "%.*s.lock", TD_SOCKLEN, (sock))
+
+/* The pid in socket's lock file, or 0 if it holds none. */
+static pid_t
+lock_pid(const char *sock)
+{
+	char path[TD_SOCKLEN + 8], buf[32];
+	long v = 0;
+
+	LOCK_PATH(sock, path);
+	td_file_tail(path, buf, sizeof(buf));
+	if (buf[0] == '\0')
+		return 0;
+	ck_assert_msg(sscanf(buf, "%ld\n", &v) == 1 && v > 0,
+	    "%s holds \"%s\"", path, buf);
+	return (pid_t)v;
+}
+
+/* Runs ARGV (a PATH search): its exit status, 127 if it cannot run. */
+static int
+run_tool(const char *const *argv)
+{
+	pid_t pid = test_fork_flushed();
+	int st, nul;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_WRONLY);
+		if (nul < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+			_exit(120);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Whether pid has ended: its pidfd reads at once, or it is gone. */
+static bool
+ended(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	p.fd = fd;
+	p.events = POLLIN;
+	r = poll(&p, 1, 0);
+	close(fd);
+	return r == 1;
+}
+
+/* Stops the daemon pid whose lock file is sock's as rundownd(8)'s example
+ * does (pkill -L -F, then pidwait -L -F), or by kill(2) where procps
+ * cannot run. */
+static void
+stop_by_lock(const char *sock, pid_t pid)
+{
+	char path[TD_SOCKLEN + 8];
+	int r;
+
+	LOCK_PATH(sock, path);
+	r = run_tool(ARGS("pkill", "-TERM", "-L", "-F", path));
+	if (r == 127) {
+		fprintf(stderr, "check_daemon: no pkill; stopped by kill\n");
+		ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	} else
+		ck_assert_msg(r == 0, "pkill -L -F %s: %d", path, r);
+	/* 0: it waited for the daemon; else the file was found empty or
+	 * unlocked, as the daemon exits (it may not have ended yet). */
+	if (run_tool(ARGS("pidwait", "-L", "-F", path)) == 0)
+		ck_assert_msg(ended(pid), "pidwait returned before pid %d "
+		    "ended", (int)pid);
+}
+
+/* Waits for a process that is not our child to end (its pidfd). */
+static void
+await_gone(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	ck_assert_msg(fd >= 0, "pidfd_open %d: %s", (int)pid, strerror(errno));
+	p.fd = fd;
+	p.events = POLLIN;
+	ck_assert_msg(poll(&p, 1, DT_DEADLINE_MS) == 1,
+	    "pid %d still runs after %d ms:\n%s", (int)pid, DT_DEADLINE_MS,
+	    td_log());
+	close(fd);
+}
+
+/* The lock file holds the pid of the daemon, in the foreground or
+ * detached (the child's), and nothing after a clean exit; the man page's
+ * way of stopping one daemon among several works. */
+START_TEST(test_pid_file)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+	int fd;
+
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_int_eq(lock_pid(td.sock), 0);
+
+	/* Two daemons: the detached one on a socket of its own. */
+	td_start(NULL);
+	sub_socket("detached", 0700, path, sizeof(path));
+	ck_assert_int_eq(daemon_exit_status_of(ARGS("rundownd", "-S", path)),
+	    0);
+	pid = lock_pid(path);
+	ck_assert_msg(pid > 0, "no pid in the lock file:\n%s", td_log());
+	ck_assert_int_ne(pid, td.pid);
+	/* Detached, yet serving: the pid is the child's, which answers. */
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ck_assert_msg(fd >= 0, "the pid in the lock file, %d, is not a "
+	    "process: %s", (int)pid, strerror(errno));
+	close(fd);
+	stop_by_lock(path, pid);
+	await_gone(pid);
+	ck_assert_int_eq(lock_pid(path), 0);
+	ck_assert(!exists(path));
+	/* The other daemon still serves. */
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	td.conn = td_connect();
+}
+END_TEST
+
 /* A test case of s with a daemon of its own (setup starts it). */
 static TCase *
 dt_case(Suite *s, const char *name, void (*setup)(void))
@@ -1863,6 +2073,8 @@ daemon_suite(void)
 
 	tc = dt_case(s, "startup", dt_setup);
 	tcase_add_test(tc, test_startup);
+	tcase_add_test(tc, test_long_options);
+	tcase_add_test(tc, test_pid_file);
 
 	tc = dt_case(s, "users", users_setup);
 	tcase_add_test(tc, test_users);
