@@ -224,6 +224,7 @@ detach(void)
 	char c = 0;
 	int p[2], nul;
 
+	log_check_syslog();
 	if (pipe2(p, O_CLOEXEC) != 0)
 		fatal("pipe");
 	if ((pid = fork()) < 0)

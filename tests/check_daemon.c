@@ -2047,6 +2047,135 @@ START_TEST(test_pid_file)
 }
 END_TEST
 
+/* ---- log lines ---------------------------------------------------------- */
+
+/* Restarts the test's daemon with JOURNAL_STREAM set to value (the
+ * variable is the test process's own: Check runs each test in a child);
+ * where the new daemon's lines begin in the log. */
+static off_t
+restart_with_journal(const char *value)
+{
+	off_t off;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	off = td_log_size();
+	ck_assert_int_eq(setenv("JOURNAL_STREAM", value, 1), 0);
+	td_start(NULL);
+	ck_assert_int_eq(unsetenv("JOURNAL_STREAM"), 0);
+	td.conn = td_connect();
+	return off;
+}
+
+/* Sends a frame with a descriptor, which the daemon refuses and logs as
+ * a warning. */
+static void
+bad_frame(void)
+{
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req = { 0 };
+	int fd = td_raw_connect(), nul = open("/dev/null", O_RDONLY);
+	size_t n;
+
+	ck_assert_int_ge(nul, 0);
+	n = proto_encode(frame, sizeof(frame), PROTO_LIST, 9, &req,
+	    (size_t)proto_req_size(PROTO_LIST));
+	ck_assert_uint_gt(n, 0);
+	td_raw_send(fd, frame, n, nul);
+	td_raw_expect_error(fd, 0, EBADMSG, "a frame with a descriptor");
+	close(nul);
+	close(fd);
+}
+
+/* When stderr is the journal (JOURNAL_STREAM names it) each line carries
+ * its syslog priority as "<N>"; otherwise, also when JOURNAL_STREAM names
+ * another file, lines are plain and name the program. */
+START_TEST(test_journal_prefix)
+{
+	char value[64];
+	struct stat st;
+	char *text;
+	off_t off;
+
+	ck_assert_int_eq(stat(td.log, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	off = restart_with_journal(value);
+	bad_frame();
+	td_await_log(off, "<4>pid ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "<6>listening on ") == 1 &&
+	    td_count(text, "rundownd: ") == 0,
+	    "JOURNAL_STREAM is stderr, yet the lines are:\n%s", text);
+	free(text);
+
+	snprintf(value, sizeof(value), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino + 1);
+	off = restart_with_journal(value);
+	bad_frame();
+	td_await_log(off, "rundownd: pid ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "rundownd: listening on ") == 1 &&
+	    td_count(text, "<6>") == 0 && td_count(text, "<4>") == 0,
+	    "JOURNAL_STREAM names another file, yet the lines are:\n%s", text);
+	free(text);
+}
+END_TEST
+
+/* Whether syslog(3) would reach anyone here: what rundownd checks. */
+static bool
+syslog_listens(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sun;
+	size_t i;
+	int fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/dev/log");
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_ge(fd = socket(AF_UNIX, types[i], 0), 0);
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		close(fd);
+		if (r == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A daemon that detaches with nobody listening for syslog says so once
+ * on stderr before it goes; with a syslog, it says nothing. */
+START_TEST(test_no_syslog)
+{
+	static const char line[] = "rundownd: no syslog at /dev/log";
+	char path[PATH_MAX], *text;
+	bool listens = syslog_listens();
+	off_t off = td_log_size();
+	pid_t pid;
+
+	sub_socket("detached", 0700, path, sizeof(path));
+	ck_assert_int_eq(daemon_exit_status_of(ARGS("rundownd", "-S", path)),
+	    0);
+	pid = lock_pid(path);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	await_gone(pid);
+	text = td_log_from(off);
+	if (listens)
+		ck_assert_msg(td_count(text, line) == 0, "a syslog listens, "
+		    "yet the daemon said:\n%s", text);
+	else {
+		fprintf(stderr, "check_daemon: nobody listens on /dev/log "
+		    "here: the warning is checked\n");
+		ck_assert_msg(td_count(text, line) == 1, "no syslog here, and "
+		    "the daemon said:\n%s", text);
+	}
+	free(text);
+}
+END_TEST
+
 /* A test case of s with a daemon of its own (setup starts it). */
 static TCase *
 dt_case(Suite *s, const char *name, void (*setup)(void))
@@ -2075,6 +2204,8 @@ daemon_suite(void)
 	tcase_add_test(tc, test_startup);
 	tcase_add_test(tc, test_long_options);
 	tcase_add_test(tc, test_pid_file);
+	tcase_add_test(tc, test_journal_prefix);
+	tcase_add_test(tc, test_no_syslog);
 
 	tc = dt_case(s, "users", users_setup);
 	tcase_add_test(tc, test_users);
