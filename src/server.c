@@ -675,6 +675,22 @@ server_peer_gid(const struct conn *c)
 	return c->gid;
 }
 
+/* Read now, not at accept: a process names itself as it likes, and the
+ * name it has when it acts is the one worth logging.  "?" once it is
+ * gone, lest another process that took its pid be named. */
+void
+server_peer_comm(const struct conn *c, char *buf, size_t size)
+{
+	uint64_t start;
+
+	if (c->gone || c->start == 0 || proc_start_time(c->pid, &start) != 0 ||
+	    start != c->start) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	proc_comm(c->pid, buf, size);
+}
+
 /* Is gid the peer's group, or one of its supplementary groups as of
  * connect()?  Those are asked of the socket only when needed. */
 bool

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -266,6 +267,115 @@ START_TEST(test_run)
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
 	agent_quit(&ag);
+}
+END_TEST
+
+/* ---- run-downs in the log ---------------------------------------------- */
+
+/* The command name of this process, as the daemon reads it. */
+static void
+own_comm(char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getpid());
+	td_file_tail(path, buf, size);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Awaits one more line that holds s in the log from off on. */
+#define await_line(off, ...) do {					\
+	char await_line_[256];						\
+	snprintf(await_line_, sizeof(await_line_), __VA_ARGS__);	\
+	td_await_log((off), await_line_, 1);				\
+} while (0)
+
+/* A child that renames itself name (PR_SET_NAME) and polls a wait on
+ * tag: exits 0 if the wait returned 0. */
+static pid_t
+named_poller(uint32_t tag, const char *name)
+{
+	struct timespec zero = { 0, 0 };
+	rundown_conn_t *c;
+	pid_t pid = test_fork_flushed();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_NAME, name, 0, 0, 0) != 0 ||
+		    rundown_connect(td.sock, &c) != 0)
+			_exit(2);
+		_exit(rundown_ctl_wait(c, tag, &zero) == 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+/* A run-down's start is logged with who started it, its drain with how
+ * long it took and the holders reclaimed, a re-initialize with who did it
+ * and the generation, all at info level; a drain with no wait pending is
+ * logged too, when it happens.  A command name cannot put control
+ * characters into the log. */
+START_TEST(test_rundown_log)
+{
+	uint32_t tag = RUNDOWN_TAG('L', 'o', 'g', 's');
+	struct timespec zero = { 0, 0 };
+	unsigned long uid = (unsigned long)getuid();
+	struct agent a, b;
+	char comm[32], *text;
+	off_t off = td_log_size();
+	pid_t w;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&a, "agent a", &tag, 1, 0);
+	agent_acquire(&a, 0, 1);
+	agent_start(&b, "agent b", &tag, 1, 0);
+	agent_acquire(&b, 0, 2);
+
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Logs"));
+	await_line(off, "Logs: run-down started by pid %ld uid %lu "
+	    "(rundownctl)", (long)w, uid);
+	agent_release(&a, 0, 1);
+	agent_kill(&b);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	td_await_log(off, "Logs: drained after ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, " ms; holders reclaimed: 1\n") != NULL,
+	    "the drain line does not count the holder killed:\n%s", text);
+	free(text);
+
+	w = td_ctl_start(td.sock, "reinit", ARGS("reinit", "Logs"));
+	ck_assert_int_eq(td_ctl_finish(w, "reinit"), 0);
+	await_line(off, "Logs: re-initialized by pid %ld uid %lu "
+	    "(rundownctl), generation 1", (long)w, uid);
+
+	/* A poll starts the run-down and leaves; the release that drains
+	 * it is logged all the same, with nobody waiting. */
+	agent_acquire(&a, 0, 1);
+	off = td_log_size();
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
+	own_comm(comm, sizeof(comm));
+	await_line(off, "Logs: run-down started by pid %ld uid %lu (%s)",
+	    (long)getpid(), uid, comm);
+	agent_release(&a, 0, 1);
+	td_await_log(off, "Logs: drained after ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, " ms; holders reclaimed: 0\n") != NULL,
+	    "the drain line:\n%s", text);
+	free(text);
+
+	/* Control characters in a name are written as '?'.  (A newline
+	 * ends the name as /proc shows it, so it never reaches the log.) */
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	off = td_log_size();
+	w = named_poller(tag, "x\r\033<0>forged");
+	test_reap_ok(w);
+	await_line(off, "Logs: run-down started by pid %ld uid %lu "
+	    "(x?" "?<0>forged)", (long)w, uid);
+	td_await_log(off, "Logs: drained after 0 ms", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strpbrk(text, "\r\033") == NULL, "control characters "
+	    "in the log:\n%s", text);
+	free(text);
+	agent_quit(&a);
 }
 END_TEST
 
@@ -2199,6 +2309,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_run);
 	tcase_add_test(tc, test_sigkill_reclaimed);
 	tcase_add_test(tc, test_sigkill_open);
+	tcase_add_test(tc, test_rundown_log);
 
 	tc = dt_case(s, "startup", dt_setup);
 	tcase_add_test(tc, test_startup);
