@@ -22,6 +22,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "notify.h"
 #include "reaper.h"
 #include "registry.h"
 #include "rundownd.h"
@@ -174,6 +175,7 @@ on_exit_signal(int sig, short events, void *arg)
 	(void)events;
 	(void)arg;
 	log_info("signal %d: exiting; blocks stay for the next daemon", sig);
+	notify_send("STOPPING=1\nSTATUS=exiting on signal %d", sig);
 	event_base_loopbreak(base);
 }
 
@@ -386,6 +388,9 @@ main(int argc, char **argv)
 		detach();
 	log_info("listening on %s (%zu blocks adopted)", cfg.socket_path,
 	    registry_count());
+	/* Ready: the socket listens and the blocks are adopted. */
+	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
+	    cfg.socket_path, registry_count());
 	if (event_base_dispatch(base) < 0)
 		fatalx("event loop failed");
 

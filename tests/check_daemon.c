@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2286,6 +2287,114 @@ START_TEST(test_no_syslog)
 }
 END_TEST
 
+/* ---- systemd ------------------------------------------------------------ */
+
+/* A datagram socket at name ('@': an abstract name), as a service manager
+ * binds for NOTIFY_SOCKET. */
+static int
+notify_bind(const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n = strlen(name);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(n, sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if (name[0] == '@')
+		sun.sun_path[0] = '\0';
+	else
+		len++;
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return fd;
+}
+
+/* Whether one of the lines of text is want. */
+static bool
+has_line(const char *text, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p;
+
+	for (p = text; (p = strstr(p, want)) != NULL; p++) {
+		if ((p == text || p[-1] == '\n') &&
+		    (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* Reads the next notification and checks that one of its lines is want; fails if the daemon exits first (unless it is expected to),
+ * or at the deadline. */
+static void
+notify_expect(int fd, const char *want, bool exiting)
+{
+	struct timespec start = td_now();
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	ssize_t n;
+	int st = 0;
+
+	while (poll(&p, 1, 100) != 1) {
+		ck_assert_msg(exiting || waitpid(td.pid, &st, WNOHANG) == 0,
+		    "rundownd exited (status %#x) without %s:\n%s", st, want,
+		    td_log());
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "no %s within %d ms:\n%s", want, td.deadline_ms, td_log());
+	}
+	ck_assert_int_gt(n = recv(fd, buf, sizeof(buf) - 1, 0), 0);
+	buf[n] = '\0';
+	ck_assert_msg(has_line(buf, want), "the notification lacks %s:\n%s",
+	    want, buf);
+}
+
+/* Runs the test's daemon with NOTIFY_SOCKET=name: READY=1 arrives once
+ * it serves (the first connection after it is answered), STOPPING=1 on
+ * SIGTERM. */
+static void
+notified_run(const char *name)
+{
+	const char *argv[] = { "rundownd", "-d", "-S", td.sock, NULL };
+	rundown_conn_t *c;
+	size_t n;
+	int fd = notify_bind(name);
+
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+	td.pid = td_spawn(argv);
+	ck_assert_int_eq(unsetenv("NOTIFY_SOCKET"), 0);
+	notify_expect(fd, "READY=1", false);
+	ck_assert_int_eq(rundown_connect(td.sock, &c), 0);
+	ck_assert_int_eq(rundown_ctl_list(c, NULL, 0, &n), 0);
+	rundown_disconnect(c);
+	td_stop();
+	notify_expect(fd, "STOPPING=1", true);
+	close(fd);
+}
+
+/* sd_notify(3)'s protocol, without libsystemd: to a socket path, and to
+ * an abstract name. */
+START_TEST(test_notify)
+{
+	char path[TD_SOCKLEN], abstract[64];
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/notify",
+	    td.dir), sizeof(path));
+	notified_run(path);
+	snprintf(abstract, sizeof(abstract), "@rundown-check.%ld.notify",
+	    (long)getpid());
+	notified_run(abstract);
+	td_start(NULL);
+	td.conn = td_connect();
+}
+END_TEST
+
 /* A test case of s with a daemon of its own (setup starts it). */
 static TCase *
 dt_case(Suite *s, const char *name, void (*setup)(void))
@@ -2317,6 +2426,9 @@ daemon_suite(void)
 	tcase_add_test(tc, test_pid_file);
 	tcase_add_test(tc, test_journal_prefix);
 	tcase_add_test(tc, test_no_syslog);
+
+	tc = dt_case(s, "systemd", dt_setup);
+	tcase_add_test(tc, test_notify);
 
 	tc = dt_case(s, "users", users_setup);
 	tcase_add_test(tc, test_users);
