@@ -264,8 +264,9 @@ int
 main(int argc, char **argv)
 {
 	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	static char inherited[sizeof(path)];
 	struct event *ev_term, *ev_int, *ev_hup;
-	int ch, fd;
+	int ch, fd, activated;
 
 	while ((ch = getopt_long(argc, argv, "B:C:dg:hP:Q:R:r:S:t:U:u:VvW:w:",
 	    longopts, NULL)) != -1) {
@@ -347,6 +348,16 @@ main(int argc, char **argv)
 	}
 	if (cfg.max_user_conns > cfg.max_conns)
 		cfg.max_user_conns = cfg.max_conns;
+	log_init(1, cfg.verbose);
+	/* A socket the service manager passed is the socket: the blocks are
+	 * named after its path, which -S, if given, must be. */
+	if ((fd = server_inherited(inherited, sizeof(inherited))) >= 0) {
+		if (cfg.socket_path != NULL &&
+		    strcmp(cfg.socket_path, inherited) != 0)
+			fatalx("-S %s is not the socket the service manager "
+			    "passed, %s", cfg.socket_path, inherited);
+		cfg.socket_path = inherited;
+	}
 	if (cfg.socket_path == NULL) {
 		if (rundown_socket_path(path, sizeof(path)) != 0) {
 			fprintf(stderr, "rundownd: socket path too long\n");
@@ -364,10 +375,10 @@ main(int argc, char **argv)
 	/* Everything that can fail at start-up happens before the daemon
 	 * detaches, so it goes to stderr and the exit status, and once the
 	 * parent returns the socket listens: "rundownd && rundownctl" works. */
-	log_init(1, cfg.verbose);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
-	fd = server_listen(&cfg);
+	activated = fd >= 0;
+	fd = server_listen(&cfg, fd);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
@@ -386,8 +397,8 @@ main(int argc, char **argv)
 	server_start(base, fd, control_dispatch, control_closed, NULL);
 	if (!cfg.foreground)
 		detach();
-	log_info("listening on %s (%zu blocks adopted)", cfg.socket_path,
-	    registry_count());
+	log_info("listening on %s (%s%zu blocks adopted)", cfg.socket_path,
+	    activated ? "from the service manager; " : "", registry_count());
 	/* Ready: the socket listens and the blocks are adopted. */
 	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
 	    cfg.socket_path, registry_count());

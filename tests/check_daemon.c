@@ -1844,11 +1844,11 @@ END_TEST
 /* One test case per fixture; each test starts a daemon of its own. */
 /* ---- start-up ------------------------------------------------------------ */
 
-/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log)
- * and returns its exit status; it must exit by itself within the
- * deadline. */
+/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log),
+ * passed fd as a service manager passes a socket if fd >= 0, and returns
+ * its exit status; it must exit by itself within the deadline. */
 static int
-daemon_exit_status_of(const char *const *argv)
+daemon_exit_status_fd(const char *const *argv, int fd)
 {
 	struct timespec start = td_now();
 	char line[256] = "";
@@ -1859,7 +1859,7 @@ daemon_exit_status_of(const char *const *argv)
 	for (i = 1; argv[i] != NULL; i++)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
 		    " %s", argv[i]);
-	pid = td_spawn(argv);
+	pid = td_spawn_fd(argv, fd);
 	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
 		if (td_elapsed_ms(&start) >= DT_DEADLINE_MS) {
 			kill(pid, SIGKILL);
@@ -1872,6 +1872,13 @@ daemon_exit_status_of(const char *const *argv)
 	ck_assert_int_eq(r, pid);
 	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
 	return WEXITSTATUS(st);
+}
+
+/* daemon_exit_status_fd() with nothing passed. */
+static int
+daemon_exit_status_of(const char *const *argv)
+{
+	return daemon_exit_status_fd(argv, -1);
 }
 
 /* Runs rundownd -d ARGS... as daemon_exit_status_of() does. */
@@ -2395,6 +2402,155 @@ START_TEST(test_notify)
 }
 END_TEST
 
+/* A socket of type bound to path (abstract if it begins with '@'),
+ * listening if listens. */
+static int
+bound_socket(int type, const char *path, bool listens)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n = strlen(path);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(n, sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+	    (path[0] == '@' ? 0 : 1));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	if (listens)
+		ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+/* Starts rundownd -d EXTRA... with listener passed as systemd passes it,
+ * and waits for its READY=1. */
+static void
+start_activated(int listener, const char *extra)
+{
+	const char *argv[] = { "rundownd", "-d", extra, extra != NULL ?
+	    td.sock : NULL, NULL };
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), "@rundown-check.%ld.activated",
+	    (long)getpid());
+	fd = notify_bind(name);
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+	td.pid = td_spawn_fd(argv, listener);
+	ck_assert_int_eq(unsetenv("NOTIFY_SOCKET"), 0);
+	notify_expect(fd, "READY=1", false);
+	close(fd);
+}
+
+/*
+ * Socket activation: the daemon serves the listening socket it is passed
+ * (LISTEN_FDS, LISTEN_PID) rather than binding its own, takes the lock
+ * beside it, leaves it in place at exit, and the next daemon passed the
+ * same socket answers what was queued meanwhile.  Without -S it learns
+ * the path from the socket; -S must name the same one.  Anything but one
+ * listening AF_UNIX stream socket with an absolute path is refused, and a
+ * LISTEN_PID of another process is ignored.
+ */
+START_TEST(test_activation)
+{
+	uint32_t tag = RUNDOWN_TAG('A', 'c', 't', 'v');
+	struct rundown_block_info info;
+	char path[TD_SOCKLEN], abstract[64];
+	struct stat before, after;
+	rundown_conn_t *queued;
+	char *text;
+	off_t off;
+	size_t n;
+	int l, fd;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	l = bound_socket(SOCK_STREAM, td.sock, true);
+	ck_assert_int_eq(stat(td.sock, &before), 0);
+
+	off = td_log_size();
+	start_activated(l, NULL);
+	await_line(off, "listening on %s (from the service manager; ",
+	    td.sock);
+	td.conn = td_connect();
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	ck_assert_int_eq(stat(td.sock, &after), 0);
+	ck_assert_msg(after.st_ino == before.st_ino, "the daemon replaced "
+	    "the socket it was passed");
+
+	/* Stopped, the socket stays and queues; the next daemon, passed it
+	 * with -S naming it, adopts the block and answers. */
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_int_eq(lock_pid(td.sock), 0);
+	ck_assert_int_eq(stat(td.sock, &after), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(rundown_connect(td.sock, &queued), 0);
+	start_activated(l, "-S");
+	ck_assert_int_eq(rundown_ctl_list(queued, NULL, 0, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	rundown_disconnect(queued);
+	td.conn = td_connect();
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+
+	/* What is refused, with exit status 1. */
+	sub_socket("other", 0700, path, sizeof(path));
+	off = td_log_size();
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d", "-S",
+	    path), l), 1);
+	ck_assert(!exists(path));
+	close(l);
+	unlink(td.sock);
+
+	fd = bound_socket(SOCK_STREAM, td.sock, false);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	unlink(td.sock);
+	fd = bound_socket(SOCK_DGRAM, td.sock, false);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	unlink(td.sock);
+	snprintf(abstract, sizeof(abstract), "@rundown-check.%ld.abstract",
+	    (long)getpid());
+	fd = bound_socket(SOCK_STREAM, abstract, true);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	ck_assert_int_ge(fd = open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "is not the socket the service manager "
+	    "passed") == 1 && td_count(text, "is not a listening AF_UNIX "
+	    "stream socket") == 3 && td_count(text, "is not bound to an "
+	    "absolute path") == 1, "the refusals:\n%s", text);
+	free(text);
+
+	/* LISTEN_PID of another process: not ours; the daemon binds. */
+	ck_assert_int_eq(setenv("LISTEN_PID", "1", 1), 0);
+	ck_assert_int_eq(setenv("LISTEN_FDS", "1", 1), 0);
+	td_start(NULL);
+	ck_assert_int_eq(unsetenv("LISTEN_PID"), 0);
+	ck_assert_int_eq(unsetenv("LISTEN_FDS"), 0);
+	td.conn = td_connect();
+}
+END_TEST
+
 /* A test case of s with a daemon of its own (setup starts it). */
 static TCase *
 dt_case(Suite *s, const char *name, void (*setup)(void))
@@ -2429,6 +2585,7 @@ daemon_suite(void)
 
 	tc = dt_case(s, "systemd", dt_setup);
 	tcase_add_test(tc, test_notify);
+	tcase_add_test(tc, test_activation);
 
 	tc = dt_case(s, "users", users_setup);
 	tcase_add_test(tc, test_users);
