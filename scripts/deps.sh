@@ -7,8 +7,11 @@ set -eu
 
 # spin checks the model (lib/block.pml); clang with libclang-rt-14-dev
 # (libFuzzer and the sanitizer runtimes) builds the protocol fuzz target.
+# systemd gives configure the unit directory (its pkg-config file) and
+# tests/check-systemd.sh systemd-analyze, which looks the units'
+# Documentation= up with man-db's man; none of it needs systemd running.
 PACKAGES="build-essential autoconf automake libtool pkg-config check \
-libevent-dev mandoc spin clang libclang-rt-14-dev"
+libevent-dev mandoc spin clang libclang-rt-14-dev systemd man-db"
 
 missing=
 for p in $PACKAGES; do

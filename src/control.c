@@ -152,6 +152,18 @@ control_peer(struct conn *c)
 	return p;
 }
 
+/* Who c's peer is, for the log lines of what it starts. */
+static const char *
+control_who(struct conn *c, char *buf, size_t size)
+{
+	char comm[16];
+
+	server_peer_comm(c, comm, sizeof(comm));
+	snprintf(buf, size, "pid %ld uid %lu (%s)", (long)server_peer_pid(c),
+	    (unsigned long)server_peer_uid(c), comm);
+	return buf;
+}
+
 /* WAIT: pending waits cost the daemon memory and a timer each, so each
  * connection and each uid may have only so many (-w, -W). */
 static int
@@ -159,6 +171,7 @@ control_wait(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req, struct shm_block *blk)
 {
 	struct peer *p;
+	char who[64];
 	int r;
 
 	if ((p = control_peer(c)) == NULL)
@@ -172,8 +185,8 @@ control_wait(struct conn *c, const struct proto_hdr *h,
 	/* Counted before: the wait may end (and be uncounted) before
 	 * registry_wait() returns. */
 	p->user->waits++;
-	if ((r = registry_wait(blk, req->arg, &p->waits, h->id)) !=
-	    REGISTRY_PENDING)
+	if ((r = registry_wait(blk, req->arg, &p->waits, h->id,
+	    control_who(c, who, sizeof(who)))) != REGISTRY_PENDING)
 		p->user->waits--;
 	return r;
 }
@@ -226,6 +239,7 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 	struct proto_attached a;
 	struct proto_ok ok = { 0 };
 	struct shm_block *blk = NULL;
+	char who[64];
 	int r, fd;
 
 	(void)arg;
@@ -279,7 +293,7 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		r = registry_completed(blk);
 		break;
 	case PROTO_REINIT:
-		r = registry_reinit(blk);
+		r = registry_reinit(blk, control_who(c, who, sizeof(who)));
 		break;
 	case PROTO_FREE:
 		r = registry_free(blk);

@@ -6,21 +6,84 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static int log_foreground = 1;
+static int log_journal;		/* stderr is the journal: "<N>" prefixes */
 static int log_verbose;
+
+/*
+ * Is stderr the stream systemd connected to the journal?  systemd says
+ * which stream that is in JOURNAL_STREAM ("device:inode"); the variable
+ * is inherited by children whose stderr went elsewhere (a shell started
+ * from a unit, a redirection), hence the comparison with stderr itself.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    e[n] != '\0' || fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(int foreground, int verbose)
 {
 	log_foreground = foreground;
+	log_journal = foreground && log_stderr_is_journal();
 	log_verbose = verbose;
 	if (!foreground)
 		openlog("rundownd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/*
+ * syslog(3) drops every message, and says nothing, when nobody listens
+ * at _PATH_LOG (a container, a minimal system): say so once, on stderr,
+ * while it still reaches someone.  glibc tries a datagram socket, then a
+ * stream one; so does this.
+ */
+void
+log_check_syslog(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sun;
+	size_t i;
+	int fd, r, err = 0;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) < 0) {
+			err = errno;
+			continue;
+		}
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		err = errno;
+		close(fd);
+		if (r == 0)
+			return;
+		if (err != EPROTOTYPE)
+			break;
+	}
+	fprintf(stderr, "rundownd: no syslog at %s (%s): once detached, "
+	    "the daemon's messages are lost; -d keeps them on stderr\n",
+	    _PATH_LOG, strerror(err));
+	fflush(stderr);
 }
 
 void
@@ -33,18 +96,33 @@ log_reopen(void)
 	log_info("log reopened");
 }
 
-/* Writes one message at priority pri, with ": strerror" if err != 0. */
+/*
+ * Writes one message at priority pri, with ": strerror" if err != 0.
+ * A message is one line whatever it quotes: a command name is the
+ * peer's to choose (PR_SET_NAME), and a newline in it would start a line
+ * of the peer's making, in the journal with a priority of its choice.
+ */
 static void
 log_vwrite(int pri, int err, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[1024], *p;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (p = msg; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
 	if (log_foreground) {
-		if (err != 0)
-			fprintf(stderr, "rundownd: %s: %s\n", msg, strerror(err));
+		/* The journal names the program itself; a prefix <N> gives
+		 * the line its priority (sd-daemon(3)). */
+		if (log_journal)
+			fprintf(stderr, "<%d>", pri);
 		else
-			fprintf(stderr, "rundownd: %s\n", msg);
+			fputs("rundownd: ", stderr);
+		if (err != 0)
+			fprintf(stderr, "%s: %s\n", msg, strerror(err));
+		else
+			fprintf(stderr, "%s\n", msg);
 		fflush(stderr);
 	} else if (err != 0)
 		syslog(pri, "%s: %s", msg, strerror(err));

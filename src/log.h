@@ -6,8 +6,14 @@
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* foreground: stderr instead of syslog; verbose: debug messages too. */
+/* foreground: stderr instead of syslog, with syslog's priorities as
+ * "<N>" prefixes if stderr is the journal's stream (JOURNAL_STREAM);
+ * verbose: debug messages too. */
 void log_init(int foreground, int verbose);
+
+/* Says once on stderr if nobody listens for syslog(3): called before
+ * detaching, after which every message would be lost unseen. */
+void log_check_syslog(void);
 
 /* Closes and reopens the log (SIGHUP), so a rotated syslog is followed. */
 void log_reopen(void);

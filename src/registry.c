@@ -106,6 +106,14 @@ struct shm_block {
 	uint32_t wait_word;
 	struct watcher *watcher;
 	struct event *settle_ev; /* registry_settle() on the next turn */
+	/* The run-down this daemon started, until its end is logged: its
+	 * state word, when it began, and reclaimed_rows then.  The watcher
+	 * stays armed meanwhile, waits or not, so the end is seen when it
+	 * happens. */
+	bool rd_timed;
+	uint32_t rd_word;
+	struct timespec rd_since;
+	uint64_t rd_reclaimed_rows;
 };
 
 /* Every block has its slot in guard.c. */
@@ -125,6 +133,50 @@ size_t
 registry_count(void)
 {
 	return nblocks;
+}
+
+/* ---- run-downs in the log --------------------------------------------- */
+
+/* A run-down that who (a peer, as control.c names it) started: logged,
+ * and timed until its end. */
+static void
+registry_rundown_started(struct shm_block *blk, uint32_t s, const char *who)
+{
+	log_peer_info("%s: run-down started by %s", blk->tagstr, who);
+	blk->rd_timed = true;
+	blk->rd_word = s;
+	clock_gettime(CLOCK_MONOTONIC, &blk->rd_since);
+	blk->rd_reclaimed_rows = blk->reclaimed_rows;
+}
+
+/* Logs the end of the timed run-down once the state word s has moved on
+ * from it: how long it took, and how many holders, gone meanwhile, were
+ * reclaimed.  A word that went elsewhere than drained or completed was a
+ * client's write (only the daemon re-initializes). */
+static void
+registry_rundown_ended(struct shm_block *blk, uint32_t s)
+{
+	unsigned long long rows;
+	struct timespec now;
+	long long ms;
+
+	if (!blk->rd_timed || s == blk->rd_word)
+		return;
+	blk->rd_timed = false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - blk->rd_since.tv_sec) * 1000 +
+	    (now.tv_nsec - blk->rd_since.tv_nsec) / 1000000;
+	rows = (unsigned long long)(blk->reclaimed_rows -
+	    blk->rd_reclaimed_rows);
+	if ((s & ~ST_MASK) == (blk->rd_word & ~ST_MASK) &&
+	    ((s & ST_MASK) == ST_DRAINED || (s & ST_MASK) == ST_COMPLETED))
+		log_peer_info("%s: drained after %lld ms; holders reclaimed: "
+		    "%llu", blk->tagstr, ms, rows);
+	else
+		log_peer_info("%s: run-down ended after %lld ms by a write to "
+		    "its state (now %s); holders reclaimed: %llu", blk->tagstr,
+		    ms, rundown_state_name((enum rundown_state)(s & ST_MASK)),
+		    rows);
 }
 
 /* ---- waits ------------------------------------------------------------ */
@@ -158,7 +210,9 @@ registry_end_wait(struct waiter *w, int err)
  * does not move the state word by itself: releasers leave that to the
  * waiting side (lib/block.h, the last release is the last touch), which
  * for a shared block is this: once no row is left undrained, the run-down
- * is ended here.  O(rows) at most, and O(1) while the first row waits.
+ * is ended here.  Only while something awaits it: waits, or the log line
+ * of a run-down the daemon started (registry_rundown_ended).  O(rows) at
+ * most, and O(1) while the first row waits.
  */
 static void
 registry_settle(void *arg)
@@ -168,21 +222,23 @@ registry_settle(void *arg)
 	uint32_t *word = NULL;
 	struct waiter *w;
 
-	if (TAILQ_EMPTY(&blk->waiters))
+	if (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed)
 		return;
-	while (blk->wait_word == s &&
+	while ((s & ST_MASK) == ST_RUNDOWN &&
 	    !block_undrained(blk->b, &blk->lay, &word, &value)) {
 		/* Moves the word off s, unless a row reads undrained again
 		 * (a client wrote it), which the next look finds. */
 		block_check_drained(blk->b, &blk->lay, s);
 		s = rd_load(&blk->b->state, RD_ACQUIRE);
 	}
+	registry_rundown_ended(blk, s);
 	if (blk->wait_word != s) {
 		while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 			registry_end_wait(w, 0);
-		return;
 	}
-	watcher_arm(blk->watcher, word, value);
+	if ((s & ST_MASK) == ST_RUNDOWN &&
+	    (!TAILQ_EMPTY(&blk->waiters) || blk->rd_timed))
+		watcher_arm(blk->watcher, word, value);
 }
 
 /* registry_settle() from the loop, after the reply being built now. */
@@ -223,15 +279,18 @@ registry_cancel(struct registry_waits *ws)
 
 int
 registry_wait(struct shm_block *blk, uint32_t timeout_ms,
-    struct registry_waits *ws, uint32_t cookie)
+    struct registry_waits *ws, uint32_t cookie, const char *who)
 {
 	struct timeval tv;
 	struct waiter *w, *w2;
-	uint32_t s;
+	uint32_t s, open;
 
 	/* Starts the run-down if the block is open (harvesting every row
 	 * here, on the loop, so it is never left half done). */
+	open = rd_load(&blk->b->state, RD_ACQUIRE);
 	s = block_start(blk->b, &blk->lay);
+	if ((open & ST_MASK) == ST_OPEN && s == (open | ST_RUNDOWN))
+		registry_rundown_started(blk, s, who);
 	if ((s & ST_MASK) != ST_RUNDOWN ||
 	    rd_load(&blk->b->state, RD_ACQUIRE) != s) {
 		/* Drained.  Waits still pending for it (the watcher's poke
@@ -240,8 +299,11 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 		registry_settle(blk);
 		return 0;
 	}
-	if (timeout_ms == 0)
-		return -ETIMEDOUT;	/* a poll: started, not drained */
+	if (timeout_ms == 0) {
+		/* A poll: started, not drained; the watcher sees the end. */
+		registry_settle(blk);
+		return -ETIMEDOUT;
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;
 	w->blk = blk;
@@ -954,12 +1016,16 @@ registry_completed(struct shm_block *blk)
 }
 
 int
-registry_reinit(struct shm_block *blk)
+registry_reinit(struct shm_block *blk, const char *who)
 {
 	int r;
 
+	/* The drain first, if its watcher's poke is still on its way. */
+	registry_rundown_ended(blk, rd_load(&blk->b->state, RD_ACQUIRE));
 	if ((r = block_reinit(blk->b, &blk->lay)) == 0)
-		log_debug("%s: re-initialized", blk->tagstr);
+		log_peer_info("%s: re-initialized by %s, generation %u",
+		    blk->tagstr, who,
+		    rd_load(&blk->b->state, RD_ACQUIRE) / ST_GEN_UNIT);
 	/* Waits for the run-down just ended may not have been told yet
 	 * (their watcher's poke still on its way): now. */
 	registry_settle(blk);
@@ -990,6 +1056,7 @@ registry_free(struct shm_block *blk)
 	if (!(s == ST_DRAINED || s == ST_COMPLETED ||
 	    (s == ST_OPEN && blk->attached == 0)))
 		return -EBUSY;
+	registry_rundown_ended(blk, rd_load(&blk->b->state, RD_ACQUIRE));
 	/* Every wait awaits a run-down, and the state said that none runs:
 	 * all end, whatever a client writes into the word meanwhile. */
 	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)

@@ -58,15 +58,17 @@ int registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
 int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
     pid_t pid, uint64_t *held);
 int registry_completed(struct shm_block *blk);
-int registry_reinit(struct shm_block *blk);
+/* who names the peer for the log ("pid N uid U (comm)"). */
+int registry_reinit(struct shm_block *blk, const char *who);
 int registry_free(struct shm_block *blk);
 
 /* Starts the run-down of blk unless it runs, and waits for it to end:
  * 0 if it has ended already, REGISTRY_PENDING (ws->done() follows,
  * perhaps before this returns), or -errno (-ETIMEDOUT for timeout_ms 0 when the
- * run-down has not ended). */
+ * run-down has not ended).  A run-down started here is logged as who's,
+ * and so is its end, with how long it took. */
 int registry_wait(struct shm_block *blk, uint32_t timeout_ms,
-    struct registry_waits *ws, uint32_t cookie);
+    struct registry_waits *ws, uint32_t cookie, const char *who);
 
 /* An empty set of waits whose ends go to done(owner, ...). */
 void registry_waits_init(struct registry_waits *ws, registry_done_fn done,

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "notify.h"
 #include "reaper.h"
 #include "registry.h"
 #include "rundownd.h"
@@ -53,6 +55,12 @@ static struct config cfg = {
 };
 static struct event_base *base;
 
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static void
 usage(FILE *f)
 {
@@ -83,7 +91,8 @@ usage(FILE *f)
 	    "                 most pending waits of one user (%u)\n"
 	    "  -u user        also let this user connect (repeatable)\n"
 	    "  -g group       also let members of this group connect\n"
-	    "  -V             print the version and exit\n",
+	    "  -h, --help     print this help and exit\n"
+	    "  -V, --version  print the version and exit\n",
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
 	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_PROC_ROWS,
@@ -166,6 +175,7 @@ on_exit_signal(int sig, short events, void *arg)
 	(void)events;
 	(void)arg;
 	log_info("signal %d: exiting; blocks stay for the next daemon", sig);
+	notify_send("STOPPING=1\nSTATUS=exiting on signal %d", sig);
 	event_base_loopbreak(base);
 }
 
@@ -201,15 +211,65 @@ raise_fd_limit(void)
 		log_warn("raising the descriptor limit");
 }
 
+/*
+ * What daemon(3) does, except that the parent exits only once the child
+ * has written its own pid into the lock file and set up its loop again:
+ * after "rundownd && ..." the lock file names the daemon that serves, and
+ * a failure of the child's up to then still reaches the exit status and
+ * the terminal.
+ */
+static void
+detach(void)
+{
+	ssize_t n;
+	pid_t pid;
+	char c = 0;
+	int p[2], nul;
+
+	log_check_syslog();
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fatal("pipe");
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0) {
+		/* The end of the pipe without a byte: the child failed, and
+		 * said why on stderr. */
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		fatal("setsid");
+	if (chdir("/") != 0)
+		fatal("chdir /");
+	server_write_pid();
+	/* The loop's kernel objects (epoll) do not survive fork(). */
+	if (event_reinit(base) != 0)
+		fatalx("cannot set up the event loop after fork");
+	if ((nul = open("/dev/null", O_RDWR)) < 0 || dup2(nul, 0) < 0 ||
+	    dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+		fatal("/dev/null");
+	if (nul > 2)
+		close(nul);
+	log_init(0, cfg.verbose);
+	if (write(p[1], &c, 1) != 1)
+		fatal("telling the parent");
+	close(p[1]);
+}
+
 int
 main(int argc, char **argv)
 {
 	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	static char inherited[sizeof(path)];
 	struct event *ev_term, *ev_int, *ev_hup;
-	int ch, fd;
+	int ch, fd, activated;
 
-	while ((ch = getopt(argc, argv, "B:C:dg:hP:Q:R:r:S:t:U:u:VvW:w:")) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "B:C:dg:hP:Q:R:r:S:t:U:u:VvW:w:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
@@ -288,6 +348,16 @@ main(int argc, char **argv)
 	}
 	if (cfg.max_user_conns > cfg.max_conns)
 		cfg.max_user_conns = cfg.max_conns;
+	log_init(1, cfg.verbose);
+	/* A socket the service manager passed is the socket: the blocks are
+	 * named after its path, which -S, if given, must be. */
+	if ((fd = server_inherited(inherited, sizeof(inherited))) >= 0) {
+		if (cfg.socket_path != NULL &&
+		    strcmp(cfg.socket_path, inherited) != 0)
+			fatalx("-S %s is not the socket the service manager "
+			    "passed, %s", cfg.socket_path, inherited);
+		cfg.socket_path = inherited;
+	}
 	if (cfg.socket_path == NULL) {
 		if (rundown_socket_path(path, sizeof(path)) != 0) {
 			fprintf(stderr, "rundownd: socket path too long\n");
@@ -305,10 +375,10 @@ main(int argc, char **argv)
 	/* Everything that can fail at start-up happens before the daemon
 	 * detaches, so it goes to stderr and the exit status, and once the
 	 * parent returns the socket listens: "rundownd && rundownctl" works. */
-	log_init(1, cfg.verbose);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
-	fd = server_listen(&cfg);
+	activated = fd >= 0;
+	fd = server_listen(&cfg, fd);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
@@ -325,16 +395,13 @@ main(int argc, char **argv)
 	control_init(&cfg);
 	registry_adopt();
 	server_start(base, fd, control_dispatch, control_closed, NULL);
-	if (!cfg.foreground) {
-		if (daemon(0, 0) != 0)
-			fatal("daemon");
-		log_init(0, cfg.verbose);
-		/* The loop's kernel objects (epoll) do not survive fork(). */
-		if (event_reinit(base) != 0)
-			fatalx("cannot set up the event loop after fork");
-	}
-	log_info("listening on %s (%zu blocks adopted)", cfg.socket_path,
-	    registry_count());
+	if (!cfg.foreground)
+		detach();
+	log_info("listening on %s (%s%zu blocks adopted)", cfg.socket_path,
+	    activated ? "from the service manager; " : "", registry_count());
+	/* Ready: the socket listens and the blocks are adopted. */
+	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
+	    cfg.socket_path, registry_count());
 	if (event_base_dispatch(base) < 0)
 		fatalx("event loop failed");
 

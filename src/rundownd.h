@@ -16,17 +16,19 @@
  *               peer sent or queued (a close may wait as long as it chose)
  *   reaper.c    the processes that hold rows, watched through pidfds
  *   proc.c      a process's start time and name, from /proc
+ *   notify.c    readiness and stopping, told to systemd (NOTIFY_SOCKET)
  *   log.c       messages
  *
  * Calls go down only (an arrow is "calls"; lib/ is librundown-core):
  *
- *   rundownd --> server, control, registry, watcher, reaper, log
+ *   rundownd --> server, control, registry, watcher, reaper, notify, log
  *   control  --> server, registry
  *   server   --> closer, proc, log, lib (proto)
  *   registry --> reaper, watcher, guard, log, lib (block, cache, proto)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
  *   closer   --> log
+ *   notify   --> log
  *
  * and events come back up through callbacks given at start, never by
  * name: server -> control (dispatch, closed; server_start), registry ->

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@
 /* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
  * all, since the kernel closes what does not fit in the receiver. */
 #define SERVER_MAX_FDS 253
+/* The first descriptor a service manager passes (sd_listen_fds(3)). */
+#define SERVER_LISTEN_FD 3
 /* Reads spent draining a closed connection before it goes to a lane. */
 #define SERVER_DRAIN_READS 16
 
@@ -88,6 +91,8 @@ static struct event *listen_ev;
 static struct event *backoff_ev;
 static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int listen_dir = -1;		/* the socket's directory */
+static int lock_fd = -1;		/* NAME.lock, held and holding our pid */
+static bool listen_inherited;		/* the socket is a service manager's */
 static const char *listen_name;		/* the socket's name in it */
 static const struct config *cfg;
 static struct event_base *base;
@@ -187,19 +192,24 @@ server_walk(const char *dir)
 /* Creates the socket's directory NAME in parent (mode exactly dmode) or
  * checks the one there: ours, a directory, not a link, and writable by
  * nobody else; its mode (and group, with -g) are then set through the
- * descriptor, which is returned. */
+ * descriptor, which is returned.  Without own, the directory is the
+ * service manager's (socket activation): checked, never created or
+ * changed. */
 static int
-server_dir(int parent, const char *dir, const char *name, mode_t dmode)
+server_dir(int parent, const char *dir, const char *name, mode_t dmode,
+    bool own)
 {
 	struct stat st;
 	mode_t mask;
 	int fd, r;
 
-	mask = umask(0);
-	r = mkdirat(parent, name, dmode);
-	umask(mask);
-	if (r != 0 && errno != EEXIST)
-		fatal("creating %s", dir);
+	if (own) {
+		mask = umask(0);
+		r = mkdirat(parent, name, dmode);
+		umask(mask);
+		if (r != 0 && errno != EEXIST)
+			fatal("creating %s", dir);
+	}
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd < 0) {
@@ -216,6 +226,8 @@ server_dir(int parent, const char *dir, const char *name, mode_t dmode)
 		    "writable by others (it is owned by uid %lu, mode %03o); "
 		    "refusing", dir, (unsigned long)geteuid(),
 		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	if (!own)
+		return fd;
 	if ((st.st_mode & 07777) != dmode && fchmod(fd, dmode) != 0)
 		fatal("setting the mode of %s", dir);
 	if (cfg->nallow_gids > 0 && st.st_gid != cfg->allow_gids[0] &&
@@ -228,7 +240,9 @@ server_dir(int parent, const char *dir, const char *name, mode_t dmode)
  * Takes NAME.lock in the socket's directory for the daemon's lifetime, so
  * that two daemons starting at once cannot both find the socket stale and
  * both serve (and both harvest) the same blocks.  The descriptor stays
- * open until exit.
+ * open until exit.  The file also carries the daemon's pid, so that an
+ * operator stops the daemon of one socket among several; a reader can
+ * tell a live daemon's pid from a stale one by the lock (pkill -L).
  */
 static void
 server_lock(int dfd, const char *path, const char *name)
@@ -245,51 +259,44 @@ server_lock(int dfd, const char *path, const char *name)
 			fatalx("another daemon holds %s.lock", path);
 		fatal("flock %s.lock", path);
 	}
+	lock_fd = fd;
+	server_write_pid();
+}
+
+/* Written over the old contents, then cut to length, so that a reader
+ * sees one pid or the other, never an empty file.  Called again after
+ * daemon(), whose child has another pid. */
+void
+server_write_pid(void)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (pwrite(lock_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(lock_fd, n) != 0)
+		fatal("writing the pid into %s.lock", listen_path);
 }
 
 /*
- * Everything after the checks is done through the directory's descriptor
- * (the *at calls, and a relative name from it as the working directory
- * for connect and bind), never by a path another user could redirect;
- * the socket gets its mode from the umask at bind, so nothing is chmod'ed.
+ * Binds the socket NAME in the directory dfd, after the checks.
+ * Everything is done through the directory's descriptor (the *at calls,
+ * and a relative name from it as the working directory for connect and
+ * bind), never by a path another user could redirect; the socket gets
+ * its mode from the umask at bind, so nothing is chmod'ed.
  */
-int
-server_listen(const struct config *c)
+static int
+server_bind(int dfd, const char *dir, const char *path, const char *name,
+    mode_t smode)
 {
-	const char *path = c->socket_path, *name;
 	struct sockaddr_un sun;
-	mode_t dmode, smode, mask;
 	struct stat st;
-	char dir[sizeof(sun.sun_path)], *slash;
-	int fd, pfd, dfd, cwd, r;
+	mode_t mask;
+	int fd, cwd, r;
 
-	cfg = c;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/')
-		fatalx("socket path must be absolute and under %zu bytes: %s",
-		    sizeof(sun.sun_path), path);
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	name = path + (slash - dir) + 1;
-	while (slash > dir && slash[-1] == '/')
-		slash--;
-	*slash = '\0';
-	if (*name == '\0' || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0 || (slash = strrchr(dir, '/')) == NULL ||
-	    slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
-	    strcmp(slash + 1, "..") == 0)
-		fatalx("%s: the socket needs a directory of its own, named "
-		    "in the path", path);
 	memcpy(sun.sun_path, name, strlen(name) + 1);
-	server_modes(&dmode, &smode);
-	*slash = '\0';
-	pfd = server_walk(dir[0] == '\0' ? "/" : dir);
-	*slash = '/';
-	dfd = server_dir(pfd, dir, slash + 1, dmode);
-	close(pfd);
-	server_lock(dfd, path, name);
-
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0 || fchdir(dfd) != 0)
 		fatal("entering %s", dir);
@@ -329,7 +336,136 @@ server_listen(const struct config *c)
 		fatal("setting the group of %s", path);
 	if (listen(fd, 128) != 0)
 		fatal("listen %s", path);
+	return fd;
+}
+
+/*
+ * The socket a service manager passed (socket activation, sd_listen_fds(3):
+ * LISTEN_PID names this process and LISTEN_FDS counts the descriptors
+ * from 3 on), its path into path[size]; or -1 if none was passed to this
+ * process.  The variables are unset once read, as they were for this
+ * process alone.  Exits unless exactly one descriptor came and it is a
+ * listening AF_UNIX stream socket bound to an absolute path: clients find
+ * the daemon by that path, and the blocks are named after it.
+ */
+int
+server_inherited(char *path, size_t size)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	struct sockaddr_un sun;
+	unsigned long pid, n;
+	socklen_t len;
+	size_t plen;
+	int fd = SERVER_LISTEN_FD, domain = -1, type = -1, acc = 0;
+	char *end;
+
+	if (pid_s == NULL || fds_s == NULL)
+		return -1;
+	errno = 0;
+	pid = strtoul(pid_s, &end, 10);
+	if (errno != 0 || end == pid_s || *end != '\0' ||
+	    pid != (unsigned long)getpid()) {
+		log_debug("LISTEN_PID=%s is not this process; its LISTEN_FDS "
+		    "ignored", pid_s);
+		return -1;
+	}
+	errno = 0;
+	n = strtoul(fds_s, &end, 10);
+	if (errno != 0 || end == fds_s || *end != '\0' || n != 1)
+		fatalx("LISTEN_FDS=%s: the service manager must pass exactly "
+		    "one socket", fds_s);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+
+	/* Not a socket at all (ENOTSOCK) is refused below, as any other
+	 * wrong kind. */
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 &&
+	    errno != ENOTSOCK)
+		fatal("descriptor %d from the service manager", fd);
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 &&
+	    errno != ENOTSOCK)
+		fatal("descriptor %d from the service manager", fd);
+	len = sizeof(acc);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 &&
+	    errno != ENOTSOCK)
+		fatal("descriptor %d from the service manager", fd);
+	if (domain != AF_UNIX || type != SOCK_STREAM || acc != 1)
+		fatalx("descriptor %d from the service manager is not a "
+		    "listening AF_UNIX stream socket (ListenStream= a path)",
+		    fd);
+	memset(&sun, 0, sizeof(sun));
+	len = sizeof(sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) != 0)
+		fatal("getsockname of the socket from the service manager");
+	plen = len > offsetof(struct sockaddr_un, sun_path) ?
+	    strnlen(sun.sun_path, len - offsetof(struct sockaddr_un,
+	    sun_path)) : 0;
+	if (plen == 0 || sun.sun_path[0] != '/' || plen >= size)
+		fatalx("the socket from the service manager is not bound to an "
+		    "absolute path (an abstract or relative name); clients "
+		    "and blocks go by the socket's path");
+	memcpy(path, sun.sun_path, plen);
+	path[plen] = '\0';
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		fatal("the socket from the service manager");
+	return fd;
+}
+
+/*
+ * Sets up the control socket: the directory checked (and made ours), the
+ * lock taken, and the socket bound, or, if fd is one a service manager
+ * passed (server_inherited()), the socket taken as it is: its directory
+ * is checked as for our own but neither created nor changed, the lock is
+ * taken all the same (a daemon started by hand on the path must not
+ * serve the same blocks), and nothing at the path is removed or bound,
+ * now or at exit.
+ */
+int
+server_listen(const struct config *c, int fd)
+{
+	const char *path = c->socket_path, *name;
+	mode_t dmode, smode;
+	struct stat st;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
+	int pfd, dfd;
+
+	cfg = c;
+	if (strlen(path) >= sizeof(dir) || path[0] != '/')
+		fatalx("socket path must be absolute and under %zu bytes: %s",
+		    sizeof(dir), path);
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	name = path + (slash - dir) + 1;
+	while (slash > dir && slash[-1] == '/')
+		slash--;
+	*slash = '\0';
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || (slash = strrchr(dir, '/')) == NULL ||
+	    slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		fatalx("%s: the socket needs a directory of its own, named "
+		    "in the path", path);
+	server_modes(&dmode, &smode);
+	*slash = '\0';
+	pfd = server_walk(dir[0] == '\0' ? "/" : dir);
+	*slash = '/';
+	dfd = server_dir(pfd, dir, slash + 1, dmode, fd < 0);
+	close(pfd);
 	memcpy(listen_path, path, strlen(path) + 1);
+	server_lock(dfd, path, name);
+	if (fd < 0)
+		fd = server_bind(dfd, dir, path, name, smode);
+	else {
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISSOCK(st.st_mode))
+			fatalx("%s, the path of the socket from the service "
+			    "manager, holds no socket", path);
+		listen_inherited = true;
+	}
 	listen_dir = dfd;
 	listen_name = listen_path + (name - path);
 	return fd;
@@ -653,6 +789,22 @@ gid_t
 server_peer_gid(const struct conn *c)
 {
 	return c->gid;
+}
+
+/* Read now, not at accept: a process names itself as it likes, and the
+ * name it has when it acts is the one worth logging.  "?" once it is
+ * gone, lest another process that took its pid be named. */
+void
+server_peer_comm(const struct conn *c, char *buf, size_t size)
+{
+	uint64_t start;
+
+	if (c->gone || c->start == 0 || proc_start_time(c->pid, &start) != 0 ||
+	    start != c->start) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	proc_comm(c->pid, buf, size);
 }
 
 /* Is gid the peer's group, or one of its supplementary groups as of
@@ -983,6 +1135,13 @@ server_stop(void)
 		event_free(backoff_ev);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlinkat(listen_dir, listen_name, 0);
+		/* The manager's socket stays: it keeps listening, and queues
+		 * connections for the next daemon. */
+		if (!listen_inherited)
+			unlinkat(listen_dir, listen_name, 0);
 	}
+	/* Emptied while still locked: after a clean exit the file names no
+	 * process, which by then may be another's. */
+	if (lock_fd >= 0 && ftruncate(lock_fd, 0) != 0)
+		log_warn("emptying %s.lock", listen_path);
 }

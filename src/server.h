@@ -21,8 +21,15 @@ typedef void (*server_dispatch_fn)(struct conn *c, const struct proto_hdr *h,
 /* c is about to be freed: nothing may name it afterwards. */
 typedef void (*server_closed_fn)(struct conn *c, void *arg);
 
-/* Sets up the control socket of cfg (kept, not copied); its descriptor. */
-int server_listen(const struct config *cfg);
+/* The listening socket a service manager passed this process (socket
+ * activation), its path into path[size]; -1 if none.  Exits if what was
+ * passed is not one listening AF_UNIX stream socket with a path. */
+int server_inherited(char *path, size_t size);
+/* Sets up the control socket of cfg (kept, not copied), or takes fd from
+ * server_inherited() if not -1; its descriptor. */
+int server_listen(const struct config *cfg, int fd);
+/* Writes this process's pid into the lock file (again after daemon()). */
+void server_write_pid(void);
 void server_start(struct event_base *base, int fd,
     server_dispatch_fn dispatch, server_closed_fn closed, void *arg);
 void server_stop(void);
@@ -43,6 +50,8 @@ uint64_t server_peer_start(const struct conn *c);
 bool server_peer_gone(const struct conn *c);
 /* The peer's credentials as of connect() (SO_PEERCRED, SO_PEERGROUPS). */
 gid_t server_peer_gid(const struct conn *c);
+/* The peer's command name now, or "?" if its process is gone. */
+void server_peer_comm(const struct conn *c, char *buf, size_t size);
 bool server_peer_in_group(const struct conn *c, gid_t gid);
 
 #endif /* RUNDOWND_SERVER_H */

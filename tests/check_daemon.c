@@ -26,12 +26,15 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -265,6 +268,115 @@ START_TEST(test_run)
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
 	agent_quit(&ag);
+}
+END_TEST
+
+/* ---- run-downs in the log ---------------------------------------------- */
+
+/* The command name of this process, as the daemon reads it. */
+static void
+own_comm(char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getpid());
+	td_file_tail(path, buf, size);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Awaits one more line that holds s in the log from off on. */
+#define await_line(off, ...) do {					\
+	char await_line_[256];						\
+	snprintf(await_line_, sizeof(await_line_), __VA_ARGS__);	\
+	td_await_log((off), await_line_, 1);				\
+} while (0)
+
+/* A child that renames itself name (PR_SET_NAME) and polls a wait on
+ * tag: exits 0 if the wait returned 0. */
+static pid_t
+named_poller(uint32_t tag, const char *name)
+{
+	struct timespec zero = { 0, 0 };
+	rundown_conn_t *c;
+	pid_t pid = test_fork_flushed();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_NAME, name, 0, 0, 0) != 0 ||
+		    rundown_connect(td.sock, &c) != 0)
+			_exit(2);
+		_exit(rundown_ctl_wait(c, tag, &zero) == 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+/* A run-down's start is logged with who started it, its drain with how
+ * long it took and the holders reclaimed, a re-initialize with who did it
+ * and the generation, all at info level; a drain with no wait pending is
+ * logged too, when it happens.  A command name cannot put control
+ * characters into the log. */
+START_TEST(test_rundown_log)
+{
+	uint32_t tag = RUNDOWN_TAG('L', 'o', 'g', 's');
+	struct timespec zero = { 0, 0 };
+	unsigned long uid = (unsigned long)getuid();
+	struct agent a, b;
+	char comm[32], *text;
+	off_t off = td_log_size();
+	pid_t w;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&a, "agent a", &tag, 1, 0);
+	agent_acquire(&a, 0, 1);
+	agent_start(&b, "agent b", &tag, 1, 0);
+	agent_acquire(&b, 0, 2);
+
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Logs"));
+	await_line(off, "Logs: run-down started by pid %ld uid %lu "
+	    "(rundownctl)", (long)w, uid);
+	agent_release(&a, 0, 1);
+	agent_kill(&b);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	td_await_log(off, "Logs: drained after ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, " ms; holders reclaimed: 1\n") != NULL,
+	    "the drain line does not count the holder killed:\n%s", text);
+	free(text);
+
+	w = td_ctl_start(td.sock, "reinit", ARGS("reinit", "Logs"));
+	ck_assert_int_eq(td_ctl_finish(w, "reinit"), 0);
+	await_line(off, "Logs: re-initialized by pid %ld uid %lu "
+	    "(rundownctl), generation 1", (long)w, uid);
+
+	/* A poll starts the run-down and leaves; the release that drains
+	 * it is logged all the same, with nobody waiting. */
+	agent_acquire(&a, 0, 1);
+	off = td_log_size();
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
+	own_comm(comm, sizeof(comm));
+	await_line(off, "Logs: run-down started by pid %ld uid %lu (%s)",
+	    (long)getpid(), uid, comm);
+	agent_release(&a, 0, 1);
+	td_await_log(off, "Logs: drained after ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, " ms; holders reclaimed: 0\n") != NULL,
+	    "the drain line:\n%s", text);
+	free(text);
+
+	/* Control characters in a name are written as '?'.  (A newline
+	 * ends the name as /proc shows it, so it never reaches the log.) */
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	off = td_log_size();
+	w = named_poller(tag, "x\r\033<0>forged");
+	test_reap_ok(w);
+	await_line(off, "Logs: run-down started by pid %ld uid %lu "
+	    "(x?" "?<0>forged)", (long)w, uid);
+	td_await_log(off, "Logs: drained after 0 ms", 1);
+	text = td_log_from(off);
+	ck_assert_msg(strpbrk(text, "\r\033") == NULL, "control characters "
+	    "in the log:\n%s", text);
+	free(text);
+	agent_quit(&a);
 }
 END_TEST
 
@@ -1732,28 +1844,27 @@ END_TEST
 /* One test case per fixture; each test starts a daemon of its own. */
 /* ---- start-up ------------------------------------------------------------ */
 
-/* Runs rundownd -d ARGS... (its stderr to the daemon's log) and returns
+/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log),
+ * passed fd as a service manager passes a socket if fd >= 0, and returns
  * its exit status; it must exit by itself within the deadline. */
 static int
-daemon_exit_status(const char *const *args)
+daemon_exit_status_fd(const char *const *argv, int fd)
 {
 	struct timespec start = td_now();
-	const char *argv[16];
-	size_t n = 0;
+	char line[256] = "";
+	size_t i;
 	pid_t pid, r;
 	int st = 0;
 
-	argv[n++] = "rundownd";
-	argv[n++] = "-d";
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = td_spawn(argv);
+	for (i = 1; argv[i] != NULL; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+		    " %s", argv[i]);
+	pid = td_spawn_fd(argv, fd);
 	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
 		if (td_elapsed_ms(&start) >= DT_DEADLINE_MS) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			ck_abort_msg("rundownd %s did not exit:\n%s", argv[2],
+			ck_abort_msg("rundownd%s did not exit:\n%s", line,
 			    td_log());
 		}
 		td_pause();
@@ -1761,6 +1872,28 @@ daemon_exit_status(const char *const *args)
 	ck_assert_int_eq(r, pid);
 	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
 	return WEXITSTATUS(st);
+}
+
+/* daemon_exit_status_fd() with nothing passed. */
+static int
+daemon_exit_status_of(const char *const *argv)
+{
+	return daemon_exit_status_fd(argv, -1);
+}
+
+/* Runs rundownd -d ARGS... as daemon_exit_status_of() does. */
+static int
+daemon_exit_status(const char *const *args)
+{
+	const char *argv[16];
+	size_t n = 0;
+
+	argv[n++] = "rundownd";
+	argv[n++] = "-d";
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return daemon_exit_status_of(argv);
 }
 
 /* Makes dir/NAME with mode and returns dir/NAME/rundownd.sock in buf. */
@@ -1837,6 +1970,587 @@ START_TEST(test_startup)
 }
 END_TEST
 
+/* ---- options and the pid file ------------------------------------------ */
+
+/* Runs rundownd ARGS... with its stdout into buf (size) and its stderr
+ * into the daemon's log: its exit status. */
+static int
+daemon_stdout(const char *const *args, char *buf, size_t size)
+{
+	const char *argv[8];
+	size_t n = 0, got = 0;
+	ssize_t k;
+	pid_t pid;
+	int p[2], st;
+
+	argv[n++] = "rundownd";
+	while (*args != NULL && n < 7)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = test_fork_flushed();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		st = open(td.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (st < 0 || dup2(p[1], 1) < 0 || dup2(st, 2) < 0)
+			_exit(120);
+		execv(td.rundownd, (char *const *)argv);
+		_exit(121);
+	}
+	close(p[1]);
+	while (got < size - 1 && (k = read(p[0], buf + got,
+	    size - 1 - got)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_gt(k, 0);
+		got += (size_t)k;
+	}
+	buf[got] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* --help and --version, as rundownctl has them. */
+START_TEST(test_long_options)
+{
+	char buf[4096], want[64];
+
+	snprintf(want, sizeof(want), "rundownd %s\n",
+	    rundown_version_string());
+	ck_assert_int_eq(daemon_stdout(ARGS("--version"), buf, sizeof(buf)),
+	    0);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(daemon_stdout(ARGS("-V"), buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(daemon_stdout(ARGS("--help"), buf, sizeof(buf)), 0);
+	ck_assert_msg(strncmp(buf, "usage: rundownd ", 16) == 0 &&
+	    strstr(buf, "--version") != NULL, "--help printed:\n%s", buf);
+	ck_assert_int_eq(daemon_stdout(ARGS("--bogus"), buf, sizeof(buf)), 2);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+/* A socket's lock file (a socket path is short: TD_SOCKLEN). */
+#define LOCK_PATH(sock, buf)						\
+	snprintf((buf), sizeof(buf), "%.*s.lock", TD_SOCKLEN, (sock))
+
+/* The pid in socket's lock file, or 0 if it holds none. */
+static pid_t
+lock_pid(const char *sock)
+{
+	char path[TD_SOCKLEN + 8], buf[32];
+	long v = 0;
+
+	LOCK_PATH(sock, path);
+	td_file_tail(path, buf, sizeof(buf));
+	if (buf[0] == '\0')
+		return 0;
+	ck_assert_msg(sscanf(buf, "%ld\n", &v) == 1 && v > 0,
+	    "%s holds \"%s\"", path, buf);
+	return (pid_t)v;
+}
+
+/* Runs ARGV (a PATH search): its exit status, 127 if it cannot run. */
+static int
+run_tool(const char *const *argv)
+{
+	pid_t pid = test_fork_flushed();
+	int st, nul;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		nul = open("/dev/null", O_WRONLY);
+		if (nul < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+			_exit(120);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Whether pid has ended: its pidfd reads at once, or it is gone. */
+static bool
+ended(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	p.fd = fd;
+	p.events = POLLIN;
+	r = poll(&p, 1, 0);
+	close(fd);
+	return r == 1;
+}
+
+/* Stops the daemon pid whose lock file is sock's as rundownd(8)'s example
+ * does (pkill -L -F, then pidwait -L -F), or by kill(2) where procps
+ * cannot run. */
+static void
+stop_by_lock(const char *sock, pid_t pid)
+{
+	char path[TD_SOCKLEN + 8];
+	int r;
+
+	LOCK_PATH(sock, path);
+	r = run_tool(ARGS("pkill", "-TERM", "-L", "-F", path));
+	if (r == 127) {
+		fprintf(stderr, "check_daemon: no pkill; stopped by kill\n");
+		ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	} else
+		ck_assert_msg(r == 0, "pkill -L -F %s: %d", path, r);
+	/* 0: it waited for the daemon; else the file was found empty or
+	 * unlocked, as the daemon exits (it may not have ended yet). */
+	if (run_tool(ARGS("pidwait", "-L", "-F", path)) == 0)
+		ck_assert_msg(ended(pid), "pidwait returned before pid %d "
+		    "ended", (int)pid);
+}
+
+/* Waits for a process that is not our child to end (its pidfd). */
+static void
+await_gone(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	ck_assert_msg(fd >= 0, "pidfd_open %d: %s", (int)pid, strerror(errno));
+	p.fd = fd;
+	p.events = POLLIN;
+	ck_assert_msg(poll(&p, 1, DT_DEADLINE_MS) == 1,
+	    "pid %d still runs after %d ms:\n%s", (int)pid, DT_DEADLINE_MS,
+	    td_log());
+	close(fd);
+}
+
+/* The lock file holds the pid of the daemon, in the foreground or
+ * detached (the child's), and nothing after a clean exit; the man page's
+ * way of stopping one daemon among several works. */
+START_TEST(test_pid_file)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+	int fd;
+
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_int_eq(lock_pid(td.sock), 0);
+
+	/* Two daemons: the detached one on a socket of its own. */
+	td_start(NULL);
+	sub_socket("detached", 0700, path, sizeof(path));
+	ck_assert_int_eq(daemon_exit_status_of(ARGS("rundownd", "-S", path)),
+	    0);
+	pid = lock_pid(path);
+	ck_assert_msg(pid > 0, "no pid in the lock file:\n%s", td_log());
+	ck_assert_int_ne(pid, td.pid);
+	/* Detached, yet serving: the pid is the child's, which answers. */
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ck_assert_msg(fd >= 0, "the pid in the lock file, %d, is not a "
+	    "process: %s", (int)pid, strerror(errno));
+	close(fd);
+	stop_by_lock(path, pid);
+	await_gone(pid);
+	ck_assert_int_eq(lock_pid(path), 0);
+	ck_assert(!exists(path));
+	/* The other daemon still serves. */
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	td.conn = td_connect();
+}
+END_TEST
+
+/* ---- log lines ---------------------------------------------------------- */
+
+/* Restarts the test's daemon with JOURNAL_STREAM set to value (the
+ * variable is the test process's own: Check runs each test in a child);
+ * where the new daemon's lines begin in the log. */
+static off_t
+restart_with_journal(const char *value)
+{
+	off_t off;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	off = td_log_size();
+	ck_assert_int_eq(setenv("JOURNAL_STREAM", value, 1), 0);
+	td_start(NULL);
+	ck_assert_int_eq(unsetenv("JOURNAL_STREAM"), 0);
+	td.conn = td_connect();
+	return off;
+}
+
+/* Sends a frame with a descriptor, which the daemon refuses and logs as
+ * a warning. */
+static void
+bad_frame(void)
+{
+	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
+	struct proto_req req = { 0 };
+	int fd = td_raw_connect(), nul = open("/dev/null", O_RDONLY);
+	size_t n;
+
+	ck_assert_int_ge(nul, 0);
+	n = proto_encode(frame, sizeof(frame), PROTO_LIST, 9, &req,
+	    (size_t)proto_req_size(PROTO_LIST));
+	ck_assert_uint_gt(n, 0);
+	td_raw_send(fd, frame, n, nul);
+	td_raw_expect_error(fd, 0, EBADMSG, "a frame with a descriptor");
+	close(nul);
+	close(fd);
+}
+
+/* When stderr is the journal (JOURNAL_STREAM names it) each line carries
+ * its syslog priority as "<N>"; otherwise, also when JOURNAL_STREAM names
+ * another file, lines are plain and name the program. */
+START_TEST(test_journal_prefix)
+{
+	char value[64];
+	struct stat st;
+	char *text;
+	off_t off;
+
+	ck_assert_int_eq(stat(td.log, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	off = restart_with_journal(value);
+	bad_frame();
+	td_await_log(off, "<4>pid ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "<6>listening on ") == 1 &&
+	    td_count(text, "rundownd: ") == 0,
+	    "JOURNAL_STREAM is stderr, yet the lines are:\n%s", text);
+	free(text);
+
+	snprintf(value, sizeof(value), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino + 1);
+	off = restart_with_journal(value);
+	bad_frame();
+	td_await_log(off, "rundownd: pid ", 1);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "rundownd: listening on ") == 1 &&
+	    td_count(text, "<6>") == 0 && td_count(text, "<4>") == 0,
+	    "JOURNAL_STREAM names another file, yet the lines are:\n%s", text);
+	free(text);
+}
+END_TEST
+
+/* Whether syslog(3) would reach anyone here: what rundownd checks. */
+static bool
+syslog_listens(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sun;
+	size_t i;
+	int fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/dev/log");
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_ge(fd = socket(AF_UNIX, types[i], 0), 0);
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		close(fd);
+		if (r == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A daemon that detaches with nobody listening for syslog says so once
+ * on stderr before it goes; with a syslog, it says nothing. */
+START_TEST(test_no_syslog)
+{
+	static const char line[] = "rundownd: no syslog at /dev/log";
+	char path[PATH_MAX], *text;
+	bool listens = syslog_listens();
+	off_t off = td_log_size();
+	pid_t pid;
+
+	sub_socket("detached", 0700, path, sizeof(path));
+	ck_assert_int_eq(daemon_exit_status_of(ARGS("rundownd", "-S", path)),
+	    0);
+	pid = lock_pid(path);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	await_gone(pid);
+	text = td_log_from(off);
+	if (listens)
+		ck_assert_msg(td_count(text, line) == 0, "a syslog listens, "
+		    "yet the daemon said:\n%s", text);
+	else {
+		fprintf(stderr, "check_daemon: nobody listens on /dev/log "
+		    "here: the warning is checked\n");
+		ck_assert_msg(td_count(text, line) == 1, "no syslog here, and "
+		    "the daemon said:\n%s", text);
+	}
+	free(text);
+}
+END_TEST
+
+/* ---- systemd ------------------------------------------------------------ */
+
+/* A datagram socket at name ('@': an abstract name), as a service manager
+ * binds for NOTIFY_SOCKET. */
+static int
+notify_bind(const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n = strlen(name);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(n, sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if (name[0] == '@')
+		sun.sun_path[0] = '\0';
+	else
+		len++;
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return fd;
+}
+
+/* Whether one of the lines of text is want. */
+static bool
+has_line(const char *text, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p;
+
+	for (p = text; (p = strstr(p, want)) != NULL; p++) {
+		if ((p == text || p[-1] == '\n') &&
+		    (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* Reads the next notification and checks that one of its lines is want; fails if the daemon exits first (unless it is expected to),
+ * or at the deadline. */
+static void
+notify_expect(int fd, const char *want, bool exiting)
+{
+	struct timespec start = td_now();
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	ssize_t n;
+	int st = 0;
+
+	while (poll(&p, 1, 100) != 1) {
+		ck_assert_msg(exiting || waitpid(td.pid, &st, WNOHANG) == 0,
+		    "rundownd exited (status %#x) without %s:\n%s", st, want,
+		    td_log());
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "no %s within %d ms:\n%s", want, td.deadline_ms, td_log());
+	}
+	ck_assert_int_gt(n = recv(fd, buf, sizeof(buf) - 1, 0), 0);
+	buf[n] = '\0';
+	ck_assert_msg(has_line(buf, want), "the notification lacks %s:\n%s",
+	    want, buf);
+}
+
+/* Runs the test's daemon with NOTIFY_SOCKET=name: READY=1 arrives once
+ * it serves (the first connection after it is answered), STOPPING=1 on
+ * SIGTERM. */
+static void
+notified_run(const char *name)
+{
+	const char *argv[] = { "rundownd", "-d", "-S", td.sock, NULL };
+	rundown_conn_t *c;
+	size_t n;
+	int fd = notify_bind(name);
+
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+	td.pid = td_spawn(argv);
+	ck_assert_int_eq(unsetenv("NOTIFY_SOCKET"), 0);
+	notify_expect(fd, "READY=1", false);
+	ck_assert_int_eq(rundown_connect(td.sock, &c), 0);
+	ck_assert_int_eq(rundown_ctl_list(c, NULL, 0, &n), 0);
+	rundown_disconnect(c);
+	td_stop();
+	notify_expect(fd, "STOPPING=1", true);
+	close(fd);
+}
+
+/* sd_notify(3)'s protocol, without libsystemd: to a socket path, and to
+ * an abstract name. */
+START_TEST(test_notify)
+{
+	char path[TD_SOCKLEN], abstract[64];
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_uint_lt((size_t)snprintf(path, sizeof(path), "%s/notify",
+	    td.dir), sizeof(path));
+	notified_run(path);
+	snprintf(abstract, sizeof(abstract), "@rundown-check.%ld.notify",
+	    (long)getpid());
+	notified_run(abstract);
+	td_start(NULL);
+	td.conn = td_connect();
+}
+END_TEST
+
+/* A socket of type bound to path (abstract if it begins with '@'),
+ * listening if listens. */
+static int
+bound_socket(int type, const char *path, bool listens)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n = strlen(path);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(n, sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+	    (path[0] == '@' ? 0 : 1));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	if (listens)
+		ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+/* Starts rundownd -d EXTRA... with listener passed as systemd passes it,
+ * and waits for its READY=1. */
+static void
+start_activated(int listener, const char *extra)
+{
+	const char *argv[] = { "rundownd", "-d", extra, extra != NULL ?
+	    td.sock : NULL, NULL };
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), "@rundown-check.%ld.activated",
+	    (long)getpid());
+	fd = notify_bind(name);
+	ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+	td.pid = td_spawn_fd(argv, listener);
+	ck_assert_int_eq(unsetenv("NOTIFY_SOCKET"), 0);
+	notify_expect(fd, "READY=1", false);
+	close(fd);
+}
+
+/*
+ * Socket activation: the daemon serves the listening socket it is passed
+ * (LISTEN_FDS, LISTEN_PID) rather than binding its own, takes the lock
+ * beside it, leaves it in place at exit, and the next daemon passed the
+ * same socket answers what was queued meanwhile.  Without -S it learns
+ * the path from the socket; -S must name the same one.  Anything but one
+ * listening AF_UNIX stream socket with an absolute path is refused, and a
+ * LISTEN_PID of another process is ignored.
+ */
+START_TEST(test_activation)
+{
+	uint32_t tag = RUNDOWN_TAG('A', 'c', 't', 'v');
+	struct rundown_block_info info;
+	char path[TD_SOCKLEN], abstract[64];
+	struct stat before, after;
+	rundown_conn_t *queued;
+	char *text;
+	off_t off;
+	size_t n;
+	int l, fd;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	l = bound_socket(SOCK_STREAM, td.sock, true);
+	ck_assert_int_eq(stat(td.sock, &before), 0);
+
+	off = td_log_size();
+	start_activated(l, NULL);
+	await_line(off, "listening on %s (from the service manager; ",
+	    td.sock);
+	td.conn = td_connect();
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_int_eq(lock_pid(td.sock), td.pid);
+	ck_assert_int_eq(stat(td.sock, &after), 0);
+	ck_assert_msg(after.st_ino == before.st_ino, "the daemon replaced "
+	    "the socket it was passed");
+
+	/* Stopped, the socket stays and queues; the next daemon, passed it
+	 * with -S naming it, adopts the block and answers. */
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	ck_assert_int_eq(lock_pid(td.sock), 0);
+	ck_assert_int_eq(stat(td.sock, &after), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(rundown_connect(td.sock, &queued), 0);
+	start_activated(l, "-S");
+	ck_assert_int_eq(rundown_ctl_list(queued, NULL, 0, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	rundown_disconnect(queued);
+	td.conn = td_connect();
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+
+	/* What is refused, with exit status 1. */
+	sub_socket("other", 0700, path, sizeof(path));
+	off = td_log_size();
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d", "-S",
+	    path), l), 1);
+	ck_assert(!exists(path));
+	close(l);
+	unlink(td.sock);
+
+	fd = bound_socket(SOCK_STREAM, td.sock, false);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	unlink(td.sock);
+	fd = bound_socket(SOCK_DGRAM, td.sock, false);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	unlink(td.sock);
+	snprintf(abstract, sizeof(abstract), "@rundown-check.%ld.abstract",
+	    (long)getpid());
+	fd = bound_socket(SOCK_STREAM, abstract, true);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	ck_assert_int_ge(fd = open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+	ck_assert_int_eq(daemon_exit_status_fd(ARGS("rundownd", "-d"), fd), 1);
+	close(fd);
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "is not the socket the service manager "
+	    "passed") == 1 && td_count(text, "is not a listening AF_UNIX "
+	    "stream socket") == 3 && td_count(text, "is not bound to an "
+	    "absolute path") == 1, "the refusals:\n%s", text);
+	free(text);
+
+	/* LISTEN_PID of another process: not ours; the daemon binds. */
+	ck_assert_int_eq(setenv("LISTEN_PID", "1", 1), 0);
+	ck_assert_int_eq(setenv("LISTEN_FDS", "1", 1), 0);
+	td_start(NULL);
+	ck_assert_int_eq(unsetenv("LISTEN_PID"), 0);
+	ck_assert_int_eq(unsetenv("LISTEN_FDS"), 0);
+	td.conn = td_connect();
+}
+END_TEST
+
 /* A test case of s with a daemon of its own (setup starts it). */
 static TCase *
 dt_case(Suite *s, const char *name, void (*setup)(void))
@@ -1860,9 +2574,18 @@ daemon_suite(void)
 	tcase_add_test(tc, test_run);
 	tcase_add_test(tc, test_sigkill_reclaimed);
 	tcase_add_test(tc, test_sigkill_open);
+	tcase_add_test(tc, test_rundown_log);
 
 	tc = dt_case(s, "startup", dt_setup);
 	tcase_add_test(tc, test_startup);
+	tcase_add_test(tc, test_long_options);
+	tcase_add_test(tc, test_pid_file);
+	tcase_add_test(tc, test_journal_prefix);
+	tcase_add_test(tc, test_no_syslog);
+
+	tc = dt_case(s, "systemd", dt_setup);
+	tcase_add_test(tc, test_notify);
+	tcase_add_test(tc, test_activation);
 
 	tc = dt_case(s, "users", users_setup);
 	tcase_add_test(tc, test_users);

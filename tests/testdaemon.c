@@ -255,6 +255,14 @@ await(void)
 pid_t
 td_spawn(const char *const *argv)
 {
+	return td_spawn_fd(argv, -1);
+}
+
+/* As td_spawn(), passing fd as a service manager passes a socket. */
+pid_t
+td_spawn_fd(const char *const *argv, int fd)
+{
+	char pidstr[24];
 	int lfd, nul;
 	pid_t pid;
 
@@ -267,6 +275,15 @@ td_spawn(const char *const *argv)
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
 		    dup2(lfd, 2) < 0)
 			_exit(120);
+		/* dup2() onto itself keeps close-on-exec: cleared by hand. */
+		if (fd >= 0) {
+			snprintf(pidstr, sizeof(pidstr), "%ld",
+			    (long)getpid());
+			if ((fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(fd, 3)) < 0 ||
+			    setenv("LISTEN_FDS", "1", 1) != 0 ||
+			    setenv("LISTEN_PID", pidstr, 1) != 0)
+				_exit(123);
+		}
 		if (td.nofile != 0) {
 			struct rlimit rl = { td.nofile, td.nofile };
 

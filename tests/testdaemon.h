@@ -75,6 +75,10 @@ void td_shm_path(const char *path, uint32_t tag, char *buf, size_t size);
  * hard) td.nofile if set; returns its pid. */
 pid_t td_spawn(const char *const *argv);
 
+/* As td_spawn(), and if fd >= 0 passes it as fd 3 with LISTEN_FDS=1 and
+ * LISTEN_PID set to the daemon's pid, as systemd passes a socket. */
+pid_t td_spawn_fd(const char *const *argv, int fd);
+
 /* Starts rundownd -d -S td.sock EXTRA... (NULL: none) and waits until it
  * answers; fails if it exits first or misses the deadline. */
 void td_start(const char *const *extra);
