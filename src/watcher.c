@@ -168,10 +168,19 @@ watcher_shutdown(void)
 {
 	struct watcher *w;
 
+	/* Every thread still asleep is told to stop and woken; each looks
+	 * at its stop flag at least every WATCH_RECHECK_S, so joining them
+	 * all takes that long at most, whatever clients wrote into the
+	 * words (which stay mapped until the process exits).  release: as
+	 * in watcher_free(). */
 	LIST_FOREACH(w, &watchers, entry) {
-		if (rd_load(&w->run, RD_ACQUIRE) == WATCH_EXITED)
-			watcher_join(w);
+		if (rd_load(&w->run, RD_ACQUIRE) == WATCH_RUNNING) {
+			rd_store(&w->stop, 1, RD_RELEASE);
+			futex_wake_all(w->word);
+		}
 	}
+	LIST_FOREACH(w, &watchers, entry)
+		watcher_join(w);
 }
 
 struct watcher *

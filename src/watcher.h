@@ -18,8 +18,8 @@ typedef void (*watcher_fn)(void *arg);
 /* The notify pipe and its event; once, before any watcher. */
 void watcher_init(struct event_base *base);
 
-/* Joins the threads that have finished; those still asleep end with the
- * process (the loop has stopped: no callback runs). */
+/* Stops and joins every thread, within WATCH_RECHECK_S (watcher.c);
+ * no callback runs (the loop has stopped). */
 void watcher_shutdown(void);
 
 /* A watcher that calls cb(arg) on the loop; name (kept, not copied) is
