@@ -43,6 +43,9 @@
  * Both families work in memory shared between processes (MAP_SHARED): they
  * hold no pointers, and waiters sleep on shared (not process-private)
  * futexes, so a release in one process wakes a waiter in another.
+ *
+ * Language: C99 or later, or C++98 or later; this header and wdm.h compile
+ * without warnings under -std=c99/c11 -pedantic -Wall -Wextra and in C++.
  */
 #ifndef RUNDOWN_RUNDOWN_H
 #define RUNDOWN_RUNDOWN_H
@@ -53,6 +56,14 @@
 #include <time.h>
 
 #include <rundown/version.h>
+
+/*
+ * The timed waits take a struct timespec, which <time.h> defines only in
+ * C11, C++ or with POSIX feature macros: declared here at file scope so
+ * that the prototypes name the same type in every mode (C99 would
+ * otherwise scope a new one to each parameter list).
+ */
+struct timespec;
 
 #ifdef __cplusplus
 extern "C" {

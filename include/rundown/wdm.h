@@ -84,9 +84,21 @@ typedef enum _POOL_TYPE {
 	RundownSharedPool = 0x10000
 } POOL_TYPE;
 
+/*
+ * An anonymous union, as in the WDK, so that code writes Ref.Count.  C11
+ * and C++ have them; C99 has not, and __extension__ (on the union, and on
+ * the typedef for GCC's "struct has no named members") keeps GCC and
+ * Clang quiet there under -pedantic.
+ */
+#if defined(__GNUC__) && !defined(__cplusplus)
+#define RUNDOWN_WDM_EXTENSION __extension__
+#else
+#define RUNDOWN_WDM_EXTENSION
+#endif
+
 /* Pointer-sized, as in the WDK: Count is 2 x protections held while open. */
-typedef struct _EX_RUNDOWN_REF {
-	union {
+RUNDOWN_WDM_EXTENSION typedef struct _EX_RUNDOWN_REF {
+	RUNDOWN_WDM_EXTENSION union {
 		ULONG_PTR Count;
 		PVOID Ptr;
 	};
