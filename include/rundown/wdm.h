@@ -51,6 +51,20 @@ typedef size_t SIZE_T;
 typedef void *PVOID;
 
 /*
+ * A pool tag as WDK sources write it, 'daeR', without the multi-character
+ * constant: RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') is the value that GCC,
+ * Clang and MSVC give 'daeR' (the first character in the highest byte),
+ * as an integer constant expression of type ULONG, so it also serves in
+ * #define and case labels.  Such constants are implementation-defined
+ * in C and C++, and GCC warns of each one (-Wmultichar, on by default);
+ * the macro takes the characters in the same order, so a port replaces
+ * 'daeR' with RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') and nothing else.  The
+ * tag shows as "Read", as in a pool dump: it is RUNDOWN_TAG('R', 'e',
+ * 'a', 'd') of rundown.h, the name rundownctl(1) and rundownd(8) use.
+ */
+#define RUNDOWN_WDM_TAG(a, b, c, d) RUNDOWN_TAG(d, c, b, a)
+
+/*
  * The WDK's pool types; all of them mean process memory here, except
  * RundownSharedPool, this library's own: ExAllocateCacheAwareRundownProtection
  * then attaches to the block that rundownd(8) keeps for PoolTag, creating it
