@@ -948,6 +948,31 @@ registry_reinit(struct shm_block *blk)
 	return r;
 }
 
+int
+registry_reopen(struct shm_block *blk, pid_t pid, bool may_reinit)
+{
+	struct rundown_status st;
+	int r;
+
+	block_query(blk->b, &blk->lay, &st);
+	switch (st.state) {
+	case RUNDOWN_OPEN:
+		return 0;
+	case RUNDOWN_COMPLETED:
+		/* The explicit end of a run-down: whoever ran it down is
+		 * done with what it guarded, unlike a block only drained,
+		 * whose owner may be between its wait and its swap. */
+		if (!may_reinit)
+			return -EACCES;
+		if ((r = registry_reinit(blk)) == 0)
+			log_info("%s: re-initialized, completed, for the "
+			    "attach of pid %ld", blk->tagstr, (long)pid);
+		return r;
+	default:
+		return -EBUSY;
+	}
+}
+
 /* Unmaps a freed block, once no watcher thread can touch it. */
 static void
 registry_unmap(void *arg)

@@ -3,6 +3,7 @@
 #ifndef RUNDOWND_REGISTRY_H
 #define RUNDOWND_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -59,6 +60,10 @@ int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
     pid_t pid, uint64_t *held);
 int registry_completed(struct shm_block *blk);
 int registry_reinit(struct shm_block *blk);
+/* Makes blk open for pid's attach with PROTO_ATTACH_REOPEN: 0 if it is
+ * open (re-initialized if it was completed; -EACCES then unless
+ * may_reinit), -EBUSY while its run-down is in progress or drained. */
+int registry_reopen(struct shm_block *blk, pid_t pid, bool may_reinit);
 int registry_free(struct shm_block *blk);
 
 /* Starts the run-down of blk unless it runs, and waits for it to end:

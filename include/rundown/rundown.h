@@ -397,8 +397,16 @@ RUNDOWN_API int rundown_ctl_list(rundown_conn_t *conn,
  * again.  In a child after fork() the descriptor is inert: acquire fails,
  * release does nothing, control calls return -ECHILD; the child attaches
  * anew.
+ *
+ * With RUNDOWN_ATTACH_REOPEN the descriptor is always of an open block:
+ * one left completed is re-initialized first (which needs the right to
+ * control it, -EACCES otherwise), and one whose run-down is in progress
+ * or drained (its owner may be between its wait and its teardown) is
+ * refused with -EBUSY.  The daemon decides both in one step, so no other
+ * request comes between.
  */
 #define RUNDOWN_ATTACH_CREATE 0x1u
+#define RUNDOWN_ATTACH_REOPEN 0x2u
 RUNDOWN_API int rundown_attach(uint32_t tag, unsigned int flags,
     rundown_cache_t **ref);
 
