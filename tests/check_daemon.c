@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <rundown/rundown.h>
+#include <rundown/wdm.h>
 
 #include "proto.h"
 #include "testagent.h"
@@ -1026,6 +1027,55 @@ START_TEST(test_reopen)
 }
 END_TEST
 
+/* The Windows names on a shared block whose users come and go, as a
+ * driver loaded again: Allocate gives an open reference even where the
+ * last user left the block completed (re-initialized for it), and fails
+ * with EBUSY, not with a reference that refuses every acquire, where the
+ * run-down has drained but was not completed. */
+START_TEST(test_wdm_allocate_completed)
+{
+	const ULONG tag = RUNDOWN_WDM_TAG('1', 'm', 'd', 'W');
+	struct rundown_block_info info;
+	PEX_RUNDOWN_REF_CACHE_AWARE a;
+
+	ck_assert_int_eq(setenv("RUNDOWN_SOCKET", td.sock, 1), 0);
+	a = ExAllocateCacheAwareRundownProtection(RundownSharedPool, tag);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(ExAcquireRundownProtectionCacheAware(a), TRUE);
+	ExReleaseRundownProtectionCacheAware(a);
+	ExWaitForRundownProtectionReleaseCacheAware(a);
+	ExRundownCompletedCacheAware(a);
+	ExFreeCacheAwareRundownProtection(a);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_uint_eq(info.attached, 0);
+
+	a = ExAllocateCacheAwareRundownProtection(RundownSharedPool, tag);
+	ck_assert_ptr_nonnull(a);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(ExAcquireRundownProtectionCacheAwareEx(a, 2), TRUE);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 2);
+	ExReleaseRundownProtectionCacheAwareEx(a, 2);
+
+	/* Drained, not completed: refused, the block left as it was. */
+	ExWaitForRundownProtectionReleaseCacheAware(a);
+	errno = 0;
+	ck_assert_ptr_null(ExAllocateCacheAwareRundownProtection(
+	    RundownSharedPool, tag));
+	ck_assert_int_eq(errno, EBUSY);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.attached, 1);
+	ExFreeCacheAwareRundownProtection(a);
+	ck_assert_int_eq(unsetenv("RUNDOWN_SOCKET"), 0);
+}
+END_TEST
+
 /* -EEXIST, -ENOENT and -EINVAL from the daemon. */
 START_TEST(test_errors)
 {
@@ -1955,6 +2005,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_free);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_wdm_allocate_completed);
 	tcase_add_test(tc, test_detach_others);
 	tcase_add_test(tc, test_stale_detach);
 	tcase_add_test(tc, test_ctl_status);

@@ -68,8 +68,10 @@ typedef void *PVOID;
  * The WDK's pool types; all of them mean process memory here, except
  * RundownSharedPool, this library's own: ExAllocateCacheAwareRundownProtection
  * then attaches to the block that rundownd(8) keeps for PoolTag, creating it
- * if need be (rundown_attach()), and ExFreeCacheAwareRundownProtection
- * detaches.
+ * if need be, and ExFreeCacheAwareRundownProtection detaches.  Allocate
+ * gives an open reference or NULL: a block left completed is re-initialized
+ * first, and one running down or drained fails with errno EBUSY
+ * (rundown_attach() with RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN).
  */
 typedef enum _POOL_TYPE {
 	NonPagedPool = 0,
