@@ -31,7 +31,7 @@
 
 #define CONFIG_LIVE 0x4c495645u		/* "EVIL" backwards: in use */
 #define CONFIG_POISON 0xdeadbeefu	/* written just before free() */
-#define TAG_READ 0x64616552u		/* "Read" in memory, like 'daeR' */
+#define TAG_READ RUNDOWN_TAG('R', 'e', 'a', 'd')	/* the WDK's 'daeR' */
 
 struct config {
 	/* free() may reuse the first words of a block for its own lists, so

@@ -108,7 +108,8 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 		    (h->type != PROTO_ATTACH && h->type != PROTO_CREATE &&
 		    req.flags != 0) ||
 		    (h->type == PROTO_ATTACH && (req.flags &
-		    ~(PROTO_ATTACH_CREATE | PROTO_MODE_FLAGS(0777))) != 0) ||
+		    ~(PROTO_ATTACH_CREATE | PROTO_ATTACH_REOPEN |
+		    PROTO_MODE_FLAGS(0777))) != 0) ||
 		    (h->type == PROTO_CREATE &&
 		    (req.flags & ~PROTO_MODE_FLAGS(0777)) != 0) ||
 		    (!(req.flags & PROTO_MODE_SET) && PROTO_MODE_OF(req.flags)))

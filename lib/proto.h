@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 2u
+#define PROTO_VERSION 3u
 #define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
@@ -64,6 +64,12 @@ enum proto_type {
 #define PROTO_MODE_FLAGS(m) \
 	(PROTO_MODE_SET | (((uint32_t)(m) & PROTO_MODE_MASK) << PROTO_MODE_SHIFT))
 #define PROTO_MODE_OF(f) (((f) >> PROTO_MODE_SHIFT) & PROTO_MODE_MASK)
+/* Flag of PROTO_ATTACH: an existing block left completed is re-initialized
+ * before the attach (which then needs w, not only r, of its mode), and
+ * one whose run-down is in progress or drained is refused with EBUSY, so
+ * that the attach always gives a row of an open block.  Version 3 added
+ * it. */
+#define PROTO_ATTACH_REOPEN 0x4u
 
 struct proto_req {
 	uint32_t tag;

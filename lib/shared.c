@@ -126,7 +126,8 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	bool attached = false;
 	int r, fd = -1;
 
-	if (out == NULL || (flags & ~RUNDOWN_ATTACH_CREATE) != 0)
+	if (out == NULL ||
+	    (flags & ~(RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN)) != 0)
 		return -EINVAL;
 	*out = NULL;
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
@@ -143,7 +144,9 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	if (r != 0 || (r = rundown_connect(sh->path, &sh->conn)) != 0)
 		goto fail;
 	if (flags & RUNDOWN_ATTACH_CREATE)
-		req.flags = PROTO_ATTACH_CREATE;
+		req.flags |= PROTO_ATTACH_CREATE;
+	if (flags & RUNDOWN_ATTACH_REOPEN)
+		req.flags |= PROTO_ATTACH_REOPEN;
 	r = client_call(sh->conn, PROTO_ATTACH, &req, PROTO_ATTACHED, &a,
 	    sizeof(a), &len, &fd);
 	if (r != 0)

@@ -100,7 +100,15 @@ ExAllocateCacheAwareRundownProtection(POOL_TYPE PoolType, ULONG PoolTag)
 	if (PoolType != RundownSharedPool)
 		return (PEX_RUNDOWN_REF_CACHE_AWARE)(void *)
 		    rundown_cache_alloc(PoolTag);
-	if ((r = rundown_attach(PoolTag, RUNDOWN_ATTACH_CREATE, &ref)) != 0) {
+	/*
+	 * WDK code expects Allocate to give an open reference: a block a
+	 * previous user left completed is re-initialized, and one whose
+	 * run-down is under way or drained (its owner between wait and
+	 * teardown) fails with EBUSY rather than give a reference on
+	 * which every acquire fails.
+	 */
+	if ((r = rundown_attach(PoolTag,
+	    RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN, &ref)) != 0) {
 		errno = -r;
 		return NULL;
 	}

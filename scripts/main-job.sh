@@ -11,7 +11,7 @@
 # and the job fails.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-sh "$top/scripts/deps.sh"
+sh "$top/scripts/deps.sh" main
 sh "$top/scripts/build.sh" default
 
 bin=$top/_build/default

@@ -6,7 +6,7 @@
 # the protocol decoder, and make distcheck.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-sh "$top/scripts/deps.sh"
+sh "$top/scripts/deps.sh" test
 
 step() {
 	printf '\n=== %s\n' "$*"

@@ -10,8 +10,9 @@
  * against the block's owner and mode as System V IPC does (ipc_perm):
  * the owner's, the group's or the others' bits, whichever class the peer
  * is in first, where r lets it attach (attach, status) and w lets it
- * control (wait, completed, reinit, free).  Root and the daemon's own
- * user may do anything.  Refusals are EACCES.
+ * control (wait, completed, reinit, free); an attach that re-opens a
+ * completed block (PROTO_ATTACH_REOPEN) needs both.  Root and the
+ * daemon's own user may do anything.  Refusals are EACCES.
  */
 #include "config.h"
 
@@ -272,7 +273,11 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 			    control_mode(req), &blk) : -ENOENT;
 			if (r != 0)
 				break;
-		}
+		} else if ((req->flags & PROTO_ATTACH_REOPEN) &&
+		    (r = registry_reopen(blk, control_who(c, who,
+		    sizeof(who)), control_may(c, blk, CONTROL_MAY_CONTROL))) !=
+		    0)
+			break;
 		r = registry_attach(blk, server_peer_pid(c),
 		    server_peer_start(c), server_peer_uid(c), &a, &fd);
 		if (r == 0) {

@@ -1020,8 +1020,9 @@ registry_reinit(struct shm_block *blk, const char *who)
 {
 	int r;
 
-	/* The drain first, if its watcher's poke is still on its way. */
-	registry_rundown_ended(blk, rd_load(&blk->b->state, RD_ACQUIRE));
+	/* The drain first, if its watcher's poke is still on its way
+	 * (block_state ends a run-down whose rows are all drained). */
+	registry_rundown_ended(blk, block_state(blk->b, &blk->lay));
 	if ((r = block_reinit(blk->b, &blk->lay)) == 0)
 		log_peer_info("%s: re-initialized by %s, generation %u",
 		    blk->tagstr, who,
@@ -1030,6 +1031,27 @@ registry_reinit(struct shm_block *blk, const char *who)
 	 * (their watcher's poke still on its way): now. */
 	registry_settle(blk);
 	return r;
+}
+
+int
+registry_reopen(struct shm_block *blk, const char *who, bool may_reinit)
+{
+	struct rundown_status st;
+
+	block_query(blk->b, &blk->lay, &st);
+	switch (st.state) {
+	case RUNDOWN_OPEN:
+		return 0;
+	case RUNDOWN_COMPLETED:
+		/* The explicit end of a run-down: whoever ran it down is
+		 * done with what it guarded, unlike a block only drained,
+		 * whose owner may be between its wait and its swap. */
+		if (!may_reinit)
+			return -EACCES;
+		return registry_reinit(blk, who);
+	default:
+		return -EBUSY;
+	}
 }
 
 /* Unmaps a freed block, once no watcher thread can touch it. */

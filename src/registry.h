@@ -3,6 +3,7 @@
 #ifndef RUNDOWND_REGISTRY_H
 #define RUNDOWND_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -60,6 +61,11 @@ int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
 int registry_completed(struct shm_block *blk);
 /* who names the peer for the log ("pid N uid U (comm)"). */
 int registry_reinit(struct shm_block *blk, const char *who);
+/* Makes blk open for an attach with PROTO_ATTACH_REOPEN by who (as for
+ * registry_reinit): 0 if it is open (re-initialized if it was completed;
+ * -EACCES then unless may_reinit), -EBUSY while its run-down is in
+ * progress or drained. */
+int registry_reopen(struct shm_block *blk, const char *who, bool may_reinit);
 int registry_free(struct shm_block *blk);
 
 /* Starts the run-down of blk unless it runs, and waits for it to end:

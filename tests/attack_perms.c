@@ -46,8 +46,8 @@ struct ap_child {
 /*
  * In the child: becomes uid (primary group gid, supplementary group
  * extra unless 0) and runs ops on AP_TAG, one letter each: C create with
- * mode, a attach, d detach, s status, w wait (no time), c completed,
- * r reinit, f free.  Then waits for hold to close, keeping its rows.
+ * mode, a attach, o attach with RUNDOWN_ATTACH_REOPEN, d detach, s status,
+ * w wait (no time), c completed, r reinit, f free.  Then waits for hold to close, keeping its rows.
  */
 static void
 ap_child_run(uid_t uid, gid_t gid, gid_t extra, const char *ops,
@@ -72,6 +72,10 @@ ap_child_run(uid_t uid, gid_t gid, gid_t extra, const char *ops,
 			break;
 		case 'a':
 			r = rundown_attach_at(td.sock, AP_TAG, 0, &ref);
+			break;
+		case 'o':
+			r = rundown_attach_at(td.sock, AP_TAG,
+			    RUNDOWN_ATTACH_REOPEN, &ref);
 			break;
 		case 'd':
 			r = ref != NULL ? rundown_detach(ref) : -EINVAL;
@@ -229,6 +233,29 @@ START_TEST(test_group_attach)
 }
 END_TEST
 
+/* Re-opening a completed block at attach is a re-initialize: a member
+ * of the group, who may attach (r) but not control (no w), is refused
+ * and the block stays completed; the owner may. */
+START_TEST(test_reopen_needs_w)
+{
+	static const int owner[] = { 0, 0, 0 };
+	static const int member[] = { -EACCES, 0 };
+	static const int reopen[] = { 0 };
+	struct rundown_block_info info;
+
+	ap_expect(AP_OWNER, AP_GROUP, 0, "Cwc", 0640, owner);
+	ap_expect(AP_MEMBER, AP_MEMBER, AP_GROUP, "os", 0, member);
+	td_status(AP_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_uint_eq(info.generation, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ap_expect(AP_OWNER, AP_GROUP, 0, "o", 0, reopen);
+	td_status(AP_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+}
+END_TEST
+
 /* Mode 0666: any user let in may attach and run the block down. */
 START_TEST(test_open_mode)
 {
@@ -300,6 +327,7 @@ attack_perms_tcase(void)
 	tcase_add_checked_fixture(tc, ap_setup, td_teardown);
 	tcase_add_test(tc, test_others_refused);
 	tcase_add_test(tc, test_group_attach);
+	tcase_add_test(tc, test_reopen_needs_w);
 	tcase_add_test(tc, test_open_mode);
 	tcase_add_test(tc, test_process_cap);
 	tcase_add_test(tc, test_user_cap);

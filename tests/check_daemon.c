@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <rundown/rundown.h>
+#include <rundown/wdm.h>
 
 #include "proto.h"
 #include "testagent.h"
@@ -709,7 +710,7 @@ START_TEST(test_malformed)
 		{ "flags on status", { PROTO_VERSION, PROTO_STATUS, 16, 22,
 		    0 }, true, 1, 0, EBADMSG },
 		{ "attach flags", { PROTO_VERSION, PROTO_ATTACH, 16, 23, 0 },
-		    true, 4, 0, EBADMSG },
+		    true, 8, 0, EBADMSG },
 	};
 	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
 	struct proto_req req;
@@ -1058,6 +1059,132 @@ START_TEST(test_stale_detach)
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 0);
+}
+END_TEST
+
+/* An attach with RUNDOWN_ATTACH_REOPEN gives a row of an open block: a
+ * missing one is created (with RUNDOWN_ATTACH_CREATE), an open one joined
+ * as it is, one left completed re-initialized first; one running down or
+ * drained is refused with -EBUSY, and its run-down goes on untouched. */
+START_TEST(test_reopen)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 'e', 'o', 'p');
+	uint32_t none = RUNDOWN_TAG('R', 'e', 'o', '2');
+	const unsigned both = RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN;
+	struct rundown_block_info info;
+	struct timespec zero = { 0, 0 };
+	rundown_cache_t *ref;
+	struct agent ag;
+	char line[96];
+	off_t off;
+
+	ck_assert_int_eq(rundown_attach_at(td.sock, none,
+	    RUNDOWN_ATTACH_REOPEN, &ref), -ENOENT);
+	ck_assert_int_eq(rundown_attach_at(td.sock, none, both, &ref), 0);
+	ck_assert(rundown_cache_acquire(ref));
+	rundown_cache_release(ref);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	ck_assert_int_eq(rundown_attach_at(td.sock, none, 0x4, &ref), -EINVAL);
+
+	/* Open, one protection held: joined, nothing re-initialized. */
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 1);
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, both, &ref), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 0);
+	ck_assert_uint_eq(info.attached, 2);
+	ck_assert_uint_eq(info.outstanding, 1);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+
+	/* Running down, then drained: refused, nothing changed. */
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &zero), -ETIMEDOUT);
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, both, &ref), -EBUSY);
+	ck_assert_ptr_null(ref);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_uint_eq(info.outstanding, 1);
+	agent_release(&ag, 0, 1);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, both, &ref), -EBUSY);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.generation, 0);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(agent_do(&ag, AG_ACQUIRE, 0, 1), 0);
+
+	/* Completed: re-initialized for the attach, which the log says;
+	 * every process attached may acquire again. */
+	ck_assert_int_eq(rundown_ctl_completed(td.conn, tag), 0);
+	off = td_log_size();
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_REOPEN,
+	    &ref), 0);
+	snprintf(line, sizeof(line), "Reop: re-initialized by pid %ld uid ",
+	    (long)getpid());
+	td_await_log(off, line, 1);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.attached, 2);
+	ck_assert(rundown_cache_acquire(ref));
+	agent_acquire(&ag, 0, 1);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 2);
+	rundown_cache_release(ref);
+	agent_release(&ag, 0, 1);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	agent_quit(&ag);
+}
+END_TEST
+
+/* The Windows names on a shared block whose users come and go, as a
+ * driver loaded again: Allocate gives an open reference even where the
+ * last user left the block completed (re-initialized for it), and fails
+ * with EBUSY, not with a reference that refuses every acquire, where the
+ * run-down has drained but was not completed. */
+START_TEST(test_wdm_allocate_completed)
+{
+	const ULONG tag = RUNDOWN_WDM_TAG('1', 'm', 'd', 'W');
+	struct rundown_block_info info;
+	PEX_RUNDOWN_REF_CACHE_AWARE a;
+
+	ck_assert_int_eq(setenv("RUNDOWN_SOCKET", td.sock, 1), 0);
+	a = ExAllocateCacheAwareRundownProtection(RundownSharedPool, tag);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(ExAcquireRundownProtectionCacheAware(a), TRUE);
+	ExReleaseRundownProtectionCacheAware(a);
+	ExWaitForRundownProtectionReleaseCacheAware(a);
+	ExRundownCompletedCacheAware(a);
+	ExFreeCacheAwareRundownProtection(a);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_uint_eq(info.attached, 0);
+
+	a = ExAllocateCacheAwareRundownProtection(RundownSharedPool, tag);
+	ck_assert_ptr_nonnull(a);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(ExAcquireRundownProtectionCacheAwareEx(a, 2), TRUE);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 2);
+	ExReleaseRundownProtectionCacheAwareEx(a, 2);
+
+	/* Drained, not completed: refused, the block left as it was. */
+	ExWaitForRundownProtectionReleaseCacheAware(a);
+	errno = 0;
+	ck_assert_ptr_null(ExAllocateCacheAwareRundownProtection(
+	    RundownSharedPool, tag));
+	ck_assert_int_eq(errno, EBUSY);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_uint_eq(info.attached, 1);
+	ExFreeCacheAwareRundownProtection(a);
+	ck_assert_int_eq(unsetenv("RUNDOWN_SOCKET"), 0);
 }
 END_TEST
 
@@ -2600,6 +2727,8 @@ daemon_suite(void)
 	tc = dt_case(s, "ops", dt_setup);
 	tcase_add_test(tc, test_free);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_wdm_allocate_completed);
 	tcase_add_test(tc, test_detach_others);
 	tcase_add_test(tc, test_stale_detach);
 	tcase_add_test(tc, test_ctl_status);

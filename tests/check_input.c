@@ -370,7 +370,8 @@ END_TEST
 START_TEST(test_attach_args)
 {
 	static const unsigned int bad_flags[] = {
-		0x2, 0x3, 0x80000000u, ~0u, ~RUNDOWN_ATTACH_CREATE,
+		0x4, 0x7, 0x80000000u, ~0u,
+		~(RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN),
 	};
 	uint32_t tag = RUNDOWN_TAG('A', 'r', 'g', 's');
 	rundown_cache_t *ref, *const mark = (rundown_cache_t *)&ref;

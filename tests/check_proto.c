@@ -456,6 +456,8 @@ START_TEST(test_reserved)
 			continue;
 		req.flags = PROTO_ATTACH_CREATE;
 		frame_rejected(req_types[i], &req, sizeof(req), -EBADMSG);
+		req.flags = PROTO_ATTACH_REOPEN;
+		frame_rejected(req_types[i], &req, sizeof(req), -EBADMSG);
 		req.flags = 0x80000000u;
 		frame_rejected(req_types[i], &req, sizeof(req), -EBADMSG);
 		req.flags = 0;
@@ -483,7 +485,8 @@ START_TEST(test_error_reserved)
 }
 END_TEST
 
-/* ATTACH takes PROTO_ATTACH_CREATE and nothing else. */
+/* ATTACH takes PROTO_ATTACH_CREATE, PROTO_ATTACH_REOPEN and a mode, and
+ * nothing else; CREATE only a mode. */
 START_TEST(test_attach_flags)
 {
 	struct proto_req req = { .tag = 1 };
@@ -497,15 +500,24 @@ START_TEST(test_attach_flags)
 	n = encode(PROTO_ATTACH, 1, &req, sizeof(req));
 	ck_assert_int_eq(proto_decode(buf, n, &h), 0);
 	frame_rejected(PROTO_CREATE, &req, sizeof(req), -EBADMSG);
+	req.flags = PROTO_ATTACH_REOPEN;
+	n = encode(PROTO_ATTACH, 1, &req, sizeof(req));
+	ck_assert_int_eq(proto_decode(buf, n, &h), 0);
+	frame_rejected(PROTO_CREATE, &req, sizeof(req), -EBADMSG);
+	frame_rejected(PROTO_REINIT, &req, sizeof(req), -EBADMSG);
+	req.flags = PROTO_ATTACH_CREATE | PROTO_ATTACH_REOPEN |
+	    PROTO_MODE_FLAGS(0600);
+	n = encode(PROTO_ATTACH, 1, &req, sizeof(req));
+	ck_assert_int_eq(proto_decode(buf, n, &h), 0);
 	req.flags = PROTO_MODE_FLAGS(0777);
 	n = encode(PROTO_CREATE, 1, &req, sizeof(req));
 	ck_assert_int_eq(proto_decode(buf, n, &h), 0);
 	req.flags = 0640u << PROTO_MODE_SHIFT;	/* bits without the flag */
 	frame_rejected(PROTO_CREATE, &req, sizeof(req), -EBADMSG);
 	frame_rejected(PROTO_ATTACH, &req, sizeof(req), -EBADMSG);
-	req.flags = 0x4;
+	req.flags = 0x8;
 	frame_rejected(PROTO_ATTACH, &req, sizeof(req), -EBADMSG);
-	req.flags = PROTO_ATTACH_CREATE | 0x4;
+	req.flags = PROTO_ATTACH_CREATE | PROTO_ATTACH_REOPEN | 0x8;
 	frame_rejected(PROTO_ATTACH, &req, sizeof(req), -EBADMSG);
 	req.flags = PROTO_MODE_FLAGS(0) | (01000u << PROTO_MODE_SHIFT);
 	frame_rejected(PROTO_CREATE, &req, sizeof(req), -EBADMSG);

@@ -16,9 +16,8 @@
 
 #include "testutil.h"
 
-/* 'daeR' as the WDK writes it, spelled out to keep -Wmultichar quiet. */
-#define TAG_READ ((ULONG)'d' << 24 | (ULONG)'a' << 16 | (ULONG)'e' << 8 | \
-	(ULONG)'R')
+/* 'daeR' as the WDK writes it. */
+#define TAG_READ RUNDOWN_WDM_TAG('d', 'a', 'e', 'R')
 
 /* Byte the buffers are filled with to see what was written. */
 #define PATTERN 0xa5
@@ -130,6 +129,31 @@ START_TEST(test_types)
 	ck_assert_uint_eq(sizeof(SIZE_T), sizeof(size_t));
 	ck_assert_int_eq(TRUE, 1);
 	ck_assert_int_eq(FALSE, 0);
+}
+END_TEST
+
+/* RUNDOWN_WDM_TAG is what GCC and Clang make of the WDK's multi-character
+ * constant, a constant expression, and the tag rundownctl shows as
+ * "Read". */
+START_TEST(test_tag)
+{
+	char buf[RUNDOWN_TAG_BUFSZ];
+	ULONG tag = TAG_READ;
+
+	_Static_assert(RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') == 0x64616552u,
+	    "the first character in the highest byte");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmultichar"
+	_Static_assert(RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') == (ULONG)'daeR',
+	    "the WDK's spelling");
+	_Static_assert(RUNDOWN_WDM_TAG('n', 'w', 'd', 'R') == (ULONG)'nwdR',
+	    "the WDK's spelling");
+#pragma GCC diagnostic pop
+	ck_assert_uint_eq(tag, RUNDOWN_TAG('R', 'e', 'a', 'd'));
+	ck_assert_str_eq(rundown_tag_format(tag, buf), "Read");
+	ck_assert_uint_eq(RUNDOWN_WDM_TAG('\xff', 0, 0, 1), 0xff000001u);
+	ck_assert_uint_eq(sizeof(RUNDOWN_WDM_TAG('a', 'b', 'c', 'd')),
+	    sizeof(ULONG));
 }
 END_TEST
 
@@ -429,6 +453,7 @@ wdm_suite(void)
 
 	tc = wdm_tcase("types", NULL, NULL);
 	tcase_add_test(tc, test_types);
+	tcase_add_test(tc, test_tag);
 	suite_add_tcase(s, tc);
 
 	tc = wdm_tcase("plain", setup_plain, NULL);

@@ -43,6 +43,9 @@
  * Both families work in memory shared between processes (MAP_SHARED): they
  * hold no pointers, and waiters sleep on shared (not process-private)
  * futexes, so a release in one process wakes a waiter in another.
+ *
+ * Language: C99 or later, or C++98 or later; this header and wdm.h compile
+ * without warnings under -std=c99/c11 -pedantic -Wall -Wextra and in C++.
  */
 #ifndef RUNDOWN_RUNDOWN_H
 #define RUNDOWN_RUNDOWN_H
@@ -53,6 +56,14 @@
 #include <time.h>
 
 #include <rundown/version.h>
+
+/*
+ * The timed waits take a struct timespec, which <time.h> defines only in
+ * C11, C++ or with POSIX feature macros: declared here at file scope so
+ * that the prototypes name the same type in every mode (C99 would
+ * otherwise scope a new one to each parameter list).
+ */
+struct timespec;
 
 #ifdef __cplusplus
 extern "C" {
@@ -392,8 +403,16 @@ RUNDOWN_API int rundown_ctl_list(rundown_conn_t *conn,
  * again.  In a child after fork() the descriptor is inert: acquire fails,
  * release does nothing, control calls return -ECHILD; the child attaches
  * anew.
+ *
+ * With RUNDOWN_ATTACH_REOPEN the descriptor is always of an open block:
+ * one left completed is re-initialized first (which needs the right to
+ * control it, -EACCES otherwise), and one whose run-down is in progress
+ * or drained (its owner may be between its wait and its teardown) is
+ * refused with -EBUSY.  The daemon decides both in one step, so no other
+ * request comes between.
  */
 #define RUNDOWN_ATTACH_CREATE 0x1u
+#define RUNDOWN_ATTACH_REOPEN 0x2u
 RUNDOWN_API int rundown_attach(uint32_t tag, unsigned int flags,
     rundown_cache_t **ref);
 

@@ -51,11 +51,27 @@ typedef size_t SIZE_T;
 typedef void *PVOID;
 
 /*
+ * A pool tag as WDK sources write it, 'daeR', without the multi-character
+ * constant: RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') is the value that GCC,
+ * Clang and MSVC give 'daeR' (the first character in the highest byte),
+ * as an integer constant expression of type ULONG, so it also serves in
+ * #define and case labels.  Such constants are implementation-defined
+ * in C and C++, and GCC warns of each one (-Wmultichar, on by default);
+ * the macro takes the characters in the same order, so a port replaces
+ * 'daeR' with RUNDOWN_WDM_TAG('d', 'a', 'e', 'R') and nothing else.  The
+ * tag shows as "Read", as in a pool dump: it is RUNDOWN_TAG('R', 'e',
+ * 'a', 'd') of rundown.h, the name rundownctl(1) and rundownd(8) use.
+ */
+#define RUNDOWN_WDM_TAG(a, b, c, d) RUNDOWN_TAG(d, c, b, a)
+
+/*
  * The WDK's pool types; all of them mean process memory here, except
  * RundownSharedPool, this library's own: ExAllocateCacheAwareRundownProtection
  * then attaches to the block that rundownd(8) keeps for PoolTag, creating it
- * if need be (rundown_attach()), and ExFreeCacheAwareRundownProtection
- * detaches.
+ * if need be, and ExFreeCacheAwareRundownProtection detaches.  Allocate
+ * gives an open reference or NULL: a block left completed is re-initialized
+ * first, and one running down or drained fails with errno EBUSY
+ * (rundown_attach() with RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN).
  */
 typedef enum _POOL_TYPE {
 	NonPagedPool = 0,
@@ -84,9 +100,21 @@ typedef enum _POOL_TYPE {
 	RundownSharedPool = 0x10000
 } POOL_TYPE;
 
+/*
+ * An anonymous union, as in the WDK, so that code writes Ref.Count.  C11
+ * and C++ have them; C99 has not, and __extension__ (on the union, and on
+ * the typedef for GCC's "struct has no named members") keeps GCC and
+ * Clang quiet there under -pedantic.
+ */
+#if defined(__GNUC__) && !defined(__cplusplus)
+#define RUNDOWN_WDM_EXTENSION __extension__
+#else
+#define RUNDOWN_WDM_EXTENSION
+#endif
+
 /* Pointer-sized, as in the WDK: Count is 2 x protections held while open. */
-typedef struct _EX_RUNDOWN_REF {
-	union {
+RUNDOWN_WDM_EXTENSION typedef struct _EX_RUNDOWN_REF {
+	RUNDOWN_WDM_EXTENSION union {
 		ULONG_PTR Count;
 		PVOID Ptr;
 	};

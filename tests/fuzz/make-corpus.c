@@ -139,6 +139,8 @@ main(int argc, char **argv)
 	seed("req-create", PROTO_CREATE, 1, &req, sizeof(req));
 	req.flags = PROTO_ATTACH_CREATE;
 	seed("req-attach", PROTO_ATTACH, 2, &req, sizeof(req));
+	req.flags = PROTO_ATTACH_CREATE | PROTO_ATTACH_REOPEN;
+	seed("req-attach-reopen", PROTO_ATTACH, 2, &req, sizeof(req));
 	req.flags = 0;
 	req.arg = 1;
 	req.serial = 7;
@@ -241,7 +243,7 @@ main(int argc, char **argv)
 	seed_hdr("bad-length", n - 1, &h);
 
 	/* Edges: payloads that break a rule of their type. */
-	req.flags = 0x4;	/* 0x2 is PROTO_MODE_SET */
+	req.flags = 0x8;	/* 0x2 is PROTO_MODE_SET, 0x4 REOPEN */
 	seed("bad-attach-flags", PROTO_ATTACH, 1, &req, sizeof(req));
 	req.flags = 0;
 	req.serial = 7;
