@@ -98,6 +98,7 @@ struct shm_block {
 	int guard;		/* its slot in guard.c */
 	uint64_t resizes;	/* sizes registry_restore_size() put back */
 	uint64_t resizes_logged; /* resizes + faults when last logged */
+	uint64_t faults_seen;	/* guard_faults() at the last size check */
 	/* Pending waits, all of the run-down whose state word is
 	 * wait_word: a wait for a later run-down ends the earlier ones
 	 * first (registry_wait), so settling looks at one word, not at
@@ -423,17 +424,26 @@ registry_add(uint32_t tag, const char *name, int fd, struct rundown_block *b,
  * if the client had written zeros, which it may.
  */
 static void
-registry_restore_size(struct shm_block *blk)
+registry_restore_size(struct shm_block *blk, bool force)
 {
+	uint64_t n, faults = guard_faults(blk->guard);
 	struct stat st;
-	uint64_t n;
 
-	if (fstat(blk->fd, &st) == 0 && st.st_size != (off_t)blk->size &&
+	/*
+	 * Looked at before a process attaches (force), so that it finds the
+	 * block whole, and after the guard has repaired a fault of the
+	 * daemon's (a cut it met); not on every request, where the fstat()
+	 * costs more than the request.  Cuts the daemon does not meet harm
+	 * only the processes that made them (rundownd(8)).
+	 */
+	if ((force || faults != blk->faults_seen) &&
+	    fstat(blk->fd, &st) == 0 && st.st_size != (off_t)blk->size &&
 	    ftruncate(blk->fd, (off_t)blk->size) == 0)
 		blk->resizes++;
+	blk->faults_seen = faults;
 	/* Logged when the count passes 1, 2, 4, 8...: a client that keeps
 	 * at it must not fill the log. */
-	n = blk->resizes + guard_faults(blk->guard);
+	n = blk->resizes + faults;
 	if (n != blk->resizes_logged &&
 	    (1ull << (63 - __builtin_clzll(n))) > blk->resizes_logged)
 		log_warnx("%s: size of the shared object changed by a client; "
@@ -455,7 +465,7 @@ registry_restore_header(struct shm_block *blk)
 	struct rundown_block *b = blk->b, *g = &blk->geom;
 	size_t fixed = offsetof(struct rundown_block, state); /* magic..slots_off */
 
-	registry_restore_size(blk);
+	registry_restore_size(blk, false);
 	if (memcmp(b, g, fixed) == 0 && b->serial == g->serial)
 		return;
 	/* Logged the 1st, 2nd, 4th, 8th... time: a client that keeps at it
@@ -942,6 +952,7 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 	bool capped;
 	int err;
 
+	registry_restore_size(blk, true);
 	/* Root and the daemon's user are not capped, nor is the block's
 	 * owner per uid: the caps keep others from taking the owner's rows. */
 	capped = uid != 0 && uid != geteuid();

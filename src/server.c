@@ -69,6 +69,7 @@ struct conn {
 	pid_t pid;
 	uint64_t start;		/* the peer's start time, or 0 if unknown */
 	bool gone;		/* the peer had exited when it was accepted */
+	char comm[16];		/* its command name, once asked, or "" */
 	uid_t uid;
 	void *data;		/* the dispatcher's (server_set_data) */
 	gid_t gid;
@@ -795,16 +796,22 @@ server_peer_gid(const struct conn *c)
  * name it has when it acts is the one worth logging.  "?" once it is
  * gone, lest another process that took its pid be named. */
 void
-server_peer_comm(const struct conn *c, char *buf, size_t size)
+server_peer_comm(struct conn *c, char *buf, size_t size)
 {
 	uint64_t start;
 
-	if (c->gone || c->start == 0 || proc_start_time(c->pid, &start) != 0 ||
-	    start != c->start) {
-		snprintf(buf, size, "?");
-		return;
+	/* Read from /proc once per connection: two files a request would
+	 * cost the loop more than the request itself. */
+	if (c->comm[0] == '\0') {
+		if (c->gone || c->start == 0 ||
+		    proc_start_time(c->pid, &start) != 0 || start != c->start)
+			snprintf(c->comm, sizeof(c->comm), "?");
+		else
+			proc_comm(c->pid, c->comm, sizeof(c->comm));
+		if (c->comm[0] == '\0')
+			snprintf(c->comm, sizeof(c->comm), "?");
 	}
-	proc_comm(c->pid, buf, size);
+	snprintf(buf, size, "%s", c->comm);
 }
 
 /* Is gid the peer's group, or one of its supplementary groups as of

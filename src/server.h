@@ -50,8 +50,9 @@ uint64_t server_peer_start(const struct conn *c);
 bool server_peer_gone(const struct conn *c);
 /* The peer's credentials as of connect() (SO_PEERCRED, SO_PEERGROUPS). */
 gid_t server_peer_gid(const struct conn *c);
-/* The peer's command name now, or "?" if its process is gone. */
-void server_peer_comm(const struct conn *c, char *buf, size_t size);
+/* The peer's command name when first asked (kept for the connection's
+ * life), or "?" if its process was gone. */
+void server_peer_comm(struct conn *c, char *buf, size_t size);
 bool server_peer_in_group(const struct conn *c, gid_t gid);
 
 #endif /* RUNDOWND_SERVER_H */
