@@ -134,11 +134,13 @@ block_check_drained(struct rundown_block *b, const struct block_layout *l, uint3
 		if (!row_drained(rd_load(&b->row[r].drain, RD_SEQ_CST)))
 			return;
 	}
-	/* The state word is the futex: changing it is what wakes, and a
-	 * waiter that read the old word finds it changed before it sleeps. */
-	if (rd_cas(&b->state, &seen, (seen & ~ST_MASK) | ST_DRAINED,
-	    RD_SEQ_CST, RD_RELAXED))
-		futex_wake_all(&b->state);
+	/* No wake: nobody sleeps on the state word while it reads RUNDOWN
+	 * (waiters sleep on the rows' futexes, which the drains woke; only
+	 * a re-initialize is waited for on the state word, and block_reset
+	 * wakes that).  A system call less between the last release and the
+	 * wait's return. */
+	rd_cas(&b->state, &seen, (seen & ~ST_MASK) | ST_DRAINED, RD_SEQ_CST,
+	    RD_RELAXED);
 }
 
 void
