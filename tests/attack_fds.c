@@ -18,11 +18,9 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -96,45 +94,16 @@ af_linger_make(struct af_linger *l)
 	    sizeof(lg)), 0);
 }
 
-/* How many of the daemon's threads are closing threads. */
-static unsigned
-af_closers(void)
-{
-	char path[PATH_MAX], buf[512];
-	struct dirent *de;
-	unsigned n = 0;
-	ssize_t len;
-	DIR *d;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
-		    (long)td.pid, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;	/* the thread just ended */
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len > 0 && strncmp(buf, "rd-close\n", 9) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* Polls until the daemon has n closing threads. */
 static void
 af_await_closers(unsigned n)
 {
 	struct timespec start = td_now();
 
-	while (af_closers() != n) {
+	while (td_threads_named("rd-close") != n) {
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
 		    "the daemon has %u closing threads, not %u:\n%s",
-		    af_closers(), n, td_log());
+		    td_threads_named("rd-close"), n, td_log());
 		td_pause();
 	}
 }
@@ -165,7 +134,7 @@ af_linger_end(struct af_linger *l)
 
 	af_await_closers(1);
 	af_answers();
-	ck_assert_uint_eq(af_closers(), 1);
+	ck_assert_uint_eq(td_threads_named("rd-close"), 1);
 	while ((n = read(l->peer, buf, sizeof(buf))) > 0)
 		;
 	ck_assert_int_eq(n, 0);

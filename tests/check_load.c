@@ -66,7 +66,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -409,35 +408,6 @@ ld_proc_field(pid_t pid, const char *name)
 	return v;
 }
 
-/* The daemon's drain-watcher threads (named rd-watch). */
-static unsigned
-ld_watchers(void)
-{
-	char path[PATH_MAX], comm[32];
-	struct dirent *de;
-	unsigned n = 0;
-	ssize_t len;
-	DIR *d;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
-		    (long)td.pid, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;	/* the thread just ended */
-		len = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (len > 0 && strncmp(comm, "rd-watch\n", 9) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* Descriptors the daemon has open. */
 static long
 ld_proc_fds(pid_t pid)
@@ -559,11 +529,12 @@ ld_prime(void)
 	start = td_now();
 	for (;;) {
 		td_status(tag, &info, NULL, 0);
-		if (info.state == RUNDOWN_DRAINED && ld_watchers() == 0)
+		if (info.state == RUNDOWN_DRAINED &&
+		    td_threads_named("rd-watch") == 0)
 			break;
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
 		    "the primed block's watcher did not end: state %d, %u "
-		    "watchers", (int)info.state, ld_watchers());
+		    "watchers", (int)info.state, td_threads_named("rd-watch"));
 		td_pause();
 	}
 	return ref;

@@ -200,6 +200,36 @@ td_shm_path(const char *path, uint32_t tag, char *buf, size_t size)
 	closedir(d);
 }
 
+unsigned
+td_threads_named(const char *name)
+{
+	char path[PATH_MAX], comm[32];
+	size_t len = strlen(name);
+	struct dirent *de;
+	unsigned n = 0;
+	ssize_t got;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
+		    (long)td.pid, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;	/* the thread just ended */
+		got = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (got == (ssize_t)len + 1 && memcmp(comm, name, len) == 0 &&
+		    comm[len] == '\n')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /* Removes every object a daemon on path left (blocks outlive it). */
 static void
 shm_sweep(const char *path)

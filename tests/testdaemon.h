@@ -47,6 +47,10 @@ long td_elapsed_ms(const struct timespec *start);
 /* The pause between two looks at something the test cannot be told. */
 void td_pause(void);
 
+/* How many of the daemon's threads are named name (/proc/PID/task/N/comm:
+ * rd-watch, rd-close). */
+unsigned td_threads_named(const char *name);
+
 /* Reads up to size - 1 bytes of the end of a file into buf; returns buf
  * (empty if the file cannot be read). */
 char *td_file_tail(const char *path, char *buf, size_t size);
