@@ -253,7 +253,7 @@ client_recv(int fd, void *buf, size_t len, int *rfd)
 				continue;
 			return -errno;
 		}
-		proto_take_fds(&msg, rfd);
+		proto_take_fds(&msg, rfd, NULL, NULL);
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;

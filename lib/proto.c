@@ -174,7 +174,8 @@ proto_shm_prefix(const char *socket_path, char *buf, size_t size)
 }
 
 int
-proto_take_fds(struct msghdr *msg, int *keep)
+proto_take_fds(struct msghdr *msg, int *keep,
+    void (*drop)(int fd, void *arg), void *arg)
 {
 	struct cmsghdr *cm;
 	size_t i, n;
@@ -188,6 +189,8 @@ proto_take_fds(struct msghdr *msg, int *keep)
 			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
 			if (keep != NULL && *keep < 0)
 				*keep = v;
+			else if (drop != NULL)
+				drop(v, arg);
 			else
 				close(v);
 		}

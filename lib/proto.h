@@ -166,11 +166,13 @@ struct msghdr;
 
 /*
  * The descriptors that came with a received message (SCM_RIGHTS): keeps
- * the first in *keep if keep is not NULL and *keep is -1, closes the rest.
- * Returns how many came (1 at least if the control data was truncated,
- * whose descriptors the kernel already closed).
+ * the first in *keep if keep is not NULL and *keep is -1, and hands the
+ * rest to drop(fd, arg), or closes them if drop is NULL.  Returns how many
+ * came (1 at least if the control data was truncated, whose descriptors
+ * the kernel already closed).
  */
-int proto_take_fds(struct msghdr *msg, int *keep);
+int proto_take_fds(struct msghdr *msg, int *keep,
+    void (*drop)(int fd, void *arg), void *arg);
 void proto_shm_prefix(const char *socket_path, char *buf, size_t size);
 
 #endif /* RUNDOWN_PROTO_H */

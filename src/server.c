@@ -482,25 +482,11 @@ server_outmsg_free(struct outmsg *m)
 	free(m);
 }
 
-/* Gives every descriptor msg carries to uid's lane of the closer;
- * returns how many came (1 at least if the kernel cut the list short). */
-static int
-server_take_fds(struct msghdr *msg, uid_t uid)
+/* proto_take_fds()'s drop: a peer's descriptor goes to its uid's lane. */
+static void
+server_drop_fd(int fd, void *arg)
 {
-	struct cmsghdr *cm;
-	size_t i, n;
-	int fd, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++, count++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-			closer_close(uid, fd);
-		}
-	}
-	return count;
+	closer_close(*(const uid_t *)arg, fd);
 }
 
 /* One read from fd with room for every descriptor a message may carry
@@ -524,7 +510,8 @@ server_recv(int fd, uid_t uid, void *buf, size_t len, int *nfds)
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	*nfds = n >= 0 ? server_take_fds(&msg, uid) : 0;
+	*nfds = n >= 0 ? proto_take_fds(&msg, NULL, server_drop_fd, &uid) :
+	    0;
 	return n;
 }
 

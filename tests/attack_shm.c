@@ -76,7 +76,7 @@ as_attach(uint32_t tag, struct as_attach *at)
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(proto_decode(buf, (size_t)n, &h), 0);
 	ck_assert_uint_eq(h.type, PROTO_ATTACHED);
-	ck_assert_int_eq(proto_take_fds(&msg, &at->fd), 1);
+	ck_assert_int_eq(proto_take_fds(&msg, &at->fd, NULL, NULL), 1);
 	ck_assert_int_ge(at->fd, 0);
 	memcpy(&a, buf + PROTO_HDR_SIZE, sizeof(a));
 	at->size = (size_t)a.size;
