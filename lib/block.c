@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "fence.h"
 #include "futex.h"
 #include "testhook.h"
 
@@ -87,13 +88,15 @@ block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
 	out->cpus = cpus;
 	out->rows = rows;
 	if (cpus == 1) {
-		/* One CPU: nothing to bounce, so no padding (as Windows). */
+		/* One CPU: nothing to bounce, so no padding (as Windows):
+		 * the slot word and its rseq word, side by side. */
 		out->align = sizeof(uint64_t);
-		out->stride = sizeof(uint64_t);
+		out->stride = 2 * sizeof(uint64_t);
 	} else {
 		out->align = BLOCK_LINE;
 		out->stride = BLOCK_LINE;
 	}
+	out->flags = 0;
 	out->slots_off = (uint32_t)round_up(hdr, out->align);
 	out->size = out->slots_off + (size_t)rows * cpus * out->stride;
 	return 0;
@@ -120,6 +123,7 @@ block_format_header(struct rundown_block *b, const struct block_layout *l,
 	b->rows = l->rows;
 	b->stride = l->stride;
 	b->slots_off = l->slots_off;
+	b->flags = l->flags;
 	b->state = ST_OPEN;
 }
 
@@ -225,6 +229,27 @@ block_begin(struct rundown_block *b, uint32_t *state)
 }
 
 void
+block_fence(const struct block_layout *l)
+{
+	if (!(l->flags & BLOCK_F_RSEQ))
+		return;		/* no thread commits in an rseq word */
+	/*
+	 * After this, every section that read OPEN has committed (and the
+	 * kernel's barrier on its CPU orders that before the harvest's
+	 * loads), or will restart and read RUNDOWN.  A private block needs
+	 * only this process's threads; membarrier interrupts exactly those.
+	 * Any other block may have users in other processes: run on every
+	 * CPU.  A CPU out of this thread's reach (-EPERM) cannot be fenced;
+	 * at least this process's threads are, and the block's formatter
+	 * checked that it could reach them all (rundown_cache(3)).
+	 */
+	if ((l->flags & BLOCK_F_PRIVATE) && fence_private() == 0)
+		return;
+	if (fence_cpus(l->cpus) == -EPERM)
+		fence_private();
+}
+
+void
 block_switch(struct rundown_block *b, const struct block_layout *l, uint32_t row,
     uint32_t cpu)
 {
@@ -254,6 +279,10 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 		block_switch(b, l, row, cpu);
 	for (cpu = 0; cpu < l->cpus; cpu++)
 		sum += slot_count(rd_load(block_slot_at(b, l, row, cpu), RD_ACQUIRE));
+	/* relaxed: block_fence() ordered every commit before these loads,
+	 * and none can come after it.  (Zero in a block without rseq.) */
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		sum += rd_load(block_pc_at(b, l, row, cpu), RD_RELAXED);
 
 	/*
 	 * Add the sum and set HARVESTED in one CAS, so the row is harvested
@@ -297,6 +326,7 @@ block_start(struct rundown_block *b, const struct block_layout *l)
 
 	if (block_begin(b, &s) != 0)
 		return block_state(b, l);	/* a run-down may be over */
+	block_fence(l);
 	/*
 	 * Row by row: a protection is acquired and released in one process,
 	 * hence one row, so rows drain independently.  Until a slot is
@@ -446,6 +476,11 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 
 			if (rd_load(slot, RD_RELAXED) & SLOT_ACTIVE)
 				rd_store(slot, 0, RD_RELEASE);
+			/* No section commits while the word is not OPEN (the
+			 * run-down's fence saw to the last that read OPEN),
+			 * so this store can be repeated; the state store
+			 * below publishes it. */
+			rd_store(block_pc_at(b, l, r, cpu), 0, RD_RELAXED);
 		}
 	rd_store(&b->state, ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN,
 	    RD_SEQ_CST);
@@ -464,7 +499,8 @@ row_total(struct rundown_block *b, const struct block_layout *l, uint32_t r)
 	if (d & ROW_HARVESTED)
 		return total;
 	for (cpu = 0; cpu < l->cpus; cpu++)
-		total += slot_count(rd_load(block_slot_at(b, l, r, cpu), RD_RELAXED));
+		total += slot_count(rd_load(block_slot_at(b, l, r, cpu),
+		    RD_RELAXED)) + rd_load(block_pc_at(b, l, r, cpu), RD_RELAXED);
 	return total;
 }
 
@@ -531,8 +567,10 @@ block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_
 	}
 	/* Open (the daemon never leaves a harvest half done, so no slot of
 	 * an unharvested row is ACTIVE): everything back to zero. */
-	for (cpu = 0; cpu < l->cpus; cpu++)
+	for (cpu = 0; cpu < l->cpus; cpu++) {
 		rd_store(block_slot_at(b, l, r, cpu), 0, RD_RELAXED);
+		rd_store(block_pc_at(b, l, r, cpu), 0, RD_RELAXED);
+	}
 	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
 	return held;
 }

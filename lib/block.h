@@ -10,19 +10,32 @@
  *   header   magic, version, tag, geometry, state word, row table
  *   slots    slot[row][cpu], each alone on its cache line (cpus > 1)
  *
- * Slot word (uint64_t): 2 x count, modular, bit 0 = ACTIVE.  Acquire and
- * release are CAS loops on the current CPU's slot that never modify an
- * ACTIVE slot.  A slot's own count means nothing (releases on other CPUs
- * drive it anywhere); only a row's sum does, and it must stay below 2^61,
- * which nothing can check without reading every slot.  Starting run-down
- * sets ACTIVE on every slot but keeps the count (v | 1), so the counts stay
- * readable until re-initialize and the harvest can be repeated within the
- * same run-down, adding each row exactly once.  (Only the starter harvests.
+ * Each (row, cpu) has a line of two words, so that a CPU's traffic stays
+ * on its line whichever path a thread takes:
+ *
+ *   pc  the rseq word (rseq.h): a count, modular, that only restartable
+ *       sequences on that CPU add to, and only while the state word reads
+ *       OPEN.  Starting run-down flips the state word, then fences
+ *       (fence.h): from then on no section can commit, so the word is
+ *       stable and the harvest reads it once.  Only in blocks whose flags
+ *       have BLOCK_F_RSEQ; elsewhere it stays zero.
+ *   at  the atomic word, for threads that cannot run sequences (no rseq
+ *       area: valgrind, glibc.pthread.rseq=0; other architectures;
+ *       sanitizer builds; blocks without BLOCK_F_RSEQ): 2 x count,
+ *       modular, bit 0 = ACTIVE.  Acquire and release are CAS loops that
+ *       never modify an ACTIVE word.  Starting run-down sets ACTIVE but
+ *       keeps the count (v | 1).
+ *
+ * A word's own count means nothing (releases on other CPUs or paths drive
+ * it anywhere); only a row's sum does, and it must stay below 2^61, which
+ * nothing can check without reading every word.  The counts stay readable
+ * until re-initialize, so the harvest can be repeated within the same
+ * run-down, adding each row exactly once.  (Only the starter harvests.
  * A harvest delayed across a re-initialize would find HARVESTED clear and
  * add a stale sum, so whoever finishes a run-down for another party must
  * know that the generation has not moved on.  For shared blocks rundownd
  * is the only party that starts and re-initializes, so a restarted daemon
- * may repeat the harvest its predecessor began.)
+ * may repeat the harvest its predecessor began, after its own fence.)
  *
  * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1 DONE,
  * count in bits 2..63, kept modulo 2^62 by unsigned arithmetic.  A release
@@ -72,13 +85,22 @@
 #endif
 
 #define BLOCK_MAGIC 0x4e574452u		/* "RDWN" in memory, little-endian */
-#define BLOCK_VERSION 2u	/* 2: the DONE bit of a drained row */
+#define BLOCK_VERSION 3u	/* 2: the DONE bit of a drained row;
+				 * 3: the rseq word beside each slot */
 #define BLOCK_MAX_CPUS 4096u
 #define BLOCK_MAX_ROWS 4096u
 
-/* Slot word. */
+/* Slot word (at). */
 #define SLOT_ACTIVE ((uint64_t)1)
 #define SLOT_UNIT ((uint64_t)2)
+/* The rseq word (pc) follows the slot word. */
+#define SLOT_PC 1u
+
+/* Block flags (header and layout). */
+#define BLOCK_F_RSEQ 0x1u	/* threads may commit in the rseq words:
+				 * run-down must fence before harvesting */
+#define BLOCK_F_PRIVATE 0x2u	/* one process only: the membarrier fence
+				 * reaches every thread that could commit */
 
 /* Row drain word. */
 #define ROW_HARVESTED ((uint64_t)1)
@@ -116,7 +138,8 @@ struct rundown_block {
 	int32_t starter;	/* pid that began the current run-down */
 	uint32_t serial;	/* rundownd: tells this block from a later one
 				 * with the same tag */
-	uint32_t reserved[2];
+	uint32_t flags;		/* BLOCK_F_*, as formatted */
+	uint32_t reserved;
 	struct block_row row[];	/* rows entries */
 };
 
@@ -126,6 +149,7 @@ struct block_layout {
 	uint32_t rows;
 	uint32_t stride;
 	uint32_t slots_off;
+	uint32_t flags;		/* BLOCK_F_*: block_layout() gives 0 */
 	size_t align;		/* alignment the block's start needs */
 	size_t size;		/* bytes from the header to the end of the slots */
 };
@@ -164,6 +188,14 @@ block_slot_at(struct rundown_block *b, const struct block_layout *l,
 {
 	return (uint64_t *)(void *)((char *)b + l->slots_off +
 	    ((size_t)row * l->cpus + cpu) * l->stride);
+}
+
+/* The rseq word of row, cpu (the word after its slot). */
+static inline uint64_t *
+block_pc_at(struct rundown_block *b, const struct block_layout *l,
+    uint32_t row, uint32_t cpu)
+{
+	return block_slot_at(b, l, row, cpu) + SLOT_PC;
 }
 
 /* The slot of row, cpu by the header's own geometry: only for a block
@@ -246,15 +278,19 @@ bool block_undrained(struct rundown_block *b, const struct block_layout *l,
  * a time to pin down what happens between them.
  *   block_begin:  OPEN -> RUNDOWN (one caller wins): 0, or -EALREADY if the
  *                 state was not OPEN (*state gets the word read).
+ *   block_fence:  if l->flags has BLOCK_F_RSEQ, the fence (fence.h) after
+ *                 which no rseq section that read OPEN can commit.
  *   block_switch: sets ACTIVE on slot (row, cpu), keeping its count.
  *   block_harvest_row: switches every slot of the row, then adds their sum
- *                 to the row's drain word unless it already was (once).
+ *                 and the row's rseq words to its drain word unless that
+ *                 was done (once).  Only after block_fence().
  *   block_check_drained: if every row is drained, RUNDOWN -> DRAINED for
  *                 the generation in the word `seen` and wakes all waiters.
  *                 Only for the waiting side (the starter, waiters,
  *                 rundownd): a releaser never calls it (see above).
  */
 int block_begin(struct rundown_block *b, uint32_t *state);
+void block_fence(const struct block_layout *l);
 void block_switch(struct rundown_block *b, const struct block_layout *l,
     uint32_t row, uint32_t cpu);
 void block_harvest_row(struct rundown_block *b, const struct block_layout *l,

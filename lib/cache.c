@@ -17,7 +17,9 @@
 #endif
 
 #include "cache.h"
+#include "fence.h"
 #include "futex.h"
+#include "rseq.h"
 #include "shared.h"
 
 uint32_t
@@ -61,6 +63,24 @@ rundown_cache_size(void)
 	return cache_size_cpus(cache_cpus());
 }
 
+/*
+ * The flags of a block this process formats.  A heap block is this
+ * process's alone (a child after fork() has a copy), so the membarrier
+ * fence reaches every thread that can commit.  A caller's buffer may be
+ * shared memory, used by other processes: its run-down runs on every CPU,
+ * which this process must be allowed on, or no thread gets the rseq path.
+ */
+static uint32_t
+cache_bflags(uint32_t cpus, uint32_t flags)
+{
+	if (!RD_HAVE_RSEQ_CS)
+		return 0;
+	if (flags & CACHE_HEAP)
+		return fence_private_ready() || fence_cpus_reach(cpus) ?
+		    BLOCK_F_RSEQ | BLOCK_F_PRIVATE : 0;
+	return fence_cpus_reach(cpus) ? BLOCK_F_RSEQ : 0;
+}
+
 /* Formats a one-row block after the descriptor at ref. */
 static int
 cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
@@ -77,6 +97,7 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	if (size < need)
 		return -ENOSPC;
 	block_layout(cpus, 1, &l);
+	l.flags = cache_bflags(cpus, flags);
 	start = round_up((uintptr_t)ref + sizeof(*ref), l.align);
 	b = (struct rundown_block *)start;
 	block_format(b, &l, tag);
@@ -87,6 +108,8 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	    (uintptr_t)ref);
 	ref->cpus = l.cpus;
 	ref->shift = (uint32_t)__builtin_ctz(l.stride);
+	ref->bflags = l.flags;
+	ref->rcpus = cache_rcpus(l.cpus, l.flags);
 	ref->row = 0;
 	ref->rows = 1;
 	ref->tag = tag;
@@ -210,15 +233,22 @@ cache_rseq_cpu(void)
 #endif
 }
 
-/* The fast path, inlined into each public entry point; without an rseq
- * CPU it jumps to the cold tail above. */
-static inline __attribute__((always_inline)) bool
-cache_acquire(rundown_cache_t *ref, uint32_t n)
+/*
+ * The atomic path: the CAS on the current CPU's slot word (block.h), for
+ * threads and blocks without the rseq path.  Where the rseq path exists
+ * this is its cold tail, out of line; elsewhere it is the fast path.
+ */
+#if RD_HAVE_RSEQ_CS
+#define CACHE_ATOMIC_PATH static __attribute__((noinline, cold))
+#else
+#define CACHE_ATOMIC_PATH static inline __attribute__((always_inline))
+#endif
+
+CACHE_ATOMIC_PATH bool
+cache_acquire_atomic(rundown_cache_t *ref, uint32_t n)
 {
 	int32_t cpu = cache_rseq_cpu();
 
-	if (__builtin_expect(ref == NULL, 0))
-		return false;
 	if (__builtin_expect(cpu < 0, 0))
 		return cache_acquire_syscall(ref, n);
 	return block_slot_acquire(cache_slot(ref, (uint32_t)cpu), n);
@@ -226,13 +256,11 @@ cache_acquire(rundown_cache_t *ref, uint32_t n)
 
 /* Release on whatever CPU we run on now: counts are summed, never per
  * slot.  An ACTIVE slot sends the release to the row (out of line). */
-static inline __attribute__((always_inline)) void
-cache_release(rundown_cache_t *ref, uint32_t n)
+CACHE_ATOMIC_PATH void
+cache_release_atomic(rundown_cache_t *ref, uint32_t n)
 {
 	int32_t cpu = cache_rseq_cpu();
 
-	if (__builtin_expect(ref == NULL, 0))
-		return;
 	if (__builtin_expect(cpu < 0, 0)) {
 		cache_release_syscall(ref, n);
 		return;
@@ -240,6 +268,54 @@ cache_release(rundown_cache_t *ref, uint32_t n)
 	if (__builtin_expect(!block_slot_release(cache_slot(ref,
 	    (uint32_t)cpu), n), 0))
 		cache_release_slow(ref, n);
+}
+
+/*
+ * The fast path, inlined into each public entry point: one restartable
+ * sequence that adds n to this CPU's rseq word while the state word reads
+ * OPEN (rseq.h).  A closed block refuses the acquire, or sends the release
+ * to the row; no rseq slot for this thread or block (rcpus 0, or no rseq
+ * area) takes the atomic path.
+ */
+static inline __attribute__((always_inline)) bool
+cache_acquire(rundown_cache_t *ref, uint32_t n)
+{
+	if (__builtin_expect(ref == NULL, 0))
+		return false;
+#if RD_HAVE_RSEQ_CS
+	switch (rd_rseq_add(rd_rseq_area(), cache_state(ref), ST_MASK,
+	    cache_pc(ref), ref->shift, ref->rcpus, n)) {
+	case RD_RSEQ_DONE:
+		return true;
+	case RD_RSEQ_CLOSED:
+		return false;
+	default:
+		break;
+	}
+#endif
+	return cache_acquire_atomic(ref, n);
+}
+
+static inline __attribute__((always_inline)) void
+cache_release(rundown_cache_t *ref, uint32_t n)
+{
+	if (__builtin_expect(ref == NULL, 0))
+		return;
+#if RD_HAVE_RSEQ_CS
+	switch (rd_rseq_add(rd_rseq_area(), cache_state(ref), ST_MASK,
+	    cache_pc(ref), ref->shift, ref->rcpus, -(uint64_t)n)) {
+	case RD_RSEQ_DONE:
+		return;
+	case RD_RSEQ_CLOSED:
+		/* Run down (or being re-initialized): the rseq words are
+		 * harvested, so the release is owed to the row. */
+		cache_release_slow(ref, n);
+		return;
+	default:
+		break;
+	}
+#endif
+	cache_release_atomic(ref, n);
 }
 
 bool

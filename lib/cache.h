@@ -18,6 +18,7 @@
 #include <rundown/rundown.h>
 
 #include "block.h"
+#include "rseq.h"
 
 #define CACHE_MAGIC 0x52434443u		/* descriptor initialized */
 
@@ -35,6 +36,9 @@ struct rundown_cache {
 	int64_t row_off;	/* slot[row][0] address minus descriptor address */
 	uint32_t cpus;		/* slots per row */
 	uint32_t shift;		/* log2 of the bytes between slots */
+	uint32_t rcpus;		/* cpus if this process's threads may commit
+				 * in the rseq words (rseq.h), else 0 */
+	uint32_t bflags;	/* the block's BLOCK_F_* */
 	uint32_t row;		/* this process's row */
 	uint32_t rows;		/* of the block: with cpus, its checked shape */
 	uint32_t tag;
@@ -65,6 +69,30 @@ static inline void
 cache_layout(const rundown_cache_t *ref, struct block_layout *l)
 {
 	block_layout(ref->cpus, ref->rows, l);
+	l->flags = ref->bflags;
+}
+
+/* The block's state word, which the rseq sections check. */
+static inline const uint32_t *
+cache_state(const rundown_cache_t *ref)
+{
+	return &cache_block(ref)->state;
+}
+
+/* CPU 0's rseq word in this process's row. */
+static inline char *
+cache_pc(const rundown_cache_t *ref)
+{
+	return (char *)ref + ref->row_off + SLOT_PC * sizeof(uint64_t);
+}
+
+/* What rcpus should be for a block of cpus slots and flags bflags: the
+ * block says whether its run-down fences, this build whether its threads
+ * can run the sections at all. */
+static inline uint32_t
+cache_rcpus(uint32_t cpus, uint32_t bflags)
+{
+	return RD_HAVE_RSEQ_CS && (bflags & BLOCK_F_RSEQ) ? cpus : 0;
 }
 
 /* Acquire and release on the slot of a given CPU rather than the current

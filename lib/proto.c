@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "block.h"
 #include "proto.h"
 
 long
@@ -124,7 +125,7 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 		struct proto_attached a;
 
 		memcpy(&a, p, sizeof(a));
-		if (a.reserved != 0)
+		if ((a.bflags & ~BLOCK_F_RSEQ) != 0)
 			return -EBADMSG;
 	} else if (h->type == PROTO_STATUS_REPLY) {
 		memcpy(&info, p, sizeof(info));

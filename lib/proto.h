@@ -96,7 +96,8 @@ struct proto_attached {
 	uint64_t size;		/* bytes to map */
 	uint32_t serial;	/* this block, as opposed to a later one with
 				 * the same tag: DETACH must name it */
-	uint32_t reserved;
+	uint32_t bflags;	/* the block's flags (lib/block.h BLOCK_F_*):
+				 * BLOCK_F_RSEQ if rundownd fences */
 };
 
 struct proto_info {

@@ -73,6 +73,7 @@ shared_child(void)
 		ref->inert = SLOT_ACTIVE;
 		ref->row_off = (int64_t)offsetof(struct rundown_cache, inert);
 		ref->cpus = 1;		/* every CPU maps to the inert slot */
+		ref->rcpus = 0;		/* and no rseq word */
 		ref->flags |= CACHE_FORKED;
 		if (sh->conn != NULL)
 			client_forget(sh->conn);
@@ -187,6 +188,8 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	    (size_t)a.row * a.cpus * l.stride, ref);
 	ref->cpus = a.cpus;
 	ref->shift = (uint32_t)__builtin_ctz(l.stride);
+	ref->bflags = a.bflags & BLOCK_F_RSEQ;
+	ref->rcpus = cache_rcpus(a.cpus, ref->bflags);
 	ref->row = a.row;
 	ref->rows = a.rows;
 	ref->tag = tag;

@@ -46,6 +46,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "fence.h"
 #include "guard.h"
 #include "log.h"
 #include "reaper.h"
@@ -124,6 +125,7 @@ static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
 static char shm_prefix[PROTO_SHM_PREFIX_MAX];
 static const struct config *cfg;
+static uint32_t block_flags;	/* of the blocks created: BLOCK_F_RSEQ or 0 */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
@@ -589,6 +591,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	if (rows > cfg->max_rows ||
 	    block_layout(cache_cpus(), rows, &l) != 0)
 		return -EINVAL;
+	l.flags = block_flags;
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag)
 			return -EEXIST;
@@ -739,8 +742,9 @@ registry_adopt_one(const char *entry)
 	if (h.version != BLOCK_VERSION || h.line != BLOCK_LINE ||
 	    h.tag != tag || block_layout(h.cpus, h.rows, &l) != 0 ||
 	    h.stride != l.stride || h.slots_off != l.slots_off ||
-	    l.rows > cfg->max_rows)
+	    l.rows > cfg->max_rows || (h.flags & ~BLOCK_F_RSEQ) != 0)
 		goto bad;
+	l.flags = h.flags;
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag) {
 			log_warnx("%s: %s is a second block of the tag; left "
@@ -780,6 +784,8 @@ registry_adopt_one(const char *entry)
 	if ((s & ST_MASK) == ST_RESETTING)
 		block_reset(b, &blk->lay, s);
 	else if ((s & ST_MASK) == ST_RUNDOWN) {
+		/* The killed daemon's fence may not have finished. */
+		block_fence(&blk->lay);
 		for (r = 0; r < blk->lay.rows; r++)
 			block_harvest_row(b, &blk->lay, r);
 		block_check_drained(b, &blk->lay, s);
@@ -860,6 +866,18 @@ registry_init(const struct config *c, struct event_base *b)
 	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
+	/*
+	 * Clients commit in the rseq words of a block only if its run-down
+	 * fences them, which for processes other than this one means running
+	 * on every CPU (lib/fence.h).  Confined to fewer CPUs, the daemon
+	 * makes blocks whose clients take the atomic path.
+	 */
+	if (fence_cpus_reach(cache_cpus()))
+		block_flags = BLOCK_F_RSEQ;
+	else
+		log_warnx("not allowed on every CPU: clients of new blocks "
+		    "take the slower atomic path (see CPU AFFINITY in "
+		    "rundownd(8))");
 }
 
 /* ---- control operations ----------------------------------------------- */
@@ -991,6 +1009,7 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 	a->rows = blk->lay.rows;
 	a->size = blk->size;
 	a->serial = blk->geom.serial;
+	a->bflags = blk->lay.flags;
 	*fd = blk->fd;
 	log_debug("%s: pid %ld (%s) attached to row %u", blk->tagstr,
 	    (long)pid, reaper_comm(p), r);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "proto.h"
 #include "testutil.h"
 
@@ -463,10 +464,15 @@ START_TEST(test_reserved)
 		req.flags = 0;
 	}
 
-	a.reserved = 1;
+	/* Block flags: only BLOCK_F_RSEQ travels (BLOCK_F_PRIVATE never
+	 * describes a daemon's block). */
+	a.bflags = BLOCK_F_PRIVATE;
 	frame_rejected(PROTO_ATTACHED, &a, sizeof(a), -EBADMSG);
-	a.reserved = 0x80000000u;
+	a.bflags = 0x80000000u;
 	frame_rejected(PROTO_ATTACHED, &a, sizeof(a), -EBADMSG);
+	a.bflags = BLOCK_F_RSEQ;
+	round_trip(PROTO_ATTACHED, 9, &a, sizeof(a));
+	a.bflags = 0;
 
 	len = list_payload(2, 2);
 	((struct proto_count *)(void *)payload)->reserved = 1;

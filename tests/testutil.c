@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache.h"
+#include "rseq.h"
 #include "testutil.h"
 
 unsigned
@@ -222,4 +224,17 @@ test_map_shared(size_t size)
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	return p;
+}
+
+bool
+test_rseq_path(uint32_t bflags)
+{
+#if RD_HAVE_RSEQ_CS
+	return cache_rcpus(1, bflags) != 0 &&
+	    (int32_t)__atomic_load_n(&rd_rseq_area()->cpu_id,
+	    __ATOMIC_RELAXED) >= 0;
+#else
+	(void)bflags;
+	return false;
+#endif
 }

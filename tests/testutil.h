@@ -34,6 +34,12 @@ void *test_map_shared(size_t size);
 /* Relative timespec of ms milliseconds. */
 struct timespec test_ms(long ms);
 
+/* True if this process's threads (and children forked from it) commit in
+ * the rseq words of a block with flags bflags (lib/rseq.h): a run-down
+ * that has begun refuses their acquires at once, with no window before
+ * the harvest switches their slots. */
+bool test_rseq_path(uint32_t bflags);
+
 /* A pipe used as a one-shot or counting signal between threads/processes. */
 struct test_signal {
 	int fd[2];

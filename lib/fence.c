@@ -1,0 +1,153 @@
+/* fence.c: the fences that end rseq critical sections (see fence.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "atomics.h"
+#include "fence.h"
+
+static int
+membarrier(int cmd)
+{
+#ifdef SYS_membarrier
+	return syscall(SYS_membarrier, cmd, 0, 0) == 0 ? 0 : -errno;
+#else
+	(void)cmd;
+	return -ENOSYS;
+#endif
+}
+
+bool
+fence_private_ready(void)
+{
+	/* 0 not tried, 1 registered, -1 refused.  Racing first callers
+	 * register twice, which the kernel allows. */
+	static int ready;
+	int r = rd_load(&ready, RD_RELAXED);
+
+	if (r == 0) {
+		r = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0 ?
+		    1 : -1;
+		rd_store(&ready, r, RD_RELAXED);
+	}
+	return r > 0;
+}
+
+int
+fence_private(void)
+{
+	int r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
+
+	/* A process that never registered (or a child, which may not have
+	 * inherited the registration) registers now. */
+	if (r == -EPERM &&
+	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0)
+		r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
+	return r;
+}
+
+/* True if cpu is online, by /sys/devices/system/cpu/online ("0-3,8,10-11");
+ * true as well if that cannot be read, which errs on the side of saying
+ * a CPU was missed. */
+static bool
+cpu_online(uint32_t cpu)
+{
+	char buf[4096], *p, *end;
+	unsigned long lo, hi;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	for (p = buf; *p != '\0' && *p != '\n'; p = end) {
+		lo = strtoul(p, &end, 10);
+		if (end == p)
+			return true;
+		hi = lo;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtoul(p, &end, 10);
+			if (end == p)
+				return true;
+		}
+		if (cpu >= lo && cpu <= hi)
+			return true;
+		if (*end == ',')
+			end++;
+	}
+	return false;
+}
+
+/* Room for the affinity of any machine the block layout allows. */
+#define FENCE_MAX_CPUS 4096u
+
+/* Walks the CPUs below cpus: runs on each if go, else only checks that it
+ * could.  0, -EPERM (an online CPU out of reach) or -errno. */
+static int
+fence_walk(uint32_t cpus, bool go)
+{
+	size_t size = CPU_ALLOC_SIZE(cpus), all = CPU_ALLOC_SIZE(FENCE_MAX_CPUS);
+	cpu_set_t *old, *one;
+	int here = sched_getcpu(), r = 0;
+	bool moved = false;
+	uint32_t cpu;
+
+	old = CPU_ALLOC(FENCE_MAX_CPUS);
+	one = CPU_ALLOC(cpus);
+	if (old == NULL || one == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (sched_getaffinity(0, all, old) != 0) {
+		r = -errno;
+		goto out;
+	}
+	for (cpu = 0; cpu < cpus; cpu++) {
+		/*
+		 * Running: the CPU we are on needs no visit (nothing else
+		 * runs there now, and whatever ran there last was switched
+		 * out).  Checking: a CPU we may run on needs no try.
+		 */
+		if (go ? (int)cpu == here : CPU_ISSET_S(cpu, all, old))
+			continue;
+		CPU_ZERO_S(size, one);
+		CPU_SET_S(cpu, size, one);
+		/* Returns on that CPU: the kernel migrates the calling
+		 * thread before the call comes back. */
+		if (sched_setaffinity(0, size, one) == 0)
+			moved = true;
+		else if (cpu_online(cpu))
+			r = -EPERM;
+	}
+	if (moved)
+		sched_setaffinity(0, all, old);
+out:
+	CPU_FREE(old);
+	CPU_FREE(one);
+	return r;
+}
+
+int
+fence_cpus(uint32_t cpus)
+{
+	return fence_walk(cpus, true);
+}
+
+bool
+fence_cpus_reach(uint32_t cpus)
+{
+	return fence_walk(cpus, false) == 0;
+}
