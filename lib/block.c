@@ -536,3 +536,162 @@ block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_
 	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
 	return held;
 }
+
+/* ---- for rundownd: the words, the header and the rows of a shared block --
+ *
+ * rundownd reads and writes a shared block only through these and the
+ * functions above, so that the encoding (the state word's bits, the row
+ * table, the header's fields) stays in this file.  They assume what
+ * block_reclaim_row() assumes: the daemon is the only party that starts,
+ * harvests and re-initializes the block, all on one thread.
+ */
+
+/* The state word's low bits are the public states, so that a word's
+ * state needs no table. */
+_Static_assert(ST_OPEN == RUNDOWN_OPEN && ST_RUNDOWN == RUNDOWN_RUNNING_DOWN &&
+    ST_DRAINED == RUNDOWN_DRAINED && ST_COMPLETED == RUNDOWN_COMPLETED &&
+    ST_RESETTING == RUNDOWN_RESETTING, "state bits are not the public states");
+
+/* Harvests every row of the run-down whose word is s, and ends it if that
+ * drains the block.  Repeating it adds each row once (HARVESTED). */
+static void
+harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
+{
+	uint32_t r;
+
+	for (r = 0; r < l->rows; r++)
+		block_harvest_row(b, l, r);
+	block_check_drained(b, l, s);
+}
+
+uint32_t
+block_word(const struct rundown_block *b)
+{
+	return rd_load(&b->state, RD_ACQUIRE);
+}
+
+enum rundown_state
+block_word_state(uint32_t w)
+{
+	return (enum rundown_state)(w & ST_MASK);
+}
+
+uint32_t
+block_word_generation(uint32_t w)
+{
+	return w / ST_GEN_UNIT;
+}
+
+int
+block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word)
+{
+	if (block_begin(b, word) != 0) {
+		*word = block_state(b, l);	/* a run-down may be over */
+		return -EALREADY;
+	}
+	/* As block_start(), which cannot tell who began. */
+	harvest_all(b, l, *word);
+	return 0;
+}
+
+uint32_t
+block_settle(struct rundown_block *b, const struct block_layout *l,
+    uint32_t **word, uint32_t *value)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE);
+
+	*word = NULL;
+	*value = 0;
+	/*
+	 * As block_state(), keeping the row found undrained: the loop ends
+	 * either off RUNDOWN or with *word, *value read in the same pass
+	 * that found the run-down still running.  Each block_check_drained()
+	 * moves the word off s, unless a row reads undrained again (a client
+	 * wrote it), which the next pass finds.
+	 */
+	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value)) {
+		block_check_drained(b, l, s);
+		s = rd_load(&b->state, RD_ACQUIRE);
+	}
+	return s;
+}
+
+uint32_t
+block_recover(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+
+	/* Every step of both can be repeated (block.h), so a daemon killed
+	 * in either leaves nothing that doing it again would spoil. */
+	if ((s & ST_MASK) == ST_RESETTING)
+		block_reset(b, l, s);
+	else if ((s & ST_MASK) == ST_RUNDOWN)
+		harvest_all(b, l, s);
+	return rd_load(&b->state, RD_SEQ_CST);
+}
+
+int
+block_header_check(const struct rundown_block *h, uint32_t tag,
+    struct block_layout *l, uint32_t *serial)
+{
+	if (h->magic != BLOCK_MAGIC)
+		return -EBADMSG;
+	/* The geometry must be the one block_layout() gives for its cpus
+	 * and rows, so that every address the layout computes lies where
+	 * the block's own processes put it. */
+	if (h->version != BLOCK_VERSION || h->line != BLOCK_LINE ||
+	    h->tag != tag || block_layout(h->cpus, h->rows, l) != 0 ||
+	    h->stride != l->stride || h->slots_off != l->slots_off)
+		return -EPROTO;
+	*serial = h->serial;
+	return 0;
+}
+
+bool
+block_set_header(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag, uint32_t serial)
+{
+	/* magic .. slots_off: the part block_format_header() fills from l
+	 * and tag, before the state word, which is left alone. */
+	size_t fixed = offsetof(struct rundown_block, state);
+	struct rundown_block g;
+
+	block_format_header(&g, l, tag);
+	if (memcmp(b, &g, fixed) == 0 && b->serial == serial)
+		return false;
+	memcpy(b, &g, fixed);
+	b->serial = serial;
+	return true;
+}
+
+void
+block_row_claim(struct rundown_block *b, uint32_t r, int32_t pid,
+    uint64_t start)
+{
+	/* The start time first, then the pid that marks the row taken:
+	 * only the daemon reads them, and it wrote them. */
+	rd_store(&b->row[r].start, start, RD_RELAXED);
+	rd_store(&b->row[r].owner, pid, RD_RELAXED);
+}
+
+int32_t
+block_row_owner(const struct rundown_block *b, uint32_t r, uint64_t *start)
+{
+	int32_t pid = rd_load(&b->row[r].owner, RD_RELAXED);
+
+	if (start != NULL)
+		*start = rd_load(&b->row[r].start, RD_RELAXED);
+	return pid;
+}
+
+int64_t
+block_row_free(struct rundown_block *b, const struct block_layout *l,
+    uint32_t r)
+{
+	int64_t held = block_reclaim_row(b, l, r);
+
+	rd_store(&b->row[r].owner, 0, RD_RELAXED);
+	rd_store(&b->row[r].start, 0, RD_RELAXED);
+	return held;
+}
