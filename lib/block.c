@@ -14,8 +14,8 @@
  *   - Releasers do not mark the drain: the CAS that drains a row is a
  *     releaser's last access to the block (block.h), then it wakes that
  *     row's futex.  The waiting side marks it: the starter right after
- *     its harvest, a waiter (block_wait) or rundownd (its watcher) when
- *     block_undrained() finds every row drained.  A waiter that finds a
+ *     its harvest, a waiter (block_wait) or rundownd (block_settle, when
+ *     its watcher pokes) when block_undrained() finds every row drained.  A waiter that finds a
  *     row not drained sleeps on that row's futex with the value it read,
  *     so the drain of that row, which changes the low half (DONE), wakes
  *     it or keeps it from sleeping; it then looks at the next row.
