@@ -14,8 +14,8 @@
  *   - Releasers do not mark the drain: the CAS that drains a row is a
  *     releaser's last access to the block (block.h), then it wakes that
  *     row's futex.  The waiting side marks it: the starter right after
- *     its harvest, a waiter (block_wait) or rundownd (its watcher) when
- *     block_undrained() finds every row drained.  A waiter that finds a
+ *     its harvest, a waiter (block_wait) or rundownd (block_settle, when
+ *     its watcher pokes) when block_undrained() finds every row drained.  A waiter that finds a
  *     row not drained sleeps on that row's futex with the value it read,
  *     so the drain of that row, which changes the low half (DONE), wakes
  *     it or keeps it from sleeping; it then looks at the next row.
@@ -319,23 +319,35 @@ block_state(struct rundown_block *b, const struct block_layout *l)
 	return s;
 }
 
-uint32_t
-block_start(struct rundown_block *b, const struct block_layout *l)
+/*
+ * Fences, harvests every row of the run-down whose word is s, and ends it
+ * if that drains the block.  Repeating it adds each row once (HARVESTED),
+ * so whoever finishes a run-down for a starter that died repeats it all,
+ * the fence included (the starter may have died before its fence ended).
+ */
+static void
+harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 {
-	uint32_t s, r;
+	uint32_t r;
 
-	if (block_begin(b, &s) != 0)
-		return block_state(b, l);	/* a run-down may be over */
 	block_fence(l);
 	/*
 	 * Row by row: a protection is acquired and released in one process,
-	 * hence one row, so rows drain independently.  Until a slot is
-	 * switched an acquire on it still succeeds; it is harvested with the
-	 * slot and waited for.
+	 * hence one row, so rows drain independently.  Until an atomic slot
+	 * is switched an acquire on it still succeeds; it is harvested with
+	 * the slot and waited for.
 	 */
 	for (r = 0; r < l->rows; r++)
 		block_harvest_row(b, l, r);
 	block_check_drained(b, l, s);
+}
+
+uint32_t
+block_start(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s;
+
+	block_begin_harvest(b, l, &s);
 	return s;
 }
 
@@ -572,5 +584,154 @@ block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_
 		rd_store(block_pc_at(b, l, r, cpu), 0, RD_RELAXED);
 	}
 	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
+	return held;
+}
+
+/* ---- for rundownd: the words, the header and the rows of a shared block --
+ *
+ * rundownd reads and writes a shared block only through these and the
+ * functions above, so that the encoding (the state word's bits, the row
+ * table, the header's fields) stays in this file.  They assume what
+ * block_reclaim_row() assumes: the daemon is the only party that starts,
+ * harvests and re-initializes the block, all on one thread.
+ */
+
+/* The state word's low bits are the public states, so that a word's
+ * state needs no table. */
+_Static_assert(ST_OPEN == RUNDOWN_OPEN && ST_RUNDOWN == RUNDOWN_RUNNING_DOWN &&
+    ST_DRAINED == RUNDOWN_DRAINED && ST_COMPLETED == RUNDOWN_COMPLETED &&
+    ST_RESETTING == RUNDOWN_RESETTING, "state bits are not the public states");
+
+uint32_t
+block_word(const struct rundown_block *b)
+{
+	return rd_load(&b->state, RD_ACQUIRE);
+}
+
+enum rundown_state
+block_word_state(uint32_t w)
+{
+	return (enum rundown_state)(w & ST_MASK);
+}
+
+uint32_t
+block_word_generation(uint32_t w)
+{
+	return w / ST_GEN_UNIT;
+}
+
+int
+block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word)
+{
+	if (block_begin(b, word) != 0) {
+		*word = block_state(b, l);	/* a run-down may be over */
+		return -EALREADY;
+	}
+	/* As block_start(), which cannot tell who began. */
+	harvest_all(b, l, *word);
+	return 0;
+}
+
+uint32_t
+block_settle(struct rundown_block *b, const struct block_layout *l,
+    uint32_t **word, uint32_t *value)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE);
+
+	*word = NULL;
+	*value = 0;
+	/*
+	 * As block_state(), keeping the row found undrained: the loop ends
+	 * either off RUNDOWN or with *word, *value read in the same pass
+	 * that found the run-down still running.  Each block_check_drained()
+	 * moves the word off s, unless a row reads undrained again (a client
+	 * wrote it), which the next pass finds.
+	 */
+	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value)) {
+		block_check_drained(b, l, s);
+		s = rd_load(&b->state, RD_ACQUIRE);
+	}
+	return s;
+}
+
+uint32_t
+block_recover(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
+
+	/* Every step of both can be repeated (block.h), so a daemon killed
+	 * in either leaves nothing that doing it again would spoil. */
+	if ((s & ST_MASK) == ST_RESETTING)
+		block_reset(b, l, s);
+	else if ((s & ST_MASK) == ST_RUNDOWN)
+		harvest_all(b, l, s);
+	return rd_load(&b->state, RD_SEQ_CST);
+}
+
+int
+block_header_check(const struct rundown_block *h, uint32_t tag,
+    struct block_layout *l, uint32_t *serial)
+{
+	if (h->magic != BLOCK_MAGIC)
+		return -EBADMSG;
+	/* The geometry must be the one block_layout() gives for its cpus
+	 * and rows, so that every address the layout computes lies where
+	 * the block's own processes put it. */
+	if (h->version != BLOCK_VERSION || h->line != BLOCK_LINE ||
+	    h->tag != tag || block_layout(h->cpus, h->rows, l) != 0 ||
+	    h->stride != l->stride || h->slots_off != l->slots_off ||
+	    (h->flags & ~BLOCK_F_RSEQ) != 0)
+		return -EPROTO;
+	l->flags = h->flags;
+	*serial = h->serial;
+	return 0;
+}
+
+bool
+block_set_header(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag, uint32_t serial)
+{
+	/* magic .. slots_off: the part block_format_header() fills from l
+	 * and tag, before the state word, which is left alone. */
+	size_t fixed = offsetof(struct rundown_block, state);
+	struct rundown_block g;
+
+	block_format_header(&g, l, tag);
+	if (memcmp(b, &g, fixed) == 0 && b->serial == serial)
+		return false;
+	memcpy(b, &g, fixed);
+	b->serial = serial;
+	return true;
+}
+
+void
+block_row_claim(struct rundown_block *b, uint32_t r, int32_t pid,
+    uint64_t start)
+{
+	/* The start time first, then the pid that marks the row taken:
+	 * only the daemon reads them, and it wrote them. */
+	rd_store(&b->row[r].start, start, RD_RELAXED);
+	rd_store(&b->row[r].owner, pid, RD_RELAXED);
+}
+
+int32_t
+block_row_owner(const struct rundown_block *b, uint32_t r, uint64_t *start)
+{
+	int32_t pid = rd_load(&b->row[r].owner, RD_RELAXED);
+
+	if (start != NULL)
+		*start = rd_load(&b->row[r].start, RD_RELAXED);
+	return pid;
+}
+
+int64_t
+block_row_free(struct rundown_block *b, const struct block_layout *l,
+    uint32_t r)
+{
+	int64_t held = block_reclaim_row(b, l, r);
+
+	rd_store(&b->row[r].owner, 0, RD_RELAXED);
+	rd_store(&b->row[r].start, 0, RD_RELAXED);
 	return held;
 }

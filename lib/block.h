@@ -344,4 +344,76 @@ int64_t block_row_held(struct rundown_block *b, const struct block_layout *l,
 int64_t block_reclaim_row(struct rundown_block *b, const struct block_layout *l,
     uint32_t r);
 
+/* ---- for rundownd --------------------------------------------------------
+ *
+ * What the daemon needs of a shared block, so that it never names the
+ * encoding above (state bits, row table, header fields).  It keeps a
+ * state word only as an opaque value: to compare two for equality ("has
+ * the run-down moved on?") and to ask these functions about.  The same
+ * rules hold as for block_reclaim_row(): rundownd is the only party that
+ * starts, harvests and re-initializes the block.
+ */
+
+/* The state word now (acquire: a caller that sees DRAINED may free what
+ * the block guarded). */
+uint32_t block_word(const struct rundown_block *b);
+
+/* The state a word shows (a word a client scribbled may show none of
+ * enum rundown_state's values), and its generation: re-initializes so far,
+ * modulo 2^29. */
+enum rundown_state block_word_state(uint32_t w);
+uint32_t block_word_generation(uint32_t w);
+
+/* block_start() that tells whether this call began the run-down: 0 if it
+ * did, -EALREADY if one was begun already (in progress or over) or the
+ * block is resetting.  *word gets what block_start() returns. */
+int block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word);
+
+/* The state word, once a run-down whose rows are all drained is ended (as
+ * block_state()).  While the word shows RUNNING_DOWN, *word and *value are
+ * the futex of the first row not yet drained and the value it held, which
+ * that row's drain changes: what a watcher sleeps on.  Else NULL and 0. */
+uint32_t block_settle(struct rundown_block *b, const struct block_layout *l,
+    uint32_t **word, uint32_t *value);
+
+/* Finishes what a daemon killed on the block left half done, at adoption:
+ * a re-initialize (block_reset(), opening the next generation), or the
+ * harvest of a run-down (repeated: each row is added once), then ends the
+ * run-down if that drains it.  Returns the state word after. */
+uint32_t block_recover(struct rundown_block *b, const struct block_layout *l);
+
+/* Checks a header copied out of an object found at start-up (sizeof(struct
+ * rundown_block) bytes, read once: a client may be writing it): 0 with
+ * its layout and serial; -EBADMSG if it is no block at all (no magic:
+ * wiped, or cut short); -EPROTO if it is a block, but of another version,
+ * line size or tag, or with a geometry that block_layout() does not give. */
+int block_header_check(const struct rundown_block *h, uint32_t tag,
+    struct block_layout *l, uint32_t *serial);
+
+/* Makes b's header read as formatted for l and tag, with serial (which
+ * tells this block from a later one of the tag), leaving the state word
+ * and the rows alone: at creation, and to undo a client's overwrite.
+ * True if anything had to be written. */
+bool block_set_header(struct rundown_block *b, const struct block_layout *l,
+    uint32_t tag, uint32_t serial);
+
+/*
+ * Row owners (r < the checked rows): the process a row is lent to, by pid
+ * and start time (clock ticks after boot, so that a reused pid is not the
+ * owner).  Every attached process can write them; the daemon reads them
+ * only at adoption, and a free row reads 0.
+ *   block_row_claim: lends row r to (pid, start).
+ *   block_row_owner: the pid of row r, 0 if free, and its start if start
+ *                    is not NULL.
+ *   block_row_free:  block_reclaim_row() (same rules), then marks the row
+ *                    free; returns what it held.
+ */
+void block_row_claim(struct rundown_block *b, uint32_t r, int32_t pid,
+    uint64_t start);
+int32_t block_row_owner(const struct rundown_block *b, uint32_t r,
+    uint64_t *start);
+int64_t block_row_free(struct rundown_block *b, const struct block_layout *l,
+    uint32_t r);
+
 #endif /* RUNDOWN_BLOCK_H */

@@ -34,23 +34,24 @@
  *                while it holds protection.  The rows are alike, so one
  *                death stands for any.
  *   daemon       rundownd's loop, one handler at a time:
- *                registry_wait -> block_start (block_begin, block_harvest_row
- *                with block_switch, block_check_drained);
+ *                registry_wait -> block_begin_harvest (block_begin,
+ *                block_harvest_row with block_switch, block_check_drained);
  *                PROTO_COMPLETED -> block_completed;
  *                PROTO_REINIT -> block_reinit -> block_reset;
- *                registry_holder_exited -> registry_reclaim -> block_reclaim_row
- *                (block_row_held, then the settle or the reset of the row,
- *                block_check_drained);
- *                the watcher's poke -> registry_settle -> block_undrained
- *                and block_check_drained (releasers never end a run-down:
+ *                registry_holder_exited -> registry_reclaim ->
+ *                block_row_free -> block_reclaim_row (block_row_held, then
+ *                the settle or the reset of the row, block_check_drained);
+ *                the watcher's poke -> registry_settle -> block_settle ->
+ *                block_undrained and block_check_drained (releasers never end a run-down:
  *                the daemon does, for shared blocks).
  *                Once it has done all its run-downs and the block reads
  *                drained or completed, it may free the block (ghost
  *                `gone`): from then on no client may touch it.
  *                With MAXCRASH 1 it dies once anywhere in block_reset
  *                (CRASHIN ST_RESETTING) or in a harvest (ST_RUNDOWN) and a
- *                new daemon runs registry_adopt_one: block_reset again, or
- *                every block_harvest_row again and block_check_drained.
+ *                new daemon runs registry_adopt_one -> block_recover:
+ *                block_reset again, or every block_harvest_row again and
+ *                block_check_drained.
  *   crasher      kills rundownd (MAXCRASH).
  *   monitor      invariants, checked in every reachable state.
  * Bounds: MAXRUN run-downs (and MAXRUN - 1 re-initializes between them).

@@ -5,13 +5,15 @@
  * The daemon is the only party that starts, harvests, completes and
  * re-initializes a shared block, all on the loop's thread, so a harvest is
  * never left half done while the daemon runs and reclaiming a dead row
- * (block_reclaim_row) sees nothing else write it.  Clients only acquire
+ * (block_row_free) sees nothing else write it.  Clients only acquire
  * and release on their own rows.
  *
  * Everything the algorithm needs lives in the shared memory (state, rows,
  * row owners), so a restarted daemon re-adopts the objects it finds; what
  * lives here is bookkeeping: which process holds which row, pending waits,
- * and counts of what was reclaimed.
+ * and counts of what was reclaimed.  The block's encoding is lib/block.c's
+ * alone: this file reads and writes a block only through block_*(), and
+ * keeps a state word only to compare it with another or to pass it back.
  *
  * A block's owner and mode (who may attach, who may run it down; checked
  * by control.c) are not in the block's header, which every attached
@@ -84,7 +86,8 @@ struct shm_block {
 	int fd;
 	struct rundown_block *b;
 	size_t size;
-	struct rundown_block geom; /* the header as checked (geometry, serial) */
+	uint32_t serial;	/* the header's, as checked: tells this block
+				 * from a later one with the tag */
 	struct block_layout lay; /* the shape every loop and address uses */
 	struct holder **owner;	/* per row: who holds it, or NULL */
 	uid_t *row_uid;		/* per row: its holder's uid, (uid_t)-1 if
@@ -125,7 +128,9 @@ static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
 static char shm_prefix[PROTO_SHM_PREFIX_MAX];
 static const struct config *cfg;
-static uint32_t block_flags;	/* of the blocks created: BLOCK_F_RSEQ or 0 */
+/* What clients are told of every block (the attach reply's bflags):
+ * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
+static uint32_t client_bflags;
 static struct event_base *base;
 
 static void registry_settle(void *arg);
@@ -171,14 +176,15 @@ registry_rundown_ended(struct shm_block *blk, uint32_t s)
 	    (now.tv_nsec - blk->rd_since.tv_nsec) / 1000000;
 	rows = (unsigned long long)(blk->reclaimed_rows -
 	    blk->rd_reclaimed_rows);
-	if ((s & ~ST_MASK) == (blk->rd_word & ~ST_MASK) &&
-	    ((s & ST_MASK) == ST_DRAINED || (s & ST_MASK) == ST_COMPLETED))
+	if (block_word_generation(s) == block_word_generation(blk->rd_word) &&
+	    (block_word_state(s) == RUNDOWN_DRAINED ||
+	    block_word_state(s) == RUNDOWN_COMPLETED))
 		log_peer_info("%s: drained after %lld ms; holders reclaimed: "
 		    "%llu", blk->tagstr, ms, rows);
 	else
 		log_peer_info("%s: run-down ended after %lld ms by a write to "
 		    "its state (now %s); holders reclaimed: %llu", blk->tagstr,
-		    ms, rundown_state_name((enum rundown_state)(s & ST_MASK)),
+		    ms, rundown_state_name(block_word_state(s)),
 		    rows);
 }
 
@@ -221,25 +227,18 @@ static void
 registry_settle(void *arg)
 {
 	struct shm_block *blk = arg;
-	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE), value = 0;
-	uint32_t *word = NULL;
+	uint32_t s, value, *word;
 	struct waiter *w;
 
 	if (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed)
 		return;
-	while ((s & ST_MASK) == ST_RUNDOWN &&
-	    !block_undrained(blk->b, &blk->lay, &word, &value)) {
-		/* Moves the word off s, unless a row reads undrained again
-		 * (a client wrote it), which the next look finds. */
-		block_check_drained(blk->b, &blk->lay, s);
-		s = rd_load(&blk->b->state, RD_ACQUIRE);
-	}
+	s = block_settle(blk->b, &blk->lay, &word, &value);
 	registry_rundown_ended(blk, s);
 	if (blk->wait_word != s) {
 		while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 			registry_end_wait(w, 0);
 	}
-	if ((s & ST_MASK) == ST_RUNDOWN &&
+	if (block_word_state(s) == RUNDOWN_RUNNING_DOWN &&
 	    (!TAILQ_EMPTY(&blk->waiters) || blk->rd_timed))
 		watcher_arm(blk->watcher, word, value);
 }
@@ -286,16 +285,14 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 {
 	struct timeval tv;
 	struct waiter *w, *w2;
-	uint32_t s, open;
+	uint32_t s;
 
 	/* Starts the run-down if the block is open (harvesting every row
 	 * here, on the loop, so it is never left half done). */
-	open = rd_load(&blk->b->state, RD_ACQUIRE);
-	s = block_start(blk->b, &blk->lay);
-	if ((open & ST_MASK) == ST_OPEN && s == (open | ST_RUNDOWN))
+	if (block_begin_harvest(blk->b, &blk->lay, &s) == 0)
 		registry_rundown_started(blk, s, who);
-	if ((s & ST_MASK) != ST_RUNDOWN ||
-	    rd_load(&blk->b->state, RD_ACQUIRE) != s) {
+	if (block_word_state(s) != RUNDOWN_RUNNING_DOWN ||
+	    block_word(blk->b) != s) {
 		/* Drained.  Waits still pending for it (the watcher's poke
 		 * not yet handled) are answered first, so that a connection
 		 * gets its answers in the order it asked. */
@@ -408,10 +405,10 @@ registry_add(uint32_t tag, const char *name, int fd, struct rundown_block *b,
 	blk->b = b;
 	blk->size = l->size;
 	blk->lay = *l;
-	/* The header as it must read, from what was checked, not from the
-	 * header again: a client may be rewriting it right now. */
-	block_format_header(&blk->geom, l, tag);
-	blk->geom.serial = serial;
+	/* The header as it must read is what was checked (blk->lay, tag,
+	 * serial), never the header again: a client may be rewriting it
+	 * right now. */
+	blk->serial = serial;
 	TAILQ_INIT(&blk->waiters);
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
 	nblocks++;
@@ -464,11 +461,8 @@ registry_restore_size(struct shm_block *blk, bool force)
 static void
 registry_restore_header(struct shm_block *blk)
 {
-	struct rundown_block *b = blk->b, *g = &blk->geom;
-	size_t fixed = offsetof(struct rundown_block, state); /* magic..slots_off */
-
 	registry_restore_size(blk, false);
-	if (memcmp(b, g, fixed) == 0 && b->serial == g->serial)
+	if (!block_set_header(blk->b, &blk->lay, blk->tag, blk->serial))
 		return;
 	/* Logged the 1st, 2nd, 4th, 8th... time: a client that keeps at it
 	 * must not fill the log. */
@@ -476,8 +470,6 @@ registry_restore_header(struct shm_block *blk)
 	if ((blk->restores & (blk->restores - 1)) == 0)
 		log_warnx("%s: header overwritten by a client; restored (%llu "
 		    "times)", blk->tagstr, (unsigned long long)blk->restores);
-	memcpy(b, g, fixed);
-	b->serial = g->serial;
 }
 
 /* A serial for a new block: any value but 0, unlikely to repeat. */
@@ -517,7 +509,7 @@ static int
 registry_perm_write(struct shm_block *blk)
 {
 	struct registry_perm p = {
-		.magic = REGISTRY_PERM_MAGIC, .serial = blk->geom.serial,
+		.magic = REGISTRY_PERM_MAGIC, .serial = blk->serial,
 		.uid = blk->uid, .gid = blk->gid, .mode = blk->mode,
 	};
 	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
@@ -556,7 +548,7 @@ registry_perm_read(struct shm_block *blk)
 	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) != 0 || st.st_size != (off_t)sizeof(p) ||
 	    pread(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p) ||
-	    p.magic != REGISTRY_PERM_MAGIC || p.serial != blk->geom.serial ||
+	    p.magic != REGISTRY_PERM_MAGIC || p.serial != blk->serial ||
 	    (p.mode & ~PROTO_MODE_MASK) != 0 || p.reserved != 0) {
 		close(fd);
 		goto lost;
@@ -581,6 +573,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	struct rundown_block *b;
 	struct shm_block *blk;
 	char name[SHM_NAME_MAX];
+	uint32_t serial;
 	int fd, r;
 
 	if ((mode & ~PROTO_MODE_MASK) != 0)
@@ -591,7 +584,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	if (rows > cfg->max_rows ||
 	    block_layout(cache_cpus(), rows, &l) != 0)
 		return -EINVAL;
-	l.flags = block_flags;
+	l.flags = BLOCK_F_RSEQ;		/* see registry_init() */
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag)
 			return -EEXIST;
@@ -618,8 +611,9 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	if (b == MAP_FAILED)
 		goto fail;
 	block_format(b, &l, tag);
-	b->serial = registry_serial();
-	if ((*out = registry_add(tag, name, fd, b, &l, b->serial)) == NULL) {
+	serial = registry_serial();
+	(void)block_set_header(b, &l, tag, serial);
+	if ((*out = registry_add(tag, name, fd, b, &l, serial)) == NULL) {
 		munmap(b, l.size);
 		errno = ENOMEM;
 		goto fail;
@@ -649,10 +643,8 @@ fail:
 static int64_t
 registry_release_row(struct shm_block *blk, uint32_t row)
 {
-	int64_t held = block_reclaim_row(blk->b, &blk->lay, row);
+	int64_t held = block_row_free(blk->b, &blk->lay, row);
 
-	rd_store(&blk->b->row[row].owner, 0, RD_RELAXED);
-	blk->b->row[row].start = 0;
 	if (blk->owner[row] != NULL) {
 		reaper_put(blk->owner[row]);
 		blk->owner[row] = NULL;
@@ -709,7 +701,8 @@ registry_adopt_one(const char *entry)
 	struct holder *p;
 	struct stat st;
 	char name[300], tagstr[RUNDOWN_TAG_BUFSZ];
-	uint32_t tag, r, s;
+	uint32_t tag, r, serial;
+	uint64_t start;
 	unsigned int v;
 	pid_t pid;
 	int fd, err;
@@ -730,7 +723,7 @@ registry_adopt_one(const char *entry)
 	/* The header read once, into h: a live client may be writing, or
 	 * cutting the object short (a mapping would fault). */
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    h.magic != BLOCK_MAGIC) {
+	    (err = block_header_check(&h, tag, &l, &serial)) == -EBADMSG) {
 		/* Ours, but cut short or wiped by a client while no daemon
 		 * ran: nothing in it can be trusted, and nobody can attach. */
 		log_warnx("%s: %s was cut short or its header wiped; removed",
@@ -739,12 +732,9 @@ registry_adopt_one(const char *entry)
 		close(fd);
 		return;
 	}
-	if (h.version != BLOCK_VERSION || h.line != BLOCK_LINE ||
-	    h.tag != tag || block_layout(h.cpus, h.rows, &l) != 0 ||
-	    h.stride != l.stride || h.slots_off != l.slots_off ||
-	    l.rows > cfg->max_rows || (h.flags & ~BLOCK_F_RSEQ) != 0)
+	if (err != 0 || l.rows > cfg->max_rows)
 		goto bad;
-	l.flags = h.flags;
+	l.flags = BLOCK_F_RSEQ;		/* see registry_init() */
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag) {
 			log_warnx("%s: %s is a second block of the tag; left "
@@ -770,7 +760,7 @@ registry_adopt_one(const char *entry)
 	b = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (b == MAP_FAILED)
 		goto bad;
-	if ((blk = registry_add(tag, name, fd, b, &l, h.serial)) == NULL) {
+	if ((blk = registry_add(tag, name, fd, b, &l, serial)) == NULL) {
 		munmap(b, l.size);
 		goto bad;
 	}
@@ -780,23 +770,13 @@ registry_adopt_one(const char *entry)
 
 	/* Finish what a previous daemon may have left half done: a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
-	s = rd_load(&b->state, RD_SEQ_CST);
-	if ((s & ST_MASK) == ST_RESETTING)
-		block_reset(b, &blk->lay, s);
-	else if ((s & ST_MASK) == ST_RUNDOWN) {
-		/* The killed daemon's fence may not have finished. */
-		block_fence(&blk->lay);
-		for (r = 0; r < blk->lay.rows; r++)
-			block_harvest_row(b, &blk->lay, r);
-		block_check_drained(b, &blk->lay, s);
-	}
+	(void)block_recover(b, &blk->lay);
 	/* Rows of processes that live on stay theirs; the rest are
 	 * reclaimed, since their processes exited while nobody watched. */
 	for (r = 0; r < blk->lay.rows; r++) {
-		pid = rd_load(&b->row[r].owner, RD_RELAXED);
-		if (pid == 0)
+		if ((pid = block_row_owner(b, r, &start)) == 0)
 			continue;
-		p = reaper_get(pid, b->row[r].start, &err);
+		p = reaper_get(pid, start, &err);
 		if (p != NULL) {
 			blk->owner[r] = p;
 			blk->row_uid[r] = (uid_t)-1;
@@ -820,8 +800,8 @@ registry_adopt_one(const char *entry)
 		}
 	}
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
-	    rundown_state_name((enum rundown_state)(rd_load(&b->state,
-	    RD_RELAXED) & ST_MASK)), blk->attached, blk->lay.rows);
+	    rundown_state_name(block_word_state(block_word(b))),
+	    blk->attached, blk->lay.rows);
 	return;
 bad:
 	log_warnx("%s: %s is not a block of ours, or not of this version; "
@@ -869,11 +849,14 @@ registry_init(const struct config *c, struct event_base *b)
 	/*
 	 * Clients commit in the rseq words of a block only if its run-down
 	 * fences them, which for processes other than this one means running
-	 * on every CPU (lib/fence.h).  Confined to fewer CPUs, the daemon
-	 * makes blocks whose clients take the atomic path.
+	 * on every CPU (lib/fence.h).  Every run-down here fences (each
+	 * block's layout has BLOCK_F_RSEQ), whatever the clients were told:
+	 * clients attached under a previous daemon may be using the words.
+	 * Confined to fewer CPUs, the daemon tells new clients to take the
+	 * atomic path.
 	 */
 	if (fence_cpus_reach(cache_cpus()))
-		block_flags = BLOCK_F_RSEQ;
+		client_bflags = BLOCK_F_RSEQ;
 	else
 		log_warnx("not allowed on every CPU: clients of new blocks "
 		    "take the slower atomic path (see CPU AFFINITY in "
@@ -886,13 +869,13 @@ void
 registry_info(struct shm_block *blk, struct proto_info *pi)
 {
 	struct rundown_status st;
-	uint32_t s = rd_load(&blk->b->state, RD_ACQUIRE);
+	uint32_t s = block_word(blk->b);
 
 	memset(pi, 0, sizeof(*pi));
 	block_query(blk->b, &blk->lay, &st);
 	pi->tag = blk->tag;
 	pi->state = (uint32_t)st.state;
-	pi->generation = s / ST_GEN_UNIT;
+	pi->generation = block_word_generation(s);
 	pi->cpus = blk->lay.cpus;
 	pi->rows = blk->lay.rows;
 	pi->attached = blk->attached;
@@ -977,7 +960,7 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 	for (r = 0; r < blk->lay.rows; r++) {
 		if (blk->owner[r] == NULL) {
 			if (free_row == UINT32_MAX &&
-			    blk->b->row[r].owner == 0)
+			    block_row_owner(blk->b, r, NULL) == 0)
 				free_row = r;
 			continue;
 		}
@@ -1000,16 +983,15 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 	blk->owner[r] = p;
 	blk->row_uid[r] = uid;
 	blk->attached++;
-	blk->b->row[r].start = reaper_start(p);
-	rd_store(&blk->b->row[r].owner, pid, RD_RELAXED);
+	block_row_claim(blk->b, r, pid, reaper_start(p));
 	memset(a, 0, sizeof(*a));
 	a->tag = blk->tag;
 	a->row = r;
 	a->cpus = blk->lay.cpus;
 	a->rows = blk->lay.rows;
 	a->size = blk->size;
-	a->serial = blk->geom.serial;
-	a->bflags = blk->lay.flags;
+	a->serial = blk->serial;
+	a->bflags = client_bflags;
 	*fd = blk->fd;
 	log_debug("%s: pid %ld (%s) attached to row %u", blk->tagstr,
 	    (long)pid, reaper_comm(p), r);
@@ -1023,7 +1005,7 @@ registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
 	int64_t h;
 
 	/* A detach meant for an earlier block with this tag (freed since). */
-	if (serial != blk->geom.serial)
+	if (serial != blk->serial)
 		return -ESTALE;
 	/* Only the process that holds a row may give it back. */
 	if (row >= blk->lay.rows || blk->owner[row] == NULL ||
@@ -1056,7 +1038,7 @@ registry_reinit(struct shm_block *blk, const char *who)
 	if ((r = block_reinit(blk->b, &blk->lay)) == 0)
 		log_peer_info("%s: re-initialized by %s, generation %u",
 		    blk->tagstr, who,
-		    rd_load(&blk->b->state, RD_ACQUIRE) / ST_GEN_UNIT);
+		    block_word_generation(block_word(blk->b)));
 	/* Waits for the run-down just ended may not have been told yet
 	 * (their watcher's poke still on its way): now. */
 	registry_settle(blk);
@@ -1102,13 +1084,13 @@ registry_unmap(void *arg)
 int
 registry_free(struct shm_block *blk)
 {
-	uint32_t s = block_state(blk->b, &blk->lay) & ST_MASK;
+	enum rundown_state s = block_word_state(block_state(blk->b, &blk->lay));
 	struct waiter *w;
 
-	if (!(s == ST_DRAINED || s == ST_COMPLETED ||
-	    (s == ST_OPEN && blk->attached == 0)))
+	if (!(s == RUNDOWN_DRAINED || s == RUNDOWN_COMPLETED ||
+	    (s == RUNDOWN_OPEN && blk->attached == 0)))
 		return -EBUSY;
-	registry_rundown_ended(blk, rd_load(&blk->b->state, RD_ACQUIRE));
+	registry_rundown_ended(blk, block_word(blk->b));
 	/* Every wait awaits a run-down, and the state said that none runs:
 	 * all end, whatever a client writes into the word meanwhile. */
 	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)

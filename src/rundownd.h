@@ -8,7 +8,9 @@
  *   control.c   dispatch: one switch on the request type; calls the
  *               registry and builds every reply
  *   registry.c  the blocks by tag: shared memory, rows, the operations
- *               on them, pending waits; returns results, answers no one
+ *               on them, pending waits; returns results, answers no one;
+ *               touches a block only through lib/block.c's functions
+ *               (the state word, header and rows are encoded there alone)
  *   watcher.c   drain-watcher threads and their notify pipe
  *   guard.c     the SIGBUS handler that keeps a client's ftruncate() of
  *               a block from killing the daemon

@@ -1,0 +1,511 @@
+/* check_block.c: what lib/block.c gives rundownd (the words, recovery at
+ * adoption, the header, the row owners), on a block of several rows laid
+ * out by hand, as the daemon lays out a shared one. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rundown/rundown.h>
+
+#include "block.h"
+#include "testutil.h"
+
+/* CPUs and rows of the test block, whatever the machine has. */
+#define TEST_CPUS 4u
+#define TEST_ROWS 2u
+#define TEST_TAG 0x74657374u
+#define TEST_SERIAL 0x5e41a1u
+
+static struct rundown_block *b;	/* the fixture's block */
+static struct block_layout l;
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(block_layout(TEST_CPUS, TEST_ROWS, &l), 0);
+	b = aligned_alloc(l.align, round_up(l.size, l.align));
+	ck_assert_ptr_nonnull(b);
+	block_format(b, &l, TEST_TAG);
+}
+
+static void
+teardown(void)
+{
+	free(b);
+	b = NULL;
+}
+
+/* Adds n protections on row, cpu, as a client's fast path does. */
+static void
+acquire(uint32_t row, uint32_t cpu, uint32_t n)
+{
+	ck_assert(block_slot_acquire(block_slot_at(b, &l, row, cpu), n));
+}
+
+/* Takes n protections off row, cpu, by the slow path once the slot is
+ * switched, as a client does. */
+static void
+release(uint32_t row, uint32_t cpu, uint32_t n)
+{
+	if (!block_slot_release(block_slot_at(b, &l, row, cpu), n))
+		block_release_slow(b, &l, row, n);
+}
+
+/* Asserts the state and outstanding count that block_query() reports. */
+static void
+expect_state(enum rundown_state state, uint64_t outstanding)
+{
+	struct rundown_status st;
+
+	block_query(b, &l, &st);
+	ck_assert_msg(st.state == state, "state %s, expected %s",
+	    rundown_state_name(st.state), rundown_state_name(state));
+	ck_assert_uint_eq(st.outstanding, outstanding);
+}
+
+/* Asserts what the state word w shows. */
+static void
+expect_word(uint32_t w, enum rundown_state state, uint32_t generation)
+{
+	ck_assert_msg(block_word_state(w) == state, "word shows %s, expected %s",
+	    rundown_state_name(block_word_state(w)), rundown_state_name(state));
+	ck_assert_uint_eq(block_word_generation(w), generation);
+}
+
+/* Takes the block through one run-down and re-initialize. */
+static void
+cycle(void)
+{
+	uint32_t w;
+
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+}
+
+/* ---- state words ------------------------------------------------------ */
+
+/* A word tells its state and generation; each re-initialize moves the
+ * generation on by one. */
+START_TEST(test_word)
+{
+	uint32_t w;
+
+	expect_word(block_word(b), RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(block_begin(b, &w), 0);
+	ck_assert_uint_eq(block_word(b), w);
+	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
+	expect_word(block_recover(b, &l), RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+	expect_word(block_word(b), RUNDOWN_OPEN, 1);
+	cycle();
+	cycle();
+	expect_word(block_word(b), RUNDOWN_OPEN, 3);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	expect_word(block_word(b), RUNDOWN_DRAINED, 3);
+	ck_assert_int_eq(block_completed(b, &l), 0);
+	expect_word(block_word(b), RUNDOWN_COMPLETED, 3);
+}
+END_TEST
+
+/* Only the call that begins the run-down says so; a later one gets the
+ * word of the run-down in progress, then of its end. */
+START_TEST(test_begin_harvest)
+{
+	uint32_t w, w2;
+
+	acquire(0, 1, 2);
+	acquire(1, 3, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
+	ck_assert_uint_eq(block_word(b), w);
+	expect_state(RUNDOWN_RUNNING_DOWN, 3);
+	/* Every row harvested: no slot of either takes an acquire. */
+	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 0, 0), 1));
+	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 1, 2), 1));
+
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w2), -EALREADY);
+	ck_assert_uint_eq(w2, w);
+	release(0, 1, 2);
+	release(1, 3, 1);
+	/* Drained rows, but no releaser ends the run-down: the next look
+	 * does, and the word it gives back has moved on. */
+	ck_assert_uint_eq(block_word(b), w);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w2), -EALREADY);
+	expect_word(w2, RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(block_word(b), w2);
+}
+END_TEST
+
+/* With nothing held the run-down ends in the call that began it: the
+ * word it returns is the run-down's, and the block's has moved on. */
+START_TEST(test_begin_harvest_nothing_held)
+{
+	uint32_t w;
+
+	acquire(1, 0, 1);
+	release(1, 2, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
+	expect_word(block_word(b), RUNDOWN_DRAINED, 0);
+	ck_assert_uint_ne(block_word(b), w);
+	expect_state(RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* block_settle() gives the futex of the first row not drained, which that
+ * row's drain changes, and ends the run-down once none is left. */
+START_TEST(test_settle)
+{
+	uint32_t s, w, value, *word;
+
+	s = block_settle(b, &l, &word, &value);
+	ck_assert_uint_eq(s, block_word(b));
+	expect_word(s, RUNDOWN_OPEN, 0);
+	ck_assert_ptr_null(word);
+	ck_assert_uint_eq(value, 0);
+
+	acquire(1, 2, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	s = block_settle(b, &l, &word, &value);
+	ck_assert_uint_eq(s, w);
+	ck_assert_ptr_eq(word, block_row_futex(b, 1));
+	ck_assert_uint_eq(value, *word);
+
+	release(1, 2, 1);
+	ck_assert_uint_ne(*block_row_futex(b, 1), value);
+	ck_assert_uint_eq(block_word(b), w);	/* the releaser left it */
+	s = block_settle(b, &l, &word, &value);
+	expect_word(s, RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(block_word(b), s);
+	ck_assert_ptr_null(word);
+	ck_assert_uint_eq(value, 0);
+	expect_state(RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* ---- recovery at adoption --------------------------------------------- */
+
+/*
+ * A daemon killed in the harvest: row 0 harvested, row 1 switched on one
+ * CPU only.  Recovery completes the harvest, adding row 0 no second time,
+ * and the run-down drains as the holders release.
+ */
+START_TEST(test_recover_rundown)
+{
+	uint32_t s, w, value, *word;
+
+	acquire(0, 0, 3);
+	release(0, 2, 1);		/* row 0 holds 2 */
+	acquire(1, 1, 1);		/* row 1 holds 1 */
+	ck_assert_int_eq(block_begin(b, &w), 0);
+	block_harvest_row(b, &l, 0);
+	block_switch(b, &l, 1, 0);
+	ck_assert(block_slot_acquire(block_slot_at(b, &l, 1, 3), 1));
+	release(1, 3, 1);		/* not switched yet: the fast path */
+
+	s = block_recover(b, &l);
+	ck_assert_uint_eq(s, w);
+	expect_state(RUNDOWN_RUNNING_DOWN, 3);
+	ck_assert_int_eq(block_row_held(b, &l, 0), 2);
+	ck_assert_int_eq(block_row_held(b, &l, 1), 1);
+	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 1, 3), 1));
+
+	/* A second daemon killed after the first recovery: again. */
+	ck_assert_uint_eq(block_recover(b, &l), w);
+	expect_state(RUNDOWN_RUNNING_DOWN, 3);
+
+	release(0, 0, 2);
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+	release(1, 1, 1);
+	s = block_settle(b, &l, &word, &value);
+	expect_word(s, RUNDOWN_DRAINED, 0);
+	expect_state(RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(block_row_held(b, &l, 0), 0);
+	ck_assert_int_eq(block_row_held(b, &l, 1), 0);
+}
+END_TEST
+
+/* A harvest left half done with nothing held: recovery ends the run-down
+ * it finishes. */
+START_TEST(test_recover_rundown_drains)
+{
+	uint32_t s, w;
+
+	acquire(0, 3, 1);
+	release(0, 1, 1);
+	acquire(1, 0, 2);
+	release(1, 0, 2);
+	ck_assert_int_eq(block_begin(b, &w), 0);
+	block_harvest_row(b, &l, 0);
+	expect_word(block_word(b), RUNDOWN_RUNNING_DOWN, 0);
+
+	s = block_recover(b, &l);
+	expect_word(s, RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(block_word(b), s);
+	expect_state(RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/*
+ * A daemon killed in block_reset(): the rows' flags cleared and one slot
+ * reset, on which a process of the new generation has acquired already.
+ * Recovery opens the next generation and keeps that acquire.
+ */
+START_TEST(test_recover_resetting)
+{
+	uint32_t s, w, r;
+
+	cycle();
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_completed(b, &l), 0);
+	w = block_word(b);
+	rd_store(&b->state, (w & ~ST_MASK) | ST_RESETTING, RD_SEQ_CST);
+	for (r = 0; r < l.rows; r++)
+		rd_fetch_and(&b->row[r].drain, ~ROW_FLAGS, RD_SEQ_CST);
+	rd_store(block_slot_at(b, &l, 1, 2), 0, RD_RELEASE);
+	acquire(1, 2, 1);
+	expect_state(RUNDOWN_RESETTING, 0);
+
+	s = block_recover(b, &l);
+	expect_word(s, RUNDOWN_OPEN, 2);
+	ck_assert_uint_eq(block_word(b), s);
+	expect_state(RUNDOWN_OPEN, 1);
+	ck_assert_int_eq(block_row_held(b, &l, 1), 1);
+	acquire(0, 0, 1);
+	release(0, 3, 1);
+	release(1, 2, 1);
+	expect_state(RUNDOWN_OPEN, 0);
+	/* The generation runs down and drains as any other. */
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	expect_word(block_word(b), RUNDOWN_DRAINED, 2);
+}
+END_TEST
+
+/* Open, drained or completed: nothing for recovery to do. */
+START_TEST(test_recover_idle)
+{
+	uint32_t w;
+
+	acquire(0, 1, 2);
+	w = block_word(b);
+	ck_assert_uint_eq(block_recover(b, &l), w);
+	expect_state(RUNDOWN_OPEN, 2);
+	release(0, 1, 2);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	w = block_word(b);
+	expect_word(w, RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(block_recover(b, &l), w);
+	ck_assert_int_eq(block_completed(b, &l), 0);
+	w = block_word(b);
+	ck_assert_uint_eq(block_recover(b, &l), w);
+	expect_word(w, RUNDOWN_COMPLETED, 0);
+}
+END_TEST
+
+/* ---- the header ------------------------------------------------------- */
+
+/* A header as formatted passes, with the layout and serial it holds. */
+START_TEST(test_header_check)
+{
+	struct rundown_block h;
+	struct block_layout got;
+	uint32_t serial = 0;
+
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	memcpy(&h, b, sizeof(h));
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
+	ck_assert_uint_eq(serial, TEST_SERIAL);
+	ck_assert_uint_eq(got.cpus, l.cpus);
+	ck_assert_uint_eq(got.rows, l.rows);
+	ck_assert_uint_eq(got.stride, l.stride);
+	ck_assert_uint_eq(got.slots_off, l.slots_off);
+	ck_assert_uint_eq(got.align, l.align);
+	ck_assert_uint_eq(got.size, l.size);
+}
+END_TEST
+
+/* Each field of the header refused alone: no magic is no block; the
+ * rest is a block the daemon must not use. */
+START_TEST(test_header_check_refused)
+{
+	struct rundown_block h, ok;
+	struct block_layout got;
+	uint32_t serial = 0;
+
+	memcpy(&ok, b, sizeof(ok));
+#define REFUSED(change, err) do {					\
+		h = ok;							\
+		change;							\
+		serial = 0;						\
+		ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got,	\
+		    &serial), err);					\
+		ck_assert_uint_eq(serial, 0);				\
+	} while (0)
+	REFUSED(h.magic ^= 1, -EBADMSG);
+	REFUSED(memset(&h, 0, sizeof(h)), -EBADMSG);
+	REFUSED(h.version++, -EPROTO);
+	REFUSED(h.line = (uint16_t)(h.line * 2), -EPROTO);
+	REFUSED(h.tag ^= 0x100, -EPROTO);
+	REFUSED(h.cpus = 0, -EPROTO);
+	REFUSED(h.cpus = BLOCK_MAX_CPUS + 1, -EPROTO);
+	REFUSED(h.cpus = 1, -EPROTO);		/* laid out without padding */
+	REFUSED(h.rows = 0, -EPROTO);
+	REFUSED(h.rows = BLOCK_MAX_ROWS + 1, -EPROTO);
+	REFUSED(h.rows = 200, -EPROTO);		/* slots_off of 2 rows */
+	REFUSED(h.stride += 8, -EPROTO);
+	REFUSED(h.slots_off += BLOCK_LINE, -EPROTO);
+#undef REFUSED
+	/* The tag asked for, not the header's, decides. */
+	h = ok;
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG + 1, &got, &serial),
+	    -EPROTO);
+}
+END_TEST
+
+/* block_set_header() writes only what differs from the header as it must
+ * read, and leaves the state word and rows alone. */
+START_TEST(test_set_header)
+{
+	struct rundown_block h;
+	struct block_layout got;
+	uint32_t serial, w;
+
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	ck_assert(!block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	acquire(1, 1, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+
+	/* A client scribbles on the header. */
+	b->magic = 0;
+	b->rows = 4000;
+	b->stride = 8;
+	b->serial = 1;
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	ck_assert(!block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	memcpy(&h, b, sizeof(h));
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
+	ck_assert_uint_eq(serial, TEST_SERIAL);
+	ck_assert_uint_eq(got.rows, TEST_ROWS);
+	ck_assert_uint_eq(block_word(b), w);
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+
+	/* A serial alone is a change too. */
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
+	memcpy(&h, b, sizeof(h));
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
+	ck_assert_uint_eq(serial, TEST_SERIAL + 1);
+}
+END_TEST
+
+/* ---- row owners ------------------------------------------------------- */
+
+/* A claimed row reads its owner back; a freed one reads free, and what it
+ * held is given back. */
+START_TEST(test_row_owner)
+{
+	uint64_t start = 1;
+
+	ck_assert_int_eq(block_row_owner(b, 0, &start), 0);
+	ck_assert_uint_eq(start, 0);
+	ck_assert_int_eq(block_row_owner(b, 1, NULL), 0);
+	block_row_claim(b, 1, 4242, 99);
+	ck_assert_int_eq(block_row_owner(b, 1, &start), 4242);
+	ck_assert_uint_eq(start, 99);
+	ck_assert_int_eq(block_row_owner(b, 0, NULL), 0);
+
+	acquire(1, 0, 2);
+	acquire(1, 3, 1);
+	acquire(0, 2, 1);
+	ck_assert_int_eq(block_row_free(b, &l, 1), 3);
+	ck_assert_int_eq(block_row_owner(b, 1, &start), 0);
+	ck_assert_uint_eq(start, 0);
+	ck_assert_int_eq(block_row_held(b, &l, 1), 0);
+	expect_state(RUNDOWN_OPEN, 1);
+
+	/* Free again, the row is claimed anew and works. */
+	block_row_claim(b, 1, 7, 8);
+	ck_assert_int_eq(block_row_owner(b, 1, &start), 7);
+	ck_assert_uint_eq(start, 8);
+	acquire(1, 1, 1);
+	expect_state(RUNDOWN_OPEN, 2);
+}
+END_TEST
+
+/* Freeing the rows of exited holders during a run-down drains it, and
+ * the last one ends it. */
+START_TEST(test_row_free_drains)
+{
+	uint32_t w;
+
+	block_row_claim(b, 0, 100, 1);
+	block_row_claim(b, 1, 101, 2);
+	acquire(0, 1, 2);
+	acquire(1, 2, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	expect_state(RUNDOWN_RUNNING_DOWN, 3);
+
+	ck_assert_int_eq(block_row_free(b, &l, 0), 2);
+	ck_assert_int_eq(block_row_owner(b, 0, NULL), 0);
+	ck_assert_uint_eq(block_word(b), w);
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+	ck_assert_int_eq(block_row_free(b, &l, 1), 1);
+	ck_assert_int_eq(block_row_owner(b, 1, NULL), 0);
+	expect_word(block_word(b), RUNDOWN_DRAINED, 0);
+	expect_state(RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+static TCase *
+block_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	return tc;
+}
+
+static Suite *
+block_suite(void)
+{
+	Suite *s = suite_create("block");
+	TCase *tc;
+
+	tc = block_tcase("words");
+	tcase_add_test(tc, test_word);
+	tcase_add_test(tc, test_begin_harvest);
+	tcase_add_test(tc, test_begin_harvest_nothing_held);
+	tcase_add_test(tc, test_settle);
+	suite_add_tcase(s, tc);
+
+	tc = block_tcase("recover");
+	tcase_add_test(tc, test_recover_rundown);
+	tcase_add_test(tc, test_recover_rundown_drains);
+	tcase_add_test(tc, test_recover_resetting);
+	tcase_add_test(tc, test_recover_idle);
+	suite_add_tcase(s, tc);
+
+	tc = block_tcase("header");
+	tcase_add_test(tc, test_header_check);
+	tcase_add_test(tc, test_header_check_refused);
+	tcase_add_test(tc, test_set_header);
+	suite_add_tcase(s, tc);
+
+	tc = block_tcase("rows");
+	tcase_add_test(tc, test_row_owner);
+	tcase_add_test(tc, test_row_free_drains);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run_suite(block_suite());
+}
