@@ -114,7 +114,16 @@ void
 block_format_header(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag)
 {
+	pthread_mutexattr_t a;
+
 	memset(b, 0, offsetof(struct rundown_block, row));
+	if (l->flags & BLOCK_F_LOCK) {
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+		pthread_mutex_init(&b->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	b->magic = BLOCK_MAGIC;
 	b->version = BLOCK_VERSION;
 	b->line = BLOCK_LINE;
@@ -342,6 +351,85 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	block_check_drained(b, l, s);
 }
 
+/*
+ * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0, or
+ * -ETIMEDOUT once past deadline (absolute CLOCK_MONOTONIC, or NULL).  If
+ * its last holder died, what it left half done (a run-down's fence and
+ * harvest, or a reset) is finished first, under the lock: nobody else can
+ * start or re-initialize meanwhile, so the generation it finishes is the
+ * one the dead party began.  A lock in any other state (corrupted, not
+ * recoverable) is not waited for: the caller goes on as a block without
+ * one would.
+ */
+static int
+block_lock(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline)
+{
+	int r;
+
+	if (!(l->flags & BLOCK_F_LOCK))
+		return 0;
+	r = deadline == NULL ? pthread_mutex_lock(&b->lock) :
+	    pthread_mutex_clocklock(&b->lock, CLOCK_MONOTONIC, deadline);
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(&b->lock);
+		r = 0;
+	}
+	/* Holding the lock, nobody else is starting or resetting: whatever
+	 * is half done, its party died (EOWNERDEAD) or never held the lock
+	 * (a process of an older version). */
+	if (r == 0)
+		block_recover(b, l);
+	if (r == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return r == 0 ? 0 : 1;
+}
+
+/* Drops what block_lock() took (0), if anything. */
+static void
+block_unlock(struct rundown_block *b, int locked)
+{
+	if (locked == 0)
+		pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * True if a start or a re-initialize is under way (or was left half done
+ * by a party that died): the state is RESETTING, or RUNDOWN with a row not
+ * yet harvested.  With the run-down lock, taking and dropping it waits
+ * such work out, or finishes it.
+ */
+static bool
+block_busy(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
+
+	if ((s & ST_MASK) == ST_RESETTING)
+		return true;
+	if ((s & ST_MASK) != ST_RUNDOWN)
+		return false;
+	for (r = 0; r < l->rows; r++)
+		if (!(rd_load(&b->row[r].drain, RD_ACQUIRE) & ROW_HARVESTED))
+			return true;
+	return false;
+}
+
+/* Waits out (or finishes) a start or re-initialize in progress: 0, or
+ * -ETIMEDOUT past deadline. */
+static int
+block_settle_lock(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline)
+{
+	int locked;
+
+	if (!(l->flags & BLOCK_F_LOCK) || !block_busy(b, l))
+		return 0;
+	if ((locked = block_lock(b, l, deadline)) < 0)
+		return locked;
+	block_unlock(b, locked);
+	return 0;
+}
+
 uint32_t
 block_start(struct rundown_block *b, const struct block_layout *l)
 {
@@ -369,12 +457,21 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 			 * leave a run-down in progress, and the reset is a
 			 * bounded loop of the thread that began it (rundownd
 			 * resets shared blocks, which do not come here).
+			 * With the run-down lock, waiting for it also finishes
+			 * a reset whose party died.
 			 */
 			TEST_HOOK(HOOK_WAIT_RESETTING);
-			futex_wait(&b->state, s, NULL);
+			if (l->flags & BLOCK_F_LOCK)
+				block_settle_lock(b, l, NULL);
+			else
+				futex_wait(&b->state, s, NULL);
 			s = rd_load(&b->state, RD_ACQUIRE);
 			continue;
 		case ST_RUNDOWN:
+			/* A harvest under way, or left by a starter that
+			 * died: waited out, or finished. */
+			if (block_settle_lock(b, l, deadline) == -ETIMEDOUT)
+				return -ETIMEDOUT;
 			break;
 		default:
 			return 0;
@@ -411,7 +508,10 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 int
 block_completed(struct rundown_block *b, const struct block_layout *l)
 {
-	uint32_t s = block_state(b, l);
+	uint32_t s;
+
+	block_settle_lock(b, l, NULL);	/* a dead party's work finished */
+	s = block_state(b, l);
 
 	for (;;) {
 		switch (s & ST_MASK) {
@@ -440,25 +540,29 @@ block_completed(struct rundown_block *b, const struct block_layout *l)
 int
 block_reinit(struct rundown_block *b, const struct block_layout *l)
 {
+	int locked = block_lock(b, l, NULL), r = -EBUSY;
 	uint32_t s = block_state(b, l);
 
 	for (;;) {
 		switch (s & ST_MASK) {
 		case ST_OPEN:
-			return -EALREADY;
+			r = -EALREADY;
+			break;
 		case ST_DRAINED:
 		case ST_COMPLETED:
-			if (rd_cas(&b->state, &s, (s & ~ST_MASK) | ST_RESETTING,
+			if (!rd_cas(&b->state, &s, (s & ~ST_MASK) | ST_RESETTING,
 			    RD_SEQ_CST, RD_SEQ_CST))
-				goto reset;
-			continue;
+				continue;
+			block_reset(b, l, (s & ~ST_MASK) | ST_RESETTING);
+			r = 0;
+			break;
 		default:
-			return -EBUSY;
+			break;
 		}
+		break;
 	}
-reset:
-	block_reset(b, l, (s & ~ST_MASK) | ST_RESETTING);
-	return 0;
+	block_unlock(b, locked);
+	return r;
 }
 
 void
@@ -494,6 +598,7 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 			 * below publishes it. */
 			rd_store(block_pc_at(b, l, r, cpu), 0, RD_RELAXED);
 		}
+	TEST_HOOK(HOOK_BLOCK_RESET);
 	rd_store(&b->state, ((s & ~ST_MASK) + ST_GEN_UNIT) | ST_OPEN,
 	    RD_SEQ_CST);
 	futex_wake_all(&b->state);	/* waits that arrived while resetting */
@@ -624,12 +729,23 @@ int
 block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
     uint32_t *word)
 {
-	if (block_begin(b, word) != 0) {
+	int locked;
+
+	/* Only an open block is started: the lock is not taken for others
+	 * (a wait after the drain must not queue behind a re-initialize). */
+	if ((rd_load(&b->state, RD_ACQUIRE) & ST_MASK) != ST_OPEN) {
 		*word = block_state(b, l);	/* a run-down may be over */
 		return -EALREADY;
 	}
-	/* As block_start(), which cannot tell who began. */
+	locked = block_lock(b, l, NULL);
+	if (block_begin(b, word) != 0) {
+		block_unlock(b, locked);
+		*word = block_state(b, l);
+		return -EALREADY;
+	}
+	TEST_HOOK(HOOK_BLOCK_BEGUN);
 	harvest_all(b, l, *word);
+	block_unlock(b, locked);
 	return 0;
 }
 

@@ -68,6 +68,7 @@
 #ifndef RUNDOWN_BLOCK_H
 #define RUNDOWN_BLOCK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,8 @@
 				 * run-down must fence before harvesting */
 #define BLOCK_F_PRIVATE 0x2u	/* one process only: the membarrier fence
 				 * reaches every thread that could commit */
+#define BLOCK_F_LOCK 0x4u	/* the library's blocks: starting and
+				 * re-initializing hold the run-down lock */
 
 /* Row drain word. */
 #define ROW_HARVESTED ((uint64_t)1)
@@ -140,6 +143,17 @@ struct rundown_block {
 				 * with the same tag */
 	uint32_t flags;		/* BLOCK_F_*, as formatted */
 	uint32_t reserved;
+	/*
+	 * The run-down lock (BLOCK_F_LOCK: blocks of the library, which any
+	 * process that maps one may run down; rundownd keeps its own order
+	 * and never touches it).  Robust and process-shared: held from the
+	 * flip to OPEN's end through fence and harvest, and through a whole
+	 * re-initialize, so that whoever finds either half done can tell a
+	 * party still at work (the lock is held) from one that died (the
+	 * kernel hands the lock on with EOWNERDEAD), and then finish the
+	 * work itself, knowing the generation cannot move meanwhile.
+	 */
+	pthread_mutex_t lock;
 	struct block_row row[];	/* rows entries */
 };
 

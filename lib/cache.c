@@ -69,16 +69,21 @@ rundown_cache_size(void)
  * fence reaches every thread that can commit.  A caller's buffer may be
  * shared memory, used by other processes: its run-down runs on every CPU,
  * which this process must be allowed on, or no thread gets the rseq path.
+ * Both have the run-down lock (block.h), so that a run-down or a
+ * re-initialize left half done by a process that died is finished by the
+ * next party to come.
  */
 static uint32_t
 cache_bflags(uint32_t cpus, uint32_t flags)
 {
 	if (!RD_HAVE_RSEQ_CS)
-		return 0;
+		return BLOCK_F_LOCK;
 	if (flags & CACHE_HEAP)
 		return fence_private_ready() || fence_cpus_reach(cpus) ?
-		    BLOCK_F_RSEQ | BLOCK_F_PRIVATE : 0;
-	return fence_cpus_reach(cpus) ? BLOCK_F_RSEQ : 0;
+		    BLOCK_F_LOCK | BLOCK_F_RSEQ | BLOCK_F_PRIVATE :
+		    BLOCK_F_LOCK;
+	return fence_cpus_reach(cpus) ? BLOCK_F_LOCK | BLOCK_F_RSEQ :
+	    BLOCK_F_LOCK;
 }
 
 /* Formats a one-row block after the descriptor at ref. */

@@ -21,6 +21,10 @@
 				 * before the wake */
 #define HOOK_WAIT_RESETTING 4	/* a wait found a re-initialize under way,
 				 * before it sleeps on it */
+#define HOOK_BLOCK_BEGUN 5	/* run-down begun (state flipped), before
+				 * the fence and the harvest */
+#define HOOK_BLOCK_RESET 6	/* re-initialize: rows and slots reset,
+				 * before the state word opens */
 
 extern void (*rd_test_hook)(int step);
 

@@ -13,7 +13,10 @@
 #include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rundown/rundown.h>
@@ -842,8 +845,10 @@ START_TEST(test_timed_wait_during_reset)
 	pid_t tid;
 	uint32_t s;
 
-	ck_assert_int_eq(block_layout(b->cpus, b->rows, &l), 0);
+	cache_layout(ref, &l);
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	/* A re-initialize holds the run-down lock throughout. */
+	ck_assert_int_eq(pthread_mutex_lock(&b->lock), 0);
 	s = __atomic_load_n(&b->state, __ATOMIC_SEQ_CST);
 	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
 	s = (s & ~ST_MASK) | ST_RESETTING;
@@ -860,6 +865,7 @@ START_TEST(test_timed_wait_during_reset)
 	    thread_state(tid) != 'S'))
 		sched_yield();
 	block_reset(b, &l, s);
+	ck_assert_int_eq(pthread_mutex_unlock(&b->lock), 0);
 	ck_assert_int_eq(pthread_join(rw.thread, NULL), 0);
 	rd_test_hook = NULL;
 	/* Nothing was held: the run-down it started has drained. */
@@ -1169,6 +1175,124 @@ START_TEST(test_machine_waiter)
 }
 END_TEST
 
+/* ---- a party that dies half way (MAP_SHARED) ---------------------------- */
+
+/*
+ * Blocks in memory shared between processes: the process that starts a
+ * run-down or re-initializes may die before it is done.  The next party
+ * to wait, complete or re-initialize finishes the work (the run-down
+ * lock, lib/block.h), so nothing stays wedged.
+ */
+
+static int die_at;		/* the hook step at which the child dies */
+
+static void
+die_hook(int step)
+{
+	if (step == die_at)
+		raise(SIGKILL);
+}
+
+/* A block for this machine's CPUs in an anonymous shared mapping. */
+static void
+setup_shared(void)
+{
+	bufsize = rundown_cache_size();
+	buf = test_map_shared(bufsize);
+	ref = buf;
+	ck_assert_int_eq(rundown_cache_init(ref, bufsize), 0);
+}
+
+static void
+teardown_shared(void)
+{
+	munmap(buf, bufsize);
+	buf = NULL;
+	ref = NULL;
+}
+
+/* Forks a child that calls fn on the block and is killed at hook step. */
+static void
+child_dies_at(int step, int (*fn)(rundown_cache_t *))
+{
+	pid_t pid;
+	int status;
+
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		die_at = step;
+		rd_test_hook = die_hook;
+		fn(ref);
+		_exit(1);	/* the hook was never reached */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the child was not killed at step %d (status %#x)", step, status);
+}
+
+/* The starter dies after the state flip, before its fence and harvest:
+ * the next waiter harvests, and the run-down drains when the holder
+ * releases. */
+START_TEST(test_starter_dies)
+{
+	struct timespec ms = test_ms(10), long_wait = test_ms(10000);
+
+	ck_assert(rundown_cache_acquire(ref));
+	child_dies_at(HOOK_BLOCK_BEGUN, rundown_cache_wait);
+	ck_assert(!rundown_cache_acquire(ref));
+	/* Finished by this wait (1 held), which then runs out. */
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ms), -ETIMEDOUT);
+	ck_assert(rd_load(&cache_block(ref)->row[0].drain, RD_SEQ_CST) &
+	    ROW_HARVESTED);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	rundown_cache_release(ref);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &long_wait), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	exercise(ref);
+}
+END_TEST
+
+/* The re-initializer dies with the rows reset and the word not yet open:
+ * completing finishes the reset (nothing was run down since: -EALREADY),
+ * and the block works. */
+START_TEST(test_resetter_dies_completed)
+{
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	child_dies_at(HOOK_BLOCK_RESET, rundown_cache_reinit);
+	expect_state(ref, RUNDOWN_RESETTING, 0);
+	ck_assert(!rundown_cache_acquire(ref));
+	ck_assert_int_eq(rundown_cache_completed(ref), -EALREADY);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	exercise(ref);
+}
+END_TEST
+
+/* The same, found by a timed wait: it finishes the reset, then runs down
+ * what the reset opened. */
+START_TEST(test_resetter_dies_wait)
+{
+	struct timespec long_wait = test_ms(10000);
+
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	child_dies_at(HOOK_BLOCK_RESET, rundown_cache_reinit);
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &long_wait), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	exercise(ref);
+}
+END_TEST
+
+/* And by a re-initialize, which then has nothing to do. */
+START_TEST(test_resetter_dies_reinit)
+{
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	child_dies_at(HOOK_BLOCK_RESET, rundown_cache_reinit);
+	ck_assert_int_eq(rundown_cache_reinit(ref), -EALREADY);
+	exercise(ref);
+}
+END_TEST
+
 static TCase *
 cache_tcase(const char *name, void (*setup)(void))
 {
@@ -1235,6 +1359,15 @@ cache_suite(void)
 	tcase_add_test(tc, test_reinit_residue);
 	tcase_add_test(tc, test_cycles);
 	tcase_add_test(tc, test_query);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("crash");
+	tcase_add_checked_fixture(tc, setup_shared, teardown_shared);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_starter_dies);
+	tcase_add_test(tc, test_resetter_dies_completed);
+	tcase_add_test(tc, test_resetter_dies_wait);
+	tcase_add_test(tc, test_resetter_dies_reinit);
 	suite_add_tcase(s, tc);
 
 	tc = cache_tcase("uniprocessor", setup_single);
