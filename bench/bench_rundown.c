@@ -1,24 +1,37 @@
 /*
- * bench_rundown.c: what one acquire+release pair costs, and how it scales.
+ * bench_rundown.c: what one acquire+release pair costs, how it scales, and
+ * what starting a run-down costs.
  *
- * Four variants ("ops") run the same thread harness:
+ * Five variants ("ops") run the same thread harness:
  *
- *   a  bare CAS        load + CAS +2, load + CAS -2 on a private cache line
- *                      per CPU picked by the current CPU (as the library
- *                      finds it: rseq, else sched_getcpu()): the physical limit
- *                      of any design built from atomics on per-CPU counters;
+ *   r  rseq add        rd_rseq_add(+1), rd_rseq_add(-1) (lib/rseq.h) on a
+ *                      per-CPU array of lines, checking a state word that
+ *                      stays 0: the hardware floor of the library's fast
+ *                      path (n/a where the build or thread has no rseq);
+ *   a  lock cmpxchg    load + lock cmpxchg +2, load + lock cmpxchg -2 on a
+ *                      private cache line per CPU picked by the current CPU
+ *                      (as the library finds it: rseq, else sched_getcpu()):
+ *                      the floor of any design built from atomics on
+ *                      per-CPU counters;
  *   b  cache-aware     rundown_cache_acquire/release on one block;
  *   c  plain ref       rundown_acquire/release on one shared word;
  *   d  rwlock read     pthread_rwlock_rdlock/unlock on one shared lock.
  *
  * Each configuration (variant x thread count) runs R repetitions of a fixed
- * duration; the repetitions of the four variants are interleaved so that a
+ * duration; the repetitions of the variants are interleaved so that a
  * burst of noise on the shared machine hits all of them alike, and the
  * figures reported are medians.  It is a measurement, not a test: the
  * targets are printed as PASS or MISS and the exit status ignores them.
  *
  * The wake latency of b and c is measured too: how long after the holder's
  * last release a waiter blocked in the wait call is running again.
+ *
+ * The run-down start cost: while T threads run pairs on one block (from
+ * the heap, fenced by membarrier; or in a caller's buffer, fenced by
+ * running on every CPU), the main thread takes block_start()'s steps one
+ * by one (block_begin, block_fence, block_harvest_row for each row,
+ * block_check_drained) and times them; then it waits for the drain,
+ * re-initializes and starts again.
  *
  * -c N ("callgrind mode") runs exactly N pairs of each variant on one
  * thread without timing, for instruction counts (see bench/README.md).
@@ -27,6 +40,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -45,7 +59,8 @@
 #include <rundown/rundown.h>
 
 #include "benchutil.h"
-#include "block.h"		/* BLOCK_LINE */
+#include "block.h"		/* BLOCK_LINE; the steps of block_start() */
+#include "cache.h"		/* cache_block, cache_layout */
 
 #define BENCH_MAX_THREADS 256
 #define BENCH_TAG 0x68636e42u	/* "Bnch" in memory, like 'hcnB' */
@@ -97,35 +112,13 @@ static unsigned opt_wake = 1000;
 static bool opt_pin;
 static bool opt_quiet;
 static unsigned long opt_callgrind;
-static const char *opt_ops = "abcd";
+static unsigned opt_start = 200;
+static const char *opt_ops = "rabcd";
 
 static unsigned ncpus_conf;	/* CPUs a per-CPU array needs */
+static bool rseq_ok;		/* variant r can run (bench_rseq_ok()) */
 
 /* ---- the variants ------------------------------------------------------ */
-
-/*
- * The current CPU, found the way the library finds it (lib/cache.c): a
- * load from glibc's rseq area where there is one, else sched_getcpu().
- * Variant a must not pay more for this than b does, or it is no limit.
- */
-static inline unsigned
-bench_cpu(void)
-{
-	int cpu;
-
-#ifdef HAVE_RSEQ_AREA
-	if (__builtin_expect(__rseq_size != 0, 1)) {
-		const struct rseq *rs = (const struct rseq *)(void *)
-		    ((char *)__builtin_thread_pointer() + __rseq_offset);
-
-		cpu = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
-		if (__builtin_expect(cpu >= 0, 1))
-			return (unsigned)cpu;
-	}
-#endif
-	cpu = sched_getcpu();
-	return cpu < 0 ? 0 : (unsigned)cpu;
-}
 
 /* Memory aligned to a cache line and zeroed; exits on failure. */
 static void *
@@ -142,55 +135,55 @@ bench_alloc(size_t size)
 	return p;
 }
 
-/* (a) One counter per CPU, each alone on its line. */
-struct cas_line {
-	uint64_t	 word;
-} __attribute__((aligned(BLOCK_LINE)));
-
-struct cas_set {
-	unsigned	 n;
-	struct cas_line	 line[];
-};
-
-/* Allocates the per-CPU counters of variant a. */
+/* (r, a) One counter per CPU, each alone on its line, in one row that
+ * every thread shares (as a heap block has one row), after the state
+ * line; the descriptor comes first, on a line of its own. */
 static void *
-cas_setup(void)
+percpu_setup(void)
 {
-	struct cas_set *s;
+	struct bench_percpu *d;
 
-	s = bench_alloc(sizeof *s + (size_t)ncpus_conf * sizeof s->line[0]);
-	s->n = ncpus_conf;
-	return s;
+	d = bench_alloc(sizeof *d + bench_percpu_size(1, ncpus_conf));
+	bench_percpu_init(d, d + 1, 0, ncpus_conf);
+	return d;
 }
 
-/* The counter of cpu; divides only when it must, as the library does. */
-static inline uint64_t *
-cas_word(struct cas_set *s, unsigned cpu)
-{
-	if (cpu >= s->n)
-		cpu %= s->n;
-	return &s->line[cpu].word;
-}
-
-/* The bare pair: the same loads and CASes as the library's fast path,
- * with nothing else (no state bit, no overflow check, no descriptor). */
+/* The rseq add pair: the floor of the library's fast path, which adds
+ * the same way with a descriptor and a call around it.  False (refused)
+ * only if the section could not run at all. */
 static __attribute__((noinline)) bool
-pair_bare_cas(void *p)
+pair_rseq_add(void *p)
 {
-	struct cas_set *s = p;
-	uint64_t *w, v;
+	return bench_rseq_pair(p) == RD_RSEQ_DONE;
+}
 
-	w = cas_word(s, bench_cpu());
-	v = __atomic_load_n(w, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(w, &v, v + 2, 0, __ATOMIC_ACQUIRE,
-	    __ATOMIC_RELAXED))
-		;
-	w = cas_word(s, bench_cpu());
-	v = __atomic_load_n(w, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(w, &v, v - 2, 0, __ATOMIC_RELEASE,
-	    __ATOMIC_RELAXED))
-		;
+/* The lock cmpxchg pair: the same loads and CASes as the library's atomic
+ * path, with nothing else (no state bit, no overflow check, no
+ * descriptor). */
+static __attribute__((noinline)) bool
+pair_lock_cmpxchg(void *p)
+{
+	bench_cmpxchg_pair(p);
 	return true;
+}
+
+/* Why variant r does not run here. */
+static const char *
+rseq_why(void)
+{
+	return RD_HAVE_RSEQ_CS ? "this thread has no rseq area" :
+	    "built without the rseq section";
+}
+
+/* What block_fence() does for a block of these flags. */
+static const char *
+start_fence_name(uint32_t bflags)
+{
+	if (!(bflags & BLOCK_F_RSEQ))
+		return "no fence (atomic path)";
+	if (bflags & BLOCK_F_PRIVATE)
+		return "membarrier rseq fence";
+	return "runs on every CPU";
 }
 
 /* (b) A cache-aware block from the heap. */
@@ -246,7 +239,7 @@ cache_wait(void *p)
 
 /* The block's state, RUNDOWN_OPEN if the query fails. */
 static enum rundown_state
-cache_state(void *p)
+cache_query_state(void *p)
 {
 	struct rundown_status st;
 
@@ -267,7 +260,7 @@ cache_reset(void *p)
 }
 
 static const struct wake_ops cache_wake = {
-	cache_acquire, cache_release, cache_wait, cache_state, cache_reset
+	cache_acquire, cache_release, cache_wait, cache_query_state, cache_reset
 };
 
 /* (c) One plain reference, alone on its line. */
@@ -379,7 +372,8 @@ pair_rwlock(void *p)
 }
 
 static const struct op ops[] = {
-	{ 'a', "bare CAS", cas_setup, pair_bare_cas, free, NULL },
+	{ 'r', "rseq add", percpu_setup, pair_rseq_add, free, NULL },
+	{ 'a', "lock cmpxchg", percpu_setup, pair_lock_cmpxchg, free, NULL },
 	{ 'b', "cache-aware", cache_setup, pair_cache, cache_teardown,
 	    &cache_wake },
 	{ 'c', "plain ref", ref_setup, pair_ref, free, &ref_wake },
@@ -578,6 +572,7 @@ print_header(void)
 {
 	char model[128];
 	const char *getcpu = "sched_getcpu()";
+	rundown_cache_t *ref;
 
 #ifdef HAVE_RSEQ_AREA
 	if (__rseq_size != 0)
@@ -592,7 +587,14 @@ print_header(void)
 	    model, getcpu);
 	bench_print_method(opt_reps, opt_ms, "threads", opt_pin, opt_threads,
 	    opt_nthreads);
-	printf("\n\n");
+	printf("\n");
+	/* Which fast path variant b takes here, and variant r's floor. */
+	ref = cache_setup();
+	printf("cache-aware fast path: %s; heap block's fence: %s; "
+	    "rseq floor (r): %s\n\n", ref->rcpus != 0 &&
+	    bench_rseq_ok() ? "rseq add" : "lock cmpxchg (atomic path)",
+	    start_fence_name(ref->bflags), rseq_ok ? "runs" : rseq_why());
+	cache_teardown(ref);
 }
 
 /* The index of variant key in ops[], or -1 if not selected. */
@@ -627,12 +629,30 @@ print_ratio(const char *label, double v[], int target_t, double target,
 	if (target == 0)
 		printf("\n");
 	else if (target_t < 0)
-		printf("   (target is at %s thr: not run)\n", at_most ? "1" : "2");
+		printf("   (target is at 2 thr: not run)\n");
 	else {
 		ok = at_most ? v[target_t] <= target : v[target_t] >= target;
 		printf("   target %s %.2f at %u thr: %s\n", at_most ? "<=" : ">=",
 		    target, opt_threads[target_t], ok ? "PASS" : "MISS");
 	}
+}
+
+/* True if variant o runs here: selected, and r only where rseq is. */
+static bool
+op_runs(unsigned o)
+{
+	return op_index(ops[o].key) >= 0 && (ops[o].key != 'r' || rseq_ok);
+}
+
+/* Ratios b/x of ns per pair for each thread count; NAN where x did not
+ * run. */
+static void
+ratio_ns(double *ratio, double ns[][BENCH_MAX_COUNTS], int b, int x)
+{
+	unsigned t;
+
+	for (t = 0; t < opt_nthreads; t++)
+		ratio[t] = op_runs((unsigned)x) ? ns[b][t] / ns[x][t] : NAN;
 }
 
 /* Runs the timed measurement and prints the table and the ratios. */
@@ -644,13 +664,13 @@ throughput(void)
 	struct bench_sample s;
 	struct bench_spread sn, sm;
 	unsigned t, rep, o;
-	int a, b, c, d, t1 = -1, t2 = -1;
+	int r, a, b, c, d, t2 = -1;
 
 	bench_print_table_head("thread", "thr");
 	for (t = 0; t < opt_nthreads; t++) {
 		for (rep = 0; rep < opt_reps; rep++) {
 			for (o = 0; o < NOPS; o++) {
-				if (op_index(ops[o].key) < 0)
+				if (!op_runs(o))
 					continue;
 				s = run_once(&ops[o], opt_threads[t], 0);
 				vns[o][rep] = s.ns;
@@ -660,6 +680,11 @@ throughput(void)
 		for (o = 0; o < NOPS; o++) {
 			if (op_index(ops[o].key) < 0)
 				continue;
+			if (!op_runs(o)) {
+				bench_print_table_na(ops[o].key, ops[o].name,
+				    opt_threads[t], rseq_why());
+				continue;
+			}
 			sn = bench_spread_of(vns[o], opt_reps);
 			sm = bench_spread_of(vmops[o], opt_reps);
 			ns[o][t] = sn.med;
@@ -667,13 +692,12 @@ throughput(void)
 			bench_print_table_row(ops[o].key, ops[o].name,
 			    opt_threads[t], &sn, &sm, "");
 		}
-		if (opt_threads[t] == 1)
-			t1 = (int)t;
 		if (opt_threads[t] == 2)
 			t2 = (int)t;
 		fflush(stdout);
 	}
 
+	r = op_index('r');
 	a = op_index('a');
 	b = op_index('b');
 	c = op_index('c');
@@ -684,11 +708,16 @@ throughput(void)
 	for (t = 0; t < opt_nthreads; t++)
 		printf(" %3u thr", opt_threads[t]);
 	printf("\n");
+	/* What the library costs over the floors, at every count. */
+	if (r >= 0) {
+		ratio_ns(ratio, ns, b, r);
+		bench_print_ratio("b/r ns per pair (lower is better)", ratio,
+		    opt_threads, opt_nthreads, 7, "thr", 2.5, true, 1);
+	}
 	if (a >= 0) {
-		for (t = 0; t < opt_nthreads; t++)
-			ratio[t] = ns[b][t] / ns[a][t];
-		print_ratio("b/a ns per pair (lower is better)", ratio, t1, 1.25,
-		    true);
+		ratio_ns(ratio, ns, b, a);
+		bench_print_ratio("b/a ns per pair (lower is better)", ratio,
+		    opt_threads, opt_nthreads, 7, "thr", 0.4, true, 1);
 	}
 	if (c >= 0) {
 		for (t = 0; t < opt_nthreads; t++)
@@ -702,15 +731,19 @@ throughput(void)
 		print_ratio("d/b Mops b / Mops d (x faster)", ratio, t2, 3.0,
 		    false);
 	}
-	/* What the physical limit achieves over c and d on this machine:
-	 * no design of per-CPU atomics can beat these ratios. */
-	for (o = 0; a >= 0 && o < 2; o++) {
-		if ((o == 0 ? c : d) < 0)
+	/* What the floors achieve over c and d on this machine: no design
+	 * of per-CPU counters of that kind can beat these ratios. */
+	for (o = 0; o < 4; o++) {
+		int x = o < 2 ? r : a, y = o % 2 == 0 ? c : d;
+		char label[64];
+
+		if (x < 0 || y < 0 || !op_runs((unsigned)x))
 			continue;
 		for (t = 0; t < opt_nthreads; t++)
-			ratio[t] = mops[a][t] / mops[o == 0 ? c : d][t];
-		print_ratio(o == 0 ? "  limit: Mops a / Mops c" :
-		    "  limit: Mops a / Mops d", ratio, -1, 0, false);
+			ratio[t] = mops[x][t] / mops[y][t];
+		snprintf(label, sizeof label, "  limit: Mops %c / Mops %c",
+		    ops[x].key, ops[y].key);
+		print_ratio(label, ratio, -1, 0, false);
 	}
 }
 
@@ -744,6 +777,260 @@ wake_latency(void)
 	free(lat);
 }
 
+/* ---- run-down start cost ----------------------------------------------- */
+
+#define START_BATCH 64		/* pairs between two reports of progress */
+
+/* A thread that runs pairs on the block while the main thread starts
+ * run-downs: refused acquires (the block is running down) are retried. */
+struct hammer {
+	pthread_t	 thread;
+	rundown_cache_t	*ref;
+	unsigned	 index;
+	const int	*stop;
+	uint64_t	 pairs;		/* atomic: pairs made, per batch */
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* Runs pairs until told to stop, publishing the count after each batch. */
+static void *
+hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	uint64_t n = 0;
+	unsigned i;
+
+	if (opt_pin)
+		bench_pin_nth(h->index);
+	while (!__atomic_load_n(h->stop, __ATOMIC_RELAXED)) {
+		for (i = 0; i < START_BATCH; i++) {
+			if (rundown_cache_acquire(h->ref)) {
+				rundown_cache_release(h->ref);
+				n++;
+			}
+		}
+		__atomic_store_n(&h->pairs, n, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* The two kinds of private block, which fence differently. */
+enum { START_HEAP, START_BUFFER, START_KINDS };
+
+/* One kind's samples at one thread count, microseconds. */
+struct start_samples {
+	double		*total, *flip, *fence, *harvest;
+	unsigned	 n;
+};
+
+/* A block of kind k: from rundown_cache_alloc, or rundown_cache_init in a
+ * buffer of ours. */
+static rundown_cache_t *
+start_block(int k)
+{
+	rundown_cache_t *ref;
+	size_t size = rundown_cache_size();
+	int r;
+
+	if (k == START_HEAP) {
+		if ((ref = rundown_cache_alloc(BENCH_TAG)) == NULL) {
+			perror("rundown_cache_alloc");
+			exit(2);
+		}
+		return ref;
+	}
+	ref = bench_alloc(size);
+	if ((r = rundown_cache_init(ref, size)) != 0) {
+		fprintf(stderr, "bench_rundown: rundown_cache_init: %s\n",
+		    rundown_strerror(r));
+		exit(2);
+	}
+	return ref;
+}
+
+/* Frees a block of start_block(). */
+static void
+start_block_free(int k, rundown_cache_t *ref)
+{
+	if (k == START_HEAP)
+		rundown_cache_free(ref);
+	else
+		free(ref);
+}
+
+/* Microseconds between two CLOCK_MONOTONIC stamps. */
+static double
+start_us(uint64_t from, uint64_t to)
+{
+	return (double)(to - from) / 1e3;
+}
+
+/*
+ * Runs rounds run-down starts of a block of kind k while nthreads threads
+ * run pairs on it, and appends the times to out.  Each round waits until
+ * every thread has made pairs since the last re-initialize (observed, not
+ * slept for), then times block_start()'s steps, taken one by one as
+ * block_start() takes them, then waits for the drain and re-initializes.
+ */
+static void
+start_chunk(int k, unsigned nthreads, unsigned rounds,
+    struct start_samples *out, uint32_t *bflags)
+{
+	static struct hammer h[BENCH_MAX_THREADS];
+	static uint64_t seen[BENCH_MAX_THREADS];
+	struct block_layout l;
+	struct rundown_block *b;
+	rundown_cache_t *ref;
+	uint64_t t0, t1, t2, t3, t4;
+	uint32_t s, row;
+	unsigned i, round;
+	int stop = 0, error;
+
+	ref = start_block(k);
+	cache_layout(ref, &l);
+	b = cache_block(ref);
+	*bflags = l.flags;
+	for (i = 0; i < nthreads; i++) {
+		memset(&h[i], 0, sizeof h[i]);
+		h[i].ref = ref;
+		h[i].index = i;
+		h[i].stop = &stop;
+		if (pthread_create(&h[i].thread, NULL, hammer_main, &h[i]) != 0) {
+			perror("pthread_create");
+			exit(2);
+		}
+	}
+	for (i = 0; i < nthreads; i++)
+		seen[i] = 0;
+	for (round = 0; round < rounds; round++) {
+		/* Every thread is at it again since the re-initialize. */
+		for (i = 0; i < nthreads; i++) {
+			while (__atomic_load_n(&h[i].pairs, __ATOMIC_RELAXED) <=
+			    seen[i])
+				sched_yield();
+		}
+		t0 = bench_clock_ns(CLOCK_MONOTONIC);
+		if (block_begin(b, &s) != 0) {
+			fprintf(stderr, "bench_rundown: start: the block "
+			    "was not open\n");
+			exit(2);
+		}
+		t1 = bench_clock_ns(CLOCK_MONOTONIC);
+		block_fence(&l);
+		t2 = bench_clock_ns(CLOCK_MONOTONIC);
+		for (row = 0; row < l.rows; row++)
+			block_harvest_row(b, &l, row);
+		t3 = bench_clock_ns(CLOCK_MONOTONIC);
+		block_check_drained(b, &l, s);
+		t4 = bench_clock_ns(CLOCK_MONOTONIC);
+		out->total[out->n] = start_us(t0, t4);
+		out->flip[out->n] = start_us(t0, t1);
+		out->fence[out->n] = start_us(t1, t2);
+		out->harvest[out->n] = start_us(t2, t3);
+		out->n++;
+		if ((error = rundown_cache_wait(ref)) != 0 ||
+		    (error = rundown_cache_completed(ref)) != 0 ||
+		    (error = rundown_cache_reinit(ref)) != 0) {
+			fprintf(stderr, "bench_rundown: start round %u: %s\n",
+			    round, rundown_strerror(error));
+			exit(2);
+		}
+		for (i = 0; i < nthreads; i++)
+			seen[i] = __atomic_load_n(&h[i].pairs,
+			    __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(h[i].thread, NULL);
+	start_block_free(k, ref);
+}
+
+/* Allocates room for n samples of each step. */
+static void
+start_samples_alloc(struct start_samples *s, unsigned n)
+{
+	s->total = calloc(n, sizeof(double));
+	s->flip = calloc(n, sizeof(double));
+	s->fence = calloc(n, sizeof(double));
+	s->harvest = calloc(n, sizeof(double));
+	if (s->total == NULL || s->flip == NULL || s->fence == NULL ||
+	    s->harvest == NULL) {
+		perror("calloc");
+		exit(2);
+	}
+	s->n = 0;
+}
+
+/* Frees what start_samples_alloc() allocated. */
+static void
+start_samples_free(struct start_samples *s)
+{
+	free(s->total);
+	free(s->flip);
+	free(s->fence);
+	free(s->harvest);
+}
+
+/*
+ * Measures and prints the run-down start cost of a heap block and a
+ * caller-buffer block, idle and with each count of hammering threads.
+ * The opt_start rounds of a configuration are taken in opt_reps chunks,
+ * the two kinds' chunks interleaved, so that noise hits both alike.
+ */
+static void
+start_cost(void)
+{
+	static const char *kname[START_KINDS] = { "heap", "caller buffer" };
+	struct start_samples s[START_KINDS];
+	unsigned counts[BENCH_MAX_COUNTS + 1], ncounts = 0, t, rep, chunk;
+	uint32_t bflags[START_KINDS] = { 0, 0 };
+	int k;
+
+	counts[ncounts++] = 0;
+	for (t = 0; t < opt_nthreads; t++)
+		counts[ncounts++] = opt_threads[t];
+	for (k = 0; k < START_KINDS; k++)
+		start_samples_alloc(&s[k], opt_start);
+	printf("\nrun-down start cost (block_begin + block_fence + harvest, "
+	    "as block_start), %u rounds, microseconds:\n", opt_start);
+	printf("%-15s %-22s %4s  %8s %8s  %8s %8s  %8s %8s\n", "block",
+	    "fence", "thr", "start", "p99", "fence", "p99", "flip",
+	    "harvest");
+	for (t = 0; t < ncounts; t++) {
+		for (k = 0; k < START_KINDS; k++)
+			s[k].n = 0;
+		for (rep = 0; rep < opt_reps; rep++) {
+			chunk = (rep + 1) * opt_start / opt_reps -
+			    rep * opt_start / opt_reps;
+			for (k = 0; k < START_KINDS && chunk != 0; k++)
+				start_chunk(k, counts[t], chunk, &s[k],
+				    &bflags[k]);
+		}
+		for (k = 0; k < START_KINDS; k++) {
+			qsort(s[k].total, s[k].n, sizeof(double),
+			    bench_cmp_double);
+			qsort(s[k].fence, s[k].n, sizeof(double),
+			    bench_cmp_double);
+			qsort(s[k].flip, s[k].n, sizeof(double),
+			    bench_cmp_double);
+			qsort(s[k].harvest, s[k].n, sizeof(double),
+			    bench_cmp_double);
+			printf("%-15s %-22s %4u  %8.2f %8.2f  %8.2f %8.2f  "
+			    "%8.2f %8.2f%s\n", kname[k],
+			    start_fence_name(bflags[k]), counts[t],
+			    bench_rank(s[k].total, s[k].n, 0.5),
+			    bench_rank(s[k].total, s[k].n, 0.99),
+			    bench_rank(s[k].fence, s[k].n, 0.5),
+			    bench_rank(s[k].fence, s[k].n, 0.99),
+			    bench_rank(s[k].flip, s[k].n, 0.5),
+			    bench_rank(s[k].harvest, s[k].n, 0.5),
+			    counts[t] == 0 ? "  (idle)" : "");
+		}
+		fflush(stdout);
+	}
+	for (k = 0; k < START_KINDS; k++)
+		start_samples_free(&s[k]);
+}
+
 /* Callgrind mode: exactly n pairs of each variant, one thread, no timing. */
 static void
 callgrind(unsigned long n)
@@ -753,6 +1040,12 @@ callgrind(unsigned long n)
 	for (o = 0; o < NOPS; o++) {
 		if (op_index(ops[o].key) < 0)
 			continue;
+		if (!op_runs(o)) {
+			/* Under valgrind glibc registers no rseq area. */
+			printf("%c %-13s n/a: %s\n", ops[o].key, ops[o].name,
+			    rseq_why());
+			continue;
+		}
 		run_once(&ops[o], 1, n);
 		if (!opt_quiet)
 			printf("%c %-13s %lu pairs\n", ops[o].key, ops[o].name,
@@ -772,16 +1065,17 @@ usage(int status)
 	FILE *f = status ? stderr : stdout;
 
 	fprintf(f,
-"usage: bench_rundown [-hpq] [-c pairs] [-o variants] [-r reps] [-T threads]\n"
-"                     [-t ms] [-w rounds]\n"
+"usage: bench_rundown [-hpq] [-c pairs] [-o variants] [-r reps] [-s rounds]\n"
+"                     [-T threads] [-t ms] [-w rounds]\n"
 "  -t MS      duration of one repetition (default 200)\n"
 "  -r N       repetitions per configuration; medians are reported (default 7)\n"
 "  -T LIST    thread counts, comma-separated (default 1,2,4)\n"
 "  -p         pin thread i to the i-th allowed CPU (mod their count); the\n"
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds per variant (default 1000; 0: skip)\n"
-"  -o KEYS    variants to run, of abcd (default abcd):\n"
-"             a bare CAS, b cache-aware, c plain ref, d rwlock read\n"
+"  -s N       run-down start rounds per configuration (default 200; 0: skip)\n"
+"  -o KEYS    variants to run, of rabcd (default rabcd): r rseq add (the\n"
+"             floor), a lock cmpxchg, b cache-aware, c plain ref, d rwlock read\n"
 "  -q         print the results only\n"
 "  -c N       callgrind mode: exactly N pairs of each variant on one thread,\n"
 "             no timing; e.g.\n"
@@ -801,7 +1095,7 @@ main(int argc, char **argv)
 	int ch;
 
 	bench_init("bench_rundown", usage);
-	while ((ch = getopt(argc, argv, "c:ho:pqr:T:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:ho:pqr:s:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'c':
 			opt_callgrind = bench_number(optarg, 1, ULONG_MAX);
@@ -810,7 +1104,7 @@ main(int argc, char **argv)
 			usage(0);
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "abcd")] != '\0')
+			    optarg[strspn(optarg, "rabcd")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;
@@ -822,6 +1116,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			opt_reps = (unsigned)bench_number(optarg, 1, 64);
+			break;
+		case 's':
+			opt_start = (unsigned)bench_number(optarg, 0, 10000000);
 			break;
 		case 'T':
 			bench_count_list(optarg, opt_threads, &opt_nthreads,
@@ -842,6 +1139,7 @@ main(int argc, char **argv)
 
 	conf = sysconf(_SC_NPROCESSORS_CONF);
 	ncpus_conf = conf < 1 ? 1 : (unsigned)conf;
+	rseq_ok = bench_rseq_ok();
 
 	if (opt_callgrind != 0) {
 		callgrind(opt_callgrind);
@@ -853,5 +1151,7 @@ main(int argc, char **argv)
 	throughput();
 	if (opt_wake != 0)
 		wake_latency();
+	if (opt_start != 0)
+		start_cost();
 	return 0;
 }

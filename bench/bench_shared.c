@@ -4,6 +4,12 @@
  * Starts its own rundownd (-D, foreground, on a socket in a private
  * mkdtemp directory, its log in a file beside it) and measures, in one run:
  *
+ *   r  rseq add        rd_rseq_add(+1), rd_rseq_add(-1) (lib/rseq.h) on
+ *                      a row of per-CPU lines per process in a MAP_SHARED
+ *                      mapping, checking a state word that stays 0: the
+ *                      floor of b's fast path (n/a without rseq);
+ *   a  lock cmpxchg    load + lock cmpxchg +2, then -2, on the same kind
+ *                      of rows: the floor of any per-CPU atomic design;
  *   b  shared block    processes attached to one block of the daemon
  *                      (rundown_attach_at), each acquiring and releasing
  *                      with rundown_cache_acquire/release on its own row;
@@ -14,9 +20,13 @@
  *   e  wake latency    from a holder's last release to the return of a
  *                      rundown_ctl_wait() that was blocked in the daemon;
  *   f  control         requests per second the daemon answers on 1 and 4
- *                      connections: status, and create + free pairs.
+ *                      connections: status, and create + free pairs;
+ *   s  start cost      with 1, 4, 16 processes attached (idle, or running
+ *                      pairs), a wait's round trip when nothing is held
+ *                      (the daemon starts the run-down: state flip, fence
+ *                      on every CPU, harvest) against a status request's.
  *
- * b, c and d run one process harness, as bench_rundown runs threads: the
+ * r, a, b, c and d run one process harness, as bench_rundown runs threads: the
  * processes are forked for each repetition, set up (attach, pin), meet on
  * a process-shared barrier, run pairs until the parent raises a stop flag
  * after -t milliseconds, and report their pairs and CPU time in the shared
@@ -31,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -80,6 +91,9 @@ struct region {
 		pthread_rwlock_t lock;
 	} __attribute__((aligned(BLOCK_LINE))) rw;
 	struct result	 res[BENCH_MAX_PROCS];
+	struct {
+		int	 pipe_rd;	/* s: idle workers read it until EOF */
+	} __attribute__((aligned(BLOCK_LINE))) idle;
 };
 
 /* A variant of the process harness. */
@@ -87,7 +101,8 @@ struct op {
 	char		 key;
 	const char	*name;
 	void		 (*prepare)(void);	/* parent, before the fork */
-	int		 (*setup)(void **);	/* worker, before the barrier */
+	int		 (*setup)(void **, unsigned);	/* worker (its index),
+						 * before the barrier */
 	bool		 (*pair)(void *);	/* false: acquire refused */
 	int		 (*teardown)(void *);	/* worker, after the run */
 	void		 (*finish)(void);	/* parent, after the run */
@@ -102,11 +117,18 @@ static unsigned opt_nprocs = 3;
 static unsigned opt_conns[BENCH_MAX_COUNTS] = { 1, 4 };
 static unsigned opt_nconns = 2;
 static unsigned opt_wake = 1000;
+static unsigned opt_attached[BENCH_MAX_COUNTS] = { 1, 4, 16 };
+static unsigned opt_nattached = 3;
+static unsigned opt_start = 200;
 static bool opt_pin;
 static bool opt_quiet;
-static const char *opt_ops = "bcdef";
+static const char *opt_ops = "rabcdefs";
 
 static struct region *rg;
+static void *floor_mem[2];	/* MAP_SHARED rows of lines: r, a */
+static size_t floor_size;
+static unsigned ncpus_conf;	/* lines per row */
+static bool rseq_ok;		/* r can run (bench_rseq_ok()) */
 static unsigned cpus_allowed;	/* CPUs this process may run on */
 static pid_t main_pid;
 static pid_t daemon_pid = -1;
@@ -265,13 +287,63 @@ daemon_stop(void)
 
 /* ---- the variants ------------------------------------------------------ */
 
+/* (r, a) Zeroes the rows of the floors for the next run. */
+static void
+floor_prepare(void)
+{
+	memset(floor_mem[0], 0, floor_size);
+	memset(floor_mem[1], 0, floor_size);
+}
+
+/* Points a worker at its row of floor k; the descriptor is the worker's
+ * own, as the library's is process-local. */
+static int
+floor_setup(int k, void **obj, unsigned index)
+{
+	static struct bench_percpu d;
+
+	bench_percpu_init(&d, floor_mem[k], index, ncpus_conf);
+	*obj = &d;
+	return 0;
+}
+
+/* The rseq floor's row. */
+static int
+rseq_setup(void **obj, unsigned index)
+{
+	return floor_setup(0, obj, index);
+}
+
+/* The rseq add pair; false (refused) only if the section cannot run. */
+static __attribute__((noinline)) bool
+pair_rseq_add(void *p)
+{
+	return bench_rseq_pair(p) == RD_RSEQ_DONE;
+}
+
+/* The lock cmpxchg floor's row. */
+static int
+cmpxchg_setup(void **obj, unsigned index)
+{
+	return floor_setup(1, obj, index);
+}
+
+/* The lock cmpxchg pair. */
+static __attribute__((noinline)) bool
+pair_lock_cmpxchg(void *p)
+{
+	bench_cmpxchg_pair(p);
+	return true;
+}
+
 /* (b) Attaches this worker to the shared block: a row of its own. */
 static int
-shared_setup(void **obj)
+shared_setup(void **obj, unsigned index)
 {
 	rundown_cache_t *ref;
 	int r;
 
+	(void)index;
 	if ((r = rundown_attach_at(sock_path, BENCH_TAG, 0, &ref)) == 0)
 		*obj = ref;
 	return r;
@@ -303,8 +375,9 @@ ref_prepare(void)
 
 /* Points a worker at the reference it inherited. */
 static int
-ref_setup(void **obj)
+ref_setup(void **obj, unsigned index)
 {
+	(void)index;
 	*obj = &rg->ref.ref;
 	return 0;
 }
@@ -342,8 +415,9 @@ rwlock_prepare(void)
 
 /* Points a worker at the lock it inherited. */
 static int
-rwlock_setup(void **obj)
+rwlock_setup(void **obj, unsigned index)
 {
+	(void)index;
 	*obj = &rg->rw.lock;
 	return 0;
 }
@@ -366,6 +440,10 @@ rwlock_finish(void)
 }
 
 static const struct op ops[] = {
+	{ 'r', "rseq add", floor_prepare, rseq_setup, pair_rseq_add,
+	    no_teardown, NULL },
+	{ 'a', "lock cmpxchg", floor_prepare, cmpxchg_setup, pair_lock_cmpxchg,
+	    no_teardown, NULL },
 	{ 'b', "shared block", NULL, shared_setup, pair_shared,
 	    shared_teardown, NULL },
 	{ 'c', "plain ref", ref_prepare, ref_setup, pair_ref, no_teardown,
@@ -387,7 +465,7 @@ worker_main(const struct op *op, unsigned index)
 
 	if (opt_pin && !bench_pin_nth(index))
 		res->unpinned = true;
-	res->error = op->setup(&obj);
+	res->error = op->setup(&obj, index);
 	pthread_barrier_wait(&rg->start.barrier);
 	if (res->error != 0)
 		_exit(0);
@@ -495,47 +573,57 @@ selected(char key)
 	return strchr(opt_ops, key) != NULL;
 }
 
-/* Prints a ratio line: the value per process count, then the target,
- * judged at every count of 2 processes or more. */
-static void
-print_ratio(const char *label, const double v[], double target)
+/* The index of variant key in ops[]. */
+static int
+op_of(char key)
 {
-	unsigned i;
-	bool any = false;
+	unsigned o;
 
-	printf("  %-34s", label);
-	for (i = 0; i < opt_nprocs; i++)
-		printf(" %8.2f", v[i]);
-	printf("   target >= %.2f at 2+ proc:", target);
-	for (i = 0; i < opt_nprocs; i++) {
-		if (opt_procs[i] < 2)
-			continue;
-		printf(" %u %s", opt_procs[i], v[i] >= target ? "PASS" : "MISS");
-		any = true;
+	for (o = 0; o < NOPS; o++) {
+		if (ops[o].key == key)
+			return (int)o;
 	}
-	printf("%s\n", any ? "" : " not run");
+	return -1;
 }
 
-/* Runs b, c and d and prints the table and the ratios. */
+/* True if variant o runs here: selected, and r only where rseq is. */
+static bool
+op_runs(unsigned o)
+{
+	return selected(ops[o].key) && (ops[o].key != 'r' || rseq_ok);
+}
+
+/* Why variant r does not run here. */
+static const char *
+rseq_why(void)
+{
+	return RD_HAVE_RSEQ_CS ? "no rseq area" :
+	    "built without the rseq section";
+}
+
+/* Runs r, a, b, c and d and prints the table and the ratios. */
 static void
 throughput(void)
 {
 	static double vns[NOPS][BENCH_MAX_REPS], vmops[NOPS][BENCH_MAX_REPS];
-	double mops[NOPS][BENCH_MAX_COUNTS], ratio[BENCH_MAX_COUNTS];
+	double ns[NOPS][BENCH_MAX_COUNTS], mops[NOPS][BENCH_MAX_COUNTS];
+	double ratio[BENCH_MAX_COUNTS];
 	struct rundown_block_info info;
 	struct bench_sample s;
 	struct bench_spread sn, sm;
 	unsigned t, rep, o;
 	bool first;
-	int r;
+	int r, b, x;
 
-	if (!selected('b') && !selected('c') && !selected('d'))
+	for (o = 0, first = false; o < NOPS; o++)
+		first |= selected(ops[o].key);
+	if (!first)
 		return;
 	bench_print_table_head("process", "proc");
 	for (t = 0; t < opt_nprocs; t++) {
 		for (rep = 0; rep < opt_reps; rep++) {
 			for (o = 0; o < NOPS; o++) {
-				if (!selected(ops[o].key))
+				if (!op_runs(o))
 					continue;
 				s = run_once(&ops[o], opt_procs[t]);
 				vns[o][rep] = s.ns;
@@ -545,8 +633,14 @@ throughput(void)
 		for (o = 0, first = true; o < NOPS; o++) {
 			if (!selected(ops[o].key))
 				continue;
+			if (!op_runs(o)) {
+				bench_print_table_na(ops[o].key, ops[o].name,
+				    opt_procs[t], rseq_why());
+				continue;
+			}
 			sn = bench_spread_of(vns[o], opt_reps);
 			sm = bench_spread_of(vmops[o], opt_reps);
+			ns[o][t] = sn.med;
 			mops[o][t] = sm.med;
 			bench_print_table_row(ops[o].key, ops[o].name,
 			    opt_procs[t], &sn, &sm,
@@ -569,19 +663,34 @@ throughput(void)
 			    info.state), info.attached,
 			    (unsigned long long)info.outstanding);
 	}
-	if (!selected('b') || (!selected('c') && !selected('d')))
+	b = op_of('b');
+	if (!selected('b') || strpbrk(opt_ops, "racd") == NULL)
 		return;
 	printf("\nratios of the medians, per process count:\n  %-34s", "");
 	for (t = 0; t < opt_nprocs; t++)
 		printf(" %4u proc", opt_procs[t]);
 	printf("\n");
-	for (o = 1; o < NOPS; o++) {
-		if (!selected(ops[o].key))
+	/* What the shared block costs over the floors, at every count. */
+	for (o = 0; o < 2; o++) {
+		x = op_of(o == 0 ? 'r' : 'a');
+		if (!selected(ops[x].key))
 			continue;
 		for (t = 0; t < opt_nprocs; t++)
-			ratio[t] = mops[0][t] / mops[o][t];
-		print_ratio(o == 1 ? "b/c Mops b / Mops c (x faster)" :
-		    "b/d Mops b / Mops d (x faster)", ratio, 3.0);
+			ratio[t] = op_runs((unsigned)x) ? ns[b][t] / ns[x][t] :
+			    NAN;
+		bench_print_ratio(o == 0 ? "b/r ns per pair (lower is better)" :
+		    "b/a ns per pair (lower is better)", ratio, opt_procs,
+		    opt_nprocs, 8, "proc", o == 0 ? 2.5 : 0.4, true, 1);
+	}
+	for (o = 0; o < 2; o++) {
+		x = op_of(o == 0 ? 'c' : 'd');
+		if (!selected(ops[x].key))
+			continue;
+		for (t = 0; t < opt_nprocs; t++)
+			ratio[t] = mops[b][t] / mops[x][t];
+		bench_print_ratio(o == 0 ? "b/c Mops b / Mops c (x faster)" :
+		    "b/d Mops b / Mops d (x faster)", ratio, opt_procs,
+		    opt_nprocs, 8, "proc", 3.0, false, 2);
 	}
 }
 
@@ -857,6 +966,209 @@ control(void)
 	}
 }
 
+/* ---- run-down start cost through the daemon (s) ------------------------- */
+
+#define START_BATCH 64		/* pairs between two reports of progress */
+
+/*
+ * A worker attached to the block while the parent times run-down starts:
+ * it runs pairs, publishing its count after each batch in its result
+ * (refused acquires, while the block runs down, are retried), or, idle,
+ * blocks in a read of a pipe until the parent closes it.  Never returns.
+ */
+static __attribute__((noreturn)) void
+start_worker(unsigned index, bool hammer)
+{
+	struct result *res = &rg->res[index];
+	rundown_cache_t *ref = NULL;
+	uint64_t n = 0;
+	unsigned i;
+	char c;
+
+	if (opt_pin && !bench_pin_nth(index))
+		res->unpinned = true;
+	res->error = rundown_attach_at(sock_path, BENCH_TAG, 0, &ref);
+	pthread_barrier_wait(&rg->start.barrier);
+	if (res->error != 0)
+		_exit(0);
+	if (hammer) {
+		while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED)) {
+			for (i = 0; i < START_BATCH; i++) {
+				if (rundown_cache_acquire(ref)) {
+					rundown_cache_release(ref);
+					n++;
+				}
+			}
+			__atomic_store_n(&res->count.pairs, n,
+			    __ATOMIC_RELAXED);
+		}
+	} else {
+		while (read(rg->idle.pipe_rd, &c, 1) != 0 && errno == EINTR)
+			;
+	}
+	res->error = rundown_detach(ref);
+	_exit(0);
+}
+
+/* One round trip on the parent's connection, in microseconds: a status
+ * request, or a wait (which starts the run-down). */
+static double
+start_request(bool wait)
+{
+	struct rundown_block_info info;
+	uint64_t t0;
+	int r;
+
+	t0 = bench_clock_ns(CLOCK_MONOTONIC);
+	r = wait ? rundown_ctl_wait(ctl, BENCH_TAG, NULL) :
+	    rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0, NULL);
+	if (r != 0)
+		die("%s: %s", wait ? "wait" : "status", rundown_strerror(r));
+	return (double)(bench_clock_ns(CLOCK_MONOTONIC) - t0) / 1e3;
+}
+
+/*
+ * With nprocs workers attached (hammering, or idle), runs rounds of: wait
+ * until every hammering worker has made pairs since the last re-initialize
+ * (observed, not slept for), time a status round trip, then a wait's (the
+ * daemon flips the state, fences on every CPU, harvests every row and,
+ * once the rows are drained, answers), then re-initialize.  Appends to
+ * st, wt and dt (the round's wait minus its status) at *n.
+ */
+static void
+start_chunk(unsigned nprocs, bool hammer, unsigned rounds, double *st,
+    double *wt, double *dt, unsigned *n)
+{
+	pthread_barrierattr_t attr;
+	pid_t pid[BENCH_MAX_PROCS];
+	uint64_t seen[BENCH_MAX_PROCS];
+	unsigned i, round;
+	int fd[2], status, r;
+
+	memset(rg->res, 0, sizeof rg->res);
+	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
+	if (pipe(fd) != 0)
+		die("pipe: %s", strerror(errno));
+	rg->idle.pipe_rd = fd[0];
+	if (pthread_barrierattr_init(&attr) != 0 ||
+	    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_barrier_init(&rg->start.barrier, &attr, nprocs + 1) != 0)
+		die("pthread_barrier_init: cannot make a process-shared barrier");
+	pthread_barrierattr_destroy(&attr);
+	fflush(NULL);
+	for (i = 0; i < nprocs; i++) {
+		if ((pid[i] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (pid[i] == 0) {
+			close(fd[1]);
+			start_worker(i, hammer);
+		}
+	}
+	close(fd[0]);
+	pthread_barrier_wait(&rg->start.barrier);
+	for (i = 0; i < nprocs; i++) {
+		if (rg->res[i].error != 0)
+			die("start: worker %u: attach: %s", i,
+			    rundown_strerror(rg->res[i].error));
+		seen[i] = 0;
+	}
+	for (round = 0; round < rounds; round++) {
+		for (i = 0; hammer && i < nprocs; i++) {
+			while (__atomic_load_n(&rg->res[i].count.pairs,
+			    __ATOMIC_RELAXED) <= seen[i])
+				sched_yield();
+		}
+		st[*n] = start_request(false);
+		wt[*n] = start_request(true);
+		dt[*n] = wt[*n] - st[*n];
+		(*n)++;
+		if ((r = rundown_ctl_reinit(ctl, BENCH_TAG)) != 0)
+			die("start round %u: reinit: %s", round,
+			    rundown_strerror(r));
+		for (i = 0; hammer && i < nprocs; i++)
+			seen[i] = __atomic_load_n(&rg->res[i].count.pairs,
+			    __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
+	close(fd[1]);
+	for (i = 0; i < nprocs; i++) {
+		while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("start: worker %u died (status 0x%x)", i, status);
+		if (rg->res[i].error != 0)
+			die("start: worker %u: detach: %s", i,
+			    rundown_strerror(rg->res[i].error));
+	}
+	pthread_barrier_destroy(&rg->start.barrier);
+}
+
+/*
+ * Measures and prints the run-down start cost through the daemon for each
+ * count of attached processes, idle and hammering.  The rounds of a
+ * configuration are taken in opt_reps chunks, idle and hammering
+ * interleaved.  The start cost is a wait's round trip less a status
+ * request's: both cross the same socket and loop, and only the wait
+ * starts (and, nothing being held but for an instant, ends) a run-down.
+ */
+static void
+start_cost(void)
+{
+	double *st[2], *wt[2], *dt[2];
+	unsigned n[2], t, rep, chunk, m;
+
+	if (opt_start == 0 || !selected('s'))
+		return;
+	for (m = 0; m < 2; m++) {
+		st[m] = calloc(opt_start, sizeof(double));
+		wt[m] = calloc(opt_start, sizeof(double));
+		dt[m] = calloc(opt_start, sizeof(double));
+		if (st[m] == NULL || wt[m] == NULL || dt[m] == NULL)
+			die("calloc: %s", strerror(errno));
+	}
+	printf("\nrun-down start cost through the daemon (wait round trip, "
+	    "nothing held, less a status round trip), %u rounds, "
+	    "microseconds:\n", opt_start);
+	printf("%-9s %5s  %8s %8s  %8s %8s  %8s %8s %8s\n", "workers",
+	    "proc", "status", "p99", "wait", "p99", "start", "paired", "p99");
+	for (t = 0; t < opt_nattached; t++) {
+		n[0] = n[1] = 0;
+		for (rep = 0; rep < opt_reps; rep++) {
+			chunk = (rep + 1) * opt_start / opt_reps -
+			    rep * opt_start / opt_reps;
+			for (m = 0; m < 2 && chunk != 0; m++)
+				start_chunk(opt_attached[t], m == 1, chunk,
+				    st[m], wt[m], dt[m], &n[m]);
+		}
+		for (m = 0; m < 2; m++) {
+			double sm, wm;
+
+			qsort(st[m], n[m], sizeof(double), bench_cmp_double);
+			qsort(wt[m], n[m], sizeof(double), bench_cmp_double);
+			qsort(dt[m], n[m], sizeof(double), bench_cmp_double);
+			sm = bench_rank(st[m], n[m], 0.5);
+			wm = bench_rank(wt[m], n[m], 0.5);
+			printf("%-9s %5u  %8.1f %8.1f  %8.1f %8.1f  %8.1f "
+			    "%8.1f %8.1f%s\n", m == 0 ? "idle" : "hammering",
+			    opt_attached[t], sm, bench_rank(st[m], n[m], 0.99),
+			    wm, bench_rank(wt[m], n[m], 0.99), wm - sm,
+			    bench_rank(dt[m], n[m], 0.5),
+			    bench_rank(dt[m], n[m], 0.99),
+			    m == 1 && opt_attached[t] > cpus_allowed ?
+			    "  (oversubscribed)" : "");
+		}
+		fflush(stdout);
+	}
+	if (!opt_quiet)
+		printf("  (start: median wait - median status; paired: the "
+		    "median and p99 of each round's wait - status)\n");
+	for (m = 0; m < 2; m++) {
+		free(st[m]);
+		free(wt[m]);
+		free(dt[m]);
+	}
+}
+
 /* ---- options ----------------------------------------------------------- */
 
 /* Prints the usage and exits with status. */
@@ -866,20 +1178,23 @@ usage(int status)
 	FILE *f = status ? stderr : stdout;
 
 	fprintf(f,
-"usage: bench_shared [-hpq] [-C conns] [-D rundownd] [-o variants] [-r reps]\n"
-"                    [-T procs] [-t ms] [-w rounds]\n"
+"usage: bench_shared [-hpq] [-A procs] [-C conns] [-D rundownd] [-o variants]\n"
+"                    [-r reps] [-s rounds] [-T procs] [-t ms] [-w rounds]\n"
 "  -D PATH    the daemon to start (default ./src/rundownd, from the build\n"
 "             directory); it runs on a private socket and is stopped at the end\n"
 "  -t MS      duration of one repetition (default 200)\n"
 "  -r N       repetitions per configuration; medians are reported (default 7)\n"
-"  -T LIST    process counts for b, c, d, comma-separated (default 1,2,4)\n"
+"  -T LIST    process counts for r, a, b, c, d, comma-separated (default 1,2,4)\n"
+"  -A LIST    attached process counts for s, comma-separated (default 1,4,16)\n"
+"  -s N       run-down start rounds per configuration (default 200; 0: skip)\n"
 "  -C LIST    connection counts for f, comma-separated (default 1,4)\n"
 "  -p         pin process i to the i-th allowed CPU (mod their count); the\n"
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds (default 1000; 0: skip)\n"
-"  -o KEYS    what to run, of bcdef (default bcdef):\n"
-"             b shared block, c plain ref, d rwlock read (processes),\n"
-"             e wake latency through the daemon, f control requests\n"
+"  -o KEYS    what to run, of rabcdefs (default rabcdefs):\n"
+"             r rseq add, a lock cmpxchg (the floors), b shared block,\n"
+"             c plain ref, d rwlock read (processes), e wake latency through\n"
+"             the daemon, f control requests, s run-down start cost\n"
 "  -q         print the results only\n"
 "  -h         this help\n");
 	exit(status);
@@ -889,11 +1204,16 @@ int
 main(int argc, char **argv)
 {
 	cpu_set_t allowed;
+	long conf;
 	int ch, r;
 
 	bench_init("bench_shared", usage);
-	while ((ch = getopt(argc, argv, "C:D:ho:pqr:T:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:C:D:ho:pqr:s:T:t:w:")) != -1) {
 		switch (ch) {
+		case 'A':
+			bench_count_list(optarg, opt_attached, &opt_nattached,
+			    BENCH_MAX_PROCS);
+			break;
 		case 'C':
 			bench_count_list(optarg, opt_conns, &opt_nconns,
 			    BENCH_MAX_CONNS);
@@ -905,7 +1225,7 @@ main(int argc, char **argv)
 			usage(0);
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "bcdef")] != '\0')
+			    optarg[strspn(optarg, "rabcdefs")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;
@@ -918,6 +1238,9 @@ main(int argc, char **argv)
 		case 'r':
 			opt_reps = (unsigned)bench_number(optarg, 1,
 			    BENCH_MAX_REPS);
+			break;
+		case 's':
+			opt_start = (unsigned)bench_number(optarg, 0, 10000000);
 			break;
 		case 'T':
 			bench_count_list(optarg, opt_procs, &opt_nprocs,
@@ -945,6 +1268,16 @@ main(int argc, char **argv)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (rg == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
+	conf = sysconf(_SC_NPROCESSORS_CONF);
+	ncpus_conf = conf < 1 ? 1 : (unsigned)conf;
+	rseq_ok = bench_rseq_ok();
+	floor_size = bench_percpu_size(BENCH_MAX_PROCS, ncpus_conf);
+	for (ch = 0; ch < 2; ch++) {
+		floor_mem[ch] = mmap(NULL, floor_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (floor_mem[ch] == MAP_FAILED)
+			die("mmap: %s", strerror(errno));
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	atexit(daemon_stop);
@@ -956,6 +1289,7 @@ main(int argc, char **argv)
 	throughput();
 	wake_latency();
 	control();
+	start_cost();
 	if ((r = rundown_ctl_free(ctl, BENCH_TAG)) != 0)
 		die("free: %s", rundown_strerror(r));
 	return 0;

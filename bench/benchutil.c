@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -291,4 +292,72 @@ bench_print_table_row(char key, const char *name, unsigned n,
 	printf("%c %-13s %4u  %8.2f %8.2f %8.2f  %8.2f %8.2f %8.2f%s\n", key,
 	    name, n, ns->med, ns->min, ns->max, mops->med, mops->min,
 	    mops->max, note);
+}
+
+/* Prints a variant's row with its reason instead of figures. */
+void
+bench_print_table_na(char key, const char *name, unsigned n, const char *why)
+{
+	printf("%c %-13s %4u  %8s %8s %8s  %8s %8s %8s  (%s)\n", key, name,
+	    n, "n/a", "", "", "n/a", "", "", why);
+}
+
+/* The state line and rows x cpus lines. */
+size_t
+bench_percpu_size(unsigned rows, unsigned cpus)
+{
+	return (1 + (size_t)rows * cpus) * BLOCK_LINE;
+}
+
+/* Row row starts after the state line and the rows before it. */
+void
+bench_percpu_init(struct bench_percpu *d, void *mem, unsigned row,
+    unsigned cpus)
+{
+	d->state = mem;
+	d->base = (char *)mem + (1 + (size_t)row * cpus) * BLOCK_LINE;
+	d->cpus = cpus;
+	d->shift = (uint32_t)__builtin_ctz(BLOCK_LINE);
+}
+
+/* The section exists and the kernel keeps this thread's CPU in the area
+ * (glibc stores a negative cpu_id in an area it could not register). */
+bool
+bench_rseq_ok(void)
+{
+#if RD_HAVE_RSEQ_CS
+	return __rseq_size != 0 && (int32_t)__atomic_load_n(
+	    &rd_rseq_area()->cpu_id, __ATOMIC_RELAXED) >= 0;
+#else
+	return false;
+#endif
+}
+
+/* Prints the values, then PASS or MISS at each count from "from" on. */
+void
+bench_print_ratio(const char *label, const double *v, const unsigned *counts,
+    unsigned n, int width, const char *unit, double target, bool at_most,
+    unsigned from)
+{
+	unsigned i;
+	bool any = false;
+
+	printf("  %-34s", label);
+	for (i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			printf(" %*s", width, "n/a");
+		else
+			printf(" %*.2f", width, v[i]);
+	}
+	printf("   target %s %.2f at %u+ %s:", at_most ? "<=" : ">=", target,
+	    from, unit);
+	for (i = 0; i < n; i++) {
+		if (counts[i] < from)
+			continue;
+		printf(" %u %s", counts[i], isnan(v[i]) ? "n/a" :
+		    (at_most ? v[i] <= target : v[i] >= target) ? "PASS" :
+		    "MISS");
+		any = true;
+	}
+	printf("%s\n", any ? "" : " not run");
 }

@@ -10,11 +10,19 @@
 #ifndef RUNDOWN_BENCHUTIL_H
 #define RUNDOWN_BENCHUTIL_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+#ifdef HAVE_RSEQ_AREA
+#include <sys/rseq.h>
+#endif
+
+#include "block.h"		/* BLOCK_LINE, ST_MASK */
+#include "rseq.h"		/* rd_rseq_add, RD_HAVE_RSEQ_CS */
 
 #define BENCH_MAX_COUNTS 16	/* entries in a list of counts (-T, -C) */
 #define BENCH_BATCH 256		/* pairs between two looks at the stop flag */
@@ -40,6 +48,113 @@ struct bench_sample {
 struct bench_spread {
 	double		 med, min, max;
 };
+
+/*
+ * The floors: one counter per CPU, each alone on its line, in rows of
+ * cpus lines (a row per process, as in a shared block), after a line
+ * whose first word is a state word that stays 0.  A worker's descriptor
+ * says where its row is; like the library's, it is written once and then
+ * only read.
+ */
+struct bench_percpu {
+	const uint32_t	*state;		/* the rseq floor checks it: always 0 */
+	char		*base;		/* the row's CPU 0 word */
+	uint32_t	 cpus;		/* lines per row */
+	uint32_t	 shift;		/* log2 of the bytes between them */
+} __attribute__((aligned(BLOCK_LINE)));
+
+/* Bytes for rows x cpus lines and the state line. */
+size_t bench_percpu_size(unsigned rows, unsigned cpus);
+
+/* Points d at row of the zeroed memory mem (bench_percpu_size() bytes,
+ * line-aligned). */
+void bench_percpu_init(struct bench_percpu *d, void *mem, unsigned row,
+    unsigned cpus);
+
+/*
+ * The current CPU, found the way the library's atomic path finds it
+ * (lib/cache.c): a load from glibc's rseq area where there is one, else
+ * sched_getcpu().  The lock cmpxchg floor must not pay more for this than
+ * the library does, or it is no floor.
+ */
+static inline unsigned
+bench_cpu(void)
+{
+	int cpu;
+
+#ifdef HAVE_RSEQ_AREA
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs = (const struct rseq *)(void *)
+		    ((char *)__builtin_thread_pointer() + __rseq_offset);
+
+		cpu = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+		if (__builtin_expect(cpu >= 0, 1))
+			return (unsigned)cpu;
+	}
+#endif
+	cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (unsigned)cpu;
+}
+
+/* The counter of cpu in d's row; divides only when it must, as the
+ * library does. */
+static inline uint64_t *
+bench_percpu_word(const struct bench_percpu *d, unsigned cpu)
+{
+	if (cpu >= d->cpus)
+		cpu %= d->cpus;
+	return (uint64_t *)(void *)(d->base + ((size_t)cpu << d->shift));
+}
+
+/*
+ * The lock cmpxchg pair: load + lock cmpxchg +2, then load + lock cmpxchg
+ * -2 on the current CPU's counter, the library's atomic path without its
+ * state bit or descriptor.
+ */
+static inline __attribute__((always_inline)) void
+bench_cmpxchg_pair(const struct bench_percpu *d)
+{
+	uint64_t *w, v;
+
+	w = bench_percpu_word(d, bench_cpu());
+	v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(w, &v, v + 2, 0, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED))
+		;
+	w = bench_percpu_word(d, bench_cpu());
+	v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(w, &v, v - 2, 0, __ATOMIC_RELEASE,
+	    __ATOMIC_RELAXED))
+		;
+}
+
+/* True if this thread can run the rseq floor: the build has the section
+ * (rseq.h) and glibc registered an rseq area (not under valgrind). */
+bool bench_rseq_ok(void);
+
+/*
+ * The rseq add pair: rd_rseq_add(+1) then rd_rseq_add(-1) on the current
+ * CPU's counter while the state word reads 0, each finding the rseq area
+ * as the library does.  RD_RSEQ_DONE, or what stopped it (no rseq area:
+ * RD_RSEQ_NOSLOT).
+ */
+static inline __attribute__((always_inline)) int
+bench_rseq_pair(const struct bench_percpu *d)
+{
+#if RD_HAVE_RSEQ_CS
+	int r;
+
+	r = rd_rseq_add(rd_rseq_area(), d->state, ST_MASK, d->base, d->shift,
+	    d->cpus, 1);
+	if (r != RD_RSEQ_DONE)
+		return r;
+	return rd_rseq_add(rd_rseq_area(), d->state, ST_MASK, d->base,
+	    d->shift, d->cpus, (uint64_t)-1);
+#else
+	(void)d;
+	return RD_RSEQ_NOSLOT;
+#endif
+}
 
 /* Names the program in messages; usage(1) is how a bad option exits. */
 void bench_init(const char *name,
@@ -107,5 +222,18 @@ void bench_print_table_head(const char *cpu, const char *unit);
 void bench_print_table_row(char key, const char *name, unsigned n,
     const struct bench_spread *ns, const struct bench_spread *mops,
     const char *note);
+
+/* Prints a row of the throughput table that has no figures, and why. */
+void bench_print_table_na(char key, const char *name, unsigned n,
+    const char *why);
+
+/*
+ * Prints a ratio line: label, v[i] for each of the n counts in a column of
+ * width characters (NAN prints "n/a"), then the target judged at every
+ * count of at least from: "target <= 2.50 at 1+ thr: 1 PASS 2 MISS".
+ */
+void bench_print_ratio(const char *label, const double *v,
+    const unsigned *counts, unsigned n, int width, const char *unit,
+    double target, bool at_most, unsigned from);
 
 #endif /* RUNDOWN_BENCHUTIL_H */
