@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,10 @@ static int
 fence_walk(uint32_t cpus, bool go)
 {
 	size_t size = CPU_ALLOC_SIZE(cpus), all = CPU_ALLOC_SIZE(FENCE_MAX_CPUS);
+	struct sched_param param, rt = { .sched_priority = 1 };
 	cpu_set_t *old, *one;
-	int here = sched_getcpu(), r = 0;
-	bool moved = false;
+	int here = sched_getcpu(), r = 0, policy;
+	bool moved = false, raised = false;
 	uint32_t cpu;
 
 	old = CPU_ALLOC(FENCE_MAX_CPUS);
@@ -115,6 +117,18 @@ fence_walk(uint32_t cpus, bool go)
 		r = -errno;
 		goto out;
 	}
+	/*
+	 * A thread that arrives on a CPU at normal priority waits for the
+	 * task running there to use up its slice (a tick, milliseconds, on a
+	 * CPU kept busy); a real-time one preempts it at once.  So the walk
+	 * runs at the lowest real-time priority where that is allowed
+	 * (CAP_SYS_NICE, or RLIMIT_RTPRIO: rundownd.service sets
+	 * LimitRTPRIO=1), for the few microseconds it takes.
+	 */
+	if (go && pthread_getschedparam(pthread_self(), &policy, &param) == 0 &&
+	    policy != SCHED_FIFO && policy != SCHED_RR)
+		raised = pthread_setschedparam(pthread_self(), SCHED_FIFO,
+		    &rt) == 0;
 	for (cpu = 0; cpu < cpus; cpu++) {
 		/*
 		 * Running: the CPU we are on needs no visit (nothing else
@@ -132,8 +146,19 @@ fence_walk(uint32_t cpus, bool go)
 		else if (cpu_online(cpu))
 			r = -EPERM;
 	}
-	if (moved)
+	if (moved) {
+		/* Back where the walk began before the priority drops: on
+		 * the last CPU visited, busy with another task, a normal
+		 * thread would wait out that task's slice to run again. */
+		if (go && here >= 0 && (uint32_t)here < cpus) {
+			CPU_ZERO_S(size, one);
+			CPU_SET_S((uint32_t)here, size, one);
+			(void)sched_setaffinity(0, size, one);
+		}
 		sched_setaffinity(0, all, old);
+	}
+	if (raised)
+		pthread_setschedparam(pthread_self(), policy, &param);
 out:
 	CPU_FREE(old);
 	CPU_FREE(one);
