@@ -352,8 +352,10 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 }
 
 /*
- * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0, or
- * -ETIMEDOUT once past deadline (absolute CLOCK_MONOTONIC, or NULL).  If
+ * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
+ * taken, 1 if there is none to take (rundownd's blocks, whose lock bytes
+ * a client may have scribbled: never touched), or -ETIMEDOUT once past
+ * deadline (absolute CLOCK_MONOTONIC, or NULL).  If
  * its last holder died, what it left half done (a run-down's fence and
  * harvest, or a reset) is finished first, under the lock: nobody else can
  * start or re-initialize meanwhile, so the generation it finishes is the
@@ -368,7 +370,7 @@ block_lock(struct rundown_block *b, const struct block_layout *l,
 	int r;
 
 	if (!(l->flags & BLOCK_F_LOCK))
-		return 0;
+		return 1;
 	r = deadline == NULL ? pthread_mutex_lock(&b->lock) :
 	    pthread_mutex_clocklock(&b->lock, CLOCK_MONOTONIC, deadline);
 	if (r == EOWNERDEAD) {

@@ -470,6 +470,30 @@ block_tcase(const char *name)
 	return tc;
 }
 
+/*
+ * rundownd's blocks have no run-down lock (no BLOCK_F_LOCK): clients can
+ * write the header, so the lock's bytes may hold anything, and a daemon
+ * that locked or unlocked them would take a client's word for a mutex.
+ * A whole cycle never touches them.
+ */
+START_TEST(test_lock_bytes_untouched)
+{
+	unsigned char before[sizeof(b->lock)];
+
+	l.flags = BLOCK_F_RSEQ;
+	memset(&b->lock, 0xa5, sizeof(b->lock));
+	memcpy(before, &b->lock, sizeof(before));
+	acquire(0, 1, 1);
+	ck_assert_uint_eq(block_start(b, &l) & 7u, RUNDOWN_RUNNING_DOWN);
+	release(0, 1, 1);
+	ck_assert_int_eq(block_wait(b, &l, NULL), 0);
+	ck_assert_int_eq(block_completed(b, &l), 0);
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+	ck_assert_uint_eq(block_recover(b, &l) & 7u, RUNDOWN_OPEN);
+	ck_assert_mem_eq(&b->lock, before, sizeof(before));
+}
+END_TEST
+
 static Suite *
 block_suite(void)
 {
@@ -481,6 +505,7 @@ block_suite(void)
 	tcase_add_test(tc, test_begin_harvest);
 	tcase_add_test(tc, test_begin_harvest_nothing_held);
 	tcase_add_test(tc, test_settle);
+	tcase_add_test(tc, test_lock_bytes_untouched);
 	suite_add_tcase(s, tc);
 
 	tc = block_tcase("recover");

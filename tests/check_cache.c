@@ -23,6 +23,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "rseq.h"
 #include "testhook.h"
 #include "testutil.h"
 #include "testwaiter.h"
@@ -1175,6 +1176,129 @@ START_TEST(test_machine_waiter)
 }
 END_TEST
 
+/* ---- the rseq path and the atomic path together ------------------------- */
+
+/* An operation to run on a thread without an rseq area. */
+struct norseq_op {
+	rundown_cache_t	*ref;
+	bool		 acquire;
+	uint32_t	 n;
+	bool		 ok;
+	bool		 unregistered;
+};
+
+static void *
+norseq_main(void *arg)
+{
+	struct norseq_op *op = arg;
+
+#if RD_HAVE_RSEQ_CS
+	/* Gives back the area glibc registered: the kernel then leaves the
+	 * CPU field negative, as for threads that never had one. */
+	if ((int32_t)rd_rseq_area()->cpu_id >= 0 &&
+	    syscall(SYS_rseq, rd_rseq_area(), sizeof(struct rseq),
+	    1 /* RSEQ_FLAG_UNREGISTER */,
+	    RSEQ_SIG) != 0)
+		return NULL;
+	op->unregistered = (int32_t)rd_rseq_area()->cpu_id < 0;
+#else
+	op->unregistered = true;
+#endif
+	if (op->acquire)
+		op->ok = rundown_cache_acquire_n(op->ref, op->n);
+	else
+		rundown_cache_release_n(op->ref, op->n);
+	return NULL;
+}
+
+/* Acquires or releases n on a thread with no rseq area: the atomic path. */
+static bool
+norseq(bool acquire, uint32_t n)
+{
+	struct norseq_op op = { .ref = ref, .acquire = acquire, .n = n };
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, norseq_main, &op), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(op.unregistered, "the thread kept its rseq area");
+	return op.ok;
+}
+
+/* What a row's rseq words hold between them (a count). */
+static int64_t
+pc_sum(void)
+{
+	struct block_layout l;
+	uint64_t sum = 0;
+	uint32_t cpu;
+
+	cache_layout(ref, &l);
+	for (cpu = 0; cpu < l.cpus; cpu++)
+		sum += *block_pc_at(cache_block(ref), &l, 0, cpu);
+	return (int64_t)sum;
+}
+
+/*
+ * Protections taken on one path and given back on the other: the rseq
+ * words and the slot words each drift, and only their sum counts, open
+ * and during run-down.  Where this thread has no rseq path, both sides
+ * take the atomic one and the sums are still exact.
+ */
+static void
+mixed_paths(void)
+{
+	bool rseq = test_rseq_path(ref->bflags);
+	struct timespec ms = test_ms(1);
+
+	ck_assert(rundown_cache_acquire_n(ref, 2));
+	ck_assert_int_eq(pc_sum(), rseq ? 2 : 0);
+	norseq(false, 2);
+	ck_assert(norseq(true, 3));
+	ck_assert_int_eq(pc_sum(), rseq ? 2 : 0);
+	rundown_cache_release_n(ref, 2);
+	ck_assert_int_eq(pc_sum(), 0);
+	expect_state(ref, RUNDOWN_OPEN, 1);
+
+	/* Run down with 1 held on the atomic path and 1 on the rseq path:
+	 * both paths refuse, both releases reach the row. */
+	ck_assert(rundown_cache_acquire(ref));
+	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ms), -ETIMEDOUT);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 2);
+	ck_assert(!rundown_cache_acquire(ref));
+	ck_assert(!norseq(true, 1));
+	rundown_cache_release(ref);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
+	norseq(false, 1);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
+	expect_state(ref, RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
+	ck_assert_int_eq(pc_sum(), 0);
+	exercise(ref);
+}
+
+/* In a caller's buffer: the run-down walks the CPUs. */
+START_TEST(test_mixed_paths)
+{
+	mixed_paths();
+}
+END_TEST
+
+/* On the heap: the run-down's fence is membarrier's. */
+START_TEST(test_mixed_paths_heap)
+{
+	rundown_cache_t *saved = ref;
+
+	ref = rundown_cache_alloc(0);
+	ck_assert_ptr_nonnull(ref);
+	if (RD_HAVE_RSEQ_CS)
+		ck_assert_uint_eq(ref->bflags & BLOCK_F_PRIVATE,
+		    BLOCK_F_PRIVATE);
+	mixed_paths();
+	ck_assert_int_eq(rundown_cache_free(ref), 0);
+	ref = saved;
+}
+END_TEST
+
 /* ---- a party that dies half way (MAP_SHARED) ---------------------------- */
 
 /*
@@ -1237,15 +1361,19 @@ START_TEST(test_starter_dies)
 {
 	struct timespec ms = test_ms(10), long_wait = test_ms(10000);
 
+	/* On the atomic path the slots are not switched yet: granted. */
+	unsigned g = test_rseq_path(ref->bflags) ? 0 : 1;
+
 	ck_assert(rundown_cache_acquire(ref));
 	child_dies_at(HOOK_BLOCK_BEGUN, rundown_cache_wait);
-	ck_assert(!rundown_cache_acquire(ref));
-	/* Finished by this wait (1 held), which then runs out. */
+	ck_assert_int_eq(rundown_cache_acquire(ref), g);
+	/* Finished by this wait (1 + g held), which then runs out. */
 	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ms), -ETIMEDOUT);
 	ck_assert(rd_load(&cache_block(ref)->row[0].drain, RD_SEQ_CST) &
 	    ROW_HARVESTED);
-	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1);
-	rundown_cache_release(ref);
+	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1 + g);
+	ck_assert(!rundown_cache_acquire(ref));
+	rundown_cache_release_n(ref, 1 + g);
 	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &long_wait), 0);
 	expect_state(ref, RUNDOWN_DRAINED, 0);
 	ck_assert_int_eq(rundown_cache_reinit(ref), 0);
@@ -1258,12 +1386,18 @@ END_TEST
  * and the block works. */
 START_TEST(test_resetter_dies_completed)
 {
+	unsigned g;
+
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
 	child_dies_at(HOOK_BLOCK_RESET, rundown_cache_reinit);
 	expect_state(ref, RUNDOWN_RESETTING, 0);
-	ck_assert(!rundown_cache_acquire(ref));
+	/* Refused on the rseq path; on the atomic path the slot is reset
+	 * already, and the protection survives the reset's end. */
+	g = test_rseq_path(ref->bflags) ? 0 : 1;
+	ck_assert_int_eq(rundown_cache_acquire(ref), g);
 	ck_assert_int_eq(rundown_cache_completed(ref), -EALREADY);
-	expect_state(ref, RUNDOWN_OPEN, 0);
+	expect_state(ref, RUNDOWN_OPEN, g);
+	rundown_cache_release_n(ref, g);
 	exercise(ref);
 }
 END_TEST
@@ -1359,6 +1493,11 @@ cache_suite(void)
 	tcase_add_test(tc, test_reinit_residue);
 	tcase_add_test(tc, test_cycles);
 	tcase_add_test(tc, test_query);
+	suite_add_tcase(s, tc);
+
+	tc = cache_tcase("paths", setup_machine);
+	tcase_add_test(tc, test_mixed_paths);
+	tcase_add_test(tc, test_mixed_paths_heap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("crash");
