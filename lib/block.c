@@ -352,6 +352,38 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 }
 
 /*
+ * pthread_mutex_lock() with an absolute CLOCK_MONOTONIC deadline (or
+ * none).  A try first: a lock whose holder died is taken at once, with
+ * EOWNERDEAD.  Then pthread_mutex_timedlock(), whose deadline is on
+ * CLOCK_REALTIME, so the monotonic one is moved there (a clock step while
+ * waiting moves the end): pthread_mutex_clocklock() would take it as it
+ * is, but ThreadSanitizer does not know that call, and would take the
+ * lock for never held.
+ */
+static int
+mutex_lock_until(pthread_mutex_t *m, const struct timespec *deadline)
+{
+	struct timespec now, rt;
+	long long ns;
+	int r;
+
+	if (deadline == NULL)
+		return pthread_mutex_lock(m);
+	if ((r = pthread_mutex_trylock(m)) != EBUSY)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000LL +
+	    (deadline->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return ETIMEDOUT;
+	ns += rt.tv_nsec;
+	rt.tv_sec += (time_t)(ns / 1000000000LL);
+	rt.tv_nsec = (long)(ns % 1000000000LL);
+	return pthread_mutex_timedlock(m, &rt);
+}
+
+/*
  * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
  * taken, 1 if there is none to take (rundownd's blocks, whose lock bytes
  * a client may have scribbled: never touched), or -ETIMEDOUT once past
@@ -371,8 +403,7 @@ block_lock(struct rundown_block *b, const struct block_layout *l,
 
 	if (!(l->flags & BLOCK_F_LOCK))
 		return 1;
-	r = deadline == NULL ? pthread_mutex_lock(&b->lock) :
-	    pthread_mutex_clocklock(&b->lock, CLOCK_MONOTONIC, deadline);
+	r = mutex_lock_until(&b->lock, deadline);
 	if (r == EOWNERDEAD) {
 		pthread_mutex_consistent(&b->lock);
 		r = 0;
