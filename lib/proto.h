@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 3u
+#define PROTO_VERSION 4u	/* 4: proto_attached.bflags */
 #define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */

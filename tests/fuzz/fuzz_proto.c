@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "client.h"
 #include "proto.h"
 
@@ -343,7 +344,8 @@ client_frame(const struct proto_hdr *h, const unsigned char *frame)
 		case PROTO_ATTACHED:
 			CHECK(h->length == sizeof(a));
 			memcpy(&a, payload, sizeof(a));
-			CHECK((decoded == 0) == (a.reserved == 0));
+			CHECK((decoded == 0) ==
+			    ((a.bflags & ~BLOCK_F_RSEQ) == 0));
 			break;
 		case PROTO_STATUS_REPLY:
 			client_status(payload, take, decoded, h->id);

@@ -251,8 +251,9 @@ main(int argc, char **argv)
 	req.serial = 0;
 	err.reserved = 1;
 	seed("bad-error-reserved", PROTO_ERROR, 1, &err, sizeof(err));
-	att.reserved = 1;
-	seed("bad-attached-reserved", PROTO_ATTACHED, 1, &att, sizeof(att));
+	att.bflags = 2;		/* only BLOCK_F_RSEQ (1) travels */
+	seed("bad-attached-bflags", PROTO_ATTACHED, 1, &att, sizeof(att));
+	att.bflags = 0;
 	st.info.attached = 3;
 	seed("bad-status-count", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
 	st.info.attached = 2;
