@@ -36,9 +36,12 @@
  *               caller's euid nor $RUNDOWN_DAEMON_UID, or whose socket's
  *               directory is not that user's or is writable by others.
  *
- * Once run-down has started every acquire fails, with one window: the
- * cache-aware wait switches its slots one at a time, and an acquire on a
- * slot not yet switched still succeeds and is waited for, as in Windows.
+ * Once run-down has started every acquire fails, with one window on the
+ * cache-aware block's atomic path: the wait switches its slots one at a
+ * time, and an acquire on a slot not yet switched still succeeds and is
+ * waited for, as in Windows.  On its rseq path (below) an acquire fails as
+ * soon as run-down has begun; one that overlaps the start may succeed, and
+ * is waited for.
  *
  * Both families work in memory shared between processes (MAP_SHARED): they
  * hold no pointers, and waiters sleep on shared (not process-private)
@@ -180,14 +183,22 @@ RUNDOWN_API int rundown_query(const rundown_ref_t *ref,
 /* ------------------------------------------------------------------------
  * Cache-aware block: one counter per CPU, each on its own cache line.
  *
- * The block is a small process-local descriptor followed by a header line
- * and one slot per configured CPU.  A thread acquires and releases on the
- * slot of the CPU it runs on; it may release on another CPU than it
- * acquired on (a slot may go "negative"; only the sum counts).  Acquire and
- * release make no system call, take no lock and touch only the current
- * CPU's line, except during run-down.  The block holds no absolute
- * pointers, so it also works in memory that processes map at different
- * addresses.
+ * The block is a small descriptor followed by a header and one slot per
+ * configured CPU.  A thread acquires and releases on the slot of the CPU
+ * it runs on; it may release on another CPU than it acquired on (a slot
+ * may go "negative"; only the sum counts).  Acquire and release make no
+ * system call and take no lock; except during run-down they write only the
+ * current CPU's line, and read only the descriptor and the block's state
+ * word.  On x86-64 and little-endian aarch64 they are an rseq(2)
+ * restartable sequence with no locked instruction; threads without an
+ * rseq area (valgrind, glibc.pthread.rseq=0), other architectures and
+ * sanitizer builds use a compare-and-swap instead.  The price is paid at
+ * the start of run-down, which fences: membarrier(2) for a block from
+ * rundown_cache_alloc(), and for a block in a caller's buffer the starting
+ * thread runs once on every online CPU, which every process that may
+ * start its run-down must be allowed to do (rundown_cache(3)).  The block
+ * holds no absolute pointers, so it also works in memory that processes
+ * map at different addresses.
  * ---------------------------------------------------------------------- */
 
 typedef struct rundown_cache rundown_cache_t;
@@ -195,7 +206,7 @@ typedef struct rundown_cache rundown_cache_t;
 /*
  * Bytes a block needs: the descriptor and header, one cache line per
  * configured CPU, and one line of alignment slack; on a uniprocessor the
- * header and a single word.  The same on every call in a process.
+ * header and two words.  The same on every call in a process.
  */
 RUNDOWN_API size_t rundown_cache_size(void);
 
@@ -245,7 +256,9 @@ RUNDOWN_API void rundown_cache_release_n(rundown_cache_t *ref, uint32_t n);
  * acquired before has been released, whichever CPU (or process) each
  * acquire and release ran on.  Several threads may wait at once; a wait
  * after the drain returns at once.  Return values as rundown_wait() and
- * rundown_wait_timeout().
+ * rundown_wait_timeout().  A start or re-initialize that a process left
+ * half done when it died is finished first (here, and in completed and
+ * reinit below).
  */
 RUNDOWN_API int rundown_cache_wait(rundown_cache_t *ref);
 RUNDOWN_API int rundown_cache_wait_timeout(rundown_cache_t *ref,
