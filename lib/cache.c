@@ -2,8 +2,9 @@
  * cache.c: the cache-aware reference, as the public API sees it.
  *
  * The descriptor (cache.h) says where this process's row of slots is; the
- * fast path picks the current CPU's slot in it and runs the CAS from
- * block.h.  Everything slower is block.c's.
+ * fast path adds to the current CPU's rseq word in it in a restartable
+ * sequence (rseq.h), or, where a thread or block cannot, runs the CAS on
+ * the CPU's slot word from block.h.  Everything slower is block.c's.
  */
 #include "config.h"
 
