@@ -26,12 +26,20 @@
  *
  * lib/block.pml models this algorithm for spin (tests/check-model.sh),
  * one step per atomic access, sequentially consistent: two processes on
- * rows of two slots, releases that migrate to the other slot, run-down,
- * the drain, completion, re-initialize, a process killed at any step and
- * its row reclaimed, rundownd killed in a harvest or a reset and the
- * block adopted.  It checks that no wait ends while protection is held,
- * that no harvested row owes below zero, and that a run-down drains once
- * nothing is held.  Change the model with the algorithm.
+ * rows of two slots, each acquire and release on the rseq path (a section
+ * that reads the state word and commits to the rseq word, which the
+ * fence makes restart) or on the atomic path (releases that migrate to
+ * the other slot), run-down (flip, fence, harvest), the drain,
+ * completion, re-initialize (the rseq words zeroed), a process killed at
+ * any step and its row reclaimed, rundownd killed in a harvest (before
+ * its fence, too) or a reset and the block adopted, and a library
+ * block's starter killed between its flip and the end of its harvest,
+ * whose work the next waiter finishes under the run-down lock.  It checks
+ * that no wait ends while protection is held, that no harvested row owes
+ * below zero, that no section commits after its run-down's fence, that
+ * no releaser touches the block after its decisive write, and that a
+ * run-down drains once nothing is held.  Change the model with the
+ * algorithm.
  */
 #include "config.h"
 
@@ -352,6 +360,27 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 }
 
 /*
+ * True if a start or a re-initialize is under way (or was left half done
+ * by a party that died): the state is RESETTING, or RUNDOWN with a row not
+ * yet harvested.  With the run-down lock, taking and dropping it waits
+ * such work out, or finishes it.
+ */
+static bool
+block_busy(struct rundown_block *b, const struct block_layout *l)
+{
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
+
+	if ((s & ST_MASK) == ST_RESETTING)
+		return true;
+	if ((s & ST_MASK) != ST_RUNDOWN)
+		return false;
+	for (r = 0; r < l->rows; r++)
+		if (!(rd_load(&b->row[r].drain, RD_ACQUIRE) & ROW_HARVESTED))
+			return true;
+	return false;
+}
+
+/*
  * pthread_mutex_lock() with an absolute CLOCK_MONOTONIC deadline (or
  * none).  A try first: a lock whose holder died is taken at once, with
  * EOWNERDEAD.  Then pthread_mutex_timedlock(), whose deadline is on
@@ -410,8 +439,9 @@ block_lock(struct rundown_block *b, const struct block_layout *l,
 	}
 	/* Holding the lock, nobody else is starting or resetting: whatever
 	 * is half done, its party died (EOWNERDEAD) or never held the lock
-	 * (a process of an older version). */
-	if (r == 0)
+	 * (a process of an older version).  Only then: a waiter that queued
+	 * behind a live starter finds its work done, and fences no more. */
+	if (r == 0 && block_busy(b, l))
 		block_recover(b, l);
 	if (r == ETIMEDOUT)
 		return -ETIMEDOUT;
@@ -424,27 +454,6 @@ block_unlock(struct rundown_block *b, int locked)
 {
 	if (locked == 0)
 		pthread_mutex_unlock(&b->lock);
-}
-
-/*
- * True if a start or a re-initialize is under way (or was left half done
- * by a party that died): the state is RESETTING, or RUNDOWN with a row not
- * yet harvested.  With the run-down lock, taking and dropping it waits
- * such work out, or finishes it.
- */
-static bool
-block_busy(struct rundown_block *b, const struct block_layout *l)
-{
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
-
-	if ((s & ST_MASK) == ST_RESETTING)
-		return true;
-	if ((s & ST_MASK) != ST_RUNDOWN)
-		return false;
-	for (r = 0; r < l->rows; r++)
-		if (!(rd_load(&b->row[r].drain, RD_ACQUIRE) & ROW_HARVESTED))
-			return true;
-	return false;
 }
 
 /* Waits out (or finishes) a start or re-initialize in progress: 0, or

@@ -42,23 +42,35 @@ PANFLAGS="-w -DCOLLAPSE -DMEMLIM=1024"
 status=0
 
 # Configurations: name, then the model's macros.  Two processes with two
-# CPUs each; client 0 may be killed, rundownd may be killed once.
+# CPUs each; client 0 may be killed, rundownd may be killed once.  Each
+# acquire and each release takes the rseq path (a restartable section
+# that the run-down's fence aborts) or the atomic one (RSEQ=1), but in
+# reinit, the largest, where client 1 takes only the rseq path (RSEQ=3).
 #   death    a client dies anywhere, one run-down
 #   reinit   two run-downs and a re-initialize between them, no death,
 #            and a second waiter (block_wait in another thread) scanning
 #   restart  rundownd killed anywhere in block_reset and re-adopting the
 #            block (one busy client, which may die; two run-downs)
-#   harvest  rundownd killed anywhere in the harvest and re-adopting
+#   harvest  rundownd killed anywhere between its flip and the end of its
+#            harvest (before its fence, too) and re-adopting
+#   lock     a library block (LOCKED): the starter holds the robust
+#            run-down lock from the flip through fence and harvest, and
+#            dies anywhere in that; the owner's block_wait takes the lock
+#            and finishes the work (one busy client, no death)
 CONFIGS="death:-DNOPS=1:-DMAXRUN=1:-DMAXDEAD=1
-reinit:-DNOPS=1:-DMAXRUN=2:-DMAXDEAD=0:-DWAITSCANS=1
+reinit:-DRSEQ=3:-DNOPS=1:-DMAXRUN=2:-DMAXDEAD=0:-DWAITSCANS=1
 restart:-DNOPS=1:-DNOPS1=0:-DMAXRUN=2:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RESETTING
-harvest:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RUNDOWN"
+harvest:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RUNDOWN
+lock:-DLOCKED=1:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=0:-DMAXCRASH=1:-DCRASHIN=ST_RUNDOWN:-DWAITSCANS=1"
 
 # Broken variants: BROKEN number, configuration, check that must fail.
 # They run with NOROWCHECK, without the invariant that each row counts
-# what its process holds (which catches 1, 2, 3 and 5 at once), to show
-# that the properties above fail by themselves: a drain while protection
-# is held, a harvested row owing below zero, or a run-down that never ends.
+# what its process holds (which catches 1, 2, 3 and 5 at once) and the
+# assertion that no rseq commit lands after its run-down's fence (8, 9),
+# to show that the properties above fail by themselves: a drain while
+# protection is held, a harvested row owing below zero, a client touching
+# the freed block, or a run-down that never ends (an acceptance cycle, or
+# in a safety check a waiter asleep for good: an invalid end state).
 #   1 acquire ignores ACTIVE (skips the run-down check)
 #   2 the harvest leaves out one slot of each row
 #   3 block_reset zeroes the drain words (a repeated reset loses residue)
@@ -67,13 +79,27 @@ harvest:-DNOPS=1:-DNOPS1=0:-DMAXRUN=1:-DMAXDEAD=1:-DMAXCRASH=1:-DCRASHIN=ST_RUND
 #   6 block_check_drained drains any generation's run-down
 #   7 a release that drains its row ends the run-down itself (reading the
 #     block after its decisive write, which the freed block forbids)
+#   8 no fence: the harvest reads the rseq words while a section that
+#     read OPEN may still commit
+#   9 block_recover harvests without fencing again, trusting a fence
+#     that the dead party may not have reached (a restarted rundownd, a
+#     waiter under the lock)
+#  10 block_reset leaves the rseq words (the next harvest counts them
+#     again)
+#  11 block_lock does not recover: a dead starter's harvest is never
+#     finished
 MUTANTS="1:death:safety
 2:death:safety
 3:restart:liveness
 4:death:liveness
 5:restart:safety
 6:reinit:safety
-7:death:safety"
+7:death:safety
+8:death:safety
+9:harvest:safety
+9:lock:safety
+10:restart:liveness
+11:lock:liveness"
 
 # macros NAME: the -D options of configuration NAME.
 macros() {
