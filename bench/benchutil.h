@@ -144,11 +144,11 @@ bench_rseq_pair(const struct bench_percpu *d)
 #if RD_HAVE_RSEQ_CS
 	int r;
 
-	r = rd_rseq_add(rd_rseq_area(), d->state, ST_MASK, d->base, d->shift,
+	r = rd_rseq_add(__rseq_offset, d->state, ST_MASK, d->base, d->shift,
 	    d->cpus, 1);
 	if (r != RD_RSEQ_DONE)
 		return r;
-	return rd_rseq_add(rd_rseq_area(), d->state, ST_MASK, d->base,
+	return rd_rseq_add(__rseq_offset, d->state, ST_MASK, d->base,
 	    d->shift, d->cpus, (uint64_t)-1);
 #else
 	(void)d;

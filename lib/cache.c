@@ -289,7 +289,7 @@ cache_acquire(rundown_cache_t *ref, uint32_t n)
 	if (__builtin_expect(ref == NULL, 0))
 		return false;
 #if RD_HAVE_RSEQ_CS
-	switch (rd_rseq_add(rd_rseq_area(), cache_state(ref), ST_MASK,
+	switch (rd_rseq_add(__rseq_offset, cache_state(ref), ST_MASK,
 	    cache_pc(ref), ref->shift, ref->rcpus, n)) {
 	case RD_RSEQ_DONE:
 		return true;
@@ -308,7 +308,7 @@ cache_release(rundown_cache_t *ref, uint32_t n)
 	if (__builtin_expect(ref == NULL, 0))
 		return;
 #if RD_HAVE_RSEQ_CS
-	switch (rd_rseq_add(rd_rseq_area(), cache_state(ref), ST_MASK,
+	switch (rd_rseq_add(__rseq_offset, cache_state(ref), ST_MASK,
 	    cache_pc(ref), ref->shift, ref->rcpus, -(uint64_t)n)) {
 	case RD_RSEQ_DONE:
 		return;
@@ -361,7 +361,9 @@ cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
 		cache_release_slow(ref, n);
 }
 
-void
+/* Out of line and cold: inlined, its frame would be set up on every
+ * fast-path release. */
+__attribute__((noinline, cold)) void
 cache_release_slow(rundown_cache_t *ref, uint32_t n)
 {
 	struct block_layout l;

@@ -43,6 +43,7 @@
 #ifndef RUNDOWN_RSEQ_H
 #define RUNDOWN_RSEQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef HAVE_RSEQ_AREA
@@ -99,8 +100,13 @@ rd_rseq_area(void)
 	".quad 3b\n\t"							\
 	".popsection\n\t"
 
+/*
+ * off is __rseq_offset, the area's place from the thread pointer: x86-64
+ * addresses the area through %fs with it, which spares the load of the
+ * thread pointer before the first store.
+ */
 static inline __attribute__((always_inline)) int
-rd_rseq_add(struct rseq *rs, const uint32_t *state, uint32_t mask,
+rd_rseq_add(ptrdiff_t off, const uint32_t *state, uint32_t mask,
     char *base, uint32_t shift, uint32_t cpus, uint64_t delta)
 {
 #if defined(__x86_64__)
@@ -108,9 +114,9 @@ retry:
 	__asm__ goto (
 		RD_RSEQ_TABLE
 		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, %c[cs](%[rs])\n\t"
+		"movq %%rax, %%fs:%c[cs](%[rs])\n\t"
 		"1:\n\t"
-		"movl %c[cpu](%[rs]), %%eax\n\t"
+		"movl %%fs:%c[cpu](%[rs]), %%eax\n\t"
 		"cmpl %[cpus], %%eax\n\t"
 		"jae %l[noslot]\n\t"
 		"testl %[mask], (%[state])\n\t"
@@ -126,14 +132,16 @@ retry:
 		"jmp %l[aborted]\n\t"
 		".popsection\n\t"
 		:
-		: [rs] "r" (rs), [cs] "i" (__builtin_offsetof(struct rseq,
+		: [rs] "r" (off), [cs] "i" (__builtin_offsetof(struct rseq,
 		      rseq_cs)),
 		  [cpu] "i" (__builtin_offsetof(struct rseq, cpu_id)),
-		  [cpus] "r" (cpus), [state] "r" (state), [mask] "r" (mask),
-		  "c" (shift), [base] "r" (base), [delta] "r" (delta)
+		  [cpus] "r" (cpus), [state] "r" (state), [mask] "ir" (mask),
+		  "c" (shift), [base] "r" (base), [delta] "er" (delta)
 		: "memory", "cc", "rax"
 		: noslot, closed, aborted);
 #else	/* aarch64, little-endian */
+	char *rs = (char *)__builtin_thread_pointer() + off;
+
 retry:
 	__asm__ goto (
 		RD_RSEQ_TABLE

@@ -38,7 +38,7 @@ int
 add(const uint32_t *state, char *base, uint32_t shift, uint32_t cpus,
     uint64_t delta)
 {
-	return rd_rseq_add(rd_rseq_area(), state, 7, base, shift, cpus, delta);
+	return rd_rseq_add(__rseq_offset, state, 7, base, shift, cpus, delta);
 }
 END
 status=0
