@@ -851,15 +851,18 @@ block_set_header(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag, uint32_t serial)
 {
 	/* magic .. slots_off: the part block_format_header() fills from l
-	 * and tag, before the state word, which is left alone. */
+	 * and tag, before the state word, which is left alone; then the
+	 * serial and the flags (which block_header_check() checks too). */
 	size_t fixed = offsetof(struct rundown_block, state);
 	struct rundown_block g;
 
 	block_format_header(&g, l, tag);
-	if (memcmp(b, &g, fixed) == 0 && b->serial == serial)
+	if (memcmp(b, &g, fixed) == 0 && b->serial == serial &&
+	    b->flags == l->flags)
 		return false;
 	memcpy(b, &g, fixed);
 	b->serial = serial;
+	b->flags = l->flags;
 	return true;
 }
 

@@ -399,6 +399,16 @@ START_TEST(test_set_header)
 	memcpy(&h, b, sizeof(h));
 	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
 	ck_assert_uint_eq(serial, TEST_SERIAL + 1);
+
+	/* So are the flags, which a next daemon's check refuses unknown. */
+	b->flags = 0xffu;
+	memcpy(&h, b, sizeof(h));
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial),
+	    -EPROTO);
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
+	ck_assert_uint_eq(b->flags, l.flags);
+	memcpy(&h, b, sizeof(h));
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
 }
 END_TEST
 
