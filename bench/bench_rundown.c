@@ -27,7 +27,7 @@
  * last release a waiter blocked in the wait call is running again.
  *
  * The run-down start cost: while T threads run pairs on one block (from
- * the heap, fenced by membarrier; or in a caller's buffer, fenced by
+ * the heap, fenced by membarrier; or in a MAP_SHARED buffer, fenced by
  * running on every CPU), the main thread takes block_start()'s steps one
  * by one (block_begin, block_fence, block_harvest_row for each row,
  * block_check_drained) and times them; then it waits for the drain,
@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -822,8 +823,10 @@ struct start_samples {
 	unsigned	 n;
 };
 
-/* A block of kind k: from rundown_cache_alloc, or rundown_cache_init in a
- * buffer of ours. */
+/* A block of kind k: from rundown_cache_alloc (membarrier's fence), or
+ * rundown_cache_init in a MAP_SHARED buffer of ours (which other processes
+ * could use: the run-down walks the CPUs).  A caller's buffer in private
+ * memory fences as the heap block does. */
 static rundown_cache_t *
 start_block(int k)
 {
@@ -838,7 +841,12 @@ start_block(int k)
 		}
 		return ref;
 	}
-	ref = bench_alloc(size);
+	ref = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ref == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
 	if ((r = rundown_cache_init(ref, size)) != 0) {
 		fprintf(stderr, "bench_rundown: rundown_cache_init: %s\n",
 		    rundown_strerror(r));
@@ -854,7 +862,7 @@ start_block_free(int k, rundown_cache_t *ref)
 	if (k == START_HEAP)
 		rundown_cache_free(ref);
 	else
-		free(ref);
+		munmap(ref, rundown_cache_size());
 }
 
 /* Microseconds between two CLOCK_MONOTONIC stamps. */
@@ -972,14 +980,14 @@ start_samples_free(struct start_samples *s)
 
 /*
  * Measures and prints the run-down start cost of a heap block and a
- * caller-buffer block, idle and with each count of hammering threads.
+ * block in a MAP_SHARED buffer, idle and with each count of hammering threads.
  * The opt_start rounds of a configuration are taken in opt_reps chunks,
  * the two kinds' chunks interleaved, so that noise hits both alike.
  */
 static void
 start_cost(void)
 {
-	static const char *kname[START_KINDS] = { "heap", "caller buffer" };
+	static const char *kname[START_KINDS] = { "heap", "shared buffer" };
 	struct start_samples s[START_KINDS];
 	unsigned counts[BENCH_MAX_COUNTS + 1], ncounts = 0, t, rep, chunk;
 	uint32_t bflags[START_KINDS] = { 0, 0 };

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdalign.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #ifdef HAVE_RSEQ_AREA
 #include <sys/rseq.h>
@@ -65,21 +66,23 @@ rundown_cache_size(void)
 }
 
 /*
- * The flags of a block this process formats.  A heap block is this
- * process's alone (a child after fork() has a copy), so the membarrier
- * fence reaches every thread that can commit.  A caller's buffer may be
- * shared memory, used by other processes: its run-down runs on every CPU,
- * which this process must be allowed on, or no thread gets the rseq path.
+ * The flags of a block this process formats at ref (size bytes, written
+ * already).  A heap block is this process's alone (a child after fork()
+ * has a copy), and so is a caller's buffer in private memory: the
+ * membarrier fence reaches every thread that can commit.  A caller's
+ * buffer in shared memory may be used by other processes: its run-down
+ * runs on every CPU, which this process must be allowed on, or no thread
+ * gets the rseq path.
  * Both have the run-down lock (block.h), so that a run-down or a
  * re-initialize left half done by a process that died is finished by the
  * next party to come.
  */
 static uint32_t
-cache_bflags(uint32_t cpus, uint32_t flags)
+cache_bflags(const void *ref, size_t size, uint32_t cpus, uint32_t flags)
 {
 	if (!RD_HAVE_RSEQ_CS)
 		return BLOCK_F_LOCK;
-	if (flags & CACHE_HEAP)
+	if ((flags & CACHE_HEAP) || fence_memory_private(ref, size))
 		return fence_private_ready() || fence_cpus_reach(cpus) ?
 		    BLOCK_F_LOCK | BLOCK_F_RSEQ | BLOCK_F_PRIVATE :
 		    BLOCK_F_LOCK;
@@ -103,7 +106,9 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	if (size < need)
 		return -ENOSPC;
 	block_layout(cpus, 1, &l);
-	l.flags = cache_bflags(cpus, flags);
+	/* The buffer written first: the privacy check needs its pages. */
+	memset(ref, 0, need);
+	l.flags = cache_bflags(ref, need, cpus, flags);
 	start = round_up((uintptr_t)ref + sizeof(*ref), l.align);
 	b = (struct rundown_block *)start;
 	block_format(b, &l, tag);

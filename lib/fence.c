@@ -92,6 +92,44 @@ cpu_online(uint32_t cpu)
 	return false;
 }
 
+bool
+fence_memory_private(const void *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t first, last, at;
+	uint64_t e;
+	int fd;
+	bool priv = true;
+
+	if (page <= 0 || len == 0)
+		return false;
+	first = (uintptr_t)p / (uintptr_t)page;
+	last = ((uintptr_t)p + len - 1) / (uintptr_t)page;
+	/* Opened each time: /proc/self is resolved at open, and a
+	 * descriptor kept across fork() would read the parent's. */
+	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	/*
+	 * One 64-bit entry per page (Documentation/admin-guide/mm/
+	 * pagemap.rst): bit 63 present, bit 62 swapped, bit 61 "file page
+	 * or shared anonymous".  A present page without bit 61 is private
+	 * anonymous memory (heap, stack, or a private mapping written to):
+	 * no other process can see it (after fork() each writer gets its
+	 * own copy).  Anything else, or nothing read, counts as shared.
+	 * The first and the last page: a buffer lies in one mapping.
+	 */
+	for (at = first; priv; at = last) {
+		if (pread(fd, &e, sizeof(e), (off_t)(at * sizeof(e))) !=
+		    (ssize_t)sizeof(e) || !(e >> 63 & 1) || (e >> 62 & 1) ||
+		    (e >> 61 & 1))
+			priv = false;
+		if (at == last)
+			break;
+	}
+	close(fd);
+	return priv;
+}
+
 /* Room for the affinity of any machine the block layout allows. */
 #define FENCE_MAX_CPUS 4096u
 

@@ -26,6 +26,7 @@
 #define RUNDOWN_FENCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The rseq fence for this process: 0, or -errno if the kernel has none
@@ -41,6 +42,12 @@ bool fence_private_ready(void);
  * what the thread may run on (cgroup cpuset, affinity), whose sections
  * are then not fenced. */
 int fence_cpus(uint32_t cpus);
+
+/* True if [p, p + len) is private memory of this process, which no other
+ * process can see (/proc/self/pagemap, one read a page end): then
+ * fence_private() reaches every thread that can use it.  False when in
+ * doubt.  The pages must be present (written) already. */
+bool fence_memory_private(const void *p, size_t len);
 
 /* True if this thread may run on every online CPU below cpus, which
  * fence_cpus() needs. */

@@ -23,6 +23,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "fence.h"
 #include "rseq.h"
 #include "testhook.h"
 #include "testutil.h"
@@ -1176,6 +1177,47 @@ START_TEST(test_machine_waiter)
 }
 END_TEST
 
+/*
+ * Which fence a block's run-down takes follows where its memory is: a
+ * buffer in private memory (heap, stack) is this process's alone, and
+ * membarrier's fence reaches every thread that can use it; one in shared
+ * memory may be used by other processes, and its run-down runs on every
+ * CPU.  Both fence with or without the rseq path; both have the run-down
+ * lock.
+ */
+START_TEST(test_fence_kind)
+{
+	char stackbuf[4096];
+	size_t size = rundown_cache_size();
+	rundown_cache_t *shared;
+	void *fresh;
+
+	memset(stackbuf, 0, sizeof(stackbuf));
+	ck_assert(fence_memory_private(stackbuf, sizeof(stackbuf)));
+	ck_assert(fence_memory_private(buf, bufsize));
+	/* Not written yet: no page to tell, so not private. */
+	fresh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(fresh != MAP_FAILED);
+	ck_assert(!fence_memory_private(fresh, 4096));
+	munmap(fresh, 4096);
+
+	shared = test_map_shared(size);
+	ck_assert(!fence_memory_private(shared, size));
+	ck_assert_int_eq(rundown_cache_init(shared, size), 0);
+	ck_assert_uint_eq(shared->bflags & (BLOCK_F_PRIVATE | BLOCK_F_LOCK),
+	    BLOCK_F_LOCK);
+	exercise(shared);
+	munmap(shared, size);
+
+	ck_assert_uint_eq(ref->bflags & BLOCK_F_LOCK, BLOCK_F_LOCK);
+	if (RD_HAVE_RSEQ_CS)
+		ck_assert_uint_eq(ref->bflags & (BLOCK_F_RSEQ |
+		    BLOCK_F_PRIVATE), BLOCK_F_RSEQ | BLOCK_F_PRIVATE);
+	exercise(ref);
+}
+END_TEST
+
 /* ---- the rseq path and the atomic path together ------------------------- */
 
 /* An operation to run on a thread without an rseq area. */
@@ -1460,6 +1502,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_uninitialized);
 	tcase_add_test(tc, test_null_refused);
 	tcase_add_test(tc, test_alloc_tag_free);
+	tcase_add_test(tc, test_fence_kind);
 	suite_add_tcase(s, tc);
 
 	tc = cache_tcase("counts", setup_multi);

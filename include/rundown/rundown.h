@@ -194,9 +194,10 @@ RUNDOWN_API int rundown_query(const rundown_ref_t *ref,
  * rseq area (valgrind, glibc.pthread.rseq=0), other architectures and
  * sanitizer builds use a compare-and-swap instead.  The price is paid at
  * the start of run-down, which fences: membarrier(2) for a block from
- * rundown_cache_alloc(), and for a block in a caller's buffer the starting
- * thread runs once on every online CPU, which every process that may
- * start its run-down must be allowed to do (rundown_cache(3)).  The block
+ * rundown_cache_alloc() or in a caller's buffer in private memory, and for
+ * a block in shared memory the starting thread runs once on every online
+ * CPU, which every process that may start its run-down must be allowed
+ * to do (rundown_cache(3)).  The block
  * holds no absolute pointers, so it also works in memory that processes
  * map at different addresses.
  * ---------------------------------------------------------------------- */
