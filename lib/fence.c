@@ -203,10 +203,24 @@ out:
 	return r;
 }
 
+/* Walks that missed an online CPU, for fence_missed(). */
+static uint64_t misses;
+
 int
 fence_cpus(uint32_t cpus)
 {
-	return fence_walk(cpus, true);
+	int r = fence_walk(cpus, true);
+
+	/* relaxed: a count for a later report, ordered with nothing. */
+	if (r == -EPERM)
+		rd_fetch_add(&misses, 1, RD_RELAXED);
+	return r;
+}
+
+uint64_t
+fence_missed(void)
+{
+	return rd_load(&misses, RD_RELAXED);
 }
 
 bool

@@ -49,6 +49,10 @@ int fence_cpus(uint32_t cpus);
  * doubt.  The pages must be present (written) already. */
 bool fence_memory_private(const void *p, size_t len);
 
+/* How many fence_cpus() walks of this process missed an online CPU so far:
+ * rundownd reports it, and stops offering the rseq path. */
+uint64_t fence_missed(void);
+
 /* True if this thread may run on every online CPU below cpus, which
  * fence_cpus() needs. */
 bool fence_cpus_reach(uint32_t cpus);

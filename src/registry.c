@@ -131,6 +131,7 @@ static const struct config *cfg;
 /* What clients are told of every block (the attach reply's bflags):
  * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
 static uint32_t client_bflags;
+static uint64_t fence_misses;	/* fence_missed() as last seen */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
@@ -186,6 +187,29 @@ registry_rundown_ended(struct shm_block *blk, uint32_t s)
 		    "its state (now %s); holders reclaimed: %llu", blk->tagstr,
 		    ms, rundown_state_name(block_word_state(s)),
 		    rows);
+}
+
+/*
+ * After a run-down's fence: if the walk could not reach every online CPU
+ * (the daemon's cpuset shrank since start-up), clients running there may
+ * commit after the harvest.  Said once, and from then on clients that
+ * attach take the atomic path, which needs no fence.
+ */
+static void
+registry_fence_check(struct shm_block *blk)
+{
+	uint64_t m = fence_missed();
+
+	if (m == fence_misses)
+		return;
+	fence_misses = m;
+	if (client_bflags == 0)
+		return;
+	client_bflags = 0;
+	log_warnx("%s: the run-down's fence could not reach every online CPU "
+	    "(the daemon's cpuset shrank?); clients attaching from now on "
+	    "take the atomic path, and those attached before should attach "
+	    "again (see CPU AFFINITY in rundownd(8))", blk->tagstr);
 }
 
 /* ---- waits ------------------------------------------------------------ */
@@ -289,8 +313,10 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 
 	/* Starts the run-down if the block is open (harvesting every row
 	 * here, on the loop, so it is never left half done). */
-	if (block_begin_harvest(blk->b, &blk->lay, &s) == 0)
+	if (block_begin_harvest(blk->b, &blk->lay, &s) == 0) {
+		registry_fence_check(blk);
 		registry_rundown_started(blk, s, who);
+	}
 	if (block_word_state(s) != RUNDOWN_RUNNING_DOWN ||
 	    block_word(blk->b) != s) {
 		/* Drained.  Waits still pending for it (the watcher's poke

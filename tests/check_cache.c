@@ -1218,6 +1218,32 @@ START_TEST(test_fence_kind)
 }
 END_TEST
 
+/* A process confined to fewer CPUs than the machine has (its cpuset)
+ * cannot fence a block in shared memory, which other processes may use
+ * on the other CPUs: such a block gets no rseq path.  A block in private
+ * memory still does (membarrier reaches its threads wherever they run). */
+START_TEST(test_fence_confined)
+{
+	size_t size = rundown_cache_size();
+	rundown_cache_t *shared;
+
+	if (!RD_HAVE_RSEQ_CS || test_cpuset_confine(getpid()) != 0) {
+		printf("fence confined: skipped (no rseq path or no cpuset)\n");
+		return;
+	}
+	shared = test_map_shared(size);
+	ck_assert_int_eq(rundown_cache_init(shared, size), 0);
+	ck_assert_int_eq(rundown_cache_init(ref, bufsize), 0);
+	test_cpuset_release(getpid());
+	ck_assert_uint_eq(shared->bflags & BLOCK_F_RSEQ, 0);
+	ck_assert_uint_eq(shared->rcpus, 0);
+	ck_assert_uint_eq(ref->bflags & BLOCK_F_RSEQ, BLOCK_F_RSEQ);
+	exercise(shared);
+	exercise(ref);
+	munmap(shared, size);
+}
+END_TEST
+
 /* ---- the rseq path and the atomic path together ------------------------- */
 
 /* An operation to run on a thread without an rseq area. */
@@ -1503,6 +1529,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_null_refused);
 	tcase_add_test(tc, test_alloc_tag_free);
 	tcase_add_test(tc, test_fence_kind);
+	tcase_add_test(tc, test_fence_confined);
 	suite_add_tcase(s, tc);
 
 	tc = cache_tcase("counts", setup_multi);

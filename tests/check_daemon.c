@@ -43,9 +43,10 @@
 #include <rundown/rundown.h>
 #include <rundown/wdm.h>
 
+#include "block.h"
+#include "cache.h"
 #include "proto.h"
 #include "testagent.h"
-#include "block.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -317,6 +318,54 @@ named_poller(uint32_t tag, const char *name)
  * and the generation, all at info level; a drain with no wait pending is
  * logged too, when it happens.  A command name cannot put control
  * characters into the log. */
+/*
+ * A daemon whose cpuset shrinks after start-up can no longer fence every
+ * CPU: at its next run-down it says so, and clients that attach from then
+ * on take the atomic path, which needs no fence.  Skipped where this
+ * machine has no cpuset to write, or the daemon could not reach every CPU
+ * at start-up already.
+ */
+START_TEST(test_confined_fence)
+{
+	const uint32_t tag = RUNDOWN_TAG('C', 'n', 'f', 'd');
+	rundown_cache_t *ref;
+	off_t off;
+	char *text;
+	int r;
+
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
+	    &ref), 0);
+	r = (int)ref->bflags;
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	if (r != (int)BLOCK_F_RSEQ) {
+		printf("confined fence: skipped (the daemon offers no rseq "
+		    "path here)\n");
+		return;
+	}
+	if (test_cpuset_confine(td.pid) != 0) {
+		printf("confined fence: skipped (no cpuset to confine the "
+		    "daemon with)\n");
+		return;
+	}
+	off = td_log_size();
+	r = rundown_ctl_wait(td.conn, tag, NULL);
+	test_cpuset_release(td.pid);
+	ck_assert_int_eq(r, 0);
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, "could not reach every online CPU") != NULL,
+	    "no word of the missed CPU:\n%s", text);
+	free(text);
+
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, 0, &ref), 0);
+	ck_assert_uint_eq(ref->bflags, 0);
+	ck_assert(rundown_cache_acquire(ref));
+	rundown_cache_release(ref);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_rundown_log)
 {
 	uint32_t tag = RUNDOWN_TAG('L', 'o', 'g', 's');
@@ -2705,6 +2754,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_sigkill_reclaimed);
 	tcase_add_test(tc, test_sigkill_open);
 	tcase_add_test(tc, test_rundown_log);
+	tcase_add_test(tc, test_confined_fence);
 
 	tc = dt_case(s, "startup", dt_setup);
 	tcase_add_test(tc, test_startup);

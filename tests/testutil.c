@@ -2,11 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,4 +241,86 @@ test_rseq_path(uint32_t bflags)
 	(void)bflags;
 	return false;
 #endif
+}
+
+/* The cpuset hierarchy: v1's own mount, or v2's with the controller. */
+static const char *
+cpuset_root(bool *v2)
+{
+	char buf[512];
+	ssize_t n;
+	int fd;
+
+	if (access("/sys/fs/cgroup/cpuset/cpuset.cpus", W_OK) == 0) {
+		*v2 = false;
+		return "/sys/fs/cgroup/cpuset";
+	}
+	if ((fd = open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY)) < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	if (strstr(buf, "cpuset") == NULL)
+		return NULL;
+	*v2 = true;
+	return "/sys/fs/cgroup";
+}
+
+/* Writes s to root/dir/file (dir may be ""): 0 or -1. */
+static int
+cg_write(const char *root, const char *dir, const char *file, const char *s)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s%s%s", root, dir, *dir ? "/" : "",
+	    file);
+	if ((fd = open(path, O_WRONLY)) < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+int
+test_cpuset_confine(pid_t pid)
+{
+	char dir[64], path[PATH_MAX], num[32];
+	const char *root;
+	bool v2;
+
+	if (test_cpus() < 2 || (root = cpuset_root(&v2)) == NULL)
+		return -1;
+	if (v2)
+		(void)cg_write(root, "", "cgroup.subtree_control", "+cpuset");
+	snprintf(dir, sizeof(dir), "rundown-test-%ld", (long)pid);
+	snprintf(path, sizeof(path), "%s/%s", root, dir);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(num, sizeof(num), "%ld", (long)pid);
+	if (cg_write(root, dir, "cpuset.cpus", "0") != 0 ||
+	    (!v2 && cg_write(root, dir, "cpuset.mems", "0") != 0) ||
+	    cg_write(root, dir, "cgroup.procs", num) != 0) {
+		rmdir(path);
+		return -1;
+	}
+	return 0;
+}
+
+void
+test_cpuset_release(pid_t pid)
+{
+	char path[PATH_MAX], num[32];
+	const char *root;
+	bool v2;
+
+	if ((root = cpuset_root(&v2)) == NULL)
+		return;
+	snprintf(num, sizeof(num), "%ld", (long)pid);
+	(void)cg_write(root, "", "cgroup.procs", num);
+	snprintf(path, sizeof(path), "%s/rundown-test-%ld", root, (long)pid);
+	(void)rmdir(path);
 }

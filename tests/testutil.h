@@ -40,6 +40,16 @@ struct timespec test_ms(long ms);
  * the harvest switches their slots. */
 bool test_rseq_path(uint32_t bflags);
 
+/*
+ * Confines process pid (all its threads) to CPU 0 with a cpuset cgroup of
+ * its own, as a container or a systemd unit's AllowedCPUs= would: 0, or
+ * -1 where this machine offers no cpuset to write (v1 or v2) or has one
+ * CPU, and the caller skips.  test_cpuset_release() moves it back and
+ * removes the cgroup.
+ */
+int test_cpuset_confine(pid_t pid);
+void test_cpuset_release(pid_t pid);
+
 /* A pipe used as a one-shot or counting signal between threads/processes. */
 struct test_signal {
 	int fd[2];
