@@ -475,6 +475,19 @@ worker_main(const struct op *op, unsigned index)
 	_exit(0);
 }
 
+/* Makes the shared area's start barrier, process-shared, for n parties. */
+static void
+start_barrier_init(unsigned n)
+{
+	pthread_barrierattr_t attr;
+
+	if (pthread_barrierattr_init(&attr) != 0 ||
+	    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_barrier_init(&rg->start.barrier, &attr, n) != 0)
+		die("pthread_barrier_init: cannot make a process-shared barrier");
+	pthread_barrierattr_destroy(&attr);
+}
+
 /*
  * Runs op on nprocs processes for opt_ms milliseconds.  The CPU time per
  * pair leaves out the time a process spent preempted (by its siblings when
@@ -485,7 +498,6 @@ worker_main(const struct op *op, unsigned index)
 static struct bench_sample
 run_once(const struct op *op, unsigned nprocs)
 {
-	pthread_barrierattr_t attr;
 	pid_t pid[BENCH_MAX_PROCS];
 	struct bench_count total = BENCH_TOTAL_INIT;
 	unsigned i;
@@ -495,11 +507,7 @@ run_once(const struct op *op, unsigned nprocs)
 	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
 	if (op->prepare != NULL)
 		op->prepare();
-	if (pthread_barrierattr_init(&attr) != 0 ||
-	    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_barrier_init(&rg->start.barrier, &attr, nprocs + 1) != 0)
-		die("pthread_barrier_init: cannot make a process-shared barrier");
-	pthread_barrierattr_destroy(&attr);
+	start_barrier_init(nprocs + 1);
 	fflush(NULL);
 	for (i = 0; i < nprocs; i++) {
 		if ((pid[i] = fork()) < 0)
@@ -1039,7 +1047,6 @@ static void
 start_chunk(unsigned nprocs, bool hammer, unsigned rounds, double *st,
     double *wt, double *dt, unsigned *n)
 {
-	pthread_barrierattr_t attr;
 	pid_t pid[BENCH_MAX_PROCS];
 	uint64_t seen[BENCH_MAX_PROCS];
 	unsigned i, round;
@@ -1050,11 +1057,7 @@ start_chunk(unsigned nprocs, bool hammer, unsigned rounds, double *st,
 	if (pipe(fd) != 0)
 		die("pipe: %s", strerror(errno));
 	rg->idle.pipe_rd = fd[0];
-	if (pthread_barrierattr_init(&attr) != 0 ||
-	    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_barrier_init(&rg->start.barrier, &attr, nprocs + 1) != 0)
-		die("pthread_barrier_init: cannot make a process-shared barrier");
-	pthread_barrierattr_destroy(&attr);
+	start_barrier_init(nprocs + 1);
 	fflush(NULL);
 	for (i = 0; i < nprocs; i++) {
 		if ((pid[i] = fork()) < 0)
