@@ -24,5 +24,6 @@
 #define rd_fetch_add(p, v, mo) __atomic_fetch_add((p), (v), (mo))
 #define rd_fetch_sub(p, v, mo) __atomic_fetch_sub((p), (v), (mo))
 #define rd_fetch_and(p, v, mo) __atomic_fetch_and((p), (v), (mo))
+#define rd_fetch_or(p, v, mo) __atomic_fetch_or((p), (v), (mo))
 
 #endif /* RUNDOWN_ATOMICS_H */

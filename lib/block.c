@@ -74,6 +74,25 @@ row_drained(uint64_t d)
 	return d == ROW_FLAGS;
 }
 
+/*
+ * True if a harvested row owes less than nothing: no release can take it
+ * there (block_release_slow() refuses), so only a write into the row's
+ * memory did (a client scribbling its own row), or the count wrapped.
+ */
+static inline bool
+row_forged(uint64_t d)
+{
+	return (d & ROW_HARVESTED) && row_count(d) < 0;
+}
+
+/* True if the run-down waits no longer for a row: drained, or forged
+ * (block.h, block_row_forged). */
+static inline bool
+row_done(uint64_t d)
+{
+	return row_drained(d) || row_forged(d);
+}
+
 /* What a CAS on a harvested row writes: DONE with a count of zero. */
 static inline uint64_t
 row_settle(uint64_t d)
@@ -83,30 +102,54 @@ row_settle(uint64_t d)
 
 void (*rd_test_hook)(int step);
 
-int
-block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
+/* The parts of a layout that do not depend on how rows are placed. */
+static int
+layout_rows(uint32_t cpus, uint32_t rows, struct block_layout *out)
 {
-	size_t hdr;
-
 	if (cpus == 0 || rows == 0 || cpus > BLOCK_MAX_CPUS ||
 	    rows > BLOCK_MAX_ROWS)
 		return -EINVAL;
-	hdr = offsetof(struct rundown_block, row) +
-	    (size_t)rows * sizeof(struct block_row);
+	memset(out, 0, sizeof(*out));
 	out->cpus = cpus;
 	out->rows = rows;
 	if (cpus == 1) {
 		/* One CPU: nothing to bounce, so no padding (as Windows):
-		 * the slot word and its rseq word, side by side. */
+		 * the drain word, the slot word and its rseq word, side by
+		 * side. */
 		out->align = sizeof(uint64_t);
 		out->stride = 2 * sizeof(uint64_t);
 	} else {
 		out->align = BLOCK_LINE;
 		out->stride = BLOCK_LINE;
 	}
-	out->flags = 0;
-	out->slots_off = (uint32_t)round_up(hdr, out->align);
-	out->size = out->slots_off + (size_t)rows * cpus * out->stride;
+	/* The drain word alone on its line: releases charge it only while
+	 * the block runs down, and must not bounce a slot's line then. */
+	out->lead = (uint32_t)out->align;
+	out->row_size = out->lead + (size_t)cpus * out->stride;
+	return 0;
+}
+
+int
+block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
+{
+	if (layout_rows(cpus, rows, out) != 0)
+		return -EINVAL;
+	out->rows_off = round_up(sizeof(struct rundown_block), out->align);
+	out->row_stride = out->row_size;
+	out->size = out->rows_off + (size_t)rows * out->row_stride;
+	return 0;
+}
+
+int
+block_layout_paged(uint32_t cpus, uint32_t rows, size_t page,
+    struct block_layout *out)
+{
+	if (page == 0 || (page & (page - 1)) != 0 ||
+	    layout_rows(cpus, rows, out) != 0)
+		return -EINVAL;
+	out->rows_off = round_up(sizeof(struct rundown_block), page);
+	out->row_stride = round_up(out->row_size, page);
+	out->size = out->rows_off + (size_t)rows * out->row_stride;
 	return 0;
 }
 
@@ -124,7 +167,7 @@ block_format_header(struct rundown_block *b, const struct block_layout *l,
 {
 	pthread_mutexattr_t a;
 
-	memset(b, 0, offsetof(struct rundown_block, row));
+	memset(b, 0, sizeof(*b));
 	if (l->flags & BLOCK_F_LOCK) {
 		pthread_mutexattr_init(&a);
 		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
@@ -139,7 +182,8 @@ block_format_header(struct rundown_block *b, const struct block_layout *l,
 	b->cpus = l->cpus;
 	b->rows = l->rows;
 	b->stride = l->stride;
-	b->slots_off = l->slots_off;
+	b->rows_off = (uint32_t)l->rows_off;
+	b->row_stride = (uint32_t)l->row_stride;
 	b->flags = l->flags;
 	b->state = ST_OPEN;
 }
@@ -152,7 +196,8 @@ block_check_drained(struct rundown_block *b, const struct block_layout *l, uint3
 	if ((seen & ST_MASK) != ST_RUNDOWN)
 		return;
 	for (r = 0; r < l->rows; r++) {
-		if (!row_drained(rd_load(&b->row[r].drain, RD_SEQ_CST)))
+		if (block_live(l, r) &&
+		    !row_done(rd_load(block_row(b, l, r), RD_SEQ_CST)))
 			return;
 	}
 	/* No wake: nobody sleeps on the state word while it reads RUNDOWN
@@ -165,13 +210,10 @@ block_check_drained(struct rundown_block *b, const struct block_layout *l, uint3
 }
 
 void
-block_release_slow(struct rundown_block *b, const struct block_layout *l,
-    uint32_t row, uint32_t n)
+block_release_slow(uint64_t *drain, uint32_t n)
 {
-	uint64_t *drain = &b->row[row].drain;
 	uint64_t charge = ROW_UNIT * n, d, nd;
 
-	(void)l;
 	TEST_HOOK(HOOK_BLOCK_CHARGE);
 	/*
 	 * The slot is ACTIVE: run-down started (or a re-initialize has not
@@ -202,7 +244,7 @@ block_release_slow(struct rundown_block *b, const struct block_layout *l,
 	 * drained may have returned and freed it.  Only the wake is left,
 	 * a system call that fails harmlessly on an unmapped address. */
 	TEST_HOOK(HOOK_BLOCK_CHARGED);
-	futex_wake_all(block_row_futex(b, row));
+	futex_wake_all(block_row_futex(drain));
 }
 
 bool
@@ -213,13 +255,15 @@ block_undrained(struct rundown_block *b, const struct block_layout *l,
 	uint32_t r;
 
 	for (r = 0; r < l->rows; r++) {
+		if (!block_live(l, r))
+			continue;
 		/* seq_cst: pairs with the draining CASes, so a scan that
 		 * finds every row drained sees every release finished. */
-		d = rd_load(&b->row[r].drain, RD_SEQ_CST);
-		if (!row_drained(d)) {
+		d = rd_load(block_row(b, l, r), RD_SEQ_CST);
+		if (!row_done(d)) {
 			/* The low-order half, where block_row_futex()
 			 * points whatever the byte order. */
-			*word = block_row_futex(b, r);
+			*word = block_row_futex(block_row(b, l, r));
 			*value = (uint32_t)d;
 			return true;
 		}
@@ -270,25 +314,24 @@ void
 block_switch(struct rundown_block *b, const struct block_layout *l, uint32_t row,
     uint32_t cpu)
 {
-	uint64_t *slot = block_slot_at(b, l, row, cpu);
-	uint64_t v = rd_load(slot, RD_RELAXED);
-
 	/*
-	 * Set ACTIVE, keep the count.  From here no acquire or release
-	 * changes the slot, so its count is stable until re-initialize.
-	 * acquire (within seq_cst): pairs with the release CAS of every
-	 * fast-path release this slot saw, so the drain that follows
-	 * happens after those callers' accesses to the object.
+	 * Set ACTIVE, keep the count: one fetch-or, which no other write to
+	 * the slot can make retry (the process of a rundownd row may write
+	 * its words at will, and a loop of the daemon's that it could keep
+	 * failing would stall every block).  From here no acquire or
+	 * release changes the slot (both CAS only open words), so its count
+	 * is stable until re-initialize.  acquire (within seq_cst): pairs
+	 * with the release CAS of every fast-path release this slot saw, so
+	 * the drain that follows happens after those callers' accesses to
+	 * the object.
 	 */
-	while (!(v & SLOT_ACTIVE) &&
-	    !rd_cas(slot, &v, v | SLOT_ACTIVE, RD_SEQ_CST, RD_RELAXED))
-		;
+	rd_fetch_or(block_slot_at(b, l, row, cpu), SLOT_ACTIVE, RD_SEQ_CST);
 }
 
 void
 block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_t row)
 {
-	uint64_t sum = 0, d, add;
+	uint64_t *drain = block_row(b, l, row), sum = 0, d, add;
 	uint32_t cpu;
 
 	/* Every slot of the row first: only then are their counts final. */
@@ -301,26 +344,48 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 	for (cpu = 0; cpu < l->cpus; cpu++)
 		sum += rd_load(block_pc_at(b, l, row, cpu), RD_RELAXED);
 
-	/*
-	 * Add the sum and set HARVESTED in one CAS, so the row is harvested
-	 * exactly once however often this runs.  Releases that found a
-	 * switched slot have already pushed the count below zero; they and
-	 * the sum commute.  Modular arithmetic in uint64_t: a slot's count
-	 * may be "negative" and only the row's total is meaningful.
-	 */
 	add = sum * ROW_UNIT + ROW_HARVESTED;
-	d = rd_load(&b->row[row].drain, RD_SEQ_CST);
-	while (!(d & ROW_HARVESTED)) {
-		if (rd_cas(&b->row[row].drain, &d, row_settle(d + add),
-		    RD_SEQ_CST, RD_SEQ_CST)) {
-			/* Drained by the harvest: a waiter may already sleep
-			 * on the row (it found the run-down begun and this
-			 * row not yet harvested). */
-			if (row_drained(row_settle(d + add)))
-				futex_wake_all(block_row_futex(b, row));
-			break;
-		}
+	d = rd_load(drain, RD_SEQ_CST);
+	if (d & ROW_HARVESTED)
+		return;		/* once, however often this runs */
+	if (l->flags & BLOCK_F_LOCK) {
+		/*
+		 * Add the sum and set HARVESTED in one CAS, so that the row
+		 * is harvested exactly once even by two parties at a time (a
+		 * library block whose lock no longer works).  Releases that
+		 * found a switched slot have already pushed the count below
+		 * zero; they and the sum commute.  Modular arithmetic in
+		 * uint64_t: a slot's count may be "negative" and only the
+		 * row's total is meaningful.  Only the processes that map
+		 * the block write it, all trusted alike.
+		 */
+		while (!rd_cas(drain, &d, row_settle(d + add), RD_SEQ_CST,
+		    RD_SEQ_CST))
+			if (d & ROW_HARVESTED)
+				return;
+		d = row_settle(d + add);
+	} else {
+		/*
+		 * rundownd's: its loop is the only harvester, so nothing but
+		 * the row's own process sets HARVESTED between the load and
+		 * the add, and a loop that this process could keep failing
+		 * must not be the daemon's.  One fetch-add adds the sum and
+		 * sets HARVESTED (bit 0 is clear, and counts move in units of
+		 * 4, so no carry reaches the flags); the releases commute with
+		 * it.  Harvested owing nothing, the row is drained: DONE, by a
+		 * CAS that no release can make fail (a harvested row at zero
+		 * refuses them), so that only a row its process rewrote is
+		 * left as it reads.
+		 */
+		d = rd_fetch_add(drain, add, RD_SEQ_CST) + add;
+		if (row_settle(d) != d && rd_cas(drain, &d, row_settle(d),
+		    RD_SEQ_CST, RD_SEQ_CST))
+			d = row_settle(d);
 	}
+	/* Drained by the harvest: a waiter may already sleep on the row (it
+	 * found the run-down begun and this row not yet harvested). */
+	if (row_done(d))
+		futex_wake_all(block_row_futex(drain));
 }
 
 uint32_t
@@ -355,7 +420,8 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	 * the slot and waited for.
 	 */
 	for (r = 0; r < l->rows; r++)
-		block_harvest_row(b, l, r);
+		if (block_live(l, r))
+			block_harvest_row(b, l, r);
 	block_check_drained(b, l, s);
 }
 
@@ -375,7 +441,8 @@ block_busy(struct rundown_block *b, const struct block_layout *l)
 	if ((s & ST_MASK) != ST_RUNDOWN)
 		return false;
 	for (r = 0; r < l->rows; r++)
-		if (!(rd_load(&b->row[r].drain, RD_ACQUIRE) & ROW_HARVESTED))
+		if (block_live(l, r) &&
+		    !(rd_load(block_row(b, l, r), RD_ACQUIRE) & ROW_HARVESTED))
 			return true;
 	return false;
 }
@@ -620,7 +687,9 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	 * the acquire) cancels.  Zeroing the row here would lose it.
 	 */
 	for (r = 0; r < l->rows; r++)
-		rd_fetch_and(&b->row[r].drain, ~ROW_FLAGS, RD_SEQ_CST);
+		if (block_live(l, r))
+			rd_fetch_and(block_row(b, l, r), ~ROW_FLAGS,
+			    RD_SEQ_CST);
 	/* release: an acquire that succeeds on a reset slot sees what the
 	 * owner prepared before re-initializing.  No CAS is needed: nobody
 	 * modifies an ACTIVE slot.  Only ACTIVE slots: when rundownd repeats
@@ -629,7 +698,7 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	 * store of 0 would lose (its release would then leave the row owing
 	 * less than nothing, and the next run-down could never drain). */
 	for (r = 0; r < l->rows; r++)
-		for (cpu = 0; cpu < l->cpus; cpu++) {
+		for (cpu = 0; cpu < l->cpus && block_live(l, r); cpu++) {
 			uint64_t *slot = block_slot_at(b, l, r, cpu);
 
 			if (rd_load(slot, RD_RELAXED) & SLOT_ACTIVE)
@@ -651,7 +720,7 @@ block_reset(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 static uint64_t
 row_total(struct rundown_block *b, const struct block_layout *l, uint32_t r)
 {
-	uint64_t total, d = rd_load(&b->row[r].drain, RD_RELAXED);
+	uint64_t total, d = rd_load(block_row(b, l, r), RD_RELAXED);
 	uint32_t cpu;
 
 	total = (uint64_t)row_count(d);
@@ -693,7 +762,9 @@ block_query(struct rundown_block *b, const struct block_layout *l,
 	 * as the moment allows, and a racing snapshot may read below zero.
 	 */
 	for (r = 0; r < l->rows; r++)
-		total += row_total(b, l, r);
+		if (block_live(l, r) &&
+		    !row_forged(rd_load(block_row(b, l, r), RD_RELAXED)))
+			total += row_total(b, l, r);
 	if (total_signed(total) > 0)
 		st->outstanding = (uint64_t)total_signed(total);
 }
@@ -704,43 +775,13 @@ block_row_held(struct rundown_block *b, const struct block_layout *l, uint32_t r
 	return total_signed(row_total(b, l, r));
 }
 
-int64_t
-block_reclaim_row(struct rundown_block *b, const struct block_layout *l, uint32_t r)
-{
-	uint64_t d = rd_load(&b->row[r].drain, RD_SEQ_CST);
-	int64_t held = block_row_held(b, l, r);
-	uint32_t cpu;
-
-	if (d & ROW_HARVESTED) {
-		/*
-		 * Run down: the slots are ACTIVE and counted, and the row
-		 * owes row_count(d).  Settle it to "harvested, owing nothing"
-		 * (keeping the slots, which re-initialize resets); a plain
-		 * store is enough because nobody else writes this row, and
-		 * seq_cst orders it before the scan of the other rows.
-		 */
-		rd_store(&b->row[r].drain, ROW_FLAGS, RD_SEQ_CST);
-		futex_wake_all(block_row_futex(b, r));
-		block_check_drained(b, l, rd_load(&b->state, RD_SEQ_CST));
-		return held;
-	}
-	/* Open (the daemon never leaves a harvest half done, so no slot of
-	 * an unharvested row is ACTIVE): everything back to zero. */
-	for (cpu = 0; cpu < l->cpus; cpu++) {
-		rd_store(block_slot_at(b, l, r, cpu), 0, RD_RELAXED);
-		rd_store(block_pc_at(b, l, r, cpu), 0, RD_RELAXED);
-	}
-	rd_store(&b->row[r].drain, 0, RD_SEQ_CST);
-	return held;
-}
-
 /* ---- for rundownd: the words, the header and the rows of a shared block --
  *
  * rundownd reads and writes a shared block only through these and the
- * functions above, so that the encoding (the state word's bits, the row
- * table, the header's fields) stays in this file.  They assume what
- * block_reclaim_row() assumes: the daemon is the only party that starts,
- * harvests and re-initializes the block, all on one thread.
+ * functions above, so that the encoding (the state word's bits, the
+ * rows, the header's fields) stays in this file.  They assume that the
+ * daemon is the only party that starts, harvests and re-initializes the
+ * block, all on one thread.
  */
 
 /* The state word's low bits are the public states, so that a word's
@@ -829,19 +870,19 @@ block_recover(struct rundown_block *b, const struct block_layout *l)
 
 int
 block_header_check(const struct rundown_block *h, uint32_t tag,
-    struct block_layout *l, uint32_t *serial)
+    const struct block_layout *l, uint32_t *serial)
 {
 	if (h->magic != BLOCK_MAGIC)
 		return -EBADMSG;
-	/* The geometry must be the one block_layout() gives for its cpus
-	 * and rows, so that every address the layout computes lies where
-	 * the block's own processes put it. */
-	if (h->version != BLOCK_VERSION || h->line != BLOCK_LINE ||
-	    h->tag != tag || block_layout(h->cpus, h->rows, l) != 0 ||
-	    h->stride != l->stride || h->slots_off != l->slots_off ||
-	    (h->flags & ~BLOCK_F_RSEQ) != 0)
+	if (h->version != BLOCK_VERSION)
+		return -EPROTONOSUPPORT;
+	/* The geometry must be l's, so that every address the layout
+	 * computes lies where the block's own processes put it. */
+	if (h->line != BLOCK_LINE || h->tag != tag || h->cpus != l->cpus ||
+	    h->rows != l->rows || h->stride != l->stride ||
+	    h->rows_off != l->rows_off || h->row_stride != l->row_stride ||
+	    h->flags != l->flags)
 		return -EPROTO;
-	l->flags = h->flags;
 	*serial = h->serial;
 	return 0;
 }
@@ -850,49 +891,39 @@ bool
 block_set_header(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag, uint32_t serial)
 {
-	/* magic .. slots_off: the part block_format_header() fills from l
+	/* magic .. rows_off: the part block_format_header() fills from l
 	 * and tag, before the state word, which is left alone; then the
-	 * serial and the flags (which block_header_check() checks too). */
+	 * serial, the flags and the row stride. */
 	size_t fixed = offsetof(struct rundown_block, state);
 	struct rundown_block g;
 
 	block_format_header(&g, l, tag);
 	if (memcmp(b, &g, fixed) == 0 && b->serial == serial &&
-	    b->flags == l->flags)
+	    b->flags == l->flags && b->row_stride == g.row_stride)
 		return false;
 	memcpy(b, &g, fixed);
 	b->serial = serial;
 	b->flags = l->flags;
+	b->row_stride = g.row_stride;
 	return true;
 }
 
 void
-block_row_claim(struct rundown_block *b, uint32_t r, int32_t pid,
-    uint64_t start)
+block_row_format(uint64_t *row, const struct block_layout *l, uint32_t w)
 {
-	/* The start time first, then the pid that marks the row taken:
-	 * only the daemon reads them, and it wrote them. */
-	rd_store(&b->row[r].start, start, RD_RELAXED);
-	rd_store(&b->row[r].owner, pid, RD_RELAXED);
+	uint32_t cpu;
+
+	memset(row, 0, l->row_size);
+	if ((w & ST_MASK) == ST_OPEN)
+		return;
+	for (cpu = 0; cpu < l->cpus; cpu++)
+		*block_row_slot(row, l, cpu) = SLOT_ACTIVE;
+	*row = ROW_FLAGS;
 }
 
-int32_t
-block_row_owner(const struct rundown_block *b, uint32_t r, uint64_t *start)
-{
-	int32_t pid = rd_load(&b->row[r].owner, RD_RELAXED);
-
-	if (start != NULL)
-		*start = rd_load(&b->row[r].start, RD_RELAXED);
-	return pid;
-}
-
-int64_t
-block_row_free(struct rundown_block *b, const struct block_layout *l,
+bool
+block_row_forged(struct rundown_block *b, const struct block_layout *l,
     uint32_t r)
 {
-	int64_t held = block_reclaim_row(b, l, r);
-
-	rd_store(&b->row[r].owner, 0, RD_RELAXED);
-	rd_store(&b->row[r].start, 0, RD_RELAXED);
-	return held;
+	return row_forged(rd_load(block_row(b, l, r), RD_RELAXED));
 }

@@ -1,14 +1,18 @@
 /*
  * block.h: the cache-aware block, laid out in any memory.
  *
- * A block is a header followed by rows x cpus slots.  It holds no absolute
- * pointers, so the same bytes work in a caller's buffer, on the heap, or in
- * a shared mapping placed at different addresses in different processes.
- * A process-private block has one row; a shared block (rundownd) has one
- * row per attached process, so that what a dead process held is known.
+ * A block is a header followed by rows, each a drain word and cpus slots.
+ * It holds no absolute pointers, so the same bytes work in a caller's
+ * buffer, on the heap, or in shared mappings placed at different addresses
+ * in different processes.  A process-private block has one row, right
+ * after the header; a shared block (rundownd) has one row per attached
+ * process, each its own shared-memory object (a page or more), which only
+ * that process and the daemon map, at rows_off + row x row_stride in the
+ * daemon's view:
  *
- *   header   magic, version, tag, geometry, state word, row table
- *   slots    slot[row][cpu], each alone on its cache line (cpus > 1)
+ *   header   magic, version, tag, geometry, state word
+ *   row      drain word, alone on its line (cpus > 1); then the slots
+ *            slot[cpu], each alone on its cache line (cpus > 1)
  *
  * Each (row, cpu) has a line of two words, so that a CPU's traffic stays
  * on its line whichever path a thread takes:
@@ -86,8 +90,9 @@
 #endif
 
 #define BLOCK_MAGIC 0x4e574452u		/* "RDWN" in memory, little-endian */
-#define BLOCK_VERSION 3u	/* 2: the DONE bit of a drained row;
-				 * 3: the rseq word beside each slot */
+#define BLOCK_VERSION 4u	/* 2: the DONE bit of a drained row;
+				 * 3: the rseq word beside each slot;
+				 * 4: rows self-contained, owners out */
 #define BLOCK_MAX_CPUS 4096u
 #define BLOCK_MAX_ROWS 4096u
 
@@ -120,14 +125,6 @@
 #define ST_MASK 7u
 #define ST_GEN_UNIT 8u
 
-struct block_row {
-	uint64_t drain;		/* atomic: see above */
-	int32_t owner;		/* pid of the process using the row, 0 if none */
-	uint32_t flags;		/* reserved for the daemon */
-	uint64_t start;		/* owner's start time (clock ticks after boot),
-				 * so that a reused pid is not the owner */
-};
-
 struct rundown_block {
 	uint32_t magic;
 	uint16_t version;
@@ -136,13 +133,13 @@ struct rundown_block {
 	uint32_t cpus;		/* slots per row */
 	uint32_t rows;
 	uint32_t stride;	/* bytes from one slot to the next */
-	uint32_t slots_off;	/* bytes from the header to slot[0][0] */
+	uint32_t rows_off;	/* bytes from the header to row 0 */
 	uint32_t state;		/* atomic futex word: generation | state */
 	int32_t starter;	/* pid that began the current run-down */
 	uint32_t serial;	/* rundownd: tells this block from a later one
 				 * with the same tag */
 	uint32_t flags;		/* BLOCK_F_*, as formatted */
-	uint32_t reserved;
+	uint32_t row_stride;	/* bytes from one row to the next */
 	/*
 	 * The run-down lock (BLOCK_F_LOCK: blocks of the library, which any
 	 * process that maps one may run down; rundownd keeps its own order
@@ -154,18 +151,24 @@ struct rundown_block {
 	 * work itself, knowing the generation cannot move meanwhile.
 	 */
 	pthread_mutex_t lock;
-	struct block_row row[];	/* rows entries */
 };
 
 /* The geometry of a block, computed before it is formatted. */
 struct block_layout {
 	uint32_t cpus;
 	uint32_t rows;
-	uint32_t stride;
-	uint32_t slots_off;
+	uint32_t stride;	/* bytes from one slot to the next */
+	uint32_t lead;		/* bytes from a row's drain word to its slot 0 */
 	uint32_t flags;		/* BLOCK_F_*: block_layout() gives 0 */
+	size_t row_size;	/* bytes of a row: drain word and slots */
+	size_t row_stride;	/* bytes from one row to the next */
+	size_t rows_off;	/* bytes from the header to row 0 */
 	size_t align;		/* alignment the block's start needs */
-	size_t size;		/* bytes from the header to the end of the slots */
+	size_t size;		/* bytes from the header to the end of the rows */
+	/* rundownd: the rows lent to a live process (nonzero), the only
+	 * ones any function below reads or writes; NULL: every row (a
+	 * library block).  A row not lent is not mapped at all. */
+	const uint8_t *live;
 };
 
 /* Rounds x up to a multiple of a (a power of two). */
@@ -175,10 +178,16 @@ round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-/* Computes the layout for cpus x rows: 0 or -EINVAL (zero or too many). */
+/* Computes the layout for cpus x rows: 0 or -EINVAL (zero or too many).
+ * block_layout() packs the rows after the header; block_layout_paged()
+ * starts the header and every row on a page of page bytes (a power of
+ * two), so that each can be a shared-memory object of its own. */
 int block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out);
+int block_layout_paged(uint32_t cpus, uint32_t rows, size_t page,
+    struct block_layout *out);
 
-/* Writes an open block with nothing held at b (aligned to out->align). */
+/* Writes an open block with nothing held at b (aligned to out->align):
+ * the header and every row, contiguous (block_layout()). */
 void block_format(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag);
 
@@ -189,19 +198,40 @@ void block_format_header(struct rundown_block *b,
 /*
  * The functions below that walk rows or slots take the block's shape as
  * l, a copy the caller checked once (the descriptor's, or rundownd's),
- * and never read it from the header when they use it: every process
- * attached to a shared block can write the header, and one that rewrote
- * the geometry between a check and a loop would send the loop out of the
- * mapping.  The header's copy is for attaching, and for tests.
+ * and never read it from the header.  The header's copy is for attaching,
+ * and for tests.  They read and write only the rows that l->live lends
+ * (all, if NULL).
  */
+
+/* True if row r is in use (see struct block_layout). */
+static inline bool
+block_live(const struct block_layout *l, uint32_t r)
+{
+	return l->live == NULL || l->live[r] != 0;
+}
+
+/* Row r's drain word, where the row starts (r < l->rows). */
+static inline uint64_t *
+block_row(struct rundown_block *b, const struct block_layout *l, uint32_t r)
+{
+	return (uint64_t *)(void *)((char *)b + l->rows_off +
+	    (size_t)r * l->row_stride);
+}
+
+/* The slot of cpu in the row whose drain word is at row. */
+static inline uint64_t *
+block_row_slot(uint64_t *row, const struct block_layout *l, uint32_t cpu)
+{
+	return (uint64_t *)(void *)((char *)row + l->lead +
+	    (size_t)cpu * l->stride);
+}
 
 /* The slot of row, cpu (row < l->rows, cpu < l->cpus). */
 static inline uint64_t *
 block_slot_at(struct rundown_block *b, const struct block_layout *l,
     uint32_t row, uint32_t cpu)
 {
-	return (uint64_t *)(void *)((char *)b + l->slots_off +
-	    ((size_t)row * l->cpus + cpu) * l->stride);
+	return block_row_slot(block_row(b, l, row), l, cpu);
 }
 
 /* The rseq word of row, cpu (the word after its slot). */
@@ -217,8 +247,10 @@ block_pc_at(struct rundown_block *b, const struct block_layout *l,
 static inline uint64_t *
 block_slot(struct rundown_block *b, uint32_t row, uint32_t cpu)
 {
-	return (uint64_t *)(void *)((char *)b + b->slots_off +
-	    ((size_t)row * b->cpus + cpu) * b->stride);
+	size_t lead = b->cpus == 1 ? sizeof(uint64_t) : BLOCK_LINE;
+
+	return (uint64_t *)(void *)((char *)b + b->rows_off +
+	    (size_t)row * b->row_stride + lead + (size_t)cpu * b->stride);
 }
 
 /*
@@ -262,16 +294,17 @@ block_slot_release(uint64_t *slot, uint32_t n)
 	return true;
 }
 
-/* Slow path of a release: charges n to row's drain and, if that drains
- * the row, wakes its futex; touches the block no more after that charge. */
-void block_release_slow(struct rundown_block *b, const struct block_layout *l,
-    uint32_t row, uint32_t n);
+/* Slow path of a release: charges n to the drain word of its row and,
+ * if that drains the row, wakes its futex; touches the block no more
+ * after that charge.  Needs nothing but the row: a process maps its own
+ * row and the header, read-only, and no other row. */
+void block_release_slow(uint64_t *drain, uint32_t n);
 
-/* The futex word of row r: the low-order half of its drain word. */
+/* The futex word of a row: the low-order half of its drain word. */
 static inline uint32_t *
-block_row_futex(struct rundown_block *b, uint32_t r)
+block_row_futex(uint64_t *drain)
 {
-	uint32_t *w = (uint32_t *)(void *)&b->row[r].drain;
+	uint32_t *w = (uint32_t *)(void *)drain;
 
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	w++;
@@ -347,33 +380,22 @@ void block_query(struct rundown_block *b, const struct block_layout *l,
 int64_t block_row_held(struct rundown_block *b, const struct block_layout *l,
     uint32_t r);
 
-/*
- * Takes back what row r still holds after its process exited, leaves the
- * row empty (open and zero, or harvested and owing nothing), wakes the
- * waiters if that drains the block, and returns what was taken.  For
- * rundownd only: it must be the only party that starts, harvests and
- * re-initializes the block, it must never leave a harvest half done, and
- * the row's process must be gone, so that nothing else writes the row.
- */
-int64_t block_reclaim_row(struct rundown_block *b, const struct block_layout *l,
-    uint32_t r);
-
 /* ---- for rundownd --------------------------------------------------------
  *
  * What the daemon needs of a shared block, so that it never names the
  * encoding above (state bits, row table, header fields).  It keeps a
  * state word only as an opaque value: to compare two for equality ("has
- * the run-down moved on?") and to ask these functions about.  The same
- * rules hold as for block_reclaim_row(): rundownd is the only party that
- * starts, harvests and re-initializes the block.
+ * the run-down moved on?") and to ask these functions about.  rundownd
+ * is the only party that starts, harvests and re-initializes the block
+ * (the header is its alone: clients map it read-only), all on one thread,
+ * so it never leaves a harvest half done while it runs.
  */
 
 /* The state word now (acquire: a caller that sees DRAINED may free what
  * the block guarded). */
 uint32_t block_word(const struct rundown_block *b);
 
-/* The state a word shows (a word a client scribbled may show none of
- * enum rundown_state's values), and its generation: re-initializes so far,
+/* The state a word shows, and its generation: re-initializes so far,
  * modulo 2^29. */
 enum rundown_state block_word_state(uint32_t w);
 uint32_t block_word_generation(uint32_t w);
@@ -398,36 +420,40 @@ uint32_t block_settle(struct rundown_block *b, const struct block_layout *l,
 uint32_t block_recover(struct rundown_block *b, const struct block_layout *l);
 
 /* Checks a header copied out of an object found at start-up (sizeof(struct
- * rundown_block) bytes, read once: a client may be writing it): 0 with
- * its layout and serial; -EBADMSG if it is no block at all (no magic:
- * wiped, or cut short); -EPROTO if it is a block, but of another version,
- * line size or tag, or with a geometry that block_layout() does not give. */
+ * rundown_block) bytes) against the shape l the daemon kept for it: 0 with
+ * its serial; -EBADMSG if it is no block at all (no magic: wiped, or cut
+ * short); -EPROTONOSUPPORT if it is a block of another layout version
+ * (an older daemon's); -EPROTO if its line size, tag or geometry is not
+ * l's. */
 int block_header_check(const struct rundown_block *h, uint32_t tag,
-    struct block_layout *l, uint32_t *serial);
+    const struct block_layout *l, uint32_t *serial);
 
 /* Makes b's header read as formatted for l and tag, with serial (which
  * tells this block from a later one of the tag), leaving the state word
- * and the rows alone: at creation, and to undo a client's overwrite.
- * True if anything had to be written. */
+ * alone.  True if anything had to be written. */
 bool block_set_header(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag, uint32_t serial);
 
 /*
- * Row owners (r < the checked rows): the process a row is lent to, by pid
- * and start time (clock ticks after boot, so that a reused pid is not the
- * owner).  Every attached process can write them; the daemon reads them
- * only at adoption, and a free row reads 0.
- *   block_row_claim: lends row r to (pid, start).
- *   block_row_owner: the pid of row r, 0 if free, and its start if start
- *                    is not NULL.
- *   block_row_free:  block_reclaim_row() (same rules), then marks the row
- *                    free; returns what it held.
+ * A row that rundownd lends to a process (its own shared-memory object,
+ * row_size bytes at row), written before the process can map it: zero
+ * if the state word w is open, so that acquires succeed; else drained
+ * (every slot ACTIVE, the drain word "HARVESTED | DONE, zero"), as if it
+ * had been harvested with the rest, so that acquires fail and the
+ * run-down in progress does not wait for it.
  */
-void block_row_claim(struct rundown_block *b, uint32_t r, int32_t pid,
-    uint64_t start);
-int32_t block_row_owner(const struct rundown_block *b, uint32_t r,
-    uint64_t *start);
-int64_t block_row_free(struct rundown_block *b, const struct block_layout *l,
+void block_row_format(uint64_t *row, const struct block_layout *l,
+    uint32_t w);
+
+/*
+ * True if row r reads as nothing an honest process can leave: harvested
+ * and owing less than nothing (a release below zero is refused, so only a
+ * write into the row's memory gets there; a count past 2^61 wraps there
+ * too).  Such a row counts as drained everywhere (its process can release
+ * early only its own protections, as it could by calling release); the
+ * daemon asks, to say so once.
+ */
+bool block_row_forged(struct rundown_block *b, const struct block_layout *l,
     uint32_t r);
 
 #endif /* RUNDOWN_BLOCK_H */

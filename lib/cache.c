@@ -22,7 +22,6 @@
 #include "fence.h"
 #include "futex.h"
 #include "rseq.h"
-#include "shared.h"
 
 uint32_t
 cache_cpus(void)
@@ -90,6 +89,32 @@ cache_bflags(const void *ref, size_t size, uint32_t cpus, uint32_t flags)
 	    BLOCK_F_LOCK;
 }
 
+static const struct cache_ops cache_local_ops;
+
+void
+cache_fill(rundown_cache_t *ref, const struct cache_source *src)
+{
+	const struct block_layout *l = src->layout;
+
+	memset(ref, 0, sizeof(*ref));
+	ref->flags = src->flags;
+	ref->block_off = (int64_t)(intptr_t)((uintptr_t)src->block -
+	    (uintptr_t)ref);
+	ref->row_off = (int64_t)(intptr_t)((uintptr_t)block_row_slot(src->row,
+	    l, 0) - (uintptr_t)ref);
+	ref->cpus = l->cpus;
+	ref->shift = (uint32_t)__builtin_ctz(l->stride);
+	ref->bflags = l->flags;
+	ref->rcpus = cache_rcpus(l->cpus, l->flags);
+	ref->row = src->row_index;
+	ref->rows = l->rows;
+	ref->tag = src->tag;
+	ref->size = src->size;
+	ref->ops = src->ops;
+	/* Last: a descriptor with its magic is whole. */
+	ref->magic = CACHE_MAGIC;
+}
+
 /* Formats a one-row block after the descriptor at ref. */
 static int
 cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
@@ -112,20 +137,10 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 	start = round_up((uintptr_t)ref + sizeof(*ref), l.align);
 	b = (struct rundown_block *)start;
 	block_format(b, &l, tag);
-
-	ref->flags = flags;
-	ref->block_off = (int64_t)(start - (uintptr_t)ref);
-	ref->row_off = (int64_t)((uintptr_t)block_slot(b, 0, 0) -
-	    (uintptr_t)ref);
-	ref->cpus = l.cpus;
-	ref->shift = (uint32_t)__builtin_ctz(l.stride);
-	ref->bflags = l.flags;
-	ref->rcpus = cache_rcpus(l.cpus, l.flags);
-	ref->row = 0;
-	ref->rows = 1;
-	ref->tag = tag;
-	ref->size = size;
-	ref->magic = CACHE_MAGIC;
+	cache_fill(ref, &(struct cache_source){ .block = b,
+	    .row = block_row(b, &l, 0), .row_index = 0, .layout = &l,
+	    .ops = &cache_local_ops, .flags = flags, .tag = tag,
+	    .size = size });
 	return 0;
 }
 
@@ -172,13 +187,7 @@ rundown_cache_free(rundown_cache_t *ref)
 {
 	if (!cache_ok(ref))
 		return -EINVAL;
-	if (ref->flags & CACHE_SHARED)
-		return rundown_detach(ref);
-	if (!(ref->flags & CACHE_HEAP))
-		return -EPERM;
-	ref->magic = 0;
-	free(ref);
-	return 0;
+	return ref->ops->free(ref);
 }
 
 uint32_t
@@ -371,13 +380,10 @@ cache_release_on(rundown_cache_t *ref, uint32_t cpu, uint32_t n)
 __attribute__((noinline, cold)) void
 cache_release_slow(rundown_cache_t *ref, uint32_t n)
 {
-	struct block_layout l;
-
 	/* A child's copy of its parent's row: the parent's to release. */
 	if (__builtin_expect(ref->flags & CACHE_FORKED, 0))
 		return;
-	cache_layout(ref, &l);
-	block_release_slow(cache_block(ref), &l, ref->row, n);
+	block_release_slow(cache_row(ref), n);
 }
 
 int
@@ -389,14 +395,44 @@ rundown_cache_wait(rundown_cache_t *ref)
 int
 rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 {
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return ref->ops->wait(ref, timeout);
+}
+
+int
+rundown_cache_completed(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return ref->ops->completed(ref);
+}
+
+int
+rundown_cache_reinit(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return ref->ops->reinit(ref);
+}
+
+int
+rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
+{
+	if (!cache_ok(ref) || st == NULL)
+		return -EINVAL;
+	return ref->ops->query(ref, st);
+}
+
+/* ---- the library's own blocks: run down in this process ---------------- */
+
+static int
+local_wait(rundown_cache_t *ref, const struct timespec *timeout)
+{
 	struct block_layout l;
 	struct timespec deadline;
 	int r;
 
-	if (!cache_ok(ref))
-		return -EINVAL;
-	if (ref->flags & CACHE_SHARED)
-		return shared_wait(ref, timeout);
 	cache_layout(ref, &l);
 	if (timeout == NULL)
 		return block_wait(cache_block(ref), &l, NULL);
@@ -405,40 +441,50 @@ rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 	return block_wait(cache_block(ref), &l, &deadline);
 }
 
-int
-rundown_cache_completed(rundown_cache_t *ref)
+static int
+local_completed(rundown_cache_t *ref)
 {
 	struct block_layout l;
 
-	if (!cache_ok(ref))
-		return -EINVAL;
-	if (ref->flags & CACHE_SHARED)
-		return shared_completed(ref);
 	cache_layout(ref, &l);
 	return block_completed(cache_block(ref), &l);
 }
 
-int
-rundown_cache_reinit(rundown_cache_t *ref)
+static int
+local_reinit(rundown_cache_t *ref)
 {
 	struct block_layout l;
 
-	if (!cache_ok(ref))
-		return -EINVAL;
-	if (ref->flags & CACHE_SHARED)
-		return shared_reinit(ref);
 	cache_layout(ref, &l);
 	return block_reinit(cache_block(ref), &l);
 }
 
-int
-rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
+static int
+local_query(const rundown_cache_t *ref, struct rundown_status *st)
 {
 	struct block_layout l;
 
-	if (!cache_ok(ref) || st == NULL)
-		return -EINVAL;
 	cache_layout(ref, &l);
 	block_query(cache_block(ref), &l, st);
 	return 0;
 }
+
+/* Only what rundown_cache_alloc() made is freed; a caller's buffer is
+ * the caller's. */
+static int
+local_free(rundown_cache_t *ref)
+{
+	if (!(ref->flags & CACHE_HEAP))
+		return -EPERM;
+	ref->magic = 0;
+	free(ref);
+	return 0;
+}
+
+static const struct cache_ops cache_local_ops = {
+	.wait = local_wait,
+	.completed = local_completed,
+	.reinit = local_reinit,
+	.query = local_query,
+	.free = local_free,
+};

@@ -14,6 +14,7 @@
 #define RUNDOWN_CACHE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <rundown/rundown.h>
 
@@ -24,16 +25,18 @@
 
 #define CACHE_CALLER_BUFFER 0x1u	/* the caller owns the memory */
 #define CACHE_HEAP 0x2u			/* rundown_cache_alloc() made it */
-#define CACHE_SHARED 0x4u		/* rundown_attach() made it */
+#define CACHE_SHARED 0x4u		/* rundown_attach() made it (ops) */
 #define CACHE_FORKED 0x8u		/* inherited across fork(): inert */
 
 struct shared;
+struct cache_ops;
 
 struct rundown_cache {
 	uint32_t magic;
 	uint32_t flags;
 	int64_t block_off;	/* block address minus descriptor address */
-	int64_t row_off;	/* slot[row][0] address minus descriptor address */
+	int64_t row_off;	/* this row's slot 0 address minus descriptor
+				 * address (its drain word: lead bytes before) */
 	uint32_t cpus;		/* slots per row */
 	uint32_t shift;		/* log2 of the bytes between slots */
 	uint32_t rcpus;		/* cpus if this process's threads may commit
@@ -43,9 +46,44 @@ struct rundown_cache {
 	uint32_t rows;		/* of the block: with cpus, its checked shape */
 	uint32_t tag;
 	size_t size;		/* the size given to init */
-	struct shared *shared;	/* CACHE_SHARED: the attachment (shared.c) */
+	const struct cache_ops *ops; /* the kind's slow operations */
+	struct shared *shared;	/* CACHE_SHARED: the attachment (attach.c) */
 	uint64_t inert;		/* CACHE_FORKED: the one slot, always ACTIVE */
 };
+
+/*
+ * What a kind of block does on the slow side, chosen once when the
+ * descriptor is filled: the library's own blocks run down in process
+ * (block.c, cache.c), an attached one through rundownd (attach.c).  The
+ * fast path and the release's slow charge are the same for both.
+ */
+struct cache_ops {
+	int (*wait)(rundown_cache_t *ref, const struct timespec *timeout);
+	int (*completed)(rundown_cache_t *ref);
+	int (*reinit)(rundown_cache_t *ref);
+	int (*query)(const rundown_cache_t *ref, struct rundown_status *st);
+	int (*free)(rundown_cache_t *ref);
+};
+
+/*
+ * What a descriptor is filled from: the block (its header mapping), the
+ * drain word of this process's row, the block's shape, the kind's
+ * operations, and for the library's blocks how the memory was got
+ * (CACHE_CALLER_BUFFER, CACHE_HEAP) or for an attachment CACHE_SHARED.
+ */
+struct cache_source {
+	struct rundown_block *block;
+	uint64_t *row;
+	uint32_t row_index;
+	const struct block_layout *layout;
+	const struct cache_ops *ops;
+	uint32_t flags;
+	uint32_t tag;
+	size_t size;
+};
+
+/* Fills ref from src: the one place a descriptor is written whole. */
+void cache_fill(rundown_cache_t *ref, const struct cache_source *src);
 
 /* CPUs a block is laid out for: configured CPUs, at least 1. */
 uint32_t cache_cpus(void);
@@ -70,6 +108,17 @@ cache_layout(const rundown_cache_t *ref, struct block_layout *l)
 {
 	block_layout(ref->cpus, ref->rows, l);
 	l->flags = ref->bflags;
+}
+
+/* This process's row: its drain word, which leads its slot 0 by the same
+ * bytes in every layout of the block's shape. */
+static inline uint64_t *
+cache_row(const rundown_cache_t *ref)
+{
+	struct block_layout l;
+
+	cache_layout(ref, &l);
+	return (uint64_t *)(void *)((char *)ref + ref->row_off - l.lead);
 }
 
 /* The block's state word, which the rseq sections check. */

@@ -225,8 +225,9 @@ client_send(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Reads exactly len bytes, keeping a descriptor that comes with them in
- * *fd: 0, -ECONNRESET at end of file, or -errno. */
+/* Reads exactly len bytes, keeping the descriptors that come with them in
+ * rfd[0..CLIENT_FDS) (slots that are -1): 0, -ECONNRESET at end of file,
+ * or -errno. */
 static int
 client_recv(int fd, void *buf, size_t len, int *rfd)
 {
@@ -253,13 +254,26 @@ client_recv(int fd, void *buf, size_t len, int *rfd)
 				continue;
 			return -errno;
 		}
-		proto_take_fds(&msg, rfd, NULL, NULL);
+		proto_take_fds(&msg, rfd, CLIENT_FDS, NULL, NULL);
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Closes the descriptors a reply brought, and marks their slots free. */
+static void
+client_close_fds(int *fds)
+{
+	int i;
+
+	for (i = 0; i < CLIENT_FDS; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
 }
 
 /* Reads one frame: header to *h, payload to buf (the part beyond size is
@@ -320,12 +334,14 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 	struct proto_hdr h;
 	size_t n;
 	uint32_t id;
-	int r, got = -1, cancel;
+	int r, got[CLIENT_FDS], i, cancel;
 
 	if (c == NULL)
 		return -EINVAL;
 	if (c->pid != getpid() || c->fd < 0)
 		return -ECHILD;
+	for (i = 0; i < CLIENT_FDS; i++)
+		got[i] = -1;
 	/* Not a cancellation point: a cancelled call would leave the lock
 	 * held and the stream in the middle of a frame. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
@@ -337,17 +353,14 @@ client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
 		/* A daemon that refuses a peer says why and closes at once,
 		 * possibly before this request went out: read the reason. */
 		if (r == -ECONNRESET &&
-		    client_read_frame(c, &h, reply, size, &got) == 0 &&
+		    client_read_frame(c, &h, reply, size, got) == 0 &&
 		    h.id == 0 && h.type == PROTO_ERROR)
 			goto answer;
 		goto out;
 	}
 	for (;;) {
-		if (got >= 0) {
-			close(got);
-			got = -1;
-		}
-		r = client_read_frame(c, &h, reply, size, &got);
+		client_close_fds(got);
+		r = client_read_frame(c, &h, reply, size, got);
 		if (r != 0)
 			goto out;
 		/* Id 0: an error about the connection itself (refused). */
@@ -360,12 +373,11 @@ answer:
 	if ((r = client_answer(&h, reply, size, want)) == 0 && len != NULL)
 		*len = h.length;
 out:
-	if (r == 0 && fd != NULL) {
-		*fd = got;
-		got = -1;
+	for (i = 0; r == 0 && fd != NULL && i < CLIENT_FDS; i++) {
+		fd[i] = got[i];
+		got[i] = -1;
 	}
-	if (got >= 0)
-		close(got);
+	client_close_fds(got);
 	pthread_mutex_unlock(&c->lock);
 	pthread_setcancelstate(cancel, NULL);
 	return r;
@@ -458,6 +470,16 @@ int
 rundown_ctl_free(rundown_conn_t *c, uint32_t tag)
 {
 	return client_simple(c, PROTO_FREE, tag, 0);
+}
+
+int
+rundown_ctl_free_force(rundown_conn_t *c, uint32_t tag)
+{
+	struct proto_req req = { .tag = tag, .flags = PROTO_FREE_FORCE };
+	struct proto_ok ok;
+
+	return client_call(c, PROTO_FREE, &req, PROTO_OK, &ok, sizeof(ok),
+	    NULL, NULL);
 }
 
 /* The public form of a block's figures. */

@@ -9,11 +9,15 @@
 
 #include "proto.h"
 
+/* The most descriptors a reply brings (ATTACHED: header, row). */
+#define CLIENT_FDS 2
+
 /*
  * Sends one request and reads frames until the reply with its id.  The
  * reply must be of type want (its payload goes to reply, up to size
  * bytes; *len gets its length) or PROTO_ERROR, returned as -code.  If fd
- * is not NULL it gets a descriptor that came with the reply, or -1.
+ * is not NULL, fd[0..CLIENT_FDS) get the descriptors that came with the
+ * reply, in order, and -1 for those that did not come.
  */
 int client_call(rundown_conn_t *c, uint16_t type, const struct proto_req *req,
     uint16_t want, void *reply, size_t size, size_t *len, int *fd);

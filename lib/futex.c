@@ -18,9 +18,10 @@ futex_wait(uint32_t *word, uint32_t expected, const struct timespec *deadline)
 	 * caller that loops after spurious wakes never stretches its timeout. */
 	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, deadline,
 	    NULL, FUTEX_BITSET_MATCH_ANY);
-	if (r == -1 && errno == ETIMEDOUT)
-		return -ETIMEDOUT;
-	return 0;	/* woken, EAGAIN (value changed) or EINTR */
+	if (r == -1 && (errno == ETIMEDOUT || errno == EAGAIN ||
+	    errno == EFAULT))
+		return -errno;
+	return 0;	/* woken, or EINTR */
 }
 
 void

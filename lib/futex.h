@@ -15,8 +15,10 @@
 
 /*
  * Sleeps while *word == expected, until woken or until deadline (absolute
- * CLOCK_MONOTONIC; NULL: no deadline).  Returns 0 (woken, value changed,
- * or interrupted) or -ETIMEDOUT.
+ * CLOCK_MONOTONIC; NULL: no deadline).  Returns 0 (woken, or interrupted),
+ * -EAGAIN (the word did not hold expected), -EFAULT (no word mapped
+ * there, or past the end of its object: the kernel's read fails where
+ * the caller's own load would fault) or -ETIMEDOUT.
  */
 int futex_wait(uint32_t *word, uint32_t expected,
     const struct timespec *deadline);

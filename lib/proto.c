@@ -107,7 +107,9 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 		memcpy(&req, p, sizeof(req));
 		if ((h->type != PROTO_DETACH && req.serial != 0) ||
 		    (h->type != PROTO_ATTACH && h->type != PROTO_CREATE &&
-		    req.flags != 0) ||
+		    h->type != PROTO_FREE && req.flags != 0) ||
+		    (h->type == PROTO_FREE &&
+		    (req.flags & ~PROTO_FREE_FORCE) != 0) ||
 		    (h->type == PROTO_ATTACH && (req.flags &
 		    ~(PROTO_ATTACH_CREATE | PROTO_ATTACH_REOPEN |
 		    PROTO_MODE_FLAGS(0777))) != 0) ||
@@ -175,12 +177,12 @@ proto_shm_prefix(const char *socket_path, char *buf, size_t size)
 }
 
 int
-proto_take_fds(struct msghdr *msg, int *keep,
+proto_take_fds(struct msghdr *msg, int *keep, int nkeep,
     void (*drop)(int fd, void *arg), void *arg)
 {
 	struct cmsghdr *cm;
 	size_t i, n;
-	int v, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
+	int v, k, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
 
 	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -188,8 +190,10 @@ proto_take_fds(struct msghdr *msg, int *keep,
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++, count++) {
 			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
-			if (keep != NULL && *keep < 0)
-				*keep = v;
+			for (k = 0; k < nkeep && keep[k] >= 0; k++)
+				;
+			if (k < nkeep)
+				keep[k] = v;
 			else if (drop != NULL)
 				drop(v, arg);
 			else

@@ -7,8 +7,9 @@
  * both ends run on one machine.  A client may send requests without
  * waiting; replies carry the request's id and may come out of order (a
  * wait is answered when the run-down drains, later requests before it).
- * The ATTACHED reply carries the block's shared-memory descriptor as
- * SCM_RIGHTS with its first byte; no other frame carries descriptors.
+ * The ATTACHED reply carries two shared-memory descriptors as SCM_RIGHTS
+ * with its first byte: the block's header, read-only, then the row lent
+ * to the caller, read-write; no other frame carries descriptors.
  *
  * Any change to the header, the types or a payload below must bump
  * PROTO_VERSION.  No I/O here, so the decoder can be fuzzed on its own.
@@ -19,7 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 4u	/* 4: proto_attached.bflags */
+#define PROTO_VERSION 5u	/* 4: proto_attached.bflags;
+				 * 5: ATTACHED carries the header and the
+				 * row as two objects (row_size) */
 #define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
@@ -40,7 +43,7 @@ enum proto_type {
 	PROTO_WAIT = 4,		/* tag, arg = timeout in ms */
 	PROTO_COMPLETED = 5,	/* tag */
 	PROTO_REINIT = 6,	/* tag */
-	PROTO_FREE = 7,		/* tag */
+	PROTO_FREE = 7,		/* tag, flags */
 	PROTO_STATUS = 8,	/* tag */
 	PROTO_LIST = 9,		/* no payload */
 	PROTO_REQ_MAX = PROTO_LIST,
@@ -48,7 +51,7 @@ enum proto_type {
 	/* Replies. */
 	PROTO_OK = 0x100,	/* struct proto_ok */
 	PROTO_ERROR = 0x101,	/* struct proto_error */
-	PROTO_ATTACHED = 0x102,	/* struct proto_attached + descriptor */
+	PROTO_ATTACHED = 0x102,	/* struct proto_attached + 2 descriptors */
 	PROTO_STATUS_REPLY = 0x103, /* proto_info + proto_holder[info.attached] */
 	PROTO_LIST_REPLY = 0x104 /* proto_count + proto_info[count] */
 };
@@ -70,12 +73,16 @@ enum proto_type {
  * that the attach always gives a row of an open block.  Version 3 added
  * it. */
 #define PROTO_ATTACH_REOPEN 0x4u
+/* Flag of PROTO_FREE: remove the block whatever its rows say (pending
+ * waits end with ECANCELED); only its owner, root or the daemon's user
+ * may.  Version 5 added it. */
+#define PROTO_FREE_FORCE 0x8u
 
 struct proto_req {
 	uint32_t tag;
 	uint32_t arg;
-	uint32_t flags;		/* PROTO_CREATE and PROTO_ATTACH only; 0
-				 * otherwise */
+	uint32_t flags;		/* PROTO_CREATE, PROTO_ATTACH and PROTO_FREE
+				 * only; 0 otherwise */
 	uint32_t serial;	/* PROTO_DETACH only (from ATTACHED); 0 otherwise */
 };
 
@@ -93,11 +100,12 @@ struct proto_attached {
 	uint32_t row;
 	uint32_t cpus;
 	uint32_t rows;
-	uint64_t size;		/* bytes to map */
+	uint64_t size;		/* bytes of the header to map, read-only */
 	uint32_t serial;	/* this block, as opposed to a later one with
 				 * the same tag: DETACH must name it */
 	uint32_t bflags;	/* the block's flags (lib/block.h BLOCK_F_*):
 				 * BLOCK_F_RSEQ if rundownd fences */
+	uint64_t row_size;	/* bytes of the row to map, read-write */
 };
 
 struct proto_info {
@@ -158,21 +166,53 @@ long proto_req_size(uint16_t type);
  * Writes the prefix of the names of the POSIX shared-memory objects that
  * the daemon on socket_path keeps, "rundownd.EUID.HASH." (HASH: FNV-1a of
  * the path), so that daemons on different sockets never share a block.
- * The object of a tag is "/" PREFIX, the tag in 8 hex digits, "." and 16
- * random hex digits (src/registry.c), so that nobody can take it first.
+ * The header object of a tag is "/" PREFIX, the tag in 8 hex digits, "."
+ * and 16 random hex digits (src/registry.c), so that nobody can take it
+ * first; its rows and the daemon's record of it add a suffix to that.
  */
 #define PROTO_SHM_PREFIX_MAX 48
+
+/*
+ * What the daemon believes of a block, in the object NAME.meta beside its
+ * header NAME (mode 0600, the daemon's, never handed to a client): this,
+ * then one struct proto_meta_row per row.  Not part of the protocol; kept
+ * here so that the daemon and its tests read it alike.  The row lent to a
+ * process is the object NAME.rID (ID in 16 hex digits).
+ */
+struct proto_meta {
+	uint32_t magic;		/* PROTO_META_MAGIC */
+	uint32_t version;	/* the block layout's (lib/block.h) */
+	uint32_t serial;	/* of the header it belongs to */
+	uint32_t uid;		/* owner, group and mode: rundownd(8) */
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t cpus;		/* the shape */
+	uint32_t rows;
+	uint32_t flags;		/* BLOCK_F_* */
+	uint32_t reserved;
+	uint64_t page;		/* the page the rows were laid out for */
+};
+
+struct proto_meta_row {
+	int32_t pid;		/* 0: the row is free */
+	uint32_t uid;
+	uint64_t start;		/* clock ticks after boot */
+	uint64_t id;		/* the row's object: NAME.rID */
+};
+
+#define PROTO_META_MAGIC 0x4154454du	/* "META" */
 
 struct msghdr;
 
 /*
  * The descriptors that came with a received message (SCM_RIGHTS): keeps
- * the first in *keep if keep is not NULL and *keep is -1, and hands the
- * rest to drop(fd, arg), or closes them if drop is NULL.  Returns how many
+ * them in keep[0..nkeep) while slots there are -1 (in the order they
+ * came), and hands the rest to drop(fd, arg), or closes them if drop is
+ * NULL.  Returns how many
  * came (1 at least if the control data was truncated, whose descriptors
  * the kernel already closed).
  */
-int proto_take_fds(struct msghdr *msg, int *keep,
+int proto_take_fds(struct msghdr *msg, int *keep, int nkeep,
     void (*drop)(int fd, void *arg), void *arg);
 void proto_shm_prefix(const char *socket_path, char *buf, size_t size);
 

@@ -54,6 +54,9 @@ rundown_strerror(int err)
 		    "or in a directory others may write)";
 	case ESTALE:
 		return "the block was freed since; its tag names another now";
+	case ECANCELED:
+		return "the block was removed by force (free --force) before "
+		    "its run-down ended";
 	case ENOMEM:
 		return "out of memory";
 	case ENOENT:

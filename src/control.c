@@ -96,6 +96,19 @@ control_may(struct conn *c, struct shm_block *blk, uint32_t need)
 	return (bits & need) == need;
 }
 
+/* Is the peer of c the owner of blk, root, or the daemon's user (who
+ * may override what its rows say: free --force)? */
+static bool
+control_owns(struct conn *c, struct shm_block *blk)
+{
+	uid_t uid = server_peer_uid(c), owner;
+	uint32_t mode;
+	gid_t group;
+
+	registry_owner(blk, &owner, &group, &mode);
+	return uid == 0 || uid == geteuid() || uid == owner;
+}
+
 /* The mode a create request asks for. */
 static uint32_t
 control_mode(const struct proto_req *req)
@@ -241,7 +254,7 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 	struct proto_ok ok = { 0 };
 	struct shm_block *blk = NULL;
 	char who[64];
-	int r, fd;
+	int r, fds[2];
 
 	(void)arg;
 	if (h->type != PROTO_LIST)
@@ -279,10 +292,11 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		    0)
 			break;
 		r = registry_attach(blk, server_peer_pid(c),
-		    server_peer_start(c), server_peer_uid(c), &a, &fd);
+		    server_peer_start(c), server_peer_uid(c), &a, fds);
 		if (r == 0) {
-			server_reply(c, PROTO_ATTACHED, h->id, &a, sizeof(a),
-			    fd);
+			server_reply_fds(c, PROTO_ATTACHED, h->id, &a,
+			    sizeof(a), fds, 2);
+			close(fds[1]);
 			return;
 		}
 		break;
@@ -301,7 +315,11 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		r = registry_reinit(blk, control_who(c, who, sizeof(who)));
 		break;
 	case PROTO_FREE:
-		r = registry_free(blk);
+		if ((req->flags & PROTO_FREE_FORCE) && !control_owns(c, blk))
+			r = -EPERM;
+		else
+			r = registry_free(blk, req->flags & PROTO_FREE_FORCE,
+			    control_who(c, who, sizeof(who)));
 		break;
 	case PROTO_STATUS:
 		control_status(c, h->id, blk);

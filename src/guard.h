@@ -1,5 +1,5 @@
-/* guard.h: the blocks' mappings, kept from a client's ftruncate().  A
- * leaf: calls nothing of the daemon's. */
+/* guard.h: the blocks' mappings, kept from a client's ftruncate() of its
+ * row.  A leaf: calls nothing of the daemon's. */
 #ifndef RUNDOWND_GUARD_H
 #define RUNDOWND_GUARD_H
 
@@ -13,9 +13,10 @@
 /* Installs the SIGBUS handler: 0 or -errno. */
 int guard_init(void);
 
-/* Guards [addr, addr + len), a MAP_SHARED mapping of fd from offset 0:
- * its slot (>= 0), or -ENOSPC.  Loop thread only. */
-int guard_add(void *addr, size_t len, int fd);
+/* Guards [addr, addr + len), a block's mappings (page-aligned): a fault
+ * there leaves a page of zeros in place of the page cut off.  Its slot
+ * (>= 0), or -ENOSPC.  Loop thread only. */
+int guard_add(void *addr, size_t len);
 
 /* Stops guarding slot; before the mapping goes.  Loop thread only. */
 void guard_remove(int slot);

@@ -1,26 +1,33 @@
 /*
- * registry.c: the blocks rundownd keeps, one POSIX shared-memory object per
- * tag, and the control operations on them.
+ * registry.c: the blocks rundownd keeps in shared memory, and the control
+ * operations on them.
+ *
+ * A block is several POSIX shared-memory objects, all the daemon's, mode
+ * 0600:
+ *   NAME         the header (state word, shape).  Clients get a read-only
+ *                descriptor of it: the state word the fast path checks.
+ *   NAME.rID     one row per attached process (its drain word and slots),
+ *                made for it at attach, zeroed or drained, and handed to it
+ *                alone, read-write; given back (unlinked) at its detach or
+ *                exit.  ID is 64 random bits, so nobody can take it first.
+ *   NAME.meta    what the daemon believes: owner, group, mode, shape, and
+ *                each row's owner (pid, start time, uid) and ID.  Never
+ *                handed out: a restarted daemon adopts a block by it alone.
+ * The daemon maps a block as one reserved range: the header at its start,
+ * each lent row at its place, the rest not mapped at all.  blk->lay.live
+ * says which rows are lent, and lib/block.c reads and writes only those:
+ * a row counts only while the daemon's table says a live process has it.
+ * What a client writes into its row can make only its own count wrong
+ * (block_row_forged: the row then reads as drained, and is logged once).
  *
  * The daemon is the only party that starts, harvests, completes and
  * re-initializes a shared block, all on the loop's thread, so a harvest is
- * never left half done while the daemon runs and reclaiming a dead row
- * (block_row_free) sees nothing else write it.  Clients only acquire
- * and release on their own rows.
- *
- * Everything the algorithm needs lives in the shared memory (state, rows,
- * row owners), so a restarted daemon re-adopts the objects it finds; what
- * lives here is bookkeeping: which process holds which row, pending waits,
- * and counts of what was reclaimed.  The block's encoding is lib/block.c's
- * alone: this file reads and writes a block only through block_*(), and
- * keeps a state word only to compare it with another or to pass it back.
- *
- * A block's owner and mode (who may attach, who may run it down; checked
- * by control.c) are not in the block's header, which every attached
- * process can write: they live in a second object, "NAME.perm", that no
- * client is ever given, so that a restarted daemon reads them as the
- * creator set them.  One missing or not ours is read as the daemon's own,
- * mode 0600: a lost owner fails closed.
+ * never left half done while the daemon runs.  Only the loop's thread
+ * touches a block's memory (watcher threads leave the loads to the
+ * kernel), so a row its client cut short faults there, and guard.c puts
+ * zeros in its place.  The block's encoding is lib/block.c's alone: this
+ * file reads and writes a block only through block_*(), and keeps a state
+ * word only to compare it with another or to pass it back.
  *
  * Waits: the loop never blocks.  A block with pending waits arms its
  * watcher (watcher.c) on the futex of the first row of the run-down not
@@ -75,34 +82,41 @@ struct waiter {
 
 /* "/", the prefix, 8 + 1 + 16 digits, NUL (registry_name()). */
 #define SHM_NAME_MAX (PROTO_SHM_PREFIX_MAX + 27)
+/* A row's or the record's name: the block's, ".r", 16 digits. */
+#define SHM_PART_MAX (SHM_NAME_MAX + 18)
+
+/* A row of a block, as the daemon knows it. */
+struct shm_row {
+	struct holder *owner;	/* the live process it is lent to, or NULL */
+	uid_t uid;		/* that process's uid */
+	uint64_t id;		/* its object: NAME.rID */
+	bool forged;		/* said once that it reads forged */
+};
 
 /* A block the daemon keeps in shared memory (lib/block.c's struct
- * rundown_block is what lies in the mapping). */
+ * rundown_block is what lies at b). */
 struct shm_block {
 	TAILQ_ENTRY(shm_block) entry;
 	uint32_t tag;
 	char tagstr[RUNDOWN_TAG_BUFSZ];
-	char name[SHM_NAME_MAX]; /* shared-memory object */
-	int fd;
-	struct rundown_block *b;
-	size_t size;
-	uint32_t serial;	/* the header's, as checked: tells this block
-				 * from a later one with the tag */
-	struct block_layout lay; /* the shape every loop and address uses */
-	struct holder **owner;	/* per row: who holds it, or NULL */
-	uid_t *row_uid;		/* per row: its holder's uid, (uid_t)-1 if
-				 * unknown (adopted) */
+	char name[SHM_NAME_MAX]; /* the header's object */
+	int rofd;		/* the header, read-only: what clients get */
+	int meta;		/* NAME.meta, read-write */
+	struct rundown_block *b; /* the reserved range: header, then rows */
+	uint32_t serial;	/* tells this block from a later one with the
+				 * tag */
+	struct block_layout lay; /* the shape every loop and address uses;
+				 * lay.live is live[] */
+	struct shm_row *rows;
+	uint8_t *live;		/* per row: lent to a live process */
 	uid_t uid;		/* owner: the creator */
 	gid_t gid;
 	uint32_t mode;		/* permission bits, 0777 at most */
 	uint32_t attached;
 	uint64_t reclaimed_rows;
 	uint64_t reclaimed;
-	uint64_t restores;	/* headers registry_restore_header() put back */
 	int guard;		/* its slot in guard.c */
-	uint64_t resizes;	/* sizes registry_restore_size() put back */
-	uint64_t resizes_logged; /* resizes + faults when last logged */
-	uint64_t faults_seen;	/* guard_faults() at the last size check */
+	uint64_t faults_logged;	/* guard_faults() when last logged */
 	/* Pending waits, all of the run-down whose state word is
 	 * wait_word: a wait for a later run-down ends the earlier ones
 	 * first (registry_wait), so settling looks at one word, not at
@@ -135,8 +149,10 @@ static uint64_t fence_misses;	/* fence_missed() as last seen */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
-static void registry_restore_header(struct shm_block *blk);
+static void registry_settle_later(int fd, short events, void *arg);
 static void registry_forget(struct shm_block *blk);
+static void registry_unmap(void *arg);
+static size_t page_size;
 
 size_t
 registry_count(void)
@@ -238,6 +254,30 @@ registry_end_wait(struct waiter *w, int err)
 }
 
 /*
+ * Says once per lending, naming the owner, that a row reads forged (its
+ * process wrote it to owe less than nothing: lib/block.c counts it as
+ * drained).  Only during a run-down, when the rows are harvested.
+ */
+static void
+registry_note_forged(struct shm_block *blk)
+{
+	struct shm_row *sr;
+	uint32_t r;
+
+	for (r = 0; r < blk->lay.rows; r++) {
+		sr = &blk->rows[r];
+		if (!blk->live[r] || sr->forged || sr->owner == NULL ||
+		    !block_row_forged(blk->b, &blk->lay, r))
+			continue;
+		sr->forged = true;
+		log_peer_warnx("%s: row %u of pid %ld (%s) uid %lu reads "
+		    "forged (owes less than nothing); counted as drained",
+		    blk->tagstr, r, (long)reaper_pid(sr->owner),
+		    reaper_comm(sr->owner), (unsigned long)sr->uid);
+	}
+}
+
+/*
  * Ends the waits if their run-down has ended (the state word moved on),
  * else keeps the watcher armed on the first row not yet drained.  A drain
  * does not move the state word by itself: releasers leave that to the
@@ -256,6 +296,7 @@ registry_settle(void *arg)
 
 	if (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed)
 		return;
+	registry_note_forged(blk);
 	s = block_settle(blk->b, &blk->lay, &word, &value);
 	registry_rundown_ended(blk, s);
 	if (blk->wait_word != s) {
@@ -364,6 +405,22 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 
 /* ---- blocks ----------------------------------------------------------- */
 
+/* Logs, now and then, that clients cut their rows short (guard.c put
+ * zeros in their place): the 1st, 2nd, 4th, 8th... time, so that a client
+ * that keeps at it cannot fill the log. */
+static void
+registry_note_faults(struct shm_block *blk)
+{
+	uint64_t n = guard_faults(blk->guard);
+
+	if (n != blk->faults_logged &&
+	    (1ull << (63 - __builtin_clzll(n))) > blk->faults_logged)
+		log_warnx("%s: a client cut its row short; the daemon reads "
+		    "zeros there (%llu pages)", blk->tagstr,
+		    (unsigned long long)n);
+	blk->faults_logged = n;
+}
+
 struct shm_block *
 registry_find(uint32_t tag)
 {
@@ -371,15 +428,26 @@ registry_find(uint32_t tag)
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag) {
-			registry_restore_header(blk);
+			registry_note_faults(blk);
 			return blk;
 		}
 	}
 	return NULL;
 }
 
+/* 64 random bits, never 0. */
+static int
+registry_random(uint64_t *v)
+{
+	do {
+		if (getrandom(v, sizeof(*v), 0) != (ssize_t)sizeof(*v))
+			return -errno;
+	} while (*v == 0);
+	return 0;
+}
+
 /*
- * A new object's name: the prefix, the tag, and 64 random bits.  Anybody
+ * A new block's name: the prefix, the tag, and 64 random bits.  Anybody
  * may create objects in /dev/shm, so a name others could foresee is one
  * they could take first and deny the tag for good (EEXIST).  The tag in
  * the name is for people and for registry_adopt(); the daemon finds a
@@ -389,113 +457,159 @@ static int
 registry_name(uint32_t tag, char *buf, size_t size)
 {
 	uint64_t v;
+	int r;
 
-	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		return -errno;
+	if ((r = registry_random(&v)) != 0)
+		return r;
 	snprintf(buf, size, "/%s%08x.%016llx", shm_prefix, tag,
 	    (unsigned long long)v);
 	return 0;
 }
 
-/* Tracks a mapped block, its mapping guarded from here on. */
+/* The name of row id's object. */
+static void
+registry_row_name(const struct shm_block *blk, uint64_t id, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "%s.r%016llx", blk->name, (unsigned long long)id);
+}
+
+static void
+registry_meta_name(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.meta", name);
+}
+
+/* Opens (creating it, with O_EXCL, if flags say so) an object of the
+ * daemon's own, mode 0600: its descriptor, or -errno. */
+static int
+registry_open(const char *name, int flags)
+{
+	int fd = shm_open(name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -errno;
+	/* Explicit mode: the umask must not widen or narrow it. */
+	if ((flags & O_CREAT) && fchmod(fd, 0600) != 0) {
+		fd = -errno;
+		shm_unlink(name);
+		return fd;
+	}
+	return fd;
+}
+
+/* Reads an object found at start-up, which must be the daemon's alone
+ * and size bytes long: 0, or -EPERM (somebody else's, or readable by
+ * others: never trusted) or -EBADMSG (short). */
+static int
+registry_read_own(int fd, void *buf, size_t size, off_t off)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || !S_ISREG(st.st_mode))
+		return -EPERM;
+	if (pread(fd, buf, size, off) != (ssize_t)size)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Writes row r's entry of NAME.meta as the table has it now. */
+static int
+registry_meta_row(struct shm_block *blk, uint32_t r)
+{
+	struct proto_meta_row e = { 0 };
+	const struct shm_row *row = &blk->rows[r];
+
+	if (row->owner != NULL) {
+		e.pid = (int32_t)reaper_pid(row->owner);
+		e.uid = (uint32_t)row->uid;
+		e.start = reaper_start(row->owner);
+		e.id = row->id;
+	}
+	if (pwrite(blk->meta, &e, sizeof(e), (off_t)(sizeof(struct
+	    proto_meta) + (size_t)r * sizeof(e))) != (ssize_t)sizeof(e))
+		return errno != 0 ? -errno : -EIO;
+	return 0;
+}
+
+/* Creates NAME.meta for a new block, every row free: 0 or -errno. */
+static int
+registry_meta_create(struct shm_block *blk)
+{
+	struct proto_meta m = {
+		.magic = PROTO_META_MAGIC, .version = BLOCK_VERSION,
+		.serial = blk->serial, .uid = (uint32_t)blk->uid,
+		.gid = (uint32_t)blk->gid, .mode = blk->mode,
+		.cpus = blk->lay.cpus, .rows = blk->lay.rows,
+		.flags = blk->lay.flags, .page = page_size,
+	};
+	char name[SHM_PART_MAX];
+	size_t size = sizeof(m) + (size_t)blk->lay.rows *
+	    sizeof(struct proto_meta_row);
+
+	registry_meta_name(blk->name, name, sizeof(name));
+	shm_unlink(name);	/* a stale one; one of another user stays and
+				 * makes O_EXCL fail */
+	if ((blk->meta = registry_open(name, O_RDWR | O_CREAT | O_EXCL)) < 0)
+		return blk->meta;
+	if (ftruncate(blk->meta, (off_t)size) != 0 ||
+	    pwrite(blk->meta, &m, sizeof(m), 0) != (ssize_t)sizeof(m)) {
+		shm_unlink(name);
+		return errno != 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* Tracks a block whose header object is hfd (read-write) with layout l:
+ * reserves its range, maps the header there, guards it.  NULL if out of
+ * memory or mappings; hfd stays the caller's. */
 static struct shm_block *
-registry_add(uint32_t tag, const char *name, int fd, struct rundown_block *b,
+registry_add(uint32_t tag, const char *name, int hfd,
     const struct block_layout *l, uint32_t serial)
 {
 	struct shm_block *blk;
+	void *range;
 
-	if ((blk = calloc(1, sizeof(*blk))) == NULL)
+	if (strlen(name) >= sizeof(blk->name) ||
+	    (blk = calloc(1, sizeof(*blk))) == NULL)
 		return NULL;
-	if ((blk->guard = guard_add(b, l->size, fd)) < 0) {
-		free(blk);
-		return NULL;
-	}
+	blk->rofd = blk->meta = blk->guard = -1;
+	blk->b = MAP_FAILED;
 	blk->tag = tag;
 	rundown_tag_format(tag, blk->tagstr);
-	if ((blk->owner = calloc(l->rows, sizeof(*blk->owner))) == NULL ||
-	    (blk->row_uid = calloc(l->rows, sizeof(*blk->row_uid))) == NULL ||
+	memcpy(blk->name, name, strlen(name) + 1);
+	blk->lay = *l;
+	blk->serial = serial;
+	TAILQ_INIT(&blk->waiters);
+	/* The whole range reserved, nothing in it: a row is mapped there
+	 * when it is lent, and the range cannot be taken by anything else
+	 * meanwhile. */
+	range = mmap(NULL, l->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE, -1, 0);
+	if (range == MAP_FAILED)
+		goto fail;
+	blk->b = range;
+	if (mmap(range, l->rows_off, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_FIXED, hfd, 0) == MAP_FAILED ||
+	    (blk->rows = calloc(l->rows, sizeof(*blk->rows))) == NULL ||
+	    (blk->live = calloc(l->rows, sizeof(*blk->live))) == NULL ||
+	    (blk->rofd = shm_open(name, O_RDONLY | O_CLOEXEC, 0)) < 0 ||
+	    (blk->guard = guard_add(range, l->size)) < 0 ||
 	    (blk->watcher = watcher_new(blk->tagstr, registry_settle,
 	    blk)) == NULL ||
 	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
-	    blk)) == NULL) {
-		if (blk->watcher != NULL)
-			watcher_free(blk->watcher, NULL, NULL);
-		guard_remove(blk->guard);
-		free(blk->row_uid);
-		free(blk->owner);
-		free(blk);
-		return NULL;
-	}
-	snprintf(blk->name, sizeof(blk->name), "%s", name);
-	blk->fd = fd;
-	blk->b = b;
-	blk->size = l->size;
-	blk->lay = *l;
-	/* The header as it must read is what was checked (blk->lay, tag,
-	 * serial), never the header again: a client may be rewriting it
-	 * right now. */
-	blk->serial = serial;
-	TAILQ_INIT(&blk->waiters);
+	    blk)) == NULL)
+		goto fail;
+	blk->lay.live = blk->live;
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
 	nblocks++;
 	return blk;
-}
-
-/*
- * Puts back the object's size if an attached process changed it.  Shrunk,
- * the next process to attach would fault past its end (the daemon itself
- * is kept by guard.c, which puts the size back when it faults); grown, it
- * only wastes memory.  What was cut off reads as zeros again, the same as
- * if the client had written zeros, which it may.
- */
-static void
-registry_restore_size(struct shm_block *blk, bool force)
-{
-	uint64_t n, faults = guard_faults(blk->guard);
-	struct stat st;
-
-	/*
-	 * Looked at before a process attaches (force), so that it finds the
-	 * block whole, and after the guard has repaired a fault of the
-	 * daemon's (a cut it met); not on every request, where the fstat()
-	 * costs more than the request.  Cuts the daemon does not meet harm
-	 * only the processes that made them (rundownd(8)).
-	 */
-	if ((force || faults != blk->faults_seen) &&
-	    fstat(blk->fd, &st) == 0 && st.st_size != (off_t)blk->size &&
-	    ftruncate(blk->fd, (off_t)blk->size) == 0)
-		blk->resizes++;
-	blk->faults_seen = faults;
-	/* Logged when the count passes 1, 2, 4, 8...: a client that keeps
-	 * at it must not fill the log. */
-	n = blk->resizes + faults;
-	if (n != blk->resizes_logged &&
-	    (1ull << (63 - __builtin_clzll(n))) > blk->resizes_logged)
-		log_warnx("%s: size of the shared object changed by a client; "
-		    "restored (%llu times)", blk->tagstr, (unsigned long long)n);
-	blk->resizes_logged = n;
-}
-
-/*
- * Puts back the header's geometry if an attached process overwrote it.
- * Every process attached to a block can write all of it.  The daemon
- * itself never indexes its mapping by the header (every loop and address
- * goes by blk->lay, so a rewrite racing this is harmless to it); the
- * restore is for the processes that attach next, whose check against the
- * daemon's answer would otherwise refuse the block (-EPROTO).
- */
-static void
-registry_restore_header(struct shm_block *blk)
-{
-	registry_restore_size(blk, false);
-	if (!block_set_header(blk->b, &blk->lay, blk->tag, blk->serial))
-		return;
-	/* Logged the 1st, 2nd, 4th, 8th... time: a client that keeps at it
-	 * must not fill the log. */
-	blk->restores++;
-	if ((blk->restores & (blk->restores - 1)) == 0)
-		log_warnx("%s: header overwritten by a client; restored (%llu "
-		    "times)", blk->tagstr, (unsigned long long)blk->restores);
+fail:
+	if (blk->watcher != NULL)
+		watcher_free(blk->watcher, NULL, NULL);
+	registry_unmap(blk);
+	return NULL;
 }
 
 /* A serial for a new block: any value but 0, unlikely to repeat. */
@@ -511,104 +625,23 @@ registry_serial(void)
 	return v;
 }
 
-/* What "NAME.perm" holds. */
-struct registry_perm {
-	uint32_t magic;
-	uint32_t serial;	/* of the block it belongs to */
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t mode;
-	uint32_t reserved;
-};
-
-#define REGISTRY_PERM_MAGIC 0x4d524550u	/* "PERM" */
-
-static void
-registry_perm_name(const char *name, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s.perm", name);
-}
-
-/* Writes blk's owner and mode where no client can reach them: 0 or
+/* Creates the block for tag, owned by uid and gid with mode: 0 or
  * -errno. */
-static int
-registry_perm_write(struct shm_block *blk)
-{
-	struct registry_perm p = {
-		.magic = REGISTRY_PERM_MAGIC, .serial = blk->serial,
-		.uid = blk->uid, .gid = blk->gid, .mode = blk->mode,
-	};
-	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
-	int fd, r = 0;
-
-	registry_perm_name(blk->name, name, sizeof(name));
-	shm_unlink(name);	/* a stale one; one of another user stays and
-				 * makes O_EXCL fail */
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) != 0 ||
-	    pwrite(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p)) {
-		r = errno != 0 ? -errno : -EIO;
-		shm_unlink(name);
-	}
-	close(fd);
-	return r;
-}
-
-/* Reads blk's owner and mode back, or sets the daemon's own, 0600. */
-static void
-registry_perm_read(struct shm_block *blk)
-{
-	struct registry_perm p;
-	struct stat st;
-	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
-	int fd;
-
-	registry_perm_name(blk->name, name, sizeof(name));
-	blk->uid = geteuid();
-	blk->gid = getegid();
-	blk->mode = 0600;
-	if ((fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0)) < 0)
-		goto lost;
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size != (off_t)sizeof(p) ||
-	    pread(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p) ||
-	    p.magic != REGISTRY_PERM_MAGIC || p.serial != blk->serial ||
-	    (p.mode & ~PROTO_MODE_MASK) != 0 || p.reserved != 0) {
-		close(fd);
-		goto lost;
-	}
-	close(fd);
-	blk->uid = p.uid;
-	blk->gid = p.gid;
-	blk->mode = p.mode;
-	return;
-lost:
-	log_warnx("%s: owner and mode lost; the daemon's own now, mode 0600",
-	    blk->tagstr);
-}
-
-/* Creates the shared-memory object for tag, owned by uid and gid with
- * mode: 0 or -errno. */
 int
 registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
     uint32_t mode, struct shm_block **out)
 {
 	struct block_layout l;
-	struct rundown_block *b;
 	struct shm_block *blk;
 	char name[SHM_NAME_MAX];
-	uint32_t serial;
-	int fd, r;
+	int fd = -1, r, tries;
 
 	if ((mode & ~PROTO_MODE_MASK) != 0)
 		return -EINVAL;
-
 	if (rows == 0)
 		rows = cfg->default_rows;
 	if (rows > cfg->max_rows ||
-	    block_layout(cache_cpus(), rows, &l) != 0)
+	    block_layout_paged(cache_cpus(), rows, page_size, &l) != 0)
 		return -EINVAL;
 	l.flags = BLOCK_F_RSEQ;		/* see registry_init() */
 	TAILQ_FOREACH(blk, &blocks, entry) {
@@ -620,63 +653,132 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	/* O_EXCL: an object already there is never ours to use.  Another
 	 * name is drawn; 64 random bits collide only by design of someone
 	 * who can read the directory, and then not forever. */
-	for (r = 0; r < 16; r++) {
-		if ((fd = registry_name(tag, name, sizeof(name))) != 0)
-			return fd;
-		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-		if (fd >= 0 || errno != EEXIST)
+	for (tries = 0; tries < 16; tries++) {
+		if ((r = registry_name(tag, name, sizeof(name))) != 0)
+			return r;
+		if ((fd = registry_open(name, O_RDWR | O_CREAT | O_EXCL)) !=
+		    -EEXIST)
 			break;
 	}
 	if (fd < 0)
-		return -errno;
-	/* Explicit mode: the umask must not widen or narrow it. */
-	if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)l.size) != 0)
-		goto fail;
-	b = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (b == MAP_FAILED)
-		goto fail;
-	block_format(b, &l, tag);
-	serial = registry_serial();
-	(void)block_set_header(b, &l, tag, serial);
-	if ((*out = registry_add(tag, name, fd, b, &l, serial)) == NULL) {
-		munmap(b, l.size);
-		errno = ENOMEM;
+		return fd;
+	if (ftruncate(fd, (off_t)l.rows_off) != 0) {
+		r = -errno;
 		goto fail;
 	}
-	(*out)->uid = uid;
-	(*out)->gid = gid;
-	(*out)->mode = mode;
-	if ((r = registry_perm_write(*out)) != 0) {
-		log_warnx("%s: cannot keep its owner and mode: %s",
-		    (*out)->tagstr, strerror(-r));
-		registry_forget(*out);
+	if ((blk = registry_add(tag, name, fd, &l, registry_serial())) ==
+	    NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	close(fd);
+	block_format_header(blk->b, &l, tag);
+	(void)block_set_header(blk->b, &l, tag, blk->serial);
+	blk->uid = uid;
+	blk->gid = gid;
+	blk->mode = mode;
+	if ((r = registry_meta_create(blk)) != 0) {
+		log_warnx("%s: cannot keep its record: %s", blk->tagstr,
+		    strerror(-r));
+		registry_forget(blk);
 		return r;
 	}
+	*out = blk;
 	log_peer_info("%s: created, %u rows of %u CPUs, uid %lu gid %lu mode %03o",
-	    (*out)->tagstr, rows, l.cpus, (unsigned long)uid,
+	    blk->tagstr, rows, l.cpus, (unsigned long)uid,
 	    (unsigned long)gid, mode);
 	return 0;
 fail:
-	r = -errno;
 	shm_unlink(name);
 	close(fd);
 	return r;
 }
 
-/* Gives row back: what it held is released.  The row's process is gone
- * (or asked for it), so nothing else writes the row. */
-static int64_t
-registry_release_row(struct shm_block *blk, uint32_t row)
+/* Maps row r's object (fd) at its place in blk's range: 0 or -errno. */
+static int
+registry_map_row(struct shm_block *blk, uint32_t r, int fd)
 {
-	int64_t held = block_row_free(blk->b, &blk->lay, row);
+	if (mmap(block_row(blk->b, &blk->lay, r), blk->lay.row_stride,
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+	    MAP_FAILED)
+		return -errno;
+	return 0;
+}
 
-	if (blk->owner[row] != NULL) {
-		reaper_put(blk->owner[row]);
-		blk->owner[row] = NULL;
+/*
+ * Gives row back: what it held is released, and its object goes.  The
+ * row's process is gone (or asked for it), and from now on nothing it
+ * writes counts: the row is no longer live, nor mapped here.  A watcher
+ * asleep on its word is woken first (while the word is still mapped as
+ * it slept on it), and looks again.
+ */
+static int64_t
+registry_release_row(struct shm_block *blk, uint32_t r)
+{
+	uint64_t *row = block_row(blk->b, &blk->lay, r);
+	struct shm_row *sr = &blk->rows[r];
+	char name[SHM_PART_MAX];
+	int64_t held = blk->live[r] ? block_row_held(blk->b, &blk->lay, r) : 0;
+
+	watcher_kick(blk->watcher, row, blk->lay.row_stride);
+	blk->live[r] = 0;
+	/* The reservation back in place of the row; failing that (out of
+	 * mappings), the row stays mapped, and is merely not read. */
+	(void)mmap(row, blk->lay.row_stride, PROT_NONE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	registry_row_name(blk, sr->id, name, sizeof(name));
+	shm_unlink(name);
+	if (sr->owner != NULL) {
+		reaper_put(sr->owner);
 		blk->attached--;
 	}
+	memset(sr, 0, sizeof(*sr));
+	(void)registry_meta_row(blk, r);
 	return held;
+}
+
+/*
+ * Lends row r to the process h (uid): makes its object, zeroed (or
+ * drained, if the block is not open), records it in NAME.meta, maps it.
+ * 0 with the object's read-write descriptor in *fd (the caller's to
+ * close), or -errno with nothing changed.
+ */
+static int
+registry_lend_row(struct shm_block *blk, uint32_t r, struct holder *h,
+    uid_t uid, int *fd)
+{
+	struct shm_row *sr = &blk->rows[r];
+	char name[SHM_PART_MAX];
+	int err, tries;
+
+	*fd = -EEXIST;
+	for (tries = 0; tries < 16 && *fd == -EEXIST; tries++) {
+		if ((err = registry_random(&sr->id)) != 0)
+			return err;
+		registry_row_name(blk, sr->id, name, sizeof(name));
+		*fd = registry_open(name, O_RDWR | O_CREAT | O_EXCL);
+	}
+	if (*fd < 0)
+		return *fd;
+	sr->owner = h;
+	sr->uid = uid;
+	sr->forged = false;
+	/* The record first: a daemon killed after it finds the owner (and
+	 * a missing object means a row never handed out). */
+	if ((err = ftruncate(*fd, (off_t)blk->lay.row_stride) != 0 ? -errno :
+	    0) != 0 || (err = registry_meta_row(blk, r)) != 0 ||
+	    (err = registry_map_row(blk, r, *fd)) != 0) {
+		close(*fd);
+		shm_unlink(name);
+		memset(sr, 0, sizeof(*sr));
+		(void)registry_meta_row(blk, r);
+		return err;
+	}
+	block_row_format(block_row(blk->b, &blk->lay, r), &blk->lay,
+	    block_word(blk->b));
+	blk->live[r] = 1;
+	blk->attached++;
+	return 0;
 }
 
 /* Reclaims a row whose process is gone, and says so. */
@@ -706,132 +808,222 @@ registry_holder_exited(struct holder *h, void *arg)
 
 	(void)arg;
 	TAILQ_FOREACH(blk, &blocks, entry) {
-		registry_restore_header(blk);
 		for (r = 0; r < blk->lay.rows; r++) {
-			if (blk->owner[r] == h)
+			if (blk->rows[r].owner == h)
 				registry_reclaim(blk, r, reaper_pid(h),
 				    reaper_comm(h));
 		}
 	}
 }
 
-/* Maps and checks an object found at start-up: entry is the prefix, the
+/* Blocks of an older layout found at start-up, for one log line. */
+static unsigned int old_layout;
+
+/*
+ * Reads NAME.meta of a block found at start-up whose header is h: 0 with
+ * the owner, mode and shape it records (checked against the header), or
+ * -errno.  Only the daemon can write it; still, nothing in it is used
+ * before it is checked.
+ */
+static int
+registry_meta_read(const char *name, const struct rundown_block *h,
+    uint32_t tag, struct proto_meta *m, struct block_layout *l, int *fd)
+{
+	char mname[SHM_PART_MAX];
+	uint32_t serial;
+	int r;
+
+	registry_meta_name(name, mname, sizeof(mname));
+	if ((*fd = registry_open(mname, O_RDWR)) < 0)
+		return *fd;
+	if ((r = registry_read_own(*fd, m, sizeof(*m), 0)) != 0 ||
+	    m->magic != PROTO_META_MAGIC || m->version != BLOCK_VERSION ||
+	    m->reserved != 0 || (m->mode & ~PROTO_MODE_MASK) != 0 ||
+	    m->flags != BLOCK_F_RSEQ || m->rows > cfg->max_rows ||
+	    block_layout_paged(m->cpus, m->rows, (size_t)m->page, l) != 0 ||
+	    m->page != page_size)
+		r = r != 0 ? r : -EPROTO;
+	if (r == 0) {
+		l->flags = m->flags;
+		if (block_header_check(h, tag, l, &serial) != 0 ||
+		    serial != m->serial)
+			r = -EPROTO;
+	}
+	if (r != 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+/*
+ * Takes back row r of a block found at start-up, as NAME.meta records it
+ * (e): mapped and live, lent to its process if that lives on.  True if
+ * the process is gone: the caller reclaims the row once every row is
+ * back, so that no drain check meanwhile sees a block short of rows.
+ */
+static bool
+registry_adopt_row(struct shm_block *blk, uint32_t r,
+    const struct proto_meta_row *e)
+{
+	struct shm_row *sr = &blk->rows[r];
+	char name[SHM_PART_MAX];
+	struct holder *p;
+	struct stat st;
+	int fd, err;
+
+	sr->id = e->id;
+	registry_row_name(blk, e->id, name, sizeof(name));
+	if ((fd = registry_open(name, O_RDWR)) < 0) {
+		/* Recorded, never handed out (a daemon killed between the
+		 * two): nobody holds anything in it. */
+		memset(sr, 0, sizeof(*sr));
+		(void)registry_meta_row(blk, r);
+		return false;
+	}
+	/* Its own object, as the daemon made it (a client may have cut it
+	 * short: the length again, what was cut off reads zeros). */
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || (st.st_size != (off_t)
+	    blk->lay.row_stride && ftruncate(fd, (off_t)blk->lay.row_stride)
+	    != 0) || registry_map_row(blk, r, fd) != 0) {
+		/* Not a row of ours any more: nothing in it counts. */
+		close(fd);
+		log_warnx("%s: the object of row %u is not the daemon's; "
+		    "row dropped", blk->tagstr, r);
+		registry_release_row(blk, r);
+		return false;
+	}
+	close(fd);
+	blk->live[r] = 1;
+	if ((p = reaper_get(e->pid, e->start, &err)) != NULL) {
+		sr->owner = p;
+		sr->uid = (uid_t)e->uid;
+		blk->attached++;
+	} else if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
+		/* Alive or not, it cannot be told now: reclaiming could end a
+		 * wait while it holds protection.  The row stays live and
+		 * lent to nobody (never lent again, registry_attach), its
+		 * record kept for the next daemon to look again. */
+		errno = -err;
+		log_warn("%s: cannot watch pid %ld, owner of row %u; row kept",
+		    blk->tagstr, (long)e->pid, r);
+	} else {
+		/* No process with that id and start time can be watched
+		 * (gone, a thread that leads no process). */
+		return true;
+	}
+	return false;
+}
+
+/* Maps and checks a block found at start-up: entry is the prefix, the
  * tag in 8 hex digits, and (unless an older daemon named it) "." and 16
  * more. */
 static void
 registry_adopt_one(const char *entry)
 {
+	struct proto_meta m;
+	struct proto_meta_row e;
 	struct block_layout l;
-	struct rundown_block *b, h;
+	struct rundown_block h;
 	struct shm_block *blk;
-	struct holder *p;
-	struct stat st;
-	char name[300], tagstr[RUNDOWN_TAG_BUFSZ];
-	uint32_t tag, r, serial;
-	uint64_t start;
+	char name[SHM_NAME_MAX], tagstr[RUNDOWN_TAG_BUFSZ];
+	uint32_t tag, r;
 	unsigned int v;
-	pid_t pid;
-	int fd, err;
+	int fd, mfd = -1, err;
+	int64_t *gone;		/* per row: the pid gone, or INT64_MIN */
 
-	if (sscanf(entry + strlen(shm_prefix), "%8x", &v) != 1)
+	if (strlen(entry) + 2 > sizeof(name) ||
+	    sscanf(entry + strlen(shm_prefix), "%8x", &v) != 1)
 		return;
 	tag = v;
 	rundown_tag_format(tag, tagstr);
-	snprintf(name, sizeof(name), "/%s", entry);
-	if ((fd = shm_open(name, O_RDWR | O_CLOEXEC, 0)) < 0) {
+	name[0] = '/';
+	memcpy(name + 1, entry, strlen(entry) + 1);
+	if ((fd = registry_open(name, O_RDWR)) < 0) {
+		errno = -fd;
 		log_warn("%s: cannot open %s", tagstr, name);
 		return;
 	}
 	/* Ours alone, or somebody else planted it: left alone. */
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0)
+	if ((err = registry_read_own(fd, &h, sizeof(h), 0)) == -EPERM)
 		goto bad;
-	/* The header read once, into h: a live client may be writing, or
-	 * cutting the object short (a mapping would fault). */
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    (err = block_header_check(&h, tag, &l, &serial)) == -EBADMSG) {
-		/* Ours, but cut short or wiped by a client while no daemon
-		 * ran: nothing in it can be trusted, and nobody can attach. */
+	if (err != 0 || h.magic != BLOCK_MAGIC) {
+		/* Ours, but cut short or wiped (only the daemon, or root,
+		 * writes it): nothing in it can be trusted. */
 		log_warnx("%s: %s was cut short or its header wiped; removed",
 		    tagstr, name);
 		shm_unlink(name);
 		close(fd);
 		return;
 	}
-	if (err != 0 || l.rows > cfg->max_rows)
-		goto bad;
-	l.flags = BLOCK_F_RSEQ;		/* see registry_init() */
+	if (h.version != BLOCK_VERSION) {
+		/* A format this daemon no longer writes: never adopted
+		 * silently (one line for them all, registry_adopt()). */
+		old_layout++;
+		close(fd);
+		return;
+	}
+	if ((err = registry_meta_read(name, &h, tag, &m, &l, &mfd)) != 0) {
+		log_warnx("%s: %s has no record of its owner and rows that "
+		    "the daemon can trust (%s); left alone", tagstr, name,
+		    strerror(-err));
+		close(fd);
+		return;
+	}
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag) {
 			log_warnx("%s: %s is a second block of the tag; left "
 			    "alone", tagstr, name);
-			close(fd);
-			return;
+			goto out;
 		}
 	}
 	if (nblocks >= cfg->max_blocks) {
 		log_warnx("%s: over the limit of %u blocks; not adopted",
 		    tagstr, cfg->max_blocks);
-		close(fd);
-		return;
+		goto out;
 	}
-	/* Cut short or grown by a client: the layout's size again (what was
-	 * cut off reads as zeros). */
-	if (st.st_size != (off_t)l.size) {
-		if (ftruncate(fd, (off_t)l.size) != 0)
-			goto bad;
-		log_warnx("%s: size of %s changed by a client; restored",
-		    tagstr, name);
-	}
-	b = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (b == MAP_FAILED)
+	if ((blk = registry_add(tag, name, fd, &l, m.serial)) == NULL)
 		goto bad;
-	if ((blk = registry_add(tag, name, fd, b, &l, serial)) == NULL) {
-		munmap(b, l.size);
+	blk->meta = mfd;
+	mfd = -1;
+	blk->uid = (uid_t)m.uid;
+	blk->gid = (gid_t)m.gid;
+	blk->mode = m.mode;
+	/* Rows of processes that live on stay theirs; the rest are
+	 * reclaimed, as if their processes had exited while the daemon
+	 * watched, once every row is back. */
+	if ((gone = calloc(l.rows, sizeof(*gone))) == NULL) {
+		registry_forget(blk);
 		goto bad;
 	}
-	registry_perm_read(blk);
-	/* The header as checked, in case it changed since. */
-	registry_restore_header(blk);
-
+	for (r = 0; r < l.rows; r++) {
+		gone[r] = INT64_MIN;
+		if (pread(blk->meta, &e, sizeof(e), (off_t)(sizeof(m) +
+		    (size_t)r * sizeof(e))) == (ssize_t)sizeof(e) &&
+		    (e.pid != 0 || e.id != 0) &&
+		    registry_adopt_row(blk, r, &e))
+			gone[r] = e.pid;
+	}
+	for (r = 0; r < l.rows; r++)
+		if (gone[r] != INT64_MIN)
+			registry_reclaim(blk, r, (pid_t)gone[r], "gone");
+	free(gone);
 	/* Finish what a previous daemon may have left half done: a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
-	(void)block_recover(b, &blk->lay);
-	/* Rows of processes that live on stay theirs; the rest are
-	 * reclaimed, since their processes exited while nobody watched. */
-	for (r = 0; r < blk->lay.rows; r++) {
-		if ((pid = block_row_owner(b, r, &start)) == 0)
-			continue;
-		p = reaper_get(pid, start, &err);
-		if (p != NULL) {
-			blk->owner[r] = p;
-			blk->row_uid[r] = (uid_t)-1;
-			blk->attached++;
-		} else if (err == -EMFILE || err == -ENFILE ||
-		    err == -ENOMEM) {
-			/* Alive or not, it cannot be told now: reclaiming
-			 * could end a wait while it holds protection.  The
-			 * row stays taken (its owner field is not 0) until
-			 * the next daemon looks again. */
-			errno = -err;
-			log_warn("%s: cannot watch pid %ld, owner of row %u; "
-			    "row kept", tagstr, (long)pid, r);
-		} else {
-			/* No process with that id and start time can be
-			 * watched (gone, a thread that leads no process, an
-			 * id a client scribbled): no process holds the row.
-			 * Nothing written into a block may keep the daemon
-			 * from starting. */
-			registry_reclaim(blk, r, pid, "gone");
-		}
-	}
+	(void)block_recover(blk->b, &blk->lay);
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
-	    rundown_state_name(block_word_state(block_word(b))),
+	    rundown_state_name(block_word_state(block_word(blk->b))),
 	    blk->attached, blk->lay.rows);
+out:
+	if (mfd >= 0)
+		close(mfd);
+	close(fd);
 	return;
 bad:
-	log_warnx("%s: %s is not a block of ours, or not of this version; "
-	    "left alone", tagstr, name);
+	log_warnx("%s: %s is not a block of ours; left alone", tagstr, name);
+	if (mfd >= 0)
+		close(mfd);
 	close(fd);
 }
 
@@ -846,6 +1038,7 @@ registry_adopt(void)
 	/* POSIX shared memory is /dev/shm on Linux. */
 	if ((d = opendir("/dev/shm")) == NULL)
 		return;
+	old_layout = 0;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
 		if (strncmp(de->d_name, shm_prefix, plen) == 0 &&
@@ -856,6 +1049,11 @@ registry_adopt(void)
 			registry_adopt_one(de->d_name);
 	}
 	closedir(d);
+	if (old_layout != 0)
+		log_warnx("%u blocks of an older layout (not version %u) left "
+		    "alone in /dev/shm (/dev/shm/%s*): their clients must "
+		    "attach again to a new block", old_layout, BLOCK_VERSION,
+		    shm_prefix);
 }
 
 void
@@ -869,6 +1067,7 @@ registry_init(const struct config *c, struct event_base *b)
 {
 	cfg = c;
 	base = b;
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
 	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
@@ -931,16 +1130,16 @@ registry_holders(struct shm_block *blk, struct proto_holder *out, size_t max)
 	uint32_t r;
 
 	for (r = 0; r < blk->lay.rows && n < max; r++) {
-		if (blk->owner[r] == NULL)
+		if (blk->rows[r].owner == NULL)
 			continue;
 		ph = &out[n++];
 		memset(ph, 0, sizeof(*ph));
-		ph->pid = reaper_pid(blk->owner[r]);
+		ph->pid = reaper_pid(blk->rows[r].owner);
 		ph->row = r;
-		held = block_row_held(blk->b, &blk->lay, r);
+		held = blk->live[r] ? block_row_held(blk->b, &blk->lay, r) : 0;
 		ph->outstanding = held > 0 ? (uint64_t)held : 0;
 		snprintf(ph->comm, sizeof(ph->comm), "%s",
-		    reaper_comm(blk->owner[r]));
+		    reaper_comm(blk->rows[r].owner));
 	}
 	return n;
 }
@@ -954,7 +1153,7 @@ registry_list(struct proto_info *out, size_t max)
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (n == max)
 			break;
-		registry_restore_header(blk);
+		registry_note_faults(blk);
 		registry_info(blk, &out[n++]);
 	}
 	return n;
@@ -972,27 +1171,27 @@ registry_uid_cap(const struct shm_block *blk)
 
 int
 registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
-    struct proto_attached *a, int *fd)
+    struct proto_attached *a, int *fds)
 {
 	struct holder *p;
 	uint32_t r, free_row = UINT32_MAX, mine = 0, theirs = 0;
 	bool capped;
 	int err;
 
-	registry_restore_size(blk, true);
 	/* Root and the daemon's user are not capped, nor is the block's
-	 * owner per uid: the caps keep others from taking the owner's rows. */
+	 * owner per uid: the caps keep others from taking the owner's rows.
+	 * Counted from the daemon's table, which no client can write. */
 	capped = uid != 0 && uid != geteuid();
 	for (r = 0; r < blk->lay.rows; r++) {
-		if (blk->owner[r] == NULL) {
-			if (free_row == UINT32_MAX &&
-			    block_row_owner(blk->b, r, NULL) == 0)
+		if (blk->rows[r].owner == NULL) {
+			/* A live row lent to nobody is kept (adoption). */
+			if (free_row == UINT32_MAX && !blk->live[r])
 				free_row = r;
 			continue;
 		}
-		if (reaper_pid(blk->owner[r]) == pid)
+		if (reaper_pid(blk->rows[r].owner) == pid)
 			mine++;
-		if (blk->row_uid[r] == uid)
+		if (blk->rows[r].uid == uid)
 			theirs++;
 	}
 	if (capped && (mine >= cfg->max_proc_rows ||
@@ -1006,19 +1205,20 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 		return -ENOSPC;
 	if ((p = reaper_get(pid, start, &err)) == NULL)
 		return err;
-	blk->owner[r] = p;
-	blk->row_uid[r] = uid;
-	blk->attached++;
-	block_row_claim(blk->b, r, pid, reaper_start(p));
+	if ((err = registry_lend_row(blk, r, p, uid, &fds[1])) != 0) {
+		reaper_put(p);
+		return err;
+	}
+	fds[0] = blk->rofd;
 	memset(a, 0, sizeof(*a));
 	a->tag = blk->tag;
 	a->row = r;
 	a->cpus = blk->lay.cpus;
 	a->rows = blk->lay.rows;
-	a->size = blk->size;
+	a->size = blk->lay.rows_off;
+	a->row_size = blk->lay.row_stride;
 	a->serial = blk->serial;
 	a->bflags = client_bflags;
-	*fd = blk->fd;
 	log_debug("%s: pid %ld (%s) attached to row %u", blk->tagstr,
 	    (long)pid, reaper_comm(p), r);
 	return 0;
@@ -1034,8 +1234,8 @@ registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
 	if (serial != blk->serial)
 		return -ESTALE;
 	/* Only the process that holds a row may give it back. */
-	if (row >= blk->lay.rows || blk->owner[row] == NULL ||
-	    reaper_pid(blk->owner[row]) != pid)
+	if (row >= blk->lay.rows || blk->rows[row].owner == NULL ||
+	    reaper_pid(blk->rows[row].owner) != pid)
 		return -EPERM;
 	h = registry_release_row(blk, row);
 	if (h != 0)
@@ -1092,55 +1292,78 @@ registry_reopen(struct shm_block *blk, const char *who, bool may_reinit)
 	}
 }
 
-/* Unmaps a freed block, once no watcher thread can touch it. */
+/* Unmaps a freed block, once no watcher thread can touch it (or one that
+ * registry_add() could not finish). */
 static void
 registry_unmap(void *arg)
 {
 	struct shm_block *blk = arg;
 
-	guard_remove(blk->guard);
-	munmap(blk->b, blk->size);
-	close(blk->fd);
-	free(blk->row_uid);
-	free(blk->owner);
+	if (blk->guard >= 0)
+		guard_remove(blk->guard);
+	if (blk->b != MAP_FAILED)
+		munmap(blk->b, blk->lay.size);
+	if (blk->rofd >= 0)
+		close(blk->rofd);
+	if (blk->meta >= 0)
+		close(blk->meta);
+	if (blk->settle_ev != NULL)
+		event_free(blk->settle_ev);
+	free(blk->live);
+	free(blk->rows);
 	free(blk);
 }
 
-/* Removes a block: run down, or open with nobody attached. */
+/*
+ * Removes a block: run down, or open with nobody attached; or, forced (its
+ * owner or root: control.c), whatever its rows say.  Waits still pending
+ * then end with -ECANCELED: the run-down they await did not end, the block
+ * did.
+ */
 int
-registry_free(struct shm_block *blk)
+registry_free(struct shm_block *blk, bool force, const char *who)
 {
 	enum rundown_state s = block_word_state(block_state(blk->b, &blk->lay));
 	struct waiter *w;
+	uint32_t r;
+	int err = 0;
 
-	if (!(s == RUNDOWN_DRAINED || s == RUNDOWN_COMPLETED ||
+	if (!force && !(s == RUNDOWN_DRAINED || s == RUNDOWN_COMPLETED ||
 	    (s == RUNDOWN_OPEN && blk->attached == 0)))
 		return -EBUSY;
 	registry_rundown_ended(blk, block_word(blk->b));
-	/* Every wait awaits a run-down, and the state said that none runs:
-	 * all end, whatever a client writes into the word meanwhile. */
+	if (s == RUNDOWN_RUNNING_DOWN || s == RUNDOWN_RESETTING)
+		err = -ECANCELED;
+	/* Every wait awaits a run-down: all end now. */
 	while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
-		registry_end_wait(w, 0);
-	log_peer_info("%s: freed", blk->tagstr);
+		registry_end_wait(w, err);
+	if (force)
+		log_peer_info("%s: freed by force by %s, state %s, %u rows "
+		    "attached", blk->tagstr, who, rundown_state_name(s),
+		    blk->attached);
+	else
+		log_peer_info("%s: freed", blk->tagstr);
+	for (r = 0; r < blk->lay.rows; r++)
+		if (blk->rows[r].owner != NULL || blk->live[r])
+			registry_release_row(blk, r);
 	registry_forget(blk);
 	return 0;
 }
 
-/* Unlinks and forgets a block that no wait names.  Never waits: a
- * watcher still asleep on the block (a client changed the state word
- * without a wake) is told to stop, and the mapping goes with it. */
+/* Unlinks and forgets a block that no wait names and whose rows are all
+ * given back.  Never waits: a watcher still asleep on the block is told
+ * to stop, and the mapping goes with it. */
 static void
 registry_forget(struct shm_block *blk)
 {
-	char name[SHM_NAME_MAX + sizeof(".perm") - 1];
+	char name[SHM_PART_MAX];
 	uint32_t r;
 
-	event_free(blk->settle_ev);
-	for (r = 0; r < blk->lay.rows; r++) {
-		if (blk->owner[r] != NULL)
-			reaper_put(blk->owner[r]);
-	}
-	registry_perm_name(blk->name, name, sizeof(name));
+	event_del(blk->settle_ev);
+	for (r = 0; r < blk->lay.rows; r++)
+		if (blk->rows[r].owner != NULL)
+			registry_release_row(blk, r);
+	registry_meta_name(blk->name, name, sizeof(name));
 	shm_unlink(name);
 	shm_unlink(blk->name);
 	TAILQ_REMOVE(&blocks, blk, entry);

@@ -43,19 +43,21 @@ void registry_adopt(void);
 void registry_stop(void);
 size_t registry_count(void);
 
-/* The block of tag, its header put back if a client overwrote it; or
- * NULL. */
+/* The block of tag, or NULL. */
 struct shm_block *registry_find(uint32_t tag);
 
-/* The blocks' summaries into out[max] (headers put back); their count. */
+/* The blocks' summaries into out[max]; their count. */
 size_t registry_list(struct proto_info *out, size_t max);
 
 /* 0 or -errno, as the protocol's error codes (rundown_shared(3)). */
 int registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
     uint32_t mode, struct shm_block **out);
-/* -EDQUOT if pid, or uid, holds as many rows of blk as it may (-P, -Q). */
+/* Lends pid a row of blk: 0 with the reply in *a, fds[0] the header's
+ * read-only descriptor (the block's: not to be closed) and fds[1] the
+ * row's read-write one (the caller's to close once sent).  -EDQUOT if
+ * pid, or uid, holds as many rows of blk as it may (-P, -Q). */
 int registry_attach(struct shm_block *blk, pid_t pid, uint64_t start,
-    uid_t uid, struct proto_attached *a, int *fd);
+    uid_t uid, struct proto_attached *a, int *fds);
 int registry_detach(struct shm_block *blk, uint32_t serial, uint32_t row,
     pid_t pid, uint64_t *held);
 int registry_completed(struct shm_block *blk);
@@ -66,7 +68,10 @@ int registry_reinit(struct shm_block *blk, const char *who);
  * -EACCES then unless may_reinit), -EBUSY while its run-down is in
  * progress or drained. */
 int registry_reopen(struct shm_block *blk, const char *who, bool may_reinit);
-int registry_free(struct shm_block *blk);
+/* Removes blk: -EBUSY unless run down, or open with nobody attached;
+ * with force (its owner or root, checked by the caller), whatever its
+ * rows say, logged as who's. */
+int registry_free(struct shm_block *blk, bool force, const char *who);
 
 /* Starts the run-down of blk unless it runs, and waits for it to end:
  * 0 if it has ended already, REGISTRY_PENDING (ws->done() follows,

@@ -47,7 +47,7 @@
 #define RECONNECT_NS (10 * NS)
 
 /* Long options of the commands: values past any character. */
-enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE };
+enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE, OPT_FORCE };
 
 /* A command line after parsing, for any command. */
 struct args {
@@ -60,6 +60,7 @@ struct args {
 	bool moded;		/* create: a --mode was given */
 	unsigned int mode;
 	bool json;
+	bool force;		/* free: whatever the rows say */
 	bool timed;		/* wait: a --timeout was given */
 	struct timespec timeout;
 	char **argv;		/* run: the command to run */
@@ -89,6 +90,12 @@ static const struct option opts_create[] = {
 static const struct option opts_json[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_free[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -267,6 +274,11 @@ fail(const struct args *a, rundown_conn_t *conn, int err)
 		msg("cannot reach rundownd at %s: %s", a->path, strerror(-err));
 		return EX_UNAVAILABLE;
 	case EPERM:
+		if (conn != NULL && a->force) {
+			msg("free --force %s: only the block's owner or root "
+			    "may", a->tagstr);
+			return EX_NOPERM;
+		}
 		/* Only a connect, or the one in an attach, answers it here. */
 		return untrusted(a->path);
 	case EACCES:
@@ -296,8 +308,8 @@ fail(const struct args *a, rundown_conn_t *conn, int err)
 		break;
 	case EBUSY:
 		why = strcmp(a->cmd, "free") == 0 ?
-		    "in use (run it down first, or detach every process)" :
-		    why;
+		    "in use (run it down first, or detach every process; "
+		    "--force removes it all the same)" : why;
 		break;
 	case EAGAIN:
 		why = "too many waits pending (the daemon's -w and -W limits); "
@@ -307,6 +319,7 @@ fail(const struct args *a, rundown_conn_t *conn, int err)
 	case EALREADY:
 	case EDQUOT:
 	case EUSERS:
+	case ECANCELED:
 		break;
 	default:
 		/* EPROTO, ECONNRESET, ECHILD, ENOMEM...: the daemon did not
@@ -435,7 +448,8 @@ usage(FILE *f)
 	    " to drain\n"
 	    "  completed TAG                   mark a drained block completed\n"
 	    "  reinit TAG                      open a run-down block again\n"
-	    "  free TAG                        remove a block\n"
+	    "  free TAG [--force]              remove a block (--force: even"
+	    " one in use)\n"
 	    "  run TAG [--] COMMAND [ARG...]   run COMMAND under protection\n"
 	    "TAG: four printable characters (Rdwn), or 0x and 1 to 8 hex"
 	    " digits.\n"
@@ -508,6 +522,9 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_FORCE:
+			a->force = true;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, &a->timeout) != 0)
@@ -699,11 +716,12 @@ cmd_reinit(const struct args *a)
 	return cmd_simple(a, rundown_ctl_reinit);
 }
 
-/* Removes a block that is run down, or open and unused. */
+/* Removes a block that is run down, or open and unused; --force, any. */
 static int
 cmd_free(const struct args *a)
 {
-	return cmd_simple(a, rundown_ctl_free);
+	return cmd_simple(a, a->force ? rundown_ctl_free_force :
+	    rundown_ctl_free);
 }
 
 /* Creates a block, with the daemon's default rows unless --rows, mode
@@ -1264,7 +1282,7 @@ static const struct command commands[] = {
 	    "TAG [--timeout SECONDS]" },
 	{ "completed", cmd_completed, opts_plain, true, false, "TAG" },
 	{ "reinit", cmd_reinit, opts_plain, true, false, "TAG" },
-	{ "free", cmd_free, opts_plain, true, false, "TAG" },
+	{ "free", cmd_free, opts_free, true, false, "TAG [--force]" },
 	{ "run", cmd_run, opts_plain, true, true,
 	    "TAG [--] COMMAND [ARG...]" },
 };

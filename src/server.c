@@ -59,7 +59,8 @@ struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
 	size_t len;
 	size_t off;
-	int fd;			/* sent with the first byte, or -1 */
+	int fds[SERVER_REPLY_FDS]; /* sent with the first byte */
+	int nfds;
 	unsigned char data[];
 };
 
@@ -477,8 +478,8 @@ server_listen(const struct config *c, int fd)
 static void
 server_outmsg_free(struct outmsg *m)
 {
-	if (m->fd >= 0)
-		close(m->fd);
+	while (m->nfds > 0)
+		close(m->fds[--m->nfds]);
 	free(m);
 }
 
@@ -510,7 +511,7 @@ server_recv(int fd, uid_t uid, void *buf, size_t len, int *nfds)
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	*nfds = n >= 0 ? proto_take_fds(&msg, NULL, server_drop_fd, &uid) :
+	*nfds = n >= 0 ? proto_take_fds(&msg, NULL, 0, server_drop_fd, &uid) :
 	    0;
 	return n;
 }
@@ -629,7 +630,7 @@ server_flush(struct conn *c)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(SERVER_REPLY_FDS * sizeof(int))];
 	} cbuf;
 	struct outmsg *m;
 	struct msghdr msg;
@@ -643,15 +644,17 @@ server_flush(struct conn *c)
 		iov.iov_len = m->len - m->off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (m->fd >= 0 && m->off == 0) {
+		if (m->nfds > 0 && m->off == 0) {
 			memset(&cbuf, 0, sizeof(cbuf));
 			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = sizeof(cbuf.buf);
+			msg.msg_controllen = CMSG_SPACE((size_t)m->nfds *
+			    sizeof(int));
 			cm = CMSG_FIRSTHDR(&msg);
 			cm->cmsg_level = SOL_SOCKET;
 			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &m->fd, sizeof(int));
+			cm->cmsg_len = CMSG_LEN((size_t)m->nfds * sizeof(int));
+			memcpy(CMSG_DATA(cm), m->fds,
+			    (size_t)m->nfds * sizeof(int));
 		}
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
@@ -688,8 +691,8 @@ server_writable(int fd, short events, void *arg)
 }
 
 void
-server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
-    size_t len, int fd)
+server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
+    const void *payload, size_t len, const int *fds, int nfds)
 {
 	struct outmsg *m;
 
@@ -712,21 +715,31 @@ server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
 	m->len = proto_encode(m->data, PROTO_HDR_SIZE + len, type, id, payload,
 	    len);
 	m->off = 0;
-	/* A copy: the block may be freed (its descriptor closed, the number
-	 * reused) before this reply leaves the queue. */
-	m->fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (fd >= 0 && m->fd < 0) {
-		log_peer_warn("pid %ld: dup for a reply; disconnected",
-		    (long)c->pid);
-		free(m);
-		c->dead = true;
-		server_close(c);
-		return;
+	/* Copies: the block may be freed (its descriptors closed, the
+	 * numbers reused) before this reply leaves the queue. */
+	for (m->nfds = 0; m->nfds < nfds && m->nfds < SERVER_REPLY_FDS;
+	    m->nfds++) {
+		if ((m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC,
+		    0)) < 0) {
+			log_peer_warn("pid %ld: dup for a reply; disconnected",
+			    (long)c->pid);
+			server_outmsg_free(m);
+			c->dead = true;
+			server_close(c);
+			return;
+		}
 	}
 	c->outbytes += m->len;
 	STAILQ_INSERT_TAIL(&c->out, m, entry);
 	if (STAILQ_FIRST(&c->out) == m)
 		server_flush(c);
+}
+
+void
+server_reply(struct conn *c, uint16_t type, uint32_t id, const void *payload,
+    size_t len, int fd)
+{
+	server_reply_fds(c, type, id, payload, len, &fd, fd >= 0 ? 1 : 0);
 }
 
 void

@@ -34,9 +34,16 @@ void server_start(struct event_base *base, int fd,
     server_dispatch_fn dispatch, server_closed_fn closed, void *arg);
 void server_stop(void);
 
+/* The most descriptors one reply carries (ATTACHED: header and row). */
+#define SERVER_REPLY_FDS 2
+
 /* Queues a reply (fd, if not -1, is copied and sent with it). */
 void server_reply(struct conn *c, uint16_t type, uint32_t id,
     const void *payload, size_t len, int fd);
+/* Queues a reply with nfds descriptors (SERVER_REPLY_FDS at most), copied
+ * and sent with it in that order. */
+void server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
+    const void *payload, size_t len, const int *fds, int nfds);
 /* Queues an error reply; err is a positive errno. */
 void server_error(struct conn *c, uint32_t id, int err);
 

@@ -11,7 +11,11 @@
  *
  * The word lies in memory that clients write, so nothing here may wait
  * on it unboundedly: a client can change the word without the futex
- * wake, and the thread then sleeps on.  The loop therefore never joins a
+ * wake, and the thread then sleeps on.  Nor does the thread ever load
+ * the word itself: only the kernel reads it, in futex_wait(), which
+ * answers -EFAULT where a load would fault (a row object its client cut
+ * short, a row the loop has unmapped), so that every fault in a block
+ * happens on the loop's thread (src/guard.c).  The loop therefore never joins a
  * thread that has not said EXITED; watcher_free() of a running watcher
  * asks the thread to stop (stop flag, then a wake, and the thread looks
  * at the flag at least every WATCH_RECHECK_S seconds in case the wake
@@ -57,6 +61,7 @@ struct watcher {
 	pthread_t thread;
 	uint32_t run;		/* WATCH_*, atomic */
 	uint32_t stop;		/* atomic: the owner let go (watcher_free) */
+	uint32_t kick;		/* atomic: look again (watcher_kick) */
 	watcher_fn release;	/* then: called once the thread has gone */
 	void *release_arg;
 	struct event *retry;	/* no thread could be started */
@@ -74,19 +79,28 @@ watcher_main(void *arg)
 	struct watcher *w = arg;
 	struct timespec until;
 	char c = 1;
+	int r;
 
 	pthread_setname_np(pthread_self(), WATCHER_THREAD_NAME);
 
-	/* The release that drains a row wakes the row's futex, and
-	 * futex_wait returns at once if the word no longer holds the value,
-	 * so this cannot sleep through a drain that block.c makes.
-	 * acquire on stop: pairs with the release store in watcher_free();
-	 * the word stays mapped until this thread has said EXITED. */
+	/*
+	 * The release that drains a row wakes the row's futex, and
+	 * futex_wait returns -EAGAIN at once if the word no longer holds the
+	 * value, so this cannot sleep through a drain that block.c makes; a
+	 * plain wake (0) is looked at again by the next call.  -EFAULT: the
+	 * word is gone (its row unmapped or cut short), and the loop must
+	 * look.  acquire on stop and kick: pairs with the release stores in
+	 * watcher_free() and watcher_kick(), which wake after them, so a
+	 * thread that missed the flag is woken, or wakes within
+	 * WATCH_RECHECK_S.
+	 */
 	while (!rd_load(&w->stop, RD_ACQUIRE) &&
-	    rd_load(w->word, RD_ACQUIRE) == w->value) {
+	    !rd_load(&w->kick, RD_ACQUIRE)) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += WATCH_RECHECK_S;
-		futex_wait(w->word, w->value, &until);
+		r = futex_wait(w->word, w->value, &until);
+		if (r == -EAGAIN || r == -EFAULT)
+			break;
 	}
 	/* release: the loop that reads WATCH_EXITED may join at once. */
 	rd_store(&w->run, WATCH_EXITED, RD_RELEASE);
@@ -213,6 +227,7 @@ watcher_arm(struct watcher *w, const uint32_t *word, uint32_t value)
 	 * Written before the thread starts, read by it after. */
 	w->word = (uint32_t *)(uintptr_t)word;
 	w->value = value;
+	rd_store(&w->kick, 0, RD_RELAXED);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	rd_store(&w->run, WATCH_RUNNING, RD_RELAXED);
@@ -228,6 +243,20 @@ watcher_arm(struct watcher *w, const uint32_t *word, uint32_t value)
 		log_warn("%s: cannot start a drain watcher; retrying", w->name);
 		evtimer_add(w->retry, &tv);
 	}
+}
+
+void
+watcher_kick(struct watcher *w, const void *from, size_t len)
+{
+	uintptr_t a = (uintptr_t)w->word;
+
+	if (w->release != NULL || rd_load(&w->run, RD_ACQUIRE) != WATCH_RUNNING ||
+	    a < (uintptr_t)from || a - (uintptr_t)from >= len)
+		return;
+	/* release: see watcher_main().  The wake comes while the word is
+	 * still mapped as it was, so it reaches a thread asleep on it. */
+	rd_store(&w->kick, 1, RD_RELEASE);
+	futex_wake_all(w->word);
 }
 
 /* The release of a watcher whose owner needs none. */

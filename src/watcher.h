@@ -3,6 +3,7 @@
 #ifndef RUNDOWND_WATCHER_H
 #define RUNDOWND_WATCHER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -29,8 +30,14 @@ struct watcher *watcher_new(const char *name, watcher_fn cb, void *arg);
 /* Starts a thread that sleeps while *word == value, then calls back;
  * nothing if one runs already.  If no thread can be started, calls back
  * shortly all the same, so that the caller looks again and re-arms.  The
- * word must stay mapped until w is released (watcher_free). */
+ * thread never loads the word (only the kernel does): it may be unmapped
+ * or cut short meanwhile, and the thread then calls back. */
 void watcher_arm(struct watcher *w, const uint32_t *word, uint32_t value);
+
+/* If w's thread sleeps on a word in [from, from + len), ends its sleep
+ * (it calls back, so that the owner re-arms elsewhere): before that
+ * memory is unmapped, or stops being watched (a row given back). */
+void watcher_kick(struct watcher *w, const void *from, size_t len);
 
 /* Lets go of w, never waiting for its thread: release(arg) is called,
  * now or from the loop once the thread has gone, after which nothing

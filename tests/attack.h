@@ -15,7 +15,10 @@
 /* Check's timeout of each case, in seconds. */
 #define ATTACK_TIMEOUT_S 90
 
-/* attack_rows.c: bytes written into a block's rows (owners). */
+/* attack_isolation.c: a reader writes everything it maps, opens every
+ * object, forges its own row, and wedges a block. */
+TCase *attack_isolation_tcase(void);
+/* attack_rows.c: row owners the daemon cannot watch. */
 TCase *attack_rows_tcase(void);
 /* attack_perms.c: users let in using blocks not their own; rows hoarded. */
 TCase *attack_perms_tcase(void);

@@ -1,10 +1,12 @@
 /*
- * attack_rows.c: an attached client writes ids into its block's row
- * owners that the daemon cannot watch.  Attack 5 of "rundownd under
- * attack": a thread id that leads no process made every restart of the
- * daemon exit 1 (pidfd_open refuses it with EINVAL) until somebody
- * edited the shared memory.  Such rows must read as gone and be
- * reclaimed, and the daemon must start.
+ * attack_rows.c: row owners the daemon cannot watch.  Attack 5 of
+ * "rundownd under attack": a thread id that leads no process made every
+ * restart of the daemon exit 1 (pidfd_open refuses it with EINVAL).
+ * Clients can no longer write the owners (they live in the daemon's
+ * record, NAME.meta), but the record outlives processes, and a pid it
+ * names may be a thread's, beyond pid_max, or anything by the time the
+ * next daemon reads it.  Such rows must read as gone and be reclaimed,
+ * and the daemon must start.
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 
 #include "attack.h"
 #include "block.h"
+#include "proto.h"
 #include "testdaemon.h"
 
 #define AR_TAG 0x41525731u	/* "ARW1" */
@@ -39,24 +42,24 @@ ar_thread(void *arg)
 	return NULL;
 }
 
-/* The block of AR_TAG mapped here, as an attached client maps it. */
-static struct rundown_block *
-ar_map(size_t *size)
+/* Rewrites the owner of row r in the record of AR_TAG (as root). */
+static void
+ar_set_owner(uint32_t r, int32_t pid, uint64_t start)
 {
-	char path[256];
-	struct stat st;
-	void *p;
+	char path[256], name[300];
+	struct proto_meta_row e;
+	off_t off = (off_t)(sizeof(struct proto_meta) + r * sizeof(e));
 	int fd;
 
 	td_shm_path(td.sock, AR_TAG, path, sizeof(path));
-	ck_assert_int_ge(fd = open(path, O_RDWR | O_CLOEXEC), 0);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
+	snprintf(name, sizeof(name), "%s.meta", path);
+	ck_assert_int_ge(fd = open(name, O_RDWR | O_CLOEXEC), 0);
+	ck_assert_int_eq(pread(fd, &e, sizeof(e), off), (ssize_t)sizeof(e));
+	ck_assert_uint_ne(e.id, 0);
+	e.pid = pid;
+	e.start = start;
+	ck_assert_int_eq(pwrite(fd, &e, sizeof(e), off), (ssize_t)sizeof(e));
 	close(fd);
-	*size = (size_t)st.st_size;
-	return p;
 }
 
 /* Row owners that no process can be: a live thread that leads none, a
@@ -65,12 +68,19 @@ ar_map(size_t *size)
 START_TEST(test_unwatchable_owners)
 {
 	struct rundown_block_info info;
-	struct rundown_block *b;
+	rundown_cache_t *ref[3];
+	struct rundown_holder h[4];
 	pthread_t t;
-	size_t size;
+	size_t n;
 	pid_t tid;
+	unsigned i;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AR_TAG, 4), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(rundown_attach_at(td.sock, AR_TAG, 0, &ref[i]),
+		    0);
+	n = td_status(AR_TAG, &info, h, 4);
+	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(pipe2(ar_pipe, O_CLOEXEC), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, ar_thread, NULL), 0);
 	while ((tid = __atomic_load_n(&ar_tid, __ATOMIC_ACQUIRE)) == 0)
@@ -80,14 +90,9 @@ START_TEST(test_unwatchable_owners)
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
 	td_stop();
-	b = ar_map(&size);
-	b->row[0].owner = tid;
-	b->row[0].start = 0;
-	b->row[1].owner = 0x7fffffff;
-	b->row[1].start = 1;
-	b->row[2].owner = -5;
-	b->row[2].start = 7;
-	munmap(b, size);
+	ar_set_owner(h[0].row, tid, 0);
+	ar_set_owner(h[1].row, 0x7fffffff, 1);
+	ar_set_owner(h[2].row, -5, 7);
 
 	/* Fails here if the daemon exits instead of serving. */
 	td_start(NULL);
@@ -96,11 +101,16 @@ START_TEST(test_unwatchable_owners)
 	ck_assert_uint_eq(info.rows, 4);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 3);
-	b = ar_map(&size);
-	ck_assert_int_eq(b->row[0].owner, 0);
-	ck_assert_int_eq(b->row[1].owner, 0);
-	ck_assert_int_eq(b->row[2].owner, 0);
-	munmap(b, size);
+	/* The rows are free again: four attaches fit. */
+	for (i = 0; i < 3; i++) {
+		(void)rundown_detach(ref[i]);
+		ck_assert_int_eq(rundown_attach_at(td.sock, AR_TAG, 0, &ref[i]),
+		    0);
+	}
+	td_status(AR_TAG, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(rundown_detach(ref[i]), 0);
 
 	close(ar_pipe[1]);
 	pthread_join(t, NULL);

@@ -3,11 +3,13 @@
  * than on what is written in them.
  *
  * Attack 1 of "rundownd under attack": the descriptor an attached client
- * gets is read-write, so it can ftruncate() the block's object; the
+ * got was read-write, so it could ftruncate() the block's object; the
  * daemon's next access faulted (SIGBUS), every connection dropped, and
  * after a restart the tag was "not a block of ours" and create failed
- * with EEXIST.  No size change may crash or wedge the daemon or make a
- * tag unusable.
+ * with EEXIST.  Now a client gets the header read-only (no cut possible)
+ * and its own row read-write: a cut of its row may make only its own
+ * count read wrong, and must not crash or wedge the daemon or make a tag
+ * unusable.
  *
  * Attack 9: the objects' names were predictable, so any user could create
  * one first and make create TAG fail with EEXIST for good.
@@ -38,11 +40,12 @@
 #define AS_UID 54321		/* made up: no account has it */
 
 /* An attach as a client makes it, keeping what the library would not:
- * the read-write descriptor of the block. */
+ * the descriptors of the header (read-only) and of its row (read-write). */
 struct as_attach {
 	int sock;		/* the connection that attached */
-	int fd;			/* the block's object */
-	size_t size;		/* its size, as the daemon said */
+	int fd[2];		/* the header's object, the row's */
+	size_t size;		/* the header's size, as the daemon said */
+	size_t row_size;	/* the row's */
 };
 
 static void
@@ -51,7 +54,7 @@ as_attach(uint32_t tag, struct as_attach *at)
 	unsigned char buf[256];
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} cbuf;
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr msg;
@@ -61,7 +64,7 @@ as_attach(uint32_t tag, struct as_attach *at)
 	ssize_t n;
 
 	at->sock = td_raw_connect();
-	at->fd = -1;
+	at->fd[0] = at->fd[1] = -1;
 	td_raw_request(at->sock, PROTO_ATTACH, 1, tag, 0, 0);
 	pfd.fd = at->sock;
 	pfd.events = POLLIN;
@@ -71,21 +74,24 @@ as_attach(uint32_t tag, struct as_attach *at)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
-	/* The reply is one small frame, sent at once with its descriptor. */
+	/* The reply is one small frame, sent at once with its descriptors. */
 	n = recvmsg(at->sock, &msg, MSG_CMSG_CLOEXEC);
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(proto_decode(buf, (size_t)n, &h), 0);
 	ck_assert_uint_eq(h.type, PROTO_ATTACHED);
-	ck_assert_int_eq(proto_take_fds(&msg, &at->fd, NULL, NULL), 1);
-	ck_assert_int_ge(at->fd, 0);
+	ck_assert_int_eq(proto_take_fds(&msg, at->fd, 2, NULL, NULL), 2);
+	ck_assert_int_ge(at->fd[0], 0);
+	ck_assert_int_ge(at->fd[1], 0);
 	memcpy(&a, buf + PROTO_HDR_SIZE, sizeof(a));
 	at->size = (size_t)a.size;
+	at->row_size = (size_t)a.row_size;
 }
 
 static void
 as_detach(struct as_attach *at)
 {
-	close(at->fd);
+	close(at->fd[0]);
+	close(at->fd[1]);
 	close(at->sock);
 }
 
@@ -107,9 +113,10 @@ as_alive(void)
 	    WNOHANG) == 0, "rundownd died:\n%s", td_log());
 }
 
-/* Attack 1: an attached client cuts the object to nothing, to half, or
- * grows it, between control operations.  Every operation answers, the
- * size is put back, and the tag can be freed and created again. */
+/* Attack 1: an attached client tries to cut the header (refused: its
+ * descriptor is read-only), and cuts its row to nothing, to half, or
+ * grows it, between control operations.  Every operation answers, and
+ * the tag can be freed and created again. */
 START_TEST(test_truncate_between_ops)
 {
 	struct rundown_block_info info, list[4];
@@ -120,38 +127,35 @@ START_TEST(test_truncate_between_ops)
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
 	as_attach(AS_TAG, &at);
 
-	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	ck_assert_int_ne(ftruncate(at.fd[0], 0), 0);
+	ck_assert_int_eq(as_size(at.fd[0]), (off_t)at.size);
+
+	ck_assert_int_eq(ftruncate(at.fd[1], 0), 0);
 	td_status(AS_TAG, &info, NULL, 0);
 	ck_assert_uint_eq(info.rows, 4);
-	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
-
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(ftruncate(at.fd[1], (off_t)at.row_size / 2), 0);
 	ck_assert_int_eq(rundown_ctl_list(td.conn, list, 4, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(list[0].tag, AS_TAG);
-	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
 
-	/* Grown: nothing the daemon touches faults; the size is put back
-	 * before the next process attaches. */
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size * 4), 0);
+	/* Grown: nothing the daemon touches faults; another process
+	 * attaches as ever. */
+	ck_assert_int_eq(ftruncate(at.fd[1], (off_t)at.row_size * 4), 0);
 	td_status(AS_TAG, &info, NULL, 0);
 	as_attach(AS_TAG, &at2);
-	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+	ck_assert_int_eq(as_size(at2.fd[1]), (off_t)at2.row_size);
 	as_detach(&at2);
 
-	/* What was cut off reads as zeros: a state word among it would
-	 * read as open.  Cut to half, the header keeps the state. */
-	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	/* Cut to nothing, the row reads zeros to the daemon, which the
+	 * harvest finds owing nothing: only this client's count. */
+	ck_assert_int_eq(ftruncate(at.fd[1], 0), 0);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &zero), 0);
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, AS_TAG), 0);
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(ftruncate(at.fd[1], (off_t)at.row_size / 2), 0);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &zero), 0);
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
 	ck_assert_int_eq(rundown_ctl_free(td.conn, AS_TAG), 0);
 	as_alive();
-	td_await_log(0, "size of the shared object changed by a client; "
-	    "restored", 1);
+	td_await_log(0, "a client cut its row short", 1);
 
 	/* The tag is usable again, and so is the new block. */
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
@@ -163,10 +167,9 @@ START_TEST(test_truncate_between_ops)
 }
 END_TEST
 
-/* Attack 1, racing: a client cuts the object short again and again
- * while the daemon serves, so that the cut lands inside the daemon's
- * accesses (which then fault).  Every operation answers as on a block
- * somebody zeroed, and the daemon lives. */
+/* Attack 1, racing: a client cuts its row short again and again while
+ * the daemon serves, so that the cut lands inside the daemon's accesses
+ * (which then fault).  Every operation answers, and the daemon lives. */
 START_TEST(test_truncate_while_serving)
 {
 	struct rundown_block_info info, list[4];
@@ -186,8 +189,8 @@ START_TEST(test_truncate_while_serving)
 		close(stop[1]);
 		fcntl(stop[0], F_SETFL, O_NONBLOCK);
 		for (i = 0; read(stop[0], &c, 1) < 0; i++) {
-			if (ftruncate(at.fd, (i & 1) ? (off_t)at.size / 2 :
-			    0) != 0)
+			if (ftruncate(at.fd[1], (i & 1) ?
+			    (off_t)at.row_size / 2 : 0) != 0)
 				_exit(1);
 		}
 		_exit(0);
@@ -209,10 +212,10 @@ START_TEST(test_truncate_while_serving)
 	ck_assert_int_eq(status, 0);
 	as_alive();
 
-	/* The next process to attach finds the block whole. */
+	/* The next process to attach gets a whole row of its own. */
 	td_status(AS_TAG, &info, NULL, 0);
 	as_attach(AS_TAG, &at2);
-	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+	ck_assert_int_eq(as_size(at2.fd[1]), (off_t)at2.row_size);
 	as_detach(&at2);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, NULL), 0);
 	ck_assert_int_eq(rundown_ctl_free(td.conn, AS_TAG), 0);
@@ -221,39 +224,45 @@ START_TEST(test_truncate_while_serving)
 }
 END_TEST
 
-/* Attack 1, across a restart: the object is cut while no daemon runs.
- * Cut to half (the header intact), the next daemon adopts it at its
- * size; cut to nothing, it removes it, and create of the tag works. */
+/* Attack 1, across a restart: the row is cut while no daemon runs; the
+ * next daemon adopts it, at its size again.  The header, which only root
+ * can cut, cut to nothing: the next daemon removes the block, and create
+ * of the tag works. */
 START_TEST(test_truncate_restart)
 {
 	struct rundown_block_info info;
 	struct as_attach at;
+	char path[256];
+	int fd;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
 	as_attach(AS_TAG, &at);
-	close(at.sock);
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
 
 	td_stop();
-	ck_assert_int_eq(ftruncate(at.fd, (off_t)at.size / 2), 0);
+	ck_assert_int_eq(ftruncate(at.fd[1], (off_t)at.row_size / 2), 0);
 	td_start(NULL);
 	td.conn = td_connect();
 	td_status(AS_TAG, &info, NULL, 0);
 	ck_assert_uint_eq(info.rows, 4);
-	ck_assert_int_eq(as_size(at.fd), (off_t)at.size);
+	ck_assert_uint_eq(info.attached, 1);
+	ck_assert_int_eq(as_size(at.fd[1]), (off_t)at.row_size);
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
 
 	td_stop();
-	ck_assert_int_eq(ftruncate(at.fd, 0), 0);
+	td_shm_path(td.sock, AS_TAG, path, sizeof(path));
+	ck_assert_int_ge(fd = open(path, O_RDWR | O_CLOEXEC), 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
 	td_start(NULL);
 	td.conn = td_connect();
 	td_await_log(0, "cut short or its header wiped; removed", 1);
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
 	td_status(AS_TAG, &info, NULL, 0);
 	ck_assert_uint_eq(info.rows, 4);
-	close(at.fd);
+	as_detach(&at);
 }
 END_TEST
 
@@ -299,10 +308,13 @@ START_TEST(test_squatted_names)
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 4), 0);
 	as_attach(AS_TAG, &at);
-	ck_assert_int_eq(fstat(at.fd, &st), 0);
-	ck_assert_uint_eq(st.st_uid, geteuid());
-	ck_assert_uint_eq(st.st_mode & 07777, 0600);
-	ck_assert_int_eq(st.st_size, (off_t)at.size);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(fstat(at.fd[i], &st), 0);
+		ck_assert_uint_eq(st.st_uid, geteuid());
+		ck_assert_uint_eq(st.st_mode & 07777, 0600);
+		ck_assert_int_eq(st.st_size, (off_t)(i == 0 ? at.size :
+		    at.row_size));
+	}
 	as_detach(&at);
 
 	/* The squatter's objects are as it left them, and a restarted

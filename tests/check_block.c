@@ -1,6 +1,6 @@
 /* check_block.c: what lib/block.c gives rundownd (the words, recovery at
- * adoption, the header, the row owners), on a block of several rows laid
- * out by hand, as the daemon lays out a shared one. */
+ * adoption, the header, live, new and forged rows), on a block of several
+ * rows laid out by hand, as the daemon lays out a shared one. */
 #include "config.h"
 
 #include <errno.h>
@@ -52,7 +52,7 @@ static void
 release(uint32_t row, uint32_t cpu, uint32_t n)
 {
 	if (!block_slot_release(block_slot_at(b, &l, row, cpu), n))
-		block_release_slow(b, &l, row, n);
+		block_release_slow(block_row(b, &l, row), n);
 }
 
 /* Asserts the state and outstanding count that block_query() reports. */
@@ -172,11 +172,11 @@ START_TEST(test_settle)
 	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
 	s = block_settle(b, &l, &word, &value);
 	ck_assert_uint_eq(s, w);
-	ck_assert_ptr_eq(word, block_row_futex(b, 1));
+	ck_assert_ptr_eq(word, block_row_futex(block_row(b, &l, 1)));
 	ck_assert_uint_eq(value, *word);
 
 	release(1, 2, 1);
-	ck_assert_uint_ne(*block_row_futex(b, 1), value);
+	ck_assert_uint_ne(*block_row_futex(block_row(b, &l, 1)), value);
 	ck_assert_uint_eq(block_word(b), w);	/* the releaser left it */
 	s = block_settle(b, &l, &word, &value);
 	expect_word(s, RUNDOWN_DRAINED, 0);
@@ -265,7 +265,7 @@ START_TEST(test_recover_resetting)
 	w = block_word(b);
 	rd_store(&b->state, (w & ~ST_MASK) | ST_RESETTING, RD_SEQ_CST);
 	for (r = 0; r < l.rows; r++)
-		rd_fetch_and(&b->row[r].drain, ~ROW_FLAGS, RD_SEQ_CST);
+		rd_fetch_and(block_row(b, &l, r), ~ROW_FLAGS, RD_SEQ_CST);
 	rd_store(block_slot_at(b, &l, 1, 2), 0, RD_RELEASE);
 	acquire(1, 2, 1);
 	expect_state(RUNDOWN_RESETTING, 0);
@@ -308,33 +308,26 @@ END_TEST
 
 /* ---- the header ------------------------------------------------------- */
 
-/* A header as formatted passes, with the layout and serial it holds. */
+/* A header as formatted passes against its layout, with its serial. */
 START_TEST(test_header_check)
 {
 	struct rundown_block h;
-	struct block_layout got;
 	uint32_t serial = 0;
 
 	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
 	memcpy(&h, b, sizeof(h));
-	memset(&got, 0, sizeof(got));
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &l, &serial), 0);
 	ck_assert_uint_eq(serial, TEST_SERIAL);
-	ck_assert_uint_eq(got.cpus, l.cpus);
-	ck_assert_uint_eq(got.rows, l.rows);
-	ck_assert_uint_eq(got.stride, l.stride);
-	ck_assert_uint_eq(got.slots_off, l.slots_off);
-	ck_assert_uint_eq(got.align, l.align);
-	ck_assert_uint_eq(got.size, l.size);
+	ck_assert_uint_eq(h.rows_off, l.rows_off);
+	ck_assert_uint_eq(h.row_stride, l.row_stride);
 }
 END_TEST
 
-/* Each field of the header refused alone: no magic is no block; the
- * rest is a block the daemon must not use. */
+/* Each field of the header refused alone: no magic is no block, another
+ * version an older layout; the rest is a block the daemon must not use. */
 START_TEST(test_header_check_refused)
 {
 	struct rundown_block h, ok;
-	struct block_layout got;
 	uint32_t serial = 0;
 
 	memcpy(&ok, b, sizeof(ok));
@@ -342,27 +335,26 @@ START_TEST(test_header_check_refused)
 		h = ok;							\
 		change;							\
 		serial = 0;						\
-		ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got,	\
+		ck_assert_int_eq(block_header_check(&h, TEST_TAG, &l,	\
 		    &serial), err);					\
 		ck_assert_uint_eq(serial, 0);				\
 	} while (0)
 	REFUSED(h.magic ^= 1, -EBADMSG);
 	REFUSED(memset(&h, 0, sizeof(h)), -EBADMSG);
-	REFUSED(h.version++, -EPROTO);
+	REFUSED(h.version++, -EPROTONOSUPPORT);
+	REFUSED(h.version = 3, -EPROTONOSUPPORT);
 	REFUSED(h.line = (uint16_t)(h.line * 2), -EPROTO);
 	REFUSED(h.tag ^= 0x100, -EPROTO);
-	REFUSED(h.cpus = 0, -EPROTO);
-	REFUSED(h.cpus = BLOCK_MAX_CPUS + 1, -EPROTO);
-	REFUSED(h.cpus = 1, -EPROTO);		/* laid out without padding */
-	REFUSED(h.rows = 0, -EPROTO);
-	REFUSED(h.rows = BLOCK_MAX_ROWS + 1, -EPROTO);
-	REFUSED(h.rows = 200, -EPROTO);		/* slots_off of 2 rows */
+	REFUSED(h.cpus = 1, -EPROTO);
+	REFUSED(h.rows = 200, -EPROTO);
 	REFUSED(h.stride += 8, -EPROTO);
-	REFUSED(h.slots_off += BLOCK_LINE, -EPROTO);
+	REFUSED(h.rows_off += BLOCK_LINE, -EPROTO);
+	REFUSED(h.row_stride += BLOCK_LINE, -EPROTO);
+	REFUSED(h.flags = 0xff, -EPROTO);
 #undef REFUSED
 	/* The tag asked for, not the header's, decides. */
 	h = ok;
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG + 1, &got, &serial),
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG + 1, &l, &serial),
 	    -EPROTO);
 }
 END_TEST
@@ -372,7 +364,6 @@ END_TEST
 START_TEST(test_set_header)
 {
 	struct rundown_block h;
-	struct block_layout got;
 	uint32_t serial, w;
 
 	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
@@ -380,93 +371,154 @@ START_TEST(test_set_header)
 	acquire(1, 1, 1);
 	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
 
-	/* A client scribbles on the header. */
-	b->magic = 0;
-	b->rows = 4000;
-	b->stride = 8;
 	b->serial = 1;
-	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
-	ck_assert(!block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
+	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
+	ck_assert(!block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
 	memcpy(&h, b, sizeof(h));
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
-	ck_assert_uint_eq(serial, TEST_SERIAL);
-	ck_assert_uint_eq(got.rows, TEST_ROWS);
+	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &l, &serial), 0);
+	ck_assert_uint_eq(serial, TEST_SERIAL + 1);
 	ck_assert_uint_eq(block_word(b), w);
 	expect_state(RUNDOWN_RUNNING_DOWN, 1);
-
-	/* A serial alone is a change too. */
-	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
-	memcpy(&h, b, sizeof(h));
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
-	ck_assert_uint_eq(serial, TEST_SERIAL + 1);
-
-	/* So are the flags, which a next daemon's check refuses unknown. */
-	b->flags = 0xffu;
-	memcpy(&h, b, sizeof(h));
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial),
-	    -EPROTO);
-	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
-	ck_assert_uint_eq(b->flags, l.flags);
-	memcpy(&h, b, sizeof(h));
-	ck_assert_int_eq(block_header_check(&h, TEST_TAG, &got, &serial), 0);
 }
 END_TEST
 
-/* ---- row owners ------------------------------------------------------- */
-
-/* A claimed row reads its owner back; a freed one reads free, and what it
- * held is given back. */
-START_TEST(test_row_owner)
+/* The paged layout starts the header and every row on a page, each row
+ * its own object's worth, with the same shape inside a row. */
+START_TEST(test_layout_paged)
 {
-	uint64_t start = 1;
+	struct block_layout p;
 
-	ck_assert_int_eq(block_row_owner(b, 0, &start), 0);
-	ck_assert_uint_eq(start, 0);
-	ck_assert_int_eq(block_row_owner(b, 1, NULL), 0);
-	block_row_claim(b, 1, 4242, 99);
-	ck_assert_int_eq(block_row_owner(b, 1, &start), 4242);
-	ck_assert_uint_eq(start, 99);
-	ck_assert_int_eq(block_row_owner(b, 0, NULL), 0);
-
-	acquire(1, 0, 2);
-	acquire(1, 3, 1);
-	acquire(0, 2, 1);
-	ck_assert_int_eq(block_row_free(b, &l, 1), 3);
-	ck_assert_int_eq(block_row_owner(b, 1, &start), 0);
-	ck_assert_uint_eq(start, 0);
-	ck_assert_int_eq(block_row_held(b, &l, 1), 0);
-	expect_state(RUNDOWN_OPEN, 1);
-
-	/* Free again, the row is claimed anew and works. */
-	block_row_claim(b, 1, 7, 8);
-	ck_assert_int_eq(block_row_owner(b, 1, &start), 7);
-	ck_assert_uint_eq(start, 8);
-	acquire(1, 1, 1);
-	expect_state(RUNDOWN_OPEN, 2);
+	ck_assert_int_eq(block_layout_paged(TEST_CPUS, TEST_ROWS, 4096, &p),
+	    0);
+	ck_assert_uint_eq(p.rows_off, 4096);
+	ck_assert_uint_eq(p.row_stride % 4096, 0);
+	ck_assert_uint_ge(p.row_stride, p.row_size);
+	ck_assert_uint_eq(p.size, p.rows_off + TEST_ROWS * p.row_stride);
+	ck_assert_uint_eq(p.lead, l.lead);
+	ck_assert_uint_eq(p.row_size, l.row_size);
+	ck_assert_uint_eq(p.stride, l.stride);
+	ck_assert_int_eq(block_layout_paged(TEST_CPUS, TEST_ROWS, 4000, &p),
+	    -EINVAL);
+	ck_assert_int_eq(block_layout_paged(TEST_CPUS, TEST_ROWS, 0, &p),
+	    -EINVAL);
 }
 END_TEST
 
-/* Freeing the rows of exited holders during a run-down drains it, and
- * the last one ends it. */
-START_TEST(test_row_free_drains)
+/* ---- rows ------------------------------------------------------------- */
+
+/*
+ * A row that is not live (its process gone, or never lent) is not read
+ * at all: what it holds counts for nothing, its harvest does not happen,
+ * and the run-down drains without it.
+ */
+START_TEST(test_row_not_live)
 {
+	uint8_t live[TEST_ROWS] = { 1, 0 };
 	uint32_t w;
 
-	block_row_claim(b, 0, 100, 1);
-	block_row_claim(b, 1, 101, 2);
+	acquire(0, 1, 2);
+	acquire(1, 2, 5);
+	l.live = live;
+	expect_state(RUNDOWN_OPEN, 2);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	/* Row 1 was not harvested: its slots stay as they were. */
+	ck_assert_uint_eq(*block_slot_at(b, &l, 1, 2) & SLOT_ACTIVE, 0);
+	expect_state(RUNDOWN_RUNNING_DOWN, 2);
+	release(0, 1, 2);
+	expect_word(block_state(b, &l), RUNDOWN_DRAINED, 0);
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+	/* Nor reset. */
+	ck_assert_uint_eq(*block_slot_at(b, &l, 1, 2), 10);
+}
+END_TEST
+
+/* A row its process gives up during a run-down drains it: the last one
+ * that held anything ends it. */
+START_TEST(test_row_dropped_drains)
+{
+	uint8_t live[TEST_ROWS] = { 1, 1 };
+	uint32_t w;
+
+	l.live = live;
 	acquire(0, 1, 2);
 	acquire(1, 2, 1);
 	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
 	expect_state(RUNDOWN_RUNNING_DOWN, 3);
-
-	ck_assert_int_eq(block_row_free(b, &l, 0), 2);
-	ck_assert_int_eq(block_row_owner(b, 0, NULL), 0);
-	ck_assert_uint_eq(block_word(b), w);
+	ck_assert_int_eq(block_row_held(b, &l, 0), 2);
+	live[0] = 0;
 	expect_state(RUNDOWN_RUNNING_DOWN, 1);
-	ck_assert_int_eq(block_row_free(b, &l, 1), 1);
-	ck_assert_int_eq(block_row_owner(b, 1, NULL), 0);
-	expect_word(block_word(b), RUNDOWN_DRAINED, 0);
-	expect_state(RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(block_word(b), w);
+	live[1] = 0;
+	expect_word(block_state(b, &l), RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/* A row lent while the block is open starts zero, and counts; one lent
+ * during a run-down starts drained: its acquires fail, and the run-down
+ * does not wait for it. */
+START_TEST(test_row_format)
+{
+	uint8_t live[TEST_ROWS] = { 1, 0 };
+	uint32_t w;
+
+	l.live = live;
+	memset(block_row(b, &l, 1), 0xa5, l.row_size);
+	block_row_format(block_row(b, &l, 1), &l, block_word(b));
+	live[1] = 1;
+	acquire(1, 3, 1);
+	expect_state(RUNDOWN_OPEN, 1);
+	release(1, 3, 1);
+
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	live[1] = 0;
+	memset(block_row(b, &l, 1), 0x5a, l.row_size);
+	block_row_format(block_row(b, &l, 1), &l, block_word(b));
+	live[1] = 1;
+	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 1, 0), 1));
+	release(1, 0, 1);	/* refused: it would owe below zero */
+	expect_word(block_state(b, &l), RUNDOWN_DRAINED, 0);
+	/* Re-initialized, the row works as any other. */
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+	acquire(1, 0, 1);
+	expect_state(RUNDOWN_OPEN, 1);
+}
+END_TEST
+
+/*
+ * A row whose process wrote it to owe less than nothing after its harvest
+ * (or a count that wrapped) reads as drained: it can end only its own
+ * protections early, never another row's.
+ */
+START_TEST(test_row_forged)
+{
+	uint64_t *row1;
+	uint32_t w;
+
+	acquire(0, 1, 1);
+	acquire(1, 2, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	row1 = block_row(b, &l, 1);
+	ck_assert(!block_row_forged(b, &l, 1));
+	/* Huge: 2^61 wraps to negative in the 62-bit count. */
+	rd_store(row1, ((uint64_t)1 << 63) | ROW_HARVESTED, RD_SEQ_CST);
+	ck_assert(block_row_forged(b, &l, 1));
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+	rd_store(row1, (uint64_t)-4 * ROW_UNIT | ROW_HARVESTED, RD_SEQ_CST);
+	ck_assert(block_row_forged(b, &l, 1));
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+	/* Row 0's holder still holds: no drain. */
+	ck_assert_uint_eq(block_word(b), w);
+	release(0, 1, 1);
+	expect_word(block_state(b, &l), RUNDOWN_DRAINED, 0);
+	/* A positive count only looks held, as by its own process. */
+	ck_assert_int_eq(block_reinit(b, &l), 0);
+	acquire(0, 1, 1);
+	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	rd_store(row1, 7 * ROW_UNIT | ROW_HARVESTED, RD_SEQ_CST);
+	ck_assert(!block_row_forged(b, &l, 1));
+	expect_state(RUNDOWN_RUNNING_DOWN, 8);
+	release(0, 1, 1);
+	expect_state(RUNDOWN_RUNNING_DOWN, 7);
 }
 END_TEST
 
@@ -481,10 +533,9 @@ block_tcase(const char *name)
 }
 
 /*
- * rundownd's blocks have no run-down lock (no BLOCK_F_LOCK): clients can
- * write the header, so the lock's bytes may hold anything, and a daemon
- * that locked or unlocked them would take a client's word for a mutex.
- * A whole cycle never touches them.
+ * rundownd's blocks have no run-down lock (no BLOCK_F_LOCK): the daemon
+ * keeps its own order, and an older client's layout may have put anything
+ * in the lock's bytes.  A whole cycle never touches them.
  */
 START_TEST(test_lock_bytes_untouched)
 {
@@ -529,11 +580,14 @@ block_suite(void)
 	tcase_add_test(tc, test_header_check);
 	tcase_add_test(tc, test_header_check_refused);
 	tcase_add_test(tc, test_set_header);
+	tcase_add_test(tc, test_layout_paged);
 	suite_add_tcase(s, tc);
 
 	tc = block_tcase("rows");
-	tcase_add_test(tc, test_row_owner);
-	tcase_add_test(tc, test_row_free_drains);
+	tcase_add_test(tc, test_row_not_live);
+	tcase_add_test(tc, test_row_dropped_drains);
+	tcase_add_test(tc, test_row_format);
+	tcase_add_test(tc, test_row_forged);
 	suite_add_tcase(s, tc);
 
 	return s;

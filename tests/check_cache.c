@@ -213,26 +213,28 @@ START_TEST(test_size_formula)
 		ck_assert_uint_eq(l.cpus, cpus[i]);
 		ck_assert_uint_eq(l.rows, 1);
 		ck_assert_uint_eq(l.stride, BLOCK_LINE);
-		ck_assert_uint_eq(l.slots_off % BLOCK_LINE, 0);
+		ck_assert_uint_eq(l.rows_off % BLOCK_LINE, 0);
+		/* The drain word's line, then a line per slot. */
+		ck_assert_uint_eq(l.lead, BLOCK_LINE);
 		ck_assert_uint_eq(l.size,
-		    l.slots_off + (size_t)cpus[i] * BLOCK_LINE);
-		header = sizeof(struct rundown_cache) + l.slots_off;
+		    l.rows_off + ((size_t)cpus[i] + 1) * BLOCK_LINE);
+		header = sizeof(struct rundown_cache) + l.rows_off;
 		ck_assert_uint_eq(cache_size_cpus(cpus[i]),
-		    header + ((size_t)cpus[i] + 1) * BLOCK_LINE);
+		    header + ((size_t)cpus[i] + 2) * BLOCK_LINE);
 	}
 }
 END_TEST
 
-/* On a uniprocessor: header + one slot word and its rseq word, no
- * padding to a cache line. */
+/* On a uniprocessor: header + the drain word, one slot word and its rseq
+ * word, no padding to a cache line. */
 START_TEST(test_size_uniprocessor)
 {
 	struct block_layout l;
 
 	ck_assert_int_eq(block_layout(1, 1, &l), 0);
-	ck_assert_uint_eq(l.size, l.slots_off + 2 * sizeof(uint64_t));
+	ck_assert_uint_eq(l.size, l.rows_off + 3 * sizeof(uint64_t));
 	ck_assert_uint_eq(cache_size_cpus(1),
-	    sizeof(struct rundown_cache) + l.slots_off + 2 * sizeof(uint64_t));
+	    sizeof(struct rundown_cache) + l.rows_off + 3 * sizeof(uint64_t));
 	ck_assert_uint_lt(cache_size_cpus(1), cache_size_cpus(2));
 }
 END_TEST
@@ -1437,8 +1439,7 @@ START_TEST(test_starter_dies)
 	ck_assert_int_eq(rundown_cache_acquire(ref), g);
 	/* Finished by this wait (1 + g held), which then runs out. */
 	ck_assert_int_eq(rundown_cache_wait_timeout(ref, &ms), -ETIMEDOUT);
-	ck_assert(rd_load(&cache_block(ref)->row[0].drain, RD_SEQ_CST) &
-	    ROW_HARVESTED);
+	ck_assert(rd_load(cache_row(ref), RD_SEQ_CST) & ROW_HARVESTED);
 	expect_state(ref, RUNDOWN_RUNNING_DOWN, 1 + g);
 	ck_assert(!rundown_cache_acquire(ref));
 	rundown_cache_release_n(ref, 1 + g);

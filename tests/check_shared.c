@@ -146,7 +146,7 @@ sh_starting(void)
 	if (q.state == RUNDOWN_OPEN)
 		return true;
 	return use_cache && q.state == RUNDOWN_RUNNING_DOWN &&
-	    !(__atomic_load_n(&cache_block(cache)->row[0].drain, SEQ) &
+	    !(__atomic_load_n(cache_row(cache), SEQ) &
 	    ROW_HARVESTED);
 }
 

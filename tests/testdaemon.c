@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,6 +199,66 @@ td_shm_path(const char *path, uint32_t tag, char *buf, size_t size)
 		}
 	}
 	closedir(d);
+}
+
+/* Maps size bytes of the object at path over at, read-write. */
+static void
+td_view_map_at(const char *path, void *at, size_t size)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert(mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_FIXED, fd, 0) != MAP_FAILED);
+	close(fd);
+}
+
+void
+td_view_map(uint32_t tag, struct td_view *v)
+{
+	char path[PATH_MAX], name[PATH_MAX + 24];
+	struct proto_meta_row e;
+	uint32_t r;
+	void *p;
+	int fd;
+
+	memset(v, 0, sizeof(*v));
+	td_shm_path(td.sock, tag, path, sizeof(path));
+	snprintf(name, sizeof(name), "%s.meta", path);
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "%s: %s", name, strerror(errno));
+	ck_assert_int_eq(pread(fd, &v->meta, sizeof(v->meta), 0),
+	    (ssize_t)sizeof(v->meta));
+	ck_assert_uint_eq(v->meta.magic, PROTO_META_MAGIC);
+	ck_assert_int_eq(block_layout_paged(v->meta.cpus, v->meta.rows,
+	    (size_t)v->meta.page, &v->l), 0);
+	v->l.flags = v->meta.flags;
+	v->l.live = v->live;
+	p = mmap(NULL, v->l.size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	    0);
+	ck_assert(p != MAP_FAILED);
+	v->b = p;
+	for (r = 0; r < v->meta.rows; r++) {
+		ck_assert_int_eq(pread(fd, &e, sizeof(e), (off_t)(sizeof(v->meta)
+		    + r * sizeof(e))), (ssize_t)sizeof(e));
+		if (e.pid == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s.r%016llx", path,
+		    (unsigned long long)e.id);
+		v->pid[r] = e.pid;
+		td_view_map_at(name, block_row(v->b, &v->l, r),
+		    v->l.row_stride);
+		v->live[r] = 1;
+	}
+	close(fd);
+	td_view_map_at(path, v->b, v->l.rows_off);
+}
+
+void
+td_view_unmap(struct td_view *v)
+{
+	munmap(v->b, v->l.size);
+	v->b = NULL;
 }
 
 unsigned

@@ -20,6 +20,9 @@
 
 #include <rundown/rundown.h>
 
+#include "block.h"
+#include "proto.h"
+
 #define TD_SOCKLEN 108		/* sizeof(sun_path) */
 
 /* The run's and the current test's state. */
@@ -73,6 +76,19 @@ void td_await_log(off_t off, const char *s, unsigned n);
 
 /* /dev/shm path of the object of tag for the daemon on path. */
 void td_shm_path(const char *path, uint32_t tag, char *buf, size_t size);
+
+/* A block of the daemon on td.sock as the daemon maps it (root only):
+ * the header read-write at b, and at their places the rows its record
+ * (NAME.meta) lends, pid[r] their owners; l.live says which. */
+struct td_view {
+	struct rundown_block *b;
+	struct block_layout l;
+	uint8_t live[PROTO_MAX_ENTRIES];
+	int32_t pid[PROTO_MAX_ENTRIES];
+	struct proto_meta meta;
+};
+void td_view_map(uint32_t tag, struct td_view *v);
+void td_view_unmap(struct td_view *v);
 
 /* Forks rundownd ARGV (argv[0] is its name) with stdin and stdout on
  * /dev/null, stderr appended to the log, and RLIMIT_NOFILE (soft and

@@ -394,6 +394,12 @@ RUNDOWN_API int rundown_ctl_reinit(rundown_conn_t *conn, uint32_t tag);
  * attached keep their mapping until they detach. */
 RUNDOWN_API int rundown_ctl_free(rundown_conn_t *conn, uint32_t tag);
 
+/* Removes the block whatever its rows say (an administrator's override of
+ * a block its holders keep from draining): waits still pending end with
+ * -ECANCELED, and the rows' processes keep only their mappings.  Only the
+ * block's owner, root or the daemon's user may: -EPERM otherwise. */
+RUNDOWN_API int rundown_ctl_free_force(rundown_conn_t *conn, uint32_t tag);
+
 /* The block's state and up to max of its attached rows (*n gets how many
  * there are, which may exceed max). */
 RUNDOWN_API int rundown_ctl_status(rundown_conn_t *conn, uint32_t tag,

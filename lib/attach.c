@@ -1,11 +1,15 @@
 /*
- * shared.c: attaching to a block that rundownd keeps in shared memory.
+ * attach.c: attaching to a block that rundownd keeps in shared memory.
  *
- * The daemon hands over the block's shared-memory descriptor and the row
- * it reserved for this process; the library maps the block and builds a
- * process-local descriptor whose offsets point into the mapping, so the
- * fast path is the same as for a private block.  Each attachment keeps
- * its own connection for the control calls made through it.
+ * The daemon hands over two shared-memory descriptors: the block's
+ * header, read-only (the state word the fast path checks; the descriptor
+ * is opened O_RDONLY, so no mprotect() can make the mapping writable), and
+ * the row it made for this process alone, read-write (its drain word and
+ * slots).  No other process's row is mapped here, nor can be: their
+ * objects are the daemon's, mode 0600.  The descriptor this file fills
+ * (cache_fill) points into the two mappings, so the fast path is the
+ * same as for a private block; the slow operations go to the daemon
+ * through the attachment's own connection (attach_ops).
  *
  * fork(): the child must never act on its parent's row (the daemon
  * reclaims that row when the parent exits, whatever the child did).  A
@@ -26,20 +30,23 @@
 #include <unistd.h>
 
 #include "cache.h"
-#include "futex.h"
 #include "client.h"
-#include "shared.h"
+#include "futex.h"
 
 struct shared {
 	pthread_mutex_t lock;	/* guards conn across a reconnect */
 	rundown_conn_t *conn;
 	char path[108];		/* the daemon's socket */
 	uint32_t serial;	/* the block's, for detach */
-	void *map;
-	size_t size;
+	void *header;		/* read-only */
+	size_t header_size;
+	void *row;		/* read-write: this process's alone */
+	size_t row_size;
 	rundown_cache_t *ref;
 	struct shared *next;
 };
+
+static const struct cache_ops attach_ops;
 
 /* Every attachment of this process, for the fork handler. */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,7 +54,7 @@ static struct shared *shared_list;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 
 static int shared_call(rundown_cache_t *ref, uint16_t type,
-    const struct timespec *timeout);
+    const struct timespec *timeout, struct rundown_status *st);
 
 static void
 shared_prepare(void)
@@ -87,29 +94,61 @@ shared_register(void)
 	pthread_atfork(shared_prepare, shared_parent, shared_child);
 }
 
-/* Checks that a mapping holds the block the daemon described. */
-static int
-shared_check(const struct rundown_block *b, size_t size,
-    const struct proto_attached *a)
+/* Maps size bytes of fd (prot), if the object holds that many: the
+ * mapping, or MAP_FAILED with errno set. */
+static void *
+attach_map(int fd, uint64_t size, int prot)
 {
-	struct block_layout l;
+	struct stat st;
 
-	if (block_layout(a->cpus, a->rows, &l) != 0 || l.size > size ||
-	    a->row >= a->rows)
+	if (fd < 0 || size == 0 || size > SIZE_MAX || fstat(fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size < size) {
+		errno = EPROTO;
+		return MAP_FAILED;
+	}
+	return mmap(NULL, (size_t)size, prot, MAP_SHARED, fd, 0);
+}
+
+/*
+ * Checks the daemon's answer against the shape this library computes for
+ * it, and the header mapping against both: 0 with the layout in *l, or
+ * -EPROTO.  The shape used from here on is the answer's, never the
+ * header's again (it is the daemon's to write, and checked once).
+ */
+static int
+attach_check(const struct shared *sh, const struct proto_attached *a,
+    struct block_layout *l)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint32_t serial;
+
+	if (page <= 0 || block_layout_paged(a->cpus, a->rows, (size_t)page,
+	    l) != 0 || a->row >= a->rows || a->size != l->rows_off ||
+	    a->row_size != l->row_stride)
 		return -EPROTO;
-	if (b->magic != BLOCK_MAGIC || b->version != BLOCK_VERSION ||
-	    b->line != BLOCK_LINE || b->tag != a->tag || b->cpus != a->cpus ||
-	    b->rows != a->rows || b->stride != l.stride ||
-	    b->slots_off != l.slots_off)
+	l->flags = BLOCK_F_RSEQ;	/* every run-down of the daemon fences */
+	if (block_header_check(sh->header, a->tag, l, &serial) != 0 ||
+	    serial != a->serial)
 		return -EPROTO;
+	/* Whether this process may commit in the rseq words is the
+	 * daemon's answer (it stops offering them if its fence cannot
+	 * reach every CPU). */
+	l->flags = a->bflags & BLOCK_F_RSEQ;
 	return 0;
 }
 
-/* Byte distance from one address to another, as the descriptor keeps it. */
-static int64_t
-shared_offset(const void *to, const void *from)
+/* Undoes what rundown_attach_at() did so far. */
+static void
+attach_undo(struct shared *sh)
 {
-	return (int64_t)(intptr_t)((uintptr_t)to - (uintptr_t)from);
+	if (sh->header != MAP_FAILED)
+		munmap(sh->header, sh->header_size);
+	if (sh->row != MAP_FAILED)
+		munmap(sh->row, sh->row_size);
+	rundown_disconnect(sh->conn);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh);
 }
 
 int
@@ -119,13 +158,10 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	struct proto_req req = { .tag = tag };
 	struct proto_attached a;
 	struct block_layout l;
-	struct rundown_block *b;
 	struct shared *sh = NULL;
 	rundown_cache_t *ref = NULL;
-	struct stat st;
 	size_t len;
-	bool attached = false;
-	int r, fd = -1;
+	int r, i, fd[CLIENT_FDS];
 
 	if (out == NULL ||
 	    (flags & ~(RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN)) != 0)
@@ -133,7 +169,7 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	*out = NULL;
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return -ENOMEM;
-	sh->map = MAP_FAILED;
+	sh->header = sh->row = MAP_FAILED;
 	pthread_mutex_init(&sh->lock, NULL);
 	if (path == NULL)
 		r = rundown_socket_path(sh->path, sizeof(sh->path));
@@ -142,59 +178,49 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 		r = 0;
 	} else
 		r = -ENAMETOOLONG;
-	if (r != 0 || (r = rundown_connect(sh->path, &sh->conn)) != 0)
-		goto fail;
+	if (r != 0 || (r = rundown_connect(sh->path, &sh->conn)) != 0) {
+		attach_undo(sh);
+		return r;
+	}
 	if (flags & RUNDOWN_ATTACH_CREATE)
 		req.flags |= PROTO_ATTACH_CREATE;
 	if (flags & RUNDOWN_ATTACH_REOPEN)
 		req.flags |= PROTO_ATTACH_REOPEN;
 	r = client_call(sh->conn, PROTO_ATTACH, &req, PROTO_ATTACHED, &a,
-	    sizeof(a), &len, &fd);
-	if (r != 0)
-		goto fail;
-	attached = true;
+	    sizeof(a), &len, fd);
+	if (r != 0) {
+		attach_undo(sh);
+		return r;
+	}
 	sh->serial = a.serial;
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0 ||
-	    (uint64_t)st.st_size < a.size || a.size > SIZE_MAX) {
-		r = -EPROTO;
-		goto fail;
-	}
-	sh->size = (size_t)a.size;
-	sh->map = mmap(NULL, sh->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0);
-	if (sh->map == MAP_FAILED) {
+	sh->header_size = (size_t)a.size;
+	sh->row_size = (size_t)a.row_size;
+	/* The header read-only, from a read-only descriptor: no write, and
+	 * no mprotect(), can reach the daemon's state word. */
+	if ((sh->header = attach_map(fd[0], a.size, PROT_READ)) == MAP_FAILED ||
+	    (sh->row = attach_map(fd[1], a.row_size, PROT_READ |
+	    PROT_WRITE)) == MAP_FAILED)
 		r = -errno;
-		goto fail;
-	}
-	close(fd);
-	fd = -1;
-	b = sh->map;
-	if ((r = shared_check(b, sh->size, &a)) != 0)
-		goto fail;
-
+	for (i = 0; i < CLIENT_FDS; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
 	/* Whole lines: the descriptor is read on every acquire. */
-	ref = aligned_alloc(BLOCK_LINE, round_up(sizeof(*ref), BLOCK_LINE));
-	if (ref == NULL) {
+	if (r == 0 && (r = attach_check(sh, &a, &l)) == 0 &&
+	    (ref = aligned_alloc(BLOCK_LINE, round_up(sizeof(*ref),
+	    BLOCK_LINE))) == NULL)
 		r = -ENOMEM;
-		goto fail;
+	if (r != 0) {
+		/* Give back the row the daemon made (it would otherwise be
+		 * reclaimed only when this process exits). */
+		(void)client_detach(sh->conn, tag, a.serial, a.row, NULL);
+		attach_undo(sh);
+		return r;
 	}
-	memset(ref, 0, sizeof(*ref));
-	ref->flags = CACHE_SHARED;
-	ref->block_off = shared_offset(b, ref);
-	/* From the daemon's answer, which the header was checked against,
-	 * not from the header, which another process could rewrite since. */
-	block_layout(a.cpus, a.rows, &l);
-	ref->row_off = shared_offset((char *)b + l.slots_off +
-	    (size_t)a.row * a.cpus * l.stride, ref);
-	ref->cpus = a.cpus;
-	ref->shift = (uint32_t)__builtin_ctz(l.stride);
-	ref->bflags = a.bflags & BLOCK_F_RSEQ;
-	ref->rcpus = cache_rcpus(a.cpus, ref->bflags);
-	ref->row = a.row;
-	ref->rows = a.rows;
-	ref->tag = tag;
+	cache_fill(ref, &(struct cache_source){ .block = sh->header,
+	    .row = sh->row, .row_index = a.row, .layout = &l,
+	    .ops = &attach_ops, .flags = CACHE_SHARED, .tag = tag,
+	    .size = 0 });
 	ref->shared = sh;
-	ref->magic = CACHE_MAGIC;
 	sh->ref = ref;
 
 	pthread_once(&shared_once, shared_register);
@@ -204,20 +230,6 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	pthread_mutex_unlock(&shared_lock);
 	*out = ref;
 	return 0;
-fail:
-	/* Give back the row the daemon reserved (it would otherwise be
-	 * reclaimed only when this process exits). */
-	if (attached)
-		(void)client_detach(sh->conn, tag, a.serial, a.row, NULL);
-	if (fd >= 0)
-		close(fd);
-	if (sh->map != MAP_FAILED)
-		munmap(sh->map, sh->size);
-	rundown_disconnect(sh->conn);
-	pthread_mutex_destroy(&sh->lock);
-	free(sh);
-	free(ref);
-	return r;
 }
 
 int
@@ -229,13 +241,20 @@ rundown_attach(uint32_t tag, unsigned int flags, rundown_cache_t **ref)
 int
 rundown_detach(rundown_cache_t *ref)
 {
-	struct shared *sh, **pp;
-	int r = 0;
-
 	if (ref == NULL || ref->magic != CACHE_MAGIC ||
 	    !(ref->flags & CACHE_SHARED))
 		return -EINVAL;
-	sh = ref->shared;
+	return ref->ops->free(ref);
+}
+
+/* rundown_detach(), and rundown_cache_free() of an attached descriptor. */
+static int
+attach_free(rundown_cache_t *ref)
+{
+	struct shared *sh = ref->shared;
+	struct shared **pp;
+	int r = 0;
+
 	pthread_mutex_lock(&shared_lock);
 	for (pp = &shared_list; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == sh) {
@@ -247,12 +266,9 @@ rundown_detach(rundown_cache_t *ref)
 	/* A child's copy is dropped without a word: the row is its
 	 * parent's. */
 	if (!(ref->flags & CACHE_FORKED))
-		r = shared_call(ref, PROTO_DETACH, NULL);
-	munmap(sh->map, sh->size);
-	rundown_disconnect(sh->conn);
-	pthread_mutex_destroy(&sh->lock);
+		r = shared_call(ref, PROTO_DETACH, NULL, NULL);
 	ref->magic = 0;
-	free(sh);
+	attach_undo(sh);
 	free(ref);
 	return r;
 }
@@ -306,10 +322,13 @@ shared_ms_until(const struct timespec *t)
  * daemon then answers at once whether the run-down has ended. */
 static int
 shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
-    const struct timespec *timeout, const struct timespec *deadline)
+    const struct timespec *timeout, const struct timespec *deadline,
+    struct rundown_status *st)
 {
 	struct timespec left = { 0, 0 };
-	int64_t ms;
+	struct rundown_block_info info;
+	size_t n;
+	int64_t ms, r;
 
 	switch (type) {
 	case PROTO_WAIT:
@@ -325,6 +344,14 @@ shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
 	case PROTO_DETACH:
 		return client_detach(c, ref->tag, ref->shared->serial, ref->row,
 		    NULL);
+	case PROTO_STATUS:
+		/* Only the daemon maps every row: the count is its sum. */
+		r = rundown_ctl_status(c, ref->tag, &info, NULL, 0, &n);
+		if (r == 0) {
+			st->state = info.state;
+			st->outstanding = info.outstanding;
+		}
+		return (int)r;
 	default:
 		return rundown_ctl_reinit(c, ref->tag);
 	}
@@ -354,7 +381,7 @@ shared_target(rundown_cache_t *ref)
  */
 static int
 shared_call(rundown_cache_t *ref, uint16_t type,
-    const struct timespec *timeout)
+    const struct timespec *timeout, struct rundown_status *st)
 {
 	const struct timespec pause = { 0, SHARED_RETRY_MS * 1000000L };
 	const struct timespec window = { SHARED_RECONNECT_MS / 1000,
@@ -392,7 +419,7 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 				break;
 			}
 			r = shared_try(ref, type, c, timeout,
-			    timed ? &deadline : NULL);
+			    timed ? &deadline : NULL, st);
 			if (!shared_broken(r))
 				break;
 			shared_set_conn(sh, NULL);
@@ -425,20 +452,37 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 	return r;
 }
 
-int
-shared_wait(rundown_cache_t *ref, const struct timespec *timeout)
+static int
+attach_wait(rundown_cache_t *ref, const struct timespec *timeout)
 {
-	return shared_call(ref, PROTO_WAIT, timeout);
+	return shared_call(ref, PROTO_WAIT, timeout, NULL);
 }
 
-int
-shared_completed(rundown_cache_t *ref)
+static int
+attach_completed(rundown_cache_t *ref)
 {
-	return shared_call(ref, PROTO_COMPLETED, NULL);
+	return shared_call(ref, PROTO_COMPLETED, NULL, NULL);
 }
 
-int
-shared_reinit(rundown_cache_t *ref)
+static int
+attach_reinit(rundown_cache_t *ref)
 {
-	return shared_call(ref, PROTO_REINIT, NULL);
+	return shared_call(ref, PROTO_REINIT, NULL, NULL);
 }
+
+static int
+attach_query(const rundown_cache_t *ref, struct rundown_status *st)
+{
+	/* The call changes nothing in the descriptor; the connection it
+	 * takes is behind its own lock. */
+	return shared_call((rundown_cache_t *)(uintptr_t)ref, PROTO_STATUS,
+	    NULL, st);
+}
+
+static const struct cache_ops attach_ops = {
+	.wait = attach_wait,
+	.completed = attach_completed,
+	.reinit = attach_reinit,
+	.query = attach_query,
+	.free = attach_free,
+};
