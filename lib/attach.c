@@ -54,7 +54,7 @@ static struct shared *shared_list;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 
 static int shared_call(rundown_cache_t *ref, uint16_t type,
-    const struct timespec *timeout, struct rundown_status *st);
+    const struct timespec *timeout);
 
 static void
 shared_prepare(void)
@@ -266,7 +266,7 @@ attach_free(rundown_cache_t *ref)
 	/* A child's copy is dropped without a word: the row is its
 	 * parent's. */
 	if (!(ref->flags & CACHE_FORKED))
-		r = shared_call(ref, PROTO_DETACH, NULL, NULL);
+		r = shared_call(ref, PROTO_DETACH, NULL);
 	ref->magic = 0;
 	attach_undo(sh);
 	free(ref);
@@ -322,13 +322,10 @@ shared_ms_until(const struct timespec *t)
  * daemon then answers at once whether the run-down has ended. */
 static int
 shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
-    const struct timespec *timeout, const struct timespec *deadline,
-    struct rundown_status *st)
+    const struct timespec *timeout, const struct timespec *deadline)
 {
 	struct timespec left = { 0, 0 };
-	struct rundown_block_info info;
-	size_t n;
-	int64_t ms, r;
+	int64_t ms;
 
 	switch (type) {
 	case PROTO_WAIT:
@@ -344,14 +341,6 @@ shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
 	case PROTO_DETACH:
 		return client_detach(c, ref->tag, ref->shared->serial, ref->row,
 		    NULL);
-	case PROTO_STATUS:
-		/* Only the daemon maps every row: the count is its sum. */
-		r = rundown_ctl_status(c, ref->tag, &info, NULL, 0, &n);
-		if (r == 0) {
-			st->state = info.state;
-			st->outstanding = info.outstanding;
-		}
-		return (int)r;
 	default:
 		return rundown_ctl_reinit(c, ref->tag);
 	}
@@ -381,7 +370,7 @@ shared_target(rundown_cache_t *ref)
  */
 static int
 shared_call(rundown_cache_t *ref, uint16_t type,
-    const struct timespec *timeout, struct rundown_status *st)
+    const struct timespec *timeout)
 {
 	const struct timespec pause = { 0, SHARED_RETRY_MS * 1000000L };
 	const struct timespec window = { SHARED_RECONNECT_MS / 1000,
@@ -419,7 +408,7 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 				break;
 			}
 			r = shared_try(ref, type, c, timeout,
-			    timed ? &deadline : NULL, st);
+			    timed ? &deadline : NULL);
 			if (!shared_broken(r))
 				break;
 			shared_set_conn(sh, NULL);
@@ -455,28 +444,45 @@ shared_call(rundown_cache_t *ref, uint16_t type,
 static int
 attach_wait(rundown_cache_t *ref, const struct timespec *timeout)
 {
-	return shared_call(ref, PROTO_WAIT, timeout, NULL);
+	return shared_call(ref, PROTO_WAIT, timeout);
 }
 
 static int
 attach_completed(rundown_cache_t *ref)
 {
-	return shared_call(ref, PROTO_COMPLETED, NULL, NULL);
+	return shared_call(ref, PROTO_COMPLETED, NULL);
 }
 
 static int
 attach_reinit(rundown_cache_t *ref)
 {
-	return shared_call(ref, PROTO_REINIT, NULL, NULL);
+	return shared_call(ref, PROTO_REINIT, NULL);
 }
 
+/*
+ * Only the daemon maps every row, so the state and count are its answer,
+ * asked on a connection of the query's own: the attachment's may be busy
+ * with a wait for as long as the run-down lasts, and a query must not
+ * queue behind it.
+ */
 static int
 attach_query(const rundown_cache_t *ref, struct rundown_status *st)
 {
-	/* The call changes nothing in the descriptor; the connection it
-	 * takes is behind its own lock. */
-	return shared_call((rundown_cache_t *)(uintptr_t)ref, PROTO_STATUS,
-	    NULL, st);
+	struct rundown_block_info info;
+	rundown_conn_t *c;
+	size_t n;
+	int r;
+
+	if (ref->flags & CACHE_FORKED)
+		return -ECHILD;
+	if ((r = rundown_connect(ref->shared->path, &c)) != 0)
+		return r;
+	if ((r = rundown_ctl_status(c, ref->tag, &info, NULL, 0, &n)) == 0) {
+		st->state = info.state;
+		st->outstanding = info.outstanding;
+	}
+	rundown_disconnect(c);
+	return r;
 }
 
 static const struct cache_ops attach_ops = {
