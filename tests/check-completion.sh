@@ -24,6 +24,11 @@ pid=
 
 cleanup() {
 	if [ -n "$pid" ]; then
+		# Blocks outlive their daemon: none is left in /dev/shm.
+		for t in Rdwn Read Sock 0x00000001; do
+			"$rundownctl" -S "$sock" free --force "$t" \
+			    >/dev/null 2>&1 || :
+		done
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	fi
@@ -112,6 +117,7 @@ expect "$P --socket $SOCK status " "0x00000001 Rdwn Read Sock"
 expect "$P -S $SOCK wait R" "Rdwn Read"
 expect "$P --socket=$SOCK completed S" "Sock"
 expect "$P -S $SOCK free --help S" "Sock"
+expect "$P free Rdwn --" "--force --help"
 expect "$P -S $SOCK status Rdwn " ""
 expect "$P -S $SOCK run Re" "Read"
 expect "$P -S $SOCK run Read -- rundownct" "rundownctl"
