@@ -481,8 +481,8 @@ mutex_lock_until(pthread_mutex_t *m, const struct timespec *deadline)
 
 /*
  * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
- * taken, 1 if there is none to take (rundownd's blocks, whose lock bytes
- * a client may have scribbled: never touched), or -ETIMEDOUT once past
+ * taken, 1 if there is none to take (rundownd's blocks, which keep their
+ * own order: never touched), or -ETIMEDOUT once past
  * deadline (absolute CLOCK_MONOTONIC, or NULL).  If
  * its last holder died, what it left half done (a run-down's fence and
  * harvest, or a reset) is finished first, under the lock: nobody else can
@@ -844,8 +844,8 @@ block_settle(struct rundown_block *b, const struct block_layout *l,
 	 * As block_state(), keeping the row found undrained: the loop ends
 	 * either off RUNDOWN or with *word, *value read in the same pass
 	 * that found the run-down still running.  Each block_check_drained()
-	 * moves the word off s, unless a row reads undrained again (a client
-	 * wrote it), which the next pass finds.
+	 * moves the word off s, unless a row reads undrained again (its own
+	 * process wrote it), which the next pass finds.
 	 */
 	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value)) {
 		block_check_drained(b, l, s);

@@ -44,13 +44,18 @@
  * Row drain word (uint64_t, read as signed): bit 0 HARVESTED, bit 1 DONE,
  * count in bits 2..63, kept modulo 2^62 by unsigned arithmetic.  A release
  * that finds its slot ACTIVE subtracts from its row's drain word.  Harvest
- * adds the row's slot sum and sets HARVESTED in one CAS.  Before harvest
+ * adds the row's slot sum and sets HARVESTED in one atomic step (a CAS, or
+ * for rundownd, the only harvester, a fetch-add).  Before harvest
  * the count is <= 0 (releases only subtract), so no release can bring it to
  * zero after HARVESTED before the harvest.  The CAS (harvest or release)
  * that brings a harvested row to zero also sets DONE: "HARVESTED | DONE,
  * zero" means the row is drained, and the block is drained when every row
  * is.  DONE makes the drained value's low 32 bits (the row's futex) differ
- * from every value a waiter could have slept on.
+ * from every value a waiter could have slept on.  After its harvest a row
+ * never owes below zero (a release that would is refused), so one that
+ * does was written by hand: in a rundownd block, by the row's own process,
+ * the only one that maps it.  Such a row counts as drained (forged): its
+ * process can end early only its own protections.
  *
  * The last release is the last touch.  A releaser's CAS that drains its
  * row is its last access to the block: after it the releaser only wakes
