@@ -41,6 +41,11 @@
 #include "server.h"
 
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
+/* Descriptors queued for a slow reader: each queued ATTACHED reply holds
+ * copies of two (header and row) until it is sent, and a peer that
+ * pipelines attaches and detaches without reading would otherwise hold
+ * the daemon's descriptors by the thousand. */
+#define SERVER_MAX_OUT_FDS 16
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_MAX_GROUPS 256
 /* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
@@ -80,6 +85,7 @@ struct conn {
 	struct event *tev;	/* -t: a begun frame, or replies at close */
 	STAILQ_HEAD(, outmsg) out;
 	size_t outbytes;
+	unsigned outfds;	/* descriptors in the queued replies */
 	bool closing;		/* stop reading; free once the queue is out */
 	bool dead;		/* the socket failed: free now */
 	size_t inlen;
@@ -674,6 +680,7 @@ server_flush(struct conn *c)
 		c->outbytes -= (size_t)n;
 		if (m->off == m->len) {
 			STAILQ_REMOVE_HEAD(&c->out, entry);
+			c->outfds -= (unsigned)m->nfds;
 			server_outmsg_free(m);
 		}
 	}
@@ -698,7 +705,8 @@ server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
 
 	if (c->dead)
 		return;
-	if (c->outbytes + PROTO_HDR_SIZE + len > SERVER_MAX_OUT) {
+	if (c->outbytes + PROTO_HDR_SIZE + len > SERVER_MAX_OUT ||
+	    c->outfds + (unsigned)nfds > SERVER_MAX_OUT_FDS) {
 		log_peer_warnx("pid %ld: not reading its replies; disconnected",
 		    (long)c->pid);
 		c->dead = true;
@@ -730,6 +738,7 @@ server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
 		}
 	}
 	c->outbytes += m->len;
+	c->outfds += (unsigned)m->nfds;
 	STAILQ_INSERT_TAIL(&c->out, m, entry);
 	if (STAILQ_FIRST(&c->out) == m)
 		server_flush(c);

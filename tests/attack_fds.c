@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -219,6 +220,76 @@ START_TEST(test_linger_refused)
 }
 END_TEST
 
+/* The daemon's open descriptors now. */
+static unsigned
+af_daemon_fds(void)
+{
+	char path[64];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)td.pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Sends one request naming tag; false once the daemon has hung up. */
+static bool
+af_request(int fd, uint16_t type, uint32_t id, uint32_t tag)
+{
+	struct proto_req req = { .tag = tag };
+	char buf[PROTO_HDR_SIZE + sizeof(req)];
+	size_t n = proto_encode(buf, sizeof(buf), type, id, &req, sizeof(req));
+
+	return send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/*
+ * Descriptors held for a peer that does not read: every ATTACHED reply
+ * carries two (the header's and the row's), and the daemon keeps copies
+ * until the reply leaves its queue.  A peer that fills its socket with
+ * big replies and then pipelines attaches, reading nothing, is
+ * disconnected once its queue holds a few of them, and the daemon's
+ * descriptors stay about where they were; root still creates and
+ * attaches.
+ */
+START_TEST(test_attach_replies_unread)
+{
+	const uint32_t tag = RUNDOWN_TAG('F', 'd', 'q', '1');
+	struct rundown_block_info info;
+	rundown_cache_t *ref;
+	unsigned before, i;
+	char buf[4096];
+	int fd;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 256), 0);
+	before = af_daemon_fds();
+	fd = td_raw_connect();
+	/* Status replies fill the socket, then the attaches queue. */
+	for (i = 0; i < 2000 && af_request(fd, PROTO_STATUS, i + 1, tag); i++)
+		;
+	for (i = 0; i < 100 && af_request(fd, PROTO_ATTACH, 10000 + i, tag);
+	    i++)
+		;
+	td_await_log(0, "not reading its replies; disconnected", 1);
+	ck_assert_uint_le(af_daemon_fds(), before + 4);
+	/* What was sent reaches the end: the daemon closed it. */
+	while (td_raw_read(fd, buf, sizeof(buf), "the unread replies") ==
+	    sizeof(buf))
+		;
+	close(fd);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag + 1, 2), 0);
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag + 1, 0, &ref), 0);
+	ck_assert_int_eq(rundown_detach(ref), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_le(info.attached, 16);
+}
+END_TEST
+
 /* -u lets another user in, so the socket is open to all (0666) and the
  * daemon itself must refuse the rest. */
 static void
@@ -237,5 +308,6 @@ attack_fds_tcase(void)
 	tcase_add_checked_fixture(tc, af_setup, td_teardown);
 	tcase_add_test(tc, test_linger_in_frame);
 	tcase_add_test(tc, test_linger_refused);
+	tcase_add_test(tc, test_attach_replies_unread);
 	return tc;
 }
