@@ -746,6 +746,7 @@ block_query(struct rundown_block *b, const struct block_layout *l,
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r, value, *word;
 	uint64_t total = 0;
+	int64_t held;
 
 	/* A run-down whose rows are all drained is reported drained, as it
 	 * is once a waiter or the owner looks; the query writes nothing. */
@@ -761,12 +762,17 @@ block_query(struct rundown_block *b, const struct block_layout *l,
 	 * other CPUs keep changing the slots, so the figure is only as exact
 	 * as the moment allows, and a racing snapshot may read below zero.
 	 */
-	for (r = 0; r < l->rows; r++)
-		if (block_live(l, r) &&
-		    !row_forged(rd_load(block_row(b, l, r), RD_RELAXED)))
-			total += row_total(b, l, r);
-	if (total_signed(total) > 0)
-		st->outstanding = (uint64_t)total_signed(total);
+	for (r = 0; r < l->rows; r++) {
+		/* Row by row, none below zero: a row is one process's, and
+		 * what one reads (a racing snapshot, or a count its process
+		 * wrote) must not take from what the others hold. */
+		if (!block_live(l, r) ||
+		    row_forged(rd_load(block_row(b, l, r), RD_RELAXED)))
+			continue;
+		if ((held = total_signed(row_total(b, l, r))) > 0)
+			total += (uint64_t)held;
+	}
+	st->outstanding = total;
 }
 
 int64_t

@@ -522,6 +522,18 @@ START_TEST(test_row_forged)
 }
 END_TEST
 
+/* A row that reads below zero while open (a process wrote its slots)
+ * takes nothing from what the other rows hold. */
+START_TEST(test_row_negative_open)
+{
+	acquire(0, 1, 2);
+	rd_store(block_slot_at(b, &l, 1, 3), (uint64_t)-6 * SLOT_UNIT,
+	    RD_SEQ_CST);
+	expect_state(RUNDOWN_OPEN, 2);
+	ck_assert_int_eq(block_row_held(b, &l, 1), -6);
+}
+END_TEST
+
 static TCase *
 block_tcase(const char *name)
 {
@@ -588,6 +600,7 @@ block_suite(void)
 	tcase_add_test(tc, test_row_dropped_drains);
 	tcase_add_test(tc, test_row_format);
 	tcase_add_test(tc, test_row_forged);
+	tcase_add_test(tc, test_row_negative_open);
 	suite_add_tcase(s, tc);
 
 	return s;
