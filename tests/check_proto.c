@@ -431,7 +431,8 @@ END_TEST
 
 /* Fields a type leaves reserved must be zero, else -EBADMSG: a
  * request's serial (any type but DETACH), its flags (any type but
- * ATTACH), ATTACHED's reserved word, and a list's count.reserved. */
+ * ATTACH, CREATE's mode and FREE's force), ATTACHED's reserved word, and
+ * a list's count.reserved. */
 START_TEST(test_reserved)
 {
 	struct proto_req req = { .tag = 1 };
@@ -453,6 +454,15 @@ START_TEST(test_reserved)
 			    -EBADMSG);
 		}
 		req.serial = 0;
+		/* PROTO_FREE_FORCE: FREE's only flag, nobody else's. */
+		req.flags = PROTO_FREE_FORCE;
+		if (req_types[i] == PROTO_FREE) {
+			n = encode(req_types[i], 1, &req, sizeof(req));
+			ck_assert_int_eq(proto_decode(buf, n, &h), 0);
+		} else
+			frame_rejected(req_types[i], &req, sizeof(req),
+			    -EBADMSG);
+		req.flags = 0;
 		if (req_types[i] == PROTO_ATTACH)
 			continue;
 		req.flags = PROTO_ATTACH_CREATE;

@@ -159,8 +159,11 @@ daemon_stream(const uint8_t *data, size_t size)
 		memset(&req, 0, sizeof(req));
 		memcpy(&req, in + HDR, h.length);
 		/* Flags only where the server reads them: ATTACH's create
-		 * bit, ATTACH's and CREATE's mode, that only with its bit. */
-		if (h.type != PROTO_ATTACH && h.type != PROTO_CREATE)
+		 * bit, ATTACH's and CREATE's mode, that only with its bit,
+		 * FREE's force. */
+		if (h.type == PROTO_FREE)
+			CHECK((req.flags & ~PROTO_FREE_FORCE) == 0);
+		else if (h.type != PROTO_ATTACH && h.type != PROTO_CREATE)
 			CHECK(req.flags == 0);
 		if (h.type == PROTO_CREATE)
 			CHECK((req.flags & ~PROTO_MODE_FLAGS(0777)) == 0);

@@ -152,6 +152,9 @@ main(int argc, char **argv)
 	seed("req-completed", PROTO_COMPLETED, 5, &req, sizeof(req));
 	seed("req-reinit", PROTO_REINIT, 6, &req, sizeof(req));
 	seed("req-free", PROTO_FREE, 7, &req, sizeof(req));
+	req.flags = PROTO_FREE_FORCE;
+	seed("req-free-force", PROTO_FREE, 7, &req, sizeof(req));
+	req.flags = 0;
 	seed("req-status", PROTO_STATUS, 8, &req, sizeof(req));
 	seed("req-list", PROTO_LIST, 9, NULL, 0);
 
@@ -245,6 +248,8 @@ main(int argc, char **argv)
 	/* Edges: payloads that break a rule of their type. */
 	req.flags = 0x8;	/* 0x2 is PROTO_MODE_SET, 0x4 REOPEN */
 	seed("bad-attach-flags", PROTO_ATTACH, 1, &req, sizeof(req));
+	req.flags = PROTO_ATTACH_CREATE;	/* FREE takes FORCE only */
+	seed("bad-free-flags", PROTO_FREE, 1, &req, sizeof(req));
 	req.flags = 0;
 	req.serial = 7;
 	seed("bad-serial", PROTO_WAIT, 1, &req, sizeof(req));
