@@ -98,20 +98,27 @@ log_reopen(void)
 
 /*
  * Writes one message at priority pri, with ": strerror" if err != 0.
- * A message is one line whatever it quotes: a command name is the
- * peer's to choose (PR_SET_NAME), and a newline in it would start a line
- * of the peer's making, in the journal with a priority of its choice.
+ * A message is one line of printable ASCII whatever it quotes: a command
+ * name is the peer's to choose (PR_SET_NAME), a newline in it would start
+ * a line of the peer's making, in the journal with a priority of its
+ * choice, and other bytes could be a terminal's escapes or not UTF-8.
+ * Every byte outside 0x20..0x7e, and the backslash, is written as \ooo,
+ * as vis(3) does.
  */
 static void
 log_vwrite(int pri, int err, const char *fmt, va_list ap)
 {
-	char msg[1024], *p;
+	char raw[1024], msg[4 * sizeof(raw)], *q = msg;
+	const unsigned char *p;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (p = msg; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	for (p = (const unsigned char *)raw; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == '\\')
+			q += sprintf(q, "\\%03o", *p);
+		else
+			*q++ = (char)*p;
 	}
+	*q = '\0';
 	if (log_foreground) {
 		/* The journal names the program itself; a prefix <N> gives
 		 * the line its priority (sd-daemon(3)). */
@@ -160,6 +167,8 @@ log_rate(struct log_rate *r, int pri, int err, const char *fmt, ...)
 	struct timespec now;
 	va_list ap;
 
+	if (pri == LOG_DEBUG && !log_verbose)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if ((long)now.tv_sec != r->second) {
 		r->second = (long)now.tv_sec;
@@ -179,7 +188,8 @@ log_rate(struct log_rate *r, int pri, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-_Static_assert(LOG_WARNING == 4 && LOG_INFO == 6, "log.h's numbers");
+_Static_assert(LOG_WARNING == 4 && LOG_INFO == 6 && LOG_DEBUG == 7,
+    "log.h's numbers");
 
 void
 log_info(const char *fmt, ...)
@@ -188,18 +198,6 @@ log_info(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	log_vwrite(LOG_INFO, 0, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!log_verbose)
-		return;
-	va_start(ap, fmt);
-	log_vwrite(LOG_DEBUG, 0, fmt, ap);
 	va_end(ap);
 }
 

@@ -22,14 +22,15 @@ void log_reopen(void);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 /*
  * Lines a peer can cause, as many as it likes (a refusal, a bad frame),
  * go through a limit of their call site: at most LOG_RATE_BURST of them
  * a second; the rest are counted, and the count is logged before the
  * site's next line in a later second.  log_peer_warn(x) and log_peer_info
- * keep a limit of their own at each place they are written.  (4 and 6 are
- * syslog's LOG_WARNING and LOG_INFO, which this header does not pull in.)
+ * keep a limit of their own at each place they are written, and so does
+ * every log_debug (-v), whose lines peers cause too (a connection, a
+ * refusal).  (4, 6 and 7 are syslog's LOG_WARNING, LOG_INFO and
+ * LOG_DEBUG, which this header does not pull in.)
  */
 #define LOG_RATE_BURST 10
 struct log_rate {
@@ -47,6 +48,7 @@ void log_rate(struct log_rate *, int pri, int err, const char *fmt, ...)
 #define log_peer_warn(...) LOG_PEER(4, errno, __VA_ARGS__)
 #define log_peer_warnx(...) LOG_PEER(4, 0, __VA_ARGS__)
 #define log_peer_info(...) LOG_PEER(6, 0, __VA_ARGS__)
+#define log_debug(...) LOG_PEER(7, 0, __VA_ARGS__)
 
 __attribute__((noreturn)) void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 __attribute__((noreturn)) void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -41,5 +41,6 @@ TCase *attack_fds_tcase(void);
 
 /* attack_logs.c: log lines that peers cause, as many as they like. */
 TCase *attack_logs_tcase(void);
+TCase *attack_logs_verbose_tcase(void);
 
 #endif /* RUNDOWN_ATTACK_H */

@@ -414,18 +414,19 @@ START_TEST(test_rundown_log)
 	    "the drain line:\n%s", text);
 	free(text);
 
-	/* Control characters in a name are written as '?'.  (A newline
-	 * ends the name as /proc shows it, so it never reaches the log.) */
+	/* Control characters, bytes past ASCII and the backslash in a name
+	 * are written as \ooo.  (A newline ends the name as /proc shows
+	 * it, so it never reaches the log.) */
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
 	off = td_log_size();
-	w = named_poller(tag, "x\r\033<0>forged");
+	w = named_poller(tag, "x\r\033<0>\\\xc3\xa9");
 	test_reap_ok(w);
 	await_line(off, "Logs: run-down started by pid %ld uid %lu "
-	    "(x?" "?<0>forged)", (long)w, uid);
+	    "(x\\015\\033<0>\\134\\303\\251)", (long)w, uid);
 	td_await_log(off, "Logs: drained after 0 ms", 1);
 	text = td_log_from(off);
-	ck_assert_msg(strpbrk(text, "\r\033") == NULL, "control characters "
-	    "in the log:\n%s", text);
+	ck_assert_msg(strpbrk(text, "\r\033\xc3") == NULL, "control "
+	    "characters or bytes past ASCII in the log:\n%s", text);
 	free(text);
 	agent_quit(&a);
 }
