@@ -24,7 +24,15 @@
  *   s  start cost      with 1, 4, 16 processes attached (idle, or running
  *                      pairs), a wait's round trip when nothing is held
  *                      (the daemon starts the run-down: state flip, fence
- *                      on every CPU, harvest) against a status request's.
+ *                      on every CPU, harvest) against a status request's;
+ *   l  attach latency  with 0, 3, 15 other processes attached, the round
+ *                      trips of a rundown_attach_at() and of its
+ *                      rundown_detach(); and the memory per attachment:
+ *                      what the daemon's shared-memory objects grow by
+ *                      for each process attached.
+ *
+ * s and l use only the public API and proto_shm_prefix(), so that the same
+ * source builds in earlier trees and compares them (compare-main.sh).
  *
  * r, a, b, c and d run one process harness, as bench_rundown runs threads: the
  * processes are forked for each repetition, set up (attach, pin), meet on
@@ -52,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -120,9 +129,10 @@ static unsigned opt_wake = 1000;
 static unsigned opt_attached[BENCH_MAX_COUNTS] = { 1, 4, 16 };
 static unsigned opt_nattached = 3;
 static unsigned opt_start = 200;
+static unsigned opt_attach = 200;
 static bool opt_pin;
 static bool opt_quiet;
-static const char *opt_ops = "rabcdefs";
+static const char *opt_ops = "rabcdefsl";
 
 static struct region *rg;
 static void *floor_mem[2];	/* MAP_SHARED rows of lines: r, a */
@@ -137,6 +147,9 @@ static bool tmpdir_made;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char log_path[PATH_MAX];
 static rundown_conn_t *ctl;	/* the parent's control connection */
+static char shm_prefix[64];	/* the names of our daemon's objects */
+static int shm_dirfd = -1;	/* /dev/shm and tmpdir, opened for */
+static int tmpdir_fd = -1;	/* the signal handler */
 
 static void daemon_stop(void);
 
@@ -153,6 +166,10 @@ die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	if (getpid() != main_pid)
 		_exit(2);
+	/* Hammering workers would spin on after the exit (idle ones see
+	 * their pipe's end close), holding their rows. */
+	if (rg != NULL)
+		__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
 	exit(2);
 }
 
@@ -175,6 +192,9 @@ daemon_start(void)
 	tmpdir_made = true;
 	snprintf(sock_path, sizeof sock_path, "%s/rundownd.sock", tmpdir);
 	snprintf(log_path, sizeof log_path, "%s/rundownd.log", tmpdir);
+	proto_shm_prefix(sock_path, shm_prefix, sizeof shm_prefix);
+	shm_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	tmpdir_fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fflush(NULL);
 	if ((daemon_pid = fork()) < 0)
 		die("fork: %s", strerror(errno));
@@ -211,16 +231,15 @@ daemon_start(void)
 static unsigned
 daemon_leftovers(void)
 {
-	char prefix[64], name[300];
+	char name[300];
 	struct dirent *de;
 	unsigned n = 0;
 	DIR *d;
 
-	proto_shm_prefix(sock_path, prefix, sizeof prefix);
-	if ((d = opendir("/dev/shm")) == NULL)
+	if (shm_prefix[0] == '\0' || (d = opendir("/dev/shm")) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+		if (strncmp(de->d_name, shm_prefix, strlen(shm_prefix)) != 0)
 			continue;
 		snprintf(name, sizeof name, "/%s", de->d_name);
 		shm_unlink(name);
@@ -283,6 +302,101 @@ daemon_stop(void)
 	}
 	if (tmpdir_made)
 		daemon_leftovers();
+}
+
+/* Directory entries as getdents64 gives them. */
+struct dirent64_raw {
+	uint64_t	 ino;
+	int64_t		 off;
+	unsigned short	 reclen;
+	unsigned char	 type;
+	char		 name[];
+};
+
+/*
+ * Unlinks the entries of the directory fd whose names start with prefix,
+ * or all of them if prefix is NULL (never for an empty prefix), with
+ * async-signal-safe calls only: readdir() may allocate.  Scans again
+ * until a scan finds nothing, as unlinking moves the entries that follow.
+ */
+static void
+unlink_raw(int fd, const char *prefix)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	struct dirent64_raw *de;
+	unsigned pass, found;
+	long n, off;
+
+	if (fd < 0 || (prefix != NULL && prefix[0] == '\0'))
+		return;
+	for (pass = 0, found = 1; pass < 16 && found != 0; pass++) {
+		found = 0;
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return;
+		while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+			for (off = 0; off < n; off += de->reclen) {
+				de = (struct dirent64_raw *)(void *)(buf + off);
+				if (strcmp(de->name, ".") == 0 ||
+				    strcmp(de->name, "..") == 0 ||
+				    (prefix != NULL && strncmp(de->name, prefix,
+				    strlen(prefix)) != 0))
+					continue;
+				if (unlinkat(fd, de->name, 0) == 0)
+					found++;
+			}
+		}
+	}
+}
+
+/*
+ * SIGINT, SIGTERM, SIGHUP in the parent: an interrupted run must not leave
+ * its daemon's objects in /dev/shm (the daemon keeps them for a restart
+ * when it is stopped), nor its workers spinning.  The exit handler does
+ * not run on a signal, and this handler may run inside malloc, so it stops
+ * the daemon and removes what it left with system calls only, then dies
+ * of the signal.  Workers inherit it and just die.
+ */
+static void
+on_signal(int sig)
+{
+	static const char msg[] = "bench_shared: interrupted; daemon stopped, "
+	    "its objects removed\n";
+	ssize_t w;
+
+	if (getpid() == main_pid) {
+		if (rg != NULL)
+			__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
+		if (daemon_pid > 0) {
+			kill(daemon_pid, SIGTERM);
+			while (waitpid(daemon_pid, NULL, 0) < 0 &&
+			    errno == EINTR)
+				;
+		}
+		unlink_raw(shm_dirfd, shm_prefix);
+		if (tmpdir_made) {
+			unlink_raw(tmpdir_fd, NULL);
+			rmdir(tmpdir);
+		}
+		w = write(STDERR_FILENO, msg, sizeof msg - 1);
+		(void)w;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Installs on_signal() for the signals that end a run from outside. */
+static void
+signals_catch(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	unsigned i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigfillset(&sa.sa_mask);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 /* ---- the variants ------------------------------------------------------ */
@@ -979,10 +1093,11 @@ control(void)
 #define START_BATCH 64		/* pairs between two reports of progress */
 
 /*
- * A worker attached to the block while the parent times run-down starts:
- * it runs pairs, publishing its count after each batch in its result
- * (refused acquires, while the block runs down, are retried), or, idle,
- * blocks in a read of a pipe until the parent closes it.  Never returns.
+ * A worker attached to the block while the parent times run-down starts
+ * (s) or its own attaches (l): it runs pairs, publishing its count after
+ * each batch in its result (refused acquires, while the block runs down,
+ * are retried), or, idle, blocks in a read of a pipe until the parent
+ * closes it.  Never returns.
  */
 static __attribute__((noreturn)) void
 start_worker(unsigned index, bool hammer)
@@ -1035,6 +1150,77 @@ start_request(bool wait)
 	return (double)(bench_clock_ns(CLOCK_MONOTONIC) - t0) / 1e3;
 }
 
+/* Workers attached to the block while the parent measures (s, l). */
+struct attached {
+	pid_t		 pid[BENCH_MAX_PROCS];
+	unsigned	 n;
+	int		 pipe_wr;	/* idle workers read its other end */
+};
+
+/*
+ * Forks nprocs start_worker()s (hammering, or idle) and returns once each
+ * has attached: they meet the parent on the start barrier after their
+ * attach, so that what the parent measures next sees them all.  what
+ * names the variant in messages.
+ */
+static void
+attached_start(struct attached *w, unsigned nprocs, bool hammer,
+    const char *what)
+{
+	unsigned i;
+	int fd[2];
+
+	memset(rg->res, 0, sizeof rg->res);
+	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
+	if (pipe(fd) != 0)
+		die("pipe: %s", strerror(errno));
+	rg->idle.pipe_rd = fd[0];
+	start_barrier_init(nprocs + 1);
+	fflush(NULL);
+	w->n = 0;
+	for (i = 0; i < nprocs; i++) {
+		if ((w->pid[i] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (w->pid[i] == 0) {
+			close(fd[1]);
+			start_worker(i, hammer);
+		}
+		w->n++;
+	}
+	close(fd[0]);
+	w->pipe_wr = fd[1];
+	pthread_barrier_wait(&rg->start.barrier);
+	for (i = 0; i < nprocs; i++) {
+		if (rg->res[i].error != 0)
+			die("%s: worker %u: attach: %s", what, i,
+			    rundown_strerror(rg->res[i].error));
+	}
+}
+
+/* Stops the workers (the flag for the hammering ones, EOF on the pipe for
+ * the idle ones) and reaps them; each detaches before it exits. */
+static void
+attached_stop(struct attached *w, const char *what)
+{
+	unsigned i;
+	int status;
+
+	__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
+	close(w->pipe_wr);
+	for (i = 0; i < w->n; i++) {
+		while (waitpid(w->pid[i], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("%s: worker %u died (status 0x%x)", what, i,
+			    status);
+		if (rg->res[i].error != 0)
+			die("%s: worker %u: detach: %s", what, i,
+			    rundown_strerror(rg->res[i].error));
+	}
+	w->n = 0;
+	pthread_barrier_destroy(&rg->start.barrier);
+}
+
 /*
  * With nprocs workers attached (hammering, or idle), runs rounds of: wait
  * until every hammering worker has made pairs since the last re-initialize
@@ -1047,34 +1233,14 @@ static void
 start_chunk(unsigned nprocs, bool hammer, unsigned rounds, double *st,
     double *wt, double *dt, unsigned *n)
 {
-	pid_t pid[BENCH_MAX_PROCS];
+	struct attached w;
 	uint64_t seen[BENCH_MAX_PROCS];
 	unsigned i, round;
-	int fd[2], status, r;
+	int r;
 
-	memset(rg->res, 0, sizeof rg->res);
-	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
-	if (pipe(fd) != 0)
-		die("pipe: %s", strerror(errno));
-	rg->idle.pipe_rd = fd[0];
-	start_barrier_init(nprocs + 1);
-	fflush(NULL);
-	for (i = 0; i < nprocs; i++) {
-		if ((pid[i] = fork()) < 0)
-			die("fork: %s", strerror(errno));
-		if (pid[i] == 0) {
-			close(fd[1]);
-			start_worker(i, hammer);
-		}
-	}
-	close(fd[0]);
-	pthread_barrier_wait(&rg->start.barrier);
-	for (i = 0; i < nprocs; i++) {
-		if (rg->res[i].error != 0)
-			die("start: worker %u: attach: %s", i,
-			    rundown_strerror(rg->res[i].error));
+	attached_start(&w, nprocs, hammer, "start");
+	for (i = 0; i < nprocs; i++)
 		seen[i] = 0;
-	}
 	for (round = 0; round < rounds; round++) {
 		for (i = 0; hammer && i < nprocs; i++) {
 			while (__atomic_load_n(&rg->res[i].count.pairs,
@@ -1092,18 +1258,7 @@ start_chunk(unsigned nprocs, bool hammer, unsigned rounds, double *st,
 			seen[i] = __atomic_load_n(&rg->res[i].count.pairs,
 			    __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
-	close(fd[1]);
-	for (i = 0; i < nprocs; i++) {
-		while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			die("start: worker %u died (status 0x%x)", i, status);
-		if (rg->res[i].error != 0)
-			die("start: worker %u: detach: %s", i,
-			    rundown_strerror(rg->res[i].error));
-	}
-	pthread_barrier_destroy(&rg->start.barrier);
+	attached_stop(&w, "start");
 }
 
 /*
@@ -1172,6 +1327,213 @@ start_cost(void)
 	}
 }
 
+/* ---- attach latency and memory per attachment (l) ----------------------- */
+
+#define MEM_ATTACHED 16		/* processes attached for the memory figure */
+
+/* One round: an attach of this process to the block, its detach, and a
+ * status request on the parent's connection (the baseline), each in
+ * microseconds. */
+static void
+attach_round(double *at, double *dt, double *st)
+{
+	rundown_cache_t *ref;
+	uint64_t t0, t1, t2;
+	int r;
+
+	t0 = bench_clock_ns(CLOCK_MONOTONIC);
+	if ((r = rundown_attach_at(sock_path, BENCH_TAG, 0, &ref)) != 0)
+		die("attach: %s", rundown_strerror(r));
+	t1 = bench_clock_ns(CLOCK_MONOTONIC);
+	if ((r = rundown_detach(ref)) != 0)
+		die("detach: %s", rundown_strerror(r));
+	t2 = bench_clock_ns(CLOCK_MONOTONIC);
+	*at = (double)(t1 - t0) / 1e3;
+	*dt = (double)(t2 - t1) / 1e3;
+	*st = start_request(false);
+}
+
+/* What the daemon's shared-memory objects take: how many there are, the
+ * sum of their sizes, and of what tmpfs has allocated for them; and the
+ * same of the block's own object, named PREFIX + tag + "." + serial
+ * (with the rows in it where they are preallocated; beside it the
+ * daemon keeps NAME.perm, or NAME.meta and the rows' NAME.r...). */
+struct shm_use {
+	unsigned	 objects;
+	uint64_t	 bytes;
+	uint64_t	 allocated;
+	uint64_t	 block_bytes;
+	uint64_t	 block_allocated;
+};
+
+/* The daemon's objects in /dev/shm now: those whose names start with its
+ * prefix (proto_shm_prefix(), as daemon_leftovers() finds them), which
+ * are all the block's, as it is the only block while l runs. */
+static struct shm_use
+shm_usage(void)
+{
+	struct shm_use u = { 0, 0, 0, 0, 0 };
+	struct dirent *de;
+	struct stat st;
+	const char *rest;
+	DIR *d;
+
+	if ((d = opendir("/dev/shm")) == NULL)
+		die("/dev/shm: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, shm_prefix, strlen(shm_prefix)) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		u.objects++;
+		u.bytes += (uint64_t)st.st_size;
+		u.allocated += (uint64_t)st.st_blocks * 512;
+		rest = de->d_name + strlen(shm_prefix);
+		if (strchr(rest, '.') == rest + 8 &&
+		    strchr(rest + 9, '.') == NULL) {
+			u.block_bytes = (uint64_t)st.st_size;
+			u.block_allocated = (uint64_t)st.st_blocks * 512;
+		}
+	}
+	closedir(d);
+	return u;
+}
+
+/* Prints one line of the memory table. */
+static void
+print_shm_use(const char *label, struct shm_use u)
+{
+	printf("m %-22s %7u %10llu %10llu\n", label, u.objects,
+	    (unsigned long long)u.bytes, (unsigned long long)u.allocated);
+}
+
+/*
+ * The memory an attachment costs the machine: the daemon's objects before
+ * and while MEM_ATTACHED idle processes are attached, the growth divided
+ * by their number.  A design that preallocates every row in the block
+ * grows by nothing; then what the block reserves per row is printed
+ * instead: the block's object over its rows.  The mappings in the
+ * attached processes are not counted: they share the same pages.
+ */
+static void
+attach_memory(void)
+{
+	struct rundown_block_info info;
+	struct shm_use u0, u1, u2;
+	struct attached w;
+	int64_t grow, grow_alloc;
+	int r;
+
+	if ((r = rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0,
+	    NULL)) != 0)
+		die("status: %s", rundown_strerror(r));
+	if (info.attached != 0)
+		die("memory: %u processes attached before the count",
+		    info.attached);
+	u0 = shm_usage();
+	attached_start(&w, MEM_ATTACHED, false, "memory");
+	u1 = shm_usage();
+	attached_stop(&w, "memory");
+	u2 = shm_usage();
+	grow = ((int64_t)u1.bytes - (int64_t)u0.bytes) / MEM_ATTACHED;
+	grow_alloc = ((int64_t)u1.allocated - (int64_t)u0.allocated) /
+	    MEM_ATTACHED;
+
+	printf("\nmemory per attachment: the daemon's shared-memory objects "
+	    "for the block (%u rows of %u CPUs), bytes:\n", info.rows,
+	    info.cpus);
+	printf("%-24s %7s %10s %10s\n", "", "objects", "size", "allocated");
+	print_shm_use("nobody attached", u0);
+	printf("m %2u %-19s %7u %10llu %10llu\n", MEM_ATTACHED, "attached",
+	    u1.objects, (unsigned long long)u1.bytes,
+	    (unsigned long long)u1.allocated);
+	print_shm_use("after they detached", u2);
+	printf("m %-22s %7s %10lld %10lld\n", "per attachment", "",
+	    (long long)grow, (long long)grow_alloc);
+	if (grow == 0 && info.rows != 0)
+		printf("m %-22s %7s %10llu %10llu  (rows preallocated: the "
+		    "block's object, %llu bytes, over %u rows)\n",
+		    "preallocated per row", "",
+		    (unsigned long long)u0.block_bytes / info.rows,
+		    (unsigned long long)u0.block_allocated / info.rows,
+		    (unsigned long long)u0.block_bytes, info.rows);
+	if (!opt_quiet)
+		printf("  (size: st_size; allocated: st_blocks, the pages "
+		    "tmpfs holds; the processes' mappings share them)\n");
+}
+
+/*
+ * Measures and prints the attach latency: with 0, 3 and 15 other
+ * processes attached (one fewer than each -A count, so that the attach
+ * timed is the 1st, 4th, 16th), rounds of this process's
+ * rundown_attach_at() and rundown_detach(), each timed on its own, and a
+ * status round trip as the baseline (the attach is a connection, a
+ * request and its answer with descriptors, and the mappings; the detach
+ * a request and the unmapping).  The rounds are taken in opt_reps
+ * chunks, the counts interleaved, the other processes forked afresh for
+ * each chunk.  Then the memory per attachment.
+ */
+static void
+attach_latency(void)
+{
+	double *at[BENCH_MAX_COUNTS], *dt[BENCH_MAX_COUNTS];
+	double *st[BENCH_MAX_COUNTS];
+	unsigned n[BENCH_MAX_COUNTS], t, rep, chunk, i;
+	struct attached w;
+
+	if (!selected('l'))
+		return;
+	if (opt_attach != 0) {
+		for (t = 0; t < opt_nattached; t++) {
+			at[t] = calloc(opt_attach, sizeof(double));
+			dt[t] = calloc(opt_attach, sizeof(double));
+			st[t] = calloc(opt_attach, sizeof(double));
+			if (at[t] == NULL || dt[t] == NULL || st[t] == NULL)
+				die("calloc: %s", strerror(errno));
+			n[t] = 0;
+		}
+		for (rep = 0; rep < opt_reps; rep++) {
+			chunk = (rep + 1) * opt_attach / opt_reps -
+			    rep * opt_attach / opt_reps;
+			for (t = 0; t < opt_nattached && chunk != 0; t++) {
+				attached_start(&w, opt_attached[t] - 1, false,
+				    "attach");
+				for (i = 0; i < chunk; i++, n[t]++)
+					attach_round(&at[t][n[t]],
+					    &dt[t][n[t]], &st[t][n[t]]);
+				attached_stop(&w, "attach");
+			}
+		}
+		printf("\nattach latency through the daemon "
+		    "(rundown_attach_at, rundown_detach), %u rounds, "
+		    "microseconds:\n", opt_attach);
+		printf("%-7s %6s  %8s %8s  %8s %8s  %8s %8s\n", "attach",
+		    "others", "attach", "p90", "detach", "p90", "status",
+		    "p90");
+		for (t = 0; t < opt_nattached; t++) {
+			qsort(at[t], n[t], sizeof(double), bench_cmp_double);
+			qsort(dt[t], n[t], sizeof(double), bench_cmp_double);
+			qsort(st[t], n[t], sizeof(double), bench_cmp_double);
+			printf("l %5u %6u  %8.1f %8.1f  %8.1f %8.1f  %8.1f "
+			    "%8.1f\n", opt_attached[t], opt_attached[t] - 1,
+			    bench_rank(at[t], n[t], 0.5),
+			    bench_rank(at[t], n[t], 0.9),
+			    bench_rank(dt[t], n[t], 0.5),
+			    bench_rank(dt[t], n[t], 0.9),
+			    bench_rank(st[t], n[t], 0.5),
+			    bench_rank(st[t], n[t], 0.9));
+			free(at[t]);
+			free(dt[t]);
+			free(st[t]);
+		}
+		if (!opt_quiet)
+			printf("  (attach: the n-th process's, with n - 1 "
+			    "others attached and idle; median and p90)\n");
+		fflush(stdout);
+	}
+	attach_memory();
+}
+
 /* ---- options ----------------------------------------------------------- */
 
 /* Prints the usage and exits with status. */
@@ -1181,23 +1543,28 @@ usage(int status)
 	FILE *f = status ? stderr : stdout;
 
 	fprintf(f,
-"usage: bench_shared [-hpq] [-A procs] [-C conns] [-D rundownd] [-o variants]\n"
-"                    [-r reps] [-s rounds] [-T procs] [-t ms] [-w rounds]\n"
+"usage: bench_shared [-hpq] [-A procs] [-C conns] [-D rundownd] [-l rounds]\n"
+"                    [-o variants] [-r reps] [-s rounds] [-T procs] [-t ms]\n"
+"                    [-w rounds]\n"
 "  -D PATH    the daemon to start (default ./src/rundownd, from the build\n"
 "             directory); it runs on a private socket and is stopped at the end\n"
 "  -t MS      duration of one repetition (default 200)\n"
 "  -r N       repetitions per configuration; medians are reported (default 7)\n"
 "  -T LIST    process counts for r, a, b, c, d, comma-separated (default 1,2,4)\n"
-"  -A LIST    attached process counts for s, comma-separated (default 1,4,16)\n"
+"  -A LIST    attached process counts for s and l, comma-separated (default\n"
+"             1,4,16)\n"
 "  -s N       run-down start rounds per configuration (default 200; 0: skip)\n"
+"  -l N       attach rounds per configuration (default 200; 0: only the\n"
+"             memory per attachment)\n"
 "  -C LIST    connection counts for f, comma-separated (default 1,4)\n"
 "  -p         pin process i to the i-th allowed CPU (mod their count); the\n"
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds (default 1000; 0: skip)\n"
-"  -o KEYS    what to run, of rabcdefs (default rabcdefs):\n"
+"  -o KEYS    what to run, of rabcdefsl (default rabcdefsl):\n"
 "             r rseq add, a lock cmpxchg (the floors), b shared block,\n"
 "             c plain ref, d rwlock read (processes), e wake latency through\n"
-"             the daemon, f control requests, s run-down start cost\n"
+"             the daemon, f control requests, s run-down start cost,\n"
+"             l attach latency and memory per attachment\n"
 "  -q         print the results only\n"
 "  -h         this help\n");
 	exit(status);
@@ -1211,7 +1578,7 @@ main(int argc, char **argv)
 	int ch, r;
 
 	bench_init("bench_shared", usage);
-	while ((ch = getopt(argc, argv, "A:C:D:ho:pqr:s:T:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "A:C:D:hl:o:pqr:s:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'A':
 			bench_count_list(optarg, opt_attached, &opt_nattached,
@@ -1226,9 +1593,12 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(0);
+		case 'l':
+			opt_attach = (unsigned)bench_number(optarg, 0, 10000000);
+			break;
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "rabcdefs")] != '\0')
+			    optarg[strspn(optarg, "rabcdefsl")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;
@@ -1284,6 +1654,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	atexit(daemon_stop);
+	signals_catch();
 	daemon_start();
 	if ((r = rundown_ctl_create(ctl, BENCH_TAG, 0)) != 0)
 		die("create: %s", rundown_strerror(r));
@@ -1293,6 +1664,7 @@ main(int argc, char **argv)
 	wake_latency();
 	control();
 	start_cost();
+	attach_latency();
 	if ((r = rundown_ctl_free(ctl, BENCH_TAG)) != 0)
 		die("free: %s", rundown_strerror(r));
 	return 0;
