@@ -70,8 +70,8 @@ rundown_strerror(int err)
 		return "permission denied by the daemon (the block's owner and "
 		    "mode) or the socket's directory";
 	case EDQUOT:
-		return "this process or user holds as many rows of the block as "
-		    "the daemon allows";
+		return "this process or user holds as many rows, or its user "
+		    "owns as many blocks, as the daemon allows";
 	case EPROTO:
 		return "protocol error";
 	case ECONNRESET:

@@ -634,6 +634,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	struct block_layout l;
 	struct shm_block *blk;
 	char name[SHM_NAME_MAX];
+	uint32_t mine = 0;
 	int fd = -1, r, tries;
 
 	if ((mode & ~PROTO_MODE_MASK) != 0)
@@ -647,6 +648,15 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	TAILQ_FOREACH(blk, &blocks, entry) {
 		if (blk->tag == tag)
 			return -EEXIST;
+		if (blk->uid == uid)
+			mine++;
+	}
+	/* Root and the daemon's user are not capped: the caps keep each
+	 * other user to a share, so that theirs stays free. */
+	if (uid != 0 && uid != geteuid() && mine >= cfg->max_user_blocks) {
+		log_peer_warnx("uid %lu over its blocks (%u, -b %u); create "
+		    "refused", (unsigned long)uid, mine, cfg->max_user_blocks);
+		return -EDQUOT;
 	}
 	if (nblocks >= cfg->max_blocks)
 		return -ENOSPC;
@@ -1169,6 +1179,20 @@ registry_uid_cap(const struct shm_block *blk)
 	return (blk->lay.rows + 1) / 2;
 }
 
+/* Rows that processes of uid hold now, in every block. */
+static uint32_t
+registry_user_rows(uid_t uid)
+{
+	const struct shm_block *blk;
+	uint32_t r, n = 0;
+
+	TAILQ_FOREACH(blk, &blocks, entry)
+		for (r = 0; r < blk->lay.rows; r++)
+			if (blk->rows[r].owner != NULL && blk->rows[r].uid == uid)
+				n++;
+	return n;
+}
+
 int
 registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
     struct proto_attached *a, int *fds)
@@ -1199,6 +1223,11 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 		log_debug("%s: pid %ld uid %lu over its rows (%u of the "
 		    "process, %u of the user)", blk->tagstr, (long)pid,
 		    (unsigned long)uid, mine, theirs);
+		return -EDQUOT;
+	}
+	if (capped && registry_user_rows(uid) >= cfg->max_user_rows) {
+		log_peer_warnx("uid %lu over its rows in all blocks (-k %u); "
+		    "attach refused", (unsigned long)uid, cfg->max_user_rows);
 		return -EDQUOT;
 	}
 	if ((r = free_row) == UINT32_MAX)

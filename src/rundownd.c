@@ -34,6 +34,7 @@
 #define DEFAULT_MAX_CONNS 1024u
 #define DEFAULT_MAX_USER_CONNS 256u
 #define DEFAULT_PROC_ROWS 1u	/* rows of one block per process */
+#define DEFAULT_USER_ROWS 1024u	/* rows of one user in all blocks */
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
 #define DEFAULT_MAX_CONN_WAITS 64u
 #define DEFAULT_MAX_USER_WAITS 1024u
@@ -52,6 +53,8 @@ static struct config cfg = {
 	.max_user_waits = DEFAULT_MAX_USER_WAITS,
 	.max_proc_rows = DEFAULT_PROC_ROWS,
 	.max_uid_rows = 0,		/* half of each block's rows */
+	.max_user_blocks = 0,		/* a quarter of -B */
+	.max_user_rows = DEFAULT_USER_ROWS,
 };
 static struct event_base *base;
 
@@ -66,8 +69,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
-	    "                [-B max-blocks] [-C max-conns] [-U max-user-conns]\n"
-	    "                [-P proc-rows] [-Q user-rows] [-t timeout]\n"
+	    "                [-B max-blocks] [-b max-user-blocks] [-C max-conns]\n"
+	    "                [-U max-user-conns] [-P proc-rows] [-Q user-rows]\n"
+	    "                [-k max-user-rows] [-t timeout]\n"
 	    "                [-w max-conn-waits] [-W max-user-waits]\n"
 	    "                [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
@@ -77,12 +81,16 @@ usage(FILE *f)
 	    "  -r rows        rows of a block created without a count (%u)\n"
 	    "  -R max-rows    most rows a block may have (%u, at most %u)\n"
 	    "  -B max-blocks  most blocks at once (%u, at most %u)\n"
+	    "  -b max-user-blocks\n"
+	    "                 most blocks one user owns (a quarter of -B)\n"
 	    "  -C max-conns   most connections at once (%u, at most %u)\n"
 	    "  -U max-user-conns\n"
 	    "                 most connections of one user (%u)\n"
 	    "  -P proc-rows   most rows of a block one process may hold (%u)\n"
 	    "  -Q user-rows   most rows of a block one user other than its\n"
 	    "                 owner may hold (half the block's rows)\n"
+	    "  -k max-user-rows\n"
+	    "                 most rows one user holds in all blocks (%u)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -w max-conn-waits\n"
@@ -96,7 +104,7 @@ usage(FILE *f)
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
 	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_PROC_ROWS,
-	    DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
+	    DEFAULT_USER_ROWS, DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
 	    DEFAULT_MAX_USER_WAITS);
 }
 
@@ -268,12 +276,16 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd, activated;
 
-	while ((ch = getopt_long(argc, argv, "B:C:dg:hP:Q:R:r:S:t:U:u:VvW:w:",
+	while ((ch = getopt_long(argc, argv, "B:b:C:dg:hk:P:Q:R:r:S:t:U:u:VvW:w:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
 			    "max-blocks");
+			break;
+		case 'b':
+			cfg.max_user_blocks = parse_count(optarg,
+			    PROTO_MAX_ENTRIES, "max-user-blocks");
 			break;
 		case 'C':
 			cfg.max_conns = parse_count(optarg, MAX_CONNS,
@@ -288,6 +300,11 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'k':
+			cfg.max_user_rows = parse_count(optarg,
+			    PROTO_MAX_ENTRIES * PROTO_MAX_ENTRIES,
+			    "max-user-rows");
+			break;
 		case 'P':
 			cfg.max_proc_rows = parse_count(optarg,
 			    PROTO_MAX_ENTRIES, "proc-rows");
@@ -348,6 +365,8 @@ main(int argc, char **argv)
 	}
 	if (cfg.max_user_conns > cfg.max_conns)
 		cfg.max_user_conns = cfg.max_conns;
+	if (cfg.max_user_blocks == 0)
+		cfg.max_user_blocks = (cfg.max_blocks + 3) / 4;
 	log_init(1, cfg.verbose);
 	/* A socket the service manager passed is the socket: the blocks are
 	 * named after its path, which -S, if given, must be. */

@@ -65,6 +65,9 @@ struct config {
 	uint32_t max_user_waits;	/* of one uid */
 	uint32_t max_proc_rows;		/* rows of one block per process */
 	uint32_t max_uid_rows;		/* per uid not the owner; 0: half */
+	uint32_t max_user_blocks;	/* blocks one uid owns; 0: a quarter
+					 * of max_blocks */
+	uint32_t max_user_rows;		/* rows one uid holds in all blocks */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

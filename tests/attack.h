@@ -18,6 +18,8 @@
 /* attack_isolation.c: a reader writes everything it maps, opens every
  * object, forges its own row, and wedges a block. */
 TCase *attack_isolation_tcase(void);
+/* attack_quota.c: one user's blocks and rows, past its share. */
+TCase *attack_quota_tcase(void);
 /* attack_rows.c: row owners the daemon cannot watch. */
 TCase *attack_rows_tcase(void);
 /* attack_perms.c: users let in using blocks not their own; rows hoarded. */

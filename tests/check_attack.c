@@ -26,6 +26,7 @@ attack_suite(void)
 	Suite *s = suite_create("attack");
 
 	attack_add(s, attack_isolation_tcase());
+	attack_add(s, attack_quota_tcase());
 	attack_add(s, attack_rows_tcase());
 	attack_add(s, attack_waits_tcase());
 	attack_add(s, attack_wait_limits_tcase());
