@@ -47,6 +47,7 @@
  * the daemon's descriptors by the thousand. */
 #define SERVER_MAX_OUT_FDS 16
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
+#define SERVER_ACCEPTS_PER_TURN 64	/* new connections taken at once */
 #define SERVER_MAX_GROUPS 256
 /* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
  * all, since the kernel closes what does not fit in the receiver. */
@@ -1031,8 +1032,11 @@ server_accept_again(int fd, short events, void *arg)
 	event_add(listen_ev, NULL);
 }
 
-static void
-server_accept(int fd, short events, void *arg)
+/* Accepts one connection: true if the listener may have more (one was
+ * taken, whatever became of it), false once it has none or the daemon
+ * must pause. */
+static bool
+server_accept_one(int fd)
 {
 	struct timeval second = { 1, 0 };
 	struct ucred cred;
@@ -1041,8 +1045,6 @@ server_accept(int fd, short events, void *arg)
 	struct conn *c;
 	int cfd;
 
-	(void)events;
-	(void)arg;
 	if (closer_pending_all() >= max_closing) {
 		/* Peers' descriptors still being closed fill half the
 		 * table: new connections, each able to bring more, wait. */
@@ -1050,7 +1052,7 @@ server_accept(int fd, short events, void *arg)
 		    "for a second", closer_pending_all());
 		event_del(listen_ev);
 		evtimer_add(backoff_ev, &second);
-		return;
+		return false;
 	}
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
@@ -1064,16 +1066,16 @@ server_accept(int fd, short events, void *arg)
 		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept");
-		return;
+		return errno == EINTR || errno == ECONNABORTED;
 	}
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		log_warn("SO_PEERCRED");
 		close(cfd);
-		return;
+		return true;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(cfd);
-		return;
+		return true;
 	}
 	c->fd = cfd;
 	c->pid = cred.pid;
@@ -1098,7 +1100,7 @@ server_accept(int fd, short events, void *arg)
 			event_free(c->tev);
 		close(cfd);
 		free(c);
-		return;
+		return true;
 	}
 	LIST_INSERT_HEAD(&conns, c, entry);
 	if (!server_allowed(cfd, cred.uid, cred.gid)) {
@@ -1106,15 +1108,33 @@ server_accept(int fd, short events, void *arg)
 		    (long)cred.pid, (unsigned long)cred.uid);
 		server_error(c, 0, EACCES);
 		server_close(c);
-		return;
+		return true;
 	}
 	if ((limit = server_over_limit(c)) != NULL) {
 		server_refuse_busy(c, limit);
-		return;
+		return true;
 	}
 	log_debug("pid %ld uid %lu connected", (long)cred.pid,
 	    (unsigned long)cred.uid);
 	event_add(c->rev, NULL);
+	return true;
+}
+
+/*
+ * The listener is readable: every pending connection is taken, up to
+ * SERVER_ACCEPTS_PER_TURN, rather than one per turn of the loop, in which
+ * every busy connection also gets its turn: a user keeping many of them
+ * busy would otherwise hold a new connection in the backlog for seconds.
+ */
+static void
+server_accept(int fd, short events, void *arg)
+{
+	unsigned n = 0;
+
+	(void)events;
+	(void)arg;
+	while (n++ < SERVER_ACCEPTS_PER_TURN && server_accept_one(fd))
+		;
 }
 
 void
