@@ -778,6 +778,11 @@ registry_lend_row(struct shm_block *blk, uint32_t r, struct holder *h,
 	if ((err = ftruncate(*fd, (off_t)blk->lay.row_stride) != 0 ? -errno :
 	    0) != 0 || (err = registry_meta_row(blk, r)) != 0 ||
 	    (err = registry_map_row(blk, r, *fd)) != 0) {
+		/* A MAP_FIXED that failed may have unmapped the range: the
+		 * reservation again, so that nothing else is put there. */
+		(void)mmap(block_row(blk->b, &blk->lay, r), blk->lay.row_stride,
+		    PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		    MAP_FIXED, -1, 0);
 		close(*fd);
 		shm_unlink(name);
 		memset(sr, 0, sizeof(*sr));
