@@ -704,6 +704,17 @@ fail:
 	return r;
 }
 
+/* Puts the reservation back in place of row r: what was mapped there
+ * goes.  Failing that (out of mappings), the row stays mapped, and is
+ * merely not read (it is not live). */
+static void
+registry_reserve_row(struct shm_block *blk, uint32_t r)
+{
+	(void)mmap(block_row(blk->b, &blk->lay, r), blk->lay.row_stride,
+	    PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+	    MAP_FIXED, -1, 0);
+}
+
 /* Maps row r's object (fd) at its place in blk's range: 0 or -errno. */
 static int
 registry_map_row(struct shm_block *blk, uint32_t r, int fd)
@@ -732,10 +743,7 @@ registry_release_row(struct shm_block *blk, uint32_t r)
 
 	watcher_kick(blk->watcher, row, blk->lay.row_stride);
 	blk->live[r] = 0;
-	/* The reservation back in place of the row; failing that (out of
-	 * mappings), the row stays mapped, and is merely not read. */
-	(void)mmap(row, blk->lay.row_stride, PROT_NONE, MAP_PRIVATE |
-	    MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	registry_reserve_row(blk, r);
 	registry_row_name(blk, sr->id, name, sizeof(name));
 	shm_unlink(name);
 	if (sr->owner != NULL) {
@@ -780,9 +788,7 @@ registry_lend_row(struct shm_block *blk, uint32_t r, struct holder *h,
 	    (err = registry_map_row(blk, r, *fd)) != 0) {
 		/* A MAP_FIXED that failed may have unmapped the range: the
 		 * reservation again, so that nothing else is put there. */
-		(void)mmap(block_row(blk->b, &blk->lay, r), blk->lay.row_stride,
-		    PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-		    MAP_FIXED, -1, 0);
+		registry_reserve_row(blk, r);
 		close(*fd);
 		shm_unlink(name);
 		memset(sr, 0, sizeof(*sr));
