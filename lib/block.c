@@ -209,6 +209,24 @@ block_check_drained(struct rundown_block *b, const struct block_layout *l, uint3
 	    RD_RELAXED);
 }
 
+/*
+ * Ends the run-down whose state word is s, for a caller whose scan
+ * (block_undrained(), which read s before it) found every live row done:
+ * RUNDOWN -> DRAINED by one CAS, which fails only if the word has moved
+ * on already.  Returns the word now.  No second scan, as
+ * block_check_drained() makes: a row that its process flips between done
+ * and not done could fail every second scan while the first passes, and
+ * the caller's loop would never end (lib/block.pml, "starve").  No wake,
+ * as there.
+ */
+static uint32_t
+block_end_rundown(struct rundown_block *b, uint32_t s)
+{
+	uint32_t d = (s & ~ST_MASK) | ST_DRAINED;
+
+	return rd_cas(&b->state, &s, d, RD_SEQ_CST, RD_SEQ_CST) ? d : s;
+}
+
 void
 block_release_slow(uint64_t *drain, uint32_t n)
 {
@@ -346,9 +364,9 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 
 	add = sum * ROW_UNIT + ROW_HARVESTED;
 	d = rd_load(drain, RD_SEQ_CST);
-	if (d & ROW_HARVESTED)
-		return;		/* once, however often this runs */
-	if (l->flags & BLOCK_F_LOCK) {
+	/* Once, however often this runs (a row harvested already is only
+	 * settled, below). */
+	if (!(d & ROW_HARVESTED) && (l->flags & BLOCK_F_LOCK)) {
 		/*
 		 * Add the sum and set HARVESTED in one CAS, so that the row
 		 * is harvested exactly once even by two parties at a time (a
@@ -359,29 +377,39 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 		 * row's total is meaningful.  Only the processes that map
 		 * the block write it, all trusted alike.
 		 */
-		while (!rd_cas(drain, &d, row_settle(d + add), RD_SEQ_CST,
-		    RD_SEQ_CST))
-			if (d & ROW_HARVESTED)
-				return;
-		d = row_settle(d + add);
-	} else {
+		while (!(d & ROW_HARVESTED)) {
+			if (rd_cas(drain, &d, row_settle(d + add), RD_SEQ_CST,
+			    RD_SEQ_CST)) {
+				d = row_settle(d + add);
+				break;
+			}
+		}
+	} else if (!(d & ROW_HARVESTED)) {
 		/*
 		 * rundownd's: its loop is the only harvester, so nothing but
 		 * the row's own process sets HARVESTED between the load and
-		 * the add, and a loop that this process could keep failing
-		 * must not be the daemon's.  One fetch-add adds the sum and
-		 * sets HARVESTED (bit 0 is clear, and counts move in units of
-		 * 4, so no carry reaches the flags); the releases commute with
-		 * it.  Harvested owing nothing, the row is drained: DONE, by a
-		 * CAS that no release can make fail (a harvested row at zero
-		 * refuses them), so that only a row its process rewrote is
-		 * left as it reads.
+		 * the add (and then only its own row reads wrong: the carry
+		 * clears the flags, and it is a holder of its own making),
+		 * and a loop that this process could keep failing must not
+		 * be the daemon's.  One fetch-add adds the sum and sets
+		 * HARVESTED (bit 0 is clear, and counts move in units of 4,
+		 * so no carry reaches the flags); the releases commute with
+		 * it.
 		 */
 		d = rd_fetch_add(drain, add, RD_SEQ_CST) + add;
-		if (row_settle(d) != d && rd_cas(drain, &d, row_settle(d),
-		    RD_SEQ_CST, RD_SEQ_CST))
-			d = row_settle(d);
 	}
+	/*
+	 * Harvested owing nothing, the row is drained: DONE, by a CAS that
+	 * no release can make fail (a harvested row at zero refuses them),
+	 * so that only a row its process rewrote is left as it reads.  Also
+	 * for a row harvested already: a daemon killed between its
+	 * fetch-add and this CAS left the row harvested at zero without
+	 * DONE, and the next daemon's harvest must finish it, or the
+	 * run-down would wait for it until its process exits.
+	 */
+	if (row_settle(d) != d && rd_cas(drain, &d, row_settle(d), RD_SEQ_CST,
+	    RD_SEQ_CST))
+		d = row_settle(d);
 	/* Drained by the harvest: a waiter may already sleep on the row (it
 	 * found the run-down begun and this row not yet harvested). */
 	if (row_done(d))
@@ -394,10 +422,8 @@ block_state(struct rundown_block *b, const struct block_layout *l)
 	uint32_t s = rd_load(&b->state, RD_SEQ_CST), value, *word;
 
 	while ((s & ST_MASK) == ST_RUNDOWN &&
-	    !block_undrained(b, l, &word, &value)) {
-		block_check_drained(b, l, s);
-		s = rd_load(&b->state, RD_SEQ_CST);
-	}
+	    !block_undrained(b, l, &word, &value))
+		s = block_end_rundown(b, s);
 	return s;
 }
 
@@ -598,14 +624,13 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 	gen = s & ~ST_MASK;
 	while (s == (gen | ST_RUNDOWN)) {
 		if (!block_undrained(b, l, &word, &value)) {
-			block_check_drained(b, l, s);
-			s = rd_load(&b->state, RD_ACQUIRE);
+			s = block_end_rundown(b, s);
 			continue;
 		}
 		if (futex_wait(word, value, deadline) == -ETIMEDOUT) {
 			/* The drain may have landed as the time ran out. */
 			if (!block_undrained(b, l, &word, &value))
-				block_check_drained(b, l, s);
+				block_end_rundown(b, s);
 			s = rd_load(&b->state, RD_ACQUIRE);
 			return s == (gen | ST_RUNDOWN) ? -ETIMEDOUT : 0;
 		}
@@ -849,14 +874,12 @@ block_settle(struct rundown_block *b, const struct block_layout *l,
 	/*
 	 * As block_state(), keeping the row found undrained: the loop ends
 	 * either off RUNDOWN or with *word, *value read in the same pass
-	 * that found the run-down still running.  Each block_check_drained()
-	 * moves the word off s, unless a row reads undrained again (its own
-	 * process wrote it), which the next pass finds.
+	 * that found the run-down still running.  Each block_end_rundown()
+	 * moves the word off s, so the loop runs at most twice whatever a
+	 * process writes into its row.
 	 */
-	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value)) {
-		block_check_drained(b, l, s);
-		s = rd_load(&b->state, RD_ACQUIRE);
-	}
+	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value))
+		s = block_end_rundown(b, s);
 	return s;
 }
 

@@ -1013,7 +1013,7 @@ registry_adopt_one(const char *entry)
 	blk->mode = m.mode;
 	/* Rows of processes that live on stay theirs; the rest are
 	 * reclaimed, as if their processes had exited while the daemon
-	 * watched, once every row is back. */
+	 * watched, once every row is back and the block recovered. */
 	if ((gone = calloc(l.rows, sizeof(*gone))) == NULL) {
 		registry_forget(blk);
 		goto bad;
@@ -1026,13 +1026,15 @@ registry_adopt_one(const char *entry)
 		    registry_adopt_row(blk, r, &e))
 			gone[r] = e.pid;
 	}
+	/* Finish what a previous daemon may have left half done, every row
+	 * back (the gone ones too: a reset half done would otherwise leave
+	 * their counts half reset when they are counted below): a
+	 * re-initialize, or a harvest (repeating one adds each row once). */
+	(void)block_recover(blk->b, &blk->lay);
 	for (r = 0; r < l.rows; r++)
 		if (gone[r] != INT64_MIN)
 			registry_reclaim(blk, r, (pid_t)gone[r], "gone");
 	free(gone);
-	/* Finish what a previous daemon may have left half done: a
-	 * re-initialize, or a harvest (repeating one adds each row once). */
-	(void)block_recover(blk->b, &blk->lay);
 	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
 	    rundown_state_name(block_word_state(block_word(blk->b))),
 	    blk->attached, blk->lay.rows);
