@@ -18,6 +18,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <grp.h>
 #include <stddef.h>
@@ -48,6 +51,8 @@
 #define SERVER_MAX_OUT_FDS 16
 #define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_ACCEPTS_PER_TURN 64	/* new connections taken at once */
+#define SERVER_TRIM_BYTES (4 * 1024 * 1024) /* unread replies freed, then
+				 * malloc_trim() */
 #define SERVER_MAX_GROUPS 256
 /* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
  * all, since the kernel closes what does not fit in the receiver. */
@@ -559,9 +564,11 @@ server_release_fd(int fd, uid_t uid)
 static void
 server_conn_free(struct conn *c)
 {
+	static size_t untrimmed;	/* bytes freed since the last trim */
 	struct outmsg *m;
 
 	closed_cb(c, cb_arg);
+	untrimmed += c->outbytes;
 	while ((m = STAILQ_FIRST(&c->out)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->out, entry);
 		server_outmsg_free(m);
@@ -573,6 +580,18 @@ server_conn_free(struct conn *c)
 	server_release_fd(c->fd, c->uid);
 	LIST_REMOVE(c, entry);
 	free(c);
+#ifdef __GLIBC__
+	/*
+	 * The replies a peer left unread (up to SERVER_MAX_OUT each) are
+	 * many small allocations, which glibc keeps in its arenas when they
+	 * are freed: 64 such peers left the daemon 167 MB larger for good.
+	 * Once a few MiB have been freed so, they go back to the system.
+	 */
+	if (untrimmed >= SERVER_TRIM_BYTES) {
+		malloc_trim(0);
+		untrimmed = 0;
+	}
+#endif
 }
 
 static void
