@@ -8,8 +8,11 @@
  * change, but Linux seals only memfds, and a memfd has no name a
  * restarted daemon could find again.  So, as Wayland compositors do for
  * wl_shm buffers, the daemon survives the fault instead: the handler
- * maps a private page of zeros over the page that faulted and returns,
- * and the access runs again and reads zeros.  From then on the daemon's
+ * maps a page of zeros over the page that faulted and returns, and the
+ * access runs again and reads zeros.  That page is one spare page, made
+ * and filled at start-up, shared by every page ever cut off: the handler
+ * needs no memory the system may not have (with /dev/shm full, a fresh
+ * page for the retried access would fault again, for ever).  From then on the daemon's
  * view of that page of the row is its own: the client cut off what it
  * shared, and only its own count can read wrong (the same as if it had
  * written zeros over its row, which it may).  The page goes when the row
@@ -31,6 +34,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,6 +52,7 @@ struct guard_slot {
 
 static struct guard_slot slots[GUARD_MAX];
 static uintptr_t page_size;
+static int spare = -1;		/* a memfd of one page, filled */
 
 /* Reads slot s: 0 and its fields, or -1 while it is being rewritten. */
 static int
@@ -99,8 +104,8 @@ guard_handler(int sig, siginfo_t *si, void *uc)
 			    addr == 0 || a < addr || a - addr >= len)
 				continue;
 			if (mmap((void *)(a & ~(page_size - 1)), page_size,
-			    PROT_READ | PROT_WRITE, MAP_PRIVATE |
-			    MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			    spare, 0) == MAP_FAILED)
 				break;
 			rd_fetch_add(&slots[i].faults, 1, RD_RELAXED);
 			errno = saved;
@@ -124,6 +129,11 @@ guard_init(void)
 	if (page <= 0)
 		return -EINVAL;
 	page_size = (uintptr_t)page;
+	/* The spare page, in memory now: written, not only sized. */
+	if ((spare = memfd_create("rundownd-guard", MFD_CLOEXEC)) < 0 ||
+	    ftruncate(spare, (off_t)page) != 0 ||
+	    fallocate(spare, 0, 0, (off_t)page) != 0)
+		return -errno;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = guard_handler;
 	sa.sa_flags = SA_SIGINFO;
