@@ -54,6 +54,7 @@ control_init(const struct config *c)
 }
 
 #define CONTROL_DEFAULT_MODE 0600u	/* a create that names no mode */
+#define CONTROL_OBJECT_COST 4u		/* control_cost(): objects made */
 #define CONTROL_MAY_ATTACH 04u		/* r */
 #define CONTROL_MAY_CONTROL 02u		/* w */
 
@@ -246,8 +247,9 @@ _Static_assert(sizeof(struct proto_count) + PROTO_MAX_ENTRIES *
     sizeof(struct proto_info) <= PROTO_MAX_FRAME - PROTO_HDR_SIZE,
     "a LIST reply must fit a frame");
 
-void
-control_dispatch(struct conn *c, const struct proto_hdr *h,
+/* Handles one request (control_dispatch). */
+static void
+control_handle(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req, void *arg)
 {
 	struct proto_attached a;
@@ -335,6 +337,40 @@ control_dispatch(struct conn *c, const struct proto_hdr *h,
 		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
 	else
 		server_error(c, h->id, -r);
+}
+
+/*
+ * What a request costs the loop, in units of a status request (server.h),
+ * read before it is handled (which may free the block): one that may
+ * start or reset a run-down walks every CPU and every row in use, and
+ * one that makes a row or a block makes objects in /dev/shm.
+ */
+static unsigned
+control_cost(uint16_t type, const struct shm_block *blk)
+{
+	switch (type) {
+	case PROTO_WAIT:
+	case PROTO_REINIT:
+		return blk != NULL ? registry_cost(blk) : 1;
+	case PROTO_CREATE:
+	case PROTO_ATTACH:
+	case PROTO_DETACH:
+	case PROTO_FREE:
+		return CONTROL_OBJECT_COST;
+	default:
+		return 1;
+	}
+}
+
+unsigned
+control_dispatch(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, void *arg)
+{
+	unsigned cost = control_cost(h->type, h->type != PROTO_LIST ?
+	    registry_find(req->tag) : NULL);
+
+	control_handle(c, h, req, arg);
+	return cost;
 }
 
 void

@@ -10,8 +10,9 @@ struct conn;
 /* cfg is kept, not copied. */
 void control_init(const struct config *cfg);
 
-/* The transport's dispatch callback: one decoded request of c. */
-void control_dispatch(struct conn *c, const struct proto_hdr *h,
+/* The transport's dispatch callback: one decoded request of c; what it
+ * cost (server.h). */
+unsigned control_dispatch(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req, void *arg);
 
 /* The transport's close callback: c is going; forget its waits. */

@@ -88,6 +88,11 @@ void registry_waits_init(struct registry_waits *ws, registry_done_fn done,
 /* Drops the pending waits of ws without calling back. */
 void registry_cancel(struct registry_waits *ws);
 
+/* What starting or re-initializing blk's run-down costs the loop, in
+ * units of a status request (server.h): a fence on every CPU, and the
+ * rows in use times the CPUs. */
+unsigned registry_cost(const struct shm_block *blk);
+
 /* blk's summary, and its holders into out[max] (their count). */
 void registry_info(struct shm_block *blk, struct proto_info *pi);
 /* blk's owner and permission bits, as its creator set them. */

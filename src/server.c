@@ -8,9 +8,11 @@
  * close it sets `closing` and activates that event.
  *
  * What one peer can cost is bounded: connections in all and per uid
- * (-C, -U), bytes of replies it does not read (SERVER_MAX_OUT), frames
- * per turn (SERVER_FRAMES_PER_READ), and time: a frame begun must be
- * whole, and the last replies before a close taken, within -t seconds.
+ * (-C, -U), bytes and descriptors of replies it does not read
+ * (SERVER_MAX_OUT, SERVER_MAX_OUT_FDS), the cost of the frames it gets
+ * handled per turn of the loop (SERVER_TURN_COST), and time: a frame
+ * begun must be whole, and the last replies before a close taken, within
+ * -t seconds.
  *
  * Transport only: what a request means is the dispatch callback's given
  * to server_start() (control.c), which this file never names.
@@ -49,7 +51,6 @@
  * pipelines attaches and detaches without reading would otherwise hold
  * the daemon's descriptors by the thousand. */
 #define SERVER_MAX_OUT_FDS 16
-#define SERVER_FRAMES_PER_READ 64	/* then let other clients run */
 #define SERVER_ACCEPTS_PER_TURN 64	/* new connections taken at once */
 #define SERVER_TRIM_BYTES (4 * 1024 * 1024) /* unread replies freed, then
 				 * malloc_trim() */
@@ -907,8 +908,8 @@ server_reject(struct conn *c, uint32_t id, int err)
 	server_close(c);
 }
 
-/* One complete frame is in c->in. */
-static void
+/* One complete frame is in c->in: what handling it cost. */
+static unsigned
 server_frame(struct conn *c)
 {
 	struct proto_req req;
@@ -917,13 +918,13 @@ server_frame(struct conn *c)
 
 	if ((r = proto_decode(c->in, c->inlen, &h)) != 0) {
 		server_reject(c, c->hdr.id, -r);
-		return;
+		return 1;
 	}
 	memset(&req, 0, sizeof(req));
 	memcpy(&req, c->in + PROTO_HDR_SIZE, h.length);
 	c->inlen = 0;
 	evtimer_del(c->tev);
-	dispatch_cb(c, &h, &req, cb_arg);
+	return dispatch_cb(c, &h, &req, cb_arg);
 }
 
 static void
@@ -932,10 +933,13 @@ server_readable(int fd, short events, void *arg)
 	struct conn *c = arg;
 	size_t want;
 	ssize_t n;
-	int frames = 0, nfds, r;
+	unsigned spent = 0;
+	int nfds, r;
 
 	(void)events;
-	while (!c->closing && frames < SERVER_FRAMES_PER_READ) {
+	/* Level-triggered: what is left is read on the loop's next turn,
+	 * after every other connection's turn. */
+	while (!c->closing && spent < SERVER_TURN_COST) {
 		if (c->inlen < PROTO_HDR_SIZE)
 			want = PROTO_HDR_SIZE - c->inlen;
 		else
@@ -972,10 +976,8 @@ server_readable(int fd, short events, void *arg)
 				break;
 			}
 		}
-		if (c->inlen == PROTO_HDR_SIZE + c->hdr.length) {
-			server_frame(c);
-			frames++;
-		}
+		if (c->inlen == PROTO_HDR_SIZE + c->hdr.length)
+			spent += server_frame(c);
 	}
 	if (!c->closing && c->inlen > 0)
 		server_timer(c);

@@ -15,9 +15,17 @@
 struct config;
 struct conn;
 
-/* One whole, decoded request frame of c. */
-typedef void (*server_dispatch_fn)(struct conn *c, const struct proto_hdr *h,
-    const struct proto_req *req, void *arg);
+/*
+ * One whole, decoded request frame of c; returns what it cost, in units
+ * of a plain request's work (1: a status).  A connection's turn of the
+ * loop ends once its frames have cost SERVER_TURN_COST, so that one whose
+ * requests are dear (each starting a run-down: a fence on every CPU and
+ * a harvest) gets fewer of them a turn, and the others their turns
+ * sooner.
+ */
+#define SERVER_TURN_COST 64
+typedef unsigned (*server_dispatch_fn)(struct conn *c,
+    const struct proto_hdr *h, const struct proto_req *req, void *arg);
 /* c is about to be freed: nothing may name it afterwards. */
 typedef void (*server_closed_fn)(struct conn *c, void *arg);
 
