@@ -3,29 +3,43 @@
  * checked exhaustively with spin by tests/check-model.sh.
  *
  * What is modelled, step for step with the C code: NP client processes,
- * each with its own row of NC (2) slots, and rundownd, which alone starts,
- * harvests, completes, re-initializes and reclaims (src/registry.c runs all
- * of that on its loop's thread, so the daemon is one sequential process);
- * or (LOCKED) a library block, whose starter holds the robust run-down
- * lock.  Every atomic access of the C code (load, store, CAS,
- * fetch_sub/add/and) is one Promela step, in an atomic { } where it reads
- * and writes; control flow between them is as in C.  Exceptions: the
- * harvest's loads of a row's at and rseq words are one step, since by
- * then every at word of the row is ACTIVE, nobody else writes an ACTIVE
- * word, and after the fence no section commits (no interleaving can
- * tell); block_fence is one step (it returns only once every CPU was
- * interrupted or switched).  Spin explores interleavings, so the model is
- * sequentially consistent: it checks the algorithm, not the memory
- * orderings (those are argued in block.c and exercised under tsan).
+ * each with its own row of NC (2) slots and a drain word, and rundownd,
+ * which alone starts, harvests, completes, re-initializes and reclaims
+ * (src/registry.c runs all of that on its loop's thread, so the daemon is
+ * one sequential process); or (LOCKED) a library block, whose starter
+ * holds the robust run-down lock.  A shared block's row is a
+ * shared-memory object of its own, which only its process and rundownd
+ * map read-write, and clients map the header (the state word) read-only:
+ * a client writes no word but its own row's.  rundownd keeps a table of
+ * the rows lent to a live process (block_layout's live mask), and every
+ * loop over rows skips the others.  Every atomic access of the C code
+ * (load, store, CAS, fetch_sub/add/and/or) is one Promela step, in an
+ * atomic { } where it reads and writes; control flow between them is as
+ * in C.  Exceptions: the harvest's loads of a row's at and rseq words are
+ * one step, since by then every at word of the row is ACTIVE, nobody else
+ * writes an ACTIVE word, and after the fence no section commits (no
+ * interleaving can tell; a forger may rewrite its own row meanwhile, but
+ * what the harvest makes of that row it could have written itself);
+ * block_fence is one step (it returns only once every CPU was interrupted
+ * or switched).  The live table is a local of
+ * the daemon, as it is rundownd's private memory, so a look at it is no
+ * step of its own.
+ * Spin explores interleavings, so the model is sequentially consistent:
+ * it checks the algorithm, not the memory orderings (those are argued in
+ * block.c and exercised under tsan).
  *
  * Words are encoded as in block.h: at (slot) = 2 x count | ACTIVE; row
  * drain word = 4 x count | DONE | HARVESTED; state = 8 x generation |
  * state.  Counts may be negative (two's complement, as the C code's
  * modular words read).  A row's rseq words are one word here, pc[row]:
  * only sections on a CPU add to its word, and everything else (harvest,
- * row_total, block_reset, block_reclaim_row) reads or writes them all
+ * row_total, block_reset, block_row_format) reads or writes them all
  * together while no section can commit, so which CPU a commit lands on
  * cannot matter, and one word saves the states of their distributions.
+ * A row is done, for block_undrained and block_check_drained (row_done),
+ * if drained (HARVESTED | DONE, count 0) or forged: harvested and owing
+ * less than nothing, which no release leaves (block_release_slow refuses
+ * to go below zero on a harvested row), only a write into the row.
  *
  * The rseq sections: sec[p] is the kernel's view of process p's thread:
  * SEC_IN once its section read the state word OPEN, SEC_ABORT once a
@@ -56,46 +70,94 @@
  *                    block_release_slow when the at word is ACTIVE.
  *                block_release_slow: load, CAS that also sets DONE on a
  *                drain; nothing after it but the futex wake.
- *   killer       SIGKILL of client 0 (MAXDEAD 1) at any step, including
- *                between the load and the CAS of an acquire or release,
- *                inside an rseq section, and while it holds protection.
- *                The rows are alike, so one death stands for any.
- *   daemon       rundownd's loop, one handler at a time:
+ *   forger(1)    FORGE: client 1 is hostile.  It calls nothing, but
+ *                writes its own row (drain word, at word, rseq word) at
+ *                any step, NFORGE times (NFORGE 0: without bound, and an
+ *                at word of 0 besides), from a set of values that covers
+ *                a fresh row, a drained one, a forged one, a holder's, an
+ *                ACTIVE and an open at word with a count, and an rseq
+ *                word below zero; then it stops, or never does.  Client
+ *                0 is honest.
+ *   killer       SIGKILL of client 0 (MAXDEAD 1), or FORGE of the
+ *                forger, at any step, including between the load and the
+ *                CAS of an acquire or release, inside an rseq section,
+ *                while it holds protection, and (the forger) after it
+ *                stopped.  The rows are alike, so one death stands for
+ *                any.
+ *   daemon       rundownd's loop, one handler at a time (ghost `busy'
+ *                while in one):
  *                registry_wait -> block_begin_harvest (block_begin's
  *                flip, then harvest_all: block_fence, block_harvest_row
- *                with block_switch for every row, block_check_drained);
+ *                for every live row, block_check_drained).
+ *                block_harvest_row: block_switch of each slot (one
+ *                fetch-or), the sum, a load of the drain word, and if not
+ *                harvested: rundownd's, one fetch-add of the sum and
+ *                HARVESTED; LOCKED, the CAS loop that adds them and
+ *                settles (a library block may have two harvesters at a
+ *                time); then, harvested at zero (by this harvest, or by
+ *                a rundownd killed before its DONE), one CAS to DONE.
+ *                No loop of rundownd's retries on a word a client can
+ *                write;
  *                PROTO_COMPLETED -> block_completed;
  *                PROTO_REINIT -> block_reinit -> block_reset (drain flags,
- *                ACTIVE at words, rseq words, then OPEN);
- *                registry_holder_exited -> registry_reclaim ->
- *                block_row_free -> block_reclaim_row (block_row_held, then
- *                the settle or the reset of the row, block_check_drained);
- *                the watcher's poke -> registry_settle -> block_settle ->
- *                block_undrained and block_check_drained (releasers never
- *                end a run-down: the daemon does, for shared blocks).
+ *                ACTIVE at words, rseq words of every live row, then
+ *                OPEN);
+ *                registry_holder_exited -> registry_reclaim
+ *                (block_drop_row here): registry_release_row
+ *                (block_row_held for the log, then the row leaves the
+ *                live table and is unmapped), then registry_settle ->
+ *                block_settle; the row's words are neither settled nor
+ *                zeroed, and nothing reads them again;
+ *                REUSE: PROTO_ATTACH of a new process to the row of dead
+ *                client 0, once: block_row_format (all zero if the state
+ *                reads OPEN, else drained: ACTIVE at words, rseq words 0,
+ *                drain word ROW_FLAGS), the row live, then a client on
+ *                it;
+ *                the watcher's poke -> registry_settle -> block_settle:
+ *                while RUNDOWN, block_undrained, and if every live row is
+ *                done block_end_rundown, the CAS to DRAINED on the word
+ *                read before the scan (releasers never end a run-down:
+ *                the daemon does, for shared blocks).  block_state, with
+ *                which
+ *                block_completed, block_reinit and a refused
+ *                block_begin_harvest begin, is the same loop, modelled
+ *                once, here.
  *                Once it has done all its run-downs and the block reads
  *                drained or completed, it may free the block (ghost
  *                `gone`): from then on no client may touch it.
  *                With MAXCRASH 1 it dies once anywhere in block_reset
  *                (CRASHIN ST_RESETTING) or between its flip and the end
  *                of its harvest, its fence included (ST_RUNDOWN), and a
- *                new daemon runs registry_adopt_one -> block_recover:
- *                block_reset again, or harvest_all again (fence, every
- *                row, block_check_drained).
+ *                new daemon runs registry_adopt_one: every recorded row
+ *                mapped and live again, a dead process's too, and its
+ *                owner looked up (registry_adopt_row); then
+ *                block_recover: block_reset again, or harvest_all again
+ *                (fence, every live row, block_check_drained); only then
+ *                the row of a process found dead reclaimed
+ *                (registry_reclaim: block_drop_row).  The live table
+ *                (local lv) survives: rundownd keeps the rows' owners
+ *                where no client can write, and reads them back.
  *                LOCKED: a process of a library block instead, with
  *                BLOCK_F_LOCK: block_begin_harvest takes the run-down lock
  *                (block_lock, which runs block_recover under it) before
  *                the flip and drops it after the harvest, block_reinit
- *                holds it throughout; no reclaim (MAXDEAD 0).  With
- *                MAXCRASH 1 it dies between flip and unlock and stays
- *                dead: its robust lock is free for the next taker
- *                (EOWNERDEAD), and the waiter finishes its work.
- *   waiter       a thread of the owner in block_wait (WAITSCANS times):
- *                a late scan and drain check; LOCKED, the whole wait
- *                (block_settle_lock, which takes the lock when a row is
- *                unharvested and so finishes a dead starter's fence and
- *                harvest; then the futex loop and the drain), after
- *                which the owner may free the block.
+ *                holds it throughout; no reclaim (MAXDEAD 0), every row
+ *                live (block_layout's live is NULL).  With MAXCRASH 1 it
+ *                dies between flip and unlock and stays dead: its robust
+ *                lock is free for the next taker (EOWNERDEAD), and the
+ *                waiter finishes its work.
+ *   waiter       WAITSCANS times, a second party on the waiting side:
+ *                LOCKED, a thread of the owner in block_wait (the whole
+ *                wait: block_settle_lock, which takes the lock when a row
+ *                is unharvested and so finishes a dead starter's fence
+ *                and harvest; then the futex loop and the drain by
+ *                block_end_rundown), after which the owner may free the
+ *                block; else a late scan and drain CAS on a state word
+ *                read long before (block_check_drained; a library
+ *                block's block_wait makes one when its sleep times out;
+ *                a shared block's clients no longer scan: they cannot
+ *                map the rows, and ask rundownd).  It takes every row as
+ *                live, so it runs only where no row is dropped.
  *   crasher      kills rundownd, or the starter (MAXCRASH).
  *   monitor      invariants, checked in every reachable state.
  * Bounds: MAXRUN run-downs (and MAXRUN - 1 re-initializes between them).
@@ -106,26 +168,34 @@
  * model checks the word), several threads of one process (they share a
  * row; between them they only add CAS retries, and sections on other
  * CPUs, which the fence treats alike), a CPU the fence cannot reach
- * (fence_cpus' -EPERM), a row reused by a new process after reclaim, a
- * live process's detach (registry_detach also calls block_reclaim_row),
- * forked children (CACHE_FORKED), overflow of the modular counts,
- * wrap-around of the 29-bit generation, a timed wait, the private
+ * (fence_cpus' -EPERM), a live process's detach (registry_detach drops
+ * the row as a death does; what the process still held is released with
+ * it), the lending of a row to a process other than once to row 0
+ * (REUSE), forked children (CACHE_FORKED), overflow of the modular
+ * counts, wrap-around of the 29-bit generation, a timed wait, the private
  * block's block_wait that starts run-down itself, a library block's
  * re-initializer that dies (block_recover's reset under the lock: the
- * restart configuration checks that reset's repetition for rundownd).
+ * restart configuration checks that reset's repetition for rundownd),
+ * values the forger writes beyond its set, and rundownd's own record of
+ * the owners (how the live table survives a restart).
  *
  * Properties:
  *   safety (assert): the RUNDOWN -> DRAINED CAS never succeeds, and the
- *     state never reads DRAINED or COMPLETED, while a live process holds a
- *     protection it was granted (so no wait returns early: only
- *     block_check_drained moves the word off gen|RUNDOWN); a harvested row
- *     never owes less than zero (no underflow: the "double release" branch
- *     of block_release_slow is never taken by correct clients); outside
- *     RESETTING each live row's total (row_total, what block_query adds up,
- *     rseq words included) equals what its process holds; no rseq commit
- *     lands on a harvested row or during a reset (the fence's promise);
- *     block_reclaim_row finds exactly what the dead process held; no
- *     client touches the block once the daemon or the owner freed it (the
+ *     state never reads DRAINED or COMPLETED, while a live honest process
+ *     holds a protection it was granted (so no wait returns early: only
+ *     the drain CAS, of block_check_drained or block_end_rundown, moves
+ *     the word off gen|RUNDOWN), whatever the forger writes; an honest
+ *     harvested row never owes less than zero
+ *     (no underflow: the "double release" branch of block_release_slow is
+ *     never taken by correct clients; and so no honest row reads forged,
+ *     which would end a wait for it); outside RESETTING each live honest
+ *     row's total (row_total, what block_query adds up, rseq words
+ *     included) equals what its process holds; no rseq commit lands on a
+ *     harvested row or during a reset (the fence's promise);
+ *     block_row_held finds exactly what a dead honest process held (a
+ *     new rundownd reclaims only once block_recover has finished what
+ *     its predecessor left half done: see block_drop_row); no client
+ *     touches the block once the daemon or the owner freed it (the
  *     last release is the last touch: a releaser that is still running
  *     after its decisive write must not read or write the block, since
  *     the waiter may have returned and freed it); no deadlock (invalid
@@ -133,16 +203,32 @@
  *   liveness (ltl quiet_drains, weak fairness): once every client has
  *     finished (released all it took) or died and been reclaimed, a
  *     run-down in progress ends: the state leaves RUNDOWN, which only the
- *     drain does.  rundown_ends, stronger (every run-down ends, since every
- *     client here finishes or dies), is there for checking by hand.
+ *     drain does.  FORGE: once client 0 has finished and the forger has
+ *     been reclaimed, or has stopped with its row harvested and owing
+ *     nothing or less (drained, or forged), and no harvest of rundownd's
+ *     is between its load of that row's drain word and its fetch-add
+ *     (ghost `adding': a forger that sets HARVESTED there has the add
+ *     carry out of the flags, and its row reads unharvested).  A forger
+ *     that stops owing more (or with its row unharvested, written after
+ *     the harvest) is a holder: the run-down waits until it dies and is
+ *     reclaimed.  rundown_ends, stronger (every run-down ends, since
+ *     every client here finishes or dies; not with a forger), is there
+ *     for checking by hand.
+ *   progress (ltl daemon_free, weak fairness): rundownd's every handler
+ *     ends (ghost `busy'), whatever its clients write: none of its loops
+ *     retries on a word that a client can keep changing.  Weak fairness
+ *     binds the forger too, but it can always write again, so it is
+ *     still free to write without bound; what must not be forced on it
+ *     is its death, so the configuration for this (NFORGE 0) has none
+ *     (MAXDEAD 0), nor restarts.
  *
  * BROKEN selects a deliberate bug, so that the self-test can show that the
  * properties fail when they should: 1 acquire ignores ACTIVE (no run-down
  * check); 2 the harvest leaves out the last slot of each row; 3 block_reset
  * zeroes the drain words (a repeated reset loses the residue of a release
- * that migrated across the first); 4 block_reclaim_row leaves a harvested
- * row's debt; 5 block_reset zeroes open slots too, as before commit
- * 3f13474 (spin finds the lost acquire after a restart); 6
+ * that migrated across the first); 4 reclaim leaves the dead process's row
+ * live (its debt is waited for); 5 block_reset zeroes open slots too, as
+ * before commit 3f13474 (spin finds the lost acquire after a restart); 6
  * block_check_drained's CAS ignores the generation; 7 a release that
  * drains its row goes on to scan the rows and end the run-down itself, as
  * before the last-touch rule (spin finds it reading the freed block); 8
@@ -151,12 +237,39 @@
  * (a restarted rundownd, or a waiter under the lock, trusts a fence the
  * dead party may not have reached); 10 block_reset leaves the rseq words
  * (the next harvest counts them again); 11 block_lock does not recover (a
- * dead starter's harvest is never finished).
+ * dead starter's harvest is never finished); 12 the forger writes client
+ * 0's row too, as when every process mapped every row (its release then
+ * refuses, as the C code does, and the check shows the early drain); 13
+ * block_check_drained and block_undrained scan rows that are not live (a
+ * dropped row's last words are waited for); 14 a forged row is not done
+ * (the run-down waits for it); 15 a row lent while the block is not open
+ * is zeroed, as one lent while open (its process acquires while the
+ * block reads drained); 16 block_switch, and rundownd's harvest of the
+ * drain word, are the CAS loops they were (a forger that writes 0 and 2
+ * into an open at word in turn keeps block_switch retrying: daemon_free
+ * fails); 17 block_settle (and block_state, and a library block's
+ * block_wait) drain with block_check_drained instead of
+ * block_end_rundown, as before commit 2c9c59a: it scans the rows a second
+ * time and gives up if one now reads undone, and block_settle loops (a
+ * forger whose drain word reads done for one scan and undone for the
+ * other keeps it looping); 18 block_harvest_row sets DONE only after its
+ * own fetch-add, not on a row it finds harvested, as before commit
+ * 2c9c59a (a rundownd killed between the two leaves an idle row
+ * harvested at zero without DONE, and the run-down never ends); 19
+ * registry_adopt_one reclaims the rows of the processes gone before
+ * block_recover, as before commit 2c9c59a (block_row_held reads a row
+ * that a killed rundownd's reset left half done, and counts the last
+ * generation's at and rseq words again: only the row check catches it,
+ * so its self-test keeps that check).
  *
  * By hand: spin -a -DMAXRUN=2 -DMAXDEAD=0 block.pml &&
  *   cc -O1 -DSAFETY -DNOCLAIM -o pan pan.c && ./pan       (safety)
  *   cc -O1 -DNFAIR=3 -o pan pan.c && ./pan -a -f -N quiet_drains (liveness)
  *   spin -t -p -g -DMAXRUN=2 -DMAXDEAD=0 block.pml        (a trail)
+ *   (a forger: -DFORGE=1 -DRSEQ=2 -DNOPS=1 -DMAXRUN=2 -DMAXDEAD=1)
+ *   ./pan -a -f -N daemon_free          (progress, the liveness build)
+ *   (a forger without bound: -DFORGE=1 -DNFORGE=0 -DRSEQ=2 -DNOPS=1
+ *   -DMAXRUN=1 -DMAXDEAD=0)
  */
 
 #ifndef NP
@@ -203,6 +316,22 @@
 #ifndef LOCKED
 #define LOCKED 0		/* 1: a library block with the run-down lock */
 #endif
+#ifndef FORGE
+#define FORGE 0			/* 1: client 1 is hostile (forger) */
+#endif
+#ifndef NFORGE
+#define NFORGE 2		/* writes the forger makes at most; 0: no bound */
+#endif
+#ifndef REUSE
+#define REUSE 0			/* 1: a new process gets client 0's row */
+#endif
+/* The process the killer may kill: the forger, or client 0. */
+#if FORGE
+#define VICTIM 1
+#else
+#define VICTIM 0
+#endif
+#define FORGED_ROW(i) (FORGE && (i) == 1)
 #ifndef BROKEN
 #define BROKEN 0
 #endif
@@ -226,6 +355,23 @@
 #define SLOT_COUNT(v) (((v) - ((v) & SLOT_ACTIVE)) / SLOT_UNIT)
 #define ROW_COUNT(d) (((d) - ((d) & 3)) / ROW_UNIT)
 #define ROW_DRAINED(d) ((d) == ROW_FLAGS)
+/* row_forged(): harvested and owing less than nothing, which no release
+ * can leave (block_release_slow refuses), only a write into the row. */
+#define ROW_FORGED(d) (((d) & ROW_HARVESTED) && ROW_COUNT(d) < 0)
+/* row_done(): the run-down waits no longer for the row (BROKEN 14: a
+ * forged row is waited for). */
+#if BROKEN == 14
+#define ROWDONE(d) ROW_DRAINED(d)
+#else
+#define ROWDONE(d) (ROW_DRAINED(d) || ROW_FORGED(d))
+#endif
+/* block_live() in block_check_drained and block_undrained (BROKEN 13:
+ * every row, lent or not). */
+#if BROKEN == 13
+#define SCANNED(r) true
+#else
+#define SCANNED(r) LIVE(r)
+#endif
 /* row_settle(): DONE on a harvested row whose count reaches zero. */
 #define ROW_SETTLE(d) (((d) & ROW_HARVESTED) && ROW_COUNT(d) == 0 -> \
     (d) | ROW_DONE : (d))
@@ -236,6 +382,15 @@
 short slot[NP * NC];		/* the at words: slot[row][cpu] */
 short pc[NP];			/* the rseq words of a row, summed */
 short drain[NP];		/* row drain words */
+/* rundownd's table of the rows lent to a live process (block_layout's
+ * live mask), in its private memory: a local of the daemon, lv, bit r
+ * for row r, which survives its restarts (rundownd keeps the owners in
+ * an object that no client can write, and a new rundownd reads them
+ * back).  All rows, and for good, in a library block (LOCKED).  The
+ * waiter has its own lv, every row: it runs only where no row is
+ * dropped (below). */
+#define ALLROWS ((1 << NP) - 1)
+#define LIVE(r) ((lv >> (r)) & 1)
 byte state;			/* ST_OPEN, generation 0 */
 #if LOCKED
 /* The robust run-down lock: who holds it.  A holder's death frees it (the
@@ -251,12 +406,18 @@ byte livehold;			/* sum of held[] over live processes */
 bool killed[NP];		/* the process is dead */
 bool reclaimed[NP];		/* and rundownd has reclaimed its row */
 bool done[NP];			/* the process released all and finished */
+#if REUSE
+bool exited[NP];		/* its proctype ended (it may be dead first) */
+bool reused;			/* row 0 went to a new process */
+#endif
 byte ndead;
 byte runs;			/* run-downs the daemon (or starter) began */
 bool gone;			/* rundownd freed the block */
-bool scanning;			/* the waiter is in block_check_drained */
+bool scanning;			/* the waiter is in its wait, or its late check */
 bool crashable;			/* rundownd is in a harvest or re-initialize */
 bool crash;			/* rundownd was killed */
+bool busy;			/* rundownd is in a handler (daemon_free) */
+bool adding;			/* between the harvest's load and fetch-add */
 byte ncrash;
 /* The kernel's side of rseq, per process (its one thread): in a section
  * that read OPEN and has not committed (SEC_IN), and marked to restart
@@ -273,7 +434,20 @@ byte sec[NP];
 
 #define ST (state & ST_MASK)
 #define PENDING (ST == ST_RUNDOWN)
-#if NP == 2
+#if FORGE
+/* The forger is quiet once reclaimed, or once it stopped writing with its
+ * row harvested and owing nothing or less (drain word 3 or less: drained,
+ * or forged; 1, owing 0 without DONE, is not written by the forger, and
+ * the harvest's DONE CAS follows its fetch-add), and no harvest is between
+ * its load of the row and its fetch-add (`adding': a HARVESTED set there
+ * makes the add carry out of the flags, and the row read unharvested).
+ * An unharvested row is not: written after the harvest, it is never
+ * harvested, and the run-down waits for it until its process is
+ * reclaimed, as for a holder. */
+#define FORGER_QUIET (reclaimed[1] || (done[1] && !adding && \
+    (drain[1] & ROW_HARVESTED) && drain[1] <= ROW_FLAGS))
+#define QUIET ((done[0] || reclaimed[0]) && FORGER_QUIET)
+#elif NP == 2
 #define QUIET ((done[0] || reclaimed[0]) && (done[1] || reclaimed[1]))
 #else
 #define QUIET ((done[0] || reclaimed[0]) && (done[1] || reclaimed[1]) && \
@@ -292,8 +466,9 @@ byte sec[NP];
  * local of every proctype that calls the inlines, true in clients). */
 #define TOUCH assert(!gone || !isclient)
 
-/* block_check_drained(b, s): scan every row, then CAS RUNDOWN -> DRAINED
- * on the word read before the scan (futex_wake_all is the word change). */
+/* block_check_drained(b, s): scan every live row, then CAS RUNDOWN ->
+ * DRAINED on the word read before the scan (futex_wake_all is the word
+ * change).  A row is done if drained, or forged. */
 inline block_check_drained()
 {
 	if
@@ -301,9 +476,10 @@ inline block_check_drained()
 	:: else ->
 		r = 0;
 		do
-		:: r < NP ->
-			if	/* rd_load(&row[r].drain) */
-			:: atomic { ROW_DRAINED(drain[r]) -> TOUCH }; r++
+		:: r < NP && !SCANNED(r) -> r++	/* not lent: not read */
+		:: r < NP && SCANNED(r) ->
+			if	/* rd_load(block_row(b, l, r)) */
+			:: atomic { ROWDONE(drain[r]) -> TOUCH }; r++
 			:: else -> break
 			fi
 		:: else ->
@@ -324,6 +500,64 @@ inline block_check_drained()
 		od;
 		r = 0
 	fi;
+	s = 0
+}
+
+/* block_end_rundown(b, s): for a caller whose scan (block_undrained,
+ * after its load of s) found every live row done, RUNDOWN -> DRAINED by
+ * one CAS on s, which fails only if the word has left s; s is the word
+ * now, either way.  No second scan (block_check_drained's), and no loop. */
+inline block_end_rundown()
+{
+	atomic {			/* rd_cas(&state, &s, DRAINED) */
+		if
+		:: state == s ->
+			state = (s & ~ST_MASK) | ST_DRAINED;
+			assert(livehold == 0)
+		:: else
+		fi;
+		s = state
+	}
+}
+
+/* block_settle(b, l, ...) (registry_settle; the same loop as
+ * block_state's, which block_completed, block_reinit and a refused
+ * block_begin_harvest begin with): while the word s reads RUNDOWN,
+ * block_undrained (one load of each live row), and if every row is done,
+ * block_end_rundown, which moves the word off s: the loop runs at most
+ * twice, whatever a process writes into its row.  BROKEN 17: the code
+ * before commit 2c9c59a, which drained with block_check_drained instead:
+ * a second scan, which gives up if a row now reads undone, and the loop
+ * runs again; a process that keeps rewriting its own row (done for the
+ * one scan, undone for the other) keeps it running. */
+inline block_settle()
+{
+	s = state;			/* rd_load */
+	do
+	:: (s & ST_MASK) != ST_RUNDOWN -> break
+	:: else ->
+		r = 0;			/* block_undrained */
+		do
+		:: r < NP && !SCANNED(r) -> r++
+		:: r < NP && SCANNED(r) ->
+			if	/* rd_load(block_row(b, l, r)) */
+			:: ROWDONE(drain[r]) -> r++
+			:: else -> break
+			fi
+		:: else -> break
+		od;
+		if
+		:: r < NP -> break	/* the watcher arms on row r */
+		:: else ->
+#if BROKEN != 17
+			block_end_rundown()
+#else
+			block_check_drained();
+			s = state	/* rd_load */
+#endif
+		fi
+	od;
+	r = 0;
 	s = 0
 }
 
@@ -429,8 +663,17 @@ inline block_release_slow()
 	:: atomic {			/* rd_cas(drain, &d, settle(d - charge)) */
 		TOUCH;
 		/* No underflow: below zero would be a double release, which
-		 * correct clients never make (the C code refuses it). */
+		 * correct clients never make (the C code refuses it).  BROKEN
+		 * 12, where the forger writes this row, refuses as the C code
+		 * does, so that the check shows what that costs. */
+#if BROKEN == 12
+		if
+		:: (d & ROW_HARVESTED) && ROW_COUNT(d - ROW_UNIT) < 0 -> break
+		:: else
+		fi;
+#else
 		assert(!(d & ROW_HARVESTED) || ROW_COUNT(d - ROW_UNIT) >= 0);
+#endif
 		if
 		:: drain[me] == d ->
 			drain[me] = ROW_SETTLE(d - ROW_UNIT);
@@ -480,9 +723,12 @@ inline block_fence()
 #endif
 }
 
-/* block_switch(b, r, c): set ACTIVE, keep the count. */
+/* block_switch(b, r, c): set ACTIVE, keep the count: one fetch-or, which
+ * no write of the row's process can make retry (BROKEN 16: the CAS loop
+ * it was, which a process rewriting an open at word keeps failing). */
 inline block_switch()
 {
+#if BROKEN == 16
 	v = SLOT(r, c);			/* rd_load */
 	do
 	:: (v & SLOT_ACTIVE) -> break
@@ -497,9 +743,35 @@ inline block_switch()
 		}
 	od;
 	v = 0
+#else
+	SLOT(r, c) = SLOT(r, c) | SLOT_ACTIVE	/* rd_fetch_or */
+#endif
 }
 
-/* block_harvest_row(b, r) */
+/* The DONE CAS of block_harvest_row: one try, which only the row's own
+ * process can make fail (a release is refused on a harvested row at
+ * zero). */
+inline block_settle_row()
+{
+	if
+	:: ROW_SETTLE(d) != d ->
+		atomic {		/* rd_cas(drain, &d, settle(d)) */
+			if
+			:: drain[r] == d -> drain[r] = d | ROW_DONE
+			:: else
+			fi
+		}
+	:: else
+	fi
+}
+
+/* block_harvest_row(b, r): switch every slot, sum, then add the sum and
+ * HARVESTED to the drain word once: LOCKED (BLOCK_F_LOCK), by a CAS loop
+ * that two harvesters may race; rundownd's (the only harvester of its
+ * blocks), by one fetch-add and, if that leaves the row harvested at
+ * zero, one CAS to set DONE, which no release can make fail (a harvested
+ * row at zero refuses them), only the row's own process (BROKEN 16: the
+ * CAS loop, as before, which that process can keep failing). */
 inline block_harvest_row()
 {
 	c = 0;
@@ -511,8 +783,11 @@ inline block_harvest_row()
 	 * ACTIVE now and nobody else writes an ACTIVE word, and after the
 	 * fence no section commits to an rseq word, so no interleaving can
 	 * tell the loads apart (this is what partial order reduction would
-	 * do, were the words local).  Without the fence (BROKEN 8, 9) a
-	 * commit can still land between this step and the CAS below. */
+	 * do, were the words local).  Only a forger writes its own row's
+	 * words meanwhile, and what the harvest makes of a forged row
+	 * matters to nothing but that row, whose every word the forger can
+	 * write anyway.  Without the fence (BROKEN 8, 9) a commit can still
+	 * land between this step and the add below. */
 	atomic {
 		sum = 0;
 		c = 0;
@@ -529,20 +804,49 @@ inline block_harvest_row()
 		sum = sum + pc[r];		/* rd_load of each */
 		c = 0
 	};
-	d = drain[r];			/* rd_load */
-	do
-	:: (d & ROW_HARVESTED) -> break
+	atomic {			/* rd_load */
+		d = drain[r];
+#if !LOCKED && BROKEN != 16
+		adding = !(d & ROW_HARVESTED)
+#endif
+	};
+	if
+	:: (d & ROW_HARVESTED)		/* once, however often this runs */
+#if LOCKED || BROKEN == 16
 	:: else ->
-		atomic {		/* rd_cas(drain, &d, settle(d + add)) */
-			if
-			:: drain[r] == d ->
-				drain[r] = ROW_SETTLE(d + sum * ROW_UNIT +
-				    ROW_HARVESTED);
-				break
-			:: else -> d = drain[r]
-			fi
+		do
+		:: (d & ROW_HARVESTED) -> break
+		:: else ->
+			atomic {	/* rd_cas(drain, &d, settle(d + add)) */
+				if
+				:: drain[r] == d ->
+					drain[r] = ROW_SETTLE(d + sum *
+					    ROW_UNIT + ROW_HARVESTED);
+					d = drain[r];
+					break
+				:: else -> d = drain[r]
+				fi
+			}
+		od
+#else
+	:: else ->
+		atomic {		/* d = rd_fetch_add(drain, add) + add */
+			drain[r] = drain[r] + sum * ROW_UNIT + ROW_HARVESTED;
+			d = drain[r];
+			adding = false
 		}
-	od;
+#if BROKEN == 18
+		;
+		block_settle_row()
+#endif
+#endif
+	fi;
+#if BROKEN != 18
+	/* Harvested at zero, by this harvest or by a rundownd killed
+	 * between its fetch-add and this CAS: DONE. */
+	block_settle_row();
+#endif
+	/* futex_wake_all if done: a system call */
 	sum = 0;
 	d = 0
 }
@@ -553,19 +857,22 @@ inline harvest_all()
 	block_fence();
 	r = 0;
 	do
-	:: r < NP -> block_harvest_row(); r++
+	:: r < NP && LIVE(r) -> block_harvest_row(); r++
+	:: r < NP && !LIVE(r) -> r++
 	:: else -> break
 	od;
 	block_check_drained()
 }
 
 /* block_reset(b, s): clear HARVESTED (keep the residue), zero the ACTIVE
- * at words and every rseq word, open the next generation. */
+ * at words and every rseq word of every live row, open the next
+ * generation. */
 inline block_reset()
 {
 	r = 0;
 	do
-	:: r < NP ->
+	:: r < NP && !LIVE(r) -> r++
+	:: r < NP && LIVE(r) ->
 		atomic {		/* rd_fetch_and(drain, ~FLAGS) */
 #if BROKEN == 3
 			drain[r] = 0	/* BROKEN 3: the residue is lost */
@@ -578,7 +885,8 @@ inline block_reset()
 	od;
 	r = 0;
 	do
-	:: r < NP ->
+	:: r < NP && !LIVE(r) -> r++
+	:: r < NP && LIVE(r) ->
 		c = 0;
 		do
 		:: c < NC ->
@@ -622,7 +930,8 @@ inline block_recover()
 		/* BROKEN 9: trusts the dead party's fence */
 		r = 0;
 		do
-		:: r < NP -> block_harvest_row(); r++
+		:: r < NP && LIVE(r) -> block_harvest_row(); r++
+		:: r < NP && !LIVE(r) -> r++
 		:: else -> break
 		od;
 		block_check_drained()
@@ -647,7 +956,8 @@ inline block_lock(who)
 	if
 	:: (s & ST_MASK) == ST_RUNDOWN ->
 		do
-		:: r < NP && (drain[r] & ROW_HARVESTED) -> r++
+		:: r < NP && (!LIVE(r) || (drain[r] & ROW_HARVESTED)) ->
+			r++
 		:: else -> break
 		od
 	:: else -> r = NP
@@ -754,47 +1064,70 @@ inline block_reinit()
 #endif
 }
 
-/* block_reclaim_row(b, p): p's process is dead, so only the daemon
- * writes the row. */
-inline block_reclaim_row()
+/* registry_reclaim(blk, p) (registry_holder_exited, or registry_adopt_one
+ * for a process found gone): p's process is dead (or detached).  The row
+ * is dropped, not settled: registry_release_row reads what it held for
+ * the log (nobody writes the row any more), takes it out of the live
+ * table and unmaps it; then registry_settle's block_settle, since a
+ * run-down may have waited only for this row.  The row's words stay as
+ * they were, and nothing reads them again (BROKEN 13 does). */
+inline block_drop_row()
 {
-	d = drain[p];			/* rd_load */
 	/* block_row_held: loads of a row nobody else writes, one step here;
-	 * what it returns is what the process held when it died. */
+	 * what it returns is what the process held when it died (a forger's
+	 * row says what it last wrote: checked for honest rows only).
+	 * Never in a reset: the daemon is one thread, and a new rundownd
+	 * reclaims only after block_recover has finished the reset that its
+	 * predecessor left half done (in a half-done reset, row_total counts
+	 * the last generation's at and rseq words again, as BROKEN 19
+	 * shows). */
 #ifndef NOROWCHECK
 	atomic {
 		r = p;
-		assert(ROW_TOTAL(r) == held[p]);
+		assert(FORGED_ROW(p) || ROW_TOTAL(r) == held[p]);
 		r = 0
 	};
 #endif
-	if
-	:: (d & ROW_HARVESTED) ->
-#if BROKEN == 4
-		skip;			/* BROKEN 4: the debt is not settled */
-#else
-		drain[p] = ROW_FLAGS;	/* rd_store */
+	atomic {	/* the live table; registry_release_row's ghosts */
+#if BROKEN != 4			/* BROKEN 4: the row stays live */
+		lv = lv & ~(1 << p);
 #endif
-		s = state;		/* rd_load */
-		block_check_drained()
-	:: else ->
-		c = 0;
-		do
-		:: c < NC ->
-			SLOT(p, c) = 0;		/* rd_store */
-			c++
-		:: else -> break
-		od;
-		c = 0;
-		pc[p] = 0;		/* rd_store of each */
-		drain[p] = 0		/* rd_store */
-	fi;
-	d = 0;
-	atomic {			/* registry_release_row: row is free */
 		held[p] = 0;
 		reclaimed[p] = true
-	}
+	};
+	block_settle()			/* registry_settle */
 }
+
+#if REUSE
+/* registry_attach -> block_row_format(row, l, w), for row p lent to a new
+ * process: all zero if the state word w read open, so that acquires
+ * succeed; else drained (ACTIVE at words, rseq words 0, drain word
+ * ROW_FLAGS), as if harvested with the rest, so that acquires fail and
+ * the run-down does not wait for it (BROKEN 15: zero whatever w reads).
+ * Then the row is live.  One step: the process maps the row only once
+ * the daemon, alone on its thread, has written it and replied. */
+inline block_row_format()
+{
+	s = state;			/* rd_load */
+	if
+#if BROKEN == 15
+	:: true ->
+#else
+	:: (s & ST_MASK) == ST_OPEN ->
+#endif
+		SLOT(p, 0) = 0;
+		SLOT(p, 1) = 0;
+		drain[p] = 0
+	:: else ->
+		SLOT(p, 0) = SLOT_ACTIVE;
+		SLOT(p, 1) = SLOT_ACTIVE;
+		drain[p] = ROW_FLAGS
+	fi;
+	pc[p] = 0;
+	lv = lv | (1 << p);
+	s = 0
+}
+#endif
 
 /* ---- processes -------------------------------------------------------- */
 
@@ -803,6 +1136,9 @@ proctype client(byte me)
 	short v, d;
 	byte c, r, s, ops;
 	bool ok, isclient = true;
+#if BROKEN == 7
+	byte lv = ALLROWS;	/* the rows it scans: all, as it once mapped */
+#endif
 
 	{
 		do
@@ -840,18 +1176,73 @@ proctype client(byte me)
 		od;
 		done[me] = true
 	} unless { killed[me] }
+#if REUSE
+	;
+	exited[me] = true		/* the row can go to a new process */
+#endif
 }
 
+#if FORGE
+/* A hostile process on row 1 (FORGE).  It calls no library function but
+ * writes its own row, which it maps read-write: any word, at any step,
+ * NFORGE times at most (NFORGE 0: as often as it likes); then it stops
+ * (done[1]), if ever.  It cannot write the
+ * header or another row, which it does not map (BROKEN 12: it writes
+ * client 0's row as well, as when every process mapped every row).  The
+ * values: 0 (a fresh row); ROW_FLAGS (drained); harvested owing -1
+ * (forged, what row_forged() catches); harvested owing 3 (a holder: the
+ * run-down waits for it until it dies and is reclaimed); an ACTIVE at
+ * word counting 1; an open at word counting 1 (it reopens a switched
+ * slot, block_reset leaves it); an rseq word of -3 (the harvest's sum
+ * goes below zero, and the row reads forged); NFORGE 0, an open at word
+ * counting 0 too (with the one counting 1, in turn, it kept the CAS loop
+ * that block_switch was retrying: BROKEN 16). */
+proctype forger(byte me)
+{
+	byte n, t = me;
+
+	{
+		do
+#if NFORGE > 0
+		:: n < NFORGE ->
+			n++;
+#else
+		:: true ->		/* NFORGE 0: without bound */
+#endif
+#if BROKEN == 12
+			if :: t = 0 :: t = me fi;
+#endif
+			if
+			:: drain[t] = 0
+			:: drain[t] = ROW_FLAGS
+			:: drain[t] = -ROW_UNIT + ROW_HARVESTED
+			:: drain[t] = 3 * ROW_UNIT + ROW_HARVESTED
+			:: SLOT(t, 0) = SLOT_UNIT + SLOT_ACTIVE
+			:: SLOT(t, 0) = SLOT_UNIT
+#if NFORGE == 0
+			:: SLOT(t, 0) = 0
+#endif
+			:: pc[t] = -3
+			fi;
+			t = me
+		:: break
+		od;
+		done[me] = true
+	} unless { killed[me] }
+}
+#endif
+
 /* SIGKILL at any step of client 0 (the rows are alike, so one death is
- * as good as any; MAXDEAD 0 turns it off). */
+ * as good as any), or FORGE of the forger, stopped or not (client 0 is
+ * honest and lives on); MAXDEAD 0 turns it off. */
 active proctype killer()
 {
 end:
 	atomic {
-		ndead < MAXDEAD && !done[0] ->
-		killed[0] = true;
-		sec[0] = SEC_OUT;
-		livehold = livehold - held[0];
+		ndead < MAXDEAD && (FORGE || !done[VICTIM]) ->
+		killed[VICTIM] = true;
+		sec[VICTIM] = SEC_OUT;
+		livehold = livehold - held[VICTIM];
 		ndead++
 	}
 }
@@ -872,13 +1263,18 @@ end:
 active proctype daemon()
 {
 	short v, d, sum;
-	byte c, r, s, p, resets;
-	bool won, isclient;
+	byte c, r, s, p, resets, lv = ALLROWS;
+	bool won, isclient, lost;
 
 	atomic {
 		p = 0;
 		do
+#if FORGE
+		:: p < NP && FORGED_ROW(p) -> run forger(p); p++
+		:: p < NP && !FORGED_ROW(p) -> run client(p); p++
+#else
 		:: p < NP -> run client(p); p++
+#endif
 		:: else -> break
 		od;
 		p = 0
@@ -888,34 +1284,79 @@ restart:
 	{
 #if !LOCKED
 		if
-		:: ncrash > 0 ->	/* registry_adopt_one */
-			block_recover()
+		:: atomic { ncrash > 0 -> busy = true };
+			/* registry_adopt_one: every recorded row mapped and
+			 * live again (lv, the rows of processes gone
+			 * included), and each owner looked up
+			 * (registry_adopt_row: `lost', the C's gone[], if its
+			 * process is dead); then block_recover, with every
+			 * recorded row live; then the rows of the processes
+			 * gone reclaimed (registry_reclaim: block_drop_row).
+			 * A process that dies after its look-up is watched,
+			 * and reclaimed by the loop below.  BROKEN 19: the
+			 * order before commit 2c9c59a, the rows of the
+			 * processes gone reclaimed before block_recover. */
+			lost = killed[VICTIM] && !reclaimed[VICTIM];
+#if BROKEN == 19
+			if
+			:: lost -> lost = false; p = VICTIM;
+				block_drop_row();
+				p = 0
+			:: else
+			fi;
+#endif
+			block_recover();
+			if
+			:: lost -> lost = false; p = VICTIM;
+				block_drop_row();
+				p = 0
+			:: else
+			fi;
+			busy = false
 		:: else
 		fi;
 #endif
 #endif
 end:
 		do
-		:: runs < MAXRUN ->		/* registry_wait */
-			runs++;
+		:: atomic { runs < MAXRUN ->	/* registry_wait */
+			runs++; busy = true };
 			block_start();
-			CRASHABLE(false)
-		:: ST == ST_DRAINED ->		/* PROTO_COMPLETED */
-			block_completed()
-		:: resets < MAXRUN - 1 && !gone &&
+			CRASHABLE(false);
+			busy = false
+		:: atomic { ST == ST_DRAINED -> busy = true };
+			block_completed();	/* PROTO_COMPLETED */
+			busy = false
+		:: atomic { resets < MAXRUN - 1 && !gone &&
 		    (ST == ST_DRAINED || ST == ST_COMPLETED) ->
-			resets++;		/* PROTO_REINIT */
+			resets++; busy = true };	/* PROTO_REINIT */
 			block_reinit();
-			CRASHABLE(false)
+			CRASHABLE(false);
+			busy = false
 #if !LOCKED
-		:: atomic { killed[0] && !reclaimed[0] -> p = 0 };
+		:: atomic { killed[VICTIM] && !reclaimed[VICTIM] ->
+			p = VICTIM; busy = true };
 			/* registry_holder_exited -> registry_reclaim */
-			block_reclaim_row();
-			p = 0
+			block_drop_row();
+			p = 0;
+			busy = false
 #endif
-		:: ST == ST_RUNDOWN ->		/* registry_settle */
-			s = state;		/* rd_load */
-			block_check_drained()
+#if REUSE
+		:: atomic {	/* PROTO_ATTACH: a new process, on row 0 */
+			!gone && !reused && reclaimed[0] && exited[0] ->
+			p = 0;
+			block_row_format();
+			reused = true;		/* ghosts: a new process */
+			killed[0] = false;
+			reclaimed[0] = false;
+			done[0] = false;
+			exited[0] = false;
+			run client(0)
+		   }
+#endif
+		:: atomic { ST == ST_RUNDOWN -> busy = true };
+			block_settle();		/* registry_settle */
+			busy = false
 		:: atomic {			/* PROTO_FREE: the block goes */
 			!gone && !scanning && runs == MAXRUN &&
 			(ST == ST_DRAINED || ST == ST_COMPLETED) ->
@@ -924,9 +1365,11 @@ end:
 		od
 #if MAXCRASH > 0
 	} unless {
-		atomic {	/* a new rundownd: nothing in its locals */
+		atomic {	/* a new rundownd: nothing in its locals
+				 * but lv, read back from the owners' object */
 			crash ->
-			crash = false; crashable = false;
+			crash = false; crashable = false; busy = false;
+			adding = false;
 			v = 0; d = 0; sum = 0; c = 0; r = 0; s = 0; p = 0;
 			won = false;
 #if LOCKED
@@ -946,26 +1389,38 @@ end:
 }
 
 /* A second party on the waiting side, concurrent with the daemon: a
- * thread of the owner in block_wait (private blocks have several such
- * waiters) scanning the rows and ending the run-down, WAITSCANS times.
- * Its scan may be late, the run-down it read long ended and a new one
- * begun, which the generation in block_check_drained's CAS is for.  Off
- * (0) but in the reinit and lock configurations of check-model.sh, where
- * a late scan can matter, or where it finishes a dead starter's work:
- * it multiplies the states.
+ * thread of the owner in block_wait (a library block may have several
+ * such waiters) scanning the rows and ending the run-down, WAITSCANS
+ * times.  Its scan may be late, the run-down it read long ended and a new
+ * one begun, which the generation in the drain CAS is for.  A shared
+ * block's clients no longer scan (they map no row but their own, and the
+ * header read-only, and ask rundownd to wait), so without LOCKED it
+ * stands for a late check by any party: a scan and the CAS on a word read
+ * before it, as block_check_drained makes them (harvest_all's), and as
+ * block_wait does when its sleep times out (block_undrained, then
+ * block_end_rundown on the word read before the sleep).  Off (0) but in
+ * the reinit and lock configurations of check-model.sh, where a late scan
+ * can matter, or where it finishes a dead starter's work: it multiplies
+ * the states.
+ * It takes every row as live (its lv), which holds where no process dies,
+ * is reused or forges.
  *
  * LOCKED: the whole block_wait from a RUNDOWN word on: block_settle_lock
  * (block_busy: RUNDOWN with a row not harvested; then block_lock, which
  * recovers, and the unlock), then the loop that sleeps on the first
- * undrained row's futex (until its word changes) and ends the run-down
- * once every row is drained; then the owner may free the block. */
+ * undrained row's futex (until its word changes) and, once a scan finds
+ * every row done, ends the run-down with block_end_rundown; then the
+ * owner may free the block. */
 #ifndef WAITSCANS
 #define WAITSCANS 0
+#endif
+#if WAITSCANS > 0 && (MAXDEAD > 0 || REUSE || FORGE)
+#error "the waiter takes every row as live: no deaths, reuse or forger"
 #endif
 active proctype waiter()
 {
 	short v, d, sum, dv;
-	byte c, r, s, w, n;
+	byte c, r, s, w, n, lv = ALLROWS;
 	bool isclient;
 
 end:
@@ -979,7 +1434,8 @@ end:
 		:: (s & ST_MASK) == ST_RUNDOWN ->
 			r = 0;
 			do
-			:: r < NP && (drain[r] & ROW_HARVESTED) -> r++
+			:: r < NP &&
+			    (!LIVE(r) || (drain[r] & ROW_HARVESTED)) -> r++
 			:: else -> break
 			od;
 			if
@@ -997,21 +1453,28 @@ end:
 			r = 0;	/* block_undrained */
 			do
 			:: r == NP -> break
-			:: else ->
+			:: r < NP && !SCANNED(r) -> r++
+			:: r < NP && SCANNED(r) ->
 				dv = drain[r];	/* rd_load */
 				if
-				:: ROW_DRAINED(dv) -> r++
+				:: ROWDONE(dv) -> r++
 				:: else -> break
 				fi
 			od;
 			if
-			:: r == NP -> block_check_drained()
+			:: r == NP -> r = 0; dv = 0;
+#if BROKEN == 17
+				block_check_drained();
+				s = state	/* rd_load */
+#else
+				block_end_rundown()	/* s: the word now */
+#endif
 			:: else ->	/* futex_wait(row r, dv) */
 				(drain[r] != dv);
-				r = 0
-			fi;
-			dv = 0;
-			s = state		/* rd_load */
+				r = 0;
+				dv = 0;
+				s = state	/* rd_load */
+			fi
 		od;
 		s = 0;
 		w = 0;
@@ -1037,8 +1500,10 @@ end:
 #define ROW_OK(i) true
 #define HARV_OK(i) true
 #else
-#define ROW_OK(i) (killed[i] || ST == ST_RESETTING || ROW_TOTAL(i) == held[i])
-#define HARV_OK(i) (!(drain[i] & ROW_HARVESTED) || ROW_COUNT(drain[i]) >= 0)
+#define ROW_OK(i) (killed[i] || FORGED_ROW(i) || ST == ST_RESETTING || \
+    ROW_TOTAL(i) == held[i])
+#define HARV_OK(i) (FORGED_ROW(i) || !(drain[i] & ROW_HARVESTED) || \
+    ROW_COUNT(drain[i]) >= 0)
 #endif
 #if NP == 2
 #define ROWS_OK (ROW_OK(0) && ROW_OK(1))
@@ -1068,3 +1533,4 @@ end:
  * pan compiled with -DNOCLAIM for the safety check. */
 ltl quiet_drains { [] ((PENDING && QUIET) -> <> !PENDING) }
 ltl rundown_ends { [] (PENDING -> <> !PENDING) }
+ltl daemon_free { [] (busy -> <> !busy) }
