@@ -35,6 +35,8 @@
 #define DEFAULT_MAX_USER_CONNS 256u
 #define DEFAULT_PROC_ROWS 1u	/* rows of one block per process */
 #define DEFAULT_USER_ROWS 1024u	/* rows of one user in all blocks */
+#define DEFAULT_USER_OUT_MIB 16u	/* replies queued for one user */
+#define DEFAULT_USER_OUT_FDS 64u	/* descriptors in them */
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
 #define DEFAULT_MAX_CONN_WAITS 64u
 #define DEFAULT_MAX_USER_WAITS 1024u
@@ -55,6 +57,8 @@ static struct config cfg = {
 	.max_uid_rows = 0,		/* half of each block's rows */
 	.max_user_blocks = 0,		/* a quarter of -B */
 	.max_user_rows = DEFAULT_USER_ROWS,
+	.max_user_out = (size_t)DEFAULT_USER_OUT_MIB << 20,
+	.max_user_out_fds = DEFAULT_USER_OUT_FDS,
 };
 static struct event_base *base;
 
@@ -71,7 +75,8 @@ usage(FILE *f)
 	    "usage: rundownd [-dhVv] [-S socket-path] [-r rows] [-R max-rows]\n"
 	    "                [-B max-blocks] [-b max-user-blocks] [-C max-conns]\n"
 	    "                [-U max-user-conns] [-P proc-rows] [-Q user-rows]\n"
-	    "                [-k max-user-rows] [-t timeout]\n"
+	    "                [-k max-user-rows] [-M max-user-queued]\n"
+	    "                [-F max-user-fds] [-t timeout]\n"
 	    "                [-w max-conn-waits] [-W max-user-waits]\n"
 	    "                [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
@@ -91,6 +96,11 @@ usage(FILE *f)
 	    "                 owner may hold (half the block's rows)\n"
 	    "  -k max-user-rows\n"
 	    "                 most rows one user holds in all blocks (%u)\n"
+	    "  -M max-user-queued\n"
+	    "                 MiB of replies one user's connections may\n"
+	    "                 leave unread (%u)\n"
+	    "  -F max-user-fds\n"
+	    "                 descriptors in them (%u)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -w max-conn-waits\n"
@@ -104,7 +114,8 @@ usage(FILE *f)
 	    DEFAULT_ROWS, PROTO_MAX_ENTRIES, PROTO_MAX_ENTRIES,
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
 	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_PROC_ROWS,
-	    DEFAULT_USER_ROWS, DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
+	    DEFAULT_USER_ROWS, DEFAULT_USER_OUT_MIB, DEFAULT_USER_OUT_FDS,
+	    DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
 	    DEFAULT_MAX_USER_WAITS);
 }
 
@@ -276,7 +287,7 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd, activated;
 
-	while ((ch = getopt_long(argc, argv, "B:b:C:dg:hk:P:Q:R:r:S:t:U:u:VvW:w:",
+	while ((ch = getopt_long(argc, argv, "B:b:C:dF:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
@@ -294,6 +305,10 @@ main(int argc, char **argv)
 		case 'd':
 			cfg.foreground = 1;
 			break;
+		case 'F':
+			cfg.max_user_out_fds = parse_count(optarg, MAX_CONNS,
+			    "max-user-fds");
+			break;
 		case 'g':
 			allow_group(optarg);
 			break;
@@ -304,6 +319,10 @@ main(int argc, char **argv)
 			cfg.max_user_rows = parse_count(optarg,
 			    PROTO_MAX_ENTRIES * PROTO_MAX_ENTRIES,
 			    "max-user-rows");
+			break;
+		case 'M':
+			cfg.max_user_out = (size_t)parse_count(optarg, 4096,
+			    "max-user-queued") << 20;
 			break;
 		case 'P':
 			cfg.max_proc_rows = parse_count(optarg,

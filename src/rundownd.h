@@ -68,6 +68,9 @@ struct config {
 	uint32_t max_user_blocks;	/* blocks one uid owns; 0: a quarter
 					 * of max_blocks */
 	uint32_t max_user_rows;		/* rows one uid holds in all blocks */
+	size_t max_user_out;		/* bytes of replies queued for one
+					 * uid's connections */
+	uint32_t max_user_out_fds;	/* descriptors in them */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

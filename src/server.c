@@ -76,8 +76,19 @@ struct outmsg {
 	unsigned char data[];
 };
 
+/* What one uid's connections hold queued, so that many connections of a
+ * user cannot hold together what one may not. */
+struct uout {
+	LIST_ENTRY(uout) entry;
+	uid_t uid;
+	unsigned conns;
+	size_t bytes;		/* of queued replies, not yet sent */
+	unsigned fds;		/* descriptors in them */
+};
+
 struct conn {
 	LIST_ENTRY(conn) entry;
+	struct uout *uo;	/* its uid's */
 	int fd;
 	pid_t pid;
 	uint64_t start;		/* the peer's start time, or 0 if unknown */
@@ -101,6 +112,7 @@ struct conn {
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+static LIST_HEAD(, uout) uouts = LIST_HEAD_INITIALIZER(uouts);
 static int listen_fd = -1;
 static struct event *listen_ev;
 static struct event *backoff_ev;
@@ -488,6 +500,35 @@ server_listen(const struct config *c, int fd)
 
 /* ---- connections ------------------------------------------------------ */
 
+/* The record of uid's queued replies, made on its first connection; NULL
+ * if out of memory.  server_uout_put() drops the connection's share. */
+static struct uout *
+server_uout(uid_t uid)
+{
+	struct uout *u;
+
+	LIST_FOREACH(u, &uouts, entry)
+		if (u->uid == uid)
+			break;
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return NULL;
+		u->uid = uid;
+		LIST_INSERT_HEAD(&uouts, u, entry);
+	}
+	u->conns++;
+	return u;
+}
+
+static void
+server_uout_put(struct uout *u)
+{
+	if (--u->conns == 0) {
+		LIST_REMOVE(u, entry);
+		free(u);
+	}
+}
+
 static void
 server_outmsg_free(struct outmsg *m)
 {
@@ -570,6 +611,9 @@ server_conn_free(struct conn *c)
 
 	closed_cb(c, cb_arg);
 	untrimmed += c->outbytes;
+	c->uo->bytes -= c->outbytes;
+	c->uo->fds -= c->outfds;
+	server_uout_put(c->uo);
 	while ((m = STAILQ_FIRST(&c->out)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->out, entry);
 		server_outmsg_free(m);
@@ -699,9 +743,11 @@ server_flush(struct conn *c)
 		}
 		m->off += (size_t)n;
 		c->outbytes -= (size_t)n;
+		c->uo->bytes -= (size_t)n;
 		if (m->off == m->len) {
 			STAILQ_REMOVE_HEAD(&c->out, entry);
 			c->outfds -= (unsigned)m->nfds;
+			c->uo->fds -= (unsigned)m->nfds;
 			server_outmsg_free(m);
 		}
 	}
@@ -734,6 +780,18 @@ server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
 		server_close(c);
 		return;
 	}
+	/* Root's and the daemon's own are not capped: the caps keep each
+	 * other user to a share. */
+	if (c->uid != 0 && c->uid != geteuid() &&
+	    (c->uo->bytes + PROTO_HDR_SIZE + len > cfg->max_user_out ||
+	    c->uo->fds + (unsigned)nfds > cfg->max_user_out_fds)) {
+		log_peer_warnx("pid %ld uid %lu: its user's connections do not "
+		    "read their replies (-M, -F); disconnected", (long)c->pid,
+		    (unsigned long)c->uid);
+		c->dead = true;
+		server_close(c);
+		return;
+	}
 	if ((m = malloc(sizeof(*m) + PROTO_HDR_SIZE + len)) == NULL) {
 		log_peer_warnx("pid %ld: out of memory for a reply; disconnected",
 		    (long)c->pid);
@@ -760,6 +818,8 @@ server_reply_fds(struct conn *c, uint16_t type, uint32_t id,
 	}
 	c->outbytes += m->len;
 	c->outfds += (unsigned)m->nfds;
+	c->uo->bytes += m->len;
+	c->uo->fds += (unsigned)m->nfds;
 	STAILQ_INSERT_TAIL(&c->out, m, entry);
 	if (STAILQ_FIRST(&c->out) == m)
 		server_flush(c);
@@ -1109,8 +1169,9 @@ server_accept_one(int fd)
 	    c);
 	c->cev = event_new(base, -1, 0, server_conn_closed, c);
 	c->tev = evtimer_new(base, server_timeout, c);
+	c->uo = server_uout(c->uid);
 	if (c->rev == NULL || c->wev == NULL || c->cev == NULL ||
-	    c->tev == NULL) {
+	    c->tev == NULL || c->uo == NULL) {
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)
@@ -1119,6 +1180,8 @@ server_accept_one(int fd)
 			event_free(c->cev);
 		if (c->tev != NULL)
 			event_free(c->tev);
+		if (c->uo != NULL)
+			server_uout_put(c->uo);
 		close(cfd);
 		free(c);
 		return true;

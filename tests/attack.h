@@ -40,6 +40,7 @@ TCase *attack_shm_tcase(void);
 
 /* attack_fds.c: descriptors sent to the daemon whose close would wait. */
 TCase *attack_fds_tcase(void);
+TCase *attack_fds_user_tcase(void);
 
 /* attack_logs.c: log lines that peers cause, as many as they like. */
 TCase *attack_logs_tcase(void);

@@ -362,6 +362,58 @@ START_TEST(test_unread_memory)
 }
 END_TEST
 
+/*
+ * Many connections of one user, each under its own cap, that together
+ * leave more replies unread than the user may (-M 1: 1 MiB here): the
+ * daemon disconnects them, and root is served meanwhile.
+ */
+START_TEST(test_user_unread)
+{
+	struct rundown_block_info info;
+	int out[2], hold[2], fd[8], k, i, st;
+	gid_t gid = 47399;
+	pid_t pid;
+	char c = 0;
+
+	ck_assert_int_eq(rundown_ctl_create_mode(td.conn, 1, 2, 0644), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		close(hold[1]);
+		if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+		    setresuid(47399, 47399, 47399) != 0)
+			_exit(10);
+		for (k = 0; k < 8; k++)
+			fd[k] = td_raw_connect();
+		/* 3000 status replies of some 90 bytes: 270 KB each, under
+		 * the 1 MiB of one connection, 2 MB for the eight. */
+		for (i = 0; i < 3000; i++)
+			for (k = 0; k < 8; k++)
+				if (fd[k] >= 0 && !af_request(fd[k],
+				    PROTO_STATUS, (uint32_t)i + 1, 1)) {
+					close(fd[k]);
+					fd[k] = -1;
+				}
+		if (write(out[1], &c, 1) != 1)
+			_exit(11);
+		(void)read(hold[0], &c, 1);
+		_exit(0);
+	}
+	close(hold[0]);
+	td_read_all(out[0], &c, 1, "the user's flood", NULL);
+	td_await_log(0, "its user's connections do not read their replies",
+	    1);
+	td_status(1, &info, NULL, 0);
+	ck_assert_uint_eq(info.rows, 2);
+	close(hold[1]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(st, 0);
+	close(out[0]);
+	close(out[1]);
+}
+END_TEST
+
 /* -u lets another user in, so the socket is open to all (0666) and the
  * daemon itself must refuse the rest. */
 static void
@@ -382,5 +434,24 @@ attack_fds_tcase(void)
 	tcase_add_test(tc, test_linger_refused);
 	tcase_add_test(tc, test_attach_replies_unread);
 	tcase_add_test(tc, test_unread_memory);
+	return tc;
+}
+
+static void
+af_setup_user(void)
+{
+	static const char *const extra[] = { "-u", "47399", "-M", "1",
+	    NULL };
+
+	td_setup(0711, extra);
+}
+
+TCase *
+attack_fds_user_tcase(void)
+{
+	TCase *tc = tcase_create("fds-user");
+
+	tcase_add_checked_fixture(tc, af_setup_user, td_teardown);
+	tcase_add_test(tc, test_user_unread);
 	return tc;
 }

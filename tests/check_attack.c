@@ -35,6 +35,7 @@ attack_suite(void)
 	attack_add(s, attack_paths_tcase());
 	attack_add(s, attack_shm_tcase());
 	attack_add(s, attack_fds_tcase());
+	attack_add(s, attack_fds_user_tcase());
 	attack_add(s, attack_logs_tcase());
 	attack_add(s, attack_logs_verbose_tcase());
 	return s;
