@@ -64,6 +64,17 @@ aq_results(int fd, int32_t *r, unsigned n)
 	td_read_all(fd, r, n * sizeof(*r), "the user's results", NULL);
 }
 
+/* Lets the child go, and its pipes. */
+static void
+aq_finish(pid_t pid, const int *out, const int *hold)
+{
+	close(hold[1]);
+	test_reap_ok(pid);
+	close(hold[0]);
+	close(out[0]);
+	close(out[1]);
+}
+
 /* A user creates blocks until refused: -b of them, then EDQUOT; root
  * still creates every block the daemon has left. */
 START_TEST(test_user_blocks)
@@ -91,11 +102,7 @@ START_TEST(test_user_blocks)
 	/* The daemon's own limit, for root too. */
 	ck_assert_int_eq(rundown_ctl_create(td.conn, RUNDOWN_TAG('R', 'b',
 	    'k', 'x'), 2), -ENOSPC);
-	close(hold[1]);
-	test_reap_ok(pid);
-	close(hold[0]);
-	close(out[0]);
-	close(out[1]);
+	aq_finish(pid, out, hold);
 }
 END_TEST
 
@@ -126,11 +133,7 @@ START_TEST(test_user_rows)
 	ck_assert_int_eq(rundown_attach_at(td.sock, tags[AQ_ROWS], 0, &ref),
 	    0);
 	ck_assert_int_eq(rundown_detach(ref), 0);
-	close(hold[1]);
-	test_reap_ok(pid);
-	close(hold[0]);
-	close(out[0]);
-	close(out[1]);
+	aq_finish(pid, out, hold);
 }
 END_TEST
 
