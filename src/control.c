@@ -247,20 +247,17 @@ _Static_assert(sizeof(struct proto_count) + PROTO_MAX_ENTRIES *
     sizeof(struct proto_info) <= PROTO_MAX_FRAME - PROTO_HDR_SIZE,
     "a LIST reply must fit a frame");
 
-/* Handles one request (control_dispatch). */
+/* Handles one request (control_dispatch) about blk, the block its tag
+ * names (NULL: none, or a LIST). */
 static void
 control_handle(struct conn *c, const struct proto_hdr *h,
-    const struct proto_req *req, void *arg)
+    const struct proto_req *req, struct shm_block *blk)
 {
 	struct proto_attached a;
 	struct proto_ok ok = { 0 };
-	struct shm_block *blk = NULL;
 	char who[64];
 	int r, fds[2];
 
-	(void)arg;
-	if (h->type != PROTO_LIST)
-		blk = registry_find(req->tag);
 	if (blk == NULL && h->type != PROTO_LIST && h->type != PROTO_CREATE &&
 	    h->type != PROTO_ATTACH) {
 		server_error(c, h->id, ENOENT);
@@ -366,10 +363,13 @@ unsigned
 control_dispatch(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req, void *arg)
 {
-	unsigned cost = control_cost(h->type, h->type != PROTO_LIST ?
-	    registry_find(req->tag) : NULL);
+	struct shm_block *blk = h->type != PROTO_LIST ?
+	    registry_find(req->tag) : NULL;
+	/* Read before the request is handled, which may free the block. */
+	unsigned cost = control_cost(h->type, blk);
 
-	control_handle(c, h, req, arg);
+	(void)arg;
+	control_handle(c, h, req, blk);
 	return cost;
 }
 

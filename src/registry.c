@@ -498,16 +498,24 @@ registry_open(const char *name, int flags)
 	return fd;
 }
 
+/* True if fd is an object of the daemon's alone (its own, 0600 or less),
+ * with its status in *st: anything else is never trusted. */
+static bool
+registry_own(int fd, struct stat *st)
+{
+	return fstat(fd, st) == 0 && st->st_uid == geteuid() &&
+	    (st->st_mode & 077) == 0 && S_ISREG(st->st_mode);
+}
+
 /* Reads an object found at start-up, which must be the daemon's alone
- * and size bytes long: 0, or -EPERM (somebody else's, or readable by
- * others: never trusted) or -EBADMSG (short). */
+ * and size bytes long: 0, or -EPERM (registry_own() says no) or -EBADMSG
+ * (short). */
 static int
 registry_read_own(int fd, void *buf, size_t size, off_t off)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || !S_ISREG(st.st_mode))
+	if (!registry_own(fd, &st))
 		return -EPERM;
 	if (pread(fd, buf, size, off) != (ssize_t)size)
 		return -EBADMSG;
@@ -904,8 +912,7 @@ registry_adopt_row(struct shm_block *blk, uint32_t r,
 	}
 	/* Its own object, as the daemon made it (a client may have cut it
 	 * short: the length again, what was cut off reads zeros). */
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || (st.st_size != (off_t)
+	if (!registry_own(fd, &st) || (st.st_size != (off_t)
 	    blk->lay.row_stride && ftruncate(fd, (off_t)blk->lay.row_stride)
 	    != 0) || registry_map_row(blk, r, fd) != 0) {
 		/* Not a row of ours any more: nothing in it counts. */
