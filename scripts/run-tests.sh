@@ -24,6 +24,11 @@ check() {
 			grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
 			    cat "$f" >&2
 		done
+		# Last, on standard output, where a tail of it still shows
+		# them: the failing cases, one line each.
+		step "failing cases: $name"
+		grep -h -E ':[FE]:|timed? ?out|Timeout' \
+		    "$top/_build/$name"/tests/*.log 2>/dev/null | tail -20 || :
 		exit 1
 	fi
 	for f in "$top/_build/$name"/tests/check_*.log; do
