@@ -434,11 +434,10 @@ block_state(struct rundown_block *b, const struct block_layout *l)
  * the fence included (the starter may have died before its fence ended).
  */
 static void
-harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
+harvest_rows(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 {
 	uint32_t r;
 
-	block_fence(l);
 	/*
 	 * Row by row: a protection is acquired and released in one process,
 	 * hence one row, so rows drain independently.  Until an atomic slot
@@ -449,6 +448,13 @@ harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 		if (block_live(l, r))
 			block_harvest_row(b, l, r);
 	block_check_drained(b, l, s);
+}
+
+static void
+harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
+{
+	block_fence(l);
+	harvest_rows(b, l, s);
 }
 
 /*
@@ -861,6 +867,30 @@ block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
 	harvest_all(b, l, *word);
 	block_unlock(b, locked);
 	return 0;
+}
+
+int
+block_begin_unfenced(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word)
+{
+	if ((rd_load(&b->state, RD_ACQUIRE) & ST_MASK) != ST_OPEN ||
+	    block_begin(b, word) != 0) {
+		*word = block_state(b, l);
+		return -EALREADY;
+	}
+	TEST_HOOK(HOOK_BLOCK_BEGUN);
+	return 0;
+}
+
+void
+block_harvest_fenced(struct rundown_block *b, const struct block_layout *l,
+    uint32_t word)
+{
+	/* acquire: as block_begin()'s; the word moves on only by the
+	 * caller's own hand (the daemon's loop), so a word still equal is
+	 * the run-down that the fence was for. */
+	if (rd_load(&b->state, RD_ACQUIRE) == word)
+		harvest_rows(b, l, word);
 }
 
 uint32_t

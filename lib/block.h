@@ -411,6 +411,21 @@ uint32_t block_word_generation(uint32_t w);
 int block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
     uint32_t *word);
 
+/*
+ * block_begin_harvest() in two halves, for the one harvester of a block
+ * (rundownd) that fences on another thread: block_begin_unfenced() begins
+ * the run-down if the block is open (0, *word the run-down's word; else
+ * -EALREADY, *word as block_state()).  After block_fence() of the same
+ * shape has returned, block_harvest_fenced() harvests every live row and
+ * ends the run-down if that drains it, if the state word still reads word
+ * (a run-down that ended meanwhile, with no row left to harvest, and was
+ * re-initialized, is not harvested again).
+ */
+int block_begin_unfenced(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word);
+void block_harvest_fenced(struct rundown_block *b, const struct block_layout *l,
+    uint32_t word);
+
 /* The state word, once a run-down whose rows are all drained is ended (as
  * block_state()).  While the word shows RUNNING_DOWN, *word and *value are
  * the futex of the first row not yet drained and the value it held, which

@@ -498,7 +498,7 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->uid = p->uid;
 	info->gid = p->gid;
 	info->mode = p->mode;
-	info->reserved = 0;
+	info->fence_ms = p->fence_ms;
 }
 
 /* A STATUS_REPLY payload as rundown_ctl_status() returns it. */
@@ -517,8 +517,7 @@ client_status_reply(const void *buf, size_t len,
 	if (len < sizeof(pi) || (len - sizeof(pi)) % sizeof(ph) != 0)
 		return -EPROTO;
 	memcpy(&pi, p, sizeof(pi));
-	if ((len - sizeof(pi)) / sizeof(ph) != pi.attached ||
-	    pi.reserved != 0)
+	if ((len - sizeof(pi)) / sizeof(ph) != pi.attached)
 		return -EPROTO;
 	client_info(&pi, info);
 	for (i = 0; i < pi.attached && i < max; i++) {

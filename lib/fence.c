@@ -161,7 +161,7 @@ fence_walk(uint32_t cpus, bool go)
 	 * CPU kept busy); a real-time one preempts it at once.  So the walk
 	 * runs at the lowest real-time priority where that is allowed
 	 * (CAP_SYS_NICE, or RLIMIT_RTPRIO: rundownd.service sets
-	 * LimitRTPRIO=1), for the few microseconds it takes.
+	 * LimitRTPRIO=), for the few microseconds it takes.
 	 */
 	if (go && pthread_getschedparam(pthread_self(), &policy, &param) == 0 &&
 	    policy != SCHED_FIFO && policy != SCHED_RR)

@@ -131,8 +131,7 @@ proto_decode(const void *buf, size_t len, struct proto_hdr *h)
 			return -EBADMSG;
 	} else if (h->type == PROTO_STATUS_REPLY) {
 		memcpy(&info, p, sizeof(info));
-		if ((h->length - fixed) / entry != info.attached ||
-		    info.reserved != 0)
+		if ((h->length - fixed) / entry != info.attached)
 			return -EBADMSG;
 	} else if (h->type == PROTO_LIST_REPLY) {
 		memcpy(&count, p, sizeof(count));

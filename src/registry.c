@@ -56,6 +56,7 @@
 #include "block.h"
 #include "cache.h"
 #include "fence.h"
+#include "fencer.h"
 #include "guard.h"
 #include "log.h"
 #include "reaper.h"
@@ -78,6 +79,8 @@ struct waiter {
 	struct registry_waits *ws;
 	uint32_t cookie;
 	struct event *timer;
+	bool poll;		/* timeout 0, asked while the fence was under
+				 * way: answered once it is done */
 };
 
 /* "/", the prefix, 8 + 1 + 16 digits, NUL (registry_name()). */
@@ -133,6 +136,11 @@ struct shm_block {
 	uint32_t rd_word;
 	struct timespec rd_since;
 	uint64_t rd_reclaimed_rows;
+	/* The run-down begun, its fence asked of fencer.c and not yet done:
+	 * the rows wait to be harvested, and nothing settles meanwhile. */
+	struct fencer_job *fencing;
+	uint32_t fence_word;
+	struct timespec fence_since;
 };
 
 /* Every block has its slot in guard.c. */
@@ -162,6 +170,17 @@ registry_count(void)
 
 /* ---- run-downs in the log --------------------------------------------- */
 
+/* Milliseconds on CLOCK_MONOTONIC since t. */
+static long long
+registry_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
 /* A run-down that who (a peer, as control.c names it) started: logged,
  * and timed until its end. */
 static void
@@ -182,15 +201,12 @@ static void
 registry_rundown_ended(struct shm_block *blk, uint32_t s)
 {
 	unsigned long long rows;
-	struct timespec now;
 	long long ms;
 
 	if (!blk->rd_timed || s == blk->rd_word)
 		return;
 	blk->rd_timed = false;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - blk->rd_since.tv_sec) * 1000 +
-	    (now.tv_nsec - blk->rd_since.tv_nsec) / 1000000;
+	ms = registry_ms_since(&blk->rd_since);
 	rows = (unsigned long long)(blk->reclaimed_rows -
 	    blk->rd_reclaimed_rows);
 	if (block_word_generation(s) == block_word_generation(blk->rd_word) &&
@@ -294,7 +310,9 @@ registry_settle(void *arg)
 	uint32_t s, value, *word;
 	struct waiter *w;
 
-	if (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed)
+	/* Not before the harvest, which waits for the fence. */
+	if (blk->fencing != NULL ||
+	    (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed))
 		return;
 	registry_note_forged(blk);
 	s = block_settle(blk->b, &blk->lay, &word, &value);
@@ -302,6 +320,16 @@ registry_settle(void *arg)
 	if (blk->wait_word != s) {
 		while ((w = TAILQ_FIRST(&blk->waiters)) != NULL)
 			registry_end_wait(w, 0);
+	}
+	/* Polls that came while the fence was under way: started, not
+	 * drained.  One at a time, as each callback may change the list. */
+	for (;;) {
+		TAILQ_FOREACH(w, &blk->waiters, entry)
+			if (w->poll)
+				break;
+		if (w == NULL)
+			break;
+		registry_end_wait(w, -ETIMEDOUT);
 	}
 	if (block_word_state(s) == RUNDOWN_RUNNING_DOWN &&
 	    (!TAILQ_EMPTY(&blk->waiters) || blk->rd_timed))
@@ -344,6 +372,64 @@ registry_cancel(struct registry_waits *ws)
 		registry_waiter_free(w);
 }
 
+/* The fence of blk's run-down is done: the harvest, then what it ends. */
+static void
+registry_fenced(void *arg)
+{
+	struct shm_block *blk = arg;
+
+	blk->fencing = NULL;
+	block_harvest_fenced(blk->b, &blk->lay, blk->fence_word);
+	registry_fence_check(blk);
+	registry_settle(blk);
+}
+
+/*
+ * Starts blk's run-down if it is open: 0 if this call began it, else
+ * -EALREADY; *s gets the state word of the run-down.  Between the flip and
+ * the harvest, a block whose clients may commit in rseq sections needs
+ * the fence, a walk over every CPU that a busy real-time task can stall:
+ * fencer.c's thread walks, the loop goes on, and registry_fenced()
+ * harvests (on the loop, so that the harvest is never left half done and
+ * a row's fault is guard.c's) once the walk is done.  Meanwhile
+ * blk->fencing: waits queue, and nothing settles.
+ */
+static int
+registry_start(struct shm_block *blk, uint32_t *s)
+{
+	if (!(blk->lay.flags & BLOCK_F_RSEQ))
+		return block_begin_harvest(blk->b, &blk->lay, s);
+	if (block_begin_unfenced(blk->b, &blk->lay, s) != 0)
+		return -EALREADY;
+	/* A fence still under way for an earlier run-down, which ended with
+	 * no row to harvest and was re-initialized since, serves nothing. */
+	if (blk->fencing != NULL)
+		fencer_cancel(blk->fencing);
+	blk->fence_word = *s;
+	clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
+	if ((blk->fencing = fencer_submit(blk->lay.cpus, registry_fenced,
+	    blk)) == NULL) {
+		/* Out of memory: here, then. */
+		block_fence(&blk->lay);
+		block_harvest_fenced(blk->b, &blk->lay, *s);
+		registry_fence_check(blk);
+	}
+	return 0;
+}
+
+/* fencer.c says a walk has not ended after FENCER_FALLBACK_MS: clients
+ * attaching from now on take the atomic path, which needs no fence. */
+static void
+registry_fence_stalled(uint32_t ms)
+{
+	if (client_bflags == 0)
+		return;
+	client_bflags = 0;
+	log_warnx("a run-down's fence has waited %u ms for a CPU that a "
+	    "real-time task keeps; clients attaching from now on take the "
+	    "atomic path (see FENCES in rundownd(8))", ms);
+}
+
 int
 registry_wait(struct shm_block *blk, uint32_t timeout_ms,
     struct registry_waits *ws, uint32_t cookie, const char *who)
@@ -352,21 +438,17 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 	struct waiter *w, *w2;
 	uint32_t s;
 
-	/* Starts the run-down if the block is open (harvesting every row
-	 * here, on the loop, so it is never left half done). */
-	if (block_begin_harvest(blk->b, &blk->lay, &s) == 0) {
-		registry_fence_check(blk);
+	if (registry_start(blk, &s) == 0)
 		registry_rundown_started(blk, s, who);
-	}
-	if (block_word_state(s) != RUNDOWN_RUNNING_DOWN ||
-	    block_word(blk->b) != s) {
+	if (blk->fencing == NULL && (block_word_state(s) !=
+	    RUNDOWN_RUNNING_DOWN || block_word(blk->b) != s)) {
 		/* Drained.  Waits still pending for it (the watcher's poke
 		 * not yet handled) are answered first, so that a connection
 		 * gets its answers in the order it asked. */
 		registry_settle(blk);
 		return 0;
 	}
-	if (timeout_ms == 0) {
+	if (timeout_ms == 0 && blk->fencing == NULL) {
 		/* A poll: started, not drained; the watcher sees the end. */
 		registry_settle(blk);
 		return -ETIMEDOUT;
@@ -376,7 +458,9 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 	w->blk = blk;
 	w->ws = ws;
 	w->cookie = cookie;
-	if (timeout_ms != PROTO_NO_TIMEOUT) {
+	/* A poll during the fence is answered after it, drained or not. */
+	w->poll = timeout_ms == 0;
+	if (timeout_ms != 0 && timeout_ms != PROTO_NO_TIMEOUT) {
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 		w->timer = evtimer_new(base, registry_wait_timeout, w);
@@ -1089,6 +1173,7 @@ registry_adopt(void)
 void
 registry_stop(void)
 {
+	fencer_shutdown();
 	watcher_shutdown();
 }
 
@@ -1101,6 +1186,7 @@ registry_init(const struct config *c, struct event_base *b)
 	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
+	fencer_init(base, cfg->fence_rate, registry_fence_stalled);
 	/*
 	 * Clients commit in the rseq words of a block only if its run-down
 	 * fences them, which for processes other than this one means running
@@ -1140,6 +1226,12 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 	pi->uid = (uint32_t)blk->uid;
 	pi->gid = (uint32_t)blk->gid;
 	pi->mode = blk->mode;
+	if (blk->fencing != NULL) {
+		long long ms = registry_ms_since(&blk->fence_since);
+
+		pi->fence_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)ms;
+	}
 }
 
 unsigned
@@ -1417,6 +1509,8 @@ registry_forget(struct shm_block *blk)
 	uint32_t r;
 
 	event_del(blk->settle_ev);
+	if (blk->fencing != NULL)
+		fencer_cancel(blk->fencing);
 	for (r = 0; r < blk->lay.rows; r++)
 		if (blk->rows[r].owner != NULL)
 			registry_release_row(blk, r);

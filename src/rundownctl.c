@@ -651,8 +651,8 @@ json_info(const struct rundown_block_info *b)
 	    (unsigned long long)b->outstanding,
 	    (unsigned long long)b->reclaimed_rows,
 	    (unsigned long long)b->reclaimed);
-	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\"", b->uid, b->gid,
-	    b->mode);
+	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"fence_ms\":%u",
+	    b->uid, b->gid, b->mode, b->fence_ms);
 }
 
 /* A block's status with all of its holders, in a buffer the caller frees:
@@ -842,6 +842,11 @@ cmd_status(const struct args *a)
 		    (unsigned long long)info.reclaimed);
 		printf("uid: %u\ngid: %u\nmode: %04o\n", info.uid, info.gid,
 		    info.mode);
+		/* A run-down whose start waits for the daemon's walk of
+		 * every CPU: a CPU held by a real-time task. */
+		if (info.fence_ms != 0)
+			printf("fence: waiting %u ms for a CPU (see FENCES in "
+			    "rundownd(8))\n", info.fence_ms);
 		for (i = 0; i < n; i++)
 			printf("holder: pid %ld (%s) row %u outstanding %llu\n",
 			    (long)h[i].pid,

@@ -38,6 +38,8 @@
 #define DEFAULT_USER_OUT_MIB 16u	/* replies queued for one user */
 #define DEFAULT_USER_OUT_FDS 64u	/* descriptors in them */
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
+#define DEFAULT_FENCE_RATE 500u	/* fence walks a second (fencer.c) */
+#define MAX_FENCE_RATE 1000000u
 #define DEFAULT_MAX_CONN_WAITS 64u
 #define DEFAULT_MAX_USER_WAITS 1024u
 #define MAX_WAITS 65536u
@@ -59,6 +61,7 @@ static struct config cfg = {
 	.max_user_rows = DEFAULT_USER_ROWS,
 	.max_user_out = (size_t)DEFAULT_USER_OUT_MIB << 20,
 	.max_user_out_fds = DEFAULT_USER_OUT_FDS,
+	.fence_rate = DEFAULT_FENCE_RATE,
 };
 static struct event_base *base;
 
@@ -76,7 +79,7 @@ usage(FILE *f)
 	    "                [-B max-blocks] [-b max-user-blocks] [-C max-conns]\n"
 	    "                [-U max-user-conns] [-P proc-rows] [-Q user-rows]\n"
 	    "                [-k max-user-rows] [-M max-user-queued]\n"
-	    "                [-F max-user-fds] [-t timeout]\n"
+	    "                [-F max-user-fds] [-f fence-rate] [-t timeout]\n"
 	    "                [-w max-conn-waits] [-W max-user-waits]\n"
 	    "                [-u user]... [-g group]...\n"
 	    "  -d             stay in the foreground and log to stderr\n"
@@ -101,6 +104,8 @@ usage(FILE *f)
 	    "                 leave unread (%u)\n"
 	    "  -F max-user-fds\n"
 	    "                 descriptors in them (%u)\n"
+	    "  -f fence-rate  most run-down fences (walks of every CPU) a\n"
+	    "                 second; starts in between share the next (%u)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -w max-conn-waits\n"
@@ -115,7 +120,7 @@ usage(FILE *f)
 	    DEFAULT_MAX_BLOCKS, PROTO_MAX_ENTRIES, DEFAULT_MAX_CONNS,
 	    MAX_CONNS, DEFAULT_MAX_USER_CONNS, DEFAULT_PROC_ROWS,
 	    DEFAULT_USER_ROWS, DEFAULT_USER_OUT_MIB, DEFAULT_USER_OUT_FDS,
-	    DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
+	    DEFAULT_FENCE_RATE, DEFAULT_TIMEOUT, MAX_TIMEOUT, DEFAULT_MAX_CONN_WAITS,
 	    DEFAULT_MAX_USER_WAITS);
 }
 
@@ -287,7 +292,7 @@ main(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	int ch, fd, activated;
 
-	while ((ch = getopt_long(argc, argv, "B:b:C:dF:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:",
+	while ((ch = getopt_long(argc, argv, "B:b:C:dF:f:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
@@ -308,6 +313,10 @@ main(int argc, char **argv)
 		case 'F':
 			cfg.max_user_out_fds = parse_count(optarg, MAX_CONNS,
 			    "max-user-fds");
+			break;
+		case 'f':
+			cfg.fence_rate = parse_count(optarg, MAX_FENCE_RATE,
+			    "fence-rate");
 			break;
 		case 'g':
 			allow_group(optarg);

@@ -12,6 +12,8 @@
  *               touches a block only through lib/block.c's functions
  *               (the state word, header and rows are encoded there alone)
  *   watcher.c   drain-watcher threads and their notify pipe
+ *   fencer.c    the thread that walks every CPU for a run-down's fence,
+ *               its budget, and what it does when a CPU is not given up
  *   guard.c     the SIGBUS handler that keeps a client's ftruncate() of
  *               a block from killing the daemon
  *   closer.c    lanes of close(), one per uid, off the loop, for what a
@@ -26,20 +28,24 @@
  *   rundownd --> server, control, registry, watcher, reaper, notify, log
  *   control  --> server, registry
  *   server   --> closer, proc, log, lib (proto)
- *   registry --> reaper, watcher, guard, log, lib (block, cache, proto)
+ *   registry --> reaper, watcher, fencer, guard, log, lib (block,cache,proto)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
+ *   fencer   --> log, lib (block)
  *   closer   --> log
  *   notify   --> log
  *
  * and events come back up through callbacks given at start, never by
  * name: server -> control (dispatch, closed; server_start), registry ->
  * control (a wait's end; registry_wait), watcher -> registry (a word
- * changed; watcher_new), reaper -> registry (a holder exited;
- * reaper_init).
+ * changed; watcher_new), fencer -> registry (a fence done, a walk
+ * stalled; fencer_submit, fencer_init), reaper -> registry (a holder
+ * exited; reaper_init).
  *
  * Everything runs on the event loop's thread except the watchers'
  * threads, which only sleep on a block's futex and poke the loop, the
+ * fencer's, which only walks the CPUs (it touches no block) and pokes
+ * the loop, the
  * closer's, which only close() and touch nothing of the loop's, and
  * guard.c's handler, which runs on whichever thread faulted in a block
  * (a synchronous signal cannot go through the loop).
@@ -71,6 +77,7 @@ struct config {
 	size_t max_user_out;		/* bytes of replies queued for one
 					 * uid's connections */
 	uint32_t max_user_out_fds;	/* descriptors in them */
+	uint32_t fence_rate;		/* fence walks a second; 0: no limit */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;

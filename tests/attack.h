@@ -46,4 +46,8 @@ TCase *attack_fds_user_tcase(void);
 TCase *attack_logs_tcase(void);
 TCase *attack_logs_verbose_tcase(void);
 
+/* attack_sched.c: real-time tasks that hold up the run-down's fence, and
+ * run-downs cycled for the fence's cost. */
+TCase *attack_sched_tcase(void);
+
 #endif /* RUNDOWN_ATTACK_H */

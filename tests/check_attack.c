@@ -38,6 +38,7 @@ attack_suite(void)
 	attack_add(s, attack_fds_user_tcase());
 	attack_add(s, attack_logs_tcase());
 	attack_add(s, attack_logs_verbose_tcase());
+	attack_add(s, attack_sched_tcase());
 	return s;
 }
 

@@ -345,7 +345,9 @@ struct rundown_block_info {
 	uint32_t uid;		/* owner: the user that created the block */
 	uint32_t gid;		/* its group: the creator's */
 	uint32_t mode;		/* permission bits (rundownd(8)) */
-	uint32_t reserved;
+	uint32_t fence_ms;	/* how long its run-down's start has waited
+				 * for the daemon's fence, or 0 (rundownd(8),
+				 * FENCES) */
 };
 
 /* One attached row and what it holds now. */

@@ -177,7 +177,7 @@ daemon_stream(const uint8_t *data, size_t size)
 }
 
 /* The block info a client decoded says what the wire said, field by
- * field (reserved aside: a list's entries may carry any). */
+ * field. */
 static void
 same_info(const struct rundown_block_info *info, const unsigned char *wire)
 {
@@ -196,7 +196,7 @@ same_info(const struct rundown_block_info *info, const unsigned char *wire)
 	CHECK(info->uid == pi.uid);
 	CHECK(info->gid == pi.gid);
 	CHECK(info->mode == pi.mode);
-	CHECK(info->reserved == 0);
+	CHECK(info->fence_ms == pi.fence_ms);
 }
 
 /* A STATUS_REPLY payload that the client read: re-encoded, it is the

@@ -262,9 +262,9 @@ main(int argc, char **argv)
 	st.info.attached = 3;
 	seed("bad-status-count", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
 	st.info.attached = 2;
-	st.info.reserved = 1;
-	seed("bad-status-reserved", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
-	st.info.reserved = 0;
+	st.info.fence_ms = 1500;	/* any: a fence under way */
+	seed("status-fence", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
+	st.info.fence_ms = 0;
 	ls.count.count = 2;
 	ls.count.reserved = 1;
 	seed("bad-list-reserved", PROTO_LIST_REPLY, 1, &ls, sizeof(ls));

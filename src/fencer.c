@@ -1,0 +1,357 @@
+/*
+ * fencer.c: the run-down's fence, on a thread of its own.
+ *
+ * A block whose clients commit in rseq sections is started in three steps
+ * (lib/block.h): the state word flips, a fence makes every section that
+ * read the old word commit or restart, then the rows are harvested.  The
+ * fence is a walk of one thread over every CPU (lib/fence.h), which waits
+ * on each CPU for whatever runs there to give way: microseconds on a
+ * machine at ease, and for as long as it likes under a real-time task
+ * that never yields.  So the loop flips and harvests (registry.c), and
+ * this thread walks in between: a stalled walk holds up the starts that
+ * need it and nothing else; the loop goes on answering.
+ *
+ * Budget.  A walk takes every CPU from what runs there, a few microseconds
+ * each time.  Walks begin at most `rate` times a second (rundownd -f),
+ * and every fence asked for before a walk begins rides that walk.  So
+ * whatever users do, other work loses at most `rate` walks a second, and
+ * a user who cycles run-downs delays anyone else's start by one interval
+ * at most: the next walk serves every start queued.
+ *
+ * A walk that does not end.  The walk runs at SCHED_FIFO 1 (fence.c),
+ * which preempts every ordinary task at once but waits behind a busy
+ * real-time one.  While a walk is under way the loop looks every
+ * FENCER_STEP_MS, and each look that finds it still walking raises this
+ * thread a step (FIFO 2, 10, 50, 99, as far as RLIMIT_RTPRIO or
+ * CAP_SYS_NICE allow): a walk stuck behind a task of lower priority than
+ * the step preempts it at once.  The thread drops back to its own
+ * priority when the walk ends.  A walk still stuck after
+ * FENCER_FALLBACK_MS (behind FIFO 99, or unable to rise) is reported to
+ * the caller once, which sends clients attaching from then on to the
+ * atomic path, which needs no fence; the run-downs that wait for the walk
+ * go on waiting (a wait never returns before every protection is
+ * released), and `rundownctl status` shows how long.
+ *
+ * Threads.  The loop's thread submits, cancels, raises and calls back; the
+ * fencer thread only walks.  Jobs pass between them under `lock`: queued
+ * (submitted) -> walking (taken by a walk) -> done (walked; the loop is
+ * told through a pipe).  A job's callback fields belong to the loop alone,
+ * so cancelling one is a store the fencer never reads.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "fencer.h"
+#include "log.h"
+
+#define FENCER_STEP_MS 10
+
+struct fencer_job {
+	TAILQ_ENTRY(fencer_job) entry;
+	uint32_t cpus;
+	fencer_fn done;		/* NULL: cancelled (the loop's alone) */
+	void *arg;
+};
+TAILQ_HEAD(fencer_jobs, fencer_job);
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
+/* Under lock. */
+static struct fencer_jobs queued = TAILQ_HEAD_INITIALIZER(queued);
+static struct fencer_jobs walking = TAILQ_HEAD_INITIALIZER(walking);
+static struct fencer_jobs done = TAILQ_HEAD_INITIALIZER(done);
+static bool stop;
+static bool in_walk;		/* between the two halves of a walk */
+static struct timespec walk_since;
+static unsigned level;		/* the walk raised to steps[level - 1] */
+static struct fencer_stats stats;
+
+/* The loop's. */
+static pthread_t thread;
+static bool started;
+static int notify_pipe[2] = { -1, -1 };
+static struct event *notify_ev, *step_ev;
+static fencer_stall_fn on_stall;
+static bool stall_said;		/* on_stall called for this walk */
+static unsigned top = 4;	/* levels the thread may rise to (steps) */
+static long interval_ns;	/* between two walks' beginnings */
+
+static const int steps[] = { 2, 10, 50, 99 };
+_Static_assert(sizeof(steps) / sizeof(steps[0]) == 4, "top's start");
+
+static long long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void
+add_ns(struct timespec *t, long ns)
+{
+	t->tv_nsec += ns % 1000000000L;
+	t->tv_sec += ns / 1000000000L + t->tv_nsec / 1000000000L;
+	t->tv_nsec %= 1000000000L;
+}
+
+/* The thread: walks for every batch of jobs, paced by interval_ns. */
+static void *
+fencer_main(void *arg)
+{
+	struct block_layout l = { .flags = BLOCK_F_RSEQ };
+	struct sched_param normal = { .sched_priority = 0 };
+	struct timespec next = { 0, 0 }, now;
+	struct fencer_job *j;
+	uint32_t cpus;
+	long long ms;
+	char c = 1;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), FENCER_THREAD_NAME);
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		while (TAILQ_EMPTY(&queued) && !stop)
+			pthread_cond_wait(&work, &lock);
+		if (stop)
+			break;
+		/* The budget: not before the interval since the last walk
+		 * began is over.  Jobs queued meanwhile ride this walk. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec < next.tv_sec || (now.tv_sec == next.tv_sec &&
+		    now.tv_nsec < next.tv_nsec)) {
+			pthread_mutex_unlock(&lock);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+			    &next, NULL) == EINTR)
+				;
+			pthread_mutex_lock(&lock);
+			continue;
+		}
+		TAILQ_CONCAT(&walking, &queued, entry);
+		cpus = 0;
+		TAILQ_FOREACH(j, &walking, entry)
+			if (j->cpus > cpus)
+				cpus = j->cpus;
+		in_walk = true;
+		walk_since = now;
+		next = now;
+		add_ns(&next, interval_ns);
+		pthread_mutex_unlock(&lock);
+
+		l.cpus = cpus;
+		block_fence(&l);
+
+		pthread_mutex_lock(&lock);
+		in_walk = false;
+		if (level != 0) {
+			/* Back to where it was: the loop raises it only
+			 * while in_walk, under the lock. */
+			pthread_setschedparam(pthread_self(), SCHED_OTHER,
+			    &normal);
+			level = 0;
+		}
+		stats.walks++;
+		ms = ms_since(&walk_since);
+		if (ms > (long long)stats.longest_ms)
+			stats.longest_ms = ms > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)ms;
+		TAILQ_CONCAT(&done, &walking, entry);
+		pthread_mutex_unlock(&lock);
+		if (write(notify_pipe[1], &c, 1) < 0) {
+			/* Full: a wake-up is pending already, and the loop
+			 * takes every job done when it comes. */
+		}
+		pthread_mutex_lock(&lock);
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+/* The loop: the walks done, their callbacks. */
+static void
+fencer_notified(int fd, short events, void *arg)
+{
+	struct fencer_jobs mine = TAILQ_HEAD_INITIALIZER(mine);
+	struct fencer_job *j;
+	char buf[64];
+
+	(void)events;
+	(void)arg;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&lock);
+	TAILQ_CONCAT(&mine, &done, entry);
+	pthread_mutex_unlock(&lock);
+	while ((j = TAILQ_FIRST(&mine)) != NULL) {
+		TAILQ_REMOVE(&mine, j, entry);
+		if (j->done != NULL)
+			j->done(j->arg);
+		free(j);
+	}
+}
+
+/* The loop, every FENCER_STEP_MS while jobs are about: raises a walk
+ * that takes too long, and says once if even that does not help. */
+static void
+fencer_step(int fd, short events, void *arg)
+{
+	struct sched_param p;
+	long long ms = 0;
+	bool busy, walk;
+	int err = 0, at = 1, first = 0;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	busy = in_walk || !TAILQ_EMPTY(&queued) || !TAILQ_EMPTY(&walking);
+	if ((walk = in_walk)) {
+		ms = ms_since(&walk_since);
+		if (level < top &&
+		    ms >= (long long)FENCER_STEP_MS * (level + 1)) {
+			p.sched_priority = steps[level];
+			err = pthread_setschedparam(thread, SCHED_FIFO, &p);
+			if (err == 0) {
+				if (level++ == 0)
+					first = p.sched_priority;
+				stats.raises++;
+			} else
+				top = level;	/* said once, below */
+		}
+		at = level == 0 ? 1 : steps[level - 1];
+	} else
+		stall_said = false;
+	pthread_mutex_unlock(&lock);
+	/* A peer can cause it (rundownctl wait), hence the limit. */
+	if (first != 0)
+		log_peer_warnx("a run-down's fence has waited %lld ms for a CPU "
+		    "that a real-time task holds; raised to SCHED_FIFO %d", ms,
+		    first);
+	if (err != 0) {
+		errno = err;
+		log_warn("a run-down's fence has waited %lld ms for a CPU held "
+		    "by a real-time task, and its priority cannot go higher "
+		    "than %d (LimitRTPRIO=, rundownd(8))", ms, at);
+	}
+	if (walk && ms >= FENCER_FALLBACK_MS && !stall_said) {
+		stall_said = true;
+		on_stall(ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+	}
+	if (!busy)
+		evtimer_del(step_ev);
+}
+
+void
+fencer_init(struct event_base *base, uint32_t rate, fencer_stall_fn stalled)
+{
+	on_stall = stalled;
+	interval_ns = rate == 0 ? 0 : 1000000000L / (long)rate;
+	if (pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		fatal("pipe");
+	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,
+	    fencer_notified, NULL);
+	step_ev = event_new(base, -1, EV_PERSIST, fencer_step, NULL);
+	if (notify_ev == NULL || step_ev == NULL ||
+	    event_add(notify_ev, NULL) != 0)
+		fatalx("cannot watch the fence's pipe");
+}
+
+/* The thread, at the first fence: after the daemon has detached (a
+ * fork keeps only the thread that forks). */
+static bool
+fencer_start(void)
+{
+	int r;
+
+	if (started)
+		return true;
+	if ((r = pthread_create(&thread, NULL, fencer_main, NULL)) != 0) {
+		errno = r;
+		log_warn("cannot start the fence's thread; fencing on the "
+		    "loop");
+		return false;
+	}
+	started = true;
+	return true;
+}
+
+void
+fencer_shutdown(void)
+{
+	bool walk;
+
+	if (notify_ev == NULL)
+		return;
+	event_free(step_ev);
+	event_free(notify_ev);
+	notify_ev = NULL;
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	stop = true;
+	walk = in_walk;
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&lock);
+	/* A walk stalled behind a real-time task may never end; the
+	 * process's exit ends it. */
+	if (walk)
+		log_warnx("exiting with a run-down's fence still waiting for "
+		    "a CPU");
+	else
+		pthread_join(thread, NULL);
+	started = false;
+}
+
+struct fencer_job *
+fencer_submit(uint32_t cpus, fencer_fn fn, void *arg)
+{
+	struct timeval tv = { 0, FENCER_STEP_MS * 1000 };
+	struct fencer_job *j;
+
+	if (!fencer_start() || (j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->cpus = cpus;
+	j->done = fn;
+	j->arg = arg;
+	pthread_mutex_lock(&lock);
+	TAILQ_INSERT_TAIL(&queued, j, entry);
+	stats.starts++;
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&lock);
+	if (!evtimer_pending(step_ev, NULL))
+		evtimer_add(step_ev, &tv);
+	return j;
+}
+
+void
+fencer_cancel(struct fencer_job *j)
+{
+	/* Only the loop reads done, and frees the job once walked. */
+	j->done = NULL;
+}
+
+void
+fencer_stats(struct fencer_stats *st)
+{
+	pthread_mutex_lock(&lock);
+	*st = stats;
+	st->walking_ms = 0;
+	if (in_walk) {
+		long long ms = ms_since(&walk_since);
+
+		st->walking_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	}
+	pthread_mutex_unlock(&lock);
+}

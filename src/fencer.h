@@ -1,0 +1,59 @@
+/* fencer.h: the run-down's fence, on a thread of its own, so that the
+ * event loop never waits on one (see fencer.c). */
+#ifndef RUNDOWND_FENCER_H
+#define RUNDOWND_FENCER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+/* The thread's name, as ps and /proc show it. */
+#define FENCER_THREAD_NAME "rd-fence"
+
+/* Called on the loop's thread: the fence asked for is done. */
+typedef void (*fencer_fn)(void *arg);
+/* Called on the loop's thread, once: a walk has not ended after
+ * FENCER_FALLBACK_MS however high its priority went. */
+typedef void (*fencer_stall_fn)(uint32_t ms);
+
+/* A walk takes microseconds; one held up this long has a CPU that even
+ * SCHED_FIFO 99 (FENCER_STEP_MS * 4 in) does not get. */
+#define FENCER_FALLBACK_MS 250
+
+struct fencer_job;
+
+/* What `rundownctl status` and the log tell of the fences so far. */
+struct fencer_stats {
+	uint64_t walks;		/* walks done */
+	uint64_t starts;	/* fences asked for (many ride one walk) */
+	uint64_t raises;	/* times a stalled walk's priority was raised */
+	uint32_t longest_ms;	/* the longest walk */
+	uint32_t walking_ms;	/* the walk under way so far, or 0 */
+};
+
+/* The notify pipe and the timer; once, before any fence (the thread
+ * starts at the first).  rate: walks a second at most (0: no limit).
+ * stalled: see above. */
+void fencer_init(struct event_base *base, uint32_t rate,
+    fencer_stall_fn stalled);
+
+/* Stops the thread (one stalled in a walk is left to the process's
+ * exit); no callback runs after. */
+void fencer_shutdown(void);
+
+/*
+ * Asks for the fence of a block of cpus slots, whose clients commit in
+ * rseq sections: done(arg) is called on the loop once a walk that began
+ * after this call has ended.  NULL if out of memory or threads (the
+ * caller fences where it is).
+ */
+struct fencer_job *fencer_submit(uint32_t cpus, fencer_fn done, void *arg);
+
+/* done() will not be called for job (the block is gone, or started
+ * again); job is freed by fencer.c. */
+void fencer_cancel(struct fencer_job *job);
+
+void fencer_stats(struct fencer_stats *st);
+
+#endif /* RUNDOWND_FENCER_H */
