@@ -29,7 +29,14 @@
  *                      trips of a rundown_attach_at() and of its
  *                      rundown_detach(); and the memory per attachment:
  *                      what the daemon's shared-memory objects grow by
- *                      for each process attached.
+ *                      for each process attached;
+ *   x  attacks         a CPU-bound victim on the last CPU, alone and while
+ *                      a user cycles run-downs (what it loses: the cost
+ *                      of the fence's walks); a fresh connection's status
+ *                      round trip (p50, p99) with no attack, the cycling,
+ *                      64 connections pipelining [WAIT 0, REINIT] on a
+ *                      1024-row block, and a SCHED_FIFO 1 task spinning on
+ *                      the last CPU while the user cycles.
  *
  * s and l use only the public API and proto_shm_prefix(), so that the same
  * source builds in earlier trees and compares them (compare-main.sh).
@@ -47,6 +54,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -60,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -77,6 +86,8 @@
 #define BENCH_MAX_CONNS 16
 #define BENCH_MAX_REPS 64
 #define BENCH_TAG RUNDOWN_TAG('B', 's', 'h', 'd')
+#define X_UID 47500		/* x's attacking user, made up */
+#define X_UID_STR "47500"
 
 /* What a worker process reports, alone on its cache lines. */
 struct result {
@@ -132,7 +143,7 @@ static unsigned opt_start = 200;
 static unsigned opt_attach = 200;
 static bool opt_pin;
 static bool opt_quiet;
-static const char *opt_ops = "rabcdefsl";
+static const char *opt_ops = "rabcdefslx";
 
 static struct region *rg;
 static void *floor_mem[2];	/* MAP_SHARED rows of lines: r, a */
@@ -203,8 +214,9 @@ daemon_start(void)
 		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 ||
 		    dup2(fd, STDOUT_FILENO) < 0)
 			_exit(127);
-		execl(opt_daemon, opt_daemon, "-d", "-S", sock_path,
-		    (char *)NULL);
+		/* -u: x's attackers are a made-up user, let in. */
+		execl(opt_daemon, opt_daemon, "-d", "-S", sock_path, "-u",
+		    X_UID_STR, (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", opt_daemon, strerror(errno));
 		_exit(127);
 	}
@@ -1534,6 +1546,285 @@ attach_latency(void)
 	attach_memory();
 }
 
+/* ---- what an attacker costs others (x) ---------------------------------- */
+
+#define X_PROBES 64		/* status probes per repetition */
+#define X_PIPE_CONNS 64		/* connections pipelining [WAIT 0, REINIT] */
+#define X_PIPE_ROWS 1024
+
+/* What x's processes share: the stop flag is rg->flag.stop. */
+struct xshared {
+	uint64_t	 spins;		/* the victim's loop, in its run */
+	uint64_t	 rundowns;	/* the cycler's run-downs, in its run */
+	int		 ready;		/* processes set up, atomic */
+};
+static struct xshared *xs;
+
+/* In an attacker: becomes the made-up user X_UID, as a local user the
+ * daemon lets in would be. */
+static void
+x_become_user(void)
+{
+	gid_t g = X_UID;
+
+	if (setgroups(1, &g) != 0 || setresgid(g, g, g) != 0 ||
+	    setresuid(X_UID, X_UID, X_UID) != 0)
+		_exit(6);
+}
+
+/* The victim: a CPU-bound loop on the last allowed CPU until stopped. */
+static void
+x_victim(void)
+{
+	uint64_t n = 0;
+
+	bench_pin_nth(cpus_allowed - 1);
+	__atomic_add_fetch(&xs->ready, 1, __ATOMIC_RELAXED);
+	while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED))
+		n++;
+	xs->spins = n;
+	_exit(0);
+}
+
+/* The cycler: run-downs of its own 1-row block, one after the other, as
+ * fast as the daemon answers, on the first allowed CPU. */
+static void
+x_cycler(void)
+{
+	const uint32_t tag = BENCH_TAG + 1;
+	rundown_conn_t *c;
+	uint64_t n = 0;
+
+	bench_pin_nth(0);
+	x_become_user();
+	if (rundown_connect(sock_path, &c) != 0 ||
+	    rundown_ctl_create(c, tag, 1) != 0)
+		_exit(3);
+	__atomic_add_fetch(&xs->ready, 1, __ATOMIC_RELAXED);
+	while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED)) {
+		if (rundown_ctl_wait(c, tag, NULL) != 0 ||
+		    rundown_ctl_reinit(c, tag) != 0)
+			_exit(4);
+		n++;
+	}
+	xs->rundowns = n;
+	_exit(rundown_ctl_free(c, tag) == 0 ? 0 : 5);
+}
+
+/* The pipeliner: X_PIPE_CONNS connections, each sending [WAIT 0, REINIT]
+ * on a block of X_PIPE_ROWS rows without waiting for the answers, and
+ * reading whatever came back, until stopped. */
+static void
+x_pipeliner(void)
+{
+	const uint32_t tag = BENCH_TAG + 2;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct proto_req req = { .tag = tag, .arg = 0 };
+	char frames[2 * (PROTO_HDR_SIZE + sizeof(req))], buf[65536];
+	int fd[X_PIPE_CONNS], k;
+	rundown_conn_t *c;
+	size_t n;
+
+	x_become_user();
+	if (rundown_connect(sock_path, &c) != 0 ||
+	    rundown_ctl_create(c, tag, X_PIPE_ROWS) != 0)
+		_exit(3);
+	n = proto_encode(frames, sizeof(frames), PROTO_WAIT, 1, &req,
+	    sizeof(req));
+	n += proto_encode(frames + n, sizeof(frames) - n, PROTO_REINIT, 2,
+	    &req, sizeof(req));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	for (k = 0; k < X_PIPE_CONNS; k++) {
+		if ((fd[k] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) <
+		    0 || connect(fd[k], (struct sockaddr *)&sun, sizeof(sun)) !=
+		    0)
+			_exit(4);
+	}
+	__atomic_add_fetch(&xs->ready, 1, __ATOMIC_RELAXED);
+	while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED)) {
+		for (k = 0; k < X_PIPE_CONNS; k++) {
+			(void)send(fd[k], frames, n, MSG_NOSIGNAL);
+			while (read(fd[k], buf, sizeof(buf)) > 0)
+				;
+		}
+	}
+	for (k = 0; k < X_PIPE_CONNS; k++)
+		close(fd[k]);
+	/* The daemon ends the connections' pending waits as it closes
+	 * them; the block may be mid run-down: freed by force. */
+	_exit(rundown_ctl_free_force(c, tag) == 0 ? 0 : 5);
+}
+
+/* The hog: SCHED_FIFO 1 on the last allowed CPU, never yielding, until
+ * stopped; exits 1 at once if real-time priority is refused. */
+static void
+x_hog(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	bench_pin_nth(cpus_allowed - 1);
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+		_exit(1);
+	__atomic_add_fetch(&xs->ready, 1, __ATOMIC_RELAXED);
+	while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED))
+		;
+	_exit(0);
+}
+
+enum { X_QUIET, X_CYCLE, X_PIPE, X_HOG, X_NCOND };
+static const char *const x_names[X_NCOND] = {
+	"no attack", "a user cycling run-downs", "64 conns [WAIT 0, REINIT]",
+	"SCHED_FIFO 1 task + cycling",
+};
+
+/*
+ * One repetition of condition cond: starts the victim (not under X_HOG,
+ * whose CPU the hog takes) and the attackers, probes the daemon with
+ * X_PROBES fresh connections each asking one status (their round trips,
+ * in microseconds, to rtt at *nrtt), stops them all.  False if the
+ * condition cannot run here (real-time priority refused).
+ */
+static bool
+x_once(int cond, double *rtt, unsigned *nrtt)
+{
+	void (*const who[X_NCOND][2])(void) = {
+		{ x_victim, NULL }, { x_victim, x_cycler },
+		{ x_victim, x_pipeliner }, { x_hog, x_cycler },
+	};
+	struct rundown_block_info info;
+	rundown_conn_t *c;
+	pid_t pid[2];
+	int want = 0, k, st, r;
+	bool ok = true;
+	uint64_t t0;
+
+	__atomic_store_n(&rg->flag.stop, 0, __ATOMIC_RELAXED);
+	xs->ready = 0;
+	xs->spins = xs->rundowns = 0;
+	fflush(NULL);
+	for (k = 0; k < 2; k++) {
+		pid[k] = -1;
+		if (who[cond][k] == NULL)
+			continue;
+		if ((pid[k] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (pid[k] == 0)
+			who[cond][k]();
+		want++;
+	}
+	while (__atomic_load_n(&xs->ready, __ATOMIC_RELAXED) < want) {
+		if (cond == X_HOG && waitpid(pid[0], &st, WNOHANG) == pid[0]) {
+			pid[0] = -1;
+			ok = false;	/* no real-time priority here */
+			break;
+		}
+		bench_pause_ms(1);
+	}
+	t0 = bench_clock_ns(CLOCK_MONOTONIC);
+	for (k = 0; ok && k < X_PROBES; k++) {
+		uint64_t t = bench_clock_ns(CLOCK_MONOTONIC);
+
+		if ((r = rundown_connect(sock_path, &c)) != 0 ||
+		    (r = rundown_ctl_status(c, BENCH_TAG, &info, NULL, 0,
+		    NULL)) != 0)
+			die("x: status under %s: %s", x_names[cond],
+			    rundown_strerror(r));
+		rundown_disconnect(c);
+		rtt[(*nrtt)++] = (double)(bench_clock_ns(CLOCK_MONOTONIC) -
+		    t) / 1e3;
+	}
+	/* The rest of the repetition's time, for the victim's count. */
+	while (ok && bench_clock_ns(CLOCK_MONOTONIC) - t0 <
+	    (uint64_t)opt_ms * 1000000u)
+		bench_pause_ms(1);
+	__atomic_store_n(&rg->flag.stop, 1, __ATOMIC_RELAXED);
+	for (k = 0; k < 2; k++) {
+		if (pid[k] < 0)
+			continue;
+		while (waitpid(pid[k], &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("x: %s: process %d died (status 0x%x)",
+			    x_names[cond], k, st);
+	}
+	return ok;
+}
+
+/* Prints p50 and p99 of n round trips. */
+static void
+x_print_rtt(const char *what, double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	printf("  %-30s  %9.1f  %9.1f  %9.1f  (%u probes)\n", what,
+	    bench_rank(v, n, 0.5), bench_rank(v, n, 0.99), v[n - 1], n);
+}
+
+/*
+ * x: what a local user's attack costs others.  By turns, each repetition:
+ * a CPU-bound victim alone, with a user cycling run-downs, with 64
+ * connections pipelining [WAIT 0, REINIT] on a 1024-row block, and (no
+ * victim) a SCHED_FIFO 1 task on the victim's CPU while the user cycles.
+ * Reports the victim's loop rate and what it lost, the cycler's
+ * run-downs a second, and a fresh connection's status round trip.
+ */
+static void
+cost_of_attacks(void)
+{
+	static double rtt[X_NCOND][BENCH_MAX_REPS * X_PROBES];
+	double spins[2][BENCH_MAX_REPS], cycles[BENCH_MAX_REPS], loss;
+	unsigned nrtt[X_NCOND] = { 0 }, rep;
+	bool hog = true;
+	int cond;
+
+	if (!selected('x'))
+		return;
+	if (cpus_allowed < 2) {
+		printf("x: one CPU allowed: no victim apart from the attack\n");
+		return;
+	}
+	xs = mmap(NULL, sizeof(*xs), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (xs == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	/* The attackers' way to the socket. */
+	if (chmod(tmpdir, 0711) != 0)
+		die("chmod %s: %s", tmpdir, strerror(errno));
+	for (rep = 0; rep < opt_reps; rep++) {
+		for (cond = 0; cond < X_NCOND; cond++) {
+			if (cond == X_HOG && !hog)
+				continue;
+			if (!x_once(cond, rtt[cond], &nrtt[cond])) {
+				hog = false;
+				continue;
+			}
+			if (cond <= X_CYCLE)
+				spins[cond][rep] = (double)xs->spins;
+			if (cond == X_CYCLE)
+				cycles[rep] = (double)xs->rundowns * 1000.0 /
+				    (double)opt_ms;
+		}
+	}
+	munmap(xs, sizeof(*xs));
+	loss = 1.0 - bench_spread_of(spins[1], opt_reps).med /
+	    bench_spread_of(spins[0], opt_reps).med;
+	printf("\nx: what an attack costs others (%u x %ld ms, medians)\n",
+	    opt_reps, opt_ms);
+	printf("  victim on CPU %u: %.3g loops alone, %.3g with a user "
+	    "cycling run-downs (%.0f/s): %.1f%% lost\n", cpus_allowed - 1,
+	    bench_spread_of(spins[0], opt_reps).med,
+	    bench_spread_of(spins[1], opt_reps).med,
+	    bench_spread_of(cycles, opt_reps).med, 100.0 * loss);
+	printf("  fresh connection's status, us  %9s  %9s  %9s\n", "p50", "p99",
+	    "max");
+	for (cond = 0; cond < X_NCOND; cond++) {
+		if (nrtt[cond] > 0)
+			x_print_rtt(x_names[cond], rtt[cond], nrtt[cond]);
+		else
+			printf("  %-30s  n/a (SCHED_FIFO refused here)\n",
+			    x_names[cond]);
+	}
+}
+
 /* ---- options ----------------------------------------------------------- */
 
 /* Prints the usage and exits with status. */
@@ -1560,11 +1851,12 @@ usage(int status)
 "  -p         pin process i to the i-th allowed CPU (mod their count); the\n"
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds (default 1000; 0: skip)\n"
-"  -o KEYS    what to run, of rabcdefsl (default rabcdefsl):\n"
+"  -o KEYS    what to run, of rabcdefslx (default rabcdefslx):\n"
 "             r rseq add, a lock cmpxchg (the floors), b shared block,\n"
 "             c plain ref, d rwlock read (processes), e wake latency through\n"
 "             the daemon, f control requests, s run-down start cost,\n"
-"             l attach latency and memory per attachment\n"
+"             l attach latency and memory per attachment, x what a local\n"
+"             user's attack costs others (a victim's CPU, status round trips)\n"
 "  -q         print the results only\n"
 "  -h         this help\n");
 	exit(status);
@@ -1598,7 +1890,7 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "rabcdefsl")] != '\0')
+			    optarg[strspn(optarg, "rabcdefslx")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;
@@ -1665,6 +1957,7 @@ main(int argc, char **argv)
 	control();
 	start_cost();
 	attach_latency();
+	cost_of_attacks();
 	if ((r = rundown_ctl_free(ctl, BENCH_TAG)) != 0)
 		die("free: %s", rundown_strerror(r));
 	return 0;

@@ -200,7 +200,7 @@ control_wait(struct conn *c, const struct proto_hdr *h,
 	/* Counted before: the wait may end (and be uncounted) before
 	 * registry_wait() returns. */
 	p->user->waits++;
-	if ((r = registry_wait(blk, req->arg, &p->waits, h->id,
+	if ((r = registry_wait(blk, req->arg, p->user->uid, &p->waits, h->id,
 	    control_who(c, who, sizeof(who)))) != REGISTRY_PENDING)
 		p->user->waits--;
 	return r;

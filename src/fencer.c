@@ -11,12 +11,10 @@
  * this thread walks in between: a stalled walk holds up the starts that
  * need it and nothing else; the loop goes on answering.
  *
- * Budget.  A walk takes every CPU from what runs there, a few microseconds
- * each time.  Walks begin at most `rate` times a second (rundownd -f),
- * and every fence asked for before a walk begins rides that walk.  So
- * whatever users do, other work loses at most `rate` walks a second, and
- * a user who cycles run-downs delays anyone else's start by one interval
- * at most: the next walk serves every start queued.
+ * Coalescing.  A walk takes every CPU from what runs there, a few
+ * microseconds each time.  Every fence asked for before a walk begins
+ * rides that walk, so starts that come while one walks share the next.
+ * How often each user may ask is registry.c's budget (rundownd -f).
  *
  * A walk that does not end.  The walk runs at SCHED_FIFO 1 (fence.c),
  * which preempts every ordinary task at once but waits behind a busy
@@ -74,7 +72,6 @@ static bool stop;
 static bool in_walk;		/* between the two halves of a walk */
 static struct timespec walk_since;
 static unsigned level;		/* the walk raised to steps[level - 1] */
-static struct fencer_stats stats;
 
 /* The loop's. */
 static pthread_t thread;
@@ -84,7 +81,6 @@ static struct event *notify_ev, *step_ev;
 static fencer_stall_fn on_stall;
 static bool stall_said;		/* on_stall called for this walk */
 static unsigned top = 4;	/* levels the thread may rise to (steps) */
-static long interval_ns;	/* between two walks' beginnings */
 
 static const int steps[] = { 2, 10, 50, 99 };
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == 4, "top's start");
@@ -99,24 +95,14 @@ ms_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-static void
-add_ns(struct timespec *t, long ns)
-{
-	t->tv_nsec += ns % 1000000000L;
-	t->tv_sec += ns / 1000000000L + t->tv_nsec / 1000000000L;
-	t->tv_nsec %= 1000000000L;
-}
-
-/* The thread: walks for every batch of jobs, paced by interval_ns. */
+/* The thread: a walk for every batch of jobs. */
 static void *
 fencer_main(void *arg)
 {
 	struct block_layout l = { .flags = BLOCK_F_RSEQ };
 	struct sched_param normal = { .sched_priority = 0 };
-	struct timespec next = { 0, 0 }, now;
 	struct fencer_job *j;
 	uint32_t cpus;
-	long long ms;
 	char c = 1;
 
 	(void)arg;
@@ -127,27 +113,13 @@ fencer_main(void *arg)
 			pthread_cond_wait(&work, &lock);
 		if (stop)
 			break;
-		/* The budget: not before the interval since the last walk
-		 * began is over.  Jobs queued meanwhile ride this walk. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec < next.tv_sec || (now.tv_sec == next.tv_sec &&
-		    now.tv_nsec < next.tv_nsec)) {
-			pthread_mutex_unlock(&lock);
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-			    &next, NULL) == EINTR)
-				;
-			pthread_mutex_lock(&lock);
-			continue;
-		}
 		TAILQ_CONCAT(&walking, &queued, entry);
 		cpus = 0;
 		TAILQ_FOREACH(j, &walking, entry)
 			if (j->cpus > cpus)
 				cpus = j->cpus;
 		in_walk = true;
-		walk_since = now;
-		next = now;
-		add_ns(&next, interval_ns);
+		clock_gettime(CLOCK_MONOTONIC, &walk_since);
 		pthread_mutex_unlock(&lock);
 
 		l.cpus = cpus;
@@ -162,11 +134,6 @@ fencer_main(void *arg)
 			    &normal);
 			level = 0;
 		}
-		stats.walks++;
-		ms = ms_since(&walk_since);
-		if (ms > (long long)stats.longest_ms)
-			stats.longest_ms = ms > UINT32_MAX ? UINT32_MAX :
-			    (uint32_t)ms;
 		TAILQ_CONCAT(&done, &walking, entry);
 		pthread_mutex_unlock(&lock);
 		if (write(notify_pipe[1], &c, 1) < 0) {
@@ -226,7 +193,6 @@ fencer_step(int fd, short events, void *arg)
 			if (err == 0) {
 				if (level++ == 0)
 					first = p.sched_priority;
-				stats.raises++;
 			} else
 				top = level;	/* said once, below */
 		}
@@ -254,10 +220,9 @@ fencer_step(int fd, short events, void *arg)
 }
 
 void
-fencer_init(struct event_base *base, uint32_t rate, fencer_stall_fn stalled)
+fencer_init(struct event_base *base, fencer_stall_fn stalled)
 {
 	on_stall = stalled;
-	interval_ns = rate == 0 ? 0 : 1000000000L / (long)rate;
 	if (pipe2(notify_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatal("pipe");
 	notify_ev = event_new(base, notify_pipe[0], EV_READ | EV_PERSIST,
@@ -327,7 +292,6 @@ fencer_submit(uint32_t cpus, fencer_fn fn, void *arg)
 	j->arg = arg;
 	pthread_mutex_lock(&lock);
 	TAILQ_INSERT_TAIL(&queued, j, entry);
-	stats.starts++;
 	pthread_cond_signal(&work);
 	pthread_mutex_unlock(&lock);
 	if (!evtimer_pending(step_ev, NULL))
@@ -340,18 +304,4 @@ fencer_cancel(struct fencer_job *j)
 {
 	/* Only the loop reads done, and frees the job once walked. */
 	j->done = NULL;
-}
-
-void
-fencer_stats(struct fencer_stats *st)
-{
-	pthread_mutex_lock(&lock);
-	*st = stats;
-	st->walking_ms = 0;
-	if (in_walk) {
-		long long ms = ms_since(&walk_since);
-
-		st->walking_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-	}
-	pthread_mutex_unlock(&lock);
 }

@@ -23,20 +23,9 @@ typedef void (*fencer_stall_fn)(uint32_t ms);
 
 struct fencer_job;
 
-/* What `rundownctl status` and the log tell of the fences so far. */
-struct fencer_stats {
-	uint64_t walks;		/* walks done */
-	uint64_t starts;	/* fences asked for (many ride one walk) */
-	uint64_t raises;	/* times a stalled walk's priority was raised */
-	uint32_t longest_ms;	/* the longest walk */
-	uint32_t walking_ms;	/* the walk under way so far, or 0 */
-};
-
 /* The notify pipe and the timer; once, before any fence (the thread
- * starts at the first).  rate: walks a second at most (0: no limit).
- * stalled: see above. */
-void fencer_init(struct event_base *base, uint32_t rate,
-    fencer_stall_fn stalled);
+ * starts at the first).  stalled: see above. */
+void fencer_init(struct event_base *base, fencer_stall_fn stalled);
 
 /* Stops the thread (one stalled in a walk is left to the process's
  * exit); no callback runs after. */
@@ -53,7 +42,5 @@ struct fencer_job *fencer_submit(uint32_t cpus, fencer_fn done, void *arg);
 /* done() will not be called for job (the block is gone, or started
  * again); job is freed by fencer.c. */
 void fencer_cancel(struct fencer_job *job);
-
-void fencer_stats(struct fencer_stats *st);
 
 #endif /* RUNDOWND_FENCER_H */

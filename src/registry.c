@@ -136,12 +136,25 @@ struct shm_block {
 	uint32_t rd_word;
 	struct timespec rd_since;
 	uint64_t rd_reclaimed_rows;
-	/* The run-down begun, its fence asked of fencer.c and not yet done:
-	 * the rows wait to be harvested, and nothing settles meanwhile. */
-	struct fencer_job *fencing;
+	/* The run-down begun and its fence not yet done (due on fence_ev,
+	 * by the starter's budget, or asked of fencer.c as job): the rows
+	 * wait to be harvested, and nothing settles meanwhile. */
+	bool fencing;
+	struct fencer_job *job;
+	struct event *fence_ev;
 	uint32_t fence_word;
 	struct timespec fence_since;
 };
+
+/* A user's fence budget (rundownd -f): when its latest walk began or is
+ * due.  Root and the daemon's own user have none. */
+struct fence_user {
+	LIST_ENTRY(fence_user) entry;
+	uid_t uid;
+	uint64_t slot_ns;	/* CLOCK_MONOTONIC */
+};
+static LIST_HEAD(, fence_user) fence_users =
+    LIST_HEAD_INITIALIZER(fence_users);
 
 /* Every block has its slot in guard.c. */
 _Static_assert(GUARD_MAX >= PROTO_MAX_ENTRIES, "GUARD_MAX < blocks");
@@ -160,6 +173,7 @@ static void registry_settle(void *arg);
 static void registry_settle_later(int fd, short events, void *arg);
 static void registry_forget(struct shm_block *blk);
 static void registry_unmap(void *arg);
+static void registry_fence_drop(struct shm_block *blk);
 static size_t page_size;
 
 size_t
@@ -311,7 +325,7 @@ registry_settle(void *arg)
 	struct waiter *w;
 
 	/* Not before the harvest, which waits for the fence. */
-	if (blk->fencing != NULL ||
+	if (blk->fencing ||
 	    (TAILQ_EMPTY(&blk->waiters) && !blk->rd_timed))
 		return;
 	registry_note_forged(blk);
@@ -378,10 +392,79 @@ registry_fenced(void *arg)
 {
 	struct shm_block *blk = arg;
 
-	blk->fencing = NULL;
+	blk->fencing = false;
+	blk->job = NULL;
 	block_harvest_fenced(blk->b, &blk->lay, blk->fence_word);
 	registry_fence_check(blk);
 	registry_settle(blk);
+}
+
+/* blk's fence is due: asked of fencer.c's thread, or (no memory, no
+ * thread) walked here. */
+static void
+registry_fence_due(int fd, short events, void *arg)
+{
+	struct shm_block *blk = arg;
+
+	(void)fd;
+	(void)events;
+	if ((blk->job = fencer_submit(blk->lay.cpus, registry_fenced,
+	    blk)) == NULL) {
+		block_fence(&blk->lay);
+		registry_fenced(blk);
+	}
+}
+
+static uint64_t
+registry_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The budget of uid's fences: nanoseconds from now until its next may
+ * begin.  A user's walks begin at most cfg->fence_rate times a second:
+ * a start within the interval after its last is due at the interval's
+ * end, and every start of that user until then rides the same walk (a
+ * user cycling run-downs on many blocks costs one walk an interval, as
+ * many blocks as it likes).  Root and the daemon's own user are not
+ * held back (their starts are not a peer's to multiply).  Users whose
+ * interval is over are forgotten on the way.
+ */
+static uint64_t
+registry_fence_budget(uid_t uid)
+{
+	uint64_t now = registry_now_ns(), gap, slot;
+	struct fence_user *u, *next;
+
+	if (uid == 0 || uid == geteuid())
+		return 0;
+	gap = 1000000000u / cfg->fence_rate;
+	for (u = LIST_FIRST(&fence_users); u != NULL; u = next) {
+		next = LIST_NEXT(u, entry);
+		if (u->uid == uid)
+			break;
+		if (u->slot_ns + gap <= now) {
+			LIST_REMOVE(u, entry);
+			free(u);
+		}
+	}
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return 0;	/* no memory for a budget: none */
+		u->uid = uid;
+		LIST_INSERT_HEAD(&fence_users, u, entry);
+		u->slot_ns = now;
+		return 0;
+	}
+	/* A walk already due later: ride it.  Else the next slot. */
+	slot = u->slot_ns > now ? u->slot_ns : u->slot_ns + gap > now ?
+	    u->slot_ns + gap : now;
+	u->slot_ns = slot;
+	return slot - now;
 }
 
 /*
@@ -395,26 +478,42 @@ registry_fenced(void *arg)
  * blk->fencing: waits queue, and nothing settles.
  */
 static int
-registry_start(struct shm_block *blk, uint32_t *s)
+registry_start(struct shm_block *blk, uid_t uid, uint32_t *s)
 {
+	struct timeval tv;
+	uint64_t wait;
+
 	if (!(blk->lay.flags & BLOCK_F_RSEQ))
 		return block_begin_harvest(blk->b, &blk->lay, s);
 	if (block_begin_unfenced(blk->b, &blk->lay, s) != 0)
 		return -EALREADY;
 	/* A fence still under way for an earlier run-down, which ended with
 	 * no row to harvest and was re-initialized since, serves nothing. */
-	if (blk->fencing != NULL)
-		fencer_cancel(blk->fencing);
+	registry_fence_drop(blk);
+	blk->fencing = true;
 	blk->fence_word = *s;
 	clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
-	if ((blk->fencing = fencer_submit(blk->lay.cpus, registry_fenced,
-	    blk)) == NULL) {
-		/* Out of memory: here, then. */
-		block_fence(&blk->lay);
-		block_harvest_fenced(blk->b, &blk->lay, *s);
-		registry_fence_check(blk);
+	if ((wait = registry_fence_budget(uid)) == 0) {
+		registry_fence_due(-1, 0, blk);
+		return 0;
 	}
+	tv.tv_sec = (time_t)(wait / 1000000000u);
+	tv.tv_usec = (suseconds_t)(wait % 1000000000u / 1000u);
+	if (evtimer_add(blk->fence_ev, &tv) != 0)
+		registry_fence_due(-1, 0, blk);
 	return 0;
+}
+
+/* Lets go of blk's fence, due or asked for: its run-down has ended, or
+ * the block goes. */
+static void
+registry_fence_drop(struct shm_block *blk)
+{
+	evtimer_del(blk->fence_ev);
+	if (blk->job != NULL)
+		fencer_cancel(blk->job);
+	blk->job = NULL;
+	blk->fencing = false;
 }
 
 /* fencer.c says a walk has not ended after FENCER_FALLBACK_MS: clients
@@ -431,16 +530,16 @@ registry_fence_stalled(uint32_t ms)
 }
 
 int
-registry_wait(struct shm_block *blk, uint32_t timeout_ms,
+registry_wait(struct shm_block *blk, uint32_t timeout_ms, uid_t uid,
     struct registry_waits *ws, uint32_t cookie, const char *who)
 {
 	struct timeval tv;
 	struct waiter *w, *w2;
 	uint32_t s;
 
-	if (registry_start(blk, &s) == 0)
+	if (registry_start(blk, uid, &s) == 0)
 		registry_rundown_started(blk, s, who);
-	if (blk->fencing == NULL && (block_word_state(s) !=
+	if (!blk->fencing && (block_word_state(s) !=
 	    RUNDOWN_RUNNING_DOWN || block_word(blk->b) != s)) {
 		/* Drained.  Waits still pending for it (the watcher's poke
 		 * not yet handled) are answered first, so that a connection
@@ -448,7 +547,7 @@ registry_wait(struct shm_block *blk, uint32_t timeout_ms,
 		registry_settle(blk);
 		return 0;
 	}
-	if (timeout_ms == 0 && blk->fencing == NULL) {
+	if (timeout_ms == 0 && !blk->fencing) {
 		/* A poll: started, not drained; the watcher sees the end. */
 		registry_settle(blk);
 		return -ETIMEDOUT;
@@ -691,7 +790,9 @@ registry_add(uint32_t tag, const char *name, int hfd,
 	    (blk->watcher = watcher_new(blk->tagstr, registry_settle,
 	    blk)) == NULL ||
 	    (blk->settle_ev = event_new(base, -1, 0, registry_settle_later,
-	    blk)) == NULL)
+	    blk)) == NULL ||
+	    (blk->fence_ev = evtimer_new(base, registry_fence_due, blk)) ==
+	    NULL)
 		goto fail;
 	blk->lay.live = blk->live;
 	TAILQ_INSERT_TAIL(&blocks, blk, entry);
@@ -1186,7 +1287,7 @@ registry_init(const struct config *c, struct event_base *b)
 	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
-	fencer_init(base, cfg->fence_rate, registry_fence_stalled);
+	fencer_init(base, registry_fence_stalled);
 	/*
 	 * Clients commit in the rseq words of a block only if its run-down
 	 * fences them, which for processes other than this one means running
@@ -1226,7 +1327,7 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 	pi->uid = (uint32_t)blk->uid;
 	pi->gid = (uint32_t)blk->gid;
 	pi->mode = blk->mode;
-	if (blk->fencing != NULL) {
+	if (blk->fencing) {
 		long long ms = registry_ms_since(&blk->fence_since);
 
 		pi->fence_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX :
@@ -1458,6 +1559,8 @@ registry_unmap(void *arg)
 		close(blk->meta);
 	if (blk->settle_ev != NULL)
 		event_free(blk->settle_ev);
+	if (blk->fence_ev != NULL)
+		event_free(blk->fence_ev);
 	free(blk->live);
 	free(blk->rows);
 	free(blk);
@@ -1509,8 +1612,7 @@ registry_forget(struct shm_block *blk)
 	uint32_t r;
 
 	event_del(blk->settle_ev);
-	if (blk->fencing != NULL)
-		fencer_cancel(blk->fencing);
+	registry_fence_drop(blk);
 	for (r = 0; r < blk->lay.rows; r++)
 		if (blk->rows[r].owner != NULL)
 			registry_release_row(blk, r);

@@ -77,8 +77,9 @@ int registry_free(struct shm_block *blk, bool force, const char *who);
  * 0 if it has ended already, REGISTRY_PENDING (ws->done() follows,
  * perhaps before this returns), or -errno (-ETIMEDOUT for timeout_ms 0 when the
  * run-down has not ended).  A run-down started here is logged as who's,
- * and so is its end, with how long it took. */
-int registry_wait(struct shm_block *blk, uint32_t timeout_ms,
+ * and so is its end, with how long it took; its fence counts against
+ * uid's budget (-f). */
+int registry_wait(struct shm_block *blk, uint32_t timeout_ms, uid_t uid,
     struct registry_waits *ws, uint32_t cookie, const char *who);
 
 /* An empty set of waits whose ends go to done(owner, ...). */

@@ -845,7 +845,7 @@ cmd_status(const struct args *a)
 		/* A run-down whose start waits for the daemon's walk of
 		 * every CPU: a CPU held by a real-time task. */
 		if (info.fence_ms != 0)
-			printf("fence: waiting %u ms for a CPU (see FENCES in "
+			printf("fence: waiting %u ms (see FENCES in "
 			    "rundownd(8))\n", info.fence_ms);
 		for (i = 0; i < n; i++)
 			printf("holder: pid %ld (%s) row %u outstanding %llu\n",

@@ -38,7 +38,7 @@
 #define DEFAULT_USER_OUT_MIB 16u	/* replies queued for one user */
 #define DEFAULT_USER_OUT_FDS 64u	/* descriptors in them */
 #define DEFAULT_TIMEOUT 10u	/* seconds for the rest of a begun frame */
-#define DEFAULT_FENCE_RATE 500u	/* fence walks a second (fencer.c) */
+#define DEFAULT_FENCE_RATE 100u	/* fence walks a second of one user */
 #define MAX_FENCE_RATE 1000000u
 #define DEFAULT_MAX_CONN_WAITS 64u
 #define DEFAULT_MAX_USER_WAITS 1024u
@@ -105,7 +105,8 @@ usage(FILE *f)
 	    "  -F max-user-fds\n"
 	    "                 descriptors in them (%u)\n"
 	    "  -f fence-rate  most run-down fences (walks of every CPU) a\n"
-	    "                 second; starts in between share the next (%u)\n"
+	    "                 second for one user; its starts in between share\n"
+	    "                 the next; root is not held back (%u)\n"
 	    "  -t timeout     seconds to finish a begun request, or to take\n"
 	    "                 the last replies before a close (%u, at most %u)\n"
 	    "  -w max-conn-waits\n"

@@ -77,7 +77,7 @@ struct config {
 	size_t max_user_out;		/* bytes of replies queued for one
 					 * uid's connections */
 	uint32_t max_user_out_fds;	/* descriptors in them */
-	uint32_t fence_rate;		/* fence walks a second; 0: no limit */
+	uint32_t fence_rate;		/* fence walks a second of one uid */
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;
