@@ -143,6 +143,7 @@ struct shm_block {
 	struct fencer_job *job;
 	struct event *fence_ev;
 	uint32_t fence_word;
+	uint64_t fence_at;	/* registry_now_ns() the walk may begin */
 	struct timespec fence_since;
 };
 
@@ -386,6 +387,15 @@ registry_cancel(struct registry_waits *ws)
 		registry_waiter_free(w);
 }
 
+static uint64_t
+registry_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* The fence of blk's run-down is done: the harvest, then what it ends. */
 static void
 registry_fenced(void *arg)
@@ -399,15 +409,30 @@ registry_fenced(void *arg)
 	registry_settle(blk);
 }
 
-/* blk's fence is due: asked of fencer.c's thread, or (no memory, no
- * thread) walked here. */
+/*
+ * blk's fence may be due: asked of fencer.c's thread, or (no memory, no
+ * thread) walked here, once blk->fence_at has come.  Until then it waits
+ * on fence_ev, which libevent times on a coarse clock (a tick, some 4 ms,
+ * behind) from the time it cached when the turn began: a timer fires up
+ * to that much early, and is armed again for the rest, or the budget
+ * would let a user through a fifth more walks than it says.
+ */
 static void
 registry_fence_due(int fd, short events, void *arg)
 {
 	struct shm_block *blk = arg;
+	uint64_t now = registry_now_ns(), wait;
+	struct timeval tv;
 
 	(void)fd;
 	(void)events;
+	if (now < blk->fence_at) {
+		wait = blk->fence_at - now + 999u;	/* to whole us, up */
+		tv.tv_sec = (time_t)(wait / 1000000000u);
+		tv.tv_usec = (suseconds_t)(wait % 1000000000u / 1000u);
+		if (evtimer_add(blk->fence_ev, &tv) == 0)
+			return;
+	}
 	if ((blk->job = fencer_submit(blk->lay.cpus, registry_fenced,
 	    blk)) == NULL) {
 		block_fence(&blk->lay);
@@ -415,18 +440,10 @@ registry_fence_due(int fd, short events, void *arg)
 	}
 }
 
-static uint64_t
-registry_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /*
- * The budget of uid's fences: nanoseconds from now until its next may
- * begin.  A user's walks begin at most cfg->fence_rate times a second:
+ * The budget of uid's fences: registry_now_ns() when its next may
+ * begin (0: at once).  A user's walks begin at most cfg->fence_rate times a second:
  * a start within the interval after its last is due at the interval's
  * end, and every start of that user until then rides the same walk (a
  * user cycling run-downs on many blocks costs one walk an interval, as
@@ -437,7 +454,7 @@ registry_now_ns(void)
 static uint64_t
 registry_fence_budget(uid_t uid)
 {
-	uint64_t now = registry_now_ns(), gap, slot;
+	uint64_t now = registry_now_ns(), gap;
 	struct fence_user *u, *next;
 
 	if (uid == 0 || uid == geteuid())
@@ -461,10 +478,9 @@ registry_fence_budget(uid_t uid)
 		return 0;
 	}
 	/* A walk already due later: ride it.  Else the next slot. */
-	slot = u->slot_ns > now ? u->slot_ns : u->slot_ns + gap > now ?
-	    u->slot_ns + gap : now;
-	u->slot_ns = slot;
-	return slot - now;
+	if (u->slot_ns <= now)
+		u->slot_ns = u->slot_ns + gap > now ? u->slot_ns + gap : now;
+	return u->slot_ns;
 }
 
 /*
@@ -480,9 +496,6 @@ registry_fence_budget(uid_t uid)
 static int
 registry_start(struct shm_block *blk, uid_t uid, uint32_t *s)
 {
-	struct timeval tv;
-	uint64_t wait;
-
 	if (!(blk->lay.flags & BLOCK_F_RSEQ))
 		return block_begin_harvest(blk->b, &blk->lay, s);
 	if (block_begin_unfenced(blk->b, &blk->lay, s) != 0)
@@ -493,14 +506,8 @@ registry_start(struct shm_block *blk, uid_t uid, uint32_t *s)
 	blk->fencing = true;
 	blk->fence_word = *s;
 	clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
-	if ((wait = registry_fence_budget(uid)) == 0) {
-		registry_fence_due(-1, 0, blk);
-		return 0;
-	}
-	tv.tv_sec = (time_t)(wait / 1000000000u);
-	tv.tv_usec = (suseconds_t)(wait % 1000000000u / 1000u);
-	if (evtimer_add(blk->fence_ev, &tv) != 0)
-		registry_fence_due(-1, 0, blk);
+	blk->fence_at = registry_fence_budget(uid);
+	registry_fence_due(-1, 0, blk);
 	return 0;
 }
 
