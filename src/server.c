@@ -76,14 +76,17 @@ struct outmsg {
 	unsigned char data[];
 };
 
-/* What one uid's connections hold queued, so that many connections of a
- * user cannot hold together what one may not. */
+/* What one uid's connections hold queued and have spent this turn, so
+ * that many connections of a user cannot hold or take together what one
+ * may not. */
 struct uout {
 	LIST_ENTRY(uout) entry;
 	uid_t uid;
 	unsigned conns;
 	size_t bytes;		/* of queued replies, not yet sent */
 	unsigned fds;		/* descriptors in them */
+	uint64_t turn;		/* server_turn() of the turn spent in */
+	unsigned spent;		/* the cost of its frames in that turn */
 };
 
 struct conn {
@@ -987,19 +990,40 @@ server_frame(struct conn *c)
 	return dispatch_cb(c, &h, &req, cb_arg);
 }
 
+/*
+ * Which turn of the loop this is: libevent's time, cached once a turn
+ * (after the poll, before the callbacks).  Two turns within one
+ * microsecond look like one, which only gives their users one budget for
+ * both.
+ */
+static uint64_t
+server_turn(void)
+{
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(base, &tv) != 0)
+		return 0;
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
 static void
 server_readable(int fd, short events, void *arg)
 {
 	struct conn *c = arg;
+	struct uout *u = c->uo;
+	uint64_t turn = server_turn();
 	size_t want;
 	ssize_t n;
-	unsigned spent = 0;
 	int nfds, r;
 
 	(void)events;
+	if (u->turn != turn) {
+		u->turn = turn;
+		u->spent = 0;
+	}
 	/* Level-triggered: what is left is read on the loop's next turn,
-	 * after every other connection's turn. */
-	while (!c->closing && spent < SERVER_TURN_COST) {
+	 * after every other user's turn. */
+	while (!c->closing && u->spent < SERVER_TURN_COST) {
 		if (c->inlen < PROTO_HDR_SIZE)
 			want = PROTO_HDR_SIZE - c->inlen;
 		else
@@ -1037,7 +1061,7 @@ server_readable(int fd, short events, void *arg)
 			}
 		}
 		if (c->inlen == PROTO_HDR_SIZE + c->hdr.length)
-			spent += server_frame(c);
+			u->spent += server_frame(c);
 	}
 	if (!c->closing && c->inlen > 0)
 		server_timer(c);

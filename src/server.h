@@ -17,11 +17,12 @@ struct conn;
 
 /*
  * One whole, decoded request frame of c; returns what it cost, in units
- * of a plain request's work (1: a status).  A connection's turn of the
- * loop ends once its frames have cost SERVER_TURN_COST, so that one whose
- * requests are dear (each starting a run-down: a fence on every CPU and
- * a harvest) gets fewer of them a turn, and the others their turns
- * sooner.
+ * of a plain request's work (1: a status).  A user's turn of the loop
+ * ends once the frames of all its connections have cost SERVER_TURN_COST,
+ * so that one whose requests are dear (each starting a run-down: a fence
+ * on every CPU and a harvest) gets fewer of them a turn, and a user with
+ * many connections no more than a user with one: a turn costs at most
+ * that much per user, and every other user's frames wait at most that.
  */
 #define SERVER_TURN_COST 64
 typedef unsigned (*server_dispatch_fn)(struct conn *c,
