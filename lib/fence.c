@@ -133,16 +133,23 @@ fence_memory_private(const void *p, size_t len)
 /* Room for the affinity of any machine the block layout allows. */
 #define FENCE_MAX_CPUS 4096u
 
-/* Walks the CPUs below cpus: runs on each if go, else only checks that it
- * could.  0, -EPERM (an online CPU out of reach) or -errno. */
+/* What fence_walk() does. */
+enum walk {
+	WALK_CHECK,		/* only checks that each CPU may be reached */
+	WALK_RETURN,		/* runs on each, then back as it was */
+	WALK_STAY		/* runs on each, and stays where it ended */
+};
+
+/* Walks the CPUs below cpus as how says: 0, -EPERM (an online CPU out of
+ * reach) or -errno. */
 static int
-fence_walk(uint32_t cpus, bool go)
+fence_walk(uint32_t cpus, enum walk how)
 {
 	size_t size = CPU_ALLOC_SIZE(cpus), all = CPU_ALLOC_SIZE(FENCE_MAX_CPUS);
 	struct sched_param param, rt = { .sched_priority = 1 };
 	cpu_set_t *old, *one;
 	int here = sched_getcpu(), r = 0, policy;
-	bool moved = false, raised = false;
+	bool moved = false, raised = false, go = how != WALK_CHECK;
 	uint32_t cpu;
 
 	old = CPU_ALLOC(FENCE_MAX_CPUS);
@@ -151,7 +158,7 @@ fence_walk(uint32_t cpus, bool go)
 		r = -ENOMEM;
 		goto out;
 	}
-	if (sched_getaffinity(0, all, old) != 0) {
+	if (how != WALK_STAY && sched_getaffinity(0, all, old) != 0) {
 		r = -errno;
 		goto out;
 	}
@@ -163,7 +170,8 @@ fence_walk(uint32_t cpus, bool go)
 	 * (CAP_SYS_NICE, or RLIMIT_RTPRIO: rundownd.service sets
 	 * LimitRTPRIO=), for the few microseconds it takes.
 	 */
-	if (go && pthread_getschedparam(pthread_self(), &policy, &param) == 0 &&
+	if (how == WALK_RETURN &&
+	    pthread_getschedparam(pthread_self(), &policy, &param) == 0 &&
 	    policy != SCHED_FIFO && policy != SCHED_RR)
 		raised = pthread_setschedparam(pthread_self(), SCHED_FIFO,
 		    &rt) == 0;
@@ -184,11 +192,11 @@ fence_walk(uint32_t cpus, bool go)
 		else if (cpu_online(cpu))
 			r = -EPERM;
 	}
-	if (moved) {
+	if (moved && how == WALK_RETURN) {
 		/* Back where the walk began before the priority drops: on
 		 * the last CPU visited, busy with another task, a normal
 		 * thread would wait out that task's slice to run again. */
-		if (go && here >= 0 && (uint32_t)here < cpus) {
+		if (here >= 0 && (uint32_t)here < cpus) {
 			CPU_ZERO_S(size, one);
 			CPU_SET_S((uint32_t)here, size, one);
 			(void)sched_setaffinity(0, size, one);
@@ -206,15 +214,26 @@ out:
 /* Walks that missed an online CPU, for fence_missed(). */
 static uint64_t misses;
 
-int
-fence_cpus(uint32_t cpus)
+/* A walk's end: misses counted. */
+static int
+fence_walked(int r)
 {
-	int r = fence_walk(cpus, true);
-
 	/* relaxed: a count for a later report, ordered with nothing. */
 	if (r == -EPERM)
 		rd_fetch_add(&misses, 1, RD_RELAXED);
 	return r;
+}
+
+int
+fence_cpus(uint32_t cpus)
+{
+	return fence_walked(fence_walk(cpus, WALK_RETURN));
+}
+
+int
+fence_cpus_stay(uint32_t cpus)
+{
+	return fence_walked(fence_walk(cpus, WALK_STAY));
 }
 
 uint64_t
@@ -226,5 +245,5 @@ fence_missed(void)
 bool
 fence_cpus_reach(uint32_t cpus)
 {
-	return fence_walk(cpus, false) == 0;
+	return fence_walk(cpus, WALK_CHECK) == 0;
 }

@@ -43,6 +43,13 @@ bool fence_private_ready(void);
  * are then not fenced. */
 int fence_cpus(uint32_t cpus);
 
+/* fence_cpus() for a thread that does nothing but walk: at the thread's
+ * own priority (which it should make SCHED_FIFO once, where it may), and
+ * it stays on the last CPU it visits, pinned there.  One migration a CPU
+ * and no other system call: the way back, the affinity and the priority
+ * put back are what make fence_cpus() dear. */
+int fence_cpus_stay(uint32_t cpus);
+
 /* True if [p, p + len) is private memory of this process, which no other
  * process can see (/proc/self/pagemap, one read a page end): then
  * fence_private() reaches every thread that can use it.  False when in

@@ -16,7 +16,7 @@
  * rides that walk, so starts that come while one walks share the next.
  * How often each user may ask is registry.c's budget (rundownd -f).
  *
- * A walk that does not end.  The walk runs at SCHED_FIFO 1 (fence.c),
+ * A walk that does not end.  The walk runs at SCHED_FIFO 1 (below),
  * which preempts every ordinary task at once but waits behind a busy
  * real-time one.  While a walk is under way the loop looks every
  * FENCER_STEP_MS, and each look that finds it still walking raises this
@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "block.h"
+#include "fence.h"
 #include "fencer.h"
 #include "log.h"
 
@@ -80,33 +80,47 @@ static int notify_pipe[2] = { -1, -1 };
 static struct event *notify_ev, *step_ev;
 static fencer_stall_fn on_stall;
 static bool stall_said;		/* on_stall called for this walk */
+static struct timespec spin_since;	/* the last submit */
+static unsigned out;		/* jobs submitted, not yet taken back */
 static unsigned top = 4;	/* levels the thread may rise to (steps) */
 
 static const int steps[] = { 2, 10, 50, 99 };
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == 4, "top's start");
 
 static long long
-ms_since(const struct timespec *t)
+ns_since(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
+	return (long long)(now.tv_sec - t->tv_sec) * 1000000000 +
+	    (now.tv_nsec - t->tv_nsec);
 }
 
-/* The thread: a walk for every batch of jobs. */
+/*
+ * The thread: a walk for every batch of jobs.  It does nothing else, so
+ * it takes SCHED_FIFO 1 once, where it may, and each walk leaves it
+ * pinned to the CPU it ended on (fence_cpus_stay): a walk costs one
+ * migration for each CPU but the one it wakes on, and no other system
+ * call.  Woken there, it preempts what runs at once.
+ */
 static void *
 fencer_main(void *arg)
 {
-	struct block_layout l = { .flags = BLOCK_F_RSEQ };
-	struct sched_param normal = { .sched_priority = 0 };
+	struct sched_param own = { .sched_priority = 1 };
 	struct fencer_job *j;
 	uint32_t cpus;
+	int policy = SCHED_FIFO;
 	char c = 1;
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), FENCER_THREAD_NAME);
+	if (pthread_setschedparam(pthread_self(), policy, &own) != 0) {
+		/* No real-time priority here: each CPU busy with another
+		 * task costs the walk that task's slice. */
+		policy = SCHED_OTHER;
+		own.sched_priority = 0;
+	}
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		while (TAILQ_EMPTY(&queued) && !stop)
@@ -122,16 +136,17 @@ fencer_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &walk_since);
 		pthread_mutex_unlock(&lock);
 
-		l.cpus = cpus;
-		block_fence(&l);
+		/* block_fence() for a shared block: a CPU out of reach
+		 * leaves at least this process fenced. */
+		if (fence_cpus_stay(cpus) == -EPERM)
+			fence_private();
 
 		pthread_mutex_lock(&lock);
 		in_walk = false;
 		if (level != 0) {
 			/* Back to where it was: the loop raises it only
 			 * while in_walk, under the lock. */
-			pthread_setschedparam(pthread_self(), SCHED_OTHER,
-			    &normal);
+			pthread_setschedparam(pthread_self(), policy, &own);
 			level = 0;
 		}
 		TAILQ_CONCAT(&done, &walking, entry);
@@ -163,6 +178,7 @@ fencer_notified(int fd, short events, void *arg)
 	pthread_mutex_unlock(&lock);
 	while ((j = TAILQ_FIRST(&mine)) != NULL) {
 		TAILQ_REMOVE(&mine, j, entry);
+		out--;
 		if (j->done != NULL)
 			j->done(j->arg);
 		free(j);
@@ -185,7 +201,7 @@ fencer_step(int fd, short events, void *arg)
 	pthread_mutex_lock(&lock);
 	busy = in_walk || !TAILQ_EMPTY(&queued) || !TAILQ_EMPTY(&walking);
 	if ((walk = in_walk)) {
-		ms = ms_since(&walk_since);
+		ms = ns_since(&walk_since) / 1000000;
 		if (level < top &&
 		    ms >= (long long)FENCER_STEP_MS * (level + 1)) {
 			p.sched_priority = steps[level];
@@ -292,11 +308,21 @@ fencer_submit(uint32_t cpus, fencer_fn fn, void *arg)
 	j->arg = arg;
 	pthread_mutex_lock(&lock);
 	TAILQ_INSERT_TAIL(&queued, j, entry);
-	pthread_cond_signal(&work);
 	pthread_mutex_unlock(&lock);
+	/* After the unlock: the thread, at SCHED_FIFO, preempts this one
+	 * as it wakes, and would find the lock still held. */
+	pthread_cond_signal(&work);
 	if (!evtimer_pending(step_ev, NULL))
 		evtimer_add(step_ev, &tv);
+	out++;
+	clock_gettime(CLOCK_MONOTONIC, &spin_since);
 	return j;
+}
+
+bool
+fencer_spinning(void)
+{
+	return out != 0 && ns_since(&spin_since) < FENCER_SPIN_US * 1000;
 }
 
 void

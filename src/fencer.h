@@ -43,4 +43,15 @@ struct fencer_job *fencer_submit(uint32_t cpus, fencer_fn done, void *arg);
  * again); job is freed by fencer.c. */
 void fencer_cancel(struct fencer_job *job);
 
+/*
+ * True while a fence asked for in the last FENCER_SPIN_US is not yet
+ * done: the loop then polls for events instead of sleeping (rundownd.c).
+ * A walk of a machine at ease ends in tens of microseconds, less than a
+ * sleeping CPU takes to wake, so the harvest follows at once; it is
+ * the same loop, answering whatever comes meanwhile, and a walk held up
+ * longer lets it sleep.
+ */
+#define FENCER_SPIN_US 200
+bool fencer_spinning(void);
+
 #endif /* RUNDOWND_FENCER_H */

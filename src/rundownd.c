@@ -21,6 +21,7 @@
 #include <rundown/rundown.h>
 
 #include "control.h"
+#include "fencer.h"
 #include "log.h"
 #include "notify.h"
 #include "reaper.h"
@@ -450,8 +451,17 @@ main(int argc, char **argv)
 	/* Ready: the socket listens and the blocks are adopted. */
 	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
 	    cfg.socket_path, registry_count());
-	if (event_base_dispatch(base) < 0)
-		fatalx("event loop failed");
+	/* A turn at a time: polling, not sleeping, while a fence just
+	 * asked for walks (fencer.h). */
+	for (;;) {
+		int r = event_base_loop(base, fencer_spinning() ?
+		    EVLOOP_NONBLOCK : EVLOOP_ONCE);
+
+		if (r < 0)
+			fatalx("event loop failed");
+		if (r == 1 || event_base_got_break(base))
+			break;
+	}
 
 	server_stop();
 	registry_stop();

@@ -25,13 +25,14 @@
  *
  * Calls go down only (an arrow is "calls"; lib/ is librundown-core):
  *
- *   rundownd --> server, control, registry, watcher, reaper, notify, log
+ *   rundownd --> server, control, registry, watcher, reaper, fencer, notify,
+ *                log
  *   control  --> server, registry
  *   server   --> closer, proc, log, lib (proto)
  *   registry --> reaper, watcher, fencer, guard, log, lib (block,cache,proto)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
- *   fencer   --> log, lib (block)
+ *   fencer   --> log, lib (fence)
  *   closer   --> log
  *   notify   --> log
  *
@@ -45,9 +46,8 @@
  * Everything runs on the event loop's thread except the watchers'
  * threads, which only sleep on a block's futex and poke the loop, the
  * fencer's, which only walks the CPUs (it touches no block) and pokes
- * the loop, the
- * closer's, which only close() and touch nothing of the loop's, and
- * guard.c's handler, which runs on whichever thread faulted in a block
+ * the loop, the closer's, which only close() and touch nothing of the
+ * loop's, and guard.c's handler, which runs on whichever thread faulted in a block
  * (a synchronous signal cannot go through the loop).
  */
 #ifndef RUNDOWND_H
