@@ -451,11 +451,14 @@ main(int argc, char **argv)
 	/* Ready: the socket listens and the blocks are adopted. */
 	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
 	    cfg.socket_path, registry_count());
-	/* A turn at a time: polling, not sleeping, while a fence just
-	 * asked for walks (fencer.h). */
+	/* A turn at a time, for the budget of each (server.h), polling,
+	 * not sleeping, while a fence just asked for walks (fencer.h). */
 	for (;;) {
-		int r = event_base_loop(base, fencer_spinning() ?
-		    EVLOOP_NONBLOCK : EVLOOP_ONCE);
+		int r;
+
+		server_turn();
+		r = event_base_loop(base, fencer_spinning() ? EVLOOP_NONBLOCK :
+		    EVLOOP_ONCE);
 
 		if (r < 0)
 			fatalx("event loop failed");

@@ -990,20 +990,13 @@ server_frame(struct conn *c)
 	return dispatch_cb(c, &h, &req, cb_arg);
 }
 
-/*
- * Which turn of the loop this is: libevent's time, cached once a turn
- * (after the poll, before the callbacks).  Two turns within one
- * microsecond look like one, which only gives their users one budget for
- * both.
- */
-static uint64_t
+/* The loop's turns so far (server_turn()). */
+static uint64_t turns;
+
+void
 server_turn(void)
 {
-	struct timeval tv;
-
-	if (event_base_gettimeofday_cached(base, &tv) != 0)
-		return 0;
-	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+	turns++;
 }
 
 static void
@@ -1011,14 +1004,13 @@ server_readable(int fd, short events, void *arg)
 {
 	struct conn *c = arg;
 	struct uout *u = c->uo;
-	uint64_t turn = server_turn();
 	size_t want;
 	ssize_t n;
 	int nfds, r;
 
 	(void)events;
-	if (u->turn != turn) {
-		u->turn = turn;
+	if (u->turn != turns) {
+		u->turn = turns;
 		u->spent = 0;
 	}
 	/* Level-triggered: what is left is read on the loop's next turn,
