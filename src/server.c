@@ -990,13 +990,21 @@ server_frame(struct conn *c)
 	return dispatch_cb(c, &h, &req, cb_arg);
 }
 
-/* The loop's turns so far (server_turn()). */
-static uint64_t turns;
-
-void
+/*
+ * Which turn of the loop this is: the time libevent caches once a turn,
+ * after the poll, from CLOCK_MONOTONIC (EVENT_BASE_FLAG_PRECISE_TIMER,
+ * rundownd.c; the default coarse clock would make every turn of a 4 ms
+ * tick one).  Two turns within a microsecond look like one, which only
+ * gives their users one budget for both.
+ */
+static uint64_t
 server_turn(void)
 {
-	turns++;
+	struct timeval tv;
+
+	if (event_base_gettimeofday_cached(base, &tv) != 0)
+		return 0;
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
 static void
@@ -1004,13 +1012,14 @@ server_readable(int fd, short events, void *arg)
 {
 	struct conn *c = arg;
 	struct uout *u = c->uo;
+	uint64_t turn = server_turn();
 	size_t want;
 	ssize_t n;
 	int nfds, r;
 
 	(void)events;
-	if (u->turn != turns) {
-		u->turn = turns;
+	if (u->turn != turn) {
+		u->turn = turn;
 		u->spent = 0;
 	}
 	/* Level-triggered: what is left is read on the loop's next turn,

@@ -25,9 +25,6 @@ struct conn;
  * that much per user, and every other user's frames wait at most that.
  */
 #define SERVER_TURN_COST 64
-/* A new turn of the loop begins (one poll, then the callbacks of what it
- * found): every user's budget is whole again. */
-void server_turn(void);
 typedef unsigned (*server_dispatch_fn)(struct conn *c,
     const struct proto_hdr *h, const struct proto_req *req, void *arg);
 /* c is about to be freed: nothing may name it afterwards. */
