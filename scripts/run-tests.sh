@@ -27,7 +27,7 @@ check() {
 		# Last, on standard output, where a tail of it still shows
 		# them: the failing cases, one line each.
 		step "failing cases: $name"
-		grep -h -E ':[FE]:|timed? ?out|Timeout' \
+		grep -h -E ':[FE]:|Test timeout expired|^(FAIL|ERROR): ' \
 		    "$top/_build/$name"/tests/*.log 2>/dev/null | tail -20 || :
 		exit 1
 	fi
