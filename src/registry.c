@@ -412,10 +412,12 @@ registry_fenced(void *arg)
 /*
  * blk's fence may be due: asked of fencer.c's thread, or (no memory, no
  * thread) walked here, once blk->fence_at has come.  Until then it waits
- * on fence_ev, which libevent times on a coarse clock (a tick, some 4 ms,
- * behind) from the time it cached when the turn began: a timer fires up
- * to that much early, and is armed again for the rest, or the budget
- * would let a user through a fifth more walks than it says.
+ * on fence_ev, which libevent times from the time it cached when the turn
+ * began, and on a coarse clock (a tick, some 4 ms, behind) unless the
+ * base was made with EVENT_BASE_FLAG_PRECISE_TIMER (rundownd.c): a timer
+ * that fires early is armed again for the rest, or the budget would let
+ * a user through more walks than it says (a fifth more, on the coarse
+ * clock).
  */
 static void
 registry_fence_due(int fd, short events, void *arg)
