@@ -18,9 +18,10 @@
  *
  * A walk that does not end.  The walk runs at SCHED_FIFO 1 (below),
  * which preempts every ordinary task at once but waits behind a busy
- * real-time one.  While a walk is under way the loop looks every
- * FENCER_STEP_MS, and each look that finds it still walking raises this
- * thread a step (FIFO 2, 10, 50, 99, as far as RLIMIT_RTPRIO or
+ * real-time one.  While a walk is under way, or waits for this thread
+ * (pinned where its last walk ended, it may wait behind such a task
+ * before it begins), the loop looks every FENCER_STEP_MS, and each look
+ * that finds it still so raises this thread a step (FIFO 2, 10, 50, 99, as far as RLIMIT_RTPRIO or
  * CAP_SYS_NICE allow): a walk stuck behind a task of lower priority than
  * the step preempts it at once.  The thread drops back to its own
  * priority when the walk ends.  A walk still stuck after
@@ -71,6 +72,7 @@ static struct fencer_jobs done = TAILQ_HEAD_INITIALIZER(done);
 static bool stop;
 static bool in_walk;		/* between the two halves of a walk */
 static struct timespec walk_since;
+static struct timespec queued_since;	/* the oldest job queued, untaken */
 static unsigned level;		/* the walk raised to steps[level - 1] */
 
 /* The loop's. */
@@ -145,7 +147,8 @@ fencer_main(void *arg)
 		in_walk = false;
 		if (level != 0) {
 			/* Back to where it was: the loop raises it only
-			 * while in_walk, under the lock. */
+			 * while it walks or jobs wait for it, under the
+			 * lock. */
 			pthread_setschedparam(pthread_self(), policy, &own);
 			level = 0;
 		}
@@ -200,8 +203,11 @@ fencer_step(int fd, short events, void *arg)
 	(void)arg;
 	pthread_mutex_lock(&lock);
 	busy = in_walk || !TAILQ_EMPTY(&queued) || !TAILQ_EMPTY(&walking);
-	if ((walk = in_walk)) {
-		ms = ns_since(&walk_since) / 1000000;
+	/* Jobs queued and not taken: the thread, pinned where its last walk
+	 * ended, may wait behind a real-time task there before it can even
+	 * begin, which raising lets it do. */
+	if ((walk = in_walk || !TAILQ_EMPTY(&queued))) {
+		ms = ns_since(in_walk ? &walk_since : &queued_since) / 1000000;
 		if (level < top &&
 		    ms >= (long long)FENCER_STEP_MS * (level + 1)) {
 			p.sched_priority = steps[level];
@@ -307,6 +313,8 @@ fencer_submit(uint32_t cpus, fencer_fn fn, void *arg)
 	j->done = fn;
 	j->arg = arg;
 	pthread_mutex_lock(&lock);
+	if (TAILQ_EMPTY(&queued))
+		clock_gettime(CLOCK_MONOTONIC, &queued_since);
 	TAILQ_INSERT_TAIL(&queued, j, entry);
 	pthread_mutex_unlock(&lock);
 	/* After the unlock: the thread, at SCHED_FIFO, preempts this one

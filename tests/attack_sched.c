@@ -157,7 +157,9 @@ as_status(struct rundown_block_info *info)
  * root runs a block down.  The walk, at SCHED_FIFO 1 too, queues behind
  * it; the daemon raises it, and the run-down drains while the task still
  * spins.  Before: the loop itself walked, and nothing was answered until
- * the task stopped.
+ * the task stopped.  Then again: the walk ended on the task's CPU (the
+ * last, visited last) and the fence thread stays where a walk ends, so
+ * the next cannot even begin until the daemon raises it there.
  */
 START_TEST(test_fifo_outranked)
 {
@@ -177,6 +179,12 @@ START_TEST(test_fifo_outranked)
 	as_status(&info);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_uint_eq(info.fence_ms, 0);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, AS_TAG), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &t), 0);
+	ck_assert_msg(as_hog_running(&h), "the task ended before the "
+	    "second run-down drained");
+	as_status(&info);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	as_hog_stop(&h);
 }
 END_TEST
