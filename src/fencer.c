@@ -21,10 +21,10 @@
  * real-time one.  While a walk is under way, or waits for this thread
  * (pinned where its last walk ended, it may wait behind such a task
  * before it begins), the loop looks every FENCER_STEP_MS, and each look
- * that finds it still so raises this thread a step (FIFO 2, 10, 50, 99, as far as RLIMIT_RTPRIO or
- * CAP_SYS_NICE allow): a walk stuck behind a task of lower priority than
- * the step preempts it at once.  The thread drops back to its own
- * priority when the walk ends.  A walk still stuck after
+ * that finds it still so raises this thread a step (FIFO 2, 10, 50, 99,
+ * as far as RLIMIT_RTPRIO or CAP_SYS_NICE allow): a walk stuck behind a
+ * task of lower priority than the step preempts it at once.  The thread
+ * drops back to its own priority when the walk ends.  A walk still stuck after
  * FENCER_FALLBACK_MS (behind FIFO 99, or unable to rise) is reported to
  * the caller once, which sends clients attaching from then on to the
  * atomic path, which needs no fence; the run-downs that wait for the walk
@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fence.h"
 #include "fencer.h"
 #include "log.h"
@@ -88,16 +89,6 @@ static unsigned top = 4;	/* levels the thread may rise to (steps) */
 
 static const int steps[] = { 2, 10, 50, 99 };
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == 4, "top's start");
-
-static long long
-ns_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - t->tv_sec) * 1000000000 +
-	    (now.tv_nsec - t->tv_nsec);
-}
 
 /*
  * The thread: a walk for every batch of jobs.  It does nothing else, so
@@ -207,7 +198,8 @@ fencer_step(int fd, short events, void *arg)
 	 * ended, may wait behind a real-time task there before it can even
 	 * begin, which raising lets it do. */
 	if ((walk = in_walk || !TAILQ_EMPTY(&queued))) {
-		ms = ns_since(in_walk ? &walk_since : &queued_since) / 1000000;
+		ms = clock_ns_since(in_walk ? &walk_since : &queued_since) /
+		    1000000;
 		if (level < top &&
 		    ms >= (long long)FENCER_STEP_MS * (level + 1)) {
 			p.sched_priority = steps[level];
@@ -330,7 +322,7 @@ fencer_submit(uint32_t cpus, fencer_fn fn, void *arg)
 bool
 fencer_spinning(void)
 {
-	return out != 0 && ns_since(&spin_since) < FENCER_SPIN_US * 1000;
+	return out != 0 && clock_ns_since(&spin_since) < FENCER_SPIN_US * 1000;
 }
 
 void

@@ -55,6 +55,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "clock.h"
 #include "fence.h"
 #include "fencer.h"
 #include "guard.h"
@@ -143,7 +144,7 @@ struct shm_block {
 	struct fencer_job *job;
 	struct event *fence_ev;
 	uint32_t fence_word;
-	uint64_t fence_at;	/* registry_now_ns() the walk may begin */
+	uint64_t fence_at;	/* clock_now_ns() the walk may begin */
 	struct timespec fence_since;
 };
 
@@ -185,17 +186,6 @@ registry_count(void)
 
 /* ---- run-downs in the log --------------------------------------------- */
 
-/* Milliseconds on CLOCK_MONOTONIC since t. */
-static long long
-registry_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 /* A run-down that who (a peer, as control.c names it) started: logged,
  * and timed until its end. */
 static void
@@ -221,7 +211,7 @@ registry_rundown_ended(struct shm_block *blk, uint32_t s)
 	if (!blk->rd_timed || s == blk->rd_word)
 		return;
 	blk->rd_timed = false;
-	ms = registry_ms_since(&blk->rd_since);
+	ms = clock_ns_since(&blk->rd_since) / 1000000;
 	rows = (unsigned long long)(blk->reclaimed_rows -
 	    blk->rd_reclaimed_rows);
 	if (block_word_generation(s) == block_word_generation(blk->rd_word) &&
@@ -387,15 +377,6 @@ registry_cancel(struct registry_waits *ws)
 		registry_waiter_free(w);
 }
 
-static uint64_t
-registry_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* The fence of blk's run-down is done: the harvest, then what it ends. */
 static void
 registry_fenced(void *arg)
@@ -423,7 +404,7 @@ static void
 registry_fence_due(int fd, short events, void *arg)
 {
 	struct shm_block *blk = arg;
-	uint64_t now = registry_now_ns(), wait;
+	uint64_t now = clock_now_ns(), wait;
 	struct timeval tv;
 
 	(void)fd;
@@ -444,19 +425,19 @@ registry_fence_due(int fd, short events, void *arg)
 
 
 /*
- * The budget of uid's fences: registry_now_ns() when its next may
- * begin (0: at once).  A user's walks begin at most cfg->fence_rate times a second:
- * a start within the interval after its last is due at the interval's
- * end, and every start of that user until then rides the same walk (a
- * user cycling run-downs on many blocks costs one walk an interval, as
- * many blocks as it likes).  Root and the daemon's own user are not
- * held back (their starts are not a peer's to multiply).  Users whose
- * interval is over are forgotten on the way.
+ * The budget of uid's fences: clock_now_ns() when its next may begin
+ * (0: at once).  A user's walks begin at most cfg->fence_rate times a
+ * second: a start within the interval after its last is due at the
+ * interval's end, and every start of that user until then rides the same
+ * walk (a user cycling run-downs on many blocks costs one walk an
+ * interval, as many blocks as it likes).  Root and the daemon's own user
+ * are not held back (their starts are not a peer's to multiply).  Users
+ * whose interval is over are forgotten on the way.
  */
 static uint64_t
 registry_fence_budget(uid_t uid)
 {
-	uint64_t now = registry_now_ns(), gap;
+	uint64_t now = clock_now_ns(), gap;
 	struct fence_user *u, *next;
 
 	if (uid == 0 || uid == geteuid())
@@ -1337,7 +1318,7 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 	pi->gid = (uint32_t)blk->gid;
 	pi->mode = blk->mode;
 	if (blk->fencing) {
-		long long ms = registry_ms_since(&blk->fence_since);
+		long long ms = clock_ns_since(&blk->fence_since) / 1000000;
 
 		pi->fence_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)ms;

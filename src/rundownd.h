@@ -47,8 +47,8 @@
  * threads, which only sleep on a block's futex and poke the loop, the
  * fencer's, which only walks the CPUs (it touches no block) and pokes
  * the loop, the closer's, which only close() and touch nothing of the
- * loop's, and guard.c's handler, which runs on whichever thread faulted in a block
- * (a synchronous signal cannot go through the loop).
+ * loop's, and guard.c's handler, which runs on whichever thread faulted
+ * in a block (a synchronous signal cannot go through the loop).
  */
 #ifndef RUNDOWND_H
 #define RUNDOWND_H
