@@ -480,6 +480,7 @@ attach_query(const rundown_cache_t *ref, struct rundown_status *st)
 	if ((r = rundown_ctl_status(c, ref->tag, &info, NULL, 0, &n)) == 0) {
 		st->state = info.state;
 		st->outstanding = info.outstanding;
+		st->fence_failures = info.fence_failures;
 	}
 	rundown_disconnect(c);
 	return r;

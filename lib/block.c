@@ -44,12 +44,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block.h"
 #include "fence.h"
 #include "futex.h"
+#include "task.h"
 #include "testhook.h"
 
 /* Count held by a slot word, ACTIVE or not (modular, sign-extended). */
@@ -165,16 +169,7 @@ void
 block_format_header(struct rundown_block *b, const struct block_layout *l,
     uint32_t tag)
 {
-	pthread_mutexattr_t a;
-
-	memset(b, 0, sizeof(*b));
-	if (l->flags & BLOCK_F_LOCK) {
-		pthread_mutexattr_init(&a);
-		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-		pthread_mutex_init(&b->lock, &a);
-		pthread_mutexattr_destroy(&a);
-	}
+	memset(b, 0, sizeof(*b));	/* the lock free */
 	b->magic = BLOCK_MAGIC;
 	b->version = BLOCK_VERSION;
 	b->line = BLOCK_LINE;
@@ -307,25 +302,31 @@ block_begin(struct rundown_block *b, uint32_t *state)
 	return -EALREADY;
 }
 
-void
+int
 block_fence(const struct block_layout *l)
 {
 	if (!(l->flags & BLOCK_F_RSEQ))
-		return;		/* no thread commits in an rseq word */
+		return 0;	/* no thread commits in an rseq word */
 	/*
 	 * After this, every section that read OPEN has committed (and the
 	 * kernel's barrier on its CPU orders that before the harvest's
 	 * loads), or will restart and read RUNDOWN.  A private block needs
 	 * only this process's threads; membarrier interrupts exactly those.
 	 * Any other block may have users in other processes: run on every
-	 * CPU.  A CPU out of this thread's reach (-EPERM) cannot be fenced;
-	 * at least this process's threads are, and the block's formatter
-	 * checked that it could reach them all (rundown_cache(3)).
+	 * CPU.  A CPU out of this thread's reach (-EPERM), or a walk that
+	 * cannot begin, is a fence that did not happen: a section there may
+	 * still commit, so the caller must not harvest.
 	 */
 	if ((l->flags & BLOCK_F_PRIVATE) && fence_private() == 0)
-		return;
-	if (fence_cpus(l->cpus) == -EPERM)
-		fence_private();
+		return 0;
+	return fence_cpus(l->cpus);
+}
+
+void
+block_fence_failed(struct rundown_block *b)
+{
+	/* relaxed: a count for a report, ordered with nothing. */
+	rd_fetch_add(&b->fence_failures, 1, RD_RELAXED);
 }
 
 void
@@ -450,20 +451,25 @@ harvest_rows(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 	block_check_drained(b, l, s);
 }
 
-static void
+/* The fence, then the harvest: 0, or the fence's error, counted, with
+ * nothing harvested (block_busy() stays true: the next party under the
+ * lock tries again). */
+static int
 harvest_all(struct rundown_block *b, const struct block_layout *l, uint32_t s)
 {
-	block_fence(l);
+	int r;
+
+	if ((r = block_fence(l)) != 0) {
+		block_fence_failed(b);
+		return r;
+	}
 	harvest_rows(b, l, s);
+	return 0;
 }
 
-/*
- * True if a start or a re-initialize is under way (or was left half done
- * by a party that died): the state is RESETTING, or RUNDOWN with a row not
- * yet harvested.  With the run-down lock, taking and dropping it waits
- * such work out, or finishes it.
- */
-static bool
+/* block.h.  With the run-down lock, taking and dropping it waits such
+ * work out, or finishes it. */
+bool
 block_busy(struct rundown_block *b, const struct block_layout *l)
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), r;
@@ -480,83 +486,149 @@ block_busy(struct rundown_block *b, const struct block_layout *l)
 }
 
 /*
- * pthread_mutex_lock() with an absolute CLOCK_MONOTONIC deadline (or
- * none).  A try first: a lock whose holder died is taken at once, with
- * EOWNERDEAD.  Then pthread_mutex_timedlock(), whose deadline is on
- * CLOCK_REALTIME, so the monotonic one is moved there (a clock step while
- * waiting moves the end): pthread_mutex_clocklock() would take it as it
- * is, but ThreadSanitizer does not know that call, and would take the
- * lock for never held.
+ * The run-down lock (block.h): one 64-bit word, 0 when free, else its
+ * holder: the thread id in the low half, the low half of the thread's
+ * start time (task.h) in the high half, so that a later thread that
+ * reuses the id is not taken for the holder.  Waiters sleep on the low
+ * half.  A holder is looked up only when the lock is found held: alive
+ * if the kernel knows its id (kill(2) with signal 0; EPERM means it
+ * exists) and /proc, where it can say, gives the same start time.  A
+ * holder that died is replaced by one CAS from its value, which two
+ * takers cannot both win.  A word that another process wrote by hand can
+ * at worst name a live thread: timed waits then time out; it points at
+ * nothing, so it steers no write in this process (a robust mutex's list,
+ * which glibc follows at exit, would).
+ *
+ * A private block (BLOCK_F_PRIVATE) is this process's alone: a holder that
+ * is not a thread of this process held the lock of the parent's copy when
+ * fork() copied it, and is as good as dead for this one (tgkill(2) with
+ * our own pid says so), which is the rule pthread_atfork() would give.
  */
-static int
-mutex_lock_until(pthread_mutex_t *m, const struct timespec *deadline)
-{
-	struct timespec now, rt;
-	long long ns;
-	int r;
+#define LOCK_POLL_NS 20000000	/* a holder looked up again this often */
 
-	if (deadline == NULL)
-		return pthread_mutex_lock(m);
-	if ((r = pthread_mutex_trylock(m)) != EBUSY)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	clock_gettime(CLOCK_REALTIME, &rt);
-	ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000LL +
-	    (deadline->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return ETIMEDOUT;
-	ns += rt.tv_nsec;
-	rt.tv_sec += (time_t)(ns / 1000000000LL);
-	rt.tv_nsec = (long)(ns % 1000000000LL);
-	return pthread_mutex_timedlock(m, &rt);
+/* This thread's lock word: thread id and start time, looked up once per
+ * thread (a fork's child is a new thread: its id differs). */
+static uint64_t
+lock_self(void)
+{
+	static __thread uint64_t self;
+	static __thread pid_t self_tid;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	uint64_t start = 0;
+
+	if (self_tid != tid) {
+		(void)task_start_time(tid, &start);
+		self = (uint64_t)(uint32_t)tid | (start & 0xffffffffu) << 32;
+		self_tid = tid;
+	}
+	return self;
 }
 
-/*
- * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
- * taken, 1 if there is none to take (rundownd's blocks, which keep their
- * own order: never touched), or -ETIMEDOUT once past
- * deadline (absolute CLOCK_MONOTONIC, or NULL).  If
- * its last holder died, what it left half done (a run-down's fence and
- * harvest, or a reset) is finished first, under the lock: nobody else can
- * start or re-initialize meanwhile, so the generation it finishes is the
- * one the dead party began.  A lock in any other state (corrupted, not
- * recoverable) is not waited for: the caller goes on as a block without
- * one would.
- */
+/* True if the thread that the lock word o names may still be at work. */
+static bool
+lock_holder_alive(const struct block_layout *l, uint64_t o)
+{
+	pid_t tid = (pid_t)(uint32_t)o;
+	uint64_t start;
+
+	if (tid <= 0)
+		return false;
+	if (l->flags & BLOCK_F_PRIVATE) {
+		if (syscall(SYS_tgkill, getpid(), tid, 0) != 0)
+			return false;
+	} else if (kill(tid, 0) != 0 && errno == ESRCH)
+		return false;
+	/* /proc may hide other users' tasks (hidepid): only a start time
+	 * read, and different, says the id was reused. */
+	return !(task_start_time(tid, &start) == 0 &&
+	    (uint32_t)start != (uint32_t)(o >> 32));
+}
+
+/* The half of the lock word that waiters sleep on: the thread id. */
+static inline uint32_t *
+lock_futex(uint64_t *w)
+{
+	uint32_t *h = (uint32_t *)(void *)w;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	h++;
+#endif
+	return h;
+}
+
+/* Takes the lock word: 0, or -ETIMEDOUT once past deadline (absolute
+ * CLOCK_MONOTONIC, or NULL). */
 static int
+lock_take(uint64_t *w, const struct block_layout *l,
+    const struct timespec *deadline)
+{
+	uint64_t me = lock_self(), o;
+	struct timespec now, until;
+
+	for (;;) {
+		/* acquire: what the last holder did under the lock (its
+		 * release store) is seen by this one. */
+		o = 0;
+		if (rd_cas(w, &o, me, RD_ACQUIRE, RD_RELAXED))
+			return 0;
+		if (!lock_holder_alive(l, o)) {
+			/* Its party died: ours if the word still names it. */
+			if (rd_cas(w, &o, me, RD_ACQUIRE, RD_RELAXED))
+				return 0;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (deadline != NULL && (now.tv_sec > deadline->tv_sec ||
+		    (now.tv_sec == deadline->tv_sec &&
+		    now.tv_nsec >= deadline->tv_nsec)))
+			return -ETIMEDOUT;
+		/* Asleep until woken, or for a while: a holder that dies
+		 * wakes nobody. */
+		until = now;
+		until.tv_nsec += LOCK_POLL_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
+		    (deadline->tv_sec == until.tv_sec &&
+		    deadline->tv_nsec < until.tv_nsec)))
+			until = *deadline;
+		(void)futex_wait(lock_futex(w), (uint32_t)o, &until);
+	}
+}
+
+/* block.h */
+int
 block_lock(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline)
 {
-	int r;
-
 	if (!(l->flags & BLOCK_F_LOCK))
 		return 1;
-	r = mutex_lock_until(&b->lock, deadline);
-	if (r == EOWNERDEAD) {
-		pthread_mutex_consistent(&b->lock);
-		r = 0;
-	}
-	/* Holding the lock, nobody else is starting or resetting: whatever
-	 * is half done, its party died (EOWNERDEAD) or never held the lock
-	 * (a process of an older version).  Only then: a waiter that queued
-	 * behind a live starter finds its work done, and fences no more. */
-	if (r == 0 && block_busy(b, l))
-		block_recover(b, l);
-	if (r == ETIMEDOUT)
+	if (lock_take(&b->lock, l, deadline) != 0)
 		return -ETIMEDOUT;
-	return r == 0 ? 0 : 1;
+	/* Holding the lock, nobody else is starting or resetting: a waiter
+	 * that queued behind a live starter finds its work done, and fences
+	 * no more.  A fence that fails again leaves it for the next. */
+	if (block_busy(b, l))
+		block_recover(b, l);
+	return 0;
 }
 
 /* Drops what block_lock() took (0), if anything. */
-static void
+void
 block_unlock(struct rundown_block *b, int locked)
 {
-	if (locked == 0)
-		pthread_mutex_unlock(&b->lock);
+	if (locked != 0)
+		return;
+	/* release: pairs with the next taker's acquire. */
+	rd_store(&b->lock, 0, RD_RELEASE);
+	futex_wake_all(lock_futex(&b->lock));
 }
 
-/* Waits out (or finishes) a start or re-initialize in progress: 0, or
- * -ETIMEDOUT past deadline. */
+/* Waits out (or finishes) a start or re-initialize in progress: 0;
+ * -ETIMEDOUT past deadline; -EAGAIN if it is still not done (a fence
+ * failed: the caller tries again later). */
 static int
 block_settle_lock(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline)
@@ -568,6 +640,44 @@ block_settle_lock(struct rundown_block *b, const struct block_layout *l,
 	if ((locked = block_lock(b, l, deadline)) < 0)
 		return locked;
 	block_unlock(b, locked);
+	return block_busy(b, l) ? -EAGAIN : 0;
+}
+
+/*
+ * Begins the run-down of an open block and harvests it, under the lock: 0
+ * if this call began it; -EALREADY if the block was not open (*word: the
+ * state word now); -ETIMEDOUT if the lock was still held at deadline.
+ * Then the run-down is begun all the same, without the lock (a timed wait
+ * must leave one in progress), and its fence and harvest are left to the
+ * next party to take the lock, as a starter's that died are: whoever
+ * holds it (a re-initialize or a start that stalled, or a holder forged)
+ * must not make a timed wait overrun.  *word gets the run-down's word.
+ */
+static int
+begin_harvest(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline, uint32_t *word)
+{
+	int locked;
+
+	/* Only an open block is started: the lock is not taken for others
+	 * (a wait after the drain must not queue behind a re-initialize). */
+	if ((rd_load(&b->state, RD_ACQUIRE) & ST_MASK) != ST_OPEN) {
+		*word = block_state(b, l);	/* a run-down may be over */
+		return -EALREADY;
+	}
+	locked = block_lock(b, l, deadline);
+	if (block_begin(b, word) != 0) {
+		block_unlock(b, locked);
+		*word = block_state(b, l);
+		return -EALREADY;
+	}
+	if (locked < 0)
+		return -ETIMEDOUT;
+	TEST_HOOK(HOOK_BLOCK_BEGUN);
+	/* A fence that fails leaves the rows to the next party under the
+	 * lock (harvest_all() counted it). */
+	(void)harvest_all(b, l, *word);
+	block_unlock(b, locked);
 	return 0;
 }
 
@@ -576,8 +686,42 @@ block_start(struct rundown_block *b, const struct block_layout *l)
 {
 	uint32_t s;
 
-	block_begin_harvest(b, l, &s);
+	(void)begin_harvest(b, l, NULL, &s);
 	return s;
+}
+
+/*
+ * Sleeps before a fence is tried again: 1 ms, then twice as long each
+ * time up to 100 ms, never past deadline.  0, or -ETIMEDOUT if the
+ * deadline has come.
+ */
+static int
+retry_sleep(long *ns, const struct timespec *deadline)
+{
+	struct timespec now, until;
+
+	*ns = *ns == 0 ? 1000000 : *ns >= 50000000 ? 100000000 : *ns * 2;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = now;
+	until.tv_nsec += *ns;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (deadline != NULL) {
+		if (now.tv_sec > deadline->tv_sec ||
+		    (now.tv_sec == deadline->tv_sec &&
+		    now.tv_nsec >= deadline->tv_nsec))
+			return -ETIMEDOUT;
+		if (deadline->tv_sec < until.tv_sec ||
+		    (deadline->tv_sec == until.tv_sec &&
+		    deadline->tv_nsec < until.tv_nsec))
+			until = *deadline;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
+	    NULL) == EINTR)
+		;
+	return 0;
 }
 
 int
@@ -585,34 +729,33 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline)
 {
 	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen, value, *word;
+	long backoff = 0;
+	int r;
 
 	for (;;) {
 		switch (s & ST_MASK) {
 		case ST_OPEN:
-			s = block_start(b, l);
+			if (begin_harvest(b, l, deadline, &s) == -ETIMEDOUT)
+				return -ETIMEDOUT;
 			continue;
 		case ST_RESETTING:
 			/*
 			 * A re-initialize is under way: run down what it
-			 * opens.  Without the deadline: a timed wait must
-			 * leave a run-down in progress, and the reset is a
-			 * bounded loop of the thread that began it (rundownd
-			 * resets shared blocks, which do not come here).
-			 * With the run-down lock, waiting for it also finishes
-			 * a reset whose party died.
+			 * opens.  With the run-down lock, waiting for it also
+			 * finishes a reset whose party died.  Past the
+			 * deadline the wait gives up with no run-down begun
+			 * (rundown_cache(3)): the reset's thread holds the
+			 * lock and is not running.
 			 */
-			TEST_HOOK(HOOK_WAIT_RESETTING);
 			if (l->flags & BLOCK_F_LOCK)
-				block_settle_lock(b, l, NULL);
+				r = block_settle_lock(b, l, deadline);
 			else
-				futex_wait(&b->state, s, NULL);
+				r = futex_wait(&b->state, s, deadline);
+			if (r == -ETIMEDOUT)
+				return -ETIMEDOUT;
 			s = rd_load(&b->state, RD_ACQUIRE);
 			continue;
 		case ST_RUNDOWN:
-			/* A harvest under way, or left by a starter that
-			 * died: waited out, or finished. */
-			if (block_settle_lock(b, l, deadline) == -ETIMEDOUT)
-				return -ETIMEDOUT;
 			break;
 		default:
 			return 0;
@@ -625,10 +768,24 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 	 * first row not drained; once none is, end the run-down here, since
 	 * releasers never do (block.h).  acquire: whoever made the word
 	 * DRAINED saw every row drained (seq_cst loads), so the releases'
-	 * accesses are done.
+	 * accesses are done.  A row not yet harvested (a harvest under way,
+	 * or left by a starter that died, gave up at its deadline, or whose
+	 * fence failed) is waited out, or finished, under the lock before
+	 * any sleep on a row: nobody else may be left to harvest it.  A
+	 * fence that fails again is tried again a little later.  Once every
+	 * row is harvested it stays so for the generation, so a sleep on a
+	 * row's futex is always ended by that row's drain.
 	 */
 	gen = s & ~ST_MASK;
 	while (s == (gen | ST_RUNDOWN)) {
+		if ((l->flags & BLOCK_F_LOCK) && block_busy(b, l)) {
+			r = block_settle_lock(b, l, deadline);
+			if (r == -ETIMEDOUT ||
+			    (r == -EAGAIN && retry_sleep(&backoff, deadline) != 0))
+				return -ETIMEDOUT;
+			s = rd_load(&b->state, RD_ACQUIRE);
+			continue;
+		}
 		if (!block_undrained(b, l, &word, &value)) {
 			s = block_end_rundown(b, s);
 			continue;
@@ -785,6 +942,7 @@ block_query(struct rundown_block *b, const struct block_layout *l,
 		s = (s & ~ST_MASK) | ST_DRAINED;
 	st->state = (enum rundown_state)(s & ST_MASK);
 	st->outstanding = 0;
+	st->fence_failures = rd_load(&b->fence_failures, RD_RELAXED);
 	if (st->state != RUNDOWN_OPEN && st->state != RUNDOWN_RUNNING_DOWN)
 		return;
 	/*
@@ -849,24 +1007,7 @@ int
 block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
     uint32_t *word)
 {
-	int locked;
-
-	/* Only an open block is started: the lock is not taken for others
-	 * (a wait after the drain must not queue behind a re-initialize). */
-	if ((rd_load(&b->state, RD_ACQUIRE) & ST_MASK) != ST_OPEN) {
-		*word = block_state(b, l);	/* a run-down may be over */
-		return -EALREADY;
-	}
-	locked = block_lock(b, l, NULL);
-	if (block_begin(b, word) != 0) {
-		block_unlock(b, locked);
-		*word = block_state(b, l);
-		return -EALREADY;
-	}
-	TEST_HOOK(HOOK_BLOCK_BEGUN);
-	harvest_all(b, l, *word);
-	block_unlock(b, locked);
-	return 0;
+	return begin_harvest(b, l, NULL, word);
 }
 
 int

@@ -95,9 +95,10 @@
 #endif
 
 #define BLOCK_MAGIC 0x4e574452u		/* "RDWN" in memory, little-endian */
-#define BLOCK_VERSION 4u	/* 2: the DONE bit of a drained row;
+#define BLOCK_VERSION 5u	/* 2: the DONE bit of a drained row;
 				 * 3: the rseq word beside each slot;
-				 * 4: rows self-contained, owners out */
+				 * 4: rows self-contained, owners out;
+				 * 5: fence failures, the lock one word */
 #define BLOCK_MAX_CPUS 4096u
 #define BLOCK_MAX_ROWS 4096u
 
@@ -145,17 +146,22 @@ struct rundown_block {
 				 * with the same tag */
 	uint32_t flags;		/* BLOCK_F_*, as formatted */
 	uint32_t row_stride;	/* bytes from one row to the next */
+	uint32_t fence_failures; /* run-downs' fences that failed (modulo
+				 * 2^32): their harvest waited for a retry */
+	uint32_t pad;
 	/*
 	 * The run-down lock (BLOCK_F_LOCK: blocks of the library, which any
 	 * process that maps one may run down; rundownd keeps its own order
-	 * and never touches it).  Robust and process-shared: held from the
-	 * flip to OPEN's end through fence and harvest, and through a whole
-	 * re-initialize, so that whoever finds either half done can tell a
-	 * party still at work (the lock is held) from one that died (the
-	 * kernel hands the lock on with EOWNERDEAD), and then finish the
-	 * work itself, knowing the generation cannot move meanwhile.
+	 * and never touches it): held from the flip to OPEN's end through
+	 * fence and harvest, and through a whole re-initialize, so that
+	 * whoever finds either half done can tell a party still at work
+	 * (the lock is held by a live thread) from one that died, and then
+	 * finish the work itself, knowing the generation cannot move
+	 * meanwhile.  One word, the holder's thread id and start time
+	 * (block.c, block_lock()), 0 when free: nothing in it is a pointer
+	 * that another process could aim (a robust mutex's list is one).
 	 */
-	pthread_mutex_t lock;
+	uint64_t lock;
 };
 
 /* The geometry of a block, computed before it is formatted. */
@@ -327,7 +333,10 @@ bool block_undrained(struct rundown_block *b, const struct block_layout *l,
 
 /*
  * Run-down, in the steps that block_start() takes; tests drive them one at
- * a time to pin down what happens between them.
+ * a time to pin down what happens between them.  A fence that fails (0 is
+ * its only success) leaves the rows unharvested: a section that read OPEN
+ * may still commit, so nothing is harvested until a fence succeeds, which
+ * whoever comes next under the run-down lock retries.
  *   block_begin:  OPEN -> RUNDOWN (one caller wins): 0, or -EALREADY if the
  *                 state was not OPEN (*state gets the word read).
  *   block_fence:  if l->flags has BLOCK_F_RSEQ, the fence (fence.h) after
@@ -342,7 +351,10 @@ bool block_undrained(struct rundown_block *b, const struct block_layout *l,
  *                 rundownd): a releaser never calls it (see above).
  */
 int block_begin(struct rundown_block *b, uint32_t *state);
-void block_fence(const struct block_layout *l);
+int block_fence(const struct block_layout *l);
+
+/* Counts a fence that failed in the block's header (fence_failures). */
+void block_fence_failed(struct rundown_block *b);
 void block_switch(struct rundown_block *b, const struct block_layout *l,
     uint32_t row, uint32_t cpu);
 void block_harvest_row(struct rundown_block *b, const struct block_layout *l,
@@ -353,6 +365,21 @@ void block_check_drained(struct rundown_block *b, const struct block_layout *l,
 /* All of the above: starts run-down if the block is open.  Returns the
  * state word of the run-down now in progress or finished. */
 uint32_t block_start(struct rundown_block *b, const struct block_layout *l);
+
+/*
+ * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
+ * taken, 1 if there is none to take (rundownd's blocks, which keep their
+ * own order: never touched), or -ETIMEDOUT once past deadline (absolute
+ * CLOCK_MONOTONIC, or NULL).  Whatever the holder before left half done
+ * (a run-down's fence and harvest, or a reset: it died, or its fence
+ * failed) is finished first, under the lock: nobody else can start or
+ * re-initialize meanwhile, so the generation it finishes is the one that
+ * party began.  block_unlock() drops what it took (locked: its result).
+ * The functions below take it where they need it; tests hold it.
+ */
+int block_lock(struct rundown_block *b, const struct block_layout *l,
+    const struct timespec *deadline);
+void block_unlock(struct rundown_block *b, int locked);
 
 /* Waits for the drain; deadline is absolute CLOCK_MONOTONIC or NULL.
  * 0 or -ETIMEDOUT. */
@@ -438,6 +465,11 @@ uint32_t block_settle(struct rundown_block *b, const struct block_layout *l,
  * harvest of a run-down (repeated: each row is added once), then ends the
  * run-down if that drains it.  Returns the state word after. */
 uint32_t block_recover(struct rundown_block *b, const struct block_layout *l);
+
+/* True if a start or a re-initialize is under way, or was left half done
+ * (by a party that died, or a fence that failed): the state is RESETTING,
+ * or RUNDOWN with a live row not yet harvested. */
+bool block_busy(struct rundown_block *b, const struct block_layout *l);
 
 /* Checks a header copied out of an object found at start-up (sizeof(struct
  * rundown_block) bytes) against the shape l the daemon kept for it: 0 with

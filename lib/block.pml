@@ -167,8 +167,7 @@
  * gives; waiters are answered when the word leaves gen|RUNDOWN, so the
  * model checks the word), several threads of one process (they share a
  * row; between them they only add CAS retries, and sections on other
- * CPUs, which the fence treats alike), a CPU the fence cannot reach
- * (fence_cpus' -EPERM), a live process's detach (registry_detach drops
+ * CPUs, which the fence treats alike), a live process's detach (registry_detach drops
  * the row as a death does; what the process still held is released with
  * it), the lending of a row to a process other than once to row 0
  * (REUSE), forked children (CACHE_FORKED), overflow of the modular
@@ -260,7 +259,14 @@
  * block_recover, as before commit 2c9c59a (block_row_held reads a row
  * that a killed rundownd's reset left half done, and counts the last
  * generation's at and rseq words again: only the row check catches it,
- * so its self-test keeps that check).
+ * so its self-test keeps that check); 20 harvest_all harvests after a
+ * fence that failed, as block_fence's callers did before (a section
+ * that read OPEN commits to a harvested row).
+ *
+ * FENCEFAIL lets that many fences fail (fence_cpus' -EPERM, or a walk
+ * that cannot begin): a failed fence interrupts no section, and nothing
+ * is harvested after it; the next party under the lock (LOCKED: the
+ * waiter, which tries again while a row is unharvested) fences again.
  *
  * By hand: spin -a -DMAXRUN=2 -DMAXDEAD=0 block.pml &&
  *   cc -O1 -DSAFETY -DNOCLAIM -o pan pan.c && ./pan       (safety)
@@ -315,6 +321,9 @@
 #endif
 #ifndef LOCKED
 #define LOCKED 0		/* 1: a library block with the run-down lock */
+#endif
+#ifndef FENCEFAIL
+#define FENCEFAIL 0		/* fences that may fail (fence_cpus != 0) */
 #endif
 #ifndef FORGE
 #define FORGE 0			/* 1: client 1 is hostile (forger) */
@@ -392,9 +401,13 @@ short drain[NP];		/* row drain words */
 #define ALLROWS ((1 << NP) - 1)
 #define LIVE(r) ((lv >> (r)) & 1)
 byte state;			/* ST_OPEN, generation 0 */
+byte nffail;			/* fences failed so far (FENCEFAIL) */
+bool ffailed;			/* the last fence failed (one party fences
+				 * at a time: under the lock, or rundownd's
+				 * loop) */
 #if LOCKED
-/* The robust run-down lock: who holds it.  A holder's death frees it (the
- * next taker gets EOWNERDEAD, which block_lock treats as 0). */
+/* The run-down lock: who holds it.  A holder's death frees it (the next
+ * taker finds its thread gone, and takes the word over). */
 #define LK_DAEMON 1
 #define LK_WAITER 2
 byte lock;
@@ -705,12 +718,17 @@ inline block_release_slow()
 inline block_fence()
 {
 #if BROKEN == 8			/* BROKEN 8: no fence at all */
-	skip
+	ffailed = false
 #else
 	atomic {
+		ffailed = false;
+		if		/* FENCEFAIL: the walk fails, interrupting nothing */
+		:: nffail < FENCEFAIL -> nffail++; ffailed = true
+		:: true
+		fi;
 		r = 0;
 		do
-		:: r < NP ->
+		:: r < NP && !ffailed ->
 			if
 			:: sec[r] == SEC_IN -> sec[r] = SEC_ABORT
 			:: else
@@ -855,13 +873,19 @@ inline block_harvest_row()
 inline harvest_all()
 {
 	block_fence();
-	r = 0;
-	do
-	:: r < NP && LIVE(r) -> block_harvest_row(); r++
-	:: r < NP && !LIVE(r) -> r++
-	:: else -> break
-	od;
-	block_check_drained()
+	if
+#if BROKEN != 20		/* BROKEN 20: harvests after a failed fence */
+	:: ffailed -> skip	/* nothing harvested: the next party retries */
+#endif
+	:: else ->
+		r = 0;
+		do
+		:: r < NP && LIVE(r) -> block_harvest_row(); r++
+		:: r < NP && !LIVE(r) -> r++
+		:: else -> break
+		od;
+		block_check_drained()
+	fi
 }
 
 /* block_reset(b, s): clear HARVESTED (keep the residue), zero the ACTIVE
@@ -1405,12 +1429,13 @@ end:
  * It takes every row as live (its lv), which holds where no process dies,
  * is reused or forges.
  *
- * LOCKED: the whole block_wait from a RUNDOWN word on: block_settle_lock
- * (block_busy: RUNDOWN with a row not harvested; then block_lock, which
- * recovers, and the unlock), then the loop that sleeps on the first
- * undrained row's futex (until its word changes) and, once a scan finds
- * every row done, ends the run-down with block_end_rundown; then the
- * owner may free the block. */
+ * LOCKED: the whole block_wait from a RUNDOWN word on: the loop that,
+ * while a row is not harvested (block_busy), takes and drops the lock
+ * (block_settle_lock: block_lock recovers, fence included, and a fence
+ * that fails leaves it for the next turn of the loop), and otherwise
+ * sleeps on the first undrained row's futex (until its word changes)
+ * and, once a scan finds every row done, ends the run-down with
+ * block_end_rundown; then the owner may free the block. */
 #ifndef WAITSCANS
 #define WAITSCANS 0
 #endif
@@ -1430,26 +1455,22 @@ end:
 		s = state;		/* rd_load */
 #if LOCKED
 		w = s;
-		if		/* block_busy */
-		:: (s & ST_MASK) == ST_RUNDOWN ->
-			r = 0;
+		do		/* while (s == (gen | RUNDOWN)) */
+		:: (s & ST_MASK) != ST_RUNDOWN || s != w -> break
+		:: else ->
+			r = 0;	/* block_busy: a live row not harvested */
 			do
 			:: r < NP &&
 			    (!LIVE(r) || (drain[r] & ROW_HARVESTED)) -> r++
 			:: else -> break
 			od;
 			if
-			:: r < NP -> r = 0;	/* busy: block_settle_lock */
+			:: r < NP -> r = 0;	/* block_settle_lock; again
+						 * while a fence fails */
 				block_lock(LK_WAITER);
-				block_unlock()
-			:: else -> r = 0
-			fi
-		:: else
-		fi;
-		s = w;
-		do		/* while (s == (gen | RUNDOWN)) */
-		:: (s & ST_MASK) != ST_RUNDOWN || s != w -> break
-		:: else ->
+				block_unlock();
+				s = state	/* rd_load */
+			:: else ->
 			r = 0;	/* block_undrained */
 			do
 			:: r == NP -> break
@@ -1474,6 +1495,7 @@ end:
 				r = 0;
 				dv = 0;
 				s = state	/* rd_load */
+			fi
 			fi
 		od;
 		s = 0;

@@ -499,6 +499,7 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->gid = p->gid;
 	info->mode = p->mode;
 	info->fence_ms = p->fence_ms;
+	info->fence_failures = p->fence_failures;
 }
 
 /* A STATUS_REPLY payload as rundown_ctl_status() returns it. */

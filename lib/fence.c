@@ -6,6 +6,7 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -92,46 +93,87 @@ cpu_online(uint32_t cpu)
 	return false;
 }
 
+/*
+ * True if the /proc/self/maps line ln describes memory that only this
+ * process can see: private ('p'), writable, anonymous (no device, no
+ * inode: heap, stack, MAP_PRIVATE | MAP_ANONYMOUS, named or not).  A
+ * shared mapping (MAP_SHARED, memfd, shm) shows 's' or an inode; a device
+ * mapping (VM_PFNMAP, VM_MIXEDMAP) its device node.  *lo, *hi get the
+ * range the line covers.
+ */
+static bool
+maps_private(const char *ln, uintptr_t *lo, uintptr_t *hi)
+{
+	unsigned long long a, b, off, ino;
+	unsigned maj, min;
+	char perms[5];
+	int n = 0;
+
+	if (sscanf(ln, "%llx-%llx %4s %llx %x:%x %llu %n", &a, &b, perms,
+	    &off, &maj, &min, &ino, &n) < 7 || n == 0) {
+		*lo = *hi = 0;
+		return false;
+	}
+	*lo = (uintptr_t)a;
+	*hi = (uintptr_t)b;
+	return perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p' &&
+	    maj == 0 && min == 0 && ino == 0 &&
+	    (ln[n] == '\n' || ln[n] == '\0' || ln[n] == '[');
+}
+
 bool
 fence_memory_private(const void *p, size_t len)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t first, last, at;
-	uint64_t e;
-	int fd;
-	bool priv = true;
+	uintptr_t at = (uintptr_t)p, end = at + len, lo, hi;
+	char ln[4096 + 256];
+	bool priv;
+	FILE *f;
 
-	if (page <= 0 || len == 0)
-		return false;
-	first = (uintptr_t)p / (uintptr_t)page;
-	last = ((uintptr_t)p + len - 1) / (uintptr_t)page;
-	/* Opened each time: /proc/self is resolved at open, and a
-	 * descriptor kept across fork() would read the parent's. */
-	if ((fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+	if (len == 0 || end < at)
 		return false;
 	/*
-	 * One 64-bit entry per page (Documentation/admin-guide/mm/
-	 * pagemap.rst): bit 63 present, bit 62 swapped, bit 61 "file page
-	 * or shared anonymous".  A present page without bit 61 is private
-	 * anonymous memory (heap, stack, or a private mapping written to):
-	 * no other process can see it (after fork() each writer gets its
-	 * own copy).  Anything else, or nothing read, counts as shared.
-	 * The first and the last page: a buffer lies in one mapping.
+	 * Every mapping the range touches must be private anonymous memory,
+	 * and the mappings must cover it without a gap: a buffer may span
+	 * several (a block of many CPUs is pages long, and a caller may have
+	 * mapped a shared page into the middle of a private range).  The
+	 * end pages alone, or what pagemap says of present pages, would miss
+	 * a shared page between them and any page not yet touched.  Opened
+	 * each time: /proc/self is resolved at open, and a descriptor kept
+	 * across fork() would read the parent's.
 	 */
-	for (at = first; priv; at = last) {
-		if (pread(fd, &e, sizeof(e), (off_t)(at * sizeof(e))) !=
-		    (ssize_t)sizeof(e) || !(e >> 63 & 1) || (e >> 62 & 1) ||
-		    (e >> 61 & 1))
-			priv = false;
-		if (at == last)
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return false;
+	priv = false;
+	while (fgets(ln, sizeof(ln), f) != NULL) {
+		bool ok = maps_private(ln, &lo, &hi);
+
+		if (strchr(ln, '\n') == NULL && !feof(f))
+			break;		/* a line too long: in doubt */
+		if (hi <= at)
+			continue;
+		if (lo > at || !ok)
+			break;		/* a gap, or not private */
+		if (hi >= end) {
+			priv = true;
 			break;
+		}
+		at = hi;
 	}
-	close(fd);
+	fclose(f);
 	return priv;
 }
 
-/* Room for the affinity of any machine the block layout allows. */
+/* Room for the affinity of any machine the block layout allows, and for
+ * the whole affinity of any machine Linux runs on (CONFIG_NR_CPUS is at
+ * most 8192): the walk allocates nothing, so it cannot fail for memory
+ * after the state word has flipped. */
 #define FENCE_MAX_CPUS 4096u
+#define FENCE_SET_CPUS 8192u
+#define FENCE_SET_WORDS (FENCE_SET_CPUS / (8 * sizeof(unsigned long)))
+
+/* Tests: an error that walks return before they begin (as a refused
+ * sched_getaffinity() would), for as long as it is set. */
+int rd_test_fence_error;
 
 /* What fence_walk() does. */
 enum walk {
@@ -140,41 +182,84 @@ enum walk {
 	WALK_STAY		/* runs on each, and stays where it ended */
 };
 
+int
+sched_getattr_self(struct sched_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return syscall(SYS_sched_getattr, 0, a, sizeof(*a), 0) == 0 ? 0 :
+	    -errno;
+}
+
+int
+sched_setattr_self(const struct sched_attr *a)
+{
+	return syscall(SYS_sched_setattr, 0, a, 0) == 0 ? 0 : -errno;
+}
+
+/*
+ * The priority a WALK_RETURN walk runs at.  A thread that arrives on a CPU
+ * at normal priority waits for the task running there to use up its slice
+ * (a tick, milliseconds, on a CPU kept busy); a real-time one preempts it
+ * at once.  So a thread of a normal policy (SCHED_OTHER, BATCH, IDLE)
+ * walks at SCHED_FIFO 1 where that is allowed (CAP_SYS_NICE, or
+ * RLIMIT_RTPRIO); a real-time thread (FIFO, RR) walks at its own
+ * priority, which is higher; a SCHED_DEADLINE thread, which outranks every
+ * real-time one but may not be pinned to one CPU (sched_setaffinity()
+ * refuses it), walks at the highest FIFO priority.  Whatever it was, the
+ * thread gets back exactly the attributes it had (sched_getattr: policy,
+ * priority, nice, deadline parameters, reset-on-fork), read from the
+ * kernel each time: glibc's pthread_getschedparam() answers what glibc
+ * cached, which a sched_setscheduler() since has made stale.  *saved gets
+ * them; true if the walk must put them back.
+ */
+static bool
+walk_raise(struct sched_attr *saved)
+{
+	struct sched_attr rt;
+
+	if (sched_getattr_self(saved) != 0)
+		return false;
+	memset(&rt, 0, sizeof(rt));
+	rt.size = sizeof(rt);
+	rt.sched_flags = saved->sched_flags & SCHED_FLAG_RESET_ON_FORK;
+	rt.sched_policy = SCHED_FIFO;
+	switch (saved->sched_policy) {
+	case SCHED_FIFO:
+	case SCHED_RR:
+		return false;
+	case SCHED_DEADLINE:
+		rt.sched_priority = (uint32_t)sched_get_priority_max(
+		    SCHED_FIFO);
+		break;
+	default:
+		rt.sched_priority = 1;
+		break;
+	}
+	return sched_setattr_self(&rt) == 0;
+}
+
 /* Walks the CPUs below cpus as how says: 0, -EPERM (an online CPU out of
- * reach) or -errno. */
+ * reach) or -errno (nothing walked). */
 static int
 fence_walk(uint32_t cpus, enum walk how)
 {
-	size_t size = CPU_ALLOC_SIZE(cpus), all = CPU_ALLOC_SIZE(FENCE_MAX_CPUS);
-	struct sched_param param, rt = { .sched_priority = 1 };
-	cpu_set_t *old, *one;
-	int here = sched_getcpu(), r = 0, policy;
+	unsigned long oldw[FENCE_SET_WORDS], onew[FENCE_SET_WORDS];
+	cpu_set_t *old = (cpu_set_t *)(void *)oldw;
+	cpu_set_t *one = (cpu_set_t *)(void *)onew;
+	size_t size = CPU_ALLOC_SIZE(cpus), all = sizeof(oldw);
+	struct sched_attr saved;
+	int here = sched_getcpu(), r;
 	bool moved = false, raised = false, go = how != WALK_CHECK;
 	uint32_t cpu;
 
-	old = CPU_ALLOC(FENCE_MAX_CPUS);
-	one = CPU_ALLOC(cpus);
-	if (old == NULL || one == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (how != WALK_STAY && sched_getaffinity(0, all, old) != 0) {
-		r = -errno;
-		goto out;
-	}
-	/*
-	 * A thread that arrives on a CPU at normal priority waits for the
-	 * task running there to use up its slice (a tick, milliseconds, on a
-	 * CPU kept busy); a real-time one preempts it at once.  So the walk
-	 * runs at the lowest real-time priority where that is allowed
-	 * (CAP_SYS_NICE, or RLIMIT_RTPRIO: rundownd.service sets
-	 * LimitRTPRIO=), for the few microseconds it takes.
-	 */
-	if (how == WALK_RETURN &&
-	    pthread_getschedparam(pthread_self(), &policy, &param) == 0 &&
-	    policy != SCHED_FIFO && policy != SCHED_RR)
-		raised = pthread_setschedparam(pthread_self(), SCHED_FIFO,
-		    &rt) == 0;
+	if (cpus == 0 || cpus > FENCE_MAX_CPUS)
+		return -EINVAL;
+	if ((r = rd_load(&rd_test_fence_error, RD_RELAXED)) != 0)
+		return r;
+	if (how != WALK_STAY && sched_getaffinity(0, all, old) != 0)
+		return -errno;
+	if (how == WALK_RETURN)
+		raised = walk_raise(&saved);
 	for (cpu = 0; cpu < cpus; cpu++) {
 		/*
 		 * Running: the CPU we are on needs no visit (nothing else
@@ -204,23 +289,20 @@ fence_walk(uint32_t cpus, enum walk how)
 		sched_setaffinity(0, all, old);
 	}
 	if (raised)
-		pthread_setschedparam(pthread_self(), policy, &param);
-out:
-	CPU_FREE(old);
-	CPU_FREE(one);
+		(void)sched_setattr_self(&saved);
 	return r;
 }
 
-/* Walks that missed an online CPU, for fence_missed(). */
-static uint64_t misses;
+/* Walks that failed, for fence_failed(). */
+static uint64_t failures;
 
-/* A walk's end: misses counted. */
+/* A walk's end: a failure counted. */
 static int
 fence_walked(int r)
 {
 	/* relaxed: a count for a later report, ordered with nothing. */
-	if (r == -EPERM)
-		rd_fetch_add(&misses, 1, RD_RELAXED);
+	if (r != 0)
+		rd_fetch_add(&failures, 1, RD_RELAXED);
 	return r;
 }
 
@@ -237,9 +319,9 @@ fence_cpus_stay(uint32_t cpus)
 }
 
 uint64_t
-fence_missed(void)
+fence_failed(void)
 {
-	return rd_load(&misses, RD_RELAXED);
+	return rd_load(&failures, RD_RELAXED);
 }
 
 bool

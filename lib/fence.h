@@ -37,10 +37,16 @@ int fence_private(void);
  * used.  Called before any descriptor lets its threads commit in rseq. */
 bool fence_private_ready(void);
 
-/* Runs the calling thread once on each online CPU below cpus, then puts
- * its affinity back: 0, or -EPERM if some online CPU below cpus is outside
- * what the thread may run on (cgroup cpuset, affinity), whose sections
- * are then not fenced. */
+/*
+ * Runs the calling thread once on each online CPU below cpus, then puts
+ * its affinity and its scheduling attributes back: 0 if every section was
+ * fenced; -EPERM if some online CPU below cpus is outside what the thread
+ * may run on (cgroup cpuset, affinity), whose sections are then not
+ * fenced; or another -errno if the walk could not begin.  Anything but 0
+ * is a fence that did not happen: nothing may be harvested after it.
+ * The walk allocates nothing.  It runs at SCHED_FIFO 1, or at the
+ * caller's own real-time priority if higher (fence.c, walk_raise()).
+ */
 int fence_cpus(uint32_t cpus);
 
 /* fence_cpus() for a thread that does nothing but walk: at the thread's
@@ -50,15 +56,43 @@ int fence_cpus(uint32_t cpus);
  * put back are what make fence_cpus() dear. */
 int fence_cpus_stay(uint32_t cpus);
 
-/* True if [p, p + len) is private memory of this process, which no other
- * process can see (/proc/self/pagemap, one read a page end): then
+/* True if [p, p + len) is private anonymous memory of this process, which
+ * no other process can see, every page of it (/proc/self/maps): then
  * fence_private() reaches every thread that can use it.  False when in
- * doubt.  The pages must be present (written) already. */
+ * doubt. */
 bool fence_memory_private(const void *p, size_t len);
 
-/* How many fence_cpus() walks of this process missed an online CPU so far:
- * rundownd reports it, and stops offering the rseq path. */
-uint64_t fence_missed(void);
+/* How many fence_cpus() and fence_cpus_stay() walks of this process
+ * failed so far (missed an online CPU, or could not begin): rundownd
+ * reports it, and stops offering the rseq path. */
+uint64_t fence_failed(void);
+
+/* struct sched_attr of sched_setattr(2): <linux/sched/types.h> cannot be
+ * included beside <sched.h> (both define struct sched_param). */
+struct sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime;
+	uint64_t sched_deadline;
+	uint64_t sched_period;
+	uint32_t sched_util_min;
+	uint32_t sched_util_max;
+};
+#ifndef SCHED_DEADLINE
+#define SCHED_DEADLINE 6
+#endif
+#define SCHED_FLAG_RESET_ON_FORK 0x01
+
+/* The calling thread's scheduling attributes, as the kernel has them
+ * (glibc's pthread_getschedparam() answers what it cached): 0 or -errno. */
+int sched_getattr_self(struct sched_attr *a);
+int sched_setattr_self(const struct sched_attr *a);
+
+/* Tests: while nonzero, every walk fails with it before it begins. */
+extern int rd_test_fence_error;
 
 /* True if this thread may run on every online CPU below cpus, which
  * fence_cpus() needs. */

@@ -20,10 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 6u	/* 4: proto_attached.bflags;
+#define PROTO_VERSION 7u	/* 4: proto_attached.bflags;
 				 * 5: ATTACHED carries the header and the
 				 * row as two objects (row_size);
-				 * 6: proto_info.fence_ms */
+				 * 6: proto_info.fence_ms;
+				 * 7: proto_info.fence_failures */
 #define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
@@ -124,6 +125,8 @@ struct proto_info {
 	uint32_t mode;		/* permission bits, rundownd(8) */
 	uint32_t fence_ms;	/* its run-down's start has waited this long
 				 * for its fence (rundownd(8)), or 0 */
+	uint32_t fence_failures; /* its fences that failed, modulo 2^32 */
+	uint32_t pad;		/* 0 */
 };
 
 struct proto_holder {

@@ -273,6 +273,7 @@ rundown_query(const rundown_ref_t *ref, struct rundown_status *st)
 	if (ref == NULL || st == NULL)
 		return -EINVAL;
 	v = rd_load(&ref->value, RD_ACQUIRE);
+	st->fence_failures = 0;		/* no fence: no rseq here */
 	if (!(v & REF_ACTIVE)) {
 		st->state = RUNDOWN_OPEN;
 		st->outstanding = v >> 1;

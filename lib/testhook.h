@@ -8,8 +8,7 @@
  * the wait return, unmapping the memory and resuming the releaser.  The
  * hook is only ever called on slow paths, never on an acquire or a
  * fast-path release; it is NULL outside tests, and hidden from the shared
- * library's exports.  A test of timed waits also stops one where it
- * finds a re-initialize under way.
+ * library's exports.
  */
 #ifndef RUNDOWN_TESTHOOK_H
 #define RUNDOWN_TESTHOOK_H
@@ -19,8 +18,6 @@
 				 * before the wake */
 #define HOOK_REF_DRAINED 3	/* plain release that drained the word,
 				 * before the wake */
-#define HOOK_WAIT_RESETTING 4	/* a wait found a re-initialize under way,
-				 * before it sleeps on it */
 #define HOOK_BLOCK_BEGUN 5	/* run-down begun (state flipped), before
 				 * the fence and the harvest */
 #define HOOK_BLOCK_RESET 6	/* re-initialize: rows and slots reset,

@@ -59,6 +59,7 @@
 struct fencer_job {
 	TAILQ_ENTRY(fencer_job) entry;
 	uint32_t cpus;
+	int result;		/* the walk's, once done */
 	fencer_fn done;		/* NULL: cancelled (the loop's alone) */
 	void *arg;
 };
@@ -103,7 +104,7 @@ fencer_main(void *arg)
 	struct sched_param own = { .sched_priority = 1 };
 	struct fencer_job *j;
 	uint32_t cpus;
-	int policy = SCHED_FIFO;
+	int policy = SCHED_FIFO, r;
 	char c = 1;
 
 	(void)arg;
@@ -129,12 +130,14 @@ fencer_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &walk_since);
 		pthread_mutex_unlock(&lock);
 
-		/* block_fence() for a shared block: a CPU out of reach
-		 * leaves at least this process fenced. */
-		if (fence_cpus_stay(cpus) == -EPERM)
-			fence_private();
+		/* block_fence() for a shared block.  A walk that failed
+		 * fenced nothing the loop may rely on: it says so to every
+		 * job, whose harvest then waits for another. */
+		r = fence_cpus_stay(cpus);
 
 		pthread_mutex_lock(&lock);
+		TAILQ_FOREACH(j, &walking, entry)
+			j->result = r;
 		in_walk = false;
 		if (level != 0) {
 			/* Back to where it was: the loop raises it only
@@ -174,7 +177,7 @@ fencer_notified(int fd, short events, void *arg)
 		TAILQ_REMOVE(&mine, j, entry);
 		out--;
 		if (j->done != NULL)
-			j->done(j->arg);
+			j->done(j->arg, j->result);
 		free(j);
 	}
 }

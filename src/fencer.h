@@ -12,7 +12,9 @@
 #define FENCER_THREAD_NAME "rd-fence"
 
 /* Called on the loop's thread: the fence asked for is done. */
-typedef void (*fencer_fn)(void *arg);
+/* A fence asked for is done: result is 0, or the walk failed (-errno,
+ * fence.h), and nothing may be harvested. */
+typedef void (*fencer_fn)(void *arg, int result);
 /* Called on the loop's thread, once: a walk has not ended after
  * FENCER_FALLBACK_MS however high its priority went. */
 typedef void (*fencer_stall_fn)(uint32_t ms);
@@ -33,8 +35,8 @@ void fencer_shutdown(void);
 
 /*
  * Asks for the fence of a block of cpus slots, whose clients commit in
- * rseq sections: done(arg) is called on the loop once a walk that began
- * after this call has ended.  NULL if out of memory or threads (the
+ * rseq sections: done(arg, result) is called on the loop once a walk that
+ * began after this call has ended, with the walk's result.  NULL if out of memory or threads (the
  * caller fences where it is).
  */
 struct fencer_job *fencer_submit(uint32_t cpus, fencer_fn done, void *arg);

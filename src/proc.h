@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The start time of pid (clock ticks since boot): 0, -ESRCH if no such
- * process, or another -errno. */
-int proc_start_time(pid_t pid, uint64_t *start);
+#include "task.h"	/* and its start time: task_start_time() */
 
 /* The command name of pid into buf, or "?" if it cannot be read. */
 void proc_comm(pid_t pid, char *buf, size_t size);

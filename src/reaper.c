@@ -78,7 +78,7 @@ reaper_get(pid_t pid, uint64_t start, int *err)
 	}
 	/* By start time too: a record whose process exited (its pidfd not
 	 * yet handled) must not take a new process that reuses the pid. */
-	if (start == 0 && (r = proc_start_time(pid, &start)) != 0) {
+	if (start == 0 && (r = task_start_time(pid, &start)) != 0) {
 		*err = r;
 		return NULL;
 	}
@@ -107,7 +107,7 @@ reaper_get(pid_t pid, uint64_t start, int *err)
 	 * the pidfd refers to that process (a pid is reused only once its
 	 * process has been reaped, and then /proc shows the new one).
 	 */
-	if ((r = proc_start_time(pid, &now)) != 0 || now != start) {
+	if ((r = task_start_time(pid, &now)) != 0 || now != start) {
 		*err = r != 0 ? r : -ESRCH;
 		close(p->pidfd);
 		free(p);

@@ -13,6 +13,8 @@
  *   NAME.meta    what the daemon believes: owner, group, mode, shape, and
  *                each row's owner (pid, start time, uid) and ID.  Never
  *                handed out: a restarted daemon adopts a block by it alone.
+ *                Locked (shared) while a daemon keeps the block, so that
+ *                rundownctl prune knows what no daemon serves.
  * The daemon maps a block as one reserved range: the header at its start,
  * each lent row at its place, the rest not mapped at all.  blk->lay.live
  * says which rows are lent, and lib/block.c reads and writes only those:
@@ -46,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/random.h>
@@ -146,6 +149,8 @@ struct shm_block {
 	uint32_t fence_word;
 	uint64_t fence_at;	/* clock_now_ns() the walk may begin */
 	struct timespec fence_since;
+	uint64_t fence_retry_ns; /* after a failed fence: the next try's
+				 * delay (0: the last one succeeded) */
 };
 
 /* A user's fence budget (rundownd -f): when its latest walk began or is
@@ -168,7 +173,7 @@ static const struct config *cfg;
 /* What clients are told of every block (the attach reply's bflags):
  * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
 static uint32_t client_bflags;
-static uint64_t fence_misses;	/* fence_missed() as last seen */
+static uint64_t fence_misses;	/* fence_failed() as last seen */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
@@ -227,15 +232,16 @@ registry_rundown_ended(struct shm_block *blk, uint32_t s)
 }
 
 /*
- * After a run-down's fence: if the walk could not reach every online CPU
- * (the daemon's cpuset shrank since start-up), clients running there may
- * commit after the harvest.  Said once, and from then on clients that
- * attach take the atomic path, which needs no fence.
+ * After a run-down's fence: if a walk failed (it could not reach every
+ * online CPU: the daemon's cpuset shrank since start-up; or it could not
+ * begin), its run-down waits for one that succeeds (registry_fenced).
+ * Said once, and from then on clients that attach take the atomic path,
+ * which needs no fence.
  */
 static void
 registry_fence_check(struct shm_block *blk)
 {
-	uint64_t m = fence_missed();
+	uint64_t m = fence_failed();
 
 	if (m == fence_misses)
 		return;
@@ -377,16 +383,43 @@ registry_cancel(struct registry_waits *ws)
 		registry_waiter_free(w);
 }
 
-/* The fence of blk's run-down is done: the harvest, then what it ends. */
+static void registry_fence_due(int fd, short events, void *arg);
+
+/*
+ * The fence of blk's run-down is done: the harvest, then what it ends.
+ * A fence that failed (result: fence.h) is no fence: a client's section
+ * may still commit, so the rows wait, the failure is counted (the block's
+ * header, rundownctl status), and the walk is tried again after a delay
+ * that doubles from 10 ms to a second, within the starter's budget.
+ */
 static void
-registry_fenced(void *arg)
+registry_fenced(void *arg, int result)
 {
 	struct shm_block *blk = arg;
 
-	blk->fencing = false;
 	blk->job = NULL;
-	block_harvest_fenced(blk->b, &blk->lay, blk->fence_word);
 	registry_fence_check(blk);
+	if (result != 0) {
+		block_fence_failed(blk->b);
+		if (blk->fence_retry_ns == 0) {
+			errno = -result;
+			log_warn("%s: the run-down's fence failed; its harvest "
+			    "waits, and the fence is tried again (see FENCES "
+			    "in rundownd(8))", blk->tagstr);
+		}
+		blk->fence_retry_ns = blk->fence_retry_ns == 0 ? 10000000u :
+		    blk->fence_retry_ns >= 500000000u ? 1000000000u :
+		    blk->fence_retry_ns * 2;
+		blk->fence_at = clock_now_ns() + blk->fence_retry_ns;
+		registry_fence_due(-1, 0, blk);
+		return;
+	}
+	if (blk->fence_retry_ns != 0)
+		log_info("%s: the run-down's fence succeeded again",
+		    blk->tagstr);
+	blk->fence_retry_ns = 0;
+	blk->fencing = false;
+	block_harvest_fenced(blk->b, &blk->lay, blk->fence_word);
 	registry_settle(blk);
 }
 
@@ -417,10 +450,8 @@ registry_fence_due(int fd, short events, void *arg)
 			return;
 	}
 	if ((blk->job = fencer_submit(blk->lay.cpus, registry_fenced,
-	    blk)) == NULL) {
-		block_fence(&blk->lay);
-		registry_fenced(blk);
-	}
+	    blk)) == NULL)
+		registry_fenced(blk, block_fence(&blk->lay));
 }
 
 
@@ -714,6 +745,27 @@ registry_meta_row(struct shm_block *blk, uint32_t r)
 	return 0;
 }
 
+/*
+ * Takes a shared lock on a block's NAME.meta (fd), held for as long as
+ * the daemon keeps the block: gone with the descriptor when the block is
+ * freed or the daemon exits, however it exits.  rundownctl prune (src/
+ * ctl_prune.c) tells a block that a live daemon serves from one left
+ * behind by it, and holds it exclusively while it removes a block; one
+ * it removed meanwhile has no link left: -ENOENT.  0 or -errno.
+ */
+static int
+registry_meta_lock(int fd)
+{
+	struct stat st;
+
+	while (flock(fd, LOCK_SH) != 0)
+		if (errno != EINTR)
+			return -errno;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	return st.st_nlink == 0 ? -ENOENT : 0;
+}
+
 /* Creates NAME.meta for a new block, every row free: 0 or -errno. */
 static int
 registry_meta_create(struct shm_block *blk)
@@ -728,12 +780,19 @@ registry_meta_create(struct shm_block *blk)
 	char name[SHM_PART_MAX];
 	size_t size = sizeof(m) + (size_t)blk->lay.rows *
 	    sizeof(struct proto_meta_row);
+	int r;
 
 	registry_meta_name(blk->name, name, sizeof(name));
 	shm_unlink(name);	/* a stale one; one of another user stays and
 				 * makes O_EXCL fail */
 	if ((blk->meta = registry_open(name, O_RDWR | O_CREAT | O_EXCL)) < 0)
 		return blk->meta;
+	/* Locked before it is written: a prune never takes a record being
+	 * made for one left half made. */
+	if ((r = registry_meta_lock(blk->meta)) != 0) {
+		shm_unlink(name);
+		return r;
+	}
 	if (ftruncate(blk->meta, (off_t)size) != 0 ||
 	    pwrite(blk->meta, &m, sizeof(m), 0) != (ssize_t)sizeof(m)) {
 		shm_unlink(name);
@@ -1053,6 +1112,9 @@ registry_meta_read(const char *name, const struct rundown_block *h,
 		    serial != m->serial)
 			r = -EPROTO;
 	}
+	/* Kept from now on; or a prune took the block meanwhile. */
+	if (r == 0)
+		r = registry_meta_lock(*fd);
 	if (r != 0) {
 		close(*fd);
 		*fd = -1;
@@ -1119,6 +1181,41 @@ registry_adopt_row(struct shm_block *blk, uint32_t r,
 	return false;
 }
 
+/*
+ * Removes what a block found at start-up and removed leaves behind its
+ * header: the rows NAME.meta records, then NAME.meta, if it is the
+ * daemon's own.  No daemon could ever adopt them.
+ */
+static void
+registry_remove_record(const char *name)
+{
+	char part[SHM_PART_MAX];
+	struct proto_meta m;
+	struct proto_meta_row e;
+	uint32_t r;
+	int fd;
+
+	registry_meta_name(name, part, sizeof(part));
+	if ((fd = registry_open(part, O_RDWR)) < 0)
+		return;
+	if (registry_read_own(fd, &m, sizeof(m), 0) == 0 &&
+	    m.magic == PROTO_META_MAGIC) {
+		for (r = 0; r < m.rows && r < PROTO_MAX_ENTRIES; r++) {
+			if (pread(fd, &e, sizeof(e), (off_t)(sizeof(m) +
+			    (size_t)r * sizeof(e))) != (ssize_t)sizeof(e))
+				break;
+			if (e.id == 0)
+				continue;
+			snprintf(part, sizeof(part), "%s.r%016llx", name,
+			    (unsigned long long)e.id);
+			shm_unlink(part);
+		}
+		registry_meta_name(name, part, sizeof(part));
+		shm_unlink(part);
+	}
+	close(fd);
+}
+
 /* Maps and checks a block found at start-up: entry is the prefix, the
  * tag in 8 hex digits, and (unless an older daemon named it) "." and 16
  * more. */
@@ -1157,6 +1254,7 @@ registry_adopt_one(const char *entry)
 		log_warnx("%s: %s was cut short or its header wiped; removed",
 		    tagstr, name);
 		shm_unlink(name);
+		registry_remove_record(name);
 		close(fd);
 		return;
 	}
@@ -1213,6 +1311,14 @@ registry_adopt_one(const char *entry)
 	 * their counts half reset when they are counted below): a
 	 * re-initialize, or a harvest (repeating one adds each row once). */
 	(void)block_recover(blk->b, &blk->lay);
+	/* Its fence failed: the harvest waits for the fence's thread. */
+	if (block_busy(blk->b, &blk->lay)) {
+		blk->fencing = true;
+		blk->fence_word = block_word(blk->b);
+		clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
+		blk->fence_at = 0;
+		registry_fence_due(-1, 0, blk);
+	}
 	for (r = 0; r < l.rows; r++)
 		if (gone[r] != INT64_MIN)
 			registry_reclaim(blk, r, (pid_t)gone[r], "gone");
@@ -1317,6 +1423,7 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 	pi->uid = (uint32_t)blk->uid;
 	pi->gid = (uint32_t)blk->gid;
 	pi->mode = blk->mode;
+	pi->fence_failures = st.fence_failures;
 	if (blk->fencing) {
 		long long ms = clock_ns_since(&blk->fence_since) / 1000000;
 

@@ -651,8 +651,9 @@ json_info(const struct rundown_block_info *b)
 	    (unsigned long long)b->outstanding,
 	    (unsigned long long)b->reclaimed_rows,
 	    (unsigned long long)b->reclaimed);
-	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"fence_ms\":%u",
-	    b->uid, b->gid, b->mode, b->fence_ms);
+	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"fence_ms\":%u"
+	    ",\"fence_failures\":%u", b->uid, b->gid, b->mode, b->fence_ms,
+	    b->fence_failures);
 }
 
 /* A block's status with all of its holders, in a buffer the caller frees:
@@ -847,6 +848,10 @@ cmd_status(const struct args *a)
 		if (info.fence_ms != 0)
 			printf("fence: waiting %u ms (see FENCES in "
 			    "rundownd(8))\n", info.fence_ms);
+		/* Fences that failed: each run-down waited for a retry. */
+		if (info.fence_failures != 0)
+			printf("fence failures: %u (see FENCES in "
+			    "rundownd(8))\n", info.fence_failures);
 		for (i = 0; i < n; i++)
 			printf("holder: pid %ld (%s) row %u outstanding %llu\n",
 			    (long)h[i].pid,

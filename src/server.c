@@ -897,7 +897,7 @@ server_peer_comm(struct conn *c, char *buf, size_t size)
 	 * cost the loop more than the request itself. */
 	if (c->comm[0] == '\0') {
 		if (c->gone || c->start == 0 ||
-		    proc_start_time(c->pid, &start) != 0 || start != c->start)
+		    task_start_time(c->pid, &start) != 0 || start != c->start)
 			snprintf(c->comm, sizeof(c->comm), "?");
 		else
 			proc_comm(c->pid, c->comm, sizeof(c->comm));
@@ -949,7 +949,7 @@ server_pin(struct conn *c)
 			c->gone = true;
 		pidfd = -1;	/* ENOPROTOOPT: a kernel before 6.5 */
 	}
-	if (proc_start_time(c->pid, &c->start) != 0)
+	if (task_start_time(c->pid, &c->start) != 0)
 		c->start = 0;
 	if (pidfd >= 0) {
 		/* Signal 0 tests for life; EPERM (another user's process)

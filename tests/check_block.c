@@ -4,14 +4,20 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <rundown/rundown.h>
 
 #include "block.h"
+#include "futex.h"
+#include "task.h"
 #include "testutil.h"
 
 /* CPUs and rows of the test block, whatever the machine has. */
@@ -567,6 +573,151 @@ START_TEST(test_lock_bytes_untouched)
 }
 END_TEST
 
+/* ---- the run-down lock (BLOCK_F_LOCK) ----------------------------------- */
+
+/* A thread that holds the lock until told to let go (a pipe). */
+struct holder {
+	pthread_t thread;
+	int go[2];
+	int held;		/* atomic: the lock is taken */
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	char c;
+
+	ck_assert_int_eq(block_lock(b, &l, NULL), 0);
+	__atomic_store_n(&h->held, 1, __ATOMIC_SEQ_CST);
+	(void)read(h->go[0], &c, 1);
+	block_unlock(b, 0);
+	return NULL;
+}
+
+static void
+holder_start(struct holder *h)
+{
+	memset(h, 0, sizeof(*h));
+	ck_assert_int_eq(pipe(h->go), 0);
+	ck_assert_int_eq(pthread_create(&h->thread, NULL, holder_main, h), 0);
+	while (!__atomic_load_n(&h->held, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+static void
+holder_stop(struct holder *h)
+{
+	ck_assert_int_eq(write(h->go[1], "x", 1), 1);
+	ck_assert_int_eq(pthread_join(h->thread, NULL), 0);
+	close(h->go[0]);
+	close(h->go[1]);
+}
+
+/*
+ * A timed wait returns at its deadline whoever holds the lock: a start
+ * that finds the lock held past the deadline begins the run-down all the
+ * same (acquires fail from then on) and leaves its fence and harvest to
+ * the next party under the lock.
+ */
+START_TEST(test_lock_held_timed_wait)
+{
+	struct timespec deadline;
+	struct holder h;
+
+	l.flags = BLOCK_F_LOCK;
+	acquire(0, 1, 1);
+	holder_start(&h);
+	ck_assert_int_eq(deadline_from(&(struct timespec){ 0, 30000000 },
+	    &deadline), 0);
+	ck_assert_int_eq(block_wait(b, &l, &deadline), -ETIMEDOUT);
+	ck_assert(block_busy(b, &l));		/* begun, not harvested */
+	expect_state(RUNDOWN_RUNNING_DOWN, 1);
+	holder_stop(&h);
+	release(0, 1, 1);
+	ck_assert_int_eq(block_wait(b, &l, NULL), 0);
+	expect_state(RUNDOWN_DRAINED, 0);
+}
+END_TEST
+
+/*
+ * A holder that died is replaced at once (the word names a process that
+ * is gone), and what it left half done is finished: here, a run-down
+ * begun and not harvested.
+ */
+START_TEST(test_lock_dead_holder)
+{
+	uint64_t start = 0;
+	int status;
+	pid_t pid;
+
+	l.flags = BLOCK_F_LOCK;
+	acquire(1, 2, 3);
+	if ((pid = fork()) == 0)
+		_exit(0);
+	ck_assert_int_gt(pid, 0);
+	(void)task_start_time(pid, &start);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	b->lock = (uint64_t)(uint32_t)pid | (start & 0xffffffffu) << 32;
+	ck_assert_uint_eq(block_begin_unfenced(b, &l, &(uint32_t){ 0 }), 0);
+	release(1, 2, 3);
+	ck_assert_int_eq(block_wait(b, &l, NULL), 0);
+	expect_state(RUNDOWN_DRAINED, 0);
+	ck_assert_uint_eq(b->lock, 0);
+}
+END_TEST
+
+/*
+ * The lock word is an id, never an address: bytes that another process
+ * scribbled there name no live thread, and the lock is taken (a robust
+ * mutex's list pointers, scribbled, would be followed by glibc).
+ */
+START_TEST(test_lock_scribbled)
+{
+	l.flags = BLOCK_F_LOCK;
+	memset(&b->lock, 0xa5, sizeof(b->lock));
+	cycle();
+	ck_assert_uint_eq(b->lock, 0);
+}
+END_TEST
+
+/*
+ * fork() while another thread holds a private block's lock: the child's
+ * copy names a thread that is not the child's, which can never let go of
+ * it, so the child takes it at once (as a pthread_atfork() handler would
+ * reset it).  A shared block's lock stays the holder's.
+ */
+START_TEST(test_lock_fork_private)
+{
+	struct timespec deadline;
+	struct holder h;
+	int status;
+	pid_t pid;
+
+	l.flags = BLOCK_F_LOCK | BLOCK_F_PRIVATE;
+	holder_start(&h);
+	if ((pid = fork()) == 0) {
+		struct block_layout shared = l;
+
+		shared.flags = BLOCK_F_LOCK;
+		if (deadline_from(&(struct timespec){ 0, 30000000 },
+		    &deadline) != 0 ||
+		    block_lock(b, &shared, &deadline) != -ETIMEDOUT)
+			_exit(2);
+		if (deadline_from(&(struct timespec){ 5, 0 }, &deadline) !=
+		    0 || block_lock(b, &l, &deadline) != 0)
+			_exit(3);
+		block_unlock(b, 0);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	holder_stop(&h);
+}
+END_TEST
+
 static Suite *
 block_suite(void)
 {
@@ -579,6 +730,13 @@ block_suite(void)
 	tcase_add_test(tc, test_begin_harvest_nothing_held);
 	tcase_add_test(tc, test_settle);
 	tcase_add_test(tc, test_lock_bytes_untouched);
+	suite_add_tcase(s, tc);
+
+	tc = block_tcase("lock");
+	tcase_add_test(tc, test_lock_held_timed_wait);
+	tcase_add_test(tc, test_lock_dead_holder);
+	tcase_add_test(tc, test_lock_scribbled);
+	tcase_add_test(tc, test_lock_fork_private);
 	suite_add_tcase(s, tc);
 
 	tc = block_tcase("recover");

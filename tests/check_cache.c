@@ -770,110 +770,46 @@ START_TEST(test_reinit)
 END_TEST
 
 /*
- * A timed wait that arrives while a re-initialize runs waits that reset
- * out, whatever its timeout, and runs down what the reset opens: it must
- * not time out with no run-down started, leaving the block open.  The
- * reset is driven by hand (block_reset).  The waiter stops where it finds
- * the reset (lib/testhook.h) until its deadline has passed by the clock;
- * the reset is finished once it sleeps (its thread's state in /proc) or
- * has returned.
+ * A timed wait that arrives while a re-initialize is held up under the
+ * run-down lock (its thread stopped, or a holder forged) returns at its
+ * deadline: it cannot begin a run-down while the reset runs, and must not
+ * wait for it for ever (rundown_cache(3)).  Once the reset is done the
+ * block is open, and the next wait runs it down.  The reset is driven by
+ * hand (block_reset), under the lock the test takes.
  */
-struct reset_waiter {
-	pthread_t thread;
-	pid_t tid;		/* atomic */
-	struct timespec until;	/* its deadline */
-	int rc;
-	int hooked;		/* atomic: it found the reset, time is up */
-	int done;		/* atomic */
-};
-
-static struct reset_waiter rw;
-
-static void
-reset_waiter_hook(int step)
-{
-	struct timespec now;
-
-	if (step != HOOK_WAIT_RESETTING)
-		return;
-	do
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	while (now.tv_sec < rw.until.tv_sec || (now.tv_sec ==
-	    rw.until.tv_sec && now.tv_nsec <= rw.until.tv_nsec));
-	__atomic_store_n(&rw.hooked, 1, __ATOMIC_SEQ_CST);
-}
-
 static void *
 reset_waiter_main(void *arg)
 {
-	struct timespec ms = test_ms(1);
+	struct timespec ms = test_ms(50);
 
-	(void)arg;
-	__atomic_store_n(&rw.tid, (pid_t)syscall(SYS_gettid),
-	    __ATOMIC_SEQ_CST);
-	clock_gettime(CLOCK_MONOTONIC, &rw.until);
-	rw.until.tv_nsec += 1000000;
-	if (rw.until.tv_nsec >= 1000000000) {
-		rw.until.tv_sec++;
-		rw.until.tv_nsec -= 1000000000;
-	}
-	rw.rc = rundown_cache_wait_timeout(ref, &ms);
-	__atomic_store_n(&rw.done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-/* The scheduler's state letter of thread tid of this process. */
-static char
-thread_state(pid_t tid)
-{
-	char path[64], stat[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return '?';
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
+	return (void *)(intptr_t)rundown_cache_wait_timeout(arg, &ms);
 }
 
 START_TEST(test_timed_wait_during_reset)
 {
 	struct rundown_block *b = cache_block(ref);
 	struct block_layout l;
-	pid_t tid;
+	pthread_t t;
+	void *rc;
 	uint32_t s;
 
 	cache_layout(ref, &l);
 	ck_assert_int_eq(rundown_cache_wait(ref), 0);
 	/* A re-initialize holds the run-down lock throughout. */
-	ck_assert_int_eq(pthread_mutex_lock(&b->lock), 0);
+	ck_assert_int_eq(block_lock(b, &l, NULL), 0);
 	s = __atomic_load_n(&b->state, __ATOMIC_SEQ_CST);
 	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
 	s = (s & ~ST_MASK) | ST_RESETTING;
 	__atomic_store_n(&b->state, s, __ATOMIC_SEQ_CST);
 
-	memset(&rw, 0, sizeof(rw));
-	rd_test_hook = reset_waiter_hook;
-	ck_assert_int_eq(pthread_create(&rw.thread, NULL, reset_waiter_main,
-	    NULL), 0);
-	/* Asleep on the reset past its deadline, or (wrongly) returned. */
-	while (!__atomic_load_n(&rw.done, __ATOMIC_SEQ_CST) &&
-	    (!__atomic_load_n(&rw.hooked, __ATOMIC_SEQ_CST) ||
-	    (tid = __atomic_load_n(&rw.tid, __ATOMIC_SEQ_CST)) == 0 ||
-	    thread_state(tid) != 'S'))
-		sched_yield();
+	ck_assert_int_eq(pthread_create(&t, NULL, reset_waiter_main, ref), 0);
+	ck_assert_int_eq(pthread_join(t, &rc), 0);
+	ck_assert_int_eq((int)(intptr_t)rc, -ETIMEDOUT);
+	ck_assert_uint_eq(__atomic_load_n(&b->state, __ATOMIC_SEQ_CST), s);
 	block_reset(b, &l, s);
-	ck_assert_int_eq(pthread_mutex_unlock(&b->lock), 0);
-	ck_assert_int_eq(pthread_join(rw.thread, NULL), 0);
-	rd_test_hook = NULL;
-	/* Nothing was held: the run-down it started has drained. */
-	ck_assert_msg(rw.rc == 0, "the wait returned %d", rw.rc);
+	block_unlock(b, 0);
+	expect_state(ref, RUNDOWN_OPEN, 0);
+	ck_assert_int_eq(rundown_cache_wait(ref), 0);
 	expect_state(ref, RUNDOWN_DRAINED, 0);
 }
 END_TEST
@@ -1197,11 +1133,12 @@ START_TEST(test_fence_kind)
 	memset(stackbuf, 0, sizeof(stackbuf));
 	ck_assert(fence_memory_private(stackbuf, sizeof(stackbuf)));
 	ck_assert(fence_memory_private(buf, bufsize));
-	/* Not written yet: no page to tell, so not private. */
+	/* Not written yet: private all the same (the mapping says so, not
+	 * the pages). */
 	fresh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert(fresh != MAP_FAILED);
-	ck_assert(!fence_memory_private(fresh, 4096));
+	ck_assert(fence_memory_private(fresh, 4096));
 	munmap(fresh, 4096);
 
 	shared = test_map_shared(size);
@@ -1217,6 +1154,210 @@ START_TEST(test_fence_kind)
 		ck_assert_uint_eq(ref->bflags & (BLOCK_F_RSEQ |
 		    BLOCK_F_PRIVATE), BLOCK_F_RSEQ | BLOCK_F_PRIVATE);
 	exercise(ref);
+}
+END_TEST
+
+/*
+ * Private or shared is decided for every page of a buffer, not its ends:
+ * private | MAP_SHARED | private (as a block of many CPUs spans pages)
+ * is shared, so is a range with a hole, and a private mapping of a file
+ * (memfd), whose pages not yet written are the file's.  A block formatted
+ * across such a range fences every CPU (no BLOCK_F_PRIVATE).
+ */
+START_TEST(test_fence_kind_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = cache_size_cpus(128);
+	char *p, *q;
+	int fd;
+
+	ck_assert(size > 2 * (size_t)page && size <= 4 * (size_t)page);
+	p = mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(p != MAP_FAILED);
+	memset(p, 0, 4 * (size_t)page);
+	ck_assert(fence_memory_private(p, 4 * (size_t)page));
+	q = mmap(p + page, (size_t)page, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ck_assert(q == p + page);
+	ck_assert(fence_memory_private(p, (size_t)page));
+	ck_assert(!fence_memory_private(p, 2 * (size_t)page));
+	ck_assert(!fence_memory_private(p, 4 * (size_t)page));
+	ck_assert(fence_memory_private(p + 2 * page, 2 * (size_t)page));
+	ck_assert_int_eq(cache_init_cpus((rundown_cache_t *)(void *)p, size,
+	    128, 0), 0);
+	ck_assert_uint_eq(((rundown_cache_t *)(void *)p)->bflags &
+	    BLOCK_F_PRIVATE, 0);
+	/* A hole. */
+	ck_assert_int_eq(munmap(p + page, (size_t)page), 0);
+	ck_assert(!fence_memory_private(p, 4 * (size_t)page));
+	munmap(p, 4 * (size_t)page);
+
+	fd = memfd_create("fence-kind", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, page), 0);
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+	    0);
+	ck_assert(p != MAP_FAILED);
+	memset(p, 0, (size_t)page);
+	ck_assert(!fence_memory_private(p, (size_t)page));
+	munmap(p, (size_t)page);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A fence that fails is no fence: nothing is harvested after it (a
+ * section that read OPEN may still commit), so the run-down does not end,
+ * timed waits time out, and the failures are counted where
+ * rundown_cache_query() shows them.  Once a fence succeeds (the next
+ * waiter under the lock tries again) the run-down ends as usual.  The
+ * failure is injected before the walk begins, as a refused
+ * sched_getaffinity() or any error of the walk would end it.
+ */
+static void *
+fence_waiter_main(void *arg)
+{
+	return (void *)(intptr_t)rundown_cache_wait(arg);
+}
+
+START_TEST(test_fence_failed_waits)
+{
+	size_t size = rundown_cache_size();
+	struct timespec ms = test_ms(20);
+	struct rundown_status st;
+	rundown_cache_t *shared;
+	uint32_t before;
+	pthread_t t;
+	void *rc;
+
+	shared = test_map_shared(size);
+	ck_assert_int_eq(rundown_cache_init(shared, size), 0);
+	if (!(shared->bflags & BLOCK_F_RSEQ)) {
+		printf("fence failed: skipped (no rseq path, no fence)\n");
+		munmap(shared, size);
+		return;
+	}
+	ck_assert(rundown_cache_acquire(shared));
+	__atomic_store_n(&rd_test_fence_error, -ENOMEM, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(rundown_cache_wait_timeout(shared, &ms), -ETIMEDOUT);
+	rundown_cache_release(shared);
+	/* Nothing is held now, but nothing was harvested either. */
+	ck_assert_int_eq(rundown_cache_wait_timeout(shared, &ms), -ETIMEDOUT);
+	ck_assert_int_eq(rundown_cache_query(shared, &st), 0);
+	ck_assert_int_eq(st.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_ge(st.fence_failures, 2);
+	/* A wait with no deadline retries until the fence succeeds. */
+	before = st.fence_failures;
+	ck_assert_int_eq(pthread_create(&t, NULL, fence_waiter_main, shared),
+	    0);
+	do {
+		sched_yield();
+		ck_assert_int_eq(rundown_cache_query(shared, &st), 0);
+	} while (st.fence_failures < before + 2);
+	ck_assert_int_eq(st.state, RUNDOWN_RUNNING_DOWN);
+	__atomic_store_n(&rd_test_fence_error, 0, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(pthread_join(t, &rc), 0);
+	ck_assert_int_eq((int)(intptr_t)rc, 0);
+	ck_assert_int_eq(rundown_cache_query(shared, &st), 0);
+	ck_assert_int_eq(st.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(st.outstanding, 0);
+	munmap(shared, size);
+}
+END_TEST
+
+/*
+ * The walk gives the caller back exactly the scheduling it had, read from
+ * the kernel each time: whatever the policy, priority, nice value,
+ * deadline parameters and reset-on-fork flag, and however the thread set
+ * them (sched_setattr(2) behind glibc's back, after a first walk).  One
+ * thread per policy; a policy this machine refuses is skipped.
+ */
+struct sched_case {
+	const char *name;
+	struct sched_attr want;
+	int rc;			/* 0 checked, 1 skipped */
+	char why[160];
+};
+
+static void *
+sched_case_main(void *arg)
+{
+	struct sched_case *c = arg;
+	struct sched_attr normal = { .size = sizeof(normal) }, got;
+	uint32_t cpus = cache_cpus();
+	int i;
+
+	c->rc = 1;
+	/* A first walk at the default policy, so that glibc's cache (if it
+	 * were read) would hold SCHED_OTHER. */
+	(void)fence_cpus(cpus);
+	if (sched_setattr_self(&c->want) != 0)
+		return NULL;
+	c->rc = 0;
+	for (i = 0; i < 2; i++) {
+		(void)fence_cpus(cpus);
+		if (sched_getattr_self(&got) != 0) {
+			snprintf(c->why, sizeof(c->why), "sched_getattr");
+			c->rc = -1;
+			break;
+		}
+		if (got.sched_policy != c->want.sched_policy ||
+		    got.sched_priority != c->want.sched_priority ||
+		    (got.sched_flags & SCHED_FLAG_RESET_ON_FORK) !=
+		    (c->want.sched_flags & SCHED_FLAG_RESET_ON_FORK) ||
+		    (c->want.sched_policy != SCHED_FIFO &&
+		    c->want.sched_policy != SCHED_RR &&
+		    c->want.sched_policy != SCHED_DEADLINE &&
+		    got.sched_nice != c->want.sched_nice) ||
+		    (c->want.sched_policy == SCHED_DEADLINE &&
+		    (got.sched_runtime != c->want.sched_runtime ||
+		    got.sched_deadline != c->want.sched_deadline ||
+		    got.sched_period != c->want.sched_period))) {
+			snprintf(c->why, sizeof(c->why), "after walk %d: "
+			    "policy %u prio %u nice %d flags %#llx", i + 1,
+			    got.sched_policy, got.sched_priority,
+			    got.sched_nice,
+			    (unsigned long long)got.sched_flags);
+			c->rc = -1;
+			break;
+		}
+	}
+	(void)sched_setattr_self(&normal);
+	return NULL;
+}
+
+START_TEST(test_fence_keeps_sched)
+{
+	struct sched_case cases[] = {
+		{ .name = "other, nice 5", .want = { .sched_policy = SCHED_OTHER,
+		    .sched_nice = 5 } },
+		{ .name = "other, reset on fork", .want = { .sched_policy = SCHED_OTHER,
+		    .sched_flags = SCHED_FLAG_RESET_ON_FORK } },
+		{ .name = "batch, nice 3", .want = { .sched_policy = SCHED_BATCH,
+		    .sched_nice = 3 } },
+		{ .name = "idle", .want = { .sched_policy = SCHED_IDLE } },
+		{ .name = "fifo 10", .want = { .sched_policy = SCHED_FIFO,
+		    .sched_priority = 10 } },
+		{ .name = "rr 7", .want = { .sched_policy = SCHED_RR, .sched_priority = 7 } },
+		{ .name = "deadline", .want = { .sched_policy = SCHED_DEADLINE,
+		    .sched_runtime = 2000000, .sched_deadline = 30000000,
+		    .sched_period = 30000000 } },
+	};
+	size_t i;
+	pthread_t t;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cases[i].want.size = sizeof(cases[i].want);
+		ck_assert_int_eq(pthread_create(&t, NULL, sched_case_main,
+		    &cases[i]), 0);
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		if (cases[i].rc > 0)
+			printf("fence keeps sched: %s: skipped (refused "
+			    "here)\n", cases[i].name);
+		ck_assert_msg(cases[i].rc >= 0, "%s: %s", cases[i].name,
+		    cases[i].why);
+	}
 }
 END_TEST
 
@@ -1530,6 +1671,9 @@ cache_suite(void)
 	tcase_add_test(tc, test_null_refused);
 	tcase_add_test(tc, test_alloc_tag_free);
 	tcase_add_test(tc, test_fence_kind);
+	tcase_add_test(tc, test_fence_kind_pages);
+	tcase_add_test(tc, test_fence_failed_waits);
+	tcase_add_test(tc, test_fence_keeps_sched);
 	tcase_add_test(tc, test_fence_confined);
 	suite_add_tcase(s, tc);
 

@@ -320,39 +320,54 @@ named_poller(uint32_t tag, const char *name)
  * characters into the log. */
 /*
  * A daemon whose cpuset shrinks after start-up can no longer fence every
- * CPU: at its next run-down it says so, and clients that attach from then
- * on take the atomic path, which needs no fence.  Skipped where this
- * machine has no cpuset to write, or the daemon could not reach every CPU
- * at start-up already.
+ * CPU, and a fence that misses a CPU is no fence: its run-down waits (a
+ * timed wait times out, status counts the failures) and the fence is
+ * tried again until it reaches every CPU, here once the cpuset is given
+ * back.  The daemon says so, and clients that attach from then on take
+ * the atomic path, which needs no fence.  Skipped where this machine has
+ * no cpuset to write, or the daemon could not reach every CPU at start-up
+ * already.
  */
 START_TEST(test_confined_fence)
 {
 	const uint32_t tag = RUNDOWN_TAG('C', 'n', 'f', 'd');
+	struct timespec ms = test_ms(200);
+	struct rundown_block_info info;
 	rundown_cache_t *ref;
+	size_t n;
 	off_t off;
 	char *text;
 	int r;
 
 	ck_assert_int_eq(rundown_attach_at(td.sock, tag, RUNDOWN_ATTACH_CREATE,
 	    &ref), 0);
-	r = (int)ref->bflags;
-	ck_assert_int_eq(rundown_detach(ref), 0);
-	if (r != (int)BLOCK_F_RSEQ) {
+	if (ref->bflags != BLOCK_F_RSEQ) {
+		ck_assert_int_eq(rundown_detach(ref), 0);
 		printf("confined fence: skipped (the daemon offers no rseq "
 		    "path here)\n");
 		return;
 	}
 	if (test_cpuset_confine(td.pid) != 0) {
+		ck_assert_int_eq(rundown_detach(ref), 0);
 		printf("confined fence: skipped (no cpuset to confine the "
 		    "daemon with)\n");
 		return;
 	}
+	/* Attached, holding nothing: its row is what the fence is for. */
 	off = td_log_size();
-	r = rundown_ctl_wait(td.conn, tag, NULL);
+	r = rundown_ctl_wait(td.conn, tag, &ms);
+	ck_assert_int_eq(rundown_ctl_status(td.conn, tag, &info, NULL, 0, &n),
+	    0);
 	test_cpuset_release(td.pid);
-	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(r, -ETIMEDOUT);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_ge(info.fence_failures, 1);
+	/* Given its CPUs back, the daemon's next try succeeds. */
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_detach(ref), 0);
 	text = td_log_from(off);
-	ck_assert_msg(strstr(text, "could not reach every online CPU") != NULL,
+	ck_assert_msg(strstr(text, "could not reach every online CPU") != NULL &&
+	    strstr(text, "fence failed") != NULL,
 	    "no word of the missed CPU:\n%s", text);
 	free(text);
 

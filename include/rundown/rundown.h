@@ -95,6 +95,14 @@ struct rundown_status {
 	 * still to be released before a wait returns.  Otherwise 0.
 	 */
 	uint64_t outstanding;
+	/*
+	 * Cache-aware blocks: fences of this block's run-downs that failed
+	 * so far (a CPU the fence could not reach, or a walk that could not
+	 * begin), modulo 2^32.  A run-down whose fence failed is not
+	 * harvested: it waits, and its fence is tried again, until one
+	 * succeeds (rundown_cache(3), FENCES).  Otherwise 0.
+	 */
+	uint32_t fence_failures;
 };
 
 /* Library version at run time; compare with RUNDOWN_VERSION_*. */
@@ -348,6 +356,8 @@ struct rundown_block_info {
 	uint32_t fence_ms;	/* how long its run-down's start has waited
 				 * for the daemon's fence, or 0 (rundownd(8),
 				 * FENCES) */
+	uint32_t fence_failures; /* its fences that failed (rundownd(8),
+				 * FENCES), modulo 2^32 */
 };
 
 /* One attached row and what it holds now. */
