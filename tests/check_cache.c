@@ -1361,6 +1361,140 @@ START_TEST(test_fence_keeps_sched)
 }
 END_TEST
 
+/*
+ * A real-time task that keeps one CPU busy stalls a walk of lower
+ * priority that must visit that CPU, for as long as it runs (the kernel's
+ * throttling aside).  What must hold then: another party's timed wait on
+ * the block returns at its deadline, whatever the stalled walk holds (the
+ * run-down lock, the harvest); and a caller of higher real-time priority
+ * walks at its own priority, past the task.  A SCHED_FIFO 2 loop on the
+ * last CPU, in a child that ends by itself after 3 s at most; skipped
+ * without a second CPU, the rseq path, or the right to run at real-time
+ * priority.
+ */
+struct rt_party {
+	rundown_cache_t *ref;
+	int prio;		/* SCHED_FIFO priority, or 0: normal */
+	int rc;
+	struct timespec took;
+};
+
+static void *
+rt_party_main(void *arg)
+{
+	struct rt_party *p = arg;
+	struct sched_param sp = { .sched_priority = p->prio };
+	struct timespec t0, t1;
+
+	if (p->prio != 0)
+		(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p->rc = rundown_cache_wait(p->ref);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->took.tv_sec = t1.tv_sec - t0.tv_sec;
+	p->took.tv_nsec = t1.tv_nsec - t0.tv_nsec;
+	return NULL;
+}
+
+static long
+rt_ms(const struct timespec *t)
+{
+	return (long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+START_TEST(test_fence_under_rt_load)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t size = rundown_cache_size();
+	struct sched_param two = { .sched_priority = 2 };
+	struct timespec ms = test_ms(50), t0, t1, took;
+	struct rt_party slow, fast;
+	rundown_cache_t *a, *b;
+	volatile int *flag;
+	cpu_set_t set;
+	pthread_t ts, tf;
+	int status, r;
+	pid_t hog;
+
+	a = test_map_shared(size);
+	b = test_map_shared(size);
+	flag = test_map_shared(sizeof(int) * 2);
+	ck_assert_int_eq(rundown_cache_init(a, size), 0);
+	ck_assert_int_eq(rundown_cache_init(b, size), 0);
+	if (ncpu < 2 || !(a->bflags & BLOCK_F_RSEQ) ||
+	    sched_setscheduler(0, SCHED_FIFO, &two) != 0) {
+		printf("fence under rt load: skipped (one CPU, no rseq path, "
+		    "or no real-time priority)\n");
+		goto out;
+	}
+	two.sched_priority = 0;
+	ck_assert_int_eq(sched_setscheduler(0, SCHED_OTHER, &two), 0);
+	two.sched_priority = 2;
+	ck_assert(rundown_cache_acquire(a));
+	if ((hog = test_fork_flushed()) == 0) {
+		CPU_ZERO(&set);
+		CPU_SET((int)ncpu - 1, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) != 0 ||
+		    sched_setscheduler(0, SCHED_FIFO, &two) != 0)
+			_exit(2);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		flag[1] = 1;
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		while (!flag[0] && t1.tv_sec - t0.tv_sec < 3);
+		_exit(0);
+	}
+	ck_assert_int_gt(hog, 0);
+	/* This thread stays off the hog's CPU. */
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+	while (!flag[1])
+		sched_yield();
+
+	/* A normal caller's walk, at SCHED_FIFO 1, waits behind the hog. */
+	slow = (struct rt_party){ .ref = a };
+	ck_assert_int_eq(pthread_create(&ts, NULL, rt_party_main, &slow), 0);
+	/* Its run-down begun (acquires fail), a timed wait of this thread
+	 * returns at its deadline all the same. */
+	while (rundown_cache_acquire(a))
+		rundown_cache_release(a);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = rundown_cache_wait_timeout(a, &ms);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took.tv_sec = t1.tv_sec - t0.tv_sec;
+	took.tv_nsec = t1.tv_nsec - t0.tv_nsec;
+	ck_assert_int_eq(r, -ETIMEDOUT);
+	ck_assert_msg(rt_ms(&took) < 500, "a 50 ms wait took %ld ms",
+	    rt_ms(&took));
+	/* A caller at SCHED_FIFO 5 walks at 5: the hog does not hold it. */
+	fast = (struct rt_party){ .ref = b, .prio = 5 };
+	ck_assert_int_eq(pthread_create(&tf, NULL, rt_party_main, &fast), 0);
+	ck_assert_int_eq(pthread_join(tf, NULL), 0);
+	ck_assert_int_eq(fast.rc, 0);
+	ck_assert_msg(rt_ms(&fast.took) < 500, "FIFO 5's wait took %ld ms",
+	    rt_ms(&fast.took));
+	flag[0] = 1;
+	ck_assert_int_eq(waitpid(hog, &status, 0), hog);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	rundown_cache_release(a);
+	ck_assert_int_eq(pthread_join(ts, NULL), 0);
+	ck_assert_int_eq(slow.rc, 0);
+	printf("fence under rt load: a 50 ms wait beside a stalled walk "
+	    "took %ld ms; a FIFO 5 caller's run-down %ld ms; the FIFO 1 "
+	    "walk behind the FIFO 2 loop %ld ms\n", rt_ms(&took),
+	    rt_ms(&fast.took), rt_ms(&slow.took));
+	CPU_ZERO(&set);
+	for (r = 0; r < ncpu && r < CPU_SETSIZE; r++)
+		CPU_SET(r, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+out:
+	munmap((void *)flag, sizeof(int) * 2);
+	munmap(a, size);
+	munmap(b, size);
+}
+END_TEST
+
 /* A process confined to fewer CPUs than the machine has (its cpuset)
  * cannot fence a block in shared memory, which other processes may use
  * on the other CPUs: such a block gets no rseq path.  A block in private
@@ -1674,6 +1808,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_fence_kind_pages);
 	tcase_add_test(tc, test_fence_failed_waits);
 	tcase_add_test(tc, test_fence_keeps_sched);
+	tcase_add_test(tc, test_fence_under_rt_load);
 	tcase_add_test(tc, test_fence_confined);
 	suite_add_tcase(s, tc);
 
