@@ -1183,63 +1183,10 @@ cmd_wait(const struct args *a)
 	return r;
 }
 
-/* Runs the command in a child and waits for it, ignoring the interrupt
- * and quit keys as system() does: they reach the command, and this
- * process lives on to release.  The child's status, or -1 with errno. */
-static int
-run_child(char **argv)
-{
-	struct sigaction sa, old_int, old_quit, old_chld;
-	pid_t pid;
-	int status, e;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGQUIT, &sa, &old_quit);
-	/* An inherited SIG_IGN would have the child reaped unseen, and
-	 * waitpid() fail with ECHILD. */
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, &old_chld);
-	pid = fork();
-	if (pid == 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGQUIT, &old_quit, NULL);
-		sigaction(SIGCHLD, &old_chld, NULL);
-		execvp(argv[0], argv);
-		e = errno;
-		msg("%s: %s", argv[0], strerror(e));
-		_exit(e == ENOENT ? 127 : 126);
-	}
-	e = errno;
-	if (pid > 0) {
-		while (waitpid(pid, &status, 0) < 0) {
-			if (errno != EINTR) {
-				e = errno;
-				pid = -1;
-				break;
-			}
-		}
-	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
-	sigaction(SIGCHLD, &old_chld, NULL);
-	if (pid < 0) {
-		errno = e;
-		return -1;
-	}
-	return status;
-}
-
 /*
- * Names this process after the utility, as exec would name the utility's
- * own (the last part of its path, cut to 15 bytes by the kernel): the
- * daemon takes a holder's name when it attaches, so status and wait then
- * show what runs under the protection, not "rundownctl".  The holder
- * stays this process, which releases when the utility exits; exec'ing
- * the utility in it instead would leave the release to the daemon's
- * reclaim, which counts it as a crash and waits for a daemon to run.
+ * Names this process after the utility, as exec will name it (the last
+ * part of its path, cut to 15 bytes by the kernel): the daemon reads a
+ * holder's name when it attaches, which comes before the exec.
  */
 static void
 name_after(const char *utility)
@@ -1251,31 +1198,183 @@ name_after(const char *utility)
 		(void)prctl(PR_SET_NAME, (unsigned long)base, 0UL, 0UL, 0UL);
 }
 
-/* Runs a command under protection of the block, never once its run-down
- * has begun. */
-static int
-cmd_run(const struct args *a)
+/* The child of run did not exec the utility: tells its parent the exit
+ * status (its message is out), and exits with it. */
+static void __attribute__((noreturn))
+run_report(int report, int status)
 {
-	rundown_cache_t *ref;
-	int r, status;
+	while (write(report, &status, sizeof(status)) < 0 && errno == EINTR)
+		;
+	_exit(status);
+}
 
 	name_after(a->argv[0]);
 	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
-		return fail(a, NULL, r);
+		run_report(report, fail(a, NULL, r));
 	if (!rundown_cache_acquire(ref)) {
 		msg("run-down of %s has begun", a->tagstr);
 		(void)rundown_detach(ref);
-		return EX_TEMPFAIL;
+/*
+ * The child of run, which becomes the utility.  It attaches and acquires
+ * for itself: the daemon's holder is then the utility's pid, whose row
+ * the daemon reclaims when the utility exits, and not before, whatever
+ * becomes of the parent.  What it opens (the attachment's connection,
+ * the report) is close-on-exec: the utility inherits none of it.
+ */
+static void __attribute__((noreturn))
+run_child(const struct args *a, pid_t parent, int report)
+{
+	rundown_cache_t *ref;
+	int r, e;
+
+	/* SIGTERM when the parent dies, as from the parent: the utility
+	 * may end its work cleanly, or go on, protected.  A parent dead
+	 * already (killed before the prctl) is no longer this one's. */
+	(void)prctl(PR_SET_PDEATHSIG, (unsigned long)SIGTERM, 0UL, 0UL, 0UL);
+	if (getppid() != parent)
+		raise(SIGTERM);
+		run_report(report, EX_TEMPFAIL);
 	}
-	status = run_child(a->argv);
-	if (status < 0)
-		msg("cannot run %s: %s", a->argv[0], strerror(errno));
+	execvp(a->argv[0], a->argv);
+	e = errno;
+	/* Given back by hand: no reclaim for a utility that never ran. */
 	rundown_cache_release(ref);
-	/* The command has run: its status stands even if the daemon cannot
-	 * be told (it reclaims the row when this process exits). */
-	if ((r = rundown_detach(ref)) != 0)
-		msg("run %s: detach: %s", a->tagstr, rundown_strerror(r));
-	if (status < 0)
+	(void)rundown_detach(ref);
+	msg("%s: %s", a->argv[0], strerror(e));
+	run_report(report, e == ENOENT ? 127 : 126);
+}
+
+/*
+ * Whether a signal that run got (si) goes on to the utility, pid.  Not
+ * one that the utility sent (to its process group, say), nor one that
+ * the kernel sent to the process group that the utility shares, which
+ * reached the utility as well: ^C and ^\ at the terminal, a hang-up of
+ * the group.  A hang-up of the terminal goes to the session leader
+ * alone, so it is passed on if that is this process.
+ */
+static bool
+run_forwards(const siginfo_t *si, pid_t pid)
+{
+	if (si->si_code <= 0)		/* kill(2), sigqueue(3), tgkill(2) */
+		return si->si_pid != pid;
+	return getpgid(pid) != getpgrp() ||
+	    (si->si_signo == SIGHUP && getsid(0) == getpid());
+}
+
+/* Waits for the child pid, passing on to it the signals of sigs (blocked
+ * here) that come meanwhile: its wait status, or -1 with errno. */
+static int
+run_wait(pid_t pid, const sigset_t *sigs)
+{
+	siginfo_t si;
+	pid_t r;
+	int status;
+
+	for (;;) {
+		/* An exit after this look leaves SIGCHLD pending. */
+		if ((r = waitpid(pid, &status, WNOHANG)) == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		/* Until it is reaped, pid is the child's: no kill can reach
+		 * a process that took it over. */
+		if (sigwaitinfo(sigs, &si) > 0 && si.si_signo != SIGCHLD &&
+		    run_forwards(&si, pid))
+			(void)kill(pid, si.si_signo);
+	}
+}
+
+/*
+ * Waits until the daemon has reclaimed the row of pid, which has exited,
+ * so that the next command finds the block as the utility left it (free,
+ * for one, refuses a block with a process attached).  The daemon learns
+ * of the exit from its pidfd, and may answer a status or two first; a
+ * daemon that does not answer is not waited for: the next one reclaims
+ * the row when it starts.  At most RECONNECT_NS.
+ */
+static void
+run_settle(const struct args *a, pid_t pid)
+{
+	struct timespec pause = { 0, RETRY_NS / 128 };
+	struct rundown_block_info info;
+	struct rundown_holder *h;
+	rundown_conn_t *conn;
+	int64_t end = now_ns() + RECONNECT_NS;
+	size_t n, i;
+
+	if (rundown_connect(a->path, &conn) != 0)
+		return;
+	while (fetch_status(conn, a->tag, &info, &h, &n) == 0) {
+		for (i = 0; i < n && h[i].pid != pid; i++)
+			;
+		free(h);
+		if (i == n || now_ns() >= end)
+			break;
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < RETRY_NS / 2)
+			pause.tv_nsec *= 2;
+	}
+	rundown_disconnect(conn);
+}
+
+/*
+ * Runs a command under protection of the block, never once its run-down
+ * has begun, as flock(1) runs one under a lock: the protection is the
+ * child's, which becomes the utility, so it lasts as long as the utility
+ * runs, whatever happens to this process.  This one passes TERM, INT, HUP
+ * and QUIT on, waits, and exits as the utility did.
+ */
+static int
+cmd_run(const struct args *a)
+{
+	struct sigaction sa, old_chld;
+	sigset_t sigs, old;
+	pid_t parent = getpid(), pid = -1;
+	int report[2] = { -1, -1 }, status, e, r;
+	ssize_t n;
+
+	/* Blocked from before the fork, so that none is lost nor ends this
+	 * process; they stay blocked here to the end (once the utility has
+	 * exited there is nothing to pass them to), and the child restores
+	 * the mask.  SIGCHLD at its default: an inherited SIG_IGN would
+	 * have the child reaped unseen. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	sigaddset(&sigs, SIGCHLD);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, &old_chld);
+	sigprocmask(SIG_BLOCK, &sigs, &old);
+	if (pipe2(report, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+		close(report[0]);
+		sigaction(SIGCHLD, &old_chld, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		run_child(a, parent, report[1]);
+	}
+	e = errno;
+	if (report[1] >= 0)
+		close(report[1]);
+	if (pid < 0) {
+		if (report[0] >= 0)
+			close(report[0]);
+		msg("cannot run %s: %s", a->argv[0], strerror(e));
+		return EX_SOFTWARE;
+	}
+	status = run_wait(pid, &sigs);
+	e = errno;
+	/* The child is gone, and its end of the report closed: a status
+	 * there means that it did not exec the utility. */
+	n = 0;
+	while (status >= 0 && (n = read(report[0], &r, sizeof(r))) < 0 &&
+	    errno == EINTR)
+		;
+	close(report[0]);
+	if (status < 0) {
+		msg("cannot run %s: %s", a->argv[0], strerror(e));
 		return EX_SOFTWARE;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
@@ -1283,6 +1382,10 @@ cmd_run(const struct args *a)
 }
 
 /* The commands, in the order that usage() lists them. */
+	}
+	if (n == (ssize_t)sizeof(r))
+		return r;
+	run_settle(a, pid);
 static const struct command commands[] = {
 	{ "create", cmd_create, opts_create, true, false,
 	    "TAG [--rows N] [--mode OCTAL]" },

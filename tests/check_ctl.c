@@ -8,7 +8,10 @@
  *            exit by the signal, and the commands the message names
  *            doing what it says; a wait that goes on across a restart of
  *            the daemon.
- *   run      holders show the utility's name, not rundownctl's.
+ *   run      holders show the utility's name, not rundownctl's, and its
+ *            pid; the protection lasts as long as the utility, whatever
+ *            signal rundownctl gets (SIGKILL, SIGTERM passed on); the
+ *            utility's exit status.
  *   access   each reason a user cannot get in says which it is and
  *            names the daemon's -u and -g: the socket closed to the user,
  *            the daemon not admitting it, the block's owner and mode.
@@ -22,6 +25,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -208,6 +212,147 @@ reap_signalled(pid_t pid, int sig, const char *name)
 	    sig);
 }
 
+/*
+ * Starts rundownctl -S td.sock ARGS... as ctl_start_in() does, with stdin
+ * from a pipe that *feed writes and fd 3 on a pipe that *rep reads: a
+ * utility of run reads its stdin and says its pid on fd 3 (UTIL_PID).
+ */
+static pid_t
+ctl_start_fd3(const char *name, const char *const *args, int *feed, int *rep)
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	const char *argv[32];
+	int in[2], r[2], o, e;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(r, O_CLOEXEC), 0);
+	ctl_argv(argv, args);
+	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		/* Close-on-exec: the utility holds only fds 0 to 3. */
+		o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (o < 0 || e < 0 || dup2(in[0], 0) < 0 || dup2(o, 1) < 0 ||
+		    dup2(e, 2) < 0 || dup2(r[1], 3) < 0)
+			_exit(120);
+		execv(td.rundownctl, (char *const *)argv);
+		_exit(121);
+	}
+	close(in[0]);
+	close(r[1]);
+	*feed = in[1];
+	*rep = r[0];
+	return pid;
+}
+
+/* What a utility of ctl_start_fd3() says first: its pid, in 10 digits. */
+#define UTIL_PID "printf '%010d\\n' $$ >&3; "
+
+/* Reads the pid that a utility says with UTIL_PID. */
+static pid_t
+util_pid(int rep)
+{
+	char buf[12];
+
+	td_read_all(rep, buf, 11, "the utility's pid", NULL);
+	buf[11] = '\0';
+	return (pid_t)strtol(buf, NULL, 10);
+}
+
+/* The state letter of pid in /proc (Z: exited, not reaped), or 0 if there
+ * is no such process. */
+static char
+proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[1024], *p;
+	char state;
+	int pp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	td_file_tail(path, buf, sizeof(buf));
+	/* The command name may hold anything: count from the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %c %d", &state, &pp) != 2)
+		return 0;
+	if (ppid != NULL)
+		*ppid = (pid_t)pp;
+	return state;
+}
+
+/* The parent of pid, which must be alive. */
+static pid_t
+parent_of(pid_t pid)
+{
+	pid_t ppid = 0;
+	char state = proc_state(pid, &ppid);
+
+	ck_assert_msg(state != 0 && state != 'Z', "pid %ld is gone",
+	    (long)pid);
+	return ppid;
+}
+
+/* Whether pid has exited (a zombie, or reaped). */
+static bool
+exited(pid_t pid)
+{
+	char state = proc_state(pid, NULL);
+
+	return state == 0 || state == 'Z';
+}
+
+/* Polls pid until its command name is comm (it has exec'd comm). */
+static void
+await_comm(pid_t pid, const char *comm)
+{
+	struct timespec start = td_now();
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	for (;;) {
+		td_file_tail(path, buf, sizeof(buf));
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strcmp(buf, comm) == 0)
+			return;
+		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
+		    "pid %ld is still \"%s\", not \"%s\", after %d ms",
+		    (long)pid, buf, comm, CT_DEADLINE_MS);
+		td_pause();
+	}
+}
+
+/* Fails if pid has a descriptor from 4 up that this process has not at
+ * the same number: all that run's utility may hold is what the test
+ * passed down, never the daemon's socket nor a pipe of rundownctl's. */
+static void
+ck_fds_inherited(pid_t pid)
+{
+	char dir[64], path[PATH_MAX], mine[PATH_MAX], theirs[PATH_MAX];
+	struct dirent *d;
+	ssize_t n;
+	DIR *dp;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+	ck_assert_ptr_nonnull(dp = opendir(dir));
+	while ((d = readdir(dp)) != NULL) {
+		if ((fd = atoi(d->d_name)) < 4)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if ((n = readlink(path, theirs, sizeof(theirs) - 1)) < 0)
+			continue;
+		theirs[n] = '\0';
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, mine, sizeof(mine) - 1);
+		mine[n > 0 ? n : 0] = '\0';
+		ck_assert_msg(strcmp(mine, theirs) == 0, "the utility has fd "
+		    "%d on %s, which the test did not pass it", fd, theirs);
+	}
+	closedir(dp);
+}
+
 /* ---- a pseudo-terminal ------------------------------------------------- */
 
 /* A rundownctl on a terminal of its own, and what it wrote there. */
@@ -341,7 +486,7 @@ START_TEST(test_wait_terminal)
 	ck_assert_msg(waited_m == 0 && waited_s < 10, "%s", line);
 	ck_assert_msg(left_m * 60 + left_s <= 600 &&
 	    left_m * 60 + left_s + waited_s >= 599, "%s", line);
-	ck_assert_int_eq(holder_pid, run);
+	ck_assert_int_eq(parent_of(holder_pid), run);
 
 	/* Ctrl-C, typed. */
 	from = t.len;
@@ -371,7 +516,8 @@ START_TEST(test_wait_terminal)
 	    ARGS("reinit", "Line")), "reinit"), 0);
 	info = await_state(tag, RUNDOWN_OPEN, 0);
 	ck_assert_uint_eq(info.generation, 1);
-	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	/* The utility's row, at its exit. */
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
 }
 END_TEST
 
@@ -461,7 +607,8 @@ END_TEST
 
 /* A holder started with run is shown by the utility's name, as exec
  * would name it (the link's name, cut to 15 bytes), with the pid of the
- * rundownctl that holds for it; and it releases, never reclaimed. */
+ * utility, rundownctl's child; its row is reclaimed when it exits, and
+ * before rundownctl exits. */
 START_TEST(test_run_names)
 {
 	uint32_t tag = RUNDOWN_TAG('N', 'a', 'm', 'e');
@@ -477,13 +624,13 @@ START_TEST(test_run_names)
 	run = run_start("run", "Name", "cat", &feed);
 	await_held(tag);
 	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
-	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_int_eq(parent_of(h[0].pid), run);
 	ck_assert_str_eq(h[0].comm, "cat");
 	ck_assert_uint_eq(h[0].outstanding, 1);
 	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "status",
 	    ARGS("status", "Name")), "status"), 0);
 	snprintf(want, sizeof(want), "holder: pid %ld (cat) row %u "
-	    "outstanding 1\n", (long)run, h[0].row);
+	    "outstanding 1\n", (long)h[0].pid, h[0].row);
 	ck_assert_msg(strstr(td_ctl_output("status", "out"), want) != NULL,
 	    "status does not say \"%s\":\n%s", want,
 	    td_ctl_output("status", "out"));
@@ -496,7 +643,7 @@ START_TEST(test_run_names)
 	run = run_start("run2", "Name", link, &feed);
 	await_held(tag);
 	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
-	ck_assert_int_eq(h[0].pid, run);
+	ck_assert_int_eq(parent_of(h[0].pid), run);
 	ck_assert_str_eq(h[0].comm, "protected-utili");
 	close(feed);
 	ck_assert_int_eq(td_ctl_finish(run, "run2"), 0);
@@ -504,7 +651,185 @@ START_TEST(test_run_names)
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 0);
 	ck_assert_uint_eq(info.outstanding, 0);
-	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+}
+END_TEST
+
+/*
+ * The holder of run is the utility itself: status shows its pid and its
+ * name, and it holds no descriptor of rundownctl's (the daemon's socket,
+ * the pipe that reports a failure before the exec).
+ */
+START_TEST(test_run_holder)
+{
+	uint32_t tag = RUNDOWN_TAG('U', 't', 'l', 'y');
+	struct rundown_block_info info;
+	struct rundown_holder h[2];
+	char want[128];
+	int feed, rep;
+	pid_t run, util;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = ctl_start_fd3("run", ARGS("run", "Utly", "--", "sh", "-c",
+	    UTIL_PID "exec cat"), &feed, &rep);
+	util = util_pid(rep);
+	await_held(tag);
+	ck_assert_int_ne(util, run);
+	ck_assert_int_eq(parent_of(util), run);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, util);
+	ck_assert_str_eq(h[0].comm, "sh");
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "status",
+	    ARGS("status", "Utly")), "status"), 0);
+	snprintf(want, sizeof(want), "holder: pid %ld (sh) row %u "
+	    "outstanding 1\n", (long)util, h[0].row);
+	ck_assert_msg(strstr(td_ctl_output("status", "out"), want) != NULL,
+	    "status does not say \"%s\":\n%s", want,
+	    td_ctl_output("status", "out"));
+	await_comm(util, "cat");
+	ck_fds_inherited(util);
+
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	close(rep);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+}
+END_TEST
+
+/*
+ * SIGKILL to rundownctl leaves the protection with the utility: a wait
+ * still waits while the utility runs (it ignores the SIGTERM that its
+ * parent's death sends), and ends once the utility has exited.
+ */
+START_TEST(test_run_killed)
+{
+	uint32_t tag = RUNDOWN_TAG('K', 'i', 'l', 'l');
+	const struct timespec brief = { 0, 300000000 };
+	struct rundown_block_info info;
+	struct rundown_holder h[2];
+	int feed, rep;
+	pid_t run, util;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = ctl_start_fd3("run", ARGS("run", "Kill", "--", "sh", "-c",
+	    "trap '' TERM HUP INT QUIT; " UTIL_PID "read x"), &feed, &rep);
+	util = util_pid(rep);
+	await_held(tag);
+	ck_assert_int_eq(kill(run, SIGKILL), 0);
+	reap_signalled(run, SIGKILL, "run");
+
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &brief), -ETIMEDOUT);
+	ck_assert_msg(!exited(util), "the utility exited with rundownctl");
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_int_eq(h[0].pid, util);
+	ck_assert_uint_eq(h[0].outstanding, 1);
+
+	/* The utility reads the end of its input, and exits. */
+	close(feed);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert(exited(util));
+	close(rep);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed, 1);
+}
+END_TEST
+
+/* A utility that does not ignore SIGTERM ends with rundownctl killed:
+ * its parent's death sends it one. */
+START_TEST(test_run_orphaned)
+{
+	uint32_t tag = RUNDOWN_TAG('O', 'r', 'p', 'h');
+	int feed, rep;
+	pid_t run, util;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = ctl_start_fd3("run", ARGS("run", "Orph", "--", "sh", "-c",
+	    UTIL_PID "exec cat"), &feed, &rep);
+	util = util_pid(rep);
+	await_held(tag);
+	ck_assert_int_eq(kill(run, SIGKILL), 0);
+	reap_signalled(run, SIGKILL, "run");
+	/* Its input still open: only the signal ends it. */
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert(exited(util));
+	close(feed);
+	close(rep);
+}
+END_TEST
+
+/*
+ * SIGTERM to rundownctl goes on to the utility, and rundownctl exits
+ * with 128 + 15 once the utility has died of it; a wait pending all the
+ * while ends only after the utility has exited.
+ */
+START_TEST(test_run_terminated)
+{
+	uint32_t tag = RUNDOWN_TAG('T', 'e', 'r', 'm');
+	struct rundown_block_info info;
+	int feed, rep, st;
+	pid_t run, util, w;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = ctl_start_fd3("run", ARGS("run", "Term", "--", "sh", "-c",
+	    UTIL_PID "exec cat"), &feed, &rep);
+	util = util_pid(rep);
+	await_held(tag);
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Term"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+
+	ck_assert_int_eq(kill(run, SIGTERM), 0);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	ck_assert_msg(exited(util), "the wait ended while the utility runs");
+	st = reap(run, "run");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM,
+	    "run: status %#x, not an exit with %d: %s", st, 128 + SIGTERM,
+	    td_ctl_output("run", "err"));
+	ck_assert_str_eq(td_ctl_output("run", "err"), "");
+	close(feed);
+	close(rep);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed, 1);
+}
+END_TEST
+
+/* run exits as the utility did; one that it could not run is given
+ * back by hand, not reclaimed. */
+START_TEST(test_run_status)
+{
+	uint32_t tag = RUNDOWN_TAG('E', 'x', 'i', 't');
+	struct rundown_block_info info;
+	char want[PATH_MAX + 64];
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "exit",
+	    ARGS("run", "Exit", "--", "sh", "-c", "exit 7")), "exit"), 7);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "usr1",
+	    ARGS("run", "Exit", "--", "sh", "-c", "kill -USR1 $$")), "usr1"),
+	    128 + SIGUSR1);
+	/* Each left the block as it found it before rundownctl exited. */
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "none",
+	    ARGS("run", "Exit", "--", "no-such-utility")), "none"), 127);
+	ck_assert_str_eq(td_ctl_output("none", "err"),
+	    "rundownctl: no-such-utility: No such file or directory\n");
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "dir",
+	    ARGS("run", "Exit", "--", td.dir)), "dir"), 126);
+	snprintf(want, sizeof(want), "rundownctl: %s: Permission denied\n",
+	    td.dir);
+	ck_assert_str_eq(td_ctl_output("dir", "err"), want);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
 }
 END_TEST
 
@@ -684,6 +1009,11 @@ ctl_suite(void)
 
 	tc = ct_case(s, "run", ct_setup);
 	tcase_add_test(tc, test_run_names);
+	tcase_add_test(tc, test_run_holder);
+	tcase_add_test(tc, test_run_killed);
+	tcase_add_test(tc, test_run_orphaned);
+	tcase_add_test(tc, test_run_terminated);
+	tcase_add_test(tc, test_run_status);
 
 	tc = ct_case(s, "access", ct_setup);
 	tcase_add_test(tc, test_access_socket);

@@ -234,11 +234,13 @@ START_TEST(test_run)
 	ck_ctl("run5", ARGS("run", "Nope", "--", "touch", f3), 1);
 	ck_assert(!exists(f3));
 	ck_ctl_said("run5");
-	/* Each run detached: nothing attached, nothing reclaimed. */
+	/* Each run's utility held its row until it exited, when the
+	 * daemon reclaimed it (rundownctl(1), run): nothing attached, and
+	 * one row reclaimed for each of the four that ran. */
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(info.attached, 0);
-	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 4);
 
 	/* A holder keeps the block running down. */
 	agent_start(&ag, "agent", &tag, 1, 0);
@@ -269,7 +271,7 @@ START_TEST(test_run)
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.attached, 1);
 	ck_assert_uint_eq(info.outstanding, 0);
-	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 5);
 	agent_quit(&ag);
 }
 END_TEST
