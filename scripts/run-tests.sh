@@ -3,13 +3,38 @@
 # build and run every test: the Check suites in a plain build, under
 # ThreadSanitizer and under AddressSanitizer+UBSan (with the man page lint
 # and the export check), the spin model check, a bounded libFuzzer run of
-# the protocol decoder, and make distcheck.
+# the protocol decoder, and make distcheck.  Each step must leave
+# /dev/shm as it found it: objects of rundownd's left there fail the run.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/deps.sh" test
 
 step() {
 	printf '\n=== %s\n' "$*"
+}
+
+# The objects of rundownd's in /dev/shm, one name a line, sorted.
+shm_list() {
+	for f in /dev/shm/rundownd.*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		printf '%s\n' "${f#/dev/shm/}"
+	done | LC_ALL=C sort
+}
+
+# shm_check WHAT: every step leaves /dev/shm as it found it; fails,
+# naming them, if objects of rundownd's are there that were not before
+# the first step (_build/shm.before).
+shm_check() {
+	shm_list > "$top/_build/shm.after"
+	new=$(LC_ALL=C comm -13 "$top/_build/shm.before" \
+	    "$top/_build/shm.after")
+	[ -z "$new" ] && return 0
+	step "left in /dev/shm: $1"
+	printf '%s\n' "$new" | sed 's|^|/dev/shm/|'
+	echo "run-tests: $1 left $(printf '%s\n' "$new" | wc -l) objects" \
+	    "in /dev/shm (above); rundownctl prune lists and removes what" \
+	    "no daemon serves" >&2
+	exit 1
 }
 
 # check NAME CONFIGURE-ARGS...: build in _build/NAME and run make check;
@@ -35,10 +60,12 @@ check() {
 		printf '%s: ' "$(basename "${f%.log}")"
 		grep -h -E '^[0-9]+%: Checks:' "$f"
 	done | tee -a "$top/_build/counts"
+	shm_check "make check in _build/$name"
 }
 
 rm -f "$top/_build/counts"
 mkdir -p "$top/_build"
+shm_list > "$top/_build/shm.before"
 check default --enable-werror
 # The sanitizer builds run the stress loops with fewer iterations: each
 # iteration costs them 5 to 20 times more.
@@ -61,6 +88,7 @@ sh "$top/tests/check-model.sh"
 step "fuzz the protocol decoder for ${FUZZ_SECONDS:-60} s"
 top_builddir="$top/_build/default" FUZZ_ARTIFACTS="$top/_build" \
     sh "$top/tests/check-fuzz.sh"
+shm_check "the fuzzing run"
 
 step "make distcheck"
 if ! RUNDOWN_TEST_DIVISOR=4 make -s -C "$top/_build/default" distcheck \
@@ -69,6 +97,7 @@ if ! RUNDOWN_TEST_DIVISOR=4 make -s -C "$top/_build/default" distcheck \
 	exit 1
 fi
 grep -E 'archives ready|distributions? ready' "$top/_build/distcheck.log" || :
+shm_check "make distcheck"
 
 step "summary"
 awk '{ for (i = 1; i <= NF; i++) {

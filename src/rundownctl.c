@@ -34,6 +34,8 @@
 
 #include <rundown/rundown.h>
 
+#include "ctl_prune.h"
+
 #define STATUS_REFUSED 1	/* the daemon refused the operation */
 #define STATUS_TIMEDOUT 2	/* wait: the run-down is still in progress */
 
@@ -451,6 +453,10 @@ usage(FILE *f)
 	    "  free TAG [--force]              remove a block (--force: even"
 	    " one in use)\n"
 	    "  run TAG [--] COMMAND [ARG...]   run COMMAND under protection\n"
+	    "  prune [--yes] [--json]          remove the blocks in /dev/shm"
+	    " that no\n"
+	    "                                  daemon serves (-S: that"
+	    " socket's only)\n"
 	    "TAG: four printable characters (Rdwn), or 0x and 1 to 8 hex"
 	    " digits.\n"
 	    "  -S path  the daemon's socket (default: $RUNDOWN_SOCKET, or the\n"
@@ -1208,12 +1214,6 @@ run_report(int report, int status)
 	_exit(status);
 }
 
-	name_after(a->argv[0]);
-	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
-		run_report(report, fail(a, NULL, r));
-	if (!rundown_cache_acquire(ref)) {
-		msg("run-down of %s has begun", a->tagstr);
-		(void)rundown_detach(ref);
 /*
  * The child of run, which becomes the utility.  It attaches and acquires
  * for itself: the daemon's holder is then the utility's pid, whose row
@@ -1233,6 +1233,12 @@ run_child(const struct args *a, pid_t parent, int report)
 	(void)prctl(PR_SET_PDEATHSIG, (unsigned long)SIGTERM, 0UL, 0UL, 0UL);
 	if (getppid() != parent)
 		raise(SIGTERM);
+	name_after(a->argv[0]);
+	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
+		run_report(report, fail(a, NULL, r));
+	if (!rundown_cache_acquire(ref)) {
+		msg("run-down of %s has begun", a->tagstr);
+		(void)rundown_detach(ref);
 		run_report(report, EX_TEMPFAIL);
 	}
 	execvp(a->argv[0], a->argv);
@@ -1376,16 +1382,32 @@ cmd_run(const struct args *a)
 	if (status < 0) {
 		msg("cannot run %s: %s", a->argv[0], strerror(e));
 		return EX_SOFTWARE;
+	}
+	if (n == (ssize_t)sizeof(r))
+		return r;
+	run_settle(a, pid);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
 }
 
+/* prune's --yes is parsed as --force: confirmed beforehand. */
+static const struct option opts_prune[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "yes", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Lists, and removes, what no daemon serves in /dev/shm (ctl_prune.c);
+ * with -S, only the objects named after that socket. */
+static int
+cmd_prune(const struct args *a)
+{
+	return ctl_prune(a->sopt ? a->path : NULL, a->force, a->json);
+}
+
 /* The commands, in the order that usage() lists them. */
-	}
-	if (n == (ssize_t)sizeof(r))
-		return r;
-	run_settle(a, pid);
 static const struct command commands[] = {
 	{ "create", cmd_create, opts_create, true, false,
 	    "TAG [--rows N] [--mode OCTAL]" },
@@ -1398,6 +1420,7 @@ static const struct command commands[] = {
 	{ "free", cmd_free, opts_free, true, false, "TAG [--force]" },
 	{ "run", cmd_run, opts_plain, true, true,
 	    "TAG [--] COMMAND [ARG...]" },
+	{ "prune", cmd_prune, opts_prune, false, false, "[--yes] [--json]" },
 };
 
 int

@@ -102,7 +102,7 @@ expect() {
 	fi
 }
 P=$RUNDOWNCTL
-expect "$P " "completed create free list reinit run status wait"
+expect "$P " "completed create free list prune reinit run status wait"
 expect "$P c" "completed create"
 expect "$P re" "reinit"
 expect "$P --so" "--socket"
@@ -113,6 +113,8 @@ expect "$P create --rows 4 Abcd --m" "--mode"
 expect "$P wait Rdwn --t" "--timeout"
 expect "$P list --" "--help --json"
 expect "$P list " ""
+expect "$P prune --" "--help --json --yes"
+expect "$P -S $SOCK prune " ""
 expect "$P --socket $SOCK status " "0x00000001 Rdwn Read Sock"
 expect "$P -S $SOCK wait R" "Rdwn Read"
 expect "$P --socket=$SOCK completed S" "Sock"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -311,6 +312,175 @@ shm_sweep(const char *path)
 	closedir(d);
 }
 
+/* ---- what the daemons leave in /dev/shm ------------------------------- */
+
+static const char hexdigits[] = "0123456789abcdef";
+
+/* The length of the block's name (NAME) in the name of an object of the
+ * daemon whose objects begin with prefix, as src/registry.c names them:
+ * the prefix, the tag in 8 hex digits, "." and 16 more; 0 if it is not
+ * one. */
+static size_t
+shm_block_len(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(name, prefix, n) != 0 || strspn(name + n, hexdigits) < 8)
+		return 0;
+	n += 8;
+	if (name[n] == '.' && strspn(name + n + 1, hexdigits) >= 16 &&
+	    (name[n + 17] == '\0' || name[n + 17] == '.'))
+		n += 17;
+	return n;
+}
+
+/* True if NAME.meta (name, the block's name and more) lends the row id
+ * to a process. */
+static bool
+shm_row_lent(const char *name, size_t blen, unsigned long long id)
+{
+	char path[PATH_MAX];
+	struct proto_meta m;
+	struct proto_meta_row e;
+	bool lent = false;
+	uint32_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/shm/%.*s.meta", (int)blen, name);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;
+	if (pread(fd, &m, sizeof(m), 0) == (ssize_t)sizeof(m) &&
+	    m.magic == PROTO_META_MAGIC)
+		for (r = 0; r < m.rows && r < PROTO_MAX_ENTRIES && !lent; r++)
+			lent = pread(fd, &e, sizeof(e), (off_t)(sizeof(m) +
+			    r * sizeof(e))) == (ssize_t)sizeof(e) &&
+			    e.pid != 0 && e.id == id;
+	close(fd);
+	return lent;
+}
+
+/* True if /dev/shm has NAME (the first blen bytes of name) with suffix. */
+static bool
+shm_has(const char *name, size_t blen, const char *suffix)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/%.*s%s", (int)blen, name,
+	    suffix);
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Fails the test if the daemon on path, stopped, left in /dev/shm more
+ * than the whole blocks that it keeps for the next daemon (blocks outlive
+ * it), or that it found and could not adopt: a block's header with its
+ * record (NAME.meta), that record, and the rows the record lends.
+ * Objects of other users, planted by a test's attacker, are not its.
+ */
+static void
+shm_check(const char *path)
+{
+	char prefix[PROTO_SHM_PREFIX_MAX], name[PATH_MAX];
+	const char *why, *suffix;
+	unsigned long long id;
+	struct dirent *de;
+	struct stat st;
+	size_t blen;
+	DIR *d;
+
+	proto_shm_prefix(path, prefix, sizeof(prefix));
+	ck_assert_ptr_nonnull(d = opendir("/dev/shm"));
+	while ((de = readdir(d)) != NULL) {
+		snprintf(name, sizeof(name), "/dev/shm/%s", de->d_name);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    lstat(name, &st) != 0 || st.st_uid != geteuid())
+			continue;
+		why = NULL;
+		suffix = de->d_name + (blen = shm_block_len(de->d_name,
+		    prefix));
+		if (blen == 0)
+			why = "a name that it does not make";
+		else if (*suffix == '\0') {
+			if (!shm_has(de->d_name, blen, ".meta"))
+				why = "a block's header without its record";
+		} else if (strcmp(suffix, ".meta") == 0) {
+			if (!shm_has(de->d_name, blen, ""))
+				why = "a block's record without its header";
+		} else if (strncmp(suffix, ".r", 2) != 0 ||
+		    strspn(suffix + 2, hexdigits) != strlen(suffix + 2) ||
+		    (id = strtoull(suffix + 2, NULL, 16), !shm_row_lent(
+		    de->d_name, blen, id)))
+			why = "a row that its block's record does not lend";
+		if (why != NULL) {
+			closedir(d);
+			ck_abort_msg("rundownd on %s left %s in /dev/shm: %s\n%s",
+			    path, name, why, td_log());
+		}
+	}
+	closedir(d);
+}
+
+/* What td_reap() found. */
+static unsigned reap_live;		/* daemons that still ran */
+static char reap_what[PATH_MAX + 64];	/* the first of them */
+
+/*
+ * nftw() callback of td_reap(): for each daemon's lock file (its socket's
+ * path and ".lock", server.c), kills the daemon if it still holds it, and
+ * removes what a daemon on that socket left in /dev/shm.
+ */
+static int
+reap_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char sock[PATH_MAX], buf[32];
+	struct timespec start;
+	size_t len = strlen(path);
+	long pid = 0;
+	ssize_t n;
+	int fd;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode) || len < 5 ||
+	    strcmp(path + len - 5, ".lock") != 0 || len - 5 >= sizeof(sock))
+		return 0;
+	memcpy(sock, path, len - 5);
+	sock[len - 5] = '\0';
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+	    flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		/* The lock file holds the pid of the daemon that holds it. */
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		pid = strtol(buf, NULL, 10);
+		if (reap_live++ == 0)
+			snprintf(reap_what, sizeof(reap_what), "rundownd pid "
+			    "%ld on %s", pid, sock);
+		if (pid > 1)
+			kill((pid_t)pid, SIGKILL);
+		start = td_now();
+		while (flock(fd, LOCK_SH | LOCK_NB) != 0 &&
+		    td_elapsed_ms(&start) < td.deadline_ms)
+			td_pause();
+		if (pid > 1)
+			(void)waitpid((pid_t)pid, NULL, WNOHANG);
+	}
+	if (fd >= 0)
+		close(fd);
+	shm_sweep(sock);
+	return 0;
+}
+
+/* Kills every daemon whose socket lies below dir and still runs, and
+ * removes what each daemon there left in /dev/shm: how many ran. */
+static unsigned
+td_reap(const char *dir)
+{
+	reap_live = 0;
+	reap_what[0] = '\0';
+	nftw(dir, reap_one, 16, FTW_PHYS);
+	return reap_live;
+}
+
 /* Waits until the daemon answers on sock; fails if it exits first. */
 static void
 await(void)
@@ -492,8 +662,15 @@ td_teardown(void)
 {
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
-	if (td.pid > 0)
+	if (td.pid > 0) {
 		td_stop();
+		shm_check(td.sock);
+	}
+	/* A daemon the test started and left running, on any socket of
+	 * its directory, is a leak; what a daemon killed on purpose left,
+	 * the test removes here. */
+	ck_assert_msg(td_reap(td.dir) == 0, "%s still ran after the test:\n%s",
+	    reap_what, td_log());
 	shm_sweep(td.sock);
 	rm_tree(td.dir);
 	td.nofile = 0;
@@ -515,16 +692,18 @@ td_begin(const char *name, mode_t mode, int deadline_ms)
 }
 
 /* Removes what the tests left, including after a failed one (whose
- * teardown did not run): each test's directory and its daemon's blocks. */
-void
+ * teardown did not run): each test's directory and its daemons' blocks,
+ * and any daemon of theirs that still runs. */
+int
 td_end(void)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
+	unsigned live;
 	DIR *d;
 
 	if ((d = opendir(td.base)) == NULL)
-		return;
+		return 0;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -533,7 +712,12 @@ td_end(void)
 		shm_sweep(path);
 	}
 	closedir(d);
+	if ((live = td_reap(td.base)) != 0)
+		fprintf(stderr, "%u daemon%s still ran after the tests: %s%s; "
+		    "killed\n", live, live > 1 ? "s" : "", reap_what,
+		    live > 1 ? " and others" : "");
 	rm_tree(td.base);
+	return live == 0 ? 0 : -1;
 }
 
 int
@@ -547,7 +731,8 @@ td_main(const char *name, mode_t mode, int deadline_ms, Suite *(*make)(void))
 		return EXIT_FAILURE;
 	}
 	r = test_run_suite(make());
-	td_end();
+	if (td_end() != 0)
+		r = EXIT_FAILURE;
 	return r;
 }
 

@@ -122,17 +122,20 @@ const struct rundown_holder *td_holder_of(const struct rundown_holder *h,
  * on it started with EXTRA..., and td.conn to it. */
 void td_setup(mode_t mode, const char *const *extra);
 
-/* Fixture: closes td.conn, stops the daemon if it runs (it must exit 0)
- * and removes its traces. */
+/* Fixture: closes td.conn, stops the daemon if it runs (it must exit 0
+ * and leave nothing in /dev/shm but whole blocks), fails if another
+ * daemon of the test still runs (and kills it), and removes the traces
+ * of every daemon of the test. */
 void td_teardown(void);
 
 /* Makes the run's directory $TMPDIR/NAME.XXXXXX with mode; deadline_ms is
  * the safety net of td_start.  0, or -1 with errno set. */
 int td_begin(const char *name, mode_t mode, int deadline_ms);
 
-/* Removes what the tests left: each test's directory and its daemon's
- * blocks in /dev/shm, then the run's directory. */
-void td_end(void);
+/* Removes what the tests left: each test's directory and its daemons'
+ * blocks in /dev/shm, then the run's directory; kills any daemon of
+ * theirs that still runs.  0, or -1 (said on stderr) if one did. */
+int td_end(void);
 
 /* A suite's main(): td_begin(name, mode, deadline_ms), then the suite
  * that make() builds, then td_end(); the process's exit status. */
