@@ -426,46 +426,85 @@ rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
 
 /* ---- the library's own blocks: run down in this process ---------------- */
 
+/*
+ * The block of one of the library's own descriptors, and its shape in l,
+ * from one copy of the descriptor's fields that is checked against what
+ * cache_format() wrote: NULL if it is not that (-EINVAL for the caller).
+ * The descriptor may lie in memory that other processes write (a
+ * caller's shared buffer): a shape or an offset scribbled there must not
+ * send the slow path's scans out of the block (rundown_cache(3), Trust).
+ * Every field is fixed by the descriptor's own address and its CPU count.
+ */
+static struct rundown_block *
+local_block(const rundown_cache_t *ref, struct block_layout *l)
+{
+	rundown_cache_t d;
+	uintptr_t at = (uintptr_t)ref, block;
+
+	memcpy(&d, ref, sizeof(d));
+	if (d.cpus == 0 || d.cpus > BLOCK_MAX_CPUS || d.rows != 1 ||
+	    d.size < cache_size_cpus(d.cpus) ||
+	    (d.bflags & ~(BLOCK_F_RSEQ | BLOCK_F_PRIVATE | BLOCK_F_LOCK)) != 0)
+		return NULL;
+	block_layout(d.cpus, 1, l);
+	l->flags = d.bflags;
+	block = round_up(at + sizeof(*ref), l->align);
+	if (d.block_off != (int64_t)(block - at) ||
+	    d.row_off != (int64_t)(block - at + l->rows_off + l->lead) ||
+	    d.shift != (uint32_t)__builtin_ctz(l->stride) ||
+	    d.rcpus != cache_rcpus(d.cpus, d.bflags))
+		return NULL;
+	return (struct rundown_block *)block;
+}
+
 static int
 local_wait(rundown_cache_t *ref, const struct timespec *timeout)
 {
+	struct rundown_block *b;
 	struct block_layout l;
 	struct timespec deadline;
 	int r;
 
-	cache_layout(ref, &l);
+	if ((b = local_block(ref, &l)) == NULL)
+		return -EINVAL;
 	if (timeout == NULL)
-		return block_wait(cache_block(ref), &l, NULL);
+		return block_wait(b, &l, NULL);
 	if ((r = deadline_from(timeout, &deadline)) != 0)
 		return r;
-	return block_wait(cache_block(ref), &l, &deadline);
+	return block_wait(b, &l, &deadline);
 }
 
 static int
 local_completed(rundown_cache_t *ref)
 {
+	struct rundown_block *b;
 	struct block_layout l;
 
-	cache_layout(ref, &l);
-	return block_completed(cache_block(ref), &l);
+	if ((b = local_block(ref, &l)) == NULL)
+		return -EINVAL;
+	return block_completed(b, &l);
 }
 
 static int
 local_reinit(rundown_cache_t *ref)
 {
+	struct rundown_block *b;
 	struct block_layout l;
 
-	cache_layout(ref, &l);
-	return block_reinit(cache_block(ref), &l);
+	if ((b = local_block(ref, &l)) == NULL)
+		return -EINVAL;
+	return block_reinit(b, &l);
 }
 
 static int
 local_query(const rundown_cache_t *ref, struct rundown_status *st)
 {
+	struct rundown_block *b;
 	struct block_layout l;
 
-	cache_layout(ref, &l);
-	block_query(cache_block(ref), &l, st);
+	if ((b = local_block(ref, &l)) == NULL)
+		return -EINVAL;
+	block_query(b, &l, st);
 	return 0;
 }
 

@@ -1495,6 +1495,55 @@ out:
 }
 END_TEST
 
+/*
+ * A descriptor in a caller's buffer may lie in memory that other
+ * processes write.  A shape or an offset scribbled there (rows, cpus,
+ * the block's or the row's offset) makes the slow path refuse the
+ * descriptor with -EINVAL instead of scanning out of the block; written
+ * back, the block works again.  (The fast path trusts the descriptor, as
+ * rundown_cache(3) says: sharers of a block trust each other.)
+ */
+START_TEST(test_descriptor_scribbled)
+{
+	size_t size = rundown_cache_size();
+	struct rundown_status st;
+	rundown_cache_t *shared, keep;
+	struct timespec zero = { 0, 0 };
+	int i;
+
+	shared = test_map_shared(size);
+	ck_assert_int_eq(rundown_cache_init(shared, size), 0);
+	memcpy(&keep, shared, sizeof(keep));
+	for (i = 0; i < 5; i++) {
+		switch (i) {
+		case 0:
+			shared->rows = 4096;
+			break;
+		case 1:
+			shared->cpus = BLOCK_MAX_CPUS;
+			break;
+		case 2:
+			shared->row_off += 1 << 20;
+			break;
+		case 3:
+			shared->block_off -= 1 << 20;
+			break;
+		default:
+			shared->size = 64;
+			break;
+		}
+		ck_assert_int_eq(rundown_cache_wait_timeout(shared, &zero),
+		    -EINVAL);
+		ck_assert_int_eq(rundown_cache_query(shared, &st), -EINVAL);
+		ck_assert_int_eq(rundown_cache_completed(shared), -EINVAL);
+		ck_assert_int_eq(rundown_cache_reinit(shared), -EINVAL);
+		memcpy(shared, &keep, sizeof(keep));
+	}
+	exercise(shared);
+	munmap(shared, size);
+}
+END_TEST
+
 /* A process confined to fewer CPUs than the machine has (its cpuset)
  * cannot fence a block in shared memory, which other processes may use
  * on the other CPUs: such a block gets no rseq path.  A block in private
@@ -1809,6 +1858,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_fence_failed_waits);
 	tcase_add_test(tc, test_fence_keeps_sched);
 	tcase_add_test(tc, test_fence_under_rt_load);
+	tcase_add_test(tc, test_descriptor_scribbled);
 	tcase_add_test(tc, test_fence_confined);
 	suite_add_tcase(s, tc);
 
