@@ -262,32 +262,7 @@ client_on(const char *path, uint32_t tag, int *feed)
 static int
 ctl(const char *path, const char *name, const char *const *args)
 {
-	char out[PATH_MAX], err[PATH_MAX];
-	const char *argv[16];
-	size_t n = 0;
-	int o, e, nul;
-	pid_t pid;
-
-	if (path != NULL)
-		return td_ctl_finish(td_ctl_start(path, name, args), name);
-	argv[n++] = td.rundownctl;
-	while (*args != NULL && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	snprintf(out, sizeof(out), "%s/%s.out", td.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", td.dir, name);
-	pid = test_fork_flushed();
-	if (pid == 0) {
-		o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		nul = open("/dev/null", O_RDONLY);
-		if (o < 0 || e < 0 || nul < 0 || dup2(nul, 0) < 0 ||
-		    dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
-		_exit(121);
-	}
-	return td_ctl_finish(pid, name);
+	return td_ctl_finish(td_ctl_start(path, name, args), name);
 }
 
 /*

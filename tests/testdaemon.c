@@ -785,8 +785,8 @@ td_readable(int fd)
 
 /* ---- rundownctl -------------------------------------------------------- */
 
-/* Forks rundownctl with its output in files, which outlive it for the
- * failure messages. */
+/* Forks rundownctl (with -S path first, unless path is NULL) with its
+ * output in files, which outlive it for the failure messages. */
 pid_t
 td_ctl_start(const char *path, const char *name, const char *const *args)
 {
@@ -799,8 +799,10 @@ td_ctl_start(const char *path, const char *name, const char *const *args)
 	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
 	    strerror(errno));
 	argv[n++] = td.rundownctl;
-	argv[n++] = "-S";
-	argv[n++] = path;
+	if (path != NULL) {
+		argv[n++] = "-S";
+		argv[n++] = path;
+	}
 	while (*args != NULL && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;

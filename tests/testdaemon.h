@@ -153,9 +153,9 @@ void td_read_all(int fd, void *buf, size_t n, const char *what,
 /* Whether fd has something to read now (or is at end of file). */
 bool td_readable(int fd);
 
-/* Starts rundownctl -S path ARGS... (at most 28 of them) with stdin on
- * /dev/null and stdout and stderr in td.dir/NAME.out and NAME.err;
- * returns its pid. */
+/* Starts rundownctl -S path ARGS... (at most 28 of them; no -S if path
+ * is NULL) with stdin on /dev/null and stdout and stderr in
+ * td.dir/NAME.out and NAME.err; returns its pid. */
 pid_t td_ctl_start(const char *path, const char *name,
     const char *const *args);
 
