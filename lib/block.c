@@ -780,8 +780,9 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 	while (s == (gen | ST_RUNDOWN)) {
 		if ((l->flags & BLOCK_F_LOCK) && block_busy(b, l)) {
 			r = block_settle_lock(b, l, deadline);
-			if (r == -ETIMEDOUT ||
-			    (r == -EAGAIN && retry_sleep(&backoff, deadline) != 0))
+			if (r == -EAGAIN)
+				r = retry_sleep(&backoff, deadline);
+			if (r == -ETIMEDOUT)
 				return -ETIMEDOUT;
 			s = rd_load(&b->state, RD_ACQUIRE);
 			continue;

@@ -167,9 +167,9 @@
  * gives; waiters are answered when the word leaves gen|RUNDOWN, so the
  * model checks the word), several threads of one process (they share a
  * row; between them they only add CAS retries, and sections on other
- * CPUs, which the fence treats alike), a live process's detach (registry_detach drops
- * the row as a death does; what the process still held is released with
- * it), the lending of a row to a process other than once to row 0
+ * CPUs, which the fence treats alike), a live process's detach
+ * (registry_detach drops the row as a death does; what the process still
+ * held is released with it), the lending of a row to a process other than once to row 0
  * (REUSE), forked children (CACHE_FORKED), overflow of the modular
  * counts, wrap-around of the 29-bit generation, a timed wait, the private
  * block's block_wait that starts run-down itself, a library block's
@@ -722,7 +722,7 @@ inline block_fence()
 #else
 	atomic {
 		ffailed = false;
-		if		/* FENCEFAIL: the walk fails, interrupting nothing */
+		if		/* FENCEFAIL: a walk fails, interrupting none */
 		:: nffail < FENCEFAIL -> nffail++; ffailed = true
 		:: true
 		fi;

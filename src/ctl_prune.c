@@ -300,7 +300,8 @@ prune_scan(struct prune *p)
 			continue;
 		/* A regular file of the user in its name: never a link, nor
 		 * what someone else planted under a daemon's name. */
-		if (fstatat(p->dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		if (fstatat(p->dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode) || st.st_uid != o.uid ||
 		    (me != 0 && st.st_uid != me))
 			continue;

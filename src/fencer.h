@@ -36,8 +36,8 @@ void fencer_shutdown(void);
 /*
  * Asks for the fence of a block of cpus slots, whose clients commit in
  * rseq sections: done(arg, result) is called on the loop once a walk that
- * began after this call has ended, with the walk's result.  NULL if out of memory or threads (the
- * caller fences where it is).
+ * began after this call has ended, with the walk's result.  NULL if out
+ * of memory or threads (the caller fences where it is).
  */
 struct fencer_job *fencer_submit(uint32_t cpus, fencer_fn done, void *arg);
 

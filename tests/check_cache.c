@@ -1330,19 +1330,21 @@ sched_case_main(void *arg)
 START_TEST(test_fence_keeps_sched)
 {
 	struct sched_case cases[] = {
-		{ .name = "other, nice 5", .want = { .sched_policy = SCHED_OTHER,
-		    .sched_nice = 5 } },
-		{ .name = "other, reset on fork", .want = { .sched_policy = SCHED_OTHER,
+		{ .name = "other, nice 5", .want = {
+		    .sched_policy = SCHED_OTHER, .sched_nice = 5 } },
+		{ .name = "other, reset on fork", .want = {
+		    .sched_policy = SCHED_OTHER,
 		    .sched_flags = SCHED_FLAG_RESET_ON_FORK } },
-		{ .name = "batch, nice 3", .want = { .sched_policy = SCHED_BATCH,
-		    .sched_nice = 3 } },
+		{ .name = "batch, nice 3", .want = {
+		    .sched_policy = SCHED_BATCH, .sched_nice = 3 } },
 		{ .name = "idle", .want = { .sched_policy = SCHED_IDLE } },
 		{ .name = "fifo 10", .want = { .sched_policy = SCHED_FIFO,
 		    .sched_priority = 10 } },
-		{ .name = "rr 7", .want = { .sched_policy = SCHED_RR, .sched_priority = 7 } },
-		{ .name = "deadline", .want = { .sched_policy = SCHED_DEADLINE,
-		    .sched_runtime = 2000000, .sched_deadline = 30000000,
-		    .sched_period = 30000000 } },
+		{ .name = "rr 7", .want = { .sched_policy = SCHED_RR,
+		    .sched_priority = 7 } },
+		{ .name = "deadline", .want = {
+		    .sched_policy = SCHED_DEADLINE, .sched_runtime = 2000000,
+		    .sched_deadline = 30000000, .sched_period = 30000000 } },
 	};
 	size_t i;
 	pthread_t t;
