@@ -98,6 +98,9 @@ struct shm_row {
 	uid_t uid;		/* that process's uid */
 	uint64_t id;		/* its object: NAME.rID */
 	bool forged;		/* said once that it reads forged */
+	bool rseq;		/* lent with the rseq path (BLOCK_F_RSEQ in
+				 * the attach reply), or adopted: its
+				 * process's sections need the fence */
 };
 
 /* A block the daemon keeps in shared memory (lib/block.c's struct
@@ -383,6 +386,26 @@ registry_cancel(struct registry_waits *ws)
 		registry_waiter_free(w);
 }
 
+/*
+ * True if blk's run-down needs the fence: a live process of it was told
+ * to take the rseq path.  Once the daemon sends clients to the atomic
+ * path (a fence that failed or stalled), a block whose every process
+ * attached since needs none, and its run-downs end even while the fence
+ * cannot.
+ */
+static bool
+registry_needs_fence(const struct shm_block *blk)
+{
+	uint32_t r;
+
+	if (!(blk->lay.flags & BLOCK_F_RSEQ))
+		return false;
+	for (r = 0; r < blk->lay.rows; r++)
+		if (blk->rows[r].owner != NULL && blk->rows[r].rseq)
+			return true;
+	return false;
+}
+
 static void registry_fence_due(int fd, short events, void *arg);
 
 /*
@@ -399,6 +422,10 @@ registry_fenced(void *arg, int result)
 
 	blk->job = NULL;
 	registry_fence_check(blk);
+	/* The processes told to take the rseq path are gone meanwhile: the
+	 * rows need no fence any more. */
+	if (result != 0 && !registry_needs_fence(blk))
+		result = 0;
 	if (result != 0) {
 		block_fence_failed(blk->b);
 		if (blk->fence_retry_ns == 0) {
@@ -510,8 +537,12 @@ registry_fence_budget(uid_t uid)
 static int
 registry_start(struct shm_block *blk, uid_t uid, uint32_t *s)
 {
-	if (!(blk->lay.flags & BLOCK_F_RSEQ))
-		return block_begin_harvest(blk->b, &blk->lay, s);
+	struct block_layout l = blk->lay;
+
+	if (!registry_needs_fence(blk)) {
+		l.flags &= ~BLOCK_F_RSEQ;	/* harvested without a walk */
+		return block_begin_harvest(blk->b, &l, s);
+	}
 	if (block_begin_unfenced(blk->b, &blk->lay, s) != 0)
 		return -EALREADY;
 	/* A fence still under way for an earlier run-down, which ended with
@@ -1139,6 +1170,7 @@ registry_adopt_row(struct shm_block *blk, uint32_t r,
 	int fd, err;
 
 	sr->id = e->id;
+	sr->rseq = true;	/* what the earlier daemon told, unknown */
 	registry_row_name(blk, e->id, name, sizeof(name));
 	if ((fd = registry_open(name, O_RDWR)) < 0) {
 		/* Recorded, never handed out (a daemon killed between the
@@ -1556,6 +1588,7 @@ registry_attach(struct shm_block *blk, pid_t pid, uint64_t start, uid_t uid,
 		reaper_put(p);
 		return err;
 	}
+	blk->rows[r].rseq = (client_bflags & BLOCK_F_RSEQ) != 0;
 	fds[0] = blk->rofd;
 	memset(a, 0, sizeof(*a));
 	a->tag = blk->tag;

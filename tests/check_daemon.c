@@ -326,7 +326,8 @@ named_poller(uint32_t tag, const char *name)
  * timed wait times out, status counts the failures) and the fence is
  * tried again until it reaches every CPU, here once the cpuset is given
  * back.  The daemon says so, and clients that attach from then on take
- * the atomic path, which needs no fence.  Skipped where this machine has
+ * the atomic path, which needs no fence: a block with none but those
+ * runs down even while the daemon is confined.  Skipped where this machine has
  * no cpuset to write, or the daemon could not reach every CPU at start-up
  * already.
  */
@@ -373,13 +374,18 @@ START_TEST(test_confined_fence)
 	    "no word of the missed CPU:\n%s", text);
 	free(text);
 
+	/* Attached from now on: the atomic path, and a run-down that needs
+	 * no fence, which ends even while the daemon is confined again. */
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
 	ck_assert_int_eq(rundown_attach_at(td.sock, tag, 0, &ref), 0);
 	ck_assert_uint_eq(ref->bflags, 0);
 	ck_assert(rundown_cache_acquire(ref));
 	rundown_cache_release(ref);
+	ck_assert_int_eq(test_cpuset_confine(td.pid), 0);
+	r = rundown_ctl_wait(td.conn, tag, &ms);
+	test_cpuset_release(td.pid);
+	ck_assert_int_eq(r, 0);
 	ck_assert_int_eq(rundown_detach(ref), 0);
-	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
 }
 END_TEST
 
