@@ -100,6 +100,37 @@ rd_rseq_area(void)
 	".quad 3b\n\t"							\
 	".popsection\n\t"
 
+#if defined(__x86_64__)
+/*
+ * The x86-64 section in two halves, so that a test can put a delay
+ * between the check and the commit (check_cache): the top, from
+ * publishing the descriptor to the state word's check, leaving the CPU
+ * number in %eax; and the commit, with the abort handler.  Operands as
+ * rd_rseq_add() names them.
+ */
+#define RD_RSEQ_X86_CHECK						\
+	RD_RSEQ_TABLE							\
+	"leaq 3b(%%rip), %%rax\n\t"					\
+	"movq %%rax, %%fs:%c[cs](%[rs])\n\t"				\
+	"1:\n\t"							\
+	"movl %%fs:%c[cpu](%[rs]), %%eax\n\t"				\
+	"cmpl %[cpus], %%eax\n\t"					\
+	"jae %l[noslot]\n\t"						\
+	"testl %[mask], (%[state])\n\t"				\
+	"jnz %l[closed]\n\t"
+#define RD_RSEQ_X86_COMMIT						\
+	"shlq %%cl, %%rax\n\t"						\
+	"addq %[delta], (%[base], %%rax)\n\t"				\
+	"2:\n\t"							\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	/* ud1 0x53053053(%rip), %edi: traps if ever run */		\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long 0x53053053\n\t"						\
+	"4:\n\t"							\
+	"jmp %l[aborted]\n\t"						\
+	".popsection\n\t"
+#endif
+
 /*
  * off is __rseq_offset, the area's place from the thread pointer: x86-64
  * addresses the area through %fs with it, which spares the load of the
@@ -112,25 +143,8 @@ rd_rseq_add(ptrdiff_t off, const uint32_t *state, uint32_t mask,
 #if defined(__x86_64__)
 retry:
 	__asm__ goto (
-		RD_RSEQ_TABLE
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, %%fs:%c[cs](%[rs])\n\t"
-		"1:\n\t"
-		"movl %%fs:%c[cpu](%[rs]), %%eax\n\t"
-		"cmpl %[cpus], %%eax\n\t"
-		"jae %l[noslot]\n\t"
-		"testl %[mask], (%[state])\n\t"
-		"jnz %l[closed]\n\t"
-		"shlq %%cl, %%rax\n\t"
-		"addq %[delta], (%[base], %%rax)\n\t"
-		"2:\n\t"
-		".pushsection __rseq_failure, \"ax\"\n\t"
-		/* ud1 0x53053053(%rip), %edi: traps if ever run */
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp %l[aborted]\n\t"
-		".popsection\n\t"
+		RD_RSEQ_X86_CHECK
+		RD_RSEQ_X86_COMMIT
 		:
 		: [rs] "r" (off), [cs] "i" (__builtin_offsetof(struct rseq,
 		      rseq_cs)),

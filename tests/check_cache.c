@@ -1280,29 +1280,13 @@ late_section_add(ptrdiff_t off, const uint32_t *state, uint32_t mask,
 {
 retry:
 	__asm__ goto (
-		RD_RSEQ_TABLE
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, %%fs:%c[cs](%[rs])\n\t"
-		"1:\n\t"
-		"movl %%fs:%c[cpu](%[rs]), %%eax\n\t"
-		"cmpl %[cpus], %%eax\n\t"
-		"jae %l[noslot]\n\t"
-		"testl %[mask], (%[state])\n\t"
-		"jnz %l[closed]\n\t"
+		RD_RSEQ_X86_CHECK
 		"movl $1, (%[inside])\n\t"
 		"movq %[spins], %%rdx\n\t"
 		"5:\n\t"
 		"decq %%rdx\n\t"
 		"jnz 5b\n\t"
-		"shlq %%cl, %%rax\n\t"
-		"addq %[delta], (%[base], %%rax)\n\t"
-		"2:\n\t"
-		".pushsection __rseq_failure, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp %l[aborted]\n\t"
-		".popsection\n\t"
+		RD_RSEQ_X86_COMMIT
 		:
 		: [rs] "r" (off), [cs] "i" (__builtin_offsetof(struct rseq,
 		      rseq_cs)),
