@@ -494,7 +494,13 @@ block_busy(struct rundown_block *b, const struct block_layout *l)
  * if the kernel knows its id (kill(2) with signal 0; EPERM means it
  * exists) and /proc, where it can say, gives the same start time.  A
  * holder that died is replaced by one CAS from its value, which two
- * takers cannot both win.  A word that another process wrote by hand can
+ * takers cannot both win.  Unlocking wakes the lock's futex only if
+ * lock_waiters says someone may sleep on it: a sleeper counts itself
+ * before futex_wait() checks the word, and the unlocker clears the word
+ * before it reads the count, both seq_cst, so either the unlocker sees
+ * the sleeper or the sleeper's futex_wait() sees the word changed.  (A
+ * missed wake would cost a LOCK_POLL_NS sleep, never the lock.)  A word
+ * that another process wrote by hand can
  * at worst name a live thread: timed waits then time out; it points at
  * nothing, so it steers no write in this process (a robust mutex's list,
  * which glibc follows at exit, would).
@@ -559,7 +565,7 @@ lock_futex(uint64_t *w)
 /* Takes the lock word: 0, or -ETIMEDOUT once past deadline (absolute
  * CLOCK_MONOTONIC, or NULL). */
 static int
-lock_take(uint64_t *w, const struct block_layout *l,
+lock_take(uint64_t *w, uint32_t *waiters, const struct block_layout *l,
     const struct timespec *deadline)
 {
 	uint64_t me = lock_self(), o;
@@ -594,7 +600,9 @@ lock_take(uint64_t *w, const struct block_layout *l,
 		    (deadline->tv_sec == until.tv_sec &&
 		    deadline->tv_nsec < until.tv_nsec)))
 			until = *deadline;
+		rd_fetch_add(waiters, 1, RD_SEQ_CST);
 		(void)futex_wait(lock_futex(w), (uint32_t)o, &until);
+		rd_fetch_sub(waiters, 1, RD_SEQ_CST);
 	}
 }
 
@@ -605,7 +613,7 @@ block_lock(struct rundown_block *b, const struct block_layout *l,
 {
 	if (!(l->flags & BLOCK_F_LOCK))
 		return 1;
-	if (lock_take(&b->lock, l, deadline) != 0)
+	if (lock_take(&b->lock, &b->lock_waiters, l, deadline) != 0)
 		return -ETIMEDOUT;
 	/* Holding the lock, nobody else is starting or resetting: a waiter
 	 * that queued behind a live starter finds its work done, and fences
@@ -621,9 +629,11 @@ block_unlock(struct rundown_block *b, int locked)
 {
 	if (locked != 0)
 		return;
-	/* release: pairs with the next taker's acquire. */
-	rd_store(&b->lock, 0, RD_RELEASE);
-	futex_wake_all(lock_futex(&b->lock));
+	/* release: pairs with the next taker's acquire; seq_cst, before
+	 * the count is read (see lock_take()). */
+	rd_store(&b->lock, 0, RD_SEQ_CST);
+	if (rd_load(&b->lock_waiters, RD_SEQ_CST) != 0)
+		futex_wake_all(lock_futex(&b->lock));
 }
 
 /* Waits out (or finishes) a start or re-initialize in progress: 0;

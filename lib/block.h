@@ -148,7 +148,7 @@ struct rundown_block {
 	uint32_t row_stride;	/* bytes from one row to the next */
 	uint32_t fence_failures; /* run-downs' fences that failed (modulo
 				 * 2^32): their harvest waited for a retry */
-	uint32_t pad;
+	uint32_t lock_waiters;	/* threads asleep on the lock (block.c) */
 	/*
 	 * The run-down lock (BLOCK_F_LOCK: blocks of the library, which any
 	 * process that maps one may run down; rundownd keeps its own order
