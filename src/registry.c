@@ -406,8 +406,6 @@ registry_needs_fence(const struct shm_block *blk)
 	return false;
 }
 
-static void registry_fence_due(int fd, short events, void *arg);
-
 /*
  * The fence of blk's run-down is done: the harvest, then what it ends.
  * A fence that failed (result: fence.h) is no fence: a client's section
@@ -419,6 +417,7 @@ static void
 registry_fenced(void *arg, int result)
 {
 	struct shm_block *blk = arg;
+	struct timeval tv;
 
 	blk->job = NULL;
 	registry_fence_check(blk);
@@ -438,7 +437,14 @@ registry_fenced(void *arg, int result)
 		    blk->fence_retry_ns >= 500000000u ? 1000000000u :
 		    blk->fence_retry_ns * 2;
 		blk->fence_at = clock_now_ns() + blk->fence_retry_ns;
-		registry_fence_due(-1, 0, blk);
+		/* Through the timer, not a call: registry_fence_due() may
+		 * call here. */
+		tv.tv_sec = (time_t)(blk->fence_retry_ns / 1000000000u);
+		tv.tv_usec = (suseconds_t)(blk->fence_retry_ns % 1000000000u /
+		    1000u);
+		if (evtimer_add(blk->fence_ev, &tv) != 0)
+			log_warnx("%s: cannot time the fence's next try; the "
+			    "run-down stays in progress", blk->tagstr);
 		return;
 	}
 	if (blk->fence_retry_ns != 0)
