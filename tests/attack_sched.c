@@ -18,6 +18,8 @@
  * told to stop through shared memory, and alarm() ends it in any case.
  * Where this machine has one CPU, or refuses real-time priority, the
  * tests say so and check nothing.  The cycling user is a made-up uid.
+ * Each block has a process attached on the rseq path, which is what makes
+ * its run-down need the walk (a block with none is harvested without).
  */
 #include "config.h"
 
@@ -161,16 +163,30 @@ as_status(struct rundown_block_info *info)
  * last, visited last) and the fence thread stays where a walk ends, so
  * the next cannot even begin until the daemon raises it there.
  */
+/* Attaches this process to tag, whose run-downs then need the walk. */
+static rundown_cache_t *
+as_attach(uint32_t tag)
+{
+	rundown_cache_t *ref;
+
+	ck_assert_int_eq(rundown_attach_at(td.sock, tag, 0, &ref), 0);
+	return ref;
+}
+
 START_TEST(test_fifo_outranked)
 {
 	struct timespec t = test_ms(AS_HOG_MAX_S * 1000 / 2);
 	struct rundown_block_info info;
 	off_t off = td_log_size();
+	rundown_cache_t *ref;
 	struct as_hog h;
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 2), 0);
-	if (!as_hog_start(&h, 1))
+	ref = as_attach(AS_TAG);
+	if (!as_hog_start(&h, 1)) {
+		ck_assert_int_eq(rundown_detach(ref), 0);
 		return;
+	}
 	as_status(&info);
 	ck_assert_int_eq(rundown_ctl_wait(td.conn, AS_TAG, &t), 0);
 	ck_assert_msg(as_hog_running(&h), "the task ended before the "
@@ -186,6 +202,7 @@ START_TEST(test_fifo_outranked)
 	as_status(&info);
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	as_hog_stop(&h);
+	ck_assert_int_eq(rundown_detach(ref), 0);
 }
 END_TEST
 
@@ -203,6 +220,7 @@ START_TEST(test_fifo_unbeatable)
 	struct rundown_block_info info;
 	rundown_conn_t *c2;
 	off_t off = td_log_size();
+	rundown_cache_t *ref;
 	struct as_hog h;
 	bool returned;
 	int res[2];
@@ -211,8 +229,11 @@ START_TEST(test_fifo_unbeatable)
 
 	ck_assert_int_eq(rundown_ctl_create(td.conn, AS_TAG, 2), 0);
 	ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
-	if (!as_hog_start(&h, 99))
+	ref = as_attach(AS_TAG);
+	if (!as_hog_start(&h, 99)) {
+		ck_assert_int_eq(rundown_detach(ref), 0);
 		return;
+	}
 	waiter = test_fork_flushed();
 	ck_assert_int_ge(waiter, 0);
 	if (waiter == 0) {
@@ -248,6 +269,7 @@ START_TEST(test_fifo_unbeatable)
 	ck_assert_uint_eq(info.fence_ms, 0);
 	close(res[0]);
 	close(res[1]);
+	ck_assert_int_eq(rundown_detach(ref), 0);
 }
 END_TEST
 
@@ -281,13 +303,15 @@ START_TEST(test_cycling_budget)
 		gid_t g = AS_UID;
 		struct timespec start;
 		rundown_conn_t *c;
+		rundown_cache_t *ref;
 		uint32_t tag = AS_TAG + 1 + (uint32_t)k;
 
 		close(out[0]);
 		if (setgroups(1, &g) != 0 || setresgid(g, g, g) != 0 ||
 		    setresuid(AS_UID, AS_UID, AS_UID) != 0 ||
 		    rundown_connect(td.sock, &c) != 0 ||
-		    rundown_ctl_create(c, tag, 1) != 0)
+		    rundown_ctl_create(c, tag, 1) != 0 ||
+		    rundown_attach_at(td.sock, tag, 0, &ref) != 0)
 			_exit(3);
 		n = 0;
 		start = td_now();
