@@ -1587,18 +1587,22 @@ x_victim(void)
 }
 
 /* The cycler: run-downs of its own 1-row block, one after the other, as
- * fast as the daemon answers, on the first allowed CPU. */
+ * fast as the daemon answers, on the first allowed CPU.  It is attached
+ * to the block, which makes each run-down need the walk (a block with no
+ * process on the rseq path is harvested without). */
 static void
 x_cycler(void)
 {
 	const uint32_t tag = BENCH_TAG + 1;
+	rundown_cache_t *ref;
 	rundown_conn_t *c;
 	uint64_t n = 0;
 
 	bench_pin_nth(0);
 	x_become_user();
 	if (rundown_connect(sock_path, &c) != 0 ||
-	    rundown_ctl_create(c, tag, 1) != 0)
+	    rundown_ctl_create(c, tag, 1) != 0 ||
+	    rundown_attach_at(sock_path, tag, 0, &ref) != 0)
 		_exit(3);
 	__atomic_add_fetch(&xs->ready, 1, __ATOMIC_RELAXED);
 	while (!__atomic_load_n(&rg->flag.stop, __ATOMIC_RELAXED)) {
@@ -1608,7 +1612,8 @@ x_cycler(void)
 		n++;
 	}
 	xs->rundowns = n;
-	_exit(rundown_ctl_free(c, tag) == 0 ? 0 : 5);
+	_exit(rundown_detach(ref) == 0 && rundown_ctl_free(c, tag) == 0 ? 0 :
+	    5);
 }
 
 /* The pipeliner: X_PIPE_CONNS connections, each sending [WAIT 0, REINIT]
@@ -1622,12 +1627,15 @@ x_pipeliner(void)
 	struct proto_req req = { .tag = tag, .arg = 0 };
 	char frames[2 * (PROTO_HDR_SIZE + sizeof(req))], buf[65536];
 	int fd[X_PIPE_CONNS], k;
+	rundown_cache_t *ref;
 	rundown_conn_t *c;
 	size_t n;
 
 	x_become_user();
+	/* Attached, as the cycler is: its run-downs need the walk. */
 	if (rundown_connect(sock_path, &c) != 0 ||
-	    rundown_ctl_create(c, tag, X_PIPE_ROWS) != 0)
+	    rundown_ctl_create(c, tag, X_PIPE_ROWS) != 0 ||
+	    rundown_attach_at(sock_path, tag, 0, &ref) != 0)
 		_exit(3);
 	n = proto_encode(frames, sizeof(frames), PROTO_WAIT, 1, &req,
 	    sizeof(req));
