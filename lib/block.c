@@ -512,20 +512,42 @@ block_busy(struct rundown_block *b, const struct block_layout *l)
  */
 #define LOCK_POLL_NS 20000000	/* a holder looked up again this often */
 
+/* Forks so far (pthread_atfork), from 1: a thread's cached lock word is
+ * good while its generation is the current one. */
+static unsigned lock_forks = 1;
+static pthread_once_t lock_once = PTHREAD_ONCE_INIT;
+
+static void
+lock_forked(void)
+{
+	/* relaxed: the child has one thread, this one. */
+	rd_store(&lock_forks, rd_load(&lock_forks, RD_RELAXED) + 1,
+	    RD_RELAXED);
+}
+
+static void
+lock_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, lock_forked);
+}
+
 /* This thread's lock word: thread id and start time, looked up once per
- * thread (a fork's child is a new thread: its id differs). */
+ * thread and again in a fork's child (its only thread has a new id), not
+ * at every lock: a system call and a read of /proc. */
 static uint64_t
 lock_self(void)
 {
 	static __thread uint64_t self;
-	static __thread pid_t self_tid;
-	pid_t tid = (pid_t)syscall(SYS_gettid);
+	static __thread unsigned self_forks;
 	uint64_t start = 0;
+	pid_t tid;
 
-	if (self_tid != tid) {
+	(void)pthread_once(&lock_once, lock_atfork);
+	if (self_forks != rd_load(&lock_forks, RD_RELAXED)) {
+		tid = (pid_t)syscall(SYS_gettid);
 		(void)task_start_time(tid, &start);
 		self = (uint64_t)(uint32_t)tid | (start & 0xffffffffu) << 32;
-		self_tid = tid;
+		self_forks = rd_load(&lock_forks, RD_RELAXED);
 	}
 	return self;
 }
