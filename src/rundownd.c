@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/un.h>
+#include <sysexits.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include <rundown/rundown.h>
@@ -126,6 +128,24 @@ usage(FILE *f)
 	    DEFAULT_MAX_USER_WAITS);
 }
 
+/*
+ * A usage error, as rundownctl(1) says one: a line naming what is wrong,
+ * and where the help is, rather than the whole usage burying it; exits
+ * EX_USAGE.
+ */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rundownd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; try 'rundownd -h'\n", stderr);
+	exit(EX_USAGE);
+}
+
 /* A count in [1, max], or exits with usage status. */
 static uint32_t
 parse_count(const char *s, uint32_t max, const char *what)
@@ -136,11 +156,8 @@ parse_count(const char *s, uint32_t max, const char *what)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v == 0 ||
-	    v > max) {
-		fprintf(stderr, "rundownd: %s must be 1 to %u: %s\n", what, max,
-		    s);
-		exit(2);
-	}
+	    v > max)
+		usage_error("%s must be 1 to %u: %s", what, max, s);
 	return (uint32_t)v;
 }
 
@@ -165,10 +182,8 @@ parse_id(const char *name, const char *what)
 
 	errno = 0;
 	v = strtoul(name, &end, 10);
-	if (*name == '\0' || *end != '\0' || errno != 0 || v >= UINT_MAX) {
-		fprintf(stderr, "rundownd: no such %s: %s\n", what, name);
-		exit(2);
-	}
+	if (*name == '\0' || *end != '\0' || errno != 0 || v >= UINT_MAX)
+		usage_error("no such %s: %s", what, name);
 	return (unsigned int)v;
 }
 
@@ -295,8 +310,10 @@ main(int argc, char **argv)
 	struct event_config *ecfg;
 	int ch, fd, activated;
 
-	while ((ch = getopt_long(argc, argv, "B:b:C:dF:f:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:",
-	    longopts, NULL)) != -1) {
+	opterr = 0;	/* usage_error() says what is wrong */
+	while ((ch = getopt_long(argc, argv,
+	    ":B:b:C:dF:f:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'B':
 			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
@@ -380,20 +397,19 @@ main(int argc, char **argv)
 			cfg.max_conn_waits = parse_count(optarg, MAX_WAITS,
 			    "max-conn-waits");
 			break;
+		case ':':
+			usage_error("%s needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			if (optopt != 0)
+				usage_error("unknown option -%c", optopt);
+			usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (cfg.default_rows > cfg.max_rows) {
-		fprintf(stderr, "rundownd: -r %u exceeds -R %u\n",
-		    cfg.default_rows, cfg.max_rows);
-		return 2;
-	}
+	if (optind != argc)
+		usage_error("no operand is taken: %s", argv[optind]);
+	if (cfg.default_rows > cfg.max_rows)
+		usage_error("-r %u exceeds -R %u", cfg.default_rows,
+		    cfg.max_rows);
 	if (cfg.max_user_conns > cfg.max_conns)
 		cfg.max_user_conns = cfg.max_conns;
 	if (cfg.max_user_blocks == 0)
@@ -409,18 +425,15 @@ main(int argc, char **argv)
 		cfg.socket_path = inherited;
 	}
 	if (cfg.socket_path == NULL) {
-		if (rundown_socket_path(path, sizeof(path)) != 0) {
-			fprintf(stderr, "rundownd: socket path too long\n");
-			return 2;
-		}
+		if (rundown_socket_path(path, sizeof(path)) != 0)
+			usage_error("the default socket path is too long; "
+			    "give one with -S");
 		cfg.socket_path = path;
 	}
 	if (cfg.socket_path[0] != '/' ||
-	    strlen(cfg.socket_path) >= sizeof(path)) {
-		fprintf(stderr, "rundownd: the socket path must be absolute and "
-		    "under %zu bytes: %s\n", sizeof(path), cfg.socket_path);
-		return 2;
-	}
+	    strlen(cfg.socket_path) >= sizeof(path))
+		usage_error("the socket path must be absolute and under %zu "
+		    "bytes: %s", sizeof(path), cfg.socket_path);
 
 	/* Everything that can fail at start-up happens before the daemon
 	 * detaches, so it goes to stderr and the exit status, and once the

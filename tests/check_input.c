@@ -59,6 +59,7 @@ dir_setup(void)
 		top = ".";
 	snprintf(td.rundownctl, sizeof(td.rundownctl), "%s/src/rundownctl",
 	    top);
+	snprintf(td.rundownd, sizeof(td.rundownd), "%s/src/rundownd", top);
 	snprintf(td.dir, sizeof(td.dir), "%s/tXXXXXX", td.base);
 	ck_assert_ptr_nonnull(mkdtemp(td.dir));
 	snprintf(path, sizeof(path), "%s/run/rundownd.sock", td.dir);
@@ -766,12 +767,14 @@ read_all(int fd, char *buf, size_t size)
 }
 
 /*
- * Runs rundownctl ARGS... to its end, with RUNDOWN_SOCKET set to env (or,
- * if NULL, to a path in the test's directory where no daemon listens, so
- * that the environment of the test run cannot change the outcome).
+ * Runs prog (rundownctl, or rundownd) ARGS... to its end, with
+ * RUNDOWN_SOCKET set to env (or, if NULL, to a path in the test's
+ * directory where no daemon listens, so that the environment of the test
+ * run cannot change the outcome).
  */
 static void
-ctl_run(const char *env, const char *const *args, struct ctl_run *r)
+prog_run(const char *prog, const char *env, const char *const *args,
+    struct ctl_run *r)
 {
 	char sock[PATH_MAX];
 	const char *argv[32];
@@ -779,11 +782,10 @@ ctl_run(const char *env, const char *const *args, struct ctl_run *r)
 	size_t n = 0, len = 0;
 	pid_t pid, w;
 
-	ck_assert_msg(access(td.rundownctl, X_OK) == 0, "%s: %s", td.rundownctl,
-	    strerror(errno));
+	ck_assert_msg(access(prog, X_OK) == 0, "%s: %s", prog, strerror(errno));
 	if (env == NULL)
 		env = in_dir(sock, sizeof(sock), "none.sock");
-	argv[n++] = td.rundownctl;
+	argv[n++] = prog;
 	r->line[0] = '\0';
 	while (*args != NULL && n < 31) {
 		if (len < sizeof(r->line))
@@ -802,7 +804,7 @@ ctl_run(const char *env, const char *const *args, struct ctl_run *r)
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(out[1], 1) < 0 ||
 		    dup2(err[1], 2) < 0 || setenv("RUNDOWN_SOCKET", env, 1) != 0)
 			_exit(120);
-		execv(td.rundownctl, (char *const *)argv);
+		execv(prog, (char *const *)argv);
 		_exit(121);
 	}
 	close(out[1]);
@@ -818,6 +820,13 @@ ctl_run(const char *env, const char *const *args, struct ctl_run *r)
 	while (w < 0 && errno == EINTR);
 	ck_assert_int_eq(w, pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* prog_run() of rundownctl. */
+static void
+ctl_run(const char *env, const char *const *args, struct ctl_run *r)
+{
+	prog_run(td.rundownctl, env, args, r);
 }
 
 /*
@@ -1015,6 +1024,34 @@ START_TEST(test_ctl_usage_line)
 		    "stderr is \"%s\", not \"%s\"", r.line, r.err, want);
 		ck_assert_msg(r.out[0] == '\0', "rundownctl %s: wrote \"%s\" "
 		    "on its standard output", r.line, r.out);
+	}
+
+	/* rundownd says a usage error the same way (it printed its whole
+	 * usage and exited 2, saying nothing of what was wrong). */
+	static const struct {
+		const char *args[3];
+		const char *said;
+	} dcases[] = {
+		{ { "extra" }, "no operand is taken: extra" },
+		{ { "-x" }, "unknown option -x" },
+		{ { "--bogus" }, "unknown option --bogus" },
+		{ { "-r" }, "-r needs an argument" },
+		{ { "-r", "0" }, "rows must be 1 to 1024: 0" },
+		{ { "-r", "9", "-R" }, "-R needs an argument" },
+		{ { "-S", "rel.sock" }, "the socket path must be absolute" },
+	};
+
+	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++) {
+		prog_run(td.rundownd, NULL, dcases[i].args, &r);
+		ck_assert_msg(r.status == 64, "rundownd %s: status %d",
+		    r.line, r.status);
+		ck_assert_msg(strncmp(r.err, "rundownd: ", 10) == 0 &&
+		    strstr(r.err, dcases[i].said) != NULL &&
+		    strstr(r.err, "; try 'rundownd -h'\n") != NULL &&
+		    strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		    "rundownd %s: stderr is \"%s\"", r.line, r.err);
+		ck_assert_msg(r.out[0] == '\0', "rundownd %s: wrote \"%s\"",
+		    r.line, r.out);
 	}
 
 	ctl_run(NULL, ARGS("-h"), &r);
