@@ -14,8 +14,6 @@
  * ever saw poisoned or torn data would count a violation (and under
  * AddressSanitizer the read of freed memory itself would stop the program).
  */
-#include "config.h"
-
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>

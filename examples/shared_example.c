@@ -29,7 +29,7 @@
  * to catch a reader that got in anyway, and the swap holds it until every
  * reader has tried and been refused, so that such a reader had its chance.
  */
-#include "config.h"
+#define _POSIX_C_SOURCE 200809L	/* ftruncate, sigaction: built alone */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -20,11 +20,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,9 +50,22 @@ struct shared {
 
 static const struct cache_ops attach_ops;
 
-/* Every attachment of this process, for the fork handler. */
+/* An asynchronous wait on an attached block (rundown_cache_wait_start()):
+ * its connection is the caller's descriptor. */
+struct async_conn {
+	struct async_conn *next;
+	const rundown_cache_t *ref;	/* what start was called on */
+	dev_t dev;		/* the connection, as finish() finds it */
+	ino_t ino;
+	bool done;		/* start read the wait's answer already */
+	int result;		/* ... which was this */
+};
+
+/* Every attachment of this process, for the fork handler, and every
+ * asynchronous wait on one. */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared *shared_list;
+static struct async_conn *async_list;
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 
 static int shared_call(rundown_cache_t *ref, uint16_t type,
@@ -72,6 +87,7 @@ shared_parent(void)
 static void
 shared_child(void)
 {
+	struct async_conn *a;
 	struct shared *sh;
 	rundown_cache_t *ref;
 
@@ -84,6 +100,11 @@ shared_child(void)
 		ref->flags |= CACHE_FORKED;
 		if (sh->conn != NULL)
 			client_forget(sh->conn);
+	}
+	/* The parent's waits: finish() here says -ECHILD. */
+	while ((a = async_list) != NULL) {
+		async_list = a->next;
+		free(a);
 	}
 	pthread_mutex_unlock(&shared_lock);
 }
@@ -171,14 +192,17 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 		return -ENOMEM;
 	sh->header = sh->row = MAP_FAILED;
 	pthread_mutex_init(&sh->lock, NULL);
+	/* Without a path, the daemon that answers (the user's own or the
+	 * system's) is the one that later calls reconnect to. */
 	if (path == NULL)
-		r = rundown_socket_path(sh->path, sizeof(sh->path));
+		r = client_connect_default(sh->path, sizeof(sh->path),
+		    &sh->conn);
 	else if (strlen(path) < sizeof(sh->path)) {
 		memcpy(sh->path, path, strlen(path) + 1);
-		r = 0;
+		r = rundown_connect(sh->path, &sh->conn);
 	} else
 		r = -ENAMETOOLONG;
-	if (r != 0 || (r = rundown_connect(sh->path, &sh->conn)) != 0) {
+	if (r != 0) {
 		attach_undo(sh);
 		return r;
 	}
@@ -253,6 +277,7 @@ attach_free(rundown_cache_t *ref)
 {
 	struct shared *sh = ref->shared;
 	struct shared **pp;
+	struct async_conn **ap, *a;
 	int r = 0;
 
 	pthread_mutex_lock(&shared_lock);
@@ -261,6 +286,15 @@ attach_free(rundown_cache_t *ref)
 			*pp = sh->next;
 			break;
 		}
+	}
+	/* Its asynchronous waits: their connections stay the caller's to
+	 * close, and finish() no longer knows them. */
+	for (ap = &async_list; (a = *ap) != NULL;) {
+		if (a->ref == ref) {
+			*ap = a->next;
+			free(a);
+		} else
+			ap = &a->next;
 	}
 	pthread_mutex_unlock(&shared_lock);
 	/* A child's copy is dropped without a word: the row is its
@@ -486,10 +520,289 @@ attach_query(const rundown_cache_t *ref, struct rundown_status *st)
 	return r;
 }
 
+/* ---- asynchronous waits ------------------------------------------------
+ *
+ * The descriptor that rundown_cache_wait_start() returns for an attached
+ * block is a connection to the daemon of its own, on which two waits go
+ * out in one write: a poll (timeout 0), which begins the run-down and
+ * which the daemon answers once it has fenced and collected the rows, so
+ * that acquires fail on either path once start returns; and the wait
+ * itself, with no timeout, which the daemon answers at the drain.  Start
+ * reads the poll's answer, blocking as a control call does; the wait's
+ * answer makes the connection readable, and finish reads it without
+ * blocking: a frame whole in the socket (peeked first), or -EAGAIN.
+ * Nothing here reads the block, so the caller may detach or unmap it
+ * whatever became of the waits.  The daemon takes the two in order,
+ * normally in one turn of its loop, so that the wait awaits the run-down
+ * the poll began.  (Should this user's budget of the turn run out
+ * between them, and the block drain and be re-opened meanwhile, which
+ * needs another party's reinit, the wait runs the re-opened block down,
+ * as any wait sent then would.)
+ *
+ * Closing the connection abandons the wait: the daemon drops a closed
+ * connection's waits, and the run-down goes on.  Unlike attach_wait(),
+ * this does not ride out a daemon's restart: the connection reads end
+ * of file and finish says -ECONNRESET, while the run-down stays in
+ * progress in the block for the next daemon, which a new start joins.
+ */
+#define ASYNC_POLL_ID 1u
+#define ASYNC_WAIT_ID 2u
+
+/* What answers a wait: OK or ERROR, one size. */
+union async_payload {
+	struct proto_ok ok;
+	struct proto_error err;
+};
+
+/* Sends all of buf: 0 or -errno (-ECONNRESET for a closed peer). */
+static int
+async_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes, blocking: 0, -ECONNRESET at end of file, or
+ * -errno. */
+static int
+async_recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = recv(fd, p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One frame that answers a wait, blocking: 0, or -EPROTO for one that
+ * no wait is answered with, or async_recv_all()'s errors. */
+static int
+async_frame_wait(int fd, struct proto_hdr *h, union async_payload *p)
+{
+	int r;
+
+	if ((r = async_recv_all(fd, h, PROTO_HDR_SIZE)) != 0)
+		return r;
+	if (proto_check_hdr(h) != 0 || h->length > sizeof(*p))
+		return -EPROTO;
+	return async_recv_all(fd, p, h->length);
+}
+
+/*
+ * One frame that answers a wait, if it is all there: 0; -EAGAIN if not
+ * yet; -ECONNRESET at end of file (before a whole frame); -EPROTO for a
+ * frame that no wait is answered with; or -errno.  A frame is taken off
+ * the socket only whole, so a call that finds part of one leaves it.
+ */
+static int
+async_frame_nowait(int fd, struct proto_hdr *h, union async_payload *p)
+{
+	char buf[PROTO_HDR_SIZE + sizeof(*p)];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	size_t whole;
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN :
+		    -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	whole = sizeof(buf);
+	if ((size_t)n >= PROTO_HDR_SIZE) {
+		memcpy(h, buf, PROTO_HDR_SIZE);
+		if (proto_check_hdr(h) != 0 || h->length > sizeof(*p))
+			return -EPROTO;
+		whole = PROTO_HDR_SIZE + h->length;
+	}
+	if ((size_t)n < whole) {
+		/* Part of a frame: the rest is on its way, unless the
+		 * daemon has shut the connection (then it never comes). */
+		if (poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return -ECONNRESET;
+		return -EAGAIN;
+	}
+	do
+		n = recv(fd, buf, whole, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)whole)
+		return n < 0 ? -errno : -EPROTO;
+	memcpy(p, buf + PROTO_HDR_SIZE, h->length);
+	return 0;
+}
+
+/* What the frame h says to the wait proper.  A daemon's -EAGAIN (too
+ * many waits pending: its -w, -W) is told as -EDQUOT, since finish() says
+ * -EAGAIN for "not yet".  (The poll's -EAGAIN is start's, as a wait's.) */
+static int
+async_answer(const struct proto_hdr *h, const union async_payload *p)
+{
+	int r = client_answer(h, p, sizeof(*p), PROTO_OK);
+
+	return r == -EAGAIN ? -EDQUOT : r;
+}
+
+/* True if the frame h answers the wait whose id is id: its reply, or an
+ * error about the connection itself (id 0: refused). */
+static bool
+async_answers(const struct proto_hdr *h, uint32_t id)
+{
+	return h->id == id || (h->id == 0 && h->type == PROTO_ERROR);
+}
+
+static int
+attach_wait_start(rundown_cache_t *ref)
+{
+	struct proto_req poll_req = { .tag = ref->tag, .arg = 0 };
+	struct proto_req wait_req = { .tag = ref->tag,
+	    .arg = PROTO_NO_TIMEOUT };
+	char out[2 * (PROTO_HDR_SIZE + sizeof(struct proto_req))];
+	union async_payload p;
+	struct async_conn *a;
+	struct proto_hdr h;
+	struct stat st;
+	rundown_conn_t *c;
+	size_t n;
+	int fd, r, sent, cancel;
+
+	if (ref->flags & CACHE_FORKED)
+		return -ECHILD;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -ENOMEM;
+	a->ref = ref;
+	if ((r = rundown_connect(ref->shared->path, &c)) != 0) {
+		free(a);
+		return r;
+	}
+	fd = client_take_fd(c);
+	n = proto_encode(out, sizeof(out), PROTO_WAIT, ASYNC_POLL_ID,
+	    &poll_req, sizeof(poll_req));
+	n += proto_encode(out + n, sizeof(out) - n, PROTO_WAIT, ASYNC_WAIT_ID,
+	    &wait_req, sizeof(wait_req));
+	/* Not a cancellation point: a cancelled start would leave the
+	 * connection open and nobody to close it. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	sent = async_send_all(fd, out, n);
+	/*
+	 * The poll's answer: 0 (drained already) or -ETIMEDOUT (running
+	 * down) say that the run-down has begun.  A daemon that refuses the
+	 * connection says why (id 0) and closes, possibly before the
+	 * requests went out, so the reason is read even then (but not after
+	 * any other error, which no answer follows).  The wait's answer,
+	 * should it come first, is kept for finish().
+	 */
+	for (r = sent == -ECONNRESET ? 0 : sent; r == 0;) {
+		if ((r = async_frame_wait(fd, &h, &p)) != 0)
+			break;
+		if (async_answers(&h, ASYNC_POLL_ID)) {
+			r = client_answer(&h, &p, sizeof(p), PROTO_OK);
+			if (r == -ETIMEDOUT)
+				r = 0;
+			break;
+		}
+		if (h.id == ASYNC_WAIT_ID && !a->done) {
+			a->done = true;
+			a->result = async_answer(&h, &p);
+		}
+	}
+	if (r == -ECONNRESET && sent != 0)
+		r = sent;
+	if (r == 0 && a->done)
+		/* Nothing more to read: end of file makes it readable. */
+		shutdown(fd, SHUT_WR);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	pthread_setcancelstate(cancel, NULL);
+	if (r != 0) {
+		close(fd);
+		free(a);
+		return r;
+	}
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	pthread_mutex_lock(&shared_lock);
+	a->next = async_list;
+	async_list = a;
+	pthread_mutex_unlock(&shared_lock);
+	return fd;
+}
+
+static int
+attach_wait_finish(rundown_cache_t *ref, int fd)
+{
+	struct async_conn **ap, *a;
+	union async_payload p;
+	struct proto_hdr h;
+	struct stat st;
+	int r;
+
+	if (ref->flags & CACHE_FORKED)
+		return -ECHILD;
+	if (fstat(fd, &st) != 0)
+		return -EBADF;
+	pthread_mutex_lock(&shared_lock);
+	for (ap = &async_list; (a = *ap) != NULL; ap = &a->next)
+		if (a->ref == ref && a->dev == st.st_dev &&
+		    a->ino == st.st_ino)
+			break;
+	if (a == NULL) {
+		pthread_mutex_unlock(&shared_lock);
+		return -EBADF;
+	}
+	if (a->done)
+		r = a->result;
+	else {
+		/* The wait's answer; a late poll's, or one not ours, is
+		 * passed over. */
+		while ((r = async_frame_nowait(fd, &h, &p)) == 0 &&
+		    !async_answers(&h, ASYNC_WAIT_ID))
+			;
+		if (r == -EAGAIN) {
+			pthread_mutex_unlock(&shared_lock);
+			return -EAGAIN;
+		}
+		if (r == 0)
+			r = async_answer(&h, &p);
+	}
+	*ap = a->next;
+	pthread_mutex_unlock(&shared_lock);
+	free(a);
+	close(fd);
+	return r;
+}
+
 static const struct cache_ops attach_ops = {
 	.wait = attach_wait,
 	.completed = attach_completed,
 	.reinit = attach_reinit,
 	.query = attach_query,
 	.free = attach_free,
+	.wait_start = attach_wait_start,
+	.wait_finish = attach_wait_finish,
 };

@@ -760,8 +760,7 @@ int
 block_wait(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline)
 {
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE), gen, value, *word;
-	long backoff = 0;
+	uint32_t s = rd_load(&b->state, RD_ACQUIRE);
 	int r;
 
 	for (;;) {
@@ -794,6 +793,17 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 		}
 		break;
 	}
+	return block_await(b, l, s, deadline);
+}
+
+/* block.h: the second half of block_wait(), from the run-down's word s. */
+int
+block_await(struct rundown_block *b, const struct block_layout *l, uint32_t s,
+    const struct timespec *deadline)
+{
+	uint32_t gen, value, *word;
+	long backoff = 0;
+	int r;
 
 	/*
 	 * Wait for this generation's run-down to leave RUNDOWN: sleep on the

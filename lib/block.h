@@ -386,6 +386,18 @@ void block_unlock(struct rundown_block *b, int locked);
 int block_wait(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline);
 
+/*
+ * block_wait() for the run-down whose state word is s (RUNDOWN, as
+ * block_wait() or block_state() read it), never starting one: 0 once the
+ * word has moved on from s (drained, completed, or re-initialized since),
+ * or -ETIMEDOUT past deadline with that run-down still in progress.  It
+ * finishes a start left half done, as block_wait() does.  The library's
+ * asynchronous waits (cache.c) wait here, for the run-down their start
+ * began and no later one.
+ */
+int block_await(struct rundown_block *b, const struct block_layout *l,
+    uint32_t s, const struct timespec *deadline);
+
 /* The state word, once the run-down it may show is ended if every row is
  * drained (releasers leave that to the waiting side: the starter, waiters,
  * the owner, rundownd).  Not for releasers. */

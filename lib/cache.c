@@ -9,10 +9,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_RSEQ_AREA
 #include <sys/rseq.h>
@@ -401,6 +405,22 @@ rundown_cache_wait_timeout(rundown_cache_t *ref, const struct timespec *timeout)
 }
 
 int
+rundown_cache_wait_start(rundown_cache_t *ref)
+{
+	if (!cache_ok(ref))
+		return -EINVAL;
+	return ref->ops->wait_start(ref);
+}
+
+int
+rundown_cache_wait_finish(rundown_cache_t *ref, int fd)
+{
+	if (!cache_ok(ref) || fd < 0)
+		return -EINVAL;
+	return ref->ops->wait_finish(ref, fd);
+}
+
+int
 rundown_cache_completed(rundown_cache_t *ref)
 {
 	if (!cache_ok(ref))
@@ -425,6 +445,9 @@ rundown_cache_query(const rundown_cache_t *ref, struct rundown_status *st)
 }
 
 /* ---- the library's own blocks: run down in this process ---------------- */
+
+static void async_wait_out(struct rundown_block *b);
+static void async_forget(const struct rundown_block *b);
 
 /*
  * The block of one of the library's own descriptors, and its shape in l,
@@ -468,10 +491,14 @@ local_wait(rundown_cache_t *ref, const struct timespec *timeout)
 	if ((b = local_block(ref, &l)) == NULL)
 		return -EINVAL;
 	if (timeout == NULL)
-		return block_wait(b, &l, NULL);
-	if ((r = deadline_from(timeout, &deadline)) != 0)
-		return r;
-	return block_wait(b, &l, &deadline);
+		r = block_wait(b, &l, NULL);
+	else if ((r = deadline_from(timeout, &deadline)) == 0)
+		r = block_wait(b, &l, &deadline);
+	/* Drained: the caller may free the block once this returns, so no
+	 * helper of an abandoned asynchronous wait may still read it. */
+	if (r == 0)
+		async_wait_out(b);
+	return r;
 }
 
 static int
@@ -515,8 +542,474 @@ local_free(rundown_cache_t *ref)
 {
 	if (!(ref->flags & CACHE_HEAP))
 		return -EPERM;
+	/* No helper of a wait started on it may read it once it is gone. */
+	async_forget(cache_block(ref));
 	ref->magic = 0;
 	free(ref);
+	return 0;
+}
+
+/* ---- asynchronous waits on the library's own blocks --------------------
+ *
+ * rundown_cache_wait_start() begins the run-down in the caller's thread,
+ * as a wait whose deadline has passed does (block_wait(): the state word
+ * flips even if the run-down lock is held, and the fence and the harvest
+ * are done if it is not), and hands the rest of the wait to a helper
+ * thread: block_await() for that run-down, and no later one.  Then the
+ * helper writes a byte into its end of a socket pair and closes it, and
+ * the caller's end, the descriptor that start returned, polls readable.
+ * Nothing cheaper can tell: the releaser that drains the block touches
+ * nothing after its last write but the row's futex (block.h, the last
+ * release is the last touch), so only a thread asleep on that futex learns
+ * of the drain, and no descriptor becomes readable by a futex wake.  A
+ * block already drained when the wait starts gets its byte at once, and
+ * no thread.
+ *
+ * The interleavings guarded against:
+ *   - The caller closes its descriptor without finish (abandons the
+ *     wait) while the run-down goes on: the helper sleeps at most
+ *     ASYNC_POLL_MS at a time, looks at its end between sleeps (a peek
+ *     that reads end of file once no copy of the caller's end is open)
+ *     and exits, closing its end.  The run-down goes on without it.  So
+ *     an abandoned wait costs a thread and two descriptors for that long
+ *     at most, drained or not, and a loop that starts and abandons waits
+ *     does not pile them up.
+ *   - The caller frees or unmaps the block as soon as a wait returns:
+ *     the helper of another wait (abandoned, or on its way out) might
+ *     still read it.  A helper marks itself out of the block (inside) as
+ *     soon as it reads it no more, and nothing that tells the caller the
+ *     run-down is over does so before every helper of that run-down is
+ *     out: a helper waits for the others before it writes its byte (so a
+ *     readable descriptor and a finish that returns 0 mean that no helper
+ *     of this process reads the block for that run-down), and
+ *     rundown_cache_wait() and a start that finds the block drained wait
+ *     for them before they return.  They are all on their way out: the
+ *     drain woke them, or they look again within ASYNC_POLL_MS.
+ *     rundown_cache_free() tells every helper of the block to leave
+ *     (stop), drained or not, and waits until they have.
+ *   - The block is drained, re-initialized and run down again before a
+ *     helper looks: block_await() keys on the state word, generation
+ *     included, so the helper returns and neither waits for nor starts
+ *     a run-down that its caller did not start.  The waits above key on
+ *     the word too, so none waits for the helper of a later run-down.
+ *   - finish() given a number that is no longer the descriptor start
+ *     returned (closed, and the number reused since): a wait is found by
+ *     its socket's device and inode, which no other open file has.
+ *   - fork(): the child has none of the helpers.  Its copies of their
+ *     ends are closed and its registry emptied, so that its finish()
+ *     says -EBADF and none of its waits waits for a helper that is not
+ *     there.
+ */
+#define ASYNC_POLL_MS 100	/* a helper looks for its caller this often */
+
+struct async_wait {
+	struct async_wait *next;
+	const rundown_cache_t *ref;	/* what start was called on */
+	struct rundown_block *block;
+	struct block_layout layout;	/* checked once, by local_block() */
+	uint32_t word;		/* the awaited run-down's state word */
+	uint64_t seq;		/* the order of starts in this process */
+	dev_t dev;		/* the caller's end, as finish() finds it */
+	ino_t ino;
+	int fd;			/* its number, as start returned it */
+	int hfd;		/* the helper's end, or -1 once closed */
+	bool open;		/* finish() may still take it */
+	bool helper;		/* a helper thread runs for it */
+	bool inside;		/* that thread may still read the block */
+	bool stop;		/* rundown_cache_free(): leave the block */
+};
+
+/* Every wait of this process that finish() may take or whose helper runs,
+ * under async_lock; async_cond is broadcast whenever a helper gets out of
+ * its block or ends. */
+static pthread_mutex_t async_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t async_cond = PTHREAD_COND_INITIALIZER;
+static struct async_wait *async_list;
+static uint64_t async_seq;
+static unsigned async_inside;	/* atomic: helpers inside, a quick look */
+static pthread_once_t async_once = PTHREAD_ONCE_INIT;
+
+static void
+async_prepare(void)
+{
+	pthread_mutex_lock(&async_lock);
+}
+
+static void
+async_parent(void)
+{
+	pthread_mutex_unlock(&async_lock);
+}
+
+/* In the child, the only thread: no helper runs here. */
+static void
+async_child(void)
+{
+	struct async_wait *w, *next;
+
+	for (w = async_list; w != NULL; w = next) {
+		next = w->next;
+		if (w->hfd >= 0)
+			close(w->hfd);
+		free(w);
+	}
+	async_list = NULL;
+	rd_store(&async_inside, 0, RD_RELAXED);
+	/* No thread waits on it here; the parent's waiters, copied, must
+	 * not be waited for by a broadcast. */
+	pthread_cond_init(&async_cond, NULL);
+	pthread_mutex_unlock(&async_lock);
+}
+
+static void
+async_register(void)
+{
+	(void)pthread_atfork(async_prepare, async_parent, async_child);
+}
+
+/* The device and inode of fd's file: 0 or -EBADF. */
+static int
+async_identity(int fd, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -EBADF;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Takes w off the list and frees it (async_lock held): only once neither
+ * finish() nor a helper can come to it. */
+static void
+async_unlink(struct async_wait *w)
+{
+	struct async_wait **pp;
+
+	for (pp = &async_list; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	free(w);
+}
+
+/* A helper leaves its block for good (async_lock held). */
+static void
+async_out(struct async_wait *w)
+{
+	if (w->inside) {
+		w->inside = false;
+		rd_fetch_sub(&async_inside, 1, RD_RELAXED);
+		pthread_cond_broadcast(&async_cond);
+	}
+}
+
+/* True while a helper reads b for a run-down other than the one whose
+ * state word is s, that is, one that is over (async_lock held). */
+static bool
+async_any_inside(const struct rundown_block *b, uint32_t s)
+{
+	const struct async_wait *w;
+
+	for (w = async_list; w != NULL; w = w->next)
+		if (w->block == b && w->inside && w->word != s)
+			return true;
+	return false;
+}
+
+/*
+ * Waits until no helper reads b for a run-down that is over, for a caller
+ * that found b's run-down over and may free b as soon as it returns.
+ * The caller reads the state word, not the helpers: a helper out of the
+ * block reads it no more.
+ */
+static void
+async_wait_out(struct rundown_block *b)
+{
+	if (rd_load(&async_inside, RD_RELAXED) == 0)
+		return;
+	pthread_mutex_lock(&async_lock);
+	while (async_any_inside(b, rd_load(&b->state, RD_ACQUIRE)))
+		pthread_cond_wait(&async_cond, &async_lock);
+	pthread_mutex_unlock(&async_lock);
+}
+
+/* True while another helper reads w's block for w's run-down or an
+ * earlier one (async_lock held).  By the list alone: w is out of the
+ * block, and may not look at it. */
+static bool
+async_sibling_inside(const struct async_wait *w)
+{
+	const struct async_wait *o;
+
+	for (o = async_list; o != NULL; o = o->next)
+		if (o != w && o->block == w->block && o->inside &&
+		    (o->word == w->word || o->seq < w->seq))
+			return true;
+	return false;
+}
+
+/* rundown_cache_free() of b: every wait on it ends (its descriptor reads
+ * end of file, and finish() says -EBADF), and once this returns no helper
+ * reads b. */
+static void
+async_forget(const struct rundown_block *b)
+{
+	struct async_wait *w, *next;
+
+	pthread_mutex_lock(&async_lock);
+	for (w = async_list; w != NULL; w = w->next) {
+		if (w->block == b) {
+			w->stop = true;
+			w->open = false;
+		}
+	}
+	for (;;) {
+		for (w = async_list; w != NULL; w = w->next)
+			if (w->block == b && w->inside)
+				break;
+		if (w == NULL)
+			break;
+		pthread_cond_wait(&async_cond, &async_lock);
+	}
+	for (w = async_list; w != NULL; w = next) {
+		next = w->next;
+		if (w->block == b && !w->helper)
+			async_unlink(w);
+	}
+	pthread_mutex_unlock(&async_lock);
+}
+
+/*
+ * Frees the waits that nobody can take any more (async_lock held): those
+ * whose helper has ended and whose caller closed its end without finish
+ * (its number no longer names that socket).  Each start does it, so that
+ * they do not pile up.
+ */
+static void
+async_collect(void)
+{
+	struct async_wait *w, *next;
+	dev_t dev;
+	ino_t ino;
+
+	for (w = async_list; w != NULL; w = next) {
+		next = w->next;
+		if (w->helper)
+			continue;
+		if (!w->open || async_identity(w->fd, &dev, &ino) != 0 ||
+		    dev != w->dev || ino != w->ino)
+			async_unlink(w);
+	}
+}
+
+/* True once the caller has closed its end: a peek reads end of file. */
+static bool
+async_abandoned(int hfd)
+{
+	ssize_t n;
+	char c;
+
+	do
+		n = recv(hfd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
+}
+
+/* The helper thread of one wait (see above). */
+static void *
+async_helper(void *arg)
+{
+	struct async_wait *w = arg;
+	struct timespec deadline;
+	bool gone = false;
+	int r;
+
+	(void)pthread_setname_np(pthread_self(), "rd-async");
+	for (;;) {
+		deadline = deadline_cap(NULL, ASYNC_POLL_MS);
+		r = block_await(w->block, &w->layout, w->word, &deadline);
+		if (r != -ETIMEDOUT)
+			break;
+		pthread_mutex_lock(&async_lock);
+		gone = w->stop;
+		pthread_mutex_unlock(&async_lock);
+		if (gone || (gone = async_abandoned(w->hfd)))
+			break;
+	}
+	pthread_mutex_lock(&async_lock);
+	async_out(w);
+	/* A readable descriptor says that the block may go. */
+	while (!gone && async_sibling_inside(w))
+		pthread_cond_wait(&async_cond, &async_lock);
+	pthread_mutex_unlock(&async_lock);
+	if (!gone)
+		(void)send(w->hfd, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	pthread_mutex_lock(&async_lock);
+	/* Closed under the lock, so that a fork never copies a number
+	 * that the list still names but that is closed already. */
+	close(w->hfd);
+	w->hfd = -1;
+	w->helper = false;
+	if (gone && !w->stop)
+		w->open = false;	/* its caller closed its end */
+	if (!w->open)
+		async_unlink(w);
+	pthread_cond_broadcast(&async_cond);
+	pthread_mutex_unlock(&async_lock);
+	return NULL;
+}
+
+/*
+ * Begins the run-down of b unless one has begun, as rundown_cache_wait()
+ * would: a re-initialize under way is waited out (or finished, if its
+ * party died), and what it opens is run down.  Returns the state word:
+ * the run-down's, or its end's.
+ */
+static uint32_t
+async_begin(struct rundown_block *b, const struct block_layout *l)
+{
+	static const struct timespec past = { 0, 0 };
+	uint32_t s;
+
+	for (;;) {
+		s = rd_load(&b->state, RD_ACQUIRE);
+		switch (s & ST_MASK) {
+		case ST_OPEN:
+			/* A deadline passed: the state word flips even if the
+			 * run-down lock is held, and the fence and the harvest
+			 * are then left to block_await() (the helper's). */
+			(void)block_wait(b, l, &past);
+			continue;
+		case ST_RESETTING:
+			if (l->flags & BLOCK_F_LOCK)
+				block_unlock(b, block_lock(b, l, NULL));
+			else
+				(void)futex_wait(&b->state, s, NULL);
+			continue;
+		default:
+			return block_state(b, l);
+		}
+	}
+}
+
+static int
+local_wait_start(rundown_cache_t *ref)
+{
+	struct async_wait *w;
+	struct rundown_block *b;
+	struct block_layout l;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int sv[2], r;
+
+	if ((b = local_block(ref, &l)) == NULL)
+		return -EINVAL;
+	(void)pthread_once(&async_once, async_register);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	w->ref = ref;
+	w->block = b;
+	w->layout = l;
+	w->hfd = sv[1];
+	w->fd = sv[0];
+	if ((r = async_identity(sv[0], &w->dev, &w->ino)) != 0)
+		goto fail;
+	w->word = async_begin(b, &l);
+	w->open = true;
+	pthread_mutex_lock(&async_lock);
+	async_collect();
+	w->seq = ++async_seq;
+	if ((w->word & ST_MASK) == ST_RUNDOWN) {
+		w->helper = w->inside = true;
+		rd_fetch_add(&async_inside, 1, RD_RELAXED);
+	}
+	w->next = async_list;
+	async_list = w;
+	pthread_mutex_unlock(&async_lock);
+
+	if (!w->helper) {
+		/* Over already: readable at once, once no helper of an
+		 * earlier wait reads the block. */
+		async_wait_out(b);
+		(void)send(sv[1], "", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		pthread_mutex_lock(&async_lock);
+		close(sv[1]);
+		w->hfd = -1;
+		pthread_mutex_unlock(&async_lock);
+		return sv[0];
+	}
+	/* No signal of the application's is delivered to the helper. */
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&t, &attr, async_helper, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return sv[0];
+	/* The run-down stays begun, as a timed wait leaves it. */
+	pthread_mutex_lock(&async_lock);
+	async_out(w);
+	w->helper = false;
+	w->open = false;
+	w->hfd = -1;
+	async_unlink(w);
+	close(sv[1]);
+	pthread_mutex_unlock(&async_lock);
+	close(sv[0]);
+	return r;
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	free(w);
+	return r;
+}
+
+/* Never blocks: the byte, or end of file, says that the helper is done
+ * (a wait with no timeout returns 0). */
+static int
+local_wait_finish(rundown_cache_t *ref, int fd)
+{
+	struct async_wait *w;
+	dev_t dev;
+	ino_t ino;
+	ssize_t n;
+	char c;
+
+	if (async_identity(fd, &dev, &ino) != 0)
+		return -EBADF;
+	pthread_mutex_lock(&async_lock);
+	for (w = async_list; w != NULL; w = w->next)
+		if (w->open && w->ref == ref && w->dev == dev && w->ino == ino)
+			break;
+	if (w == NULL) {
+		pthread_mutex_unlock(&async_lock);
+		return -EBADF;
+	}
+	do
+		n = recv(fd, &c, 1, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		pthread_mutex_unlock(&async_lock);
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN :
+		    -errno;
+	}
+	w->open = false;
+	if (!w->helper)
+		async_unlink(w);
+	pthread_mutex_unlock(&async_lock);
+	close(fd);
 	return 0;
 }
 
@@ -526,4 +1019,6 @@ static const struct cache_ops cache_local_ops = {
 	.reinit = local_reinit,
 	.query = local_query,
 	.free = local_free,
+	.wait_start = local_wait_start,
+	.wait_finish = local_wait_finish,
 };

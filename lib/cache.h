@@ -63,6 +63,9 @@ struct cache_ops {
 	int (*reinit)(rundown_cache_t *ref);
 	int (*query)(const rundown_cache_t *ref, struct rundown_status *st);
 	int (*free)(rundown_cache_t *ref);
+	/* rundown_cache_wait_start() and rundown_cache_wait_finish(). */
+	int (*wait_start)(rundown_cache_t *ref);
+	int (*wait_finish)(rundown_cache_t *ref, int fd);
 };
 
 /*

@@ -32,6 +32,21 @@ struct rundown_conn {
 	pthread_mutex_t lock;	/* one request at a time */
 };
 
+/*
+ * The system's daemon's socket: RUNDOWN_SYSTEM_SOCKET, unless
+ * $RUNDOWN_SYSTEM_SOCKET names another absolute path.  That variable is
+ * for tests, which stand a private daemon in for the system's; it is no
+ * more trusted than $RUNDOWN_SOCKET, since the daemon found there must
+ * pass client_check_peer() all the same.
+ */
+static const char *
+client_system_path(void)
+{
+	const char *env = getenv("RUNDOWN_SYSTEM_SOCKET");
+
+	return env != NULL && *env == '/' ? env : RUNDOWN_SYSTEM_SOCKET;
+}
+
 int
 rundown_socket_path(char *buf, size_t size)
 {
@@ -48,7 +63,7 @@ rundown_socket_path(char *buf, size_t size)
 	if (env != NULL && *env != '\0')
 		n = snprintf(sun.sun_path, size, "%s", env);
 	else if (geteuid() == 0)
-		n = snprintf(sun.sun_path, size, "/run/rundownd/rundownd.sock");
+		n = snprintf(sun.sun_path, size, "%s", client_system_path());
 	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/')
 		n = snprintf(sun.sun_path, size, "%s/rundownd/rundownd.sock",
 		    xdg);
@@ -149,14 +164,12 @@ rundown_connect(const char *path, rundown_conn_t **conn)
 	*conn = NULL;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (path == NULL) {
-		if ((r = rundown_socket_path(sun.sun_path,
-		    sizeof(sun.sun_path))) != 0)
-			return r;
-	} else if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0')
+	if (path == NULL)
+		return client_connect_default(sun.sun_path,
+		    sizeof(sun.sun_path), conn);
+	if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0')
 		return path[0] == '\0' ? -EINVAL : -ENAMETOOLONG;
-	else
-		memcpy(sun.sun_path, path, strlen(path) + 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
@@ -184,6 +197,36 @@ rundown_connect(const char *path, rundown_conn_t **conn)
 	pthread_mutex_init(&c->lock, NULL);
 	*conn = c;
 	return 0;
+}
+
+/*
+ * The daemon of a caller that names none: the one at rundown_socket_path(),
+ * or, where that is a user's own default and no daemon runs there (no
+ * socket, or one nobody listens on: -ECONNREFUSED), the system's
+ * (client_system_path()); a user with no default of its own (neither
+ * $XDG_RUNTIME_DIR nor $HOME) goes to the system's at once.
+ * $RUNDOWN_SOCKET names one path, and nothing else is tried.  The path of
+ * the daemon connected to, or of the last one tried, ends up in path.
+ */
+int
+client_connect_default(char *path, size_t size, rundown_conn_t **conn)
+{
+	const char *env = getenv("RUNDOWN_SOCKET");
+	const char *sys = client_system_path();
+	int r;
+
+	r = rundown_socket_path(path, size);
+	if (env != NULL && *env != '\0')
+		return r != 0 ? r : rundown_connect(path, conn);
+	if (r == 0 && ((r = rundown_connect(path, conn)) != -ECONNREFUSED ||
+	    strcmp(path, sys) == 0))
+		return r;
+	if (r != -ECONNREFUSED && r != -ENOENT)
+		return r;
+	if (strlen(sys) >= size)
+		return -ENAMETOOLONG;
+	memcpy(path, sys, strlen(sys) + 1);
+	return rundown_connect(path, conn);
 }
 
 void
@@ -500,6 +543,11 @@ client_info(const struct proto_info *p, struct rundown_block_info *info)
 	info->mode = p->mode;
 	info->fence_ms = p->fence_ms;
 	info->fence_failures = p->fence_failures;
+	info->rundowns = p->rundowns;
+	info->last_start_ms = p->last_start_ms;
+	info->last_drain_ms = p->last_drain_ms;
+	info->last_duration_ms = p->last_duration_ms;
+	info->last_reclaimed_rows = p->last_reclaimed_rows;
 }
 
 /* A STATUS_REPLY payload as rundown_ctl_status() returns it. */
@@ -599,4 +647,15 @@ rundown_ctl_list(rundown_conn_t *c, struct rundown_block_info *blocks,
 		r = client_list_reply(buf, len, blocks, max, n);
 	free(buf);
 	return r;
+}
+
+/* client.h */
+int
+client_take_fd(rundown_conn_t *c)
+{
+	int fd = c->fd;
+
+	c->fd = -1;
+	rundown_disconnect(c);
+	return fd;
 }

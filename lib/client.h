@@ -44,8 +44,21 @@ int client_list_reply(const void *buf, size_t len,
 int client_detach(rundown_conn_t *c, uint32_t tag, uint32_t serial,
     uint32_t row, uint64_t *held);
 
+/*
+ * Connects *conn to the daemon of a caller that names none: the one at
+ * rundown_socket_path(), or the system's where no daemon of the user's
+ * own runs (rundown_shared(3), ENVIRONMENT), and leaves the path of the
+ * daemon connected to in path[size].  0 or rundown_connect()'s errors.
+ */
+int client_connect_default(char *path, size_t size, rundown_conn_t **conn);
+
 /* In a child after fork(): closes the inherited socket without a word to
  * the daemon; every later call on c returns -ECHILD. */
 void client_forget(rundown_conn_t *c);
+
+/* Frees c and hands its socket, connected to a daemon that c checked, to
+ * the caller, who closes it: for a request whose answer the caller reads
+ * itself, without blocking (attach.c, the asynchronous wait). */
+int client_take_fd(rundown_conn_t *c);
 
 #endif /* RUNDOWN_CLIENT_H */

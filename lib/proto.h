@@ -20,11 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 7u	/* 4: proto_attached.bflags;
+#define PROTO_VERSION 8u	/* 4: proto_attached.bflags;
 				 * 5: ATTACHED carries the header and the
 				 * row as two objects (row_size);
 				 * 6: proto_info.fence_ms;
-				 * 7: proto_info.fence_failures */
+				 * 7: proto_info.fence_failures;
+				 * 8: proto_info.rundowns and last_* */
 #define PROTO_MAX_FRAME 131072u		/* header included */
 #define PROTO_MAX_ENTRIES 1024u		/* rows per block, blocks in a list */
 #define PROTO_NO_TIMEOUT UINT32_MAX	/* wait timeout_ms: none */
@@ -127,6 +128,16 @@ struct proto_info {
 				 * for its fence (rundownd(8)), or 0 */
 	uint32_t fence_failures; /* its fences that failed, modulo 2^32 */
 	uint32_t pad;		/* 0 */
+	/* The run-downs this daemon started on it since it created or
+	 * adopted it, and the last of them (0s if none): its start, in ms
+	 * since the Epoch; its drain, the start plus its duration (0 while
+	 * in progress); its duration in ms, so far while in progress; the
+	 * rows of exited processes reclaimed meanwhile. */
+	uint64_t rundowns;
+	int64_t last_start_ms;
+	int64_t last_drain_ms;
+	uint64_t last_duration_ms;
+	uint64_t last_reclaimed_rows;
 };
 
 struct proto_holder {

@@ -143,6 +143,13 @@ struct shm_block {
 	uint32_t rd_word;
 	struct timespec rd_since;
 	uint64_t rd_reclaimed_rows;
+	/* The figures of the run-downs this daemon started (proto_info):
+	 * how many, the last one's start, and once it has ended (rd_timed
+	 * false) its duration and the rows reclaimed meanwhile. */
+	uint64_t rundowns;
+	int64_t last_start_ms;	/* CLOCK_REALTIME, since the Epoch */
+	uint64_t last_duration_ms;
+	uint64_t last_reclaimed_rows;
 	/* The run-down begun and its fence not yet done (due on fence_ev,
 	 * by the starter's budget, or asked of fencer.c as job): the rows
 	 * wait to be harvested, and nothing settles meanwhile. */
@@ -199,11 +206,20 @@ registry_count(void)
 static void
 registry_rundown_started(struct shm_block *blk, uint32_t s, const char *who)
 {
+	struct timespec now;
+
 	log_peer_info("%s: run-down started by %s", blk->tagstr, who);
 	blk->rd_timed = true;
 	blk->rd_word = s;
 	clock_gettime(CLOCK_MONOTONIC, &blk->rd_since);
 	blk->rd_reclaimed_rows = blk->reclaimed_rows;
+	/* The wall clock only dates it; the duration is the monotonic
+	 * clock's, so that a step of the wall clock cannot skew it. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	blk->rundowns++;
+	blk->last_start_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	blk->last_duration_ms = 0;
+	blk->last_reclaimed_rows = 0;
 }
 
 /* Logs the end of the timed run-down once the state word s has moved on
@@ -222,6 +238,8 @@ registry_rundown_ended(struct shm_block *blk, uint32_t s)
 	ms = clock_ns_since(&blk->rd_since) / 1000000;
 	rows = (unsigned long long)(blk->reclaimed_rows -
 	    blk->rd_reclaimed_rows);
+	blk->last_duration_ms = ms > 0 ? (uint64_t)ms : 0;
+	blk->last_reclaimed_rows = rows;
 	if (block_word_generation(s) == block_word_generation(blk->rd_word) &&
 	    (block_word_state(s) == RUNDOWN_DRAINED ||
 	    block_word_state(s) == RUNDOWN_COMPLETED))
@@ -1467,6 +1485,23 @@ registry_info(struct shm_block *blk, struct proto_info *pi)
 
 		pi->fence_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)ms;
+	}
+	pi->rundowns = blk->rundowns;
+	if (blk->rundowns == 0)
+		return;
+	pi->last_start_ms = blk->last_start_ms;
+	if (blk->rd_timed) {
+		/* In progress: so far, and no drain yet. */
+		long long ms = clock_ns_since(&blk->rd_since) / 1000000;
+
+		pi->last_duration_ms = ms > 0 ? (uint64_t)ms : 0;
+		pi->last_reclaimed_rows = blk->reclaimed_rows -
+		    blk->rd_reclaimed_rows;
+	} else {
+		pi->last_duration_ms = blk->last_duration_ms;
+		pi->last_drain_ms = blk->last_start_ms +
+		    (int64_t)blk->last_duration_ms;
+		pi->last_reclaimed_rows = blk->last_reclaimed_rows;
 	}
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -49,7 +50,8 @@
 #define RECONNECT_NS (10 * NS)
 
 /* Long options of the commands: values past any character. */
-enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE, OPT_FORCE };
+enum { OPT_ROWS = 256, OPT_JSON, OPT_TIMEOUT, OPT_MODE, OPT_FORCE,
+    OPT_WAIT_OPEN, OPT_CREATE };
 
 /* A command line after parsing, for any command. */
 struct args {
@@ -63,8 +65,11 @@ struct args {
 	unsigned int mode;
 	bool json;
 	bool force;		/* free: whatever the rows say */
-	bool timed;		/* wait: a --timeout was given */
+	bool timed;		/* wait: a --timeout was given; run: a
+				 * --wait-open=SECONDS */
 	struct timespec timeout;
+	bool wait_open;		/* run: --wait-open */
+	bool create;		/* run: --create */
 	char **argv;		/* run: the command to run */
 };
 
@@ -98,6 +103,13 @@ static const struct option opts_json[] = {
 static const struct option opts_free[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option opts_run[] = {
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "wait-open", optional_argument, NULL, OPT_WAIT_OPEN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -180,6 +192,25 @@ untrusted(const char *path)
 	return EX_NOPERM;
 }
 
+/* Why no daemon answers at a path (-ECONNREFUSED). */
+enum unreach { UNREACH_NODIR, UNREACH_NOSOCK, UNREACH_STALE };
+
+/* Which of the three: no socket's directory (which goes to dir, of the
+ * size of a socket address), no socket in it, or a socket that nobody
+ * listens on. */
+static enum unreach
+unreachable_case(const char *path, char *dir)
+{
+	struct stat st;
+
+	path_dir(path, dir);
+	if (stat(path, &st) == 0)
+		return UNREACH_STALE;
+	if (stat(dir, &st) != 0 && errno == ENOENT)
+		return UNREACH_NODIR;
+	return UNREACH_NOSOCK;
+}
+
 /*
  * Says why no daemon answers at path (-ECONNREFUSED, which the library
  * keeps for all three so that its callers may try again later): no
@@ -190,18 +221,21 @@ static int
 unreachable(const char *path)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
 
-	path_dir(path, dir);
-	if (stat(path, &st) == 0)
+	switch (unreachable_case(path, dir)) {
+	case UNREACH_STALE:
 		msg("cannot reach rundownd at %s: nobody listens on the "
 		    "socket (the daemon that made it has exited)", path);
-	else if (stat(dir, &st) != 0 && errno == ENOENT)
+		break;
+	case UNREACH_NODIR:
 		msg("cannot reach rundownd at %s: no such directory %s; "
 		    "rundownd makes it when it starts", path, dir);
-	else
+		break;
+	default:
 		msg("cannot reach rundownd at %s: no socket there; rundownd "
 		    "does not run on this path", path);
+		break;
+	}
 	return EX_UNAVAILABLE;
 }
 
@@ -215,6 +249,112 @@ no_access(const char *path)
 	    "opens them to the users of its -u and the groups of its -g",
 	    path, (long)geteuid());
 	return EX_NOPERM;
+}
+
+/* The system's daemon's socket, as the library finds it (rundownctl(1),
+ * ENVIRONMENT: $RUNDOWN_SYSTEM_SOCKET is for tests). */
+static const char *
+system_socket(void)
+{
+	const char *env = getenv("RUNDOWN_SYSTEM_SOCKET");
+
+	return env != NULL && *env == '/' ? env : RUNDOWN_SYSTEM_SOCKET;
+}
+
+/* In a few words, why connecting to path failed with err, into buf. */
+static const char *
+why_short(const char *path, int err, char *buf, size_t size)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct group *gr;
+	struct stat st;
+
+	if (err == -ECONNREFUSED) {
+		switch (unreachable_case(path, dir)) {
+		case UNREACH_STALE:
+			snprintf(buf, size, "nobody listens on the socket");
+			break;
+		case UNREACH_NODIR:
+			snprintf(buf, size, "no such directory %s", dir);
+			break;
+		default:
+			snprintf(buf, size, "no socket there");
+			break;
+		}
+	} else if (err == -EACCES) {
+		/* The group let in: the socket's if it is open to its group
+		 * (rundownd.socket), else its directory's (rundownd -g). */
+		path_dir(path, dir);
+		if ((stat(path, &st) != 0 || (st.st_mode & 066) != 060) &&
+		    (stat(dir, &st) != 0 || (st.st_mode & 011) != 010))
+			snprintf(buf, size, "permission denied to uid %ld",
+			    (long)geteuid());
+		else if ((gr = getgrgid(st.st_gid)) != NULL)
+			snprintf(buf, size, "permission denied to uid %ld, "
+			    "not in group %s", (long)geteuid(), gr->gr_name);
+		else
+			snprintf(buf, size, "permission denied to uid %ld, "
+			    "not in group %ld", (long)geteuid(),
+			    (long)st.st_gid);
+	} else
+		snprintf(buf, size, "%s", strerror(-err));
+	return buf;
+}
+
+/*
+ * Without -S and $RUNDOWN_SOCKET, the daemon is the user's own, at own,
+ * or, where nobody listens there, the system's, at a->path, as the
+ * library's rundown_connect(NULL) finds it: a->path is set to the one
+ * that answers, so that every connection of the command goes there.
+ * Any other failure at own is reported at own, as without a system's
+ * daemon.  A user with no path of its own (own NULL) has the system's
+ * alone.  0, or the exit status after a message naming both paths if
+ * neither daemon can be reached.
+ */
+static int
+pick_daemon(struct args *a, const char *own)
+{
+	char why[2][sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
+	const char *sys = a->path;
+	rundown_conn_t *c;
+	int r, r2;
+
+	if (own == NULL) {
+		/* No path of the user's own: the system's alone. */
+		if ((r2 = rundown_connect(sys, &c)) == 0) {
+			rundown_disconnect(c);
+			return 0;
+		}
+		if (r2 != -ECONNREFUSED && r2 != -EACCES)
+			return fail(a, NULL, r2);
+		msg("cannot reach the system's rundownd at %s (%s), and uid "
+		    "%ld has no socket path of its own: neither "
+		    "$XDG_RUNTIME_DIR nor $HOME is an absolute path; give one "
+		    "with -S or $RUNDOWN_SOCKET", sys, why_short(sys, r2,
+		    why[1], sizeof(why[1])), (long)geteuid());
+		return r2 == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+	}
+	if ((r = rundown_connect(own, &c)) != -ECONNREFUSED) {
+		rundown_disconnect(c);
+		a->path = own;
+		return 0;
+	}
+	if ((r2 = rundown_connect(sys, &c)) == 0) {
+		rundown_disconnect(c);
+		return 0;
+	}
+	if (r2 != -ECONNREFUSED && r2 != -EACCES) {
+		/* Something at the system's path, not a daemon, or not one
+		 * to trust: said as for that path alone. */
+		msg("no rundownd at %s (%s); trying the system's", own,
+		    why_short(own, r, why[0], sizeof(why[0])));
+		return fail(a, NULL, r2);
+	}
+	msg("cannot reach rundownd at %s (%s) nor the system's at %s (%s)%s",
+	    own, why_short(own, r, why[0], sizeof(why[0])), sys,
+	    why_short(sys, r2, why[1], sizeof(why[1])), r2 == -EACCES ? "" :
+	    "; start either, or give another path with -S or $RUNDOWN_SOCKET");
+	return r2 == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
 }
 
 /*
@@ -446,13 +586,18 @@ usage(FILE *f)
 	    "                                  create a block\n"
 	    "  list [--json]                   list the blocks\n"
 	    "  status TAG [--json]             show a block and who holds it\n"
+	    "  metrics                         every block's figures, in the"
+	    " OpenMetrics\n"
+	    "                                  text format\n"
 	    "  wait TAG [--timeout SECONDS]    run a block down, wait for it"
 	    " to drain\n"
 	    "  completed TAG                   mark a drained block completed\n"
 	    "  reinit TAG                      open a run-down block again\n"
 	    "  free TAG [--force]              remove a block (--force: even"
 	    " one in use)\n"
-	    "  run TAG [--] COMMAND [ARG...]   run COMMAND under protection\n"
+	    "  run [--create] [--wait-open[=SECONDS]] TAG [--] COMMAND"
+	    " [ARG...]\n"
+	    "                                  run COMMAND under protection\n"
 	    "  prune [--yes] [--json]          remove the blocks in /dev/shm"
 	    " that no\n"
 	    "                                  daemon serves (-S: that"
@@ -460,7 +605,8 @@ usage(FILE *f)
 	    "TAG: four printable characters (Rdwn), or 0x and 1 to 8 hex"
 	    " digits.\n"
 	    "  -S path  the daemon's socket (default: $RUNDOWN_SOCKET, or the\n"
-	    "           per-user default; see rundownctl(1))\n"
+	    "           per-user default, else the system's; see"
+	    " rundownctl(1))\n"
 	    "  -D user  also trust a daemon that runs as this user\n"
 	    "  -h       print this help and exit\n"
 	    "  -V       print the version and exit\n", f);
@@ -513,7 +659,8 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			printf("usage: rundownctl %s %s\n", c->name, c->usage);
+			printf("usage: rundownctl %s%s%s\n", c->name,
+			    *c->usage != '\0' ? " " : "", c->usage);
 			return -1;
 		case OPT_ROWS:
 			if (parse_rows(optarg, &a->rows) != 0)
@@ -537,6 +684,17 @@ parse_args(const struct command *c, int argc, char **argv, struct args *a)
 				return bad_usage(c, "--timeout must be seconds "
 				    "(such as 5 or 0.5): %s", optarg);
 			a->timed = true;
+			break;
+		case OPT_WAIT_OPEN:
+			if (optarg != NULL &&
+			    parse_seconds(optarg, &a->timeout) != 0)
+				return bad_usage(c, "--wait-open= must be "
+				    "seconds (such as 5 or 0.5): %s", optarg);
+			a->timed = optarg != NULL;
+			a->wait_open = true;
+			break;
+		case OPT_CREATE:
+			a->create = true;
 			break;
 		case ':':
 			return bad_usage(c, "%s needs an argument",
@@ -641,11 +799,44 @@ safe_comm(const char *comm, char *buf, size_t size)
 	return buf;
 }
 
+/* Milliseconds as seconds with three decimals, as JSON and OpenMetrics
+ * write times since the Epoch: "1796656505.123". */
+static const char *
+ms_seconds(int64_t ms, char *buf, size_t size)
+{
+	uint64_t m = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+
+	snprintf(buf, size, "%s%llu.%03u", ms < 0 ? "-" : "",
+	    (unsigned long long)(m / 1000), (unsigned)(m % 1000));
+	return buf;
+}
+
+/* Milliseconds since the Epoch in RFC 3339, UTC, to the millisecond, as
+ * status writes times: "2026-12-07T15:15:05.123Z". */
+static const char *
+rfc3339(int64_t ms, char *buf, size_t size)
+{
+	int64_t sec = ms / 1000, frac = ms % 1000;
+	struct tm tm;
+	time_t t;
+
+	if (frac < 0) {		/* before the Epoch: round down */
+		sec--;
+		frac += 1000;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return ms_seconds(ms, buf, size);
+	snprintf(buf + strlen(buf), size - strlen(buf), ".%03dZ", (int)frac);
+	return buf;
+}
+
 /* The members of a block's JSON object, without the braces. */
 static void
 json_info(const struct rundown_block_info *b)
 {
-	char tag[RUNDOWN_TAG_BUFSZ];
+	char tag[RUNDOWN_TAG_BUFSZ], t[32];
 
 	fputs("\"tag\":", stdout);
 	json_string(rundown_tag_format(b->tag, tag));
@@ -660,6 +851,25 @@ json_info(const struct rundown_block_info *b)
 	printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"fence_ms\":%u"
 	    ",\"fence_failures\":%u", b->uid, b->gid, b->mode, b->fence_ms,
 	    b->fence_failures);
+	/* The last run-down's members are null while there was none, and
+	 * its drain while it is in progress. */
+	printf(",\"rundowns\":%llu", (unsigned long long)b->rundowns);
+	if (b->rundowns == 0) {
+		fputs(",\"last_start\":null,\"last_drain\":null"
+		    ",\"last_duration_ms\":null,\"last_reclaimed_rows\":null",
+		    stdout);
+		return;
+	}
+	printf(",\"last_start\":%s", ms_seconds(b->last_start_ms, t,
+	    sizeof(t)));
+	if (b->last_drain_ms != 0)
+		printf(",\"last_drain\":%s", ms_seconds(b->last_drain_ms, t,
+		    sizeof(t)));
+	else
+		fputs(",\"last_drain\":null", stdout);
+	printf(",\"last_duration_ms\":%llu,\"last_reclaimed_rows\":%llu",
+	    (unsigned long long)b->last_duration_ms,
+	    (unsigned long long)b->last_reclaimed_rows);
 }
 
 /* A block's status with all of its holders, in a buffer the caller frees:
@@ -749,16 +959,18 @@ cmd_create(const struct args *a)
 	return r;
 }
 
-/* Every block, as a table or a JSON array. */
+/* Every block's figures, in a buffer the caller frees: 0, or the exit
+ * status after a message.  The count can grow between calls; ask again. */
 static int
-cmd_list(const struct args *a)
+fetch_list(const struct args *a, struct rundown_block_info **blocks,
+    size_t *n)
 {
 	struct rundown_block_info *b = NULL, *bigger;
 	rundown_conn_t *conn;
-	char tag[RUNDOWN_TAG_BUFSZ], reclaimed[48];
-	size_t max = 16, n, i;
+	size_t max = 16;
 	int r;
 
+	*blocks = NULL;
 	if ((r = connect_daemon(a, &conn)) != 0)
 		return r;
 	for (;;) {
@@ -767,10 +979,10 @@ cmd_list(const struct args *a)
 			break;
 		}
 		b = bigger;
-		r = rundown_ctl_list(conn, b, max, &n);
-		if (r != 0 || n <= max)
+		r = rundown_ctl_list(conn, b, max, n);
+		if (r != 0 || *n <= max)
 			break;
-		max = n;
+		max = *n;
 	}
 	if (r != 0)
 		r = fail(a, conn, r);
@@ -779,6 +991,21 @@ cmd_list(const struct args *a)
 		free(b);
 		return r;
 	}
+	*blocks = b;
+	return 0;
+}
+
+/* Every block, as a table or a JSON array. */
+static int
+cmd_list(const struct args *a)
+{
+	struct rundown_block_info *b;
+	char tag[RUNDOWN_TAG_BUFSZ], reclaimed[48];
+	size_t n, i;
+	int r;
+
+	if ((r = fetch_list(a, &b, &n)) != 0)
+		return r;
 	if (a->json) {
 		putchar('[');
 		for (i = 0; i < n; i++) {
@@ -788,24 +1015,44 @@ cmd_list(const struct args *a)
 		}
 		fputs("]\n", stdout);
 	} else {
-		printf("%-10s  %-12s  %8s  %11s  %5s  %4s  %10s  %-12s  %s\n",
-		    "TAG", "STATE", "ATTACHED", "OUTSTANDING", "ROWS", "CPUS",
-		    "GENERATION", "RECLAIMED", "OWNER");
+		printf("%-10s  %-12s  %8s  %11s  %5s  %4s  %10s  %8s  %-12s  "
+		    "%s\n", "TAG", "STATE", "ATTACHED", "OUTSTANDING", "ROWS",
+		    "CPUS", "GENERATION", "RUNDOWNS", "RECLAIMED", "OWNER");
 		for (i = 0; i < n; i++) {
 			snprintf(reclaimed, sizeof(reclaimed), "%llu/%llu",
 			    (unsigned long long)b[i].reclaimed_rows,
 			    (unsigned long long)b[i].reclaimed);
-			printf("%-10s  %-12s  %8u  %11llu  %5u  %4u  %10u  %-12s  "
-			    "%u:%u %04o\n",
+			printf("%-10s  %-12s  %8u  %11llu  %5u  %4u  %10u  "
+			    "%8llu  %-12s  %u:%u %04o\n",
 			    rundown_tag_format(b[i].tag, tag),
 			    rundown_state_name(b[i].state), b[i].attached,
 			    (unsigned long long)b[i].outstanding, b[i].rows,
-			    b[i].cpus, b[i].generation, reclaimed, b[i].uid,
-			    b[i].gid, b[i].mode);
+			    b[i].cpus, b[i].generation,
+			    (unsigned long long)b[i].rundowns, reclaimed,
+			    b[i].uid, b[i].gid, b[i].mode);
 		}
 	}
 	free(b);
 	return 0;
+}
+
+/* status's lines of the run-downs: how many, and the last one's, if
+ * any, with no drain while it is in progress (its duration so far). */
+static void
+status_rundowns(const struct rundown_block_info *b)
+{
+	char t[40];
+
+	printf("rundowns: %llu\n", (unsigned long long)b->rundowns);
+	if (b->rundowns == 0)
+		return;
+	printf("last_start: %s\n", rfc3339(b->last_start_ms, t, sizeof(t)));
+	if (b->last_drain_ms != 0)
+		printf("last_drain: %s\n", rfc3339(b->last_drain_ms, t,
+		    sizeof(t)));
+	printf("last_duration_ms: %llu\nlast_reclaimed_rows: %llu\n",
+	    (unsigned long long)b->last_duration_ms,
+	    (unsigned long long)b->last_reclaimed_rows);
 }
 
 /* One block and its holders, as key: value lines or a JSON object. */
@@ -849,6 +1096,7 @@ cmd_status(const struct args *a)
 		    (unsigned long long)info.reclaimed);
 		printf("uid: %u\ngid: %u\nmode: %04o\n", info.uid, info.gid,
 		    info.mode);
+		status_rundowns(&info);
 		/* A run-down whose start waits for the daemon's walk of
 		 * every CPU: a CPU held by a real-time task. */
 		if (info.fence_ms != 0)
@@ -865,6 +1113,183 @@ cmd_status(const struct args *a)
 			    (unsigned long long)h[i].outstanding);
 	}
 	free(h);
+	return 0;
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* What a metric family of `metrics` shows of a block. */
+enum figure {
+	FIG_STATE, FIG_GENERATION, FIG_CPUS, FIG_ROWS, FIG_ATTACHED,
+	FIG_OUTSTANDING, FIG_RECLAIMED_ROWS, FIG_RECLAIMED, FIG_FENCE,
+	FIG_FENCE_FAILURES, FIG_RUNDOWNS, FIG_LAST_START, FIG_LAST_DRAIN,
+	FIG_LAST_DURATION, FIG_LAST_RECLAIMED_ROWS
+};
+
+/*
+ * The families, in the order that `metrics` writes them: the name after
+ * "rundown_", which is the key of status --json with "_ms" made
+ * "_seconds" and a time since the Epoch "_timestamp_seconds"; whether it
+ * is a counter (its samples add "_total"); its help.
+ */
+static const struct family {
+	enum figure fig;
+	const char *name;
+	bool counter;
+	const char *help;
+} families[] = {
+	{ FIG_STATE, "state", false, "1 for the state the block is in, 0 for "
+	    "the others" },
+	{ FIG_GENERATION, "generation", false, "Re-initializes of the block "
+	    "so far, modulo 2^29" },
+	{ FIG_CPUS, "cpus", false, "Slots per row" },
+	{ FIG_ROWS, "rows", false, "Rows of the block" },
+	{ FIG_ATTACHED, "attached", false, "Rows in use by live processes" },
+	{ FIG_OUTSTANDING, "outstanding", false, "Protections held, or during "
+	    "a run-down still to be released" },
+	{ FIG_RECLAIMED_ROWS, "reclaimed_rows", true, "Rows of exited "
+	    "processes that the daemon reclaimed" },
+	{ FIG_RECLAIMED, "reclaimed", true, "Protections that those processes "
+	    "still held" },
+	{ FIG_FENCE, "fence_seconds", false, "How long the start of the "
+	    "run-down has waited for the daemon's fence, or 0" },
+	{ FIG_FENCE_FAILURES, "fence_failures", true, "Fences of its run-downs "
+	    "that failed, modulo 2^32" },
+	{ FIG_RUNDOWNS, "rundowns", true, "Run-downs that the daemon started "
+	    "since it created or adopted the block" },
+	{ FIG_LAST_START, "last_start_timestamp_seconds", false, "When the "
+	    "last run-down started" },
+	{ FIG_LAST_DRAIN, "last_drain_timestamp_seconds", false, "When the "
+	    "last run-down drained; no sample while it is in progress" },
+	{ FIG_LAST_DURATION, "last_duration_seconds", false, "How long the "
+	    "last run-down took, or has taken so far" },
+	{ FIG_LAST_RECLAIMED_ROWS, "last_reclaimed_rows", false, "Rows of "
+	    "exited processes reclaimed during the last run-down" },
+};
+
+/* The value of fig for the block b, into buf: false if it has none (the
+ * last run-down's figures while there was none, its drain while it is in
+ * progress). */
+static bool
+metric_value(enum figure fig, const struct rundown_block_info *b, char *buf,
+    size_t size)
+{
+	unsigned long long v = 0;
+
+	if (fig >= FIG_LAST_START && (b->rundowns == 0 ||
+	    (fig == FIG_LAST_DRAIN && b->last_drain_ms == 0)))
+		return false;
+	switch (fig) {
+	case FIG_STATE:
+		return false;	/* a sample per state: cmd_metrics() */
+	case FIG_GENERATION:
+		v = b->generation;
+		break;
+	case FIG_CPUS:
+		v = b->cpus;
+		break;
+	case FIG_ROWS:
+		v = b->rows;
+		break;
+	case FIG_ATTACHED:
+		v = b->attached;
+		break;
+	case FIG_OUTSTANDING:
+		v = b->outstanding;
+		break;
+	case FIG_RECLAIMED_ROWS:
+		v = b->reclaimed_rows;
+		break;
+	case FIG_RECLAIMED:
+		v = b->reclaimed;
+		break;
+	case FIG_FENCE:
+		ms_seconds(b->fence_ms, buf, size);
+		return true;
+	case FIG_FENCE_FAILURES:
+		v = b->fence_failures;
+		break;
+	case FIG_RUNDOWNS:
+		v = b->rundowns;
+		break;
+	case FIG_LAST_START:
+		ms_seconds(b->last_start_ms, buf, size);
+		return true;
+	case FIG_LAST_DRAIN:
+		ms_seconds(b->last_drain_ms, buf, size);
+		return true;
+	case FIG_LAST_DURATION:
+		ms_seconds((int64_t)b->last_duration_ms, buf, size);
+		return true;
+	case FIG_LAST_RECLAIMED_ROWS:
+		v = b->last_reclaimed_rows;
+		break;
+	}
+	snprintf(buf, size, "%llu", v);
+	return true;
+}
+
+/* Writes s as an OpenMetrics label value, in its quotes: backslash,
+ * double quote and line feed escaped (a tag may hold the first two). */
+static void
+metric_label(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/*
+ * Every block's figures in the OpenMetrics text format, for a scraper or
+ * node_exporter's textfile collector: a family at a time, each declared
+ * (TYPE, HELP) before its samples, a sample per block labelled with its
+ * tag, and "# EOF" last.
+ */
+static int
+cmd_metrics(const struct args *a)
+{
+	static const enum rundown_state states[] = { RUNDOWN_OPEN,
+	    RUNDOWN_RUNNING_DOWN, RUNDOWN_DRAINED, RUNDOWN_COMPLETED,
+	    RUNDOWN_RESETTING };
+	struct rundown_block_info *b;
+	const struct family *f;
+	char tag[RUNDOWN_TAG_BUFSZ], v[32];
+	size_t n, i, k;
+	int r;
+
+	if ((r = fetch_list(a, &b, &n)) != 0)
+		return r;
+	for (f = families; f < families + sizeof(families) /
+	    sizeof(families[0]); f++) {
+		printf("# TYPE rundown_%s %s\n# HELP rundown_%s %s.\n", f->name,
+		    f->counter ? "counter" : "gauge", f->name, f->help);
+		for (i = 0; i < n; i++) {
+			rundown_tag_format(b[i].tag, tag);
+			for (k = 0; f->fig == FIG_STATE &&
+			    k < sizeof(states) / sizeof(states[0]); k++) {
+				fputs("rundown_state{tag=", stdout);
+				metric_label(tag);
+				fputs(",state=", stdout);
+				metric_label(rundown_state_name(states[k]));
+				printf("} %d\n", b[i].state == states[k]);
+			}
+			if (!metric_value(f->fig, &b[i], v, sizeof(v)))
+				continue;
+			printf("rundown_%s%s{tag=", f->name,
+			    f->counter ? "_total" : "");
+			metric_label(tag);
+			printf("} %s\n", v);
+		}
+	}
+	fputs("# EOF\n", stdout);
+	free(b);
 	return 0;
 }
 
@@ -1215,16 +1640,90 @@ run_report(int report, int status)
 }
 
 /*
+ * run --wait-open, once an acquire failed: waits until the block is open
+ * again (re-initialized after its run-down).  The daemon has no wait for
+ * that (its wait starts a run-down), so this looks at the status with a
+ * pause that doubles from under a millisecond to RETRY_NS, as
+ * run_settle() does, and looks for the next daemon if it loses one as
+ * wait does (every RETRY_NS for RECONNECT_NS).  0 once the block is open,
+ * or, with --create, gone (the next attach makes it); else the exit
+ * status after a message: EX_TEMPFAIL once deadline (with SECONDS) has
+ * passed, 1 if the block was removed.
+ */
+static int
+run_await_open(const struct args *a, int64_t deadline)
+{
+	struct timespec pause = { 0, RETRY_NS / 128 };
+	struct rundown_block_info info;
+	rundown_conn_t *conn = NULL;
+	int64_t lost = 0, now, ns;
+	char t[32];
+	int r;
+
+	for (;;) {
+		if (conn == NULL &&
+		    (r = rundown_connect(a->path, &conn)) != 0 &&
+		    (r != -ECONNREFUSED || lost == 0 ||
+		    now_ns() - lost >= RECONNECT_NS))
+			break;
+		if (conn != NULL) {
+			r = rundown_ctl_status(conn, a->tag, &info, NULL, 0,
+			    NULL);
+			if (r == 0 && info.state == RUNDOWN_OPEN)
+				break;
+			if (r == -ENOENT && a->create) {
+				r = 0;
+				break;
+			}
+			if (broken(r)) {
+				rundown_disconnect(conn);
+				conn = NULL;
+				lost = now_ns();
+				continue;	/* the next daemon, at once */
+			}
+			if (r != 0)
+				break;
+			lost = 0;
+		}
+		now = now_ns();
+		if (a->timed && now >= deadline) {
+			rundown_disconnect(conn);
+			msg("run-down of %s has begun, and the block was not "
+			    "open again within %s s", a->tagstr,
+			    ms_seconds((int64_t)a->timeout.tv_sec * 1000 +
+			    a->timeout.tv_nsec / 1000000, t, sizeof(t)));
+			return EX_TEMPFAIL;
+		}
+		if (conn == NULL)	/* no daemon: as wait_reconnect() */
+			pause.tv_nsec = RETRY_NS;
+		ns = pause.tv_nsec;
+		if (a->timed && deadline - now < ns)
+			ns = deadline - now;
+		nanosleep(&(struct timespec){ 0, (long)ns }, NULL);
+		if (conn != NULL && pause.tv_nsec < RETRY_NS / 2)
+			pause.tv_nsec *= 2;
+	}
+	if (r != 0)
+		r = fail(a, conn, r);
+	rundown_disconnect(conn);
+	return r;
+}
+
+/*
  * The child of run, which becomes the utility.  It attaches and acquires
  * for itself: the daemon's holder is then the utility's pid, whose row
  * the daemon reclaims when the utility exits, and not before, whatever
  * becomes of the parent.  What it opens (the attachment's connection,
- * the report) is close-on-exec: the utility inherits none of it.
+ * the report) is close-on-exec: the utility inherits none of it.  With
+ * --wait-open, an acquire that fails gives the row back, and the child
+ * attaches again once the block is open (run_await_open()).
  */
 static void __attribute__((noreturn))
 run_child(const struct args *a, pid_t parent, int report)
 {
 	rundown_cache_t *ref;
+	int64_t deadline = now_ns() + (int64_t)a->timeout.tv_sec * NS +
+	    a->timeout.tv_nsec;
 	int r, e;
 
 	/* SIGTERM when the parent dies, as from the parent: the utility
@@ -1234,12 +1733,19 @@ run_child(const struct args *a, pid_t parent, int report)
 	if (getppid() != parent)
 		raise(SIGTERM);
 	name_after(a->argv[0]);
-	if ((r = rundown_attach_at(a->path, a->tag, 0, &ref)) != 0)
-		run_report(report, fail(a, NULL, r));
-	if (!rundown_cache_acquire(ref)) {
-		msg("run-down of %s has begun", a->tagstr);
+	for (;;) {
+		if ((r = rundown_attach_at(a->path, a->tag, a->create ?
+		    RUNDOWN_ATTACH_CREATE : 0, &ref)) != 0)
+			run_report(report, fail(a, NULL, r));
+		if (rundown_cache_acquire(ref))
+			break;
 		(void)rundown_detach(ref);
-		run_report(report, EX_TEMPFAIL);
+		if (!a->wait_open) {
+			msg("run-down of %s has begun", a->tagstr);
+			run_report(report, EX_TEMPFAIL);
+		}
+		if ((r = run_await_open(a, deadline)) != 0)
+			run_report(report, r);
 	}
 	execvp(a->argv[0], a->argv);
 	e = errno;
@@ -1413,13 +1919,14 @@ static const struct command commands[] = {
 	    "TAG [--rows N] [--mode OCTAL]" },
 	{ "list", cmd_list, opts_json, false, false, "[--json]" },
 	{ "status", cmd_status, opts_json, true, false, "TAG [--json]" },
+	{ "metrics", cmd_metrics, opts_plain, false, false, "" },
 	{ "wait", cmd_wait, opts_wait, true, false,
 	    "TAG [--timeout SECONDS]" },
 	{ "completed", cmd_completed, opts_plain, true, false, "TAG" },
 	{ "reinit", cmd_reinit, opts_plain, true, false, "TAG" },
 	{ "free", cmd_free, opts_free, true, false, "TAG [--force]" },
-	{ "run", cmd_run, opts_plain, true, true,
-	    "TAG [--] COMMAND [ARG...]" },
+	{ "run", cmd_run, opts_run, true, true,
+	    "[--create] [--wait-open[=SECONDS]] TAG [--] COMMAND [ARG...]" },
 	{ "prune", cmd_prune, opts_prune, false, false, "[--yes] [--json]" },
 };
 
@@ -1428,6 +1935,8 @@ main(int argc, char **argv)
 {
 	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct command *c = NULL;
+	const char *env, *own = NULL;
+	bool fallback = false;
 	struct args a;
 	char buf[3];
 	size_t i;
@@ -1471,15 +1980,22 @@ main(int argc, char **argv)
 		return bad_usage(NULL, "unknown command: %s", argv[optind]);
 	if (a.path == NULL) {
 		/* A $RUNDOWN_SOCKET too long is named below. */
+		env = getenv("RUNDOWN_SOCKET");
 		if ((r = rundown_socket_path(path, sizeof(path))) == 0)
 			a.path = path;
-		else if ((a.path = getenv("RUNDOWN_SOCKET")) == NULL ||
-		    *a.path == '\0') {
-			msg(r == -ENOENT ? "no default socket path: neither "
-			    "$XDG_RUNTIME_DIR nor $HOME is an absolute path; "
-			    "give one with -S or $RUNDOWN_SOCKET" :
-			    "the default socket path is too long");
+		else if (env != NULL && *env != '\0')
+			a.path = env;
+		else if (r != -ENOENT) {
+			msg("the default socket path is too long");
 			return EX_USAGE;
+		}
+		/* Without $RUNDOWN_SOCKET, the user's own daemon or else the
+		 * system's (pick_daemon()); root's own is the system's. */
+		if ((env == NULL || *env == '\0') && (a.path == NULL ||
+		    strcmp(a.path, system_socket()) != 0)) {
+			own = a.path;
+			a.path = system_socket();
+			fallback = true;
 		}
 	} else if (*a.path == '\0')
 		return bad_usage(NULL, "-S needs a path");
@@ -1491,6 +2007,10 @@ main(int argc, char **argv)
 
 	if ((r = parse_args(c, argc - optind, argv + optind, &a)) != 0)
 		return r < 0 ? 0 : r;
+	/* prune looks for every daemon, or for the one of -S. */
+	if (fallback && c->fn != cmd_prune &&
+	    (r = pick_daemon(&a, own)) != 0)
+		return r;
 	r = c->fn(&a);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		msg("standard output: %s", strerror(errno));

@@ -446,6 +446,27 @@ server_inherited(char *path, size_t size)
 }
 
 /*
+ * The socket a service manager passed has the mode and group it was given
+ * (SocketMode=, SocketGroup=), which the daemon leaves alone.  Says so if
+ * they open it to a group that no -g lets in: every member that connects
+ * would be refused, one by one, with nothing at start-up to tell why.
+ */
+static void
+server_check_inherited(const char *path, const struct stat *st)
+{
+	size_t i;
+
+	if ((st->st_mode & 020) == 0 || (st->st_mode & 002) != 0)
+		return;
+	for (i = 0; i < cfg->nallow_gids; i++)
+		if (cfg->allow_gids[i] == st->st_gid)
+			return;
+	log_warnx("%s is open to group %lu (mode %03o), which no -g names: "
+	    "its members are refused", path, (unsigned long)st->st_gid,
+	    (unsigned)(st->st_mode & 0777));
+}
+
+/*
  * Sets up the control socket: the directory checked (and made ours), the
  * lock taken, and the socket bound, or, if fd is one a service manager
  * passed (server_inherited()), the socket taken as it is: its directory
@@ -494,6 +515,7 @@ server_listen(const struct config *c, int fd)
 		    !S_ISSOCK(st.st_mode))
 			fatalx("%s, the path of the socket from the service "
 			    "manager, holds no socket", path);
+		server_check_inherited(path, &st);
 		listen_inherited = true;
 	}
 	listen_dir = dfd;

@@ -102,7 +102,7 @@ expect() {
 	fi
 }
 P=$RUNDOWNCTL
-expect "$P " "completed create free list prune reinit run status wait"
+expect "$P " "completed create free list metrics prune reinit run status wait"
 expect "$P c" "completed create"
 expect "$P re" "reinit"
 expect "$P --so" "--socket"
@@ -123,6 +123,16 @@ expect "$P free Rdwn --" "--force --help"
 expect "$P -S $SOCK status Rdwn " ""
 expect "$P -S $SOCK run Re" "Read"
 expect "$P -S $SOCK run Read -- rundownct" "rundownctl"
+expect "$P run --" "-- --create --help --wait-open"
+expect "$P -S $SOCK run --create --w" "--wait-open"
+expect "$P -S $SOCK run --wait-open=" ""
+expect "$P -S $SOCK run --wait-open=5 Re" "Read"
+expect "$P -S $SOCK run --wait-open Re" "Read"
+expect "$P -S $SOCK run --wait-open=5 --create Read -- rundownct" \
+    "rundownctl"
+expect "$P m" "metrics"
+expect "$P metrics --" "--help"
+expect "$P -S $SOCK metrics " ""
 expect "$P -S $SOCK/none status " ""
 exit $failed
 EOS

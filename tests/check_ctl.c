@@ -15,6 +15,13 @@
  *   access   each reason a user cannot get in says which it is and
  *            names the daemon's -u and -g: the socket closed to the user,
  *            the daemon not admitting it, the block's owner and mode.
+ *   run's options  --wait-open: the utility starts only once the block
+ *            is open again, and with SECONDS gives up with 75; --create
+ *            makes the block.
+ *   figures  the run-down figures of status, status --json and list:
+ *            none, one in progress, one drained, the next.
+ *   metrics  the OpenMetrics text, read by a strict reader of the subset
+ *            it uses, against status, and its counters across scrapes.
  *
  * Each test starts its own rundownd (testdaemon.h) and synchronises on
  * what it can observe: the block's state read back, a line on the
@@ -983,6 +990,767 @@ START_TEST(test_access_daemon)
 }
 END_TEST
 
+/* ---- d. run's options -------------------------------------------------- */
+
+/* Polls the daemon's log from off until a process attaches to the block
+ * tagstr: its pid (-v logs "TAG: pid N (COMM) attached to row R"). */
+static pid_t
+await_attach(off_t off, const char *tagstr)
+{
+	char key[32], *log, *p;
+	long pid;
+
+	snprintf(key, sizeof(key), "%s: pid ", tagstr);
+	td_await_log(off, key, 1);
+	log = td_log_from(off);
+	p = strstr(log, key);
+	ck_assert_ptr_nonnull(p);
+	pid = strtol(p + strlen(key), NULL, 10);
+	ck_assert_msg(strstr(p, "attached to row") != NULL, "not an attach: "
+	    "%s", p);
+	free(log);
+	return (pid_t)pid;
+}
+
+/*
+ * run --wait-open, while the block runs down, waits for it to open again:
+ * the utility (which says its pid on fd 3) does not start while the
+ * run-down is in progress, nor once it has drained, only once the block
+ * is re-initialized; then it holds the block as run's utility does.
+ */
+START_TEST(test_run_wait_open)
+{
+	uint32_t tag = RUNDOWN_TAG('W', 'o', 'p', 'n');
+	struct rundown_block_info info;
+	struct rundown_holder h[2];
+	char key[64];
+	int feed, feed2, rep;
+	pid_t run, run2, w, child, util;
+	off_t off;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	run = run_start("run", "Wopn", "cat", &feed);
+	await_held(tag);
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Wopn"));
+	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+
+	/* Its child attaches, is refused, and looks at the status on a
+	 * connection of its own: its second. */
+	off = td_log_size();
+	run2 = ctl_start_fd3("run2", ARGS("run", "--wait-open", "Wopn", "--",
+	    "sh", "-c", UTIL_PID "exec cat"), &feed2, &rep);
+	child = await_attach(off, "Wopn");
+	snprintf(key, sizeof(key), "pid %ld uid", (long)child);
+	td_await_log(off, key, 2);
+	ck_assert_msg(!td_readable(rep), "the utility started during the "
+	    "run-down");
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(parent_of(h[0].pid), run);
+
+	/* Drained: still not open. */
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	ck_assert_msg(!td_readable(rep), "the utility started once drained");
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_int_eq(waitpid(run2, NULL, WNOHANG), 0);
+
+	/* Open again: it starts, and holds the block. */
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	util = util_pid(rep);
+	ck_assert_int_eq(util, child);
+	await_held(tag);
+	ck_assert_uint_eq(td_status(tag, &info, h, 2), 1);
+	ck_assert_int_eq(h[0].pid, util);
+	close(feed2);
+	ck_assert_int_eq(td_ctl_finish(run2, "run2"), 0);
+	ck_assert_str_eq(td_ctl_output("run2", "err"), "");
+	close(rep);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+}
+END_TEST
+
+/*
+ * run --wait-open=SECONDS gives up as run without it does, with 75 and
+ * the utility never run; on an open block it runs at once; a bad number
+ * is a usage error.
+ */
+START_TEST(test_run_wait_open_timeout)
+{
+	uint32_t tag = RUNDOWN_TAG('W', 'o', 'p', 't');
+	struct rundown_block_info info;
+	char mark[PATH_MAX], script[PATH_MAX + 32];
+
+	snprintf(mark, sizeof(mark), "%s/ran", td.dir);
+	snprintf(script, sizeof(script), "echo ran > '%s'", mark);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "open",
+	    ARGS("run", "--wait-open=0.2", "Wopt", "--", "sh", "-c",
+	    "exit 4")), "open"), 4);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "late",
+	    ARGS("run", "--wait-open=0.2", "Wopt", "--", "sh", "-c", script)),
+	    "late"), 75);
+	ck_assert_str_eq(td_ctl_output("late", "err"), "rundownctl: run-down "
+	    "of Wopt has begun, and the block was not open again within "
+	    "0.200 s\n");
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "now",
+	    ARGS("run", "--wait-open=0", "Wopt", "--", "sh", "-c", script)),
+	    "now"), 75);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "plain",
+	    ARGS("run", "Wopt", "--", "sh", "-c", script)), "plain"), 75);
+	ck_assert_str_eq(td_ctl_output("plain", "err"), "rundownctl: run-down "
+	    "of Wopt has begun\n");
+	ck_assert_int_eq(access(mark, F_OK), -1);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.attached, 0);
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "bad",
+	    ARGS("run", "--wait-open=soon", "Wopt", "--", "true")), "bad"), 64);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "sep",
+	    ARGS("run", "--wait-open", "0.2", "Wopt", "--", "true")), "sep"),
+	    64);
+}
+END_TEST
+
+/* run --create makes the block, the caller's with mode 0600 and the
+ * daemon's rows, if it does not exist; without it, no such block. */
+START_TEST(test_run_create)
+{
+	uint32_t tag = RUNDOWN_TAG('M', 'a', 'k', 'e');
+	struct rundown_block_info info, other;
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "none",
+	    ARGS("run", "Make", "--", "true")), "none"), 1);
+	ck_assert_str_eq(td_ctl_output("none", "err"), "rundownctl: run Make: "
+	    "no such block\n");
+	ck_assert_int_eq(rundown_ctl_status(td.conn, tag, &info, NULL, 0,
+	    NULL), -ENOENT);
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "create",
+	    ARGS("run", "--create", "Make", "--", "sh", "-c", "exit 3")),
+	    "create"), 3);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.uid, geteuid());
+	ck_assert_uint_eq(info.mode, 0600);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, RUNDOWN_TAG('D', 'f', 'l',
+	    't'), 0), 0);
+	td_status(RUNDOWN_TAG('D', 'f', 'l', 't'), &other, NULL, 0);
+	ck_assert_uint_eq(info.rows, other.rows);
+
+	/* An existing block: only attached to, as without --create. */
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "again",
+	    ARGS("run", "--create", "--wait-open", "Make", "--", "true")),
+	    "again"), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+	ck_assert_uint_eq(info.generation, 0);
+	/* Removed: run --create makes it again, a new block. */
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "made",
+	    ARGS("run", "--create", "--wait-open", "Make", "--", "true")),
+	    "made"), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+}
+END_TEST
+
+/* ---- e. figures -------------------------------------------------------- */
+
+/* The wall clock in ms since the Epoch, as the daemon dates run-downs. */
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ms since the Epoch as status --json writes it: seconds, 3 decimals. */
+static const char *
+json_time(int64_t ms, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld.%03d", (long long)(ms / 1000),
+	    (int)(ms % 1000));
+	return buf;
+}
+
+/* ms since the Epoch as status writes it: RFC 3339, UTC, to the ms. */
+static const char *
+text_time(int64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03dZ", (int)(ms % 1000));
+	return buf;
+}
+
+/* rundownctl status TAG, and with --json: both must say want. */
+static void
+ck_status_says(const char *tagstr, const char *text, const char *json)
+{
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "text",
+	    ARGS("status", tagstr)), "text"), 0);
+	ck_assert_msg(strstr(td_ctl_output("text", "out"), text) != NULL,
+	    "status does not say\n%s\nbut\n%s", text,
+	    td_ctl_output("text", "out"));
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "json",
+	    ARGS("status", tagstr, "--json")), "json"), 0);
+	ck_assert_msg(strstr(td_ctl_output("json", "out"), json) != NULL,
+	    "status --json does not say\n%s\nbut\n%s", json,
+	    td_ctl_output("json", "out"));
+}
+
+/*
+ * The run-down figures: none at first; while one is in progress its
+ * start (by the wall clock around it), its duration so far and no drain;
+ * once it has drained, the drain at its start plus its duration, which
+ * the log line says too, and the holder reclaimed meanwhile.  status and
+ * status --json say the same; list counts the run-downs.
+ */
+START_TEST(test_figures)
+{
+	uint32_t tag = RUNDOWN_TAG('F', 'i', 'g', 's');
+	struct rundown_block_info info, again;
+	char text[512], json[512], t1[40], t2[40];
+	int64_t before, after;
+	int feed;
+	pid_t run, w;
+	off_t off;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.rundowns, 0);
+	ck_assert_int_eq(info.last_start_ms, 0);
+	ck_assert_int_eq(info.last_drain_ms, 0);
+	ck_assert_uint_eq(info.last_duration_ms, 0);
+	ck_assert_uint_eq(info.last_reclaimed_rows, 0);
+	ck_status_says("Figs", "mode: 0600\nrundowns: 0\n",
+	    "\"fence_failures\":0,\"rundowns\":0,\"last_start\":null,"
+	    "\"last_drain\":null,\"last_duration_ms\":null,"
+	    "\"last_reclaimed_rows\":null,\"holders\":[]}\n");
+	ck_assert_ptr_null(strstr(td_ctl_output("text", "out"), "last_"));
+
+	/* In progress. */
+	run = run_start("run", "Figs", "cat", &feed);
+	await_held(tag);
+	off = td_log_size();
+	before = wall_ms();
+	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Figs"));
+	info = await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+	after = wall_ms();
+	ck_assert_uint_eq(info.rundowns, 1);
+	ck_assert_int_ge(info.last_start_ms, before);
+	ck_assert_int_le(info.last_start_ms, after);
+	ck_assert_int_eq(info.last_drain_ms, 0);
+	td_status(tag, &again, NULL, 0);
+	ck_assert_uint_ge(again.last_duration_ms, info.last_duration_ms);
+	ck_assert_int_eq(again.last_start_ms, info.last_start_ms);
+	snprintf(text, sizeof(text), "mode: 0600\nrundowns: 1\nlast_start: "
+	    "%s\nlast_duration_ms: ", text_time(info.last_start_ms, t1,
+	    sizeof(t1)));
+	snprintf(json, sizeof(json), "\"rundowns\":1,\"last_start\":%s,"
+	    "\"last_drain\":null,\"last_duration_ms\":", json_time(
+	    info.last_start_ms, t1, sizeof(t1)));
+	ck_status_says("Figs", text, json);
+	ck_assert_ptr_null(strstr(td_ctl_output("text", "out"),
+	    "last_drain"));
+
+	/* Drained, its holder reclaimed on the way. */
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
+	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.rundowns, 1);
+	ck_assert_int_eq(info.last_drain_ms, info.last_start_ms +
+	    (int64_t)info.last_duration_ms);
+	ck_assert_int_le(info.last_drain_ms, wall_ms());
+	ck_assert_uint_ge(info.last_duration_ms, again.last_duration_ms);
+	ck_assert_uint_eq(info.last_reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	snprintf(text, sizeof(text), "Figs: drained after %llu ms; holders "
+	    "reclaimed: 1\n", (unsigned long long)info.last_duration_ms);
+	td_await_log(off, text, 1);
+	snprintf(text, sizeof(text), "mode: 0600\nrundowns: 1\nlast_start: "
+	    "%s\nlast_drain: %s\nlast_duration_ms: %llu\n"
+	    "last_reclaimed_rows: 1\n", text_time(info.last_start_ms, t1,
+	    sizeof(t1)), text_time(info.last_drain_ms, t2, sizeof(t2)),
+	    (unsigned long long)info.last_duration_ms);
+	snprintf(json, sizeof(json), "\"reclaimed_rows\":1,\"reclaimed\":1,"
+	    "\"uid\":%u,\"gid\":%u,\"mode\":\"0600\",\"fence_ms\":0,"
+	    "\"fence_failures\":0,\"rundowns\":1,\"last_start\":%s,"
+	    "\"last_drain\":%s,\"last_duration_ms\":%llu,"
+	    "\"last_reclaimed_rows\":1,\"holders\":[]}\n", info.uid, info.gid,
+	    json_time(info.last_start_ms, t1, sizeof(t1)),
+	    json_time(info.last_drain_ms, t2, sizeof(t2)),
+	    (unsigned long long)info.last_duration_ms);
+	ck_status_says("Figs", text, json);
+
+	/* The next: counted, and the last one's figures are its own. */
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	td_status(tag, &again, NULL, 0);
+	ck_assert_uint_eq(again.rundowns, 2);
+	ck_assert_int_ge(again.last_start_ms, info.last_start_ms);
+	ck_assert_int_eq(again.last_drain_ms, again.last_start_ms +
+	    (int64_t)again.last_duration_ms);
+	ck_assert_uint_eq(again.last_reclaimed_rows, 0);
+	ck_assert_uint_eq(again.reclaimed_rows, 1);
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "list",
+	    ARGS("list")), "list"), 0);
+	ck_assert_msg(strstr(td_ctl_output("list", "out"), " RUNDOWNS ") !=
+	    NULL && strstr(td_ctl_output("list", "out"), "         1  "
+	    "       2  1/1 ") != NULL, "list: %s",
+	    td_ctl_output("list", "out"));
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "jlist",
+	    ARGS("list", "--json")), "jlist"), 0);
+	ck_assert_msg(strstr(td_ctl_output("jlist", "out"),
+	    "\"rundowns\":2,") != NULL, "list --json: %s",
+	    td_ctl_output("jlist", "out"));
+}
+END_TEST
+
+/* ---- f. metrics -------------------------------------------------------- */
+
+/*
+ * A strict reader of the OpenMetrics text that metrics writes: only the
+ * subset it uses (counter and gauge families, labels, no timestamps, no
+ * other comments), every rule of which it enforces.
+ */
+#define OM_FAMILIES 32
+#define OM_SAMPLES 512
+#define OM_LABELS 4
+
+struct om_family {
+	char name[64];
+	bool counter;
+	bool helped;
+	size_t samples;
+};
+
+struct om_sample {
+	char name[80];
+	size_t nlabels;
+	char lname[OM_LABELS][32];
+	char lvalue[OM_LABELS][64];
+	double value;
+	size_t family;
+};
+
+struct om {
+	struct om_family fam[OM_FAMILIES];
+	size_t nfam;
+	struct om_sample s[OM_SAMPLES];
+	size_t n;
+};
+
+/* The length of the metric name (labels: a label name) at p, or 0. */
+static size_t
+om_name(const char *p, bool label)
+{
+	size_t n = 0;
+
+	while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+	    p[n] == '_' || (!label && p[n] == ':') ||
+	    (n > 0 && p[n] >= '0' && p[n] <= '9'))
+		n++;
+	return n;
+}
+
+/* Reads the quoted, escaped label value at *p into buf: moves *p past
+ * the closing quote. */
+static void
+om_label_value(const char **p, char *buf, size_t size, unsigned line)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	ck_assert_msg(*s == '"', "line %u: a label value without quotes", line);
+	for (s++; *s != '"'; s++) {
+		ck_assert_msg(*s != '\0' && *s != '\n', "line %u: a label "
+		    "value not closed", line);
+		ck_assert_msg(n + 1 < size, "line %u: a label value too long",
+		    line);
+		if (*s == '\\') {
+			s++;
+			ck_assert_msg(*s == '\\' || *s == '"' || *s == 'n',
+			    "line %u: a bad escape \\%c", line, *s);
+			buf[n++] = *s == 'n' ? '\n' : *s;
+		} else
+			buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	*p = s + 1;
+}
+
+/* Reads one sample line (without its newline) into m. */
+static void
+om_sample(struct om *m, const char *p, unsigned line)
+{
+	struct om_sample *s;
+	struct om_family *f;
+	size_t n, i, k;
+	char *end;
+
+	ck_assert_msg(m->n < OM_SAMPLES, "too many samples");
+	s = &m->s[m->n];
+	memset(s, 0, sizeof(*s));
+	n = om_name(p, false);
+	ck_assert_msg(n > 0 && n < sizeof(s->name), "line %u: a bad metric "
+	    "name: %s", line, p);
+	memcpy(s->name, p, n);
+	p += n;
+	/* Its family is the one declared last: a family's samples come
+	 * together, after its metadata. */
+	ck_assert_msg(m->nfam > 0, "line %u: a sample before any TYPE", line);
+	f = &m->fam[m->nfam - 1];
+	s->family = m->nfam - 1;
+	ck_assert_msg(f->counter ? strlen(s->name) == strlen(f->name) + 6 &&
+	    strncmp(s->name, f->name, strlen(f->name)) == 0 &&
+	    strcmp(s->name + strlen(f->name), "_total") == 0 :
+	    strcmp(s->name, f->name) == 0, "line %u: sample %s is not of "
+	    "family %s (the last declared)", line, s->name, f->name);
+	if (*p == '{') {
+		for (p++;;) {
+			ck_assert_msg(s->nlabels < OM_LABELS, "line %u: too "
+			    "many labels", line);
+			n = om_name(p, true);
+			ck_assert_msg(n > 0 && n < sizeof(s->lname[0]) &&
+			    p[n] == '=', "line %u: a bad label: %s", line, p);
+			memcpy(s->lname[s->nlabels], p, n);
+			for (k = 0; k < s->nlabels; k++)
+				ck_assert_msg(strcmp(s->lname[k],
+				    s->lname[s->nlabels]) != 0, "line %u: "
+				    "label %s twice", line, s->lname[k]);
+			p += n + 1;
+			om_label_value(&p, s->lvalue[s->nlabels],
+			    sizeof(s->lvalue[0]), line);
+			s->nlabels++;
+			if (*p == '}')
+				break;
+			ck_assert_msg(*p == ',', "line %u: labels not "
+			    "separated by a comma", line);
+			p++;
+		}
+		p++;
+	}
+	ck_assert_msg(*p == ' ' && p[1] != ' ' && p[1] != '\0', "line %u: no "
+	    "value", line);
+	errno = 0;
+	s->value = strtod(p + 1, &end);
+	ck_assert_msg(errno == 0 && end != p + 1 && *end == '\0', "line %u: a "
+	    "bad value (or a timestamp): %s", line, p + 1);
+	ck_assert_msg(s->value == s->value && s->value >= 0, "line %u: value "
+	    "%g", line, s->value);
+	/* No two samples alike: the same name and labels. */
+	for (i = 0; i < m->n; i++) {
+		if (strcmp(m->s[i].name, s->name) != 0 ||
+		    m->s[i].nlabels != s->nlabels)
+			continue;
+		for (k = 0; k < s->nlabels && strcmp(m->s[i].lname[k],
+		    s->lname[k]) == 0 && strcmp(m->s[i].lvalue[k],
+		    s->lvalue[k]) == 0; k++)
+			;
+		ck_assert_msg(k < s->nlabels, "line %u: sample %s again",
+		    line, s->name);
+	}
+	f->samples++;
+	m->n++;
+}
+
+/* Reads a whole exposition, which must end with "# EOF" and a newline. */
+static void
+om_parse(const char *text, struct om *m)
+{
+	const char *p = text, *nl;
+	char buf[512], name[64], type[16];
+	unsigned line = 0;
+	size_t i;
+	int len;
+
+	memset(m, 0, sizeof(*m));
+	for (;;) {
+		line++;
+		nl = strchr(p, '\n');
+		ck_assert_msg(nl != NULL, "line %u does not end: %s", line, p);
+		ck_assert_msg((size_t)(nl - p) < sizeof(buf), "line %u too "
+		    "long", line);
+		memcpy(buf, p, (size_t)(nl - p));
+		buf[nl - p] = '\0';
+		p = nl + 1;
+		ck_assert_msg(buf[0] != '\0', "line %u is empty", line);
+		if (strcmp(buf, "# EOF") == 0) {
+			ck_assert_msg(*p == '\0', "line %u: more after # EOF",
+			    line);
+			break;
+		}
+		if (strncmp(buf, "# TYPE ", 7) == 0) {
+			len = -1;
+			ck_assert_msg(sscanf(buf + 7, "%63[^ ] %15[a-z]%n",
+			    name, type, &len) == 2 &&
+			    len == (int)strlen(buf + 7), "line %u: %s", line,
+			    buf);
+			ck_assert_msg(om_name(name, false) == strlen(name) &&
+			    strncmp(name, "rundown_", 8) == 0, "line %u: a bad "
+			    "family name %s", line, name);
+			ck_assert_msg(strcmp(type, "counter") == 0 ||
+			    strcmp(type, "gauge") == 0, "line %u: type %s",
+			    line, type);
+			for (i = 0; i < m->nfam; i++)
+				ck_assert_msg(strcmp(m->fam[i].name, name) != 0,
+				    "line %u: family %s declared again", line,
+				    name);
+			ck_assert_msg(m->nfam < OM_FAMILIES, "too many "
+			    "families");
+			snprintf(m->fam[m->nfam].name, sizeof(m->fam[0].name),
+			    "%s", name);
+			m->fam[m->nfam].counter = strcmp(type, "counter") == 0;
+			ck_assert_msg(!m->fam[m->nfam].counter || strlen(name) <
+			    6 || strcmp(name + strlen(name) - 6, "_total") != 0,
+			    "line %u: counter family %s ends in _total", line,
+			    name);
+			m->nfam++;
+		} else if (strncmp(buf, "# HELP ", 7) == 0) {
+			ck_assert_msg(m->nfam > 0 && strncmp(buf + 7,
+			    m->fam[m->nfam - 1].name,
+			    strlen(m->fam[m->nfam - 1].name)) == 0 &&
+			    buf[7 + strlen(m->fam[m->nfam - 1].name)] == ' ',
+			    "line %u: HELP not of the family just declared: "
+			    "%s", line, buf);
+			ck_assert_msg(!m->fam[m->nfam - 1].helped &&
+			    m->fam[m->nfam - 1].samples == 0, "line %u: HELP "
+			    "again, or after the samples", line);
+			ck_assert_msg(strchr(buf + 7, '\\') == NULL &&
+			    strchr(buf + 7, '"') == NULL, "line %u: HELP "
+			    "needs escapes", line);
+			m->fam[m->nfam - 1].helped = true;
+		} else {
+			ck_assert_msg(buf[0] != '#', "line %u: a comment: %s",
+			    line, buf);
+			om_sample(m, buf, line);
+		}
+	}
+	for (i = 0; i < m->nfam; i++)
+		ck_assert_msg(m->fam[i].helped, "family %s has no HELP",
+		    m->fam[i].name);
+}
+
+/* The value of the sample name{tag="tag"[,state="state"]}; found is set
+ * to whether there is one (NULL: there must be). */
+static double
+om_value(const struct om *m, const char *name, const char *tag,
+    const char *state, bool *found)
+{
+	const struct om_sample *s;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		s = &m->s[i];
+		if (strcmp(s->name, name) != 0 ||
+		    s->nlabels != (state != NULL ? 2u : 1u) ||
+		    strcmp(s->lname[0], "tag") != 0 ||
+		    strcmp(s->lvalue[0], tag) != 0)
+			continue;
+		if (state != NULL && (strcmp(s->lname[1], "state") != 0 ||
+		    strcmp(s->lvalue[1], state) != 0))
+			continue;
+		if (found != NULL)
+			*found = true;
+		return s->value;
+	}
+	ck_assert_msg(found != NULL, "no sample %s{tag=\"%s\"%s%s}", name, tag,
+	    state != NULL ? ",state=" : "", state != NULL ? state : "");
+	*found = false;
+	return 0;
+}
+
+/* A sample's value is the figure v; one of milliseconds is in seconds. */
+static void
+ck_om_eq(const struct om *m, const char *name, const char *tag, uint64_t v,
+    bool ms)
+{
+	double got = om_value(m, name, tag, NULL, NULL);
+	uint64_t g = ms ? (uint64_t)(got * 1000 + 0.5) : (uint64_t)got;
+
+	ck_assert_msg(g == v && (ms || got == (double)v), "%s{tag=\"%s\"} is "
+	    "%.3f, not %llu%s", name, tag, got, (unsigned long long)v,
+	    ms ? " ms" : "");
+}
+
+/* The samples of the block tag say what its status says. */
+static void
+ck_om_block(const struct om *m, uint32_t tag)
+{
+	static const enum rundown_state states[] = { RUNDOWN_OPEN,
+	    RUNDOWN_RUNNING_DOWN, RUNDOWN_DRAINED, RUNDOWN_COMPLETED,
+	    RUNDOWN_RESETTING };
+	struct rundown_block_info b;
+	char t[RUNDOWN_TAG_BUFSZ];
+	bool found;
+	size_t k;
+
+	td_status(tag, &b, NULL, 0);
+	rundown_tag_format(tag, t);
+	for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+		ck_assert(om_value(m, "rundown_state", t,
+		    rundown_state_name(states[k]), NULL) ==
+		    (b.state == states[k] ? 1 : 0));
+	ck_om_eq(m, "rundown_generation", t, b.generation, false);
+	ck_om_eq(m, "rundown_cpus", t, b.cpus, false);
+	ck_om_eq(m, "rundown_rows", t, b.rows, false);
+	ck_om_eq(m, "rundown_attached", t, b.attached, false);
+	ck_om_eq(m, "rundown_outstanding", t, b.outstanding, false);
+	ck_om_eq(m, "rundown_reclaimed_rows_total", t, b.reclaimed_rows, false);
+	ck_om_eq(m, "rundown_reclaimed_total", t, b.reclaimed, false);
+	ck_om_eq(m, "rundown_fence_seconds", t, b.fence_ms, true);
+	ck_om_eq(m, "rundown_fence_failures_total", t, b.fence_failures,
+	    false);
+	ck_om_eq(m, "rundown_rundowns_total", t, b.rundowns, false);
+	if (b.rundowns == 0) {
+		om_value(m, "rundown_last_start_timestamp_seconds", t, NULL,
+		    &found);
+		ck_assert_msg(!found, "a last start of no run-down");
+		om_value(m, "rundown_last_duration_seconds", t, NULL, &found);
+		ck_assert_msg(!found, "a duration of no run-down");
+	} else {
+		ck_om_eq(m, "rundown_last_start_timestamp_seconds", t,
+		    (uint64_t)b.last_start_ms, true);
+		ck_om_eq(m, "rundown_last_reclaimed_rows", t,
+		    b.last_reclaimed_rows, false);
+	}
+	/* In progress, the duration so far grew since the scrape. */
+	if (b.rundowns != 0 && b.last_drain_ms == 0)
+		ck_assert_msg(om_value(m, "rundown_last_duration_seconds", t,
+		    NULL, NULL) * 1000 <= (double)b.last_duration_ms + 0.5,
+		    "a duration so far beyond the status's later one");
+	else if (b.rundowns != 0)
+		ck_om_eq(m, "rundown_last_duration_seconds", t,
+		    b.last_duration_ms, true);
+	if (b.last_drain_ms == 0) {
+		om_value(m, "rundown_last_drain_timestamp_seconds", t, NULL,
+		    &found);
+		ck_assert_msg(!found, "a drain of a run-down that has none");
+	} else
+		ck_om_eq(m, "rundown_last_drain_timestamp_seconds", t,
+		    (uint64_t)b.last_drain_ms, true);
+}
+
+/* rundownctl metrics, as NAME, read whole and parsed into m. */
+static void
+scrape(const char *name, struct om *m)
+{
+	char path[PATH_MAX], *text;
+	struct stat st;
+	FILE *f;
+
+	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, name,
+	    ARGS("metrics")), name), 0);
+	ck_assert_str_eq(td_ctl_output(name, "err"), "");
+	snprintf(path, sizeof(path), "%s/%s.out", td.dir, name);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_int_eq(fstat(fileno(f), &st), 0);
+	ck_assert_ptr_nonnull(text = calloc(1, (size_t)st.st_size + 1));
+	ck_assert_uint_eq(fread(text, 1, (size_t)st.st_size, f),
+	    (size_t)st.st_size);
+	fclose(f);
+	om_parse(text, m);
+	free(text);
+}
+
+/* Every counter of a, with the same labels, is in b and not less. */
+static void
+ck_om_monotonic(const struct om *a, const struct om *b)
+{
+	const struct om_sample *s;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		s = &a->s[i];
+		if (!a->fam[s->family].counter)
+			continue;
+		ck_assert_msg(om_value(b, s->name, s->lvalue[0], NULL, NULL) >=
+		    s->value, "%s{tag=\"%s\"} went down", s->name,
+		    s->lvalue[0]);
+	}
+}
+
+/*
+ * metrics: every block's figures as status gives them, in OpenMetrics
+ * that a strict reader takes, a tag that needs escapes included; the
+ * last run-down's samples only once there is one, its drain only once it
+ * has drained; the counters never go down from a scrape to the next.
+ */
+START_TEST(test_metrics)
+{
+	uint32_t tag = RUNDOWN_TAG('M', 't', 'r', 'x');
+	uint32_t odd = RUNDOWN_TAG('Q', '"', '\\', 'x');
+	static struct om m1, m2, m3;
+	char t[RUNDOWN_TAG_BUFSZ];
+	int feed;
+	pid_t run;
+
+	/* No block: the families, declared, and no sample. */
+	scrape("empty", &m1);
+	ck_assert_uint_eq(m1.n, 0);
+	ck_assert_uint_eq(m1.nfam, 15);
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, odd, 3), 0);
+	ck_assert_str_eq(rundown_tag_format(odd, t), "Q\"\\x");
+	scrape("first", &m1);
+	ck_om_block(&m1, tag);
+	ck_om_block(&m1, odd);
+
+	/* A run-down in progress: a holder run keeps it so. */
+	run = run_start("run", "Mtrx", "cat", &feed);
+	await_held(tag);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &(struct timespec){
+	    0, 0 }), -ETIMEDOUT);
+	scrape("second", &m2);
+	ck_om_block(&m2, tag);
+	ck_om_block(&m2, odd);
+	ck_om_monotonic(&m1, &m2);
+	ck_assert(om_value(&m2, "rundown_rundowns_total", "Mtrx", NULL,
+	    NULL) == om_value(&m1, "rundown_rundowns_total", "Mtrx", NULL,
+	    NULL) + 1);
+	ck_assert(om_value(&m2, "rundown_state", "Mtrx", "running-down",
+	    NULL) == 1);
+
+	close(feed);
+	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, odd, NULL), 0);
+	scrape("third", &m3);
+	ck_om_block(&m3, tag);
+	ck_om_block(&m3, odd);
+	ck_om_monotonic(&m2, &m3);
+	ck_assert(om_value(&m3, "rundown_rundowns_total", "Mtrx", NULL,
+	    NULL) == 1);
+	ck_assert(om_value(&m3, "rundown_rundowns_total", t, NULL, NULL) ==
+	    1);
+	ck_assert(om_value(&m3, "rundown_reclaimed_rows_total", "Mtrx", NULL,
+	    NULL) == 1);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------------- */
 
 static TCase *
@@ -1014,6 +1782,13 @@ ctl_suite(void)
 	tcase_add_test(tc, test_run_orphaned);
 	tcase_add_test(tc, test_run_terminated);
 	tcase_add_test(tc, test_run_status);
+	tcase_add_test(tc, test_run_wait_open);
+	tcase_add_test(tc, test_run_wait_open_timeout);
+	tcase_add_test(tc, test_run_create);
+
+	tc = ct_case(s, "figures", ct_setup);
+	tcase_add_test(tc, test_figures);
+	tcase_add_test(tc, test_metrics);
 
 	tc = ct_case(s, "access", ct_setup);
 	tcase_add_test(tc, test_access_socket);

@@ -2121,7 +2121,7 @@ sub_socket(const char *name, mode_t mode, char *buf, size_t size)
 }
 
 /* Start-up refuses what it must and leaves alone what is not its own:
- * exit 2 for usage errors, 1 for the rest. */
+ * exit 64 (EX_USAGE) for usage errors, 1 for the rest. */
 START_TEST(test_startup)
 {
 	char path[PATH_MAX], keep[TD_SOCKLEN];
@@ -2130,11 +2130,12 @@ START_TEST(test_startup)
 	size_t n;
 	int fd;
 
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-x")), 2);
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-r", "0")), 2);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-x")), 64);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-r", "0")),
+	    64);
 	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "-R", "4",
-	    "-r", "8")), 2);
-	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "extra")), 2);
+	    "-r", "8")), 64);
+	ck_assert_int_eq(daemon_exit_status(ARGS("-S", td.sock, "extra")), 64);
 
 	/* A live daemon on the socket: the second one gives up, and the
 	 * first keeps its socket and answers. */
@@ -2237,7 +2238,7 @@ START_TEST(test_long_options)
 	ck_assert_int_eq(daemon_stdout(ARGS("--help"), buf, sizeof(buf)), 0);
 	ck_assert_msg(strncmp(buf, "usage: rundownd ", 16) == 0 &&
 	    strstr(buf, "--version") != NULL, "--help printed:\n%s", buf);
-	ck_assert_int_eq(daemon_stdout(ARGS("--bogus"), buf, sizeof(buf)), 2);
+	ck_assert_int_eq(daemon_stdout(ARGS("--bogus"), buf, sizeof(buf)), 64);
 	ck_assert_str_eq(buf, "");
 }
 END_TEST

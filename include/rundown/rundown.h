@@ -273,6 +273,24 @@ RUNDOWN_API int rundown_cache_wait(rundown_cache_t *ref);
 RUNDOWN_API int rundown_cache_wait_timeout(rundown_cache_t *ref,
     const struct timespec *timeout);
 
+/*
+ * The wait in two halves, for an event loop that must not block.
+ * rundown_cache_wait_start() starts run-down as rundown_cache_wait() does
+ * (acquires fail from its return on, as there) and returns a new
+ * descriptor, close-on-exec, that polls readable once the block has
+ * drained or the wait has failed; or a negative errno, such as -EINVAL.
+ * rundown_cache_wait_finish() never blocks: -EAGAIN while the block has
+ * not drained; else what rundown_cache_wait() would have returned, and it
+ * closes fd.  -EINVAL for a bad ref or a negative fd, -EBADF for an fd
+ * that no start on ref returned (or that was finished).  Closing fd
+ * without finishing abandons the wait, never the run-down.  For a block
+ * of the library's own, a helper thread waits (rundown_cache(3)); on an
+ * attached descriptor the descriptor is a connection to the daemon of its
+ * own (rundown_shared(3)).
+ */
+RUNDOWN_API int rundown_cache_wait_start(rundown_cache_t *ref);
+RUNDOWN_API int rundown_cache_wait_finish(rundown_cache_t *ref, int fd);
+
 /* As rundown_completed(), for a block: 0, -EALREADY or -EBUSY. */
 RUNDOWN_API int rundown_cache_completed(rundown_cache_t *ref);
 
@@ -319,14 +337,20 @@ RUNDOWN_API int rundown_tag_parse(const char *s, uint32_t *tag);
 #define RUNDOWN_TAG_BUFSZ 11
 RUNDOWN_API char *rundown_tag_format(uint32_t tag, char *buf);
 
+/* The socket of the system's daemon: the superuser's (rundownd.socket). */
+#define RUNDOWN_SYSTEM_SOCKET "/run/rundownd/rundownd.sock"
+
 /*
  * The socket path used when none is given: $RUNDOWN_SOCKET if set, else
- * /run/rundownd/rundownd.sock for root, else
+ * RUNDOWN_SYSTEM_SOCKET for root, else
  * $XDG_RUNTIME_DIR/rundownd/rundownd.sock, else $HOME/.rundownd/rundownd.sock
  * (never a shared directory such as /tmp, where another user could take
  * the name first).  0, -ENOENT if neither $XDG_RUNTIME_DIR nor $HOME is
  * an absolute path, or -ENAMETOOLONG if it does not fit in size bytes (or
- * a sockaddr_un); buf is then left as it was.
+ * a sockaddr_un); buf is then left as it was.  Where no $RUNDOWN_SOCKET
+ * is set and no daemon runs at a user's own path (or the user has none),
+ * rundown_connect(NULL) and rundown_attach() turn to RUNDOWN_SYSTEM_SOCKET
+ * (rundown_shared(3), ENVIRONMENT).
  */
 RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
 
@@ -334,8 +358,9 @@ RUNDOWN_API int rundown_socket_path(char *buf, size_t size);
  * (calls from several threads are serialized). */
 typedef struct rundown_conn rundown_conn_t;
 
-/* Connects to the daemon at path (NULL: rundown_socket_path()); -EPERM
- * if the daemon is not trusted (see -EPERM above). */
+/* Connects to the daemon at path (NULL: rundown_socket_path(), or the
+ * system's if none runs there); -EPERM if the daemon is not trusted (see
+ * -EPERM above). */
 RUNDOWN_API int rundown_connect(const char *path, rundown_conn_t **conn);
 RUNDOWN_API void rundown_disconnect(rundown_conn_t *conn);
 
@@ -358,6 +383,21 @@ struct rundown_block_info {
 				 * FENCES) */
 	uint32_t fence_failures; /* its fences that failed (rundownd(8),
 				 * FENCES), modulo 2^32 */
+	/*
+	 * Run-downs: how many the daemon started since it created or
+	 * adopted the block, and the last of them, all 0 while there was
+	 * none.  Times are wall-clock (CLOCK_REALTIME) milliseconds since
+	 * the Epoch; the duration is measured on CLOCK_MONOTONIC, and the
+	 * drain is the start plus the duration, so that a step of the wall
+	 * clock between them cannot skew one against the other.
+	 */
+	uint64_t rundowns;
+	int64_t last_start_ms;	/* when the last run-down started */
+	int64_t last_drain_ms;	/* when it ended; 0 while in progress */
+	uint64_t last_duration_ms; /* how long it took; while in progress,
+				 * how long it has taken so far */
+	uint64_t last_reclaimed_rows; /* rows of exited processes reclaimed
+				 * during it (so far) */
 };
 
 /* One attached row and what it holds now. */

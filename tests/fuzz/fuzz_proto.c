@@ -197,6 +197,12 @@ same_info(const struct rundown_block_info *info, const unsigned char *wire)
 	CHECK(info->gid == pi.gid);
 	CHECK(info->mode == pi.mode);
 	CHECK(info->fence_ms == pi.fence_ms);
+	CHECK(info->fence_failures == pi.fence_failures);
+	CHECK(info->rundowns == pi.rundowns);
+	CHECK(info->last_start_ms == pi.last_start_ms);
+	CHECK(info->last_drain_ms == pi.last_drain_ms);
+	CHECK(info->last_duration_ms == pi.last_duration_ms);
+	CHECK(info->last_reclaimed_rows == pi.last_reclaimed_rows);
 }
 
 /* A STATUS_REPLY payload that the client read: re-encoded, it is the

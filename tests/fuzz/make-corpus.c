@@ -265,6 +265,17 @@ main(int argc, char **argv)
 	st.info.fence_ms = 1500;	/* any: a fence under way */
 	seed("status-fence", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
 	st.info.fence_ms = 0;
+	/* A run-down in progress (no drain yet), then one drained. */
+	st.info.rundowns = 3;
+	st.info.last_start_ms = 1796656505123;
+	st.info.last_duration_ms = 250;
+	st.info.last_reclaimed_rows = 1;
+	seed("status-rundown", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
+	st.info.last_drain_ms = st.info.last_start_ms + 250;
+	seed("status-drained", PROTO_STATUS_REPLY, 1, &st, sizeof(st));
+	st.info.rundowns = 0;
+	st.info.last_start_ms = st.info.last_drain_ms = 0;
+	st.info.last_duration_ms = st.info.last_reclaimed_rows = 0;
 	ls.count.count = 2;
 	ls.count.reserved = 1;
 	seed("bad-list-reserved", PROTO_LIST_REPLY, 1, &ls, sizeof(ls));
