@@ -554,47 +554,18 @@ union async_payload {
 	struct proto_error err;
 };
 
-/* Sends all of buf: 0 or -errno (-ECONNRESET for a closed peer). */
-static int
-async_send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads exactly len bytes, blocking: 0, -ECONNRESET at end of file, or
- * -errno. */
+/* Reads exactly len bytes, blocking: client_recv(), with any descriptor
+ * that came along (none should: a wait's answer brings none) closed. */
 static int
 async_recv_all(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-	ssize_t n;
+	int rfd[CLIENT_FDS], r, i;
 
-	while (len > 0) {
-		n = recv(fd, p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	for (i = 0; i < CLIENT_FDS; i++)
+		rfd[i] = -1;
+	r = client_recv(fd, buf, len, rfd);
+	client_close_fds(rfd);
+	return r;
 }
 
 /* One frame that answers a wait, blocking: 0, or -EPROTO for one that
@@ -708,7 +679,7 @@ attach_wait_start(rundown_cache_t *ref)
 	/* Not a cancellation point: a cancelled start would leave the
 	 * connection open and nobody to close it. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	sent = async_send_all(fd, out, n);
+	sent = client_send(fd, out, n);
 	/*
 	 * The poll's answer: 0 (drained already) or -ETIMEDOUT (running
 	 * down) say that the run-down has begun.  A daemon that refuses the

@@ -248,8 +248,7 @@ client_forget(rundown_conn_t *c)
 	c->fd = -1;
 }
 
-/* Writes all of buf: 0 or -errno (-ECONNRESET for a closed peer). */
-static int
+int
 client_send(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -268,10 +267,7 @@ client_send(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Reads exactly len bytes, keeping the descriptors that come with them in
- * rfd[0..CLIENT_FDS) (slots that are -1): 0, -ECONNRESET at end of file,
- * or -errno. */
-static int
+int
 client_recv(int fd, void *buf, size_t len, int *rfd)
 {
 	union {
@@ -306,8 +302,7 @@ client_recv(int fd, void *buf, size_t len, int *rfd)
 	return 0;
 }
 
-/* Closes the descriptors a reply brought, and marks their slots free. */
-static void
+void
 client_close_fds(int *fds)
 {
 	int i;

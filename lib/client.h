@@ -61,4 +61,15 @@ void client_forget(rundown_conn_t *c);
  * itself, without blocking (attach.c, the asynchronous wait). */
 int client_take_fd(rundown_conn_t *c);
 
+/* Writes all of buf to the socket fd: 0 or -errno (-ECONNRESET for a
+ * closed peer). */
+int client_send(int fd, const void *buf, size_t len);
+
+/* Reads exactly len bytes from the socket fd, keeping the descriptors
+ * that come with them in rfd[0..CLIENT_FDS) (slots that are -1): 0,
+ * -ECONNRESET at end of file, or -errno.  client_close_fds() closes what
+ * came and marks the slots free. */
+int client_recv(int fd, void *buf, size_t len, int *rfd);
+void client_close_fds(int *rfd);
+
 #endif /* RUNDOWN_CLIENT_H */
