@@ -91,25 +91,6 @@ gr_become(uid_t uid, gid_t gid, gid_t extra, const char *const *env)
 	}
 }
 
-/* Waits for the child pid to end: its wait status.  Fails, naming what,
- * if it still runs after the deadline. */
-static int
-gr_reap(pid_t pid, const char *what)
-{
-	struct timespec start = td_now();
-	pid_t r;
-	int st = 0;
-
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0 ||
-	    (r < 0 && errno == EINTR)) {
-		ck_assert_msg(td_elapsed_ms(&start) < GR_DEADLINE_MS,
-		    "%s still runs after %d ms", what, GR_DEADLINE_MS);
-		td_pause();
-	}
-	ck_assert_int_eq(r, pid);
-	return st;
-}
-
 /*
  * Runs fn(out) in a child of uid, gid and extra (gr_become()), which
  * writes n int32_t results to out; they go to r.  The child must exit 0.
@@ -132,7 +113,7 @@ gr_child(uid_t uid, gid_t gid, gid_t extra, const char *const *env,
 	close(p[1]);
 	td_read_all(p[0], r, n * sizeof(*r), "the child's results", NULL);
 	close(p[0]);
-	st = gr_reap(pid, "a child of another user");
+	st = td_reap_child(pid, "a child of another user");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "the child of uid %u exited with status %#x", (unsigned)uid, st);
 }
@@ -207,7 +188,7 @@ gr_ctl(uid_t uid, gid_t gid, gid_t extra, const char *const *env,
 	/* A message or two: it cannot fill the pipe before its end. */
 	gr_slurp(err[0], r->err, sizeof(r->err));
 	close(err[0]);
-	st = gr_reap(pid, "rundownctl as another user");
+	st = td_reap_child(pid, "rundownctl as another user");
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	ck_assert_msg(r->status != 120, "cannot become uid %u", (unsigned)uid);
 	lseek(out, 0, SEEK_SET);
@@ -253,26 +234,6 @@ gr_dir(void)
 	snprintf(td.log, sizeof(td.log), "%s/rundownd.log", td.dir);
 }
 
-/* Waits until a daemon answers root on path; fails if pid exits first. */
-static void
-gr_await(const char *path, pid_t pid)
-{
-	struct timespec start = td_now();
-	rundown_conn_t *c;
-	int r, st = 0;
-
-	while ((r = rundown_connect(path, &c)) != 0) {
-		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", path,
-		    rundown_strerror(r));
-		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "rundownd "
-		    "exited at start-up (status %#x):\n%s", st, td_log());
-		ck_assert_msg(td_elapsed_ms(&start) < GR_DEADLINE_MS,
-		    "rundownd did not listen on %s:\n%s", path, td_log());
-		td_pause();
-	}
-	rundown_disconnect(c);
-}
-
 /* The units' case: the socket made as rundownd.socket makes it (mode
  * 0660, group GR_GID, in a directory of mode 0755), passed to a daemon
  * started with EXTRA... */
@@ -305,7 +266,7 @@ gr_activated(const char *const *extra)
 	argv[n] = NULL;
 	td.pid = td_spawn_fd(argv, fd);
 	close(fd);
-	gr_await(td.sock, td.pid);
+	td_await_daemon(td.sock, td.pid);
 	td.conn = td_connect();
 }
 
@@ -642,7 +603,7 @@ START_TEST(test_fallback_own_first)
 	argv[5] = GR_GID_STR;
 	argv[6] = NULL;
 	pid = td_spawn(argv);
-	gr_await(gr_own, pid);
+	td_await_daemon(gr_own, pid);
 
 	gr_child(GR_UID, GR_GID, 0, ARGS(gr_env_xdg, gr_env_sys),
 	    gr_create_default, r, 2);

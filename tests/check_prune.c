@@ -152,27 +152,6 @@ header_of(const char *path, char *buf, size_t size)
 	ck_abort_msg("no block of the daemon on %s in /dev/shm", path);
 }
 
-/* Waits until a daemon answers on path; fails if pid exits first. */
-static void
-await_daemon(const char *path, pid_t pid)
-{
-	struct timespec start = td_now();
-	rundown_conn_t *c;
-	int r, st = 0;
-
-	while ((r = rundown_connect(path, &c)) != 0) {
-		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", path,
-		    rundown_strerror(r));
-		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "rundownd on %s "
-		    "exited at start-up (status %#x):\n%s", path, st,
-		    td_log());
-		ck_assert_msg(td_elapsed_ms(&start) < PR_DEADLINE_MS, "rundownd "
-		    "did not listen on %s within %d ms", path, PR_DEADLINE_MS);
-		td_pause();
-	}
-	rundown_disconnect(c);
-}
-
 /* A socket path in a new directory of the test's directory. */
 static void
 other_path(struct other *o, const char *dir)
@@ -193,7 +172,7 @@ other_start(struct other *o, const char *dir)
 {
 	other_path(o, dir);
 	o->pid = td_spawn(ARGS("rundownd", "-d", "-S", o->sock));
-	await_daemon(o->sock, o->pid);
+	td_await_daemon(o->sock, o->pid);
 }
 
 /* Kills the daemon with SIGKILL, as a crash would end it. */

@@ -481,9 +481,8 @@ td_reap(const char *dir)
 	return reap_live;
 }
 
-/* Waits until the daemon answers on sock; fails if it exits first. */
-static void
-await(void)
+void
+td_await_daemon(const char *path, pid_t pid)
 {
 	struct timespec start = td_now();
 	rundown_conn_t *c;
@@ -491,7 +490,7 @@ await(void)
 	int r, st = 0;
 
 	for (;;) {
-		r = rundown_connect(td.sock, &c);
+		r = rundown_connect(path, &c);
 		if (r == 0) {
 			r = rundown_ctl_list(c, NULL, 0, &n);
 			rundown_disconnect(c);
@@ -500,13 +499,13 @@ await(void)
 			    rundown_strerror(r), td_log());
 			return;
 		}
-		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", td.sock,
+		ck_assert_msg(r == -ECONNREFUSED, "connect to %s: %s", path,
 		    rundown_strerror(r));
-		ck_assert_msg(waitpid(td.pid, &st, WNOHANG) == 0,
-		    "rundownd exited at start-up (status %#x):\n%s", st,
-		    td_log());
+		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0,
+		    "rundownd on %s exited at start-up (status %#x):\n%s",
+		    path, st, td_log());
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
-		    "rundownd did not listen on %s within %d ms:\n%s", td.sock,
+		    "rundownd did not listen on %s within %d ms:\n%s", path,
 		    td.deadline_ms, td_log());
 		td_pause();
 	}
@@ -575,7 +574,7 @@ td_start(const char *const *extra)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
 	td.pid = td_spawn(argv);
-	await();
+	td_await_daemon(td.sock, td.pid);
 }
 
 /* SIGTERM, and the daemon must exit 0. */
@@ -835,10 +834,10 @@ td_ctl_output(const char *name, const char *ext)
 	return td_file_tail(path, buf[which], sizeof(buf[which]));
 }
 
-/* Polls rather than blocks, so that a rundownctl that hangs fails the
- * test with the daemon's log instead of running into Check's timeout. */
+/* Polls rather than blocks, so that a child that hangs fails the test
+ * with the daemon's log instead of running into Check's timeout. */
 int
-td_ctl_finish(pid_t pid, const char *name)
+td_reap_child(pid_t pid, const char *what)
 {
 	struct timespec start = td_now();
 	pid_t r;
@@ -847,11 +846,22 @@ td_ctl_finish(pid_t pid, const char *name)
 	while ((r = waitpid(pid, &st, WNOHANG)) == 0 ||
 	    (r < 0 && errno == EINTR)) {
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
-		    "rundownctl %s still runs after %d ms:\n%s", name,
-		    td.deadline_ms, td_log());
+		    "%s still runs after %d ms:\n%s", what, td.deadline_ms,
+		    td_log());
 		td_pause();
 	}
 	ck_assert_int_eq(r, pid);
+	return st;
+}
+
+int
+td_ctl_finish(pid_t pid, const char *name)
+{
+	char what[128];
+	int st;
+
+	snprintf(what, sizeof(what), "rundownctl %s", name);
+	st = td_reap_child(pid, what);
 	ck_assert_msg(WIFEXITED(st), "rundownctl %s killed (status %#x): %s",
 	    name, st, td_ctl_output(name, "err"));
 	return WEXITSTATUS(st);

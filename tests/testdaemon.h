@@ -95,6 +95,10 @@ void td_view_unmap(struct td_view *v);
  * hard) td.nofile if set; returns its pid. */
 pid_t td_spawn(const char *const *argv);
 
+/* Waits until the rundownd pid answers root on path (connect and list);
+ * fails if it exits first, or after td.deadline_ms. */
+void td_await_daemon(const char *path, pid_t pid);
+
 /* As td_spawn(), and if fd >= 0 passes it as fd 3 with LISTEN_FDS=1 and
  * LISTEN_PID set to the daemon's pid, as systemd passes a socket. */
 pid_t td_spawn_fd(const char *const *argv, int fd);
@@ -162,6 +166,10 @@ pid_t td_ctl_start(const char *path, const char *name,
 /* The end of what rundownctl NAME wrote to ext ("out" or "err").  The
  * last two answers stay valid, so that a message can quote both. */
 const char *td_ctl_output(const char *name, const char *ext);
+
+/* Waits for the child pid to end, polling, and returns its wait status;
+ * fails, naming what, with the daemon's log, past td.deadline_ms. */
+int td_reap_child(pid_t pid, const char *what);
 
 /* Waits for rundownctl NAME: its exit status.  Fails, with its stderr or
  * the daemon's log, if a signal killed it or it still runs after
