@@ -18,7 +18,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,6 +38,7 @@
 #include "attack.h"
 #include "proto.h"
 #include "testdaemon.h"
+#include "testutil.h"
 
 /* Longer than every deadline of the test: a daemon that waits in the
  * close on its loop cannot answer in time. */
@@ -225,16 +225,9 @@ static unsigned
 af_daemon_fds(void)
 {
 	char path[64];
-	struct dirent *de;
-	unsigned n = 0;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)td.pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return test_count_entries(path);
 }
 
 /* Sends one request naming tag; false once the daemon has hung up. */

@@ -52,33 +52,17 @@
 
 /* ---- what the process holds ------------------------------------------- */
 
-/* Entries of a /proc directory, less "." and "..". */
-static unsigned
-count_dir(const char *path)
-{
-	struct dirent *de;
-	unsigned n = 0;
-	DIR *d;
-
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static unsigned
 count_tasks(void)
 {
-	return count_dir("/proc/self/task");
+	return test_count_entries("/proc/self/task");
 }
 
 /* Counts the directory's own descriptor too, the same every time. */
 static unsigned
 count_fds(void)
 {
-	return count_dir("/proc/self/fd");
+	return test_count_entries("/proc/self/fd");
 }
 
 /* This process's threads: how many, their ids in tid[]. */

@@ -413,19 +413,9 @@ static long
 ld_proc_fds(pid_t pid)
 {
 	char path[64];
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	d = opendir(path);
-	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.')
-			n++;
-	}
-	closedir(d);
-	return n;
+	return (long)test_count_entries(path);
 }
 
 /* How many of pid's threads are closer lanes ("rd-close", src/closer.c):

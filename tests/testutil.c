@@ -1,6 +1,7 @@
 /* testutil.c: helpers shared by the Check suites. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -323,4 +324,20 @@ test_cpuset_release(pid_t pid)
 	(void)cg_write(root, "", "cgroup.procs", num);
 	snprintf(path, sizeof(path), "%s/rundown-test-%ld", root, (long)pid);
 	(void)rmdir(path);
+}
+
+unsigned
+test_count_entries(const char *path)
+{
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	d = opendir(path);
+	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }

@@ -93,4 +93,9 @@ void test_reap_named(pid_t pid, const char *what);
 /* Runs suite s and returns the process exit status (0 if all passed). */
 int test_run_suite(Suite *s);
 
+/* The entries of a directory less "." and "..": of /proc/PID/fd, the
+ * descriptors a process holds (the listing's own among them, if it is
+ * this process's); of /proc/PID/task, its threads. */
+unsigned test_count_entries(const char *path);
+
 #endif /* RUNDOWN_TESTUTIL_H */
