@@ -4,7 +4,7 @@
  *
  * Five variants ("ops") run the same thread harness:
  *
- *   r  rseq add        rd_rseq_add(+1), rd_rseq_add(-1) (lib/rseq.h) on a
+ *   r  rseq add        rundown_rseq_add(+1), rundown_rseq_add(-1) (lib/rseq.h) on a
  *                      per-CPU array of lines, checking a state word that
  *                      stays 0: the hardware floor of the library's fast
  *                      path (n/a where the build or thread has no rseq);
@@ -71,7 +71,7 @@ struct op {
 	char		 key;
 	const char	*name;
 	void		*(*setup)(void);
-	bool		 (*pair)(void *);	/* false: acquire refused */
+	bench_loop_fn	*loop;		/* BENCH_LOOP of its pair */
 	void		 (*teardown)(void *);
 	const struct wake_ops *wake;		/* NULL: no run-down to time */
 };
@@ -114,7 +114,7 @@ static bool opt_pin;
 static bool opt_quiet;
 static unsigned long opt_callgrind;
 static unsigned opt_start = 200;
-static const char *opt_ops = "rabcd";
+static const char *opt_ops = "raibcd";
 
 static unsigned ncpus_conf;	/* CPUs a per-CPU array needs */
 static bool rseq_ok;		/* variant r can run (bench_rseq_ok()) */
@@ -150,29 +150,33 @@ percpu_setup(void)
 }
 
 /* The rseq add pair: the floor of the library's fast path, which adds
- * the same way with a descriptor and a call around it.  False (refused)
- * only if the section could not run at all. */
-static __attribute__((noinline)) bool
+ * the same way with a descriptor around it.  False (refused) only if the
+ * section could not run at all. */
+static inline __attribute__((always_inline)) bool
 pair_rseq_add(void *p)
 {
-	return bench_rseq_pair(p) == RD_RSEQ_DONE;
+	return bench_rseq_pair(p) == RUNDOWN_RSEQ_DONE;
 }
+
+static BENCH_LOOP(loop_rseq_add, pair_rseq_add)
 
 /* The lock cmpxchg pair: the same loads and CASes as the library's atomic
  * path, with nothing else (no state bit, no overflow check, no
  * descriptor). */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_lock_cmpxchg(void *p)
 {
 	bench_cmpxchg_pair(p);
 	return true;
 }
 
+static BENCH_LOOP(loop_lock_cmpxchg, pair_lock_cmpxchg)
+
 /* Why variant r does not run here. */
 static const char *
 rseq_why(void)
 {
-	return RD_HAVE_RSEQ_CS ? "this thread has no rseq area" :
+	return RUNDOWN_RSEQ_CS ? "this thread has no rseq area" :
 	    "built without the rseq section";
 }
 
@@ -207,8 +211,8 @@ cache_teardown(void *p)
 	rundown_cache_free(p);
 }
 
-/* One pair on the cache-aware block. */
-static __attribute__((noinline)) bool
+/* One pair on the cache-aware block: two calls into the library. */
+static inline __attribute__((always_inline)) bool
 pair_cache(void *p)
 {
 	if (!rundown_cache_acquire(p))
@@ -216,6 +220,8 @@ pair_cache(void *p)
 	rundown_cache_release(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_cache, pair_cache)
 
 /* Wrappers that give variant b's run-down calls one signature. */
 static bool
@@ -280,7 +286,7 @@ ref_setup(void)
 }
 
 /* One pair on the plain reference. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_ref(void *p)
 {
 	if (!rundown_acquire(p))
@@ -288,6 +294,8 @@ pair_ref(void *p)
 	rundown_release(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_ref, pair_ref)
 
 /* Wrappers that give variant c's run-down calls one signature. */
 static bool
@@ -363,7 +371,7 @@ rwlock_teardown(void *p)
 }
 
 /* One read lock and unlock. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_rwlock(void *p)
 {
 	if (pthread_rwlock_rdlock(p) != 0)
@@ -372,13 +380,17 @@ pair_rwlock(void *p)
 	return true;
 }
 
+static BENCH_LOOP(loop_rwlock, pair_rwlock)
+
 static const struct op ops[] = {
-	{ 'r', "rseq add", percpu_setup, pair_rseq_add, free, NULL },
-	{ 'a', "lock cmpxchg", percpu_setup, pair_lock_cmpxchg, free, NULL },
-	{ 'b', "cache-aware", cache_setup, pair_cache, cache_teardown,
+	{ 'r', "rseq add", percpu_setup, loop_rseq_add, free, NULL },
+	{ 'a', "lock cmpxchg", percpu_setup, loop_lock_cmpxchg, free, NULL },
+	{ 'i', "inline", cache_setup, bench_loop_inline, cache_teardown,
+	    NULL },
+	{ 'b', "cache-aware", cache_setup, loop_cache, cache_teardown,
 	    &cache_wake },
-	{ 'c', "plain ref", ref_setup, pair_ref, free, &ref_wake },
-	{ 'd', "rwlock read", rwlock_setup, pair_rwlock, rwlock_teardown,
+	{ 'c', "plain ref", ref_setup, loop_ref, free, &ref_wake },
+	{ 'd', "rwlock read", rwlock_setup, loop_rwlock, rwlock_teardown,
 	    NULL },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
@@ -394,8 +406,10 @@ worker_main(void *arg)
 
 	if (r->pin && !bench_pin_nth(w->index))
 		w->unpinned = true;
+	if (opt_callgrind != 0)
+		(void)bench_rseq_pretend();
 	pthread_barrier_wait(&r->barrier);
-	bench_pairs(&w->count, r->op->pair, r->obj, r->count, &r->stop);
+	r->op->loop(&w->count, r->obj, r->count, &r->stop);
 	return NULL;
 }
 
@@ -592,7 +606,7 @@ print_header(void)
 	/* Which fast path variant b takes here, and variant r's floor. */
 	ref = cache_setup();
 	printf("cache-aware fast path: %s; heap block's fence: %s; "
-	    "rseq floor (r): %s\n\n", ref->rcpus != 0 &&
+	    "rseq floor (r): %s\n\n", ref->fast.rcpus != 0 &&
 	    bench_rseq_ok() ? "rseq add" : "lock cmpxchg (atomic path)",
 	    start_fence_name(ref->bflags), rseq_ok ? "runs" : rseq_why());
 	cache_teardown(ref);
@@ -665,7 +679,7 @@ throughput(void)
 	struct bench_sample s;
 	struct bench_spread sn, sm;
 	unsigned t, rep, o;
-	int r, a, b, c, d, t2 = -1;
+	int r, a, i, b, c, d, t2 = -1;
 
 	bench_print_table_head("thread", "thr");
 	for (t = 0; t < opt_nthreads; t++) {
@@ -700,20 +714,29 @@ throughput(void)
 
 	r = op_index('r');
 	a = op_index('a');
+	i = op_index('i');
 	b = op_index('b');
 	c = op_index('c');
 	d = op_index('d');
-	if (b < 0)
+	if (b < 0 && i < 0)
 		return;
 	printf("\nratios of the medians, per thread count:\n  %-34s", "");
 	for (t = 0; t < opt_nthreads; t++)
 		printf(" %3u thr", opt_threads[t]);
 	printf("\n");
-	/* What the library costs over the floors, at every count. */
+	/* What the library costs over the floors, inline and through the
+	 * calls, at every count. */
+	if (r >= 0 && i >= 0) {
+		ratio_ns(ratio, ns, i, r);
+		bench_print_ratio("i/r ns per pair (lower is better)", ratio,
+		    opt_threads, opt_nthreads, 7, "thr", 1.5, true, 1);
+	}
+	if (b < 0)
+		return;
 	if (r >= 0) {
 		ratio_ns(ratio, ns, b, r);
 		bench_print_ratio("b/r ns per pair (lower is better)", ratio,
-		    opt_threads, opt_nthreads, 7, "thr", 2.5, true, 1);
+		    opt_threads, opt_nthreads, 7, "thr", 3.0, true, 1);
 	}
 	if (a >= 0) {
 		ratio_ns(ratio, ns, b, a);
@@ -1060,7 +1083,7 @@ callgrind(unsigned long n)
 			    n);
 	}
 	if (!opt_quiet)
-		printf("instructions per pair: inclusive Ir of pair_* / %lu\n",
+		printf("instructions per pair: inclusive Ir of *loop_* / %lu\n",
 		    n);
 }
 
@@ -1082,16 +1105,19 @@ usage(int status)
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds per variant (default 1000; 0: skip)\n"
 "  -s N       run-down start rounds per configuration (default 200; 0: skip)\n"
-"  -o KEYS    variants to run, of rabcd (default rabcd): r rseq add (the\n"
-"             floor), a lock cmpxchg, b cache-aware, c plain ref, d rwlock read\n"
+"  -o KEYS    variants to run, of raibcd (default raibcd): r rseq add and\n"
+"             a lock cmpxchg (the floors, inline in the loop), i cache-aware\n"
+"             inline (RUNDOWN_INLINE), b cache-aware (calls), c plain ref,\n"
+"             d rwlock read\n"
 "  -q         print the results only\n"
 "  -c N       callgrind mode: exactly N pairs of each variant on one thread,\n"
 "             no timing; e.g.\n"
-"               valgrind --tool=callgrind --toggle-collect='pair_*' \\\n"
+"               valgrind --tool=callgrind --toggle-collect='*loop_*' \\\n"
 "                   bench/bench_rundown -c 100000\n"
 "               callgrind_annotate --inclusive=yes callgrind.out.<pid>\n"
-"             and divide each pair_* function's Ir by N (with -o and one\n"
-"             variant, callgrind's \"Collected\" total / N is the figure)\n"
+"             and divide each loop's Ir by N (with -o and one variant,\n"
+"             callgrind's \"Collected\" total / N is the figure); a thread\n"
+"             with no rseq area (valgrind's) is given CPU 0 by hand\n"
 "  -h         this help\n");
 	exit(status);
 }
@@ -1112,7 +1138,7 @@ main(int argc, char **argv)
 			usage(0);
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "rabcd")] != '\0')
+			    optarg[strspn(optarg, "raibcd")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;
@@ -1147,7 +1173,9 @@ main(int argc, char **argv)
 
 	conf = sysconf(_SC_NPROCESSORS_CONF);
 	ncpus_conf = conf < 1 ? 1 : (unsigned)conf;
-	rseq_ok = bench_rseq_ok();
+	/* Callgrind mode gives its workers an rseq area by hand (never this
+	 * thread: glibc's threads inherit its area's state). */
+	rseq_ok = opt_callgrind != 0 ? RUNDOWN_RSEQ_CS : bench_rseq_ok();
 
 	if (opt_callgrind != 0) {
 		callgrind(opt_callgrind);

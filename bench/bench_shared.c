@@ -4,7 +4,7 @@
  * Starts its own rundownd (-D, foreground, on a socket in a private
  * mkdtemp directory, its log in a file beside it) and measures, in one run:
  *
- *   r  rseq add        rd_rseq_add(+1), rd_rseq_add(-1) (lib/rseq.h) on
+ *   r  rseq add        rundown_rseq_add(+1), rundown_rseq_add(-1) (lib/rseq.h) on
  *                      a row of per-CPU lines per process in a MAP_SHARED
  *                      mapping, checking a state word that stays 0: the
  *                      floor of b's fast path (n/a without rseq);
@@ -123,7 +123,7 @@ struct op {
 	void		 (*prepare)(void);	/* parent, before the fork */
 	int		 (*setup)(void **, unsigned);	/* worker (its index),
 						 * before the barrier */
-	bool		 (*pair)(void *);	/* false: acquire refused */
+	bench_loop_fn	*loop;			/* BENCH_LOOP of its pair */
 	int		 (*teardown)(void *);	/* worker, after the run */
 	void		 (*finish)(void);	/* parent, after the run */
 };
@@ -143,7 +143,7 @@ static unsigned opt_start = 200;
 static unsigned opt_attach = 200;
 static bool opt_pin;
 static bool opt_quiet;
-static const char *opt_ops = "rabcdefslx";
+static const char *opt_ops = "raibcdefslx";
 
 static struct region *rg;
 static void *floor_mem[2];	/* MAP_SHARED rows of lines: r, a */
@@ -441,11 +441,13 @@ rseq_setup(void **obj, unsigned index)
 }
 
 /* The rseq add pair; false (refused) only if the section cannot run. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_rseq_add(void *p)
 {
-	return bench_rseq_pair(p) == RD_RSEQ_DONE;
+	return bench_rseq_pair(p) == RUNDOWN_RSEQ_DONE;
 }
+
+static BENCH_LOOP(loop_rseq_add, pair_rseq_add)
 
 /* The lock cmpxchg floor's row. */
 static int
@@ -455,12 +457,14 @@ cmpxchg_setup(void **obj, unsigned index)
 }
 
 /* The lock cmpxchg pair. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_lock_cmpxchg(void *p)
 {
 	bench_cmpxchg_pair(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_lock_cmpxchg, pair_lock_cmpxchg)
 
 /* (b) Attaches this worker to the shared block: a row of its own. */
 static int
@@ -476,7 +480,7 @@ shared_setup(void **obj, unsigned index)
 }
 
 /* One pair on the shared block. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_shared(void *p)
 {
 	if (!rundown_cache_acquire(p))
@@ -484,6 +488,8 @@ pair_shared(void *p)
 	rundown_cache_release(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_shared, pair_shared)
 
 /* Gives the row back. */
 static int
@@ -509,7 +515,7 @@ ref_setup(void **obj, unsigned index)
 }
 
 /* One pair on the plain reference. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_ref(void *p)
 {
 	if (!rundown_acquire(p))
@@ -517,6 +523,8 @@ pair_ref(void *p)
 	rundown_release(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_ref, pair_ref)
 
 /* Nothing to give back. */
 static int
@@ -549,7 +557,7 @@ rwlock_setup(void **obj, unsigned index)
 }
 
 /* One read lock and unlock. */
-static __attribute__((noinline)) bool
+static inline __attribute__((always_inline)) bool
 pair_rwlock(void *p)
 {
 	if (pthread_rwlock_rdlock(p) != 0)
@@ -557,6 +565,8 @@ pair_rwlock(void *p)
 	pthread_rwlock_unlock(p);
 	return true;
 }
+
+static BENCH_LOOP(loop_rwlock, pair_rwlock)
 
 /* Destroys the lock once every worker is gone. */
 static void
@@ -566,15 +576,17 @@ rwlock_finish(void)
 }
 
 static const struct op ops[] = {
-	{ 'r', "rseq add", floor_prepare, rseq_setup, pair_rseq_add,
+	{ 'r', "rseq add", floor_prepare, rseq_setup, loop_rseq_add,
 	    no_teardown, NULL },
-	{ 'a', "lock cmpxchg", floor_prepare, cmpxchg_setup, pair_lock_cmpxchg,
+	{ 'a', "lock cmpxchg", floor_prepare, cmpxchg_setup, loop_lock_cmpxchg,
 	    no_teardown, NULL },
-	{ 'b', "shared block", NULL, shared_setup, pair_shared,
+	{ 'i', "inline", NULL, shared_setup, bench_loop_inline,
 	    shared_teardown, NULL },
-	{ 'c', "plain ref", ref_prepare, ref_setup, pair_ref, no_teardown,
+	{ 'b', "shared block", NULL, shared_setup, loop_shared,
+	    shared_teardown, NULL },
+	{ 'c', "plain ref", ref_prepare, ref_setup, loop_ref, no_teardown,
 	    NULL },
-	{ 'd', "rwlock read", rwlock_prepare, rwlock_setup, pair_rwlock,
+	{ 'd', "rwlock read", rwlock_prepare, rwlock_setup, loop_rwlock,
 	    no_teardown, rwlock_finish },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
@@ -596,7 +608,7 @@ worker_main(const struct op *op, unsigned index)
 	if (res->error != 0)
 		_exit(0);
 
-	bench_pairs(&res->count, op->pair, obj, 0, &rg->flag.stop);
+	op->loop(&res->count, obj, 0, &rg->flag.stop);
 	res->error = op->teardown(obj);
 	_exit(0);
 }
@@ -731,23 +743,44 @@ op_runs(unsigned o)
 static const char *
 rseq_why(void)
 {
-	return RD_HAVE_RSEQ_CS ? "no rseq area" :
+	return RUNDOWN_RSEQ_CS ? "no rseq area" :
 	    "built without the rseq section";
 }
 
-/* Runs r, a, b, c and d and prints the table and the ratios. */
+/*
+ * Prints the ratio v[n] / v[d] per process count (where both ran), judged
+ * against target from the count from on; nothing if either was not
+ * selected.
+ */
+static void
+ratio_line(double v[][BENCH_MAX_COUNTS], char n, char d, const char *label,
+    double target, bool at_most, unsigned from)
+{
+	double ratio[BENCH_MAX_COUNTS];
+	int x = op_of(n), y = op_of(d);
+	unsigned t;
+
+	if (!selected(n) || !selected(d))
+		return;
+	for (t = 0; t < opt_nprocs; t++)
+		ratio[t] = op_runs((unsigned)x) && op_runs((unsigned)y) ?
+		    v[x][t] / v[y][t] : NAN;
+	bench_print_ratio(label, ratio, opt_procs, opt_nprocs, 8, "proc",
+	    target, at_most, from);
+}
+
+/* Runs r, a, i, b, c and d and prints the table and the ratios. */
 static void
 throughput(void)
 {
 	static double vns[NOPS][BENCH_MAX_REPS], vmops[NOPS][BENCH_MAX_REPS];
 	double ns[NOPS][BENCH_MAX_COUNTS], mops[NOPS][BENCH_MAX_COUNTS];
-	double ratio[BENCH_MAX_COUNTS];
 	struct rundown_block_info info;
 	struct bench_sample s;
 	struct bench_spread sn, sm;
 	unsigned t, rep, o;
 	bool first;
-	int r, b, x;
+	int r;
 
 	for (o = 0, first = false; o < NOPS; o++)
 		first |= selected(ops[o].key);
@@ -786,7 +819,7 @@ throughput(void)
 	}
 
 	/* Every worker detached: the block must be open and hold nothing. */
-	if (selected('b')) {
+	if (selected('b') || selected('i')) {
 		if ((r = rundown_ctl_status(ctl, BENCH_TAG, &info, NULL, 0,
 		    NULL)) != 0)
 			die("status: %s", rundown_strerror(r));
@@ -797,35 +830,24 @@ throughput(void)
 			    info.state), info.attached,
 			    (unsigned long long)info.outstanding);
 	}
-	b = op_of('b');
-	if (!selected('b') || strpbrk(opt_ops, "racd") == NULL)
+	if (strpbrk(opt_ops, "ib") == NULL || strpbrk(opt_ops, "racd") == NULL)
 		return;
 	printf("\nratios of the medians, per process count:\n  %-34s", "");
 	for (t = 0; t < opt_nprocs; t++)
 		printf(" %4u proc", opt_procs[t]);
 	printf("\n");
-	/* What the shared block costs over the floors, at every count. */
-	for (o = 0; o < 2; o++) {
-		x = op_of(o == 0 ? 'r' : 'a');
-		if (!selected(ops[x].key))
-			continue;
-		for (t = 0; t < opt_nprocs; t++)
-			ratio[t] = op_runs((unsigned)x) ? ns[b][t] / ns[x][t] :
-			    NAN;
-		bench_print_ratio(o == 0 ? "b/r ns per pair (lower is better)" :
-		    "b/a ns per pair (lower is better)", ratio, opt_procs,
-		    opt_nprocs, 8, "proc", o == 0 ? 2.5 : 0.4, true, 1);
-	}
-	for (o = 0; o < 2; o++) {
-		x = op_of(o == 0 ? 'c' : 'd');
-		if (!selected(ops[x].key))
-			continue;
-		for (t = 0; t < opt_nprocs; t++)
-			ratio[t] = mops[b][t] / mops[x][t];
-		bench_print_ratio(o == 0 ? "b/c Mops b / Mops c (x faster)" :
-		    "b/d Mops b / Mops d (x faster)", ratio, opt_procs,
-		    opt_nprocs, 8, "proc", 3.0, false, 2);
-	}
+	/* What the shared block costs over the floors, inline and through
+	 * the calls, at every count; then against c and d. */
+	ratio_line(ns, 'i', 'r', "i/r ns per pair (lower is better)", 1.5,
+	    true, 1);
+	ratio_line(ns, 'b', 'r', "b/r ns per pair (lower is better)", 3.0,
+	    true, 1);
+	ratio_line(ns, 'b', 'a', "b/a ns per pair (lower is better)", 0.4,
+	    true, 1);
+	ratio_line(mops, 'c', 'b', "b/c Mops b / Mops c (x faster)", 3.0,
+	    false, 2);
+	ratio_line(mops, 'd', 'b', "b/d Mops b / Mops d (x faster)", 3.0,
+	    false, 2);
 }
 
 /* ---- wake latency through the daemon (e) ------------------------------- */
@@ -1859,8 +1881,9 @@ usage(int status)
 "  -p         pin process i to the i-th allowed CPU (mod their count); the\n"
 "             wake-latency holder and waiter to two different CPUs\n"
 "  -w N       wake-latency rounds (default 1000; 0: skip)\n"
-"  -o KEYS    what to run, of rabcdefslx (default rabcdefslx):\n"
-"             r rseq add, a lock cmpxchg (the floors), b shared block,\n"
+"  -o KEYS    what to run, of raibcdefslx (default raibcdefslx):\n"
+"             r rseq add, a lock cmpxchg (the floors, inline), i shared\n"
+"             block inline (RUNDOWN_INLINE), b shared block (calls),\n"
 "             c plain ref, d rwlock read (processes), e wake latency through\n"
 "             the daemon, f control requests, s run-down start cost,\n"
 "             l attach latency and memory per attachment, x what a local\n"
@@ -1898,7 +1921,7 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			if (optarg[0] == '\0' ||
-			    optarg[strspn(optarg, "rabcdefslx")] != '\0')
+			    optarg[strspn(optarg, "raibcdefslx")] != '\0')
 				usage(1);
 			opt_ops = optarg;
 			break;

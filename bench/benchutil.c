@@ -103,31 +103,20 @@ bench_pin_nth(unsigned n)
 	return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
 }
 
-/* Times a worker's pairs; the stop flag is read once per batch, not pair. */
+/* Stamps the start of a worker's loop (BENCH_LOOP): the wall clock, and
+ * the thread's CPU clock in cpu_ns until the end replaces it. */
 void
-bench_pairs(struct bench_count *c, bool (*pair)(void *), void *obj,
-    uint64_t count, const int *stop)
+bench_count_begin(struct bench_count *c)
 {
-	uint64_t cpu, pairs = 0;
-	unsigned i;
-
 	c->start = bench_clock_ns(CLOCK_MONOTONIC);
-	cpu = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	if (count != 0) {
-		for (; pairs < count; pairs++) {
-			if (!pair(obj))
-				c->refused = true;
-		}
-	} else {
-		do {
-			for (i = 0; i < BENCH_BATCH; i++) {
-				if (!pair(obj))
-					c->refused = true;
-			}
-			pairs += BENCH_BATCH;
-		} while (!__atomic_load_n(stop, __ATOMIC_RELAXED));
-	}
-	c->cpu_ns = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
+	c->cpu_ns = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Stamps the end of a worker's loop of pairs pairs. */
+void
+bench_count_end(struct bench_count *c, uint64_t pairs)
+{
+	c->cpu_ns = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c->cpu_ns;
 	c->end = bench_clock_ns(CLOCK_MONOTONIC);
 	c->pairs = pairs;
 }
@@ -320,14 +309,44 @@ bench_percpu_init(struct bench_percpu *d, void *mem, unsigned row,
 	d->shift = (uint32_t)__builtin_ctz(BLOCK_LINE);
 }
 
+/* Set once bench_rseq_pretend() gave a thread CPU 0 by hand. */
+static bool bench_pretended;
+
 /* The section exists and the kernel keeps this thread's CPU in the area
  * (glibc stores a negative cpu_id in an area it could not register). */
 bool
 bench_rseq_ok(void)
 {
-#if RD_HAVE_RSEQ_CS
-	return __rseq_size != 0 && (int32_t)__atomic_load_n(
-	    &rd_rseq_area()->cpu_id, __ATOMIC_RELAXED) >= 0;
+#if RUNDOWN_RSEQ_CS
+	return (__rseq_size != 0 || bench_pretended) && (int32_t)
+	    __atomic_load_n(&rd_rseq_area()->cpu_id, __ATOMIC_RELAXED) >= 0;
+#else
+	return false;
+#endif
+}
+
+/*
+ * For callgrind only: valgrind does not support rseq, so glibc registered
+ * no area and its cpu_id reads negative, which sends every section to its
+ * fallback.  Nothing but this thread reads or writes an unregistered area,
+ * so storing CPU 0 in it lets the sections run (and commit: no kernel
+ * restarts them, and callgrind runs one thread at a time).  True if the
+ * area now says CPU 0 or was registered anyway.  Never in a thread that
+ * will create others: glibc's new threads register an area if their
+ * creator's cpu_id reads valid, and abort when that fails.
+ */
+bool
+bench_rseq_pretend(void)
+{
+#if RUNDOWN_RSEQ_CS
+	struct rseq *rs = rd_rseq_area();
+
+	if (__rseq_size == 0 && (int32_t)rs->cpu_id < 0) {
+		rs->cpu_id = 0;
+		rs->cpu_id_start = 0;
+		bench_pretended = true;
+	}
+	return bench_rseq_ok();
 #else
 	return false;
 #endif

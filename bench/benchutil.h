@@ -22,7 +22,7 @@
 #endif
 
 #include "block.h"		/* BLOCK_LINE, ST_MASK */
-#include "rseq.h"		/* rd_rseq_add, RD_HAVE_RSEQ_CS */
+#include "rseq.h"		/* rundown_rseq_add, RUNDOWN_RSEQ_CS */
 
 #define BENCH_MAX_COUNTS 16	/* entries in a list of counts (-T, -C) */
 #define BENCH_BATCH 256		/* pairs between two looks at the stop flag */
@@ -132,27 +132,31 @@ bench_cmpxchg_pair(const struct bench_percpu *d)
  * (rseq.h) and glibc registered an rseq area (not under valgrind). */
 bool bench_rseq_ok(void);
 
+/* Callgrind mode only: gives a thread without an rseq area (valgrind's)
+ * CPU 0 in it by hand, so that the sections run; see benchutil.c. */
+bool bench_rseq_pretend(void);
+
 /*
- * The rseq add pair: rd_rseq_add(+1) then rd_rseq_add(-1) on the current
+ * The rseq add pair: rundown_rseq_add(+1) then rundown_rseq_add(-1) on the current
  * CPU's counter while the state word reads 0, each finding the rseq area
- * as the library does.  RD_RSEQ_DONE, or what stopped it (no rseq area:
- * RD_RSEQ_NOSLOT).
+ * as the library does.  RUNDOWN_RSEQ_DONE, or what stopped it (no rseq area:
+ * RUNDOWN_RSEQ_NOSLOT).
  */
 static inline __attribute__((always_inline)) int
 bench_rseq_pair(const struct bench_percpu *d)
 {
-#if RD_HAVE_RSEQ_CS
+#if RUNDOWN_RSEQ_CS
 	int r;
 
-	r = rd_rseq_add(__rseq_offset, d->state, ST_MASK, d->base, d->shift,
+	r = rundown_rseq_add(__rseq_offset, d->state, ST_MASK, d->base, d->shift,
 	    d->cpus, 1);
-	if (r != RD_RSEQ_DONE)
+	if (r != RUNDOWN_RSEQ_DONE)
 		return r;
-	return rd_rseq_add(__rseq_offset, d->state, ST_MASK, d->base,
+	return rundown_rseq_add(__rseq_offset, d->state, ST_MASK, d->base,
 	    d->shift, d->cpus, (uint64_t)-1);
 #else
 	(void)d;
-	return RD_RSEQ_NOSLOT;
+	return RUNDOWN_RSEQ_NOSLOT;
 #endif
 }
 
@@ -179,10 +183,53 @@ void bench_pause_ms(long ms);
  * false if it cannot. */
 bool bench_pin_nth(unsigned n);
 
-/* Runs count pairs, or batches of pairs until *stop is set if count is 0,
- * and fills c with the wall and CPU time they took. */
-void bench_pairs(struct bench_count *c, bool (*pair)(void *), void *obj,
-    uint64_t count, const int *stop);
+/*
+ * The timed loop of one worker: runs count pairs, or batches of pairs
+ * until *stop is set if count is 0, and fills c with the wall and CPU time
+ * they took.  A variant's loop is its own function, made by
+ * BENCH_LOOP(name, pair) with pair an always_inline function of the
+ * variant: the pair is timed inline in the loop, as a caller's loop would
+ * run it (for the floors, nothing but the operation itself; for a library
+ * variant, the calls into the library and nothing else), never through a
+ * function pointer per pair.
+ */
+typedef void bench_loop_fn(struct bench_count *c, void *obj, uint64_t count,
+    const int *stop);
+
+#define BENCH_LOOP(name, pair)						\
+void									\
+name(struct bench_count *c, void *obj, uint64_t count, const int *stop)	\
+{									\
+	uint64_t pairs = 0;						\
+	unsigned i;							\
+									\
+	bench_count_begin(c);						\
+	if (count != 0) {						\
+		for (; pairs < count; pairs++)				\
+			if (!pair(obj))					\
+				c->refused = true;			\
+	} else {							\
+		do {							\
+			for (i = 0; i < BENCH_BATCH; i++)		\
+				if (!pair(obj))				\
+					c->refused = true;		\
+			pairs += BENCH_BATCH;				\
+		} while (!__atomic_load_n(stop, __ATOMIC_RELAXED));	\
+	}								\
+	bench_count_end(c, pairs);					\
+}
+
+/* The clocks around a loop: begin stamps, end fills c. */
+void bench_count_begin(struct bench_count *c);
+void bench_count_end(struct bench_count *c, uint64_t pairs);
+
+/*
+ * The library's pair inline in the caller (benchinline.c, built with
+ * RUNDOWN_INLINE): rundown_cache_acquire + rundown_cache_release on the
+ * rundown_cache_t at obj.  Its loop, and what the build inlines.
+ */
+bench_loop_fn bench_loop_inline;
+bool bench_inline_runs(void);
 
 /* Adds one worker's count to a run's total. */
 void bench_total_add(struct bench_count *total, const struct bench_count *c);

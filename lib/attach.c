@@ -94,9 +94,10 @@ shared_child(void)
 	for (sh = shared_list; sh != NULL; sh = sh->next) {
 		ref = sh->ref;
 		ref->inert = SLOT_ACTIVE;
-		ref->row_off = (int64_t)offsetof(struct rundown_cache, inert);
+		ref->fast.row_off = (int64_t)offsetof(struct rundown_cache,
+		    inert);
 		ref->cpus = 1;		/* every CPU maps to the inert slot */
-		ref->rcpus = 0;		/* and no rseq word */
+		ref->fast.rcpus = 0;		/* and no rseq word */
 		ref->flags |= CACHE_FORKED;
 		if (sh->conn != NULL)
 			client_forget(sh->conn);
@@ -188,6 +189,8 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 	    (flags & ~(RUNDOWN_ATTACH_CREATE | RUNDOWN_ATTACH_REOPEN)) != 0)
 		return -EINVAL;
 	*out = NULL;
+	if ((r = cache_layout_check()) != 0)
+		return r;
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return -ENOMEM;
 	sh->header = sh->row = MAP_FAILED;

@@ -581,7 +581,7 @@ inline block_settle()
  * instruction, which runs only if the kernel did not abort the section
  * since (by a fence; a preemption's abort only delays the commit).  An
  * aborted section starts again from the top.  ok: committed
- * (RD_RSEQ_DONE); else the state did not read OPEN (RD_RSEQ_CLOSED),
+ * (RUNDOWN_RSEQ_DONE); else the state did not read OPEN (RUNDOWN_RSEQ_CLOSED),
  * nothing changed. */
 inline rseq_add(delta)
 {

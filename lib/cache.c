@@ -3,8 +3,9 @@
  *
  * The descriptor (cache.h) says where this process's row of slots is; the
  * fast path adds to the current CPU's rseq word in it in a restartable
- * sequence (rseq.h), or, where a thread or block cannot, runs the CAS on
- * the CPU's slot word from block.h.  Everything slower is block.c's.
+ * sequence (<rundown/inline.h>, which RUNDOWN_INLINE callers inline), or,
+ * where a thread or block cannot, runs the CAS on the CPU's slot word from
+ * block.h.  Everything slower is block.c's.
  */
 #include "config.h"
 
@@ -26,6 +27,58 @@
 #include "fence.h"
 #include "futex.h"
 #include "rseq.h"
+
+/* What layout 1 of <rundown/inline.h> says of the block and descriptor. */
+_Static_assert(RUNDOWN_INLINE_STATE_OFF ==
+    offsetof(struct rundown_block, state), "inline.h: state word moved");
+_Static_assert(RUNDOWN_INLINE_CLOSED == ST_MASK, "inline.h: state bits");
+_Static_assert(RUNDOWN_INLINE_PC_OFF == SLOT_PC * sizeof(uint64_t),
+    "inline.h: rseq word moved");
+_Static_assert(offsetof(struct rundown_cache, fast) == 0,
+    "inline.h: the fast fields must come first");
+
+#if RUNDOWN_RSEQ_CS
+/*
+ * __rseq_offset, copied where the fast path reads it with one load: glibc's
+ * own is reached through the GOT, a load more on every call.  glibc sets
+ * it before any constructor runs and never changes it; this copy is taken
+ * before every other constructor of a program that links the library
+ * statically (101, the first priority left to programs), and before any
+ * code that calls the library runs when it is shared (a library's
+ * constructors run before those of whoever depends on it).
+ */
+static ptrdiff_t cache_rseq_off;
+
+static __attribute__((constructor(101))) void
+cache_rseq_init(void)
+{
+	cache_rseq_off = __rseq_offset;
+}
+#endif
+
+/*
+ * Set once a translation unit registered a layout other than this
+ * library's (rundown_cache_layout()); from then on no descriptor is
+ * handed out.  Relaxed: registrations run in constructors, before the
+ * threads that ask for descriptors exist, or (dlopen()) under the
+ * loader's lock, which orders them before the module's first call.
+ */
+static int cache_layout_bad;
+
+int
+rundown_cache_layout(uint32_t layout)
+{
+	if (layout == RUNDOWN_CACHE_LAYOUT)
+		return 0;
+	rd_store(&cache_layout_bad, 1, RD_RELAXED);
+	return -EPROTO;
+}
+
+int
+cache_layout_check(void)
+{
+	return rd_load(&cache_layout_bad, RD_RELAXED) ? -EPROTO : 0;
+}
 
 uint32_t
 cache_cpus(void)
@@ -83,7 +136,7 @@ rundown_cache_size(void)
 static uint32_t
 cache_bflags(const void *ref, size_t size, uint32_t cpus, uint32_t flags)
 {
-	if (!RD_HAVE_RSEQ_CS)
+	if (!RUNDOWN_RSEQ_CS)
 		return BLOCK_F_LOCK;
 	if ((flags & CACHE_HEAP) || fence_memory_private(ref, size))
 		return fence_private_ready() || fence_cpus_reach(cpus) ?
@@ -102,14 +155,14 @@ cache_fill(rundown_cache_t *ref, const struct cache_source *src)
 
 	memset(ref, 0, sizeof(*ref));
 	ref->flags = src->flags;
-	ref->block_off = (int64_t)(intptr_t)((uintptr_t)src->block -
+	ref->fast.block_off = (int64_t)(intptr_t)((uintptr_t)src->block -
 	    (uintptr_t)ref);
-	ref->row_off = (int64_t)(intptr_t)((uintptr_t)block_row_slot(src->row,
+	ref->fast.row_off = (int64_t)(intptr_t)((uintptr_t)block_row_slot(src->row,
 	    l, 0) - (uintptr_t)ref);
 	ref->cpus = l->cpus;
-	ref->shift = (uint32_t)__builtin_ctz(l->stride);
+	ref->fast.shift = (uint32_t)__builtin_ctz(l->stride);
 	ref->bflags = l->flags;
-	ref->rcpus = cache_rcpus(l->cpus, l->flags);
+	ref->fast.rcpus = cache_rcpus(l->cpus, l->flags);
 	ref->row = src->row_index;
 	ref->rows = l->rows;
 	ref->tag = src->tag;
@@ -134,6 +187,8 @@ cache_format(rundown_cache_t *ref, size_t size, uint32_t cpus, uint32_t tag,
 		return -EINVAL;
 	if (size < need)
 		return -ENOSPC;
+	if (cache_layout_check() != 0)
+		return -EPROTO;
 	block_layout(cpus, 1, &l);
 	/* The buffer written first: the privacy check needs its pages. */
 	memset(ref, 0, need);
@@ -175,7 +230,11 @@ rundown_cache_alloc(uint32_t tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	cache_format(ref, size, cache_cpus(), tag, CACHE_HEAP);
+	if (cache_format(ref, size, cache_cpus(), tag, CACHE_HEAP) != 0) {
+		free(ref);
+		errno = EPROTO;
+		return NULL;
+	}
 	return ref;
 }
 
@@ -206,8 +265,8 @@ cache_slot(rundown_cache_t *ref, uint32_t cpu)
 {
 	if (__builtin_expect(cpu >= ref->cpus, 0))
 		cpu %= ref->cpus;
-	return (uint64_t *)(void *)((char *)ref + ref->row_off +
-	    ((size_t)cpu << ref->shift));
+	return (uint64_t *)(void *)((char *)ref + ref->fast.row_off +
+	    ((size_t)cpu << ref->fast.shift));
 }
 
 /* The CPU from the kernel, for threads with no rseq area. */
@@ -262,7 +321,7 @@ cache_rseq_cpu(void)
  * threads and blocks without the rseq path.  Where the rseq path exists
  * this is its cold tail, out of line; elsewhere it is the fast path.
  */
-#if RD_HAVE_RSEQ_CS
+#if RUNDOWN_RSEQ_CS
 #define CACHE_ATOMIC_PATH static __attribute__((noinline, cold))
 #else
 #define CACHE_ATOMIC_PATH static inline __attribute__((always_inline))
@@ -306,12 +365,11 @@ cache_acquire(rundown_cache_t *ref, uint32_t n)
 {
 	if (__builtin_expect(ref == NULL, 0))
 		return false;
-#if RD_HAVE_RSEQ_CS
-	switch (rd_rseq_add(__rseq_offset, cache_state(ref), ST_MASK,
-	    cache_pc(ref), ref->shift, ref->rcpus, n)) {
-	case RD_RSEQ_DONE:
+#if RUNDOWN_RSEQ_CS
+	switch (rundown_cache_add(cache_rseq_off, ref, n)) {
+	case RUNDOWN_RSEQ_DONE:
 		return true;
-	case RD_RSEQ_CLOSED:
+	case RUNDOWN_RSEQ_CLOSED:
 		return false;
 	default:
 		break;
@@ -325,12 +383,11 @@ cache_release(rundown_cache_t *ref, uint32_t n)
 {
 	if (__builtin_expect(ref == NULL, 0))
 		return;
-#if RD_HAVE_RSEQ_CS
-	switch (rd_rseq_add(__rseq_offset, cache_state(ref), ST_MASK,
-	    cache_pc(ref), ref->shift, ref->rcpus, -(uint64_t)n)) {
-	case RD_RSEQ_DONE:
+#if RUNDOWN_RSEQ_CS
+	switch (rundown_cache_add(cache_rseq_off, ref, -(uint64_t)n)) {
+	case RUNDOWN_RSEQ_DONE:
 		return;
-	case RD_RSEQ_CLOSED:
+	case RUNDOWN_RSEQ_CLOSED:
 		/* Run down (or being re-initialized): the rseq words are
 		 * harvested, so the release is owed to the row. */
 		cache_release_slow(ref, n);
@@ -472,10 +529,10 @@ local_block(const rundown_cache_t *ref, struct block_layout *l)
 	block_layout(d.cpus, 1, l);
 	l->flags = d.bflags;
 	block = round_up(at + sizeof(*ref), l->align);
-	if (d.block_off != (int64_t)(block - at) ||
-	    d.row_off != (int64_t)(block - at + l->rows_off + l->lead) ||
-	    d.shift != (uint32_t)__builtin_ctz(l->stride) ||
-	    d.rcpus != cache_rcpus(d.cpus, d.bflags))
+	if (d.fast.block_off != (int64_t)(block - at) ||
+	    d.fast.row_off != (int64_t)(block - at + l->rows_off + l->lead) ||
+	    d.fast.shift != (uint32_t)__builtin_ctz(l->stride) ||
+	    d.fast.rcpus != cache_rcpus(d.cpus, d.bflags))
 		return NULL;
 	return (struct rundown_block *)block;
 }

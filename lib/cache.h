@@ -32,15 +32,17 @@ struct shared;
 struct cache_ops;
 
 struct rundown_cache {
+	/*
+	 * First, and ABI for RUNDOWN_INLINE callers (<rundown/inline.h>):
+	 * block_off and row_off (this row's slot 0, its drain word lead
+	 * bytes before) from the descriptor's address, shift (log2 of the
+	 * bytes between slots), and rcpus: cpus if this process's threads
+	 * may commit in the rseq words, else 0.
+	 */
+	struct rundown_cache_fast fast;
 	uint32_t magic;
 	uint32_t flags;
-	int64_t block_off;	/* block address minus descriptor address */
-	int64_t row_off;	/* this row's slot 0 address minus descriptor
-				 * address (its drain word: lead bytes before) */
 	uint32_t cpus;		/* slots per row */
-	uint32_t shift;		/* log2 of the bytes between slots */
-	uint32_t rcpus;		/* cpus if this process's threads may commit
-				 * in the rseq words (rseq.h), else 0 */
 	uint32_t bflags;	/* the block's BLOCK_F_* */
 	uint32_t row;		/* this process's row */
 	uint32_t rows;		/* of the block: with cpus, its checked shape */
@@ -85,6 +87,10 @@ struct cache_source {
 	size_t size;
 };
 
+/* 0, or -EPROTO once a RUNDOWN_INLINE caller registered a layout other
+ * than this library's: every hand-out of a descriptor asks first. */
+int cache_layout_check(void);
+
 /* Fills ref from src: the one place a descriptor is written whole. */
 void cache_fill(rundown_cache_t *ref, const struct cache_source *src);
 
@@ -102,7 +108,7 @@ int cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
 static inline struct rundown_block *
 cache_block(const rundown_cache_t *ref)
 {
-	return (struct rundown_block *)(void *)((char *)ref + ref->block_off);
+	return (struct rundown_block *)(void *)((char *)ref + ref->fast.block_off);
 }
 
 /* The block's shape from the descriptor's own copy (see block.h). */
@@ -121,7 +127,7 @@ cache_row(const rundown_cache_t *ref)
 	struct block_layout l;
 
 	cache_layout(ref, &l);
-	return (uint64_t *)(void *)((char *)ref + ref->row_off - l.lead);
+	return (uint64_t *)(void *)((char *)ref + ref->fast.row_off - l.lead);
 }
 
 /* The block's state word, which the rseq sections check. */
@@ -135,7 +141,7 @@ cache_state(const rundown_cache_t *ref)
 static inline char *
 cache_pc(const rundown_cache_t *ref)
 {
-	return (char *)ref + ref->row_off + SLOT_PC * sizeof(uint64_t);
+	return (char *)ref + ref->fast.row_off + SLOT_PC * sizeof(uint64_t);
 }
 
 /* What rcpus should be for a block of cpus slots and flags bflags: the
@@ -144,7 +150,7 @@ cache_pc(const rundown_cache_t *ref)
 static inline uint32_t
 cache_rcpus(uint32_t cpus, uint32_t bflags)
 {
-	return RD_HAVE_RSEQ_CS && (bflags & BLOCK_F_RSEQ) ? cpus : 0;
+	return RUNDOWN_RSEQ_CS && (bflags & BLOCK_F_RSEQ) ? cpus : 0;
 }
 
 /* Acquire and release on the slot of a given CPU rather than the current

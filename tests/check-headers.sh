@@ -5,8 +5,9 @@
 # and as C++98, C++11 and C++17 (with $CXX or c++, and with clang++ when
 # it is there); a C++ caller links against the C library (the extern "C"
 # guards).  What README.md and librundown-client(3) promise of the
-# language rests on this.  examples/wdm_example.c compiles as cleanly,
-# its WDK-style pool tag included.
+# language rests on this, with RUNDOWN_INLINE (the fast path inline) as
+# without.  examples/wdm_example.c compiles as cleanly, its WDK-style pool
+# tag included.
 set -eu
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 CC=${CC:-cc}
@@ -70,10 +71,36 @@ is_read_tag(ULONG tag)
 EOS
 cp "$tmp/use.c" "$tmp/use.cc"
 
+# The fast path inline (RUNDOWN_INLINE): the same standards, and used, so
+# that every inline function is compiled.
+cat > "$tmp/inline.c" <<'EOS'
+#define RUNDOWN_INLINE
+#include <rundown/wdm.h>
+#include <rundown/rundown.h>
+
+int
+use_inline(rundown_cache_t *c)
+{
+	PEX_RUNDOWN_REF_CACHE_AWARE w = (PEX_RUNDOWN_REF_CACHE_AWARE)(void *)c;
+
+	if (!rundown_cache_acquire(c) || !rundown_cache_acquire_n(c, 2))
+		return 1;
+	rundown_cache_release(c);
+	rundown_cache_release_n(c, 2);
+	if (!ExAcquireRundownProtectionCacheAware(w) ||
+	    !ExAcquireRundownProtectionCacheAwareEx(w, 2))
+		return 2;
+	ExReleaseRundownProtectionCacheAware(w);
+	ExReleaseRundownProtectionCacheAwareEx(w, 2);
+	return 0;
+}
+EOS
+cp "$tmp/inline.c" "$tmp/inline.cc"
+
 compilers "$CC" clang > "$tmp/cc"
 while read -r cc; do
 	for std in c99 c11 c17; do
-		for f in rundown.h.c wdm.h.c use.c; do
+		for f in rundown.h.c wdm.h.c use.c inline.c; do
 			try "$cc" "$std" "$tmp/$f"
 		done
 	done
@@ -87,7 +114,7 @@ compilers "${CXX:-c++}" clang++ > "$tmp/cxx"
 while read -r cxx; do
 	command -v "${cxx%% *}" >/dev/null 2>&1 || continue
 	for std in c++98 c++11 c++17; do
-		for f in rundown.h.cc wdm.h.cc use.cc; do
+		for f in rundown.h.cc wdm.h.cc use.cc inline.cc; do
 			try "$cxx" "$std" "$tmp/$f"
 		done
 	done
@@ -110,7 +137,11 @@ int main() {
 	return rundown_cache_wait(c) | rundown_cache_free(c);
 }
 EOS
-$CXX -std=c++11 $warn $inc -c "$tmp/t.cc" -o "$tmp/t.o"
 [ -f "$lib" ] || exit 0
-$CXX ${SAN_LDFLAGS:-} "$tmp/t.o" "$lib" -pthread -Wl,-rpath,"$(dirname "$lib")" -o "$tmp/t"
-"$tmp/t"
+# Out of line, then inline (the same program with RUNDOWN_INLINE).
+for def in "" -DRUNDOWN_INLINE; do
+	$CXX -std=c++11 $warn $def $inc -c "$tmp/t.cc" -o "$tmp/t.o"
+	$CXX ${SAN_LDFLAGS:-} "$tmp/t.o" "$lib" -pthread \
+	    -Wl,-rpath,"$(dirname "$lib")" -o "$tmp/t"
+	"$tmp/t"
+done

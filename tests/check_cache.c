@@ -1150,7 +1150,7 @@ START_TEST(test_fence_kind)
 	munmap(shared, size);
 
 	ck_assert_uint_eq(ref->bflags & BLOCK_F_LOCK, BLOCK_F_LOCK);
-	if (RD_HAVE_RSEQ_CS)
+	if (RUNDOWN_RSEQ_CS)
 		ck_assert_uint_eq(ref->bflags & (BLOCK_F_RSEQ |
 		    BLOCK_F_PRIVATE), BLOCK_F_RSEQ | BLOCK_F_PRIVATE);
 	exercise(ref);
@@ -1266,9 +1266,9 @@ START_TEST(test_fence_failed_waits)
 }
 END_TEST
 
-#if RD_HAVE_RSEQ_CS && defined(__x86_64__)
+#if RUNDOWN_RSEQ_CS && defined(__x86_64__)
 /*
- * rd_rseq_add() with a spin of `spins` loops between its check of the
+ * rundown_rseq_add() with a spin of `spins` loops between its check of the
  * state word and its commit, after it sets *inside: a section that read
  * OPEN and commits late, unless the kernel preempts, migrates or signals
  * it meanwhile.  Only a fence ends it early.
@@ -1280,27 +1280,24 @@ late_section_add(ptrdiff_t off, const uint32_t *state, uint32_t mask,
 {
 retry:
 	__asm__ goto (
-		RD_RSEQ_X86_CHECK
+		RUNDOWN_RSEQ_X86_CHECK
 		"movl $1, (%[inside])\n\t"
 		"movq %[spins], %%rdx\n\t"
 		"5:\n\t"
 		"decq %%rdx\n\t"
 		"jnz 5b\n\t"
-		RD_RSEQ_X86_COMMIT
+		RUNDOWN_RSEQ_X86_COMMIT
 		:
-		: [rs] "r" (off), [cs] "i" (__builtin_offsetof(struct rseq,
-		      rseq_cs)),
-		  [cpu] "i" (__builtin_offsetof(struct rseq, cpu_id)),
-		  [cpus] "r" (cpus), [state] "r" (state), [mask] "ir" (mask),
-		  "c" (shift), [base] "r" (base), [delta] "er" (delta),
+		: RUNDOWN_RSEQ_X86_INPUTS(off, state, mask, base, shift,
+		      cpus, delta),
 		  [inside] "r" (inside), [spins] "r" (spins)
 		: "memory", "cc", "rax", "rdx"
 		: noslot, closed, aborted);
-	return RD_RSEQ_DONE;
+	return RUNDOWN_RSEQ_DONE;
 noslot:
-	return RD_RSEQ_NOSLOT;
+	return RUNDOWN_RSEQ_NOSLOT;
 closed:
-	return RD_RSEQ_CLOSED;
+	return RUNDOWN_RSEQ_CLOSED;
 aborted:
 	goto retry;
 }
@@ -1319,7 +1316,7 @@ aborted:
  */
 START_TEST(test_fence_failed_late_commit)
 {
-#if RD_HAVE_RSEQ_CS && defined(__x86_64__)
+#if RUNDOWN_RSEQ_CS && defined(__x86_64__)
 	struct timespec ms200 = test_ms(200), ms20 = test_ms(20);
 	size_t size = rundown_cache_size();
 	struct rundown_status st;
@@ -1354,10 +1351,10 @@ START_TEST(test_fence_failed_late_commit)
 			(void)sched_setaffinity(0, sizeof(set), &set);
 			r = late_section_add(__rseq_offset,
 			    cache_state(shared), ST_MASK, cache_pc(shared),
-			    shared->shift, shared->rcpus, 1, &sh[0],
+			    shared->fast.shift, shared->fast.rcpus, 1, &sh[0],
 			    30000000u);
 			__atomic_store_n(&sh[1], r + 1, __ATOMIC_SEQ_CST);
-			if (r != RD_RSEQ_DONE)
+			if (r != RUNDOWN_RSEQ_DONE)
 				_exit(0);
 			while (!__atomic_load_n(&sh[2], __ATOMIC_SEQ_CST))
 				sched_yield();
@@ -1371,7 +1368,7 @@ START_TEST(test_fence_failed_late_commit)
 		    !__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST))
 			sched_yield();
 		if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
-		    RD_RSEQ_NOSLOT + 1) {
+		    RUNDOWN_RSEQ_NOSLOT + 1) {
 			ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 			printf("fence failed, late commit: skipped (no rseq "
 			    "area in this thread)\n");
@@ -1386,7 +1383,7 @@ START_TEST(test_fence_failed_late_commit)
 			sched_yield();
 		__atomic_store_n(&rd_test_fence_error, 0, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
-		    RD_RSEQ_DONE + 1) {
+		    RUNDOWN_RSEQ_DONE + 1) {
 			/* Committed after the flip: counted, and waited for
 			 * once a fence succeeds. */
 			ck_assert_int_eq(rundown_cache_wait_timeout(shared,
@@ -1682,10 +1679,10 @@ START_TEST(test_descriptor_scribbled)
 			shared->cpus = BLOCK_MAX_CPUS;
 			break;
 		case 2:
-			shared->row_off += 1 << 20;
+			shared->fast.row_off += 1 << 20;
 			break;
 		case 3:
-			shared->block_off -= 1 << 20;
+			shared->fast.block_off -= 1 << 20;
 			break;
 		default:
 			shared->size = 64;
@@ -1712,7 +1709,7 @@ START_TEST(test_fence_confined)
 	size_t size = rundown_cache_size();
 	rundown_cache_t *shared;
 
-	if (!RD_HAVE_RSEQ_CS || test_cpuset_confine(getpid()) != 0) {
+	if (!RUNDOWN_RSEQ_CS || test_cpuset_confine(getpid()) != 0) {
 		printf("fence confined: skipped (no rseq path or no cpuset)\n");
 		return;
 	}
@@ -1721,7 +1718,7 @@ START_TEST(test_fence_confined)
 	ck_assert_int_eq(rundown_cache_init(ref, bufsize), 0);
 	test_cpuset_release(getpid());
 	ck_assert_uint_eq(shared->bflags & BLOCK_F_RSEQ, 0);
-	ck_assert_uint_eq(shared->rcpus, 0);
+	ck_assert_uint_eq(shared->fast.rcpus, 0);
 	ck_assert_uint_eq(ref->bflags & BLOCK_F_RSEQ, BLOCK_F_RSEQ);
 	exercise(shared);
 	exercise(ref);
@@ -1745,7 +1742,7 @@ norseq_main(void *arg)
 {
 	struct norseq_op *op = arg;
 
-#if RD_HAVE_RSEQ_CS
+#if RUNDOWN_RSEQ_CS
 	/* Gives back the area glibc registered: the kernel then leaves the
 	 * CPU field negative, as for threads that never had one. */
 	if ((int32_t)rd_rseq_area()->cpu_id >= 0 &&
@@ -1843,7 +1840,7 @@ START_TEST(test_mixed_paths_heap)
 
 	ref = rundown_cache_alloc(0);
 	ck_assert_ptr_nonnull(ref);
-	if (RD_HAVE_RSEQ_CS)
+	if (RUNDOWN_RSEQ_CS)
 		ck_assert_uint_eq(ref->bflags & BLOCK_F_PRIVATE,
 		    BLOCK_F_PRIVATE);
 	mixed_paths();

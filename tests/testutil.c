@@ -234,7 +234,7 @@ test_map_shared(size_t size)
 bool
 test_rseq_path(uint32_t bflags)
 {
-#if RD_HAVE_RSEQ_CS
+#if RUNDOWN_RSEQ_CS
 	return cache_rcpus(1, bflags) != 0 &&
 	    (int32_t)__atomic_load_n(&rd_rseq_area()->cpu_id,
 	    __ATOMIC_RELAXED) >= 0;

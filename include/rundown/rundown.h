@@ -246,10 +246,13 @@ RUNDOWN_API uint32_t rundown_cache_tag(const rundown_cache_t *ref);
  * Acquires one protection, or n, on the current CPU's slot: false once
  * run-down has started, with nothing changed.  n = 0 succeeds unless
  * run-down has started.  The total held must stay below 2^61: the count is
- * spread over the slots, so no single acquire can check it.
+ * spread over the slots, so no single acquire can check it.  With
+ * RUNDOWN_INLINE defined these four are inline (inline.h).
  */
+#ifndef RUNDOWN_INLINE
 RUNDOWN_API bool rundown_cache_acquire(rundown_cache_t *ref);
 RUNDOWN_API bool rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n);
+#endif
 
 /*
  * Releases one protection, or n, on the current CPU's slot.  Counts are
@@ -257,8 +260,10 @@ RUNDOWN_API bool rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n);
  * detected while the block is open; do not make one.  During run-down one
  * that would take the count below zero is detected and ignored.
  */
+#ifndef RUNDOWN_INLINE
 RUNDOWN_API void rundown_cache_release(rundown_cache_t *ref);
 RUNDOWN_API void rundown_cache_release_n(rundown_cache_t *ref, uint32_t n);
+#endif
 
 /*
  * Starts run-down if it has not started, then blocks until every protection
@@ -502,6 +507,11 @@ RUNDOWN_API int rundown_detach(rundown_cache_t *ref);
 
 #ifdef __cplusplus
 }
+#endif
+
+/* The fast path inline in the caller, for those who ask (inline.h). */
+#ifdef RUNDOWN_INLINE
+#include <rundown/inline.h>
 #endif
 
 #endif /* RUNDOWN_RUNDOWN_H */

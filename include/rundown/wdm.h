@@ -146,6 +146,38 @@ NTKERNELAPI PEX_RUNDOWN_REF_CACHE_AWARE ExAllocateCacheAwareRundownProtection(
     POOL_TYPE PoolType, ULONG PoolTag);
 NTKERNELAPI VOID ExFreeCacheAwareRundownProtection(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware);
+#ifdef RUNDOWN_INLINE
+/* Inline, as rundown.h's are under RUNDOWN_INLINE (rundown/inline.h). */
+static inline BOOLEAN FASTCALL
+ExAcquireRundownProtectionCacheAwareEx(
+    PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware, ULONG Count)
+{
+	return rundown_cache_acquire_n((rundown_cache_t *)(void *)
+	    RunRefCacheAware, Count) ? TRUE : FALSE;
+}
+
+static inline BOOLEAN FASTCALL
+ExAcquireRundownProtectionCacheAware(
+    PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware)
+{
+	return ExAcquireRundownProtectionCacheAwareEx(RunRefCacheAware, 1);
+}
+
+static inline VOID FASTCALL
+ExReleaseRundownProtectionCacheAwareEx(
+    PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware, ULONG Count)
+{
+	rundown_cache_release_n((rundown_cache_t *)(void *)RunRefCacheAware,
+	    Count);
+}
+
+static inline VOID FASTCALL
+ExReleaseRundownProtectionCacheAware(
+    PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware)
+{
+	ExReleaseRundownProtectionCacheAwareEx(RunRefCacheAware, 1);
+}
+#else
 NTKERNELAPI BOOLEAN FASTCALL ExAcquireRundownProtectionCacheAware(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware);
 NTKERNELAPI BOOLEAN FASTCALL ExAcquireRundownProtectionCacheAwareEx(
@@ -154,6 +186,7 @@ NTKERNELAPI VOID FASTCALL ExReleaseRundownProtectionCacheAware(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware);
 NTKERNELAPI VOID FASTCALL ExReleaseRundownProtectionCacheAwareEx(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware, ULONG Count);
+#endif
 NTKERNELAPI VOID FASTCALL ExWaitForRundownProtectionReleaseCacheAware(
     PEX_RUNDOWN_REF_CACHE_AWARE RunRefCacheAware);
 NTKERNELAPI VOID FASTCALL ExRundownCompletedCacheAware(
