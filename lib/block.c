@@ -417,15 +417,31 @@ block_harvest_row(struct rundown_block *b, const struct block_layout *l, uint32_
 		futex_wake_all(block_row_futex(drain));
 }
 
+/*
+ * From the state word s: ends the run-down it shows if every row is
+ * drained, and returns the word then.  While it shows RUNDOWN, *word and
+ * *value are the futex of the first row not yet drained and the value it
+ * held, read in the same pass that found the run-down still running; else
+ * NULL and 0.  Each block_end_rundown() moves the word off s, so the loop
+ * runs at most twice whatever a process writes into its row.
+ */
+static uint32_t
+settle(struct rundown_block *b, const struct block_layout *l, uint32_t s,
+    uint32_t **word, uint32_t *value)
+{
+	*word = NULL;
+	*value = 0;
+	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value))
+		s = block_end_rundown(b, s);
+	return s;
+}
+
 uint32_t
 block_state(struct rundown_block *b, const struct block_layout *l)
 {
-	uint32_t s = rd_load(&b->state, RD_SEQ_CST), value, *word;
+	uint32_t value, *word;
 
-	while ((s & ST_MASK) == ST_RUNDOWN &&
-	    !block_undrained(b, l, &word, &value))
-		s = block_end_rundown(b, s);
-	return s;
+	return settle(b, l, rd_load(&b->state, RD_SEQ_CST), &word, &value);
 }
 
 /*
@@ -1081,20 +1097,7 @@ uint32_t
 block_settle(struct rundown_block *b, const struct block_layout *l,
     uint32_t **word, uint32_t *value)
 {
-	uint32_t s = rd_load(&b->state, RD_ACQUIRE);
-
-	*word = NULL;
-	*value = 0;
-	/*
-	 * As block_state(), keeping the row found undrained: the loop ends
-	 * either off RUNDOWN or with *word, *value read in the same pass
-	 * that found the run-down still running.  Each block_end_rundown()
-	 * moves the word off s, so the loop runs at most twice whatever a
-	 * process writes into its row.
-	 */
-	while ((s & ST_MASK) == ST_RUNDOWN && !block_undrained(b, l, word, value))
-		s = block_end_rundown(b, s);
-	return s;
+	return settle(b, l, rd_load(&b->state, RD_ACQUIRE), word, value);
 }
 
 uint32_t
