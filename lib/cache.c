@@ -307,10 +307,7 @@ static inline __attribute__((always_inline)) int32_t
 cache_rseq_cpu(void)
 {
 #ifdef HAVE_RSEQ_AREA
-	const struct rseq *rs = (const struct rseq *)(void *)
-	    ((char *)__builtin_thread_pointer() + __rseq_offset);
-
-	return (int32_t)rd_load(&rs->cpu_id, RD_RELAXED);
+	return (int32_t)rd_load(&rd_rseq_area()->cpu_id, RD_RELAXED);
 #else
 	return -1;
 #endif
