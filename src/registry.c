@@ -66,6 +66,7 @@
 #include "reaper.h"
 #include "registry.h"
 #include "rundownd.h"
+#include "shmname.h"
 #include "watcher.h"
 
 /* glibc's sys/queue.h lacks the _SAFE forms. */
@@ -88,7 +89,7 @@ struct waiter {
 };
 
 /* "/", the prefix, 8 + 1 + 16 digits, NUL (registry_name()). */
-#define SHM_NAME_MAX (PROTO_SHM_PREFIX_MAX + 27)
+#define SHM_NAME_MAX (SHMNAME_PREFIX_MAX + 27)
 /* A row's or the record's name: the block's, ".r", 16 digits. */
 #define SHM_PART_MAX (SHM_NAME_MAX + 18)
 
@@ -178,7 +179,7 @@ _Static_assert(GUARD_MAX >= PROTO_MAX_ENTRIES, "GUARD_MAX < blocks");
 
 static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
-static char shm_prefix[PROTO_SHM_PREFIX_MAX];
+static char shm_prefix[SHMNAME_PREFIX_MAX];
 static const struct config *cfg;
 /* What clients are told of every block (the attach reply's bflags):
  * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
@@ -1436,7 +1437,7 @@ registry_init(const struct config *c, struct event_base *b)
 	cfg = c;
 	base = b;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
+	shmname_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
 	fencer_init(base, registry_fence_stalled);

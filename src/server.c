@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "closer.h"
+#include "fdpass.h"
 #include "log.h"
 #include "proc.h"
 #include "rundownd.h"
@@ -562,7 +563,7 @@ server_outmsg_free(struct outmsg *m)
 	free(m);
 }
 
-/* proto_take_fds()'s drop: a peer's descriptor goes to its uid's lane. */
+/* fdpass_take()'s drop: a peer's descriptor goes to its uid's lane. */
 static void
 server_drop_fd(int fd, void *arg)
 {
@@ -590,7 +591,7 @@ server_recv(int fd, uid_t uid, void *buf, size_t len, int *nfds)
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	*nfds = n >= 0 ? proto_take_fds(&msg, NULL, 0, server_drop_fd, &uid) :
+	*nfds = n >= 0 ? fdpass_take(&msg, NULL, 0, server_drop_fd, &uid) :
 	    0;
 	return n;
 }
@@ -730,7 +731,6 @@ server_flush(struct conn *c)
 	} cbuf;
 	struct outmsg *m;
 	struct msghdr msg;
-	struct cmsghdr *cm;
 	struct iovec iov;
 	ssize_t n;
 
@@ -740,18 +740,9 @@ server_flush(struct conn *c)
 		iov.iov_len = m->len - m->off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (m->nfds > 0 && m->off == 0) {
-			memset(&cbuf, 0, sizeof(cbuf));
-			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = CMSG_SPACE((size_t)m->nfds *
-			    sizeof(int));
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN((size_t)m->nfds * sizeof(int));
-			memcpy(CMSG_DATA(cm), m->fds,
-			    (size_t)m->nfds * sizeof(int));
-		}
+		if (m->nfds > 0 && m->off == 0)
+			fdpass_put(&msg, cbuf.buf, sizeof(cbuf.buf), m->fds,
+			    m->nfds);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
