@@ -23,10 +23,10 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "control.h"
 #include "log.h"
 #include "registry.h"
-#include "rundownd.h"
 #include "server.h"
 
 /* The pending waits of one uid, over all its connections. */

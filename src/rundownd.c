@@ -22,6 +22,7 @@
 
 #include <rundown/rundown.h>
 
+#include "conf.h"
 #include "control.h"
 #include "fencer.h"
 #include "log.h"

@@ -40,10 +40,10 @@
 #include <unistd.h>
 
 #include "closer.h"
+#include "conf.h"
 #include "fdpass.h"
 #include "log.h"
 #include "proc.h"
-#include "rundownd.h"
 #include "server.h"
 
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
