@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "control.h"
 #include "fencer.h"
+#include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "reaper.h"
@@ -287,7 +288,7 @@ detach(void)
 		fatal("setsid");
 	if (chdir("/") != 0)
 		fatal("chdir /");
-	server_write_pid();
+	listener_write_pid();
 	/* The loop's kernel objects (epoll) do not survive fork(). */
 	if (event_reinit(base) != 0)
 		fatalx("cannot set up the event loop after fork");
@@ -418,7 +419,7 @@ main(int argc, char **argv)
 	log_init(1, cfg.verbose);
 	/* A socket the service manager passed is the socket: the blocks are
 	 * named after its path, which -S, if given, must be. */
-	if ((fd = server_inherited(inherited, sizeof(inherited))) >= 0) {
+	if ((fd = listener_inherited(inherited, sizeof(inherited))) >= 0) {
 		if (cfg.socket_path != NULL &&
 		    strcmp(cfg.socket_path, inherited) != 0)
 			fatalx("-S %s is not the socket the service manager "
@@ -442,7 +443,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	activated = fd >= 0;
-	fd = server_listen(&cfg, fd);
+	fd = listener_open(&cfg, fd);
 	/* A precise clock: a timer fires when due, not up to a tick (4 ms)
 	 * early, and each turn's cached time tells it apart (server.c). */
 	if ((ecfg = event_config_new()) == NULL ||
@@ -463,7 +464,7 @@ main(int argc, char **argv)
 	registry_init(&cfg, base);
 	control_init(&cfg);
 	registry_adopt();
-	server_start(base, fd, control_dispatch, control_closed, NULL);
+	server_start(&cfg, base, fd, control_dispatch, control_closed, NULL);
 	if (!cfg.foreground)
 		detach();
 	log_info("listening on %s (%s%zu blocks adopted)", cfg.socket_path,
@@ -486,6 +487,7 @@ main(int argc, char **argv)
 	}
 
 	server_stop();
+	listener_close();
 	registry_stop();
 	event_free(ev_term);
 	event_free(ev_int);

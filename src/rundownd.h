@@ -3,7 +3,9 @@
  *
  *   rundownd.c  options, start-up order, signals, the event loop; wires
  *               the modules together by the callbacks below
- *   server.c    transport: the control socket, peers and their
+ *   listener.c  the control socket: its directory checked, the lock
+ *               file, bind or socket activation; put back at exit
+ *   server.c    transport: the connections on it, peers and their
  *               credentials, limits, timeouts, frames in and out
  *   control.c   dispatch: one switch on the request type; calls the
  *               registry and builds every reply
@@ -23,13 +25,17 @@
  *   notify.c    readiness and stopping, told to systemd (NOTIFY_SOCKET)
  *   log.c       messages
  *
- * Calls go down only (an arrow is "calls"; lib/ is librundown-core):
+ * Calls go down only (an arrow is "calls"; lib/ is librundown-core; the
+ * arrows of a file that do not fit one line go on in a second line that
+ * names the file again: tests/check-layers.sh reads only arrow lines):
  *
- *   rundownd --> server, control, registry, watcher, reaper, fencer, notify,
- *                log
+ *   rundownd --> listener, server, control, registry, watcher, reaper,
+ *   rundownd --> fencer, notify, log
  *   control  --> server, registry
- *   server   --> closer, proc, log, lib (proto)
- *   registry --> reaper, watcher, fencer, guard, log, lib (block,cache,proto)
+ *   listener --> log
+ *   server   --> closer, proc, log, lib (proto, fdpass)
+ *   registry --> reaper, watcher, fencer, guard, log,
+ *                lib (block, cache, proto, shmname)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
  *   fencer   --> log, lib (fence)
