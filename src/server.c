@@ -751,55 +751,32 @@ server_accept_again(int fd, short events, void *arg)
 	event_add(listen_ev, NULL);
 }
 
-/* Accepts one connection: true if the listener may have more (one was
- * taken, whatever became of it), false once it has none or the daemon
- * must pause. */
-static bool
-server_accept_one(int fd)
+/* Stops accepting for a second: the descriptor table is full, or half
+ * of it still closing. */
+static void
+server_pause(void)
 {
 	struct timeval second = { 1, 0 };
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	const char *limit;
-	struct conn *c;
-	int cfd;
 
-	if (closer_pending_all() >= max_closing) {
-		/* Peers' descriptors still being closed fill half the
-		 * table: new connections, each able to bring more, wait. */
-		log_peer_warnx("%lu descriptors still closing; not accepting "
-		    "for a second", closer_pending_all());
-		event_del(listen_ev);
-		evtimer_add(backoff_ev, &second);
-		return false;
-	}
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* Out of descriptors: pause accepting for a second
-			 * instead of spinning on a listener that stays ready. */
-			log_warn("accept; pausing for a second");
-			event_del(listen_ev);
-			evtimer_add(backoff_ev, &second);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
-		return errno == EINTR || errno == ECONNABORTED;
-	}
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		log_warn("SO_PEERCRED");
-		close(cfd);
-		return true;
-	}
+	event_del(listen_ev);
+	evtimer_add(backoff_ev, &second);
+}
+
+/* A new connection's record for cfd, from cred, its events made and its
+ * uid's record taken; NULL (cfd closed) if out of memory. */
+static struct conn *
+server_conn_new(int cfd, const struct ucred *cred)
+{
+	struct conn *c;
+
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(cfd);
-		return true;
+		return NULL;
 	}
 	c->fd = cfd;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
+	c->pid = cred->pid;
+	c->uid = cred->uid;
+	c->gid = cred->gid;
 	server_pin(c);
 	STAILQ_INIT(&c->out);
 	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);
@@ -822,8 +799,51 @@ server_accept_one(int fd)
 			server_uout_put(c->uo);
 		close(cfd);
 		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Accepts one connection: true if the listener may have more (one was
+ * taken, whatever became of it), false once it has none or the daemon
+ * must pause. */
+static bool
+server_accept_one(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	const char *limit;
+	struct conn *c;
+	int cfd;
+
+	if (closer_pending_all() >= max_closing) {
+		/* Peers' descriptors still being closed fill half the
+		 * table: new connections, each able to bring more, wait. */
+		log_peer_warnx("%lu descriptors still closing; not accepting "
+		    "for a second", closer_pending_all());
+		server_pause();
+		return false;
+	}
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of descriptors: pause accepting for a second
+			 * instead of spinning on a listener that stays ready. */
+			log_warn("accept; pausing for a second");
+			server_pause();
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		return errno == EINTR || errno == ECONNABORTED;
+	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		log_warn("SO_PEERCRED");
+		close(cfd);
 		return true;
 	}
+	if ((c = server_conn_new(cfd, &cred)) == NULL)
+		return true;
 	LIST_INSERT_HEAD(&conns, c, entry);
 	if (!server_allowed(cfd, cred.uid, cred.gid)) {
 		log_peer_warnx("refused pid %ld uid %lu: not a permitted user",
