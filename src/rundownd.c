@@ -22,6 +22,7 @@
 
 #include <rundown/rundown.h>
 
+#include "adopt.h"
 #include "conf.h"
 #include "control.h"
 #include "fencer.h"
@@ -503,7 +504,7 @@ main(int argc, char **argv)
 	watcher_init(base);
 	registry_init(&cfg, base);
 	control_init(&cfg);
-	registry_adopt();
+	adopt_blocks(&cfg);
 	server_start(&cfg, base, fd, control_dispatch, control_closed, NULL);
 	if (!cfg.foreground)
 		detach();

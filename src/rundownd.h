@@ -13,6 +13,8 @@
  *               on them, pending waits; returns results, answers no one;
  *               touches a block only through lib/block.c's functions
  *               (the state word, header and rows are encoded there alone)
+ *   adopt.c     the blocks a previous daemon left, taken back at start-up
+ *               (registry_internal.h: what it shares with registry.c)
  *   watcher.c   drain-watcher threads and their notify pipe
  *   fencer.c    the thread that walks every CPU for a run-down's fence,
  *               its budget, and what it does when a CPU is not given up
@@ -29,13 +31,14 @@
  * arrows of a file that do not fit one line go on in a second line that
  * names the file again: tests/check-layers.sh reads only arrow lines):
  *
- *   rundownd --> listener, server, control, registry, watcher, reaper,
- *   rundownd --> fencer, notify, log
+ *   rundownd --> listener, server, control, registry, adopt, watcher,
+ *   rundownd --> reaper, fencer, notify, log
  *   control  --> server, registry
  *   listener --> log
  *   server   --> closer, proc, log, lib (proto, fdpass)
  *   registry --> reaper, watcher, fencer, guard, log,
  *                lib (block, cache, proto, shmname)
+ *   adopt    --> registry, reaper, log, lib (block, shmname)
  *   reaper   --> proc, log
  *   watcher  --> log, lib (futex)
  *   fencer   --> log, lib (fence)
