@@ -69,14 +69,6 @@
 #include "shmname.h"
 #include "watcher.h"
 
-/* glibc's sys/queue.h lacks the _SAFE forms. */
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
-
 struct waiter {
 	TAILQ_ENTRY(waiter) entry;	/* the block's */
 	TAILQ_ENTRY(waiter) mine;	/* its caller's (ws) */
@@ -108,7 +100,7 @@ static const struct config *cfg;
 /* What clients are told of every block (the attach reply's bflags):
  * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
 static uint32_t client_bflags;
-static uint64_t fence_misses;	/* fence_failed() as last seen */
+static uint64_t fence_failed_seen;	/* fence_failed() as last seen */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
@@ -188,9 +180,9 @@ registry_fence_check(struct shm_block *blk)
 {
 	uint64_t m = fence_failed();
 
-	if (m == fence_misses)
+	if (m == fence_failed_seen)
 		return;
-	fence_misses = m;
+	fence_failed_seen = m;
 	if (client_bflags == 0)
 		return;
 	client_bflags = 0;
