@@ -32,14 +32,15 @@
  * names the file again: tests/check-layers.sh reads only arrow lines):
  *
  *   rundownd --> listener, server, control, registry, adopt, watcher,
- *   rundownd --> reaper, fencer, notify, log
+ *   rundownd --> reaper, fencer, notify, log, lib (client, util)
  *   control  --> server, registry
  *   listener --> log
- *   server   --> closer, proc, log, lib (proto, fdpass)
+ *   server   --> closer, proc, log, lib (proto, fdpass, task)
  *   registry --> reaper, watcher, fencer, guard, log,
- *                lib (block, cache, proto, shmname)
- *   adopt    --> registry, reaper, log, lib (block, shmname)
- *   reaper   --> proc, log
+ *                lib (block, cache, fence, proto, shmname, tag, util)
+ *   adopt    --> registry, reaper, log,
+ *                lib (block, proto, shmname, tag, util)
+ *   reaper   --> proc, log, lib (task)
  *   watcher  --> log, lib (futex)
  *   fencer   --> log, lib (fence)
  *   closer   --> log
