@@ -33,7 +33,7 @@
 
 #include "cache.h"
 #include "client.h"
-#include "futex.h"
+#include "deadline.h"
 
 struct shared {
 	pthread_mutex_t lock;	/* guards conn across a reconnect */
@@ -342,18 +342,6 @@ shared_broken(int r)
 	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
 }
 
-/* Milliseconds from now to an absolute CLOCK_MONOTONIC time (<= 0: it
- * has passed). */
-static int64_t
-shared_ms_until(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(t->tv_sec - now.tv_sec) * 1000 +
-	    (t->tv_nsec - now.tv_nsec) / 1000000;
-}
-
 /* One try of the call on connection c; a wait gets what is left of its
  * timeout (deadline NULL: none), rounded up, and 0 once it has passed: the
  * daemon then answers at once whether the run-down has ended. */
@@ -368,7 +356,7 @@ shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
 	case PROTO_WAIT:
 		if (deadline == NULL)
 			return rundown_ctl_wait(c, ref->tag, timeout);
-		if ((ms = shared_ms_until(deadline) + 1) > 0) {
+		if ((ms = deadline_ms_left(deadline) + 1) > 0) {
 			left.tv_sec = (time_t)(ms / 1000);
 			left.tv_nsec = (long)(ms % 1000) * 1000000L;
 		}

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "deadline.h"
 #include "fence.h"
 #include "futex.h"
 #include "task.h"
@@ -607,7 +608,7 @@ lock_take(uint64_t *w, uint32_t *waiters, const struct block_layout *l,
     const struct timespec *deadline)
 {
 	uint64_t me = lock_self(), o;
-	struct timespec now, until;
+	struct timespec until;
 
 	for (;;) {
 		/* acquire: what the last holder did under the lock (its
@@ -621,23 +622,10 @@ lock_take(uint64_t *w, uint32_t *waiters, const struct block_layout *l,
 				return 0;
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (deadline != NULL && (now.tv_sec > deadline->tv_sec ||
-		    (now.tv_sec == deadline->tv_sec &&
-		    now.tv_nsec >= deadline->tv_nsec)))
-			return -ETIMEDOUT;
 		/* Asleep until woken, or for a while: a holder that dies
 		 * wakes nobody. */
-		until = now;
-		until.tv_nsec += LOCK_POLL_NS;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
-		    (deadline->tv_sec == until.tv_sec &&
-		    deadline->tv_nsec < until.tv_nsec)))
-			until = *deadline;
+		if (deadline_nap(deadline, LOCK_POLL_NS, &until) != 0)
+			return -ETIMEDOUT;
 		rd_fetch_add(waiters, 1, RD_SEQ_CST);
 		(void)futex_wait(lock_futex(w), (uint32_t)o, &until);
 		rd_fetch_sub(waiters, 1, RD_SEQ_CST);
@@ -746,26 +734,11 @@ block_start(struct rundown_block *b, const struct block_layout *l)
 static int
 retry_sleep(long *ns, const struct timespec *deadline)
 {
-	struct timespec now, until;
+	struct timespec until;
 
 	*ns = *ns == 0 ? 1000000 : *ns >= 50000000 ? 100000000 : *ns * 2;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	until = now;
-	until.tv_nsec += *ns;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	if (deadline != NULL) {
-		if (now.tv_sec > deadline->tv_sec ||
-		    (now.tv_sec == deadline->tv_sec &&
-		    now.tv_nsec >= deadline->tv_nsec))
-			return -ETIMEDOUT;
-		if (deadline->tv_sec < until.tv_sec ||
-		    (deadline->tv_sec == until.tv_sec &&
-		    deadline->tv_nsec < until.tv_nsec))
-			until = *deadline;
-	}
+	if (deadline_nap(deadline, *ns, &until) != 0)
+		return -ETIMEDOUT;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
 	    NULL) == EINTR)
 		;

@@ -128,9 +128,9 @@
  *                With MAXCRASH 1 it dies once anywhere in block_reset
  *                (CRASHIN ST_RESETTING) or between its flip and the end
  *                of its harvest, its fence included (ST_RUNDOWN), and a
- *                new daemon runs registry_adopt_one: every recorded row
+ *                new daemon runs adopt_one: every recorded row
  *                mapped and live again, a dead process's too, and its
- *                owner looked up (registry_adopt_row); then
+ *                owner looked up (adopt_row); then
  *                block_recover: block_reset again, or harvest_all again
  *                (fence, every live row, block_check_drained); only then
  *                the row of a process found dead reclaimed
@@ -255,7 +255,7 @@
  * own fetch-add, not on a row it finds harvested, as before commit
  * 2c9c59a (a rundownd killed between the two leaves an idle row
  * harvested at zero without DONE, and the run-down never ends); 19
- * registry_adopt_one reclaims the rows of the processes gone before
+ * adopt_one reclaims the rows of the processes gone before
  * block_recover, as before commit 2c9c59a (block_row_held reads a row
  * that a killed rundownd's reset left half done, and counts the last
  * generation's at and rseq words again: only the row check catches it,
@@ -1088,7 +1088,7 @@ inline block_reinit()
 #endif
 }
 
-/* registry_reclaim(blk, p) (registry_holder_exited, or registry_adopt_one
+/* registry_reclaim(blk, p) (registry_holder_exited, or adopt_one
  * for a process found gone): p's process is dead (or detached).  The row
  * is dropped, not settled: registry_release_row reads what it held for
  * the log (nobody writes the row any more), takes it out of the live
@@ -1309,10 +1309,10 @@ restart:
 #if !LOCKED
 		if
 		:: atomic { ncrash > 0 -> busy = true };
-			/* registry_adopt_one: every recorded row mapped and
+			/* adopt_one: every recorded row mapped and
 			 * live again (lv, the rows of processes gone
 			 * included), and each owner looked up
-			 * (registry_adopt_row: `lost', the C's gone[], if its
+			 * (adopt_row: `lost', the C's gone[], if its
 			 * process is dead); then block_recover, with every
 			 * recorded row live; then the rows of the processes
 			 * gone reclaimed (registry_reclaim: block_drop_row).

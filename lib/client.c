@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "deadline.h"
+#include "fdpass.h"
 
 /* The public maximum is the protocol's: rundownd's -R is capped by it. */
 _Static_assert(RUNDOWN_MAX_ROWS == PROTO_MAX_ENTRIES,
@@ -293,7 +295,7 @@ client_recv(int fd, void *buf, size_t len, int *rfd)
 				continue;
 			return -errno;
 		}
-		proto_take_fds(&msg, rfd, CLIENT_FDS, NULL, NULL);
+		fdpass_take(&msg, rfd, CLIENT_FDS, NULL, NULL);
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;
@@ -475,8 +477,7 @@ rundown_ctl_wait(rundown_conn_t *c, uint32_t tag,
 
 	if (timeout == NULL)
 		return client_simple(c, PROTO_WAIT, tag, PROTO_NO_TIMEOUT);
-	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
-	    timeout->tv_nsec >= 1000000000L)
+	if (deadline_check(timeout) != 0)
 		return -EINVAL;
 	/* Milliseconds, rounded up so that a wait never ends early; beyond
 	 * 49 days the limit is as good as none.  The seconds are capped

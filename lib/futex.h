@@ -9,9 +9,12 @@
 #ifndef RUNDOWN_FUTEX_H
 #define RUNDOWN_FUTEX_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+
+/* The deadline futex_wait() takes; deadline.h also serves this header's
+ * callers that include it for the deadline helpers. */
+#include "deadline.h"
 
 /*
  * Sleeps while *word == expected, until woken or until deadline (absolute
@@ -25,17 +28,5 @@ int futex_wait(uint32_t *word, uint32_t expected,
 
 /* Wakes every waiter sleeping on word. */
 void futex_wake_all(uint32_t *word);
-
-/*
- * Turns a relative timeout into an absolute CLOCK_MONOTONIC deadline.
- * Returns 0, or -EINVAL for a negative or malformed timeout.
- */
-int deadline_from(const struct timespec *timeout, struct timespec *deadline);
-
-/* The earlier of deadline (may be NULL: none) and now + ms milliseconds. */
-struct timespec deadline_cap(const struct timespec *deadline, long ms);
-
-/* True once the deadline has passed. */
-bool deadline_passed(const struct timespec *deadline);
 
 #endif /* RUNDOWN_FUTEX_H */

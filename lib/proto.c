@@ -2,10 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "proto.h"
@@ -160,44 +157,4 @@ proto_encode(void *buf, size_t size, uint16_t type, uint32_t id,
 	if (length != 0)
 		memcpy((char *)buf + PROTO_HDR_SIZE, payload, length);
 	return PROTO_HDR_SIZE + length;
-}
-
-void
-proto_shm_prefix(const char *socket_path, char *buf, size_t size)
-{
-	const unsigned char *p = (const unsigned char *)socket_path;
-	uint32_t h = 2166136261u;
-
-	while (*p != '\0') {
-		h ^= *p++;
-		h *= 16777619u;
-	}
-	snprintf(buf, size, "rundownd.%lu.%08x.", (unsigned long)geteuid(), h);
-}
-
-int
-proto_take_fds(struct msghdr *msg, int *keep, int nkeep,
-    void (*drop)(int fd, void *arg), void *arg)
-{
-	struct cmsghdr *cm;
-	size_t i, n;
-	int v, k, count = (msg->msg_flags & MSG_CTRUNC) ? 1 : 0;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++, count++) {
-			memcpy(&v, CMSG_DATA(cm) + i * sizeof(int), sizeof(v));
-			for (k = 0; k < nkeep && keep[k] >= 0; k++)
-				;
-			if (k < nkeep)
-				keep[k] = v;
-			else if (drop != NULL)
-				drop(v, arg);
-			else
-				close(v);
-		}
-	}
-	return count;
 }

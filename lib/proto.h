@@ -12,7 +12,9 @@
  * to the caller, read-write; no other frame carries descriptors.
  *
  * Any change to the header, the types or a payload below must bump
- * PROTO_VERSION.  No I/O here, so the decoder can be fuzzed on its own.
+ * PROTO_VERSION.  Only the wire format here, and no I/O, so that the
+ * decoder can be fuzzed on its own: the descriptors are passed by
+ * fdpass.c, the shared-memory objects named by shmname.c.
  */
 #ifndef RUNDOWN_PROTO_H
 #define RUNDOWN_PROTO_H
@@ -179,16 +181,6 @@ size_t proto_encode(void *buf, size_t size, uint16_t type, uint32_t id,
 long proto_req_size(uint16_t type);
 
 /*
- * Writes the prefix of the names of the POSIX shared-memory objects that
- * the daemon on socket_path keeps, "rundownd.EUID.HASH." (HASH: FNV-1a of
- * the path), so that daemons on different sockets never share a block.
- * The header object of a tag is "/" PREFIX, the tag in 8 hex digits, "."
- * and 16 random hex digits (src/registry.c), so that nobody can take it
- * first; its rows and the daemon's record of it add a suffix to that.
- */
-#define PROTO_SHM_PREFIX_MAX 48
-
-/*
  * What the daemon believes of a block, in the object NAME.meta beside its
  * header NAME (mode 0600, the daemon's, never handed to a client): this,
  * then one struct proto_meta_row per row.  Not part of the protocol; kept
@@ -218,18 +210,15 @@ struct proto_meta_row {
 
 #define PROTO_META_MAGIC 0x4154454du	/* "META" */
 
-struct msghdr;
-
 /*
- * The descriptors that came with a received message (SCM_RIGHTS): keeps
- * them in keep[0..nkeep) while slots there are -1 (in the order they
- * came), and hands the rest to drop(fd, arg), or closes them if drop is
- * NULL.  Returns how many
- * came (1 at least if the control data was truncated, whose descriptors
- * the kernel already closed).
+ * The shm names and the descriptor passing that proto.c once also held
+ * have their own files; these names stay for the callers in tests/ and
+ * bench/ until those move to the new ones.
  */
-int proto_take_fds(struct msghdr *msg, int *keep, int nkeep,
-    void (*drop)(int fd, void *arg), void *arg);
-void proto_shm_prefix(const char *socket_path, char *buf, size_t size);
+#include "fdpass.h"
+#include "shmname.h"
+#define PROTO_SHM_PREFIX_MAX SHMNAME_PREFIX_MAX
+#define proto_shm_prefix shmname_prefix
+#define proto_take_fds fdpass_take
 
 #endif /* RUNDOWN_PROTO_H */

@@ -30,6 +30,7 @@
 #include <rundown/rundown.h>
 
 #include "atomics.h"
+#include "deadline.h"
 #include "futex.h"
 #include "testhook.h"
 

@@ -23,10 +23,10 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "control.h"
 #include "log.h"
 #include "registry.h"
-#include "rundownd.h"
 #include "server.h"
 
 /* The pending waits of one uid, over all its connections. */
@@ -247,16 +247,75 @@ _Static_assert(sizeof(struct proto_count) + PROTO_MAX_ENTRIES *
     sizeof(struct proto_info) <= PROTO_MAX_FRAME - PROTO_HDR_SIZE,
     "a LIST reply must fit a frame");
 
+/* A handler's result beyond 0 and -errno: its reply is sent already, or
+ * will be (REGISTRY_PENDING: a pending wait). */
+#define CONTROL_ANSWERED 1
+_Static_assert(REGISTRY_PENDING == CONTROL_ANSWERED, "a pending wait is "
+    "answered later");
+
+/* CREATE, and ATTACH of a tag with no block: the block, owned by the
+ * peer, into *blk. */
+static int
+control_create(struct conn *c, const struct proto_req *req,
+    struct shm_block **blk)
+{
+	return registry_create(req->tag, req->arg, server_peer_uid(c),
+	    server_peer_gid(c), control_mode(req), blk);
+}
+
+/* ATTACH: a row of blk lent to the peer (the block created first with
+ * PROTO_ATTACH_CREATE, re-opened with PROTO_ATTACH_REOPEN) and sent with
+ * the block's descriptors: CONTROL_ANSWERED, or -errno. */
+static int
+control_attach(struct conn *c, const struct proto_hdr *h,
+    const struct proto_req *req, struct shm_block *blk)
+{
+	struct proto_attached a;
+	char who[64];
+	int r, fds[2];
+
+	if (server_peer_gone(c))
+		return -ESRCH;	/* before creating anything for it */
+	if (blk == NULL) {
+		r = (req->flags & PROTO_ATTACH_CREATE) ?
+		    control_create(c, req, &blk) : -ENOENT;
+		if (r != 0)
+			return r;
+	} else if ((req->flags & PROTO_ATTACH_REOPEN) &&
+	    (r = registry_reopen(blk, control_who(c, who, sizeof(who)),
+	    control_may(c, blk, CONTROL_MAY_CONTROL))) != 0)
+		return r;
+	r = registry_attach(blk, server_peer_pid(c), server_peer_start(c),
+	    server_peer_uid(c), &a, fds);
+	if (r != 0)
+		return r;
+	server_reply_fds(c, PROTO_ATTACHED, h->id, &a, sizeof(a), fds, 2);
+	close(fds[1]);
+	return CONTROL_ANSWERED;
+}
+
+/* FREE: only the block's owner, root or the daemon's user may force it. */
+static int
+control_free(struct conn *c, const struct proto_req *req,
+    struct shm_block *blk)
+{
+	char who[64];
+
+	if ((req->flags & PROTO_FREE_FORCE) && !control_owns(c, blk))
+		return -EPERM;
+	return registry_free(blk, req->flags & PROTO_FREE_FORCE,
+	    control_who(c, who, sizeof(who)));
+}
+
 /* Handles one request (control_dispatch) about blk, the block its tag
  * names (NULL: none, or a LIST). */
 static void
 control_handle(struct conn *c, const struct proto_hdr *h,
     const struct proto_req *req, struct shm_block *blk)
 {
-	struct proto_attached a;
 	struct proto_ok ok = { 0 };
 	char who[64];
-	int r, fds[2];
+	int r;
 
 	if (blk == NULL && h->type != PROTO_LIST && h->type != PROTO_CREATE &&
 	    h->type != PROTO_ATTACH) {
@@ -270,42 +329,17 @@ control_handle(struct conn *c, const struct proto_hdr *h,
 
 	switch (h->type) {
 	case PROTO_CREATE:
-		r = registry_create(req->tag, req->arg, server_peer_uid(c),
-		    server_peer_gid(c), control_mode(req), &blk);
+		r = control_create(c, req, &blk);
 		break;
 	case PROTO_ATTACH:
-		if (server_peer_gone(c)) {
-			r = -ESRCH;	/* before creating anything for it */
-			break;
-		}
-		if (blk == NULL) {
-			r = (req->flags & PROTO_ATTACH_CREATE) ?
-			    registry_create(req->tag, req->arg,
-			    server_peer_uid(c), server_peer_gid(c),
-			    control_mode(req), &blk) : -ENOENT;
-			if (r != 0)
-				break;
-		} else if ((req->flags & PROTO_ATTACH_REOPEN) &&
-		    (r = registry_reopen(blk, control_who(c, who,
-		    sizeof(who)), control_may(c, blk, CONTROL_MAY_CONTROL))) !=
-		    0)
-			break;
-		r = registry_attach(blk, server_peer_pid(c),
-		    server_peer_start(c), server_peer_uid(c), &a, fds);
-		if (r == 0) {
-			server_reply_fds(c, PROTO_ATTACHED, h->id, &a,
-			    sizeof(a), fds, 2);
-			close(fds[1]);
-			return;
-		}
+		r = control_attach(c, h, req, blk);
 		break;
 	case PROTO_DETACH:
 		r = registry_detach(blk, req->serial, req->arg,
 		    server_peer_pid(c), &ok.value);
 		break;
 	case PROTO_WAIT:
-		if ((r = control_wait(c, h, req, blk)) == REGISTRY_PENDING)
-			return;
+		r = control_wait(c, h, req, blk);
 		break;
 	case PROTO_COMPLETED:
 		r = registry_completed(blk);
@@ -314,11 +348,7 @@ control_handle(struct conn *c, const struct proto_hdr *h,
 		r = registry_reinit(blk, control_who(c, who, sizeof(who)));
 		break;
 	case PROTO_FREE:
-		if ((req->flags & PROTO_FREE_FORCE) && !control_owns(c, blk))
-			r = -EPERM;
-		else
-			r = registry_free(blk, req->flags & PROTO_FREE_FORCE,
-			    control_who(c, who, sizeof(who)));
+		r = control_free(c, req, blk);
 		break;
 	case PROTO_STATUS:
 		control_status(c, h->id, blk);
@@ -330,6 +360,8 @@ control_handle(struct conn *c, const struct proto_hdr *h,
 		r = -EBADMSG;	/* the transport passes requests only */
 		break;
 	}
+	if (r == CONTROL_ANSWERED)
+		return;
 	if (r == 0)
 		server_reply(c, PROTO_OK, h->id, &ok, sizeof(ok), -1);
 	else

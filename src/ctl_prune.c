@@ -109,7 +109,7 @@ plural(size_t n)
 	return n == 1 ? "" : "s";
 }
 
-/* FNV-1a of a socket's path, as proto_shm_prefix() (lib/proto.c) names
+/* FNV-1a of a socket's path, as shmname_prefix() (lib/shmname.c) names
  * the daemon's objects after it. */
 static uint32_t
 prune_hash(const char *path)

@@ -41,7 +41,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -59,22 +58,16 @@
 #include "block.h"
 #include "cache.h"
 #include "clock.h"
+#include "conf.h"
 #include "fence.h"
 #include "fencer.h"
 #include "guard.h"
 #include "log.h"
 #include "reaper.h"
 #include "registry.h"
-#include "rundownd.h"
+#include "registry_internal.h"
+#include "shmname.h"
 #include "watcher.h"
-
-/* glibc's sys/queue.h lacks the _SAFE forms. */
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
 
 struct waiter {
 	TAILQ_ENTRY(waiter) entry;	/* the block's */
@@ -85,82 +78,6 @@ struct waiter {
 	struct event *timer;
 	bool poll;		/* timeout 0, asked while the fence was under
 				 * way: answered once it is done */
-};
-
-/* "/", the prefix, 8 + 1 + 16 digits, NUL (registry_name()). */
-#define SHM_NAME_MAX (PROTO_SHM_PREFIX_MAX + 27)
-/* A row's or the record's name: the block's, ".r", 16 digits. */
-#define SHM_PART_MAX (SHM_NAME_MAX + 18)
-
-/* A row of a block, as the daemon knows it. */
-struct shm_row {
-	struct holder *owner;	/* the live process it is lent to, or NULL */
-	uid_t uid;		/* that process's uid */
-	uint64_t id;		/* its object: NAME.rID */
-	bool forged;		/* said once that it reads forged */
-	bool rseq;		/* lent with the rseq path (BLOCK_F_RSEQ in
-				 * the attach reply), or adopted: its
-				 * process's sections need the fence */
-};
-
-/* A block the daemon keeps in shared memory (lib/block.c's struct
- * rundown_block is what lies at b). */
-struct shm_block {
-	TAILQ_ENTRY(shm_block) entry;
-	uint32_t tag;
-	char tagstr[RUNDOWN_TAG_BUFSZ];
-	char name[SHM_NAME_MAX]; /* the header's object */
-	int rofd;		/* the header, read-only: what clients get */
-	int meta;		/* NAME.meta, read-write */
-	struct rundown_block *b; /* the reserved range: header, then rows */
-	uint32_t serial;	/* tells this block from a later one with the
-				 * tag */
-	struct block_layout lay; /* the shape every loop and address uses;
-				 * lay.live is live[] */
-	struct shm_row *rows;
-	uint8_t *live;		/* per row: lent to a live process */
-	uid_t uid;		/* owner: the creator */
-	gid_t gid;
-	uint32_t mode;		/* permission bits, 0777 at most */
-	uint32_t attached;
-	uint64_t reclaimed_rows;
-	uint64_t reclaimed;
-	int guard;		/* its slot in guard.c */
-	uint64_t faults_logged;	/* guard_faults() when last logged */
-	/* Pending waits, all of the run-down whose state word is
-	 * wait_word: a wait for a later run-down ends the earlier ones
-	 * first (registry_wait), so settling looks at one word, not at
-	 * every wait. */
-	struct registry_waitq waiters;
-	uint32_t wait_word;
-	struct watcher *watcher;
-	struct event *settle_ev; /* registry_settle() on the next turn */
-	/* The run-down this daemon started, until its end is logged: its
-	 * state word, when it began, and reclaimed_rows then.  The watcher
-	 * stays armed meanwhile, waits or not, so the end is seen when it
-	 * happens. */
-	bool rd_timed;
-	uint32_t rd_word;
-	struct timespec rd_since;
-	uint64_t rd_reclaimed_rows;
-	/* The figures of the run-downs this daemon started (proto_info):
-	 * how many, the last one's start, and once it has ended (rd_timed
-	 * false) its duration and the rows reclaimed meanwhile. */
-	uint64_t rundowns;
-	int64_t last_start_ms;	/* CLOCK_REALTIME, since the Epoch */
-	uint64_t last_duration_ms;
-	uint64_t last_reclaimed_rows;
-	/* The run-down begun and its fence not yet done (due on fence_ev,
-	 * by the starter's budget, or asked of fencer.c as job): the rows
-	 * wait to be harvested, and nothing settles meanwhile. */
-	bool fencing;
-	struct fencer_job *job;
-	struct event *fence_ev;
-	uint32_t fence_word;
-	uint64_t fence_at;	/* clock_now_ns() the walk may begin */
-	struct timespec fence_since;
-	uint64_t fence_retry_ns; /* after a failed fence: the next try's
-				 * delay (0: the last one succeeded) */
 };
 
 /* A user's fence budget (rundownd -f): when its latest walk began or is
@@ -178,17 +95,16 @@ _Static_assert(GUARD_MAX >= PROTO_MAX_ENTRIES, "GUARD_MAX < blocks");
 
 static TAILQ_HEAD(, shm_block) blocks = TAILQ_HEAD_INITIALIZER(blocks);
 static size_t nblocks;
-static char shm_prefix[PROTO_SHM_PREFIX_MAX];
+static char shm_prefix[SHMNAME_PREFIX_MAX];
 static const struct config *cfg;
 /* What clients are told of every block (the attach reply's bflags):
  * BLOCK_F_RSEQ if this daemon's fence reaches every CPU. */
 static uint32_t client_bflags;
-static uint64_t fence_misses;	/* fence_failed() as last seen */
+static uint64_t fence_failed_seen;	/* fence_failed() as last seen */
 static struct event_base *base;
 
 static void registry_settle(void *arg);
 static void registry_settle_later(int fd, short events, void *arg);
-static void registry_forget(struct shm_block *blk);
 static void registry_unmap(void *arg);
 static void registry_fence_drop(struct shm_block *blk);
 static size_t page_size;
@@ -264,9 +180,9 @@ registry_fence_check(struct shm_block *blk)
 {
 	uint64_t m = fence_failed();
 
-	if (m == fence_misses)
+	if (m == fence_failed_seen)
 		return;
-	fence_misses = m;
+	fence_failed_seen = m;
 	if (client_bflags == 0)
 		return;
 	client_bflags = 0;
@@ -592,6 +508,16 @@ registry_fence_drop(struct shm_block *blk)
 	blk->fencing = false;
 }
 
+void
+registry_fence_pending(struct shm_block *blk)
+{
+	blk->fencing = true;
+	blk->fence_word = block_word(blk->b);
+	clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
+	blk->fence_at = 0;
+	registry_fence_due(-1, 0, blk);
+}
+
 /* fencer.c says a walk has not ended after FENCER_FALLBACK_MS: clients
  * attaching from now on take the atomic path, which needs no fence. */
 static void
@@ -681,17 +607,25 @@ registry_note_faults(struct shm_block *blk)
 }
 
 struct shm_block *
-registry_find(uint32_t tag)
+registry_lookup(uint32_t tag)
 {
 	struct shm_block *blk;
 
 	TAILQ_FOREACH(blk, &blocks, entry) {
-		if (blk->tag == tag) {
-			registry_note_faults(blk);
+		if (blk->tag == tag)
 			return blk;
-		}
 	}
 	return NULL;
+}
+
+struct shm_block *
+registry_find(uint32_t tag)
+{
+	struct shm_block *blk = registry_lookup(tag);
+
+	if (blk != NULL)
+		registry_note_faults(blk);
+	return blk;
 }
 
 /* 64 random bits, never 0. */
@@ -709,7 +643,7 @@ registry_random(uint64_t *v)
  * A new block's name: the prefix, the tag, and 64 random bits.  Anybody
  * may create objects in /dev/shm, so a name others could foresee is one
  * they could take first and deny the tag for good (EEXIST).  The tag in
- * the name is for people and for registry_adopt(); the daemon finds a
+ * the name is for people and for adopt.c; the daemon finds a
  * block by its list, never by name.
  */
 static int
@@ -726,14 +660,15 @@ registry_name(uint32_t tag, char *buf, size_t size)
 }
 
 /* The name of row id's object. */
-static void
+void
 registry_row_name(const struct shm_block *blk, uint64_t id, char *buf,
     size_t size)
 {
 	snprintf(buf, size, "%s.r%016llx", blk->name, (unsigned long long)id);
 }
 
-static void
+/* NAME.meta of the block whose header object is name. */
+void
 registry_meta_name(const char *name, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s.meta", name);
@@ -741,25 +676,25 @@ registry_meta_name(const char *name, char *buf, size_t size)
 
 /* Opens (creating it, with O_EXCL, if flags say so) an object of the
  * daemon's own, mode 0600: its descriptor, or -errno. */
-static int
+int
 registry_open(const char *name, int flags)
 {
-	int fd = shm_open(name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = shm_open(name, flags | O_CLOEXEC | O_NOFOLLOW, 0600), error;
 
 	if (fd < 0)
 		return -errno;
 	/* Explicit mode: the umask must not widen or narrow it. */
 	if ((flags & O_CREAT) && fchmod(fd, 0600) != 0) {
-		fd = -errno;
+		error = -errno;
 		shm_unlink(name);
-		return fd;
+		return error;
 	}
 	return fd;
 }
 
 /* True if fd is an object of the daemon's alone (its own, 0600 or less),
  * with its status in *st: anything else is never trusted. */
-static bool
+bool
 registry_own(int fd, struct stat *st)
 {
 	return fstat(fd, st) == 0 && st->st_uid == geteuid() &&
@@ -769,7 +704,7 @@ registry_own(int fd, struct stat *st)
 /* Reads an object found at start-up, which must be the daemon's alone
  * and size bytes long: 0, or -EPERM (registry_own() says no) or -EBADMSG
  * (short). */
-static int
+int
 registry_read_own(int fd, void *buf, size_t size, off_t off)
 {
 	struct stat st;
@@ -782,7 +717,7 @@ registry_read_own(int fd, void *buf, size_t size, off_t off)
 }
 
 /* Writes row r's entry of NAME.meta as the table has it now. */
-static int
+int
 registry_meta_row(struct shm_block *blk, uint32_t r)
 {
 	struct proto_meta_row e = { 0 };
@@ -808,7 +743,7 @@ registry_meta_row(struct shm_block *blk, uint32_t r)
  * behind by it, and holds it exclusively while it removes a block; one
  * it removed meanwhile has no link left: -ENOENT.  0 or -errno.
  */
-static int
+int
 registry_meta_lock(int fd)
 {
 	struct stat st;
@@ -859,7 +794,7 @@ registry_meta_create(struct shm_block *blk)
 /* Tracks a block whose header object is hfd (read-write) with layout l:
  * reserves its range, maps the header there, guards it.  NULL if out of
  * memory or mappings; hfd stays the caller's. */
-static struct shm_block *
+struct shm_block *
 registry_add(uint32_t tag, const char *name, int hfd,
     const struct block_layout *l, uint32_t serial)
 {
@@ -1013,7 +948,7 @@ registry_reserve_row(struct shm_block *blk, uint32_t r)
 }
 
 /* Maps row r's object (fd) at its place in blk's range: 0 or -errno. */
-static int
+int
 registry_map_row(struct shm_block *blk, uint32_t r, int fd)
 {
 	if (mmap(block_row(blk->b, &blk->lay, r), blk->lay.row_stride,
@@ -1030,7 +965,7 @@ registry_map_row(struct shm_block *blk, uint32_t r, int fd)
  * asleep on its word is woken first (while the word is still mapped as
  * it slept on it), and looks again.
  */
-static int64_t
+int64_t
 registry_release_row(struct shm_block *blk, uint32_t r)
 {
 	uint64_t *row = block_row(blk->b, &blk->lay, r);
@@ -1100,7 +1035,7 @@ registry_lend_row(struct shm_block *blk, uint32_t r, struct holder *h,
 }
 
 /* Reclaims a row whose process is gone, and says so. */
-static void
+void
 registry_reclaim(struct shm_block *blk, uint32_t row, pid_t pid,
     const char *comm)
 {
@@ -1134,295 +1069,6 @@ registry_holder_exited(struct holder *h, void *arg)
 	}
 }
 
-/* Blocks of an older layout found at start-up, for one log line. */
-static unsigned int old_layout;
-
-/*
- * Reads NAME.meta of a block found at start-up whose header is h: 0 with
- * the owner, mode and shape it records (checked against the header), or
- * -errno.  Only the daemon can write it; still, nothing in it is used
- * before it is checked.
- */
-static int
-registry_meta_read(const char *name, const struct rundown_block *h,
-    uint32_t tag, struct proto_meta *m, struct block_layout *l, int *fd)
-{
-	char mname[SHM_PART_MAX];
-	uint32_t serial;
-	int r;
-
-	registry_meta_name(name, mname, sizeof(mname));
-	if ((*fd = registry_open(mname, O_RDWR)) < 0)
-		return *fd;
-	if ((r = registry_read_own(*fd, m, sizeof(*m), 0)) != 0 ||
-	    m->magic != PROTO_META_MAGIC || m->version != BLOCK_VERSION ||
-	    m->reserved != 0 || (m->mode & ~PROTO_MODE_MASK) != 0 ||
-	    m->flags != BLOCK_F_RSEQ || m->rows > cfg->max_rows ||
-	    block_layout_paged(m->cpus, m->rows, (size_t)m->page, l) != 0 ||
-	    m->page != page_size)
-		r = r != 0 ? r : -EPROTO;
-	if (r == 0) {
-		l->flags = m->flags;
-		if (block_header_check(h, tag, l, &serial) != 0 ||
-		    serial != m->serial)
-			r = -EPROTO;
-	}
-	/* Kept from now on; or a prune took the block meanwhile. */
-	if (r == 0)
-		r = registry_meta_lock(*fd);
-	if (r != 0) {
-		close(*fd);
-		*fd = -1;
-	}
-	return r;
-}
-
-/*
- * Takes back row r of a block found at start-up, as NAME.meta records it
- * (e): mapped and live, lent to its process if that lives on.  True if
- * the process is gone: the caller reclaims the row once every row is
- * back, so that no drain check meanwhile sees a block short of rows.
- */
-static bool
-registry_adopt_row(struct shm_block *blk, uint32_t r,
-    const struct proto_meta_row *e)
-{
-	struct shm_row *sr = &blk->rows[r];
-	char name[SHM_PART_MAX];
-	struct holder *p;
-	struct stat st;
-	int fd, err;
-
-	sr->id = e->id;
-	sr->rseq = true;	/* what the earlier daemon told, unknown */
-	registry_row_name(blk, e->id, name, sizeof(name));
-	if ((fd = registry_open(name, O_RDWR)) < 0) {
-		/* Recorded, never handed out (a daemon killed between the
-		 * two): nobody holds anything in it. */
-		memset(sr, 0, sizeof(*sr));
-		(void)registry_meta_row(blk, r);
-		return false;
-	}
-	/* Its own object, as the daemon made it (a client may have cut it
-	 * short: the length again, what was cut off reads zeros). */
-	if (!registry_own(fd, &st) || (st.st_size != (off_t)
-	    blk->lay.row_stride && ftruncate(fd, (off_t)blk->lay.row_stride)
-	    != 0) || registry_map_row(blk, r, fd) != 0) {
-		/* Not a row of ours any more: nothing in it counts. */
-		close(fd);
-		log_warnx("%s: the object of row %u is not the daemon's; "
-		    "row dropped", blk->tagstr, r);
-		registry_release_row(blk, r);
-		return false;
-	}
-	close(fd);
-	blk->live[r] = 1;
-	if ((p = reaper_get(e->pid, e->start, &err)) != NULL) {
-		sr->owner = p;
-		sr->uid = (uid_t)e->uid;
-		blk->attached++;
-	} else if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
-		/* Alive or not, it cannot be told now: reclaiming could end a
-		 * wait while it holds protection.  The row stays live and
-		 * lent to nobody (never lent again, registry_attach), its
-		 * record kept for the next daemon to look again. */
-		errno = -err;
-		log_warn("%s: cannot watch pid %ld, owner of row %u; row kept",
-		    blk->tagstr, (long)e->pid, r);
-	} else {
-		/* No process with that id and start time can be watched
-		 * (gone, a thread that leads no process). */
-		return true;
-	}
-	return false;
-}
-
-/*
- * Removes what a block found at start-up and removed leaves behind its
- * header: the rows NAME.meta records, then NAME.meta, if it is the
- * daemon's own.  No daemon could ever adopt them.
- */
-static void
-registry_remove_record(const char *name)
-{
-	char part[SHM_PART_MAX];
-	struct proto_meta m;
-	struct proto_meta_row e;
-	uint32_t r;
-	int fd;
-
-	registry_meta_name(name, part, sizeof(part));
-	if ((fd = registry_open(part, O_RDWR)) < 0)
-		return;
-	if (registry_read_own(fd, &m, sizeof(m), 0) == 0 &&
-	    m.magic == PROTO_META_MAGIC) {
-		for (r = 0; r < m.rows && r < PROTO_MAX_ENTRIES; r++) {
-			if (pread(fd, &e, sizeof(e), (off_t)(sizeof(m) +
-			    (size_t)r * sizeof(e))) != (ssize_t)sizeof(e))
-				break;
-			if (e.id == 0)
-				continue;
-			snprintf(part, sizeof(part), "%s.r%016llx", name,
-			    (unsigned long long)e.id);
-			shm_unlink(part);
-		}
-		registry_meta_name(name, part, sizeof(part));
-		shm_unlink(part);
-	}
-	close(fd);
-}
-
-/* Maps and checks a block found at start-up: entry is the prefix, the
- * tag in 8 hex digits, and (unless an older daemon named it) "." and 16
- * more. */
-static void
-registry_adopt_one(const char *entry)
-{
-	struct proto_meta m;
-	struct proto_meta_row e;
-	struct block_layout l;
-	struct rundown_block h;
-	struct shm_block *blk;
-	char name[SHM_NAME_MAX], tagstr[RUNDOWN_TAG_BUFSZ];
-	uint32_t tag, r;
-	unsigned int v;
-	int fd, mfd = -1, err;
-	int64_t *gone;		/* per row: the pid gone, or INT64_MIN */
-
-	if (strlen(entry) + 2 > sizeof(name) ||
-	    sscanf(entry + strlen(shm_prefix), "%8x", &v) != 1)
-		return;
-	tag = v;
-	rundown_tag_format(tag, tagstr);
-	name[0] = '/';
-	memcpy(name + 1, entry, strlen(entry) + 1);
-	if ((fd = registry_open(name, O_RDWR)) < 0) {
-		errno = -fd;
-		log_warn("%s: cannot open %s", tagstr, name);
-		return;
-	}
-	/* Ours alone, or somebody else planted it: left alone. */
-	if ((err = registry_read_own(fd, &h, sizeof(h), 0)) == -EPERM)
-		goto bad;
-	if (err != 0 || h.magic != BLOCK_MAGIC) {
-		/* Ours, but cut short or wiped (only the daemon, or root,
-		 * writes it): nothing in it can be trusted. */
-		log_warnx("%s: %s was cut short or its header wiped; removed",
-		    tagstr, name);
-		shm_unlink(name);
-		registry_remove_record(name);
-		close(fd);
-		return;
-	}
-	if (h.version != BLOCK_VERSION) {
-		/* A format this daemon no longer writes: never adopted
-		 * silently (one line for them all, registry_adopt()). */
-		old_layout++;
-		close(fd);
-		return;
-	}
-	if ((err = registry_meta_read(name, &h, tag, &m, &l, &mfd)) != 0) {
-		log_warnx("%s: %s has no record of its owner and rows that "
-		    "the daemon can trust (%s); left alone", tagstr, name,
-		    strerror(-err));
-		close(fd);
-		return;
-	}
-	TAILQ_FOREACH(blk, &blocks, entry) {
-		if (blk->tag == tag) {
-			log_warnx("%s: %s is a second block of the tag; left "
-			    "alone", tagstr, name);
-			goto out;
-		}
-	}
-	if (nblocks >= cfg->max_blocks) {
-		log_warnx("%s: over the limit of %u blocks; not adopted",
-		    tagstr, cfg->max_blocks);
-		goto out;
-	}
-	if ((blk = registry_add(tag, name, fd, &l, m.serial)) == NULL)
-		goto bad;
-	blk->meta = mfd;
-	mfd = -1;
-	blk->uid = (uid_t)m.uid;
-	blk->gid = (gid_t)m.gid;
-	blk->mode = m.mode;
-	/* Rows of processes that live on stay theirs; the rest are
-	 * reclaimed, as if their processes had exited while the daemon
-	 * watched, once every row is back and the block recovered. */
-	if ((gone = calloc(l.rows, sizeof(*gone))) == NULL) {
-		registry_forget(blk);
-		goto bad;
-	}
-	for (r = 0; r < l.rows; r++) {
-		gone[r] = INT64_MIN;
-		if (pread(blk->meta, &e, sizeof(e), (off_t)(sizeof(m) +
-		    (size_t)r * sizeof(e))) == (ssize_t)sizeof(e) &&
-		    (e.pid != 0 || e.id != 0) &&
-		    registry_adopt_row(blk, r, &e))
-			gone[r] = e.pid;
-	}
-	/* Finish what a previous daemon may have left half done, every row
-	 * back (the gone ones too: a reset half done would otherwise leave
-	 * their counts half reset when they are counted below): a
-	 * re-initialize, or a harvest (repeating one adds each row once). */
-	(void)block_recover(blk->b, &blk->lay);
-	/* Its fence failed: the harvest waits for the fence's thread. */
-	if (block_busy(blk->b, &blk->lay)) {
-		blk->fencing = true;
-		blk->fence_word = block_word(blk->b);
-		clock_gettime(CLOCK_MONOTONIC, &blk->fence_since);
-		blk->fence_at = 0;
-		registry_fence_due(-1, 0, blk);
-	}
-	for (r = 0; r < l.rows; r++)
-		if (gone[r] != INT64_MIN)
-			registry_reclaim(blk, r, (pid_t)gone[r], "gone");
-	free(gone);
-	log_info("%s: adopted, state %s, %u of %u rows attached", tagstr,
-	    rundown_state_name(block_word_state(block_word(blk->b))),
-	    blk->attached, blk->lay.rows);
-out:
-	if (mfd >= 0)
-		close(mfd);
-	close(fd);
-	return;
-bad:
-	log_warnx("%s: %s is not a block of ours; left alone", tagstr, name);
-	if (mfd >= 0)
-		close(mfd);
-	close(fd);
-}
-
-void
-registry_adopt(void)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n, plen = strlen(shm_prefix);
-	struct dirent *de;
-	DIR *d;
-
-	/* POSIX shared memory is /dev/shm on Linux. */
-	if ((d = opendir("/dev/shm")) == NULL)
-		return;
-	old_layout = 0;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (strncmp(de->d_name, shm_prefix, plen) == 0 &&
-		    strspn(de->d_name + plen, hex) == 8 &&
-		    (n == plen + 8 || (n == plen + 8 + 1 + 16 &&
-		    de->d_name[plen + 8] == '.' &&
-		    strspn(de->d_name + plen + 9, hex) == 16)))
-			registry_adopt_one(de->d_name);
-	}
-	closedir(d);
-	if (old_layout != 0)
-		log_warnx("%u blocks of an older layout (not version %u) left "
-		    "alone in /dev/shm (/dev/shm/%s*): their clients must "
-		    "attach again to a new block", old_layout, BLOCK_VERSION,
-		    shm_prefix);
-}
-
 void
 registry_stop(void)
 {
@@ -1436,7 +1082,7 @@ registry_init(const struct config *c, struct event_base *b)
 	cfg = c;
 	base = b;
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	proto_shm_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
+	shmname_prefix(cfg->socket_path, shm_prefix, sizeof(shm_prefix));
 	if ((errno = -guard_init()) != 0)
 		fatal("cannot guard the blocks' mappings");
 	fencer_init(base, registry_fence_stalled);
@@ -1776,7 +1422,7 @@ registry_free(struct shm_block *blk, bool force, const char *who)
 /* Unlinks and forgets a block that no wait names and whose rows are all
  * given back.  Never waits: a watcher still asleep on the block is told
  * to stop, and the mapping goes with it. */
-static void
+void
 registry_forget(struct shm_block *blk)
 {
 	char name[SHM_PART_MAX];

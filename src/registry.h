@@ -37,9 +37,6 @@ struct registry_waits {
 };
 
 void registry_init(const struct config *cfg, struct event_base *base);
-/* Maps the blocks a previous daemon left, finishing what it left half
- * done and reclaiming the rows of processes gone meanwhile. */
-void registry_adopt(void);
 void registry_stop(void);
 size_t registry_count(void);
 

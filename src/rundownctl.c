@@ -1930,12 +1930,53 @@ static const struct command commands[] = {
 	{ "prune", cmd_prune, opts_prune, false, false, "[--yes] [--json]" },
 };
 
+/*
+ * The socket to talk to, into a->path, unless -S gave one: the default
+ * path, or $RUNDOWN_SOCKET; without $RUNDOWN_SOCKET the system's, with
+ * the user's own in *own and *fallback set (pick_daemon()).  0, or the
+ * exit status of a usage error.
+ */
+static int
+socket_arg(struct args *a, const char **own, bool *fallback)
+{
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *env;
+	int r;
+
+	if (a->path == NULL) {
+		/* A $RUNDOWN_SOCKET too long is named below. */
+		env = getenv("RUNDOWN_SOCKET");
+		if ((r = rundown_socket_path(path, sizeof(path))) == 0)
+			a->path = path;
+		else if (env != NULL && *env != '\0')
+			a->path = env;
+		else if (r != -ENOENT) {
+			msg("the default socket path is too long");
+			return EX_USAGE;
+		}
+		/* Without $RUNDOWN_SOCKET, the user's own daemon or else the
+		 * system's (pick_daemon()); root's own is the system's. */
+		if ((env == NULL || *env == '\0') && (a->path == NULL ||
+		    strcmp(a->path, system_socket()) != 0)) {
+			*own = a->path;
+			a->path = system_socket();
+			*fallback = true;
+		}
+	} else if (*a->path == '\0')
+		return bad_usage(NULL, "-S needs a path");
+	/* What rundownd(8) requires of the socket it listens on: a relative
+	 * path would name a different socket in every directory. */
+	if (a->path[0] != '/' || strlen(a->path) >= sizeof(path))
+		return bad_usage(NULL, "the socket path must be absolute and "
+		    "under %zu bytes: %s", sizeof(path), a->path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct command *c = NULL;
-	const char *env, *own = NULL;
+	const char *own = NULL;
 	bool fallback = false;
 	struct args a;
 	char buf[3];
@@ -1978,33 +2019,8 @@ main(int argc, char **argv)
 			c = &commands[i];
 	if (c == NULL)
 		return bad_usage(NULL, "unknown command: %s", argv[optind]);
-	if (a.path == NULL) {
-		/* A $RUNDOWN_SOCKET too long is named below. */
-		env = getenv("RUNDOWN_SOCKET");
-		if ((r = rundown_socket_path(path, sizeof(path))) == 0)
-			a.path = path;
-		else if (env != NULL && *env != '\0')
-			a.path = env;
-		else if (r != -ENOENT) {
-			msg("the default socket path is too long");
-			return EX_USAGE;
-		}
-		/* Without $RUNDOWN_SOCKET, the user's own daemon or else the
-		 * system's (pick_daemon()); root's own is the system's. */
-		if ((env == NULL || *env == '\0') && (a.path == NULL ||
-		    strcmp(a.path, system_socket()) != 0)) {
-			own = a.path;
-			a.path = system_socket();
-			fallback = true;
-		}
-	} else if (*a.path == '\0')
-		return bad_usage(NULL, "-S needs a path");
-	/* What rundownd(8) requires of the socket it listens on: a relative
-	 * path would name a different socket in every directory. */
-	if (a.path[0] != '/' || strlen(a.path) >= sizeof(path))
-		return bad_usage(NULL, "the socket path must be absolute and "
-		    "under %zu bytes: %s", sizeof(path), a.path);
-
+	if ((r = socket_arg(&a, &own, &fallback)) != 0)
+		return r;
 	if ((r = parse_args(c, argc - optind, argv + optind, &a)) != 0)
 		return r < 0 ? 0 : r;
 	/* prune looks for every daemon, or for the one of -S. */

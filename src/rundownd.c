@@ -22,8 +22,11 @@
 
 #include <rundown/rundown.h>
 
+#include "adopt.h"
+#include "conf.h"
 #include "control.h"
 #include "fencer.h"
+#include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "reaper.h"
@@ -286,7 +289,7 @@ detach(void)
 		fatal("setsid");
 	if (chdir("/") != 0)
 		fatal("chdir /");
-	server_write_pid();
+	listener_write_pid();
 	/* The loop's kernel objects (epoll) do not survive fork(). */
 	if (event_reinit(base) != 0)
 		fatalx("cannot set up the event loop after fork");
@@ -301,109 +304,95 @@ detach(void)
 	close(p[1]);
 }
 
-int
-main(int argc, char **argv)
+/* The options that take a count: where it goes, its most, and its name
+ * in a usage error. */
+static const struct {
+	int ch;
+	uint32_t *to;
+	uint32_t max;
+	const char *what;
+} count_options[] = {
+	{ 'B', &cfg.max_blocks, PROTO_MAX_ENTRIES, "max-blocks" },
+	{ 'b', &cfg.max_user_blocks, PROTO_MAX_ENTRIES, "max-user-blocks" },
+	{ 'C', &cfg.max_conns, MAX_CONNS, "max-conns" },
+	{ 'F', &cfg.max_user_out_fds, MAX_CONNS, "max-user-fds" },
+	{ 'f', &cfg.fence_rate, MAX_FENCE_RATE, "fence-rate" },
+	{ 'k', &cfg.max_user_rows, PROTO_MAX_ENTRIES * PROTO_MAX_ENTRIES,
+	    "max-user-rows" },
+	{ 'P', &cfg.max_proc_rows, PROTO_MAX_ENTRIES, "proc-rows" },
+	{ 'Q', &cfg.max_uid_rows, PROTO_MAX_ENTRIES, "user-rows" },
+	{ 'R', &cfg.max_rows, PROTO_MAX_ENTRIES, "max-rows" },
+	{ 'r', &cfg.default_rows, PROTO_MAX_ENTRIES, "rows" },
+	{ 't', &cfg.timeout, MAX_TIMEOUT, "timeout" },
+	{ 'U', &cfg.max_user_conns, MAX_CONNS, "max-user-conns" },
+	{ 'W', &cfg.max_user_waits, MAX_WAITS, "max-user-waits" },
+	{ 'w', &cfg.max_conn_waits, MAX_WAITS, "max-conn-waits" },
+};
+
+/* One option other than a count's (getopt_long() gave ch); exits on a
+ * usage error, and after -h or -V. */
+static void
+parse_option(int ch, char **argv)
 {
-	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	static char inherited[sizeof(path)];
-	struct event *ev_term, *ev_int, *ev_hup;
-	struct event_config *ecfg;
-	int ch, fd, activated;
+	switch (ch) {
+	case 'd':
+		cfg.foreground = 1;
+		break;
+	case 'g':
+		allow_group(optarg);
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'M':
+		cfg.max_user_out = (size_t)parse_count(optarg, 4096,
+		    "max-user-queued") << 20;
+		break;
+	case 'S':
+		cfg.socket_path = optarg;
+		break;
+	case 'u':
+		allow_user(optarg);
+		break;
+	case 'V':
+		printf("rundownd %s\n", rundown_version_string());
+		exit(0);
+	case 'v':
+		cfg.verbose = 1;
+		break;
+	case ':':
+		usage_error("%s needs an argument", argv[optind - 1]);
+	default:
+		if (optopt != 0)
+			usage_error("unknown option -%c", optopt);
+		usage_error("unknown option %s", argv[optind - 1]);
+	}
+}
+
+/*
+ * The command line into cfg, the limits made consistent (-U no more than
+ * -C, -b a quarter of -B unless given); exits on a usage error, and after
+ * -h or -V.
+ */
+static void
+parse_options(int argc, char **argv)
+{
+	size_t i;
+	int ch;
 
 	opterr = 0;	/* usage_error() says what is wrong */
 	while ((ch = getopt_long(argc, argv,
 	    ":B:b:C:dF:f:g:hk:M:P:Q:R:r:S:t:U:u:VvW:w:", longopts, NULL)) !=
 	    -1) {
-		switch (ch) {
-		case 'B':
-			cfg.max_blocks = parse_count(optarg, PROTO_MAX_ENTRIES,
-			    "max-blocks");
-			break;
-		case 'b':
-			cfg.max_user_blocks = parse_count(optarg,
-			    PROTO_MAX_ENTRIES, "max-user-blocks");
-			break;
-		case 'C':
-			cfg.max_conns = parse_count(optarg, MAX_CONNS,
-			    "max-conns");
-			break;
-		case 'd':
-			cfg.foreground = 1;
-			break;
-		case 'F':
-			cfg.max_user_out_fds = parse_count(optarg, MAX_CONNS,
-			    "max-user-fds");
-			break;
-		case 'f':
-			cfg.fence_rate = parse_count(optarg, MAX_FENCE_RATE,
-			    "fence-rate");
-			break;
-		case 'g':
-			allow_group(optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'k':
-			cfg.max_user_rows = parse_count(optarg,
-			    PROTO_MAX_ENTRIES * PROTO_MAX_ENTRIES,
-			    "max-user-rows");
-			break;
-		case 'M':
-			cfg.max_user_out = (size_t)parse_count(optarg, 4096,
-			    "max-user-queued") << 20;
-			break;
-		case 'P':
-			cfg.max_proc_rows = parse_count(optarg,
-			    PROTO_MAX_ENTRIES, "proc-rows");
-			break;
-		case 'Q':
-			cfg.max_uid_rows = parse_count(optarg,
-			    PROTO_MAX_ENTRIES, "user-rows");
-			break;
-		case 'R':
-			cfg.max_rows = parse_count(optarg, PROTO_MAX_ENTRIES,
-			    "max-rows");
-			break;
-		case 'r':
-			cfg.default_rows = parse_count(optarg,
-			    PROTO_MAX_ENTRIES, "rows");
-			break;
-		case 'S':
-			cfg.socket_path = optarg;
-			break;
-		case 't':
-			cfg.timeout = parse_count(optarg, MAX_TIMEOUT,
-			    "timeout");
-			break;
-		case 'U':
-			cfg.max_user_conns = parse_count(optarg, MAX_CONNS,
-			    "max-user-conns");
-			break;
-		case 'u':
-			allow_user(optarg);
-			break;
-		case 'V':
-			printf("rundownd %s\n", rundown_version_string());
-			return 0;
-		case 'v':
-			cfg.verbose = 1;
-			break;
-		case 'W':
-			cfg.max_user_waits = parse_count(optarg, MAX_WAITS,
-			    "max-user-waits");
-			break;
-		case 'w':
-			cfg.max_conn_waits = parse_count(optarg, MAX_WAITS,
-			    "max-conn-waits");
-			break;
-		case ':':
-			usage_error("%s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				usage_error("unknown option -%c", optopt);
-			usage_error("unknown option %s", argv[optind - 1]);
-		}
+		for (i = 0; i < sizeof(count_options) /
+		    sizeof(count_options[0]); i++)
+			if (count_options[i].ch == ch)
+				break;
+		if (i == sizeof(count_options) / sizeof(count_options[0]))
+			parse_option(ch, argv);
+		else
+			*count_options[i].to = parse_count(optarg,
+			    count_options[i].max, count_options[i].what);
 	}
 	if (optind != argc)
 		usage_error("no operand is taken: %s", argv[optind]);
@@ -414,10 +403,23 @@ main(int argc, char **argv)
 		cfg.max_user_conns = cfg.max_conns;
 	if (cfg.max_user_blocks == 0)
 		cfg.max_user_blocks = (cfg.max_blocks + 3) / 4;
-	log_init(1, cfg.verbose);
+}
+
+/*
+ * The socket to listen on, into cfg.socket_path: the one a service
+ * manager passed (which -S, if given, must name), else -S, else the
+ * default path.  The passed socket's descriptor, or -1.
+ */
+static int
+pick_socket(void)
+{
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	static char inherited[sizeof(path)];
+	int fd;
+
 	/* A socket the service manager passed is the socket: the blocks are
 	 * named after its path, which -S, if given, must be. */
-	if ((fd = server_inherited(inherited, sizeof(inherited))) >= 0) {
+	if ((fd = listener_inherited(inherited, sizeof(inherited))) >= 0) {
 		if (cfg.socket_path != NULL &&
 		    strcmp(cfg.socket_path, inherited) != 0)
 			fatalx("-S %s is not the socket the service manager "
@@ -434,14 +436,16 @@ main(int argc, char **argv)
 	    strlen(cfg.socket_path) >= sizeof(path))
 		usage_error("the socket path must be absolute and under %zu "
 		    "bytes: %s", sizeof(path), cfg.socket_path);
+	return fd;
+}
 
-	/* Everything that can fail at start-up happens before the daemon
-	 * detaches, so it goes to stderr and the exit status, and once the
-	 * parent returns the socket listens: "rundownd && rundownctl" works. */
-	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
-	activated = fd >= 0;
-	fd = server_listen(&cfg, fd);
+/* The event loop, on a precise clock, with every signal the daemon
+ * handles routed through it; exits if it cannot be made. */
+static void
+make_loop(struct event **ev_term, struct event **ev_int, struct event **ev_hup)
+{
+	struct event_config *ecfg;
+
 	/* A precise clock: a timer fires when due, not up to a tick (4 ms)
 	 * early, and each turn's cached time tells it apart (server.c). */
 	if ((ecfg = event_config_new()) == NULL ||
@@ -449,27 +453,19 @@ main(int argc, char **argv)
 	    (base = event_base_new_with_config(ecfg)) == NULL)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
-	ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
-	ev_int = evsignal_new(base, SIGINT, on_exit_signal, NULL);
-	ev_hup = evsignal_new(base, SIGHUP, on_hup, NULL);
-	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    event_add(ev_term, NULL) != 0 || event_add(ev_int, NULL) != 0 ||
-	    event_add(ev_hup, NULL) != 0)
+	*ev_term = evsignal_new(base, SIGTERM, on_exit_signal, NULL);
+	*ev_int = evsignal_new(base, SIGINT, on_exit_signal, NULL);
+	*ev_hup = evsignal_new(base, SIGHUP, on_hup, NULL);
+	if (*ev_term == NULL || *ev_int == NULL || *ev_hup == NULL ||
+	    event_add(*ev_term, NULL) != 0 || event_add(*ev_int, NULL) != 0 ||
+	    event_add(*ev_hup, NULL) != 0)
 		fatalx("cannot route signals through the event loop");
+}
 
-	reaper_init(base, registry_holder_exited, NULL);
-	watcher_init(base);
-	registry_init(&cfg, base);
-	control_init(&cfg);
-	registry_adopt();
-	server_start(base, fd, control_dispatch, control_closed, NULL);
-	if (!cfg.foreground)
-		detach();
-	log_info("listening on %s (%s%zu blocks adopted)", cfg.socket_path,
-	    activated ? "from the service manager; " : "", registry_count());
-	/* Ready: the socket listens and the blocks are adopted. */
-	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
-	    cfg.socket_path, registry_count());
+/* Runs the event loop until a signal breaks it. */
+static void
+run_loop(void)
+{
 	/* Polling, not sleeping, while a fence just asked for walks
 	 * (fencer.h). */
 	for (;;) {
@@ -483,8 +479,44 @@ main(int argc, char **argv)
 		if (r == 1 || event_base_got_break(base))
 			break;
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event *ev_term, *ev_int, *ev_hup;
+	int fd, activated;
+
+	parse_options(argc, argv);
+	log_init(1, cfg.verbose);
+	fd = pick_socket();
+
+	/* Everything that can fail at start-up happens before the daemon
+	 * detaches, so it goes to stderr and the exit status, and once the
+	 * parent returns the socket listens: "rundownd && rundownctl" works. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	activated = fd >= 0;
+	fd = listener_open(&cfg, fd);
+	make_loop(&ev_term, &ev_int, &ev_hup);
+
+	reaper_init(base, registry_holder_exited, NULL);
+	watcher_init(base);
+	registry_init(&cfg, base);
+	control_init(&cfg);
+	adopt_blocks(&cfg);
+	server_start(&cfg, base, fd, control_dispatch, control_closed, NULL);
+	if (!cfg.foreground)
+		detach();
+	log_info("listening on %s (%s%zu blocks adopted)", cfg.socket_path,
+	    activated ? "from the service manager; " : "", registry_count());
+	/* Ready: the socket listens and the blocks are adopted. */
+	notify_send("READY=1\nSTATUS=listening on %s, %zu blocks adopted",
+	    cfg.socket_path, registry_count());
+	run_loop();
 
 	server_stop();
+	listener_close();
 	registry_stop();
 	event_free(ev_term);
 	event_free(ev_int);

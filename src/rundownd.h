@@ -1,9 +1,11 @@
 /*
- * rundownd.h: the map of the daemon, and the configuration it runs with.
+ * rundownd.h: the map of the daemon: its files, and who calls whom.
  *
  *   rundownd.c  options, start-up order, signals, the event loop; wires
  *               the modules together by the callbacks below
- *   server.c    transport: the control socket, peers and their
+ *   listener.c  the control socket: its directory checked, the lock
+ *               file, bind or socket activation; put back at exit
+ *   server.c    transport: the connections on it, peers and their
  *               credentials, limits, timeouts, frames in and out
  *   control.c   dispatch: one switch on the request type; calls the
  *               registry and builds every reply
@@ -11,6 +13,8 @@
  *               on them, pending waits; returns results, answers no one;
  *               touches a block only through lib/block.c's functions
  *               (the state word, header and rows are encoded there alone)
+ *   adopt.c     the blocks a previous daemon left, taken back at start-up
+ *               (registry_internal.h: what it shares with registry.c)
  *   watcher.c   drain-watcher threads and their notify pipe
  *   fencer.c    the thread that walks every CPU for a run-down's fence,
  *               its budget, and what it does when a CPU is not given up
@@ -23,14 +27,20 @@
  *   notify.c    readiness and stopping, told to systemd (NOTIFY_SOCKET)
  *   log.c       messages
  *
- * Calls go down only (an arrow is "calls"; lib/ is librundown-core):
+ * Calls go down only (an arrow is "calls"; lib/ is librundown-core; the
+ * arrows of a file that do not fit one line go on in a second line that
+ * names the file again: tests/check-layers.sh reads only arrow lines):
  *
- *   rundownd --> server, control, registry, watcher, reaper, fencer, notify,
- *                log
+ *   rundownd --> listener, server, control, registry, adopt, watcher,
+ *   rundownd --> reaper, fencer, notify, log, lib (client, util)
  *   control  --> server, registry
- *   server   --> closer, proc, log, lib (proto)
- *   registry --> reaper, watcher, fencer, guard, log, lib (block,cache,proto)
- *   reaper   --> proc, log
+ *   listener --> log
+ *   server   --> closer, proc, log, lib (proto, fdpass, task)
+ *   registry --> reaper, watcher, fencer, guard, log,
+ *                lib (block, cache, fence, proto, shmname, tag, util)
+ *   adopt    --> registry, reaper, log,
+ *                lib (block, proto, shmname, tag, util)
+ *   reaper   --> proc, log, lib (task)
  *   watcher  --> log, lib (futex)
  *   fencer   --> log, lib (fence)
  *   closer   --> log
@@ -53,37 +63,7 @@
 #ifndef RUNDOWND_H
 #define RUNDOWND_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-
-/* What the command line set; read-only once the loop runs.  Each module
- * that needs it is given a pointer at start. */
-struct config {
-	const char *socket_path;
-	uint32_t default_rows;
-	uint32_t max_rows;
-	uint32_t max_blocks;
-	uint32_t max_conns;		/* connections at once */
-	uint32_t max_user_conns;	/* of one uid */
-	uint32_t timeout;		/* seconds; see server.c */
-	uint32_t max_conn_waits;	/* pending waits of a connection */
-	uint32_t max_user_waits;	/* of one uid */
-	uint32_t max_proc_rows;		/* rows of one block per process */
-	uint32_t max_uid_rows;		/* per uid not the owner; 0: half */
-	uint32_t max_user_blocks;	/* blocks one uid owns; 0: a quarter
-					 * of max_blocks */
-	uint32_t max_user_rows;		/* rows one uid holds in all blocks */
-	size_t max_user_out;		/* bytes of replies queued for one
-					 * uid's connections */
-	uint32_t max_user_out_fds;	/* descriptors in them */
-	uint32_t fence_rate;		/* fence walks a second of one uid */
-	uid_t *allow_uids;
-	size_t nallow_uids;
-	gid_t *allow_gids;
-	size_t nallow_gids;
-	int foreground;
-	int verbose;
-};
+/* Nothing to declare: the map above is this header's job.  What the
+ * daemon runs with is struct config, in conf.h. */
 
 #endif /* RUNDOWND_H */

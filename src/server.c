@@ -1,7 +1,8 @@
 /*
- * server.c: the control socket.  Sets it up in a safe order, checks every
- * peer's credentials, reads request frames without ever blocking, and
- * queues replies (with the block's descriptor for ATTACHED).
+ * server.c: the connections on the control socket (listener.c sets it
+ * up).  Accepts them, checks every peer's credentials, reads request
+ * frames without ever blocking, and queues replies (with the block's
+ * descriptors for ATTACHED).
  *
  * A connection is freed only from its own deferred event, never in the
  * middle of a callback that may still use it: anything that decides to
@@ -29,20 +30,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "closer.h"
+#include "conf.h"
+#include "fdpass.h"
 #include "log.h"
 #include "proc.h"
-#include "rundownd.h"
 #include "server.h"
 
 #define SERVER_MAX_OUT (1024 * 1024)	/* bytes queued for a slow reader */
@@ -58,8 +57,6 @@
 /* SCM_MAX_FD, the most descriptors one message carries (Linux): room for
  * all, since the kernel closes what does not fit in the receiver. */
 #define SERVER_MAX_FDS 253
-/* The first descriptor a service manager passes (sd_listen_fds(3)). */
-#define SERVER_LISTEN_FD 3
 /* Reads spent draining a closed connection before it goes to a lane. */
 #define SERVER_DRAIN_READS 16
 
@@ -116,14 +113,8 @@ struct conn {
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static LIST_HEAD(, uout) uouts = LIST_HEAD_INITIALIZER(uouts);
-static int listen_fd = -1;
 static struct event *listen_ev;
 static struct event *backoff_ev;
-static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static int listen_dir = -1;		/* the socket's directory */
-static int lock_fd = -1;		/* NAME.lock, held and holding our pid */
-static bool listen_inherited;		/* the socket is a service manager's */
-static const char *listen_name;		/* the socket's name in it */
 static const struct config *cfg;
 static struct event_base *base;
 static server_dispatch_fn dispatch_cb;
@@ -132,396 +123,6 @@ static void *cb_arg;
 /* Descriptors the closer may hold before the daemon stops accepting and
  * draining (server_start: half the descriptor limit). */
 static unsigned long max_closing = 512;
-
-/* ---- set-up ----------------------------------------------------------- */
-
-/* Modes for the socket's directory and the socket: owner only, unless
- * other users or groups are let in (then the credential check is what
- * keeps everyone else out). */
-static void
-server_modes(mode_t *dmode, mode_t *smode)
-{
-	if (cfg->nallow_uids > 0) {
-		*dmode = 0711;
-		*smode = 0666;
-	} else if (cfg->nallow_gids > 0) {
-		*dmode = 0710;
-		*smode = 0660;
-	} else {
-		*dmode = 0700;
-		*smode = 0600;
-	}
-}
-
-/* A directory on the way to the socket is safe if no one but root and
- * us can change what it holds (OpenSSH's safe_path): ours or root's, and
- * writable by no one else unless sticky (like /tmp), where others may add
- * names but not rename or remove ours.  The reason why not, or NULL. */
-static const char *
-server_unsafe(const struct stat *st)
-{
-	if (!S_ISDIR(st->st_mode))
-		return "not a directory";
-	if (st->st_uid != 0 && st->st_uid != geteuid())
-		return "owned by another user";
-	if ((st->st_mode & 022) != 0 && (st->st_mode & S_ISVTX) == 0)
-		return "writable by group or others and not sticky";
-	return NULL;
-}
-
-/*
- * Opens dir (absolute) from "/" one component at a time, never following
- * a symbolic link, and checks each directory it passes (server_unsafe):
- * no one else can swap a component under it afterwards, so everything
- * done through the descriptor it returns stays in this directory.
- * Exits, naming the culprit, if a component is a link or unsafe.
- */
-static int
-server_walk(const char *dir)
-{
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)], *p, *next;
-	const char *why;
-	struct stat st;
-	int fd, nfd;
-
-	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0)
-		fatal("/");
-	if ((why = server_unsafe(&st)) != NULL)
-		fatalx("/ is %s; refusing to put the socket below it", why);
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (p = buf; *p == '/'; p++)
-		;
-	while (*p != '\0') {
-		if ((next = strchr(p, '/')) != NULL)
-			*next = '\0';
-		nfd = openat(fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (nfd < 0) {
-			if (errno == ELOOP || errno == ENOTDIR)
-				fatalx("%s: component %s is a symbolic link or "
-				    "not a directory; refusing", dir, p);
-			fatal("%s: component %s", dir, p);
-		}
-		close(fd);
-		fd = nfd;
-		if (fstat(fd, &st) != 0)
-			fatal("%s: component %s", dir, p);
-		if ((why = server_unsafe(&st)) != NULL)
-			fatalx("%s: component %s is %s (uid %lu, mode %03o); "
-			    "refusing", dir, p, why, (unsigned long)st.st_uid,
-			    (unsigned)(st.st_mode & 07777));
-		if (next == NULL)
-			break;
-		for (p = next + 1; *p == '/'; p++)
-			;
-	}
-	return fd;
-}
-
-/* Creates the socket's directory NAME in parent (mode exactly dmode) or
- * checks the one there: ours, a directory, not a link, and writable by
- * nobody else; its mode (and group, with -g) are then set through the
- * descriptor, which is returned.  Without own, the directory is the
- * service manager's (socket activation): checked, never created or
- * changed. */
-static int
-server_dir(int parent, const char *dir, const char *name, mode_t dmode,
-    bool own)
-{
-	struct stat st;
-	mode_t mask;
-	int fd, r;
-
-	if (own) {
-		mask = umask(0);
-		r = mkdirat(parent, name, dmode);
-		umask(mask);
-		if (r != 0 && errno != EEXIST)
-			fatal("creating %s", dir);
-	}
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			fatalx("%s is a symbolic link or not a directory; "
-			    "refusing", dir);
-		fatal("%s", dir);
-	}
-	if (fstat(fd, &st) != 0)
-		fatal("%s", dir);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0)
-		fatalx("%s must be a directory owned by uid %lu and not "
-		    "writable by others (it is owned by uid %lu, mode %03o); "
-		    "refusing", dir, (unsigned long)geteuid(),
-		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
-	if (!own)
-		return fd;
-	if ((st.st_mode & 07777) != dmode && fchmod(fd, dmode) != 0)
-		fatal("setting the mode of %s", dir);
-	if (cfg->nallow_gids > 0 && st.st_gid != cfg->allow_gids[0] &&
-	    fchown(fd, (uid_t)-1, cfg->allow_gids[0]) != 0)
-		fatal("setting the group of %s", dir);
-	return fd;
-}
-
-/*
- * Takes NAME.lock in the socket's directory for the daemon's lifetime, so
- * that two daemons starting at once cannot both find the socket stale and
- * both serve (and both harvest) the same blocks.  The descriptor stays
- * open until exit.  The file also carries the daemon's pid, so that an
- * operator stops the daemon of one socket among several; a reader can
- * tell a live daemon's pid from a stale one by the lock (pkill -L).
- */
-static void
-server_lock(int dfd, const char *path, const char *name)
-{
-	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
-	int fd;
-
-	snprintf(lock, sizeof(lock), "%s.lock", name);
-	fd = openat(dfd, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		fatal("%s.lock", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno == EWOULDBLOCK)
-			fatalx("another daemon holds %s.lock", path);
-		fatal("flock %s.lock", path);
-	}
-	lock_fd = fd;
-	server_write_pid();
-}
-
-/* Written over the old contents, then cut to length, so that a reader
- * sees one pid or the other, never an empty file.  Called again after
- * daemon(), whose child has another pid. */
-void
-server_write_pid(void)
-{
-	char buf[32];
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (pwrite(lock_fd, buf, (size_t)n, 0) != n ||
-	    ftruncate(lock_fd, n) != 0)
-		fatal("writing the pid into %s.lock", listen_path);
-}
-
-/*
- * Binds the socket NAME in the directory dfd, after the checks.
- * Everything is done through the directory's descriptor (the *at calls,
- * and a relative name from it as the working directory for connect and
- * bind), never by a path another user could redirect; the socket gets
- * its mode from the umask at bind, so nothing is chmod'ed.
- */
-static int
-server_bind(int dfd, const char *dir, const char *path, const char *name,
-    mode_t smode)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t mask;
-	int fd, cwd, r;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, name, strlen(name) + 1);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0 || fchdir(dfd) != 0)
-		fatal("entering %s", dir);
-
-	/* A live daemon answers: refuse.  A socket nobody answers is stale:
-	 * remove it, and nothing that is not a socket. */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket", path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			fatal("socket");
-		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		close(fd);
-		if (r == 0)
-			fatalx("a daemon is already listening on %s", path);
-		if (errno != ECONNREFUSED)
-			fatal("probing %s", path);
-		if (unlinkat(dfd, name, 0) != 0)
-			fatal("removing stale socket %s", path);
-		log_info("removed stale socket %s", path);
-	}
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		fatal("socket");
-	mask = umask(0777 & ~smode);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(mask);
-	if (r != 0)
-		fatal("bind %s", path);
-	if (fchdir(cwd) != 0)
-		fatal("leaving %s", dir);
-	close(cwd);
-	if (cfg->nallow_gids > 0 && fchownat(dfd, name, (uid_t)-1,
-	    cfg->allow_gids[0], AT_SYMLINK_NOFOLLOW) != 0)
-		fatal("setting the group of %s", path);
-	if (listen(fd, 128) != 0)
-		fatal("listen %s", path);
-	return fd;
-}
-
-/*
- * The socket a service manager passed (socket activation, sd_listen_fds(3):
- * LISTEN_PID names this process and LISTEN_FDS counts the descriptors
- * from 3 on), its path into path[size]; or -1 if none was passed to this
- * process.  The variables are unset once read, as they were for this
- * process alone.  Exits unless exactly one descriptor came and it is a
- * listening AF_UNIX stream socket bound to an absolute path: clients find
- * the daemon by that path, and the blocks are named after it.
- */
-int
-server_inherited(char *path, size_t size)
-{
-	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
-	struct sockaddr_un sun;
-	unsigned long pid, n;
-	socklen_t len;
-	size_t plen;
-	int fd = SERVER_LISTEN_FD, domain = -1, type = -1, acc = 0;
-	char *end;
-
-	if (pid_s == NULL || fds_s == NULL)
-		return -1;
-	errno = 0;
-	pid = strtoul(pid_s, &end, 10);
-	if (errno != 0 || end == pid_s || *end != '\0' ||
-	    pid != (unsigned long)getpid()) {
-		log_debug("LISTEN_PID=%s is not this process; its LISTEN_FDS "
-		    "ignored", pid_s);
-		return -1;
-	}
-	errno = 0;
-	n = strtoul(fds_s, &end, 10);
-	if (errno != 0 || end == fds_s || *end != '\0' || n != 1)
-		fatalx("LISTEN_FDS=%s: the service manager must pass exactly "
-		    "one socket", fds_s);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-
-	/* Not a socket at all (ENOTSOCK) is refused below, as any other
-	 * wrong kind. */
-	len = sizeof(domain);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 &&
-	    errno != ENOTSOCK)
-		fatal("descriptor %d from the service manager", fd);
-	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 &&
-	    errno != ENOTSOCK)
-		fatal("descriptor %d from the service manager", fd);
-	len = sizeof(acc);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 &&
-	    errno != ENOTSOCK)
-		fatal("descriptor %d from the service manager", fd);
-	if (domain != AF_UNIX || type != SOCK_STREAM || acc != 1)
-		fatalx("descriptor %d from the service manager is not a "
-		    "listening AF_UNIX stream socket (ListenStream= a path)",
-		    fd);
-	memset(&sun, 0, sizeof(sun));
-	len = sizeof(sun);
-	if (getsockname(fd, (struct sockaddr *)&sun, &len) != 0)
-		fatal("getsockname of the socket from the service manager");
-	plen = len > offsetof(struct sockaddr_un, sun_path) ?
-	    strnlen(sun.sun_path, len - offsetof(struct sockaddr_un,
-	    sun_path)) : 0;
-	if (plen == 0 || sun.sun_path[0] != '/' || plen >= size)
-		fatalx("the socket from the service manager is not bound to an "
-		    "absolute path (an abstract or relative name); clients "
-		    "and blocks go by the socket's path");
-	memcpy(path, sun.sun_path, plen);
-	path[plen] = '\0';
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-		fatal("the socket from the service manager");
-	return fd;
-}
-
-/*
- * The socket a service manager passed has the mode and group it was given
- * (SocketMode=, SocketGroup=), which the daemon leaves alone.  Says so if
- * they open it to a group that no -g lets in: every member that connects
- * would be refused, one by one, with nothing at start-up to tell why.
- */
-static void
-server_check_inherited(const char *path, const struct stat *st)
-{
-	size_t i;
-
-	if ((st->st_mode & 020) == 0 || (st->st_mode & 002) != 0)
-		return;
-	for (i = 0; i < cfg->nallow_gids; i++)
-		if (cfg->allow_gids[i] == st->st_gid)
-			return;
-	log_warnx("%s is open to group %lu (mode %03o), which no -g names: "
-	    "its members are refused", path, (unsigned long)st->st_gid,
-	    (unsigned)(st->st_mode & 0777));
-}
-
-/*
- * Sets up the control socket: the directory checked (and made ours), the
- * lock taken, and the socket bound, or, if fd is one a service manager
- * passed (server_inherited()), the socket taken as it is: its directory
- * is checked as for our own but neither created nor changed, the lock is
- * taken all the same (a daemon started by hand on the path must not
- * serve the same blocks), and nothing at the path is removed or bound,
- * now or at exit.
- */
-int
-server_listen(const struct config *c, int fd)
-{
-	const char *path = c->socket_path, *name;
-	mode_t dmode, smode;
-	struct stat st;
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
-	int pfd, dfd;
-
-	cfg = c;
-	if (strlen(path) >= sizeof(dir) || path[0] != '/')
-		fatalx("socket path must be absolute and under %zu bytes: %s",
-		    sizeof(dir), path);
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	name = path + (slash - dir) + 1;
-	while (slash > dir && slash[-1] == '/')
-		slash--;
-	*slash = '\0';
-	if (*name == '\0' || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0 || (slash = strrchr(dir, '/')) == NULL ||
-	    slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
-	    strcmp(slash + 1, "..") == 0)
-		fatalx("%s: the socket needs a directory of its own, named "
-		    "in the path", path);
-	server_modes(&dmode, &smode);
-	*slash = '\0';
-	pfd = server_walk(dir[0] == '\0' ? "/" : dir);
-	*slash = '/';
-	dfd = server_dir(pfd, dir, slash + 1, dmode, fd < 0);
-	close(pfd);
-	memcpy(listen_path, path, strlen(path) + 1);
-	server_lock(dfd, path, name);
-	if (fd < 0)
-		fd = server_bind(dfd, dir, path, name, smode);
-	else {
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISSOCK(st.st_mode))
-			fatalx("%s, the path of the socket from the service "
-			    "manager, holds no socket", path);
-		server_check_inherited(path, &st);
-		listen_inherited = true;
-	}
-	listen_dir = dfd;
-	listen_name = listen_path + (name - path);
-	return fd;
-}
 
 /* ---- connections ------------------------------------------------------ */
 
@@ -562,7 +163,7 @@ server_outmsg_free(struct outmsg *m)
 	free(m);
 }
 
-/* proto_take_fds()'s drop: a peer's descriptor goes to its uid's lane. */
+/* fdpass_take()'s drop: a peer's descriptor goes to its uid's lane. */
 static void
 server_drop_fd(int fd, void *arg)
 {
@@ -590,7 +191,7 @@ server_recv(int fd, uid_t uid, void *buf, size_t len, int *nfds)
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	*nfds = n >= 0 ? proto_take_fds(&msg, NULL, 0, server_drop_fd, &uid) :
+	*nfds = n >= 0 ? fdpass_take(&msg, NULL, 0, server_drop_fd, &uid) :
 	    0;
 	return n;
 }
@@ -730,7 +331,6 @@ server_flush(struct conn *c)
 	} cbuf;
 	struct outmsg *m;
 	struct msghdr msg;
-	struct cmsghdr *cm;
 	struct iovec iov;
 	ssize_t n;
 
@@ -740,18 +340,9 @@ server_flush(struct conn *c)
 		iov.iov_len = m->len - m->off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (m->nfds > 0 && m->off == 0) {
-			memset(&cbuf, 0, sizeof(cbuf));
-			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = CMSG_SPACE((size_t)m->nfds *
-			    sizeof(int));
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN((size_t)m->nfds * sizeof(int));
-			memcpy(CMSG_DATA(cm), m->fds,
-			    (size_t)m->nfds * sizeof(int));
-		}
+		if (m->nfds > 0 && m->off == 0)
+			fdpass_put(&msg, cbuf.buf, sizeof(cbuf.buf), m->fds,
+			    m->nfds);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1160,55 +751,32 @@ server_accept_again(int fd, short events, void *arg)
 	event_add(listen_ev, NULL);
 }
 
-/* Accepts one connection: true if the listener may have more (one was
- * taken, whatever became of it), false once it has none or the daemon
- * must pause. */
-static bool
-server_accept_one(int fd)
+/* Stops accepting for a second: the descriptor table is full, or half
+ * of it still closing. */
+static void
+server_pause(void)
 {
 	struct timeval second = { 1, 0 };
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	const char *limit;
-	struct conn *c;
-	int cfd;
 
-	if (closer_pending_all() >= max_closing) {
-		/* Peers' descriptors still being closed fill half the
-		 * table: new connections, each able to bring more, wait. */
-		log_peer_warnx("%lu descriptors still closing; not accepting "
-		    "for a second", closer_pending_all());
-		event_del(listen_ev);
-		evtimer_add(backoff_ev, &second);
-		return false;
-	}
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* Out of descriptors: pause accepting for a second
-			 * instead of spinning on a listener that stays ready. */
-			log_warn("accept; pausing for a second");
-			event_del(listen_ev);
-			evtimer_add(backoff_ev, &second);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
-		return errno == EINTR || errno == ECONNABORTED;
-	}
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		log_warn("SO_PEERCRED");
-		close(cfd);
-		return true;
-	}
+	event_del(listen_ev);
+	evtimer_add(backoff_ev, &second);
+}
+
+/* A new connection's record for cfd, from cred, its events made and its
+ * uid's record taken; NULL (cfd closed) if out of memory. */
+static struct conn *
+server_conn_new(int cfd, const struct ucred *cred)
+{
+	struct conn *c;
+
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(cfd);
-		return true;
+		return NULL;
 	}
 	c->fd = cfd;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
+	c->pid = cred->pid;
+	c->uid = cred->uid;
+	c->gid = cred->gid;
 	server_pin(c);
 	STAILQ_INIT(&c->out);
 	c->rev = event_new(base, cfd, EV_READ | EV_PERSIST, server_readable, c);
@@ -1231,8 +799,51 @@ server_accept_one(int fd)
 			server_uout_put(c->uo);
 		close(cfd);
 		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Accepts one connection: true if the listener may have more (one was
+ * taken, whatever became of it), false once it has none or the daemon
+ * must pause. */
+static bool
+server_accept_one(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	const char *limit;
+	struct conn *c;
+	int cfd;
+
+	if (closer_pending_all() >= max_closing) {
+		/* Peers' descriptors still being closed fill half the
+		 * table: new connections, each able to bring more, wait. */
+		log_peer_warnx("%lu descriptors still closing; not accepting "
+		    "for a second", closer_pending_all());
+		server_pause();
+		return false;
+	}
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of descriptors: pause accepting for a second
+			 * instead of spinning on a listener that stays ready. */
+			log_warn("accept; pausing for a second");
+			server_pause();
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		return errno == EINTR || errno == ECONNABORTED;
+	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		log_warn("SO_PEERCRED");
+		close(cfd);
 		return true;
 	}
+	if ((c = server_conn_new(cfd, &cred)) == NULL)
+		return true;
 	LIST_INSERT_HEAD(&conns, c, entry);
 	if (!server_allowed(cfd, cred.uid, cred.gid)) {
 		log_peer_warnx("refused pid %ld uid %lu: not a permitted user",
@@ -1269,18 +880,18 @@ server_accept(int fd, short events, void *arg)
 }
 
 void
-server_start(struct event_base *b, int fd, server_dispatch_fn dispatch,
-    server_closed_fn closed, void *arg)
+server_start(const struct config *c, struct event_base *b, int fd,
+    server_dispatch_fn dispatch, server_closed_fn closed, void *arg)
 {
 	struct rlimit rl;
 
+	cfg = c;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		max_closing = (unsigned long)rl.rlim_cur / 2;
 	base = b;
 	dispatch_cb = dispatch;
 	closed_cb = closed;
 	cb_arg = arg;
-	listen_fd = fd;
 	listen_ev = event_new(base, fd, EV_READ | EV_PERSIST, server_accept,
 	    NULL);
 	backoff_ev = evtimer_new(base, server_accept_again, NULL);
@@ -1300,15 +911,4 @@ server_stop(void)
 		event_free(listen_ev);
 	if (backoff_ev != NULL)
 		event_free(backoff_ev);
-	if (listen_fd >= 0) {
-		close(listen_fd);
-		/* The manager's socket stays: it keeps listening, and queues
-		 * connections for the next daemon. */
-		if (!listen_inherited)
-			unlinkat(listen_dir, listen_name, 0);
-	}
-	/* Emptied while still locked: after a clean exit the file names no
-	 * process, which by then may be another's. */
-	if (lock_fd >= 0 && ftruncate(lock_fd, 0) != 0)
-		log_warn("emptying %s.lock", listen_path);
 }

@@ -30,16 +30,10 @@ typedef unsigned (*server_dispatch_fn)(struct conn *c,
 /* c is about to be freed: nothing may name it afterwards. */
 typedef void (*server_closed_fn)(struct conn *c, void *arg);
 
-/* The listening socket a service manager passed this process (socket
- * activation), its path into path[size]; -1 if none.  Exits if what was
- * passed is not one listening AF_UNIX stream socket with a path. */
-int server_inherited(char *path, size_t size);
-/* Sets up the control socket of cfg (kept, not copied), or takes fd from
- * server_inherited() if not -1; its descriptor. */
-int server_listen(const struct config *cfg, int fd);
-/* Writes this process's pid into the lock file (again after daemon()). */
-void server_write_pid(void);
-void server_start(struct event_base *base, int fd,
+/* Accepts connections on fd (listener.c's) under the limits of cfg
+ * (kept, not copied), and hands their requests to dispatch; closed(c)
+ * before each is freed. */
+void server_start(const struct config *cfg, struct event_base *base, int fd,
     server_dispatch_fn dispatch, server_closed_fn closed, void *arg);
 void server_stop(void);
 

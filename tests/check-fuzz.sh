@@ -24,8 +24,9 @@
 #                   configured tree, e.g. a job that only fuzzes) minimal
 #                   ones are written to the temporary directory: config.h
 #                   defines _GNU_SOURCE, all that AC_USE_SYSTEM_EXTENSIONS
-#                   gives that lib/proto.c and lib/client.c need, and
-#                   version.h comes from version.h.in and AC_INIT's version.
+#                   gives that lib/proto.c, lib/client.c and the files
+#                   they call need, and version.h comes from
+#                   version.h.in and AC_INIT's version.
 #
 # Needs clang with the libFuzzer and sanitizer runtimes; on Debian 12:
 #   apt-get install clang-14 libclang-rt-14-dev
@@ -133,7 +134,9 @@ fi
 # shellcheck disable=SC2086
 "$cc" $cflags -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all "$top_srcdir/lib/proto.c" \
-    "$top_srcdir/lib/client.c" "$fuzzdir/fuzz_proto.c" -pthread \
+    "$top_srcdir/lib/client.c" "$top_srcdir/lib/deadline.c" \
+    "$top_srcdir/lib/fdpass.c" "$top_srcdir/lib/shmname.c" \
+    "$fuzzdir/fuzz_proto.c" -pthread \
     -o "$tmp/fuzz_proto"
 
 # Leaks count as failures; a smaller quarantine than the default 256 MiB
