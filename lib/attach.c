@@ -320,47 +320,11 @@ shared_set_conn(struct shared *sh, rundown_conn_t *c)
 	pthread_mutex_unlock(&shared_lock);
 }
 
-/*
- * How a wait rides out a daemon restart.  A wait is the one call that
- * can be sent again whatever became of the first: it starts the run-down
- * only if the block is open, and answers once the run-down in progress
- * ends, which the shared memory keeps across daemons.  And its caller
- * wants the drain, not a daemon: a wait pending when the daemon dies
- * (SIGKILL, a crash) would otherwise fail at once, since the retry comes
- * before any supervisor can start the next one.  So while no daemon
- * answers, a wait asks again every SHARED_RETRY_MS (as the Windows names'
- * wait does, for ever), here for at most SHARED_RECONNECT_MS from the
- * moment the daemon was lost, and never past the wait's own timeout.
- */
-#define SHARED_RETRY_MS 100
-#define SHARED_RECONNECT_MS 10000
-
-/* True for the errors that a new connection may cure. */
-static bool
-shared_broken(int r)
-{
-	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
-}
-
-/* One try of the call on connection c; a wait gets what is left of its
- * timeout (deadline NULL: none), rounded up, and 0 once it has passed: the
- * daemon then answers at once whether the run-down has ended. */
+/* One try of a call other than the wait on connection c. */
 static int
-shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c,
-    const struct timespec *timeout, const struct timespec *deadline)
+shared_try(rundown_cache_t *ref, uint16_t type, rundown_conn_t *c)
 {
-	struct timespec left = { 0, 0 };
-	int64_t ms;
-
 	switch (type) {
-	case PROTO_WAIT:
-		if (deadline == NULL)
-			return rundown_ctl_wait(c, ref->tag, timeout);
-		if ((ms = deadline_ms_left(deadline) + 1) > 0) {
-			left.tv_sec = (time_t)(ms / 1000);
-			left.tv_nsec = (long)(ms % 1000) * 1000000L;
-		}
-		return rundown_ctl_wait(c, ref->tag, &left);
 	case PROTO_COMPLETED:
 		return rundown_ctl_completed(c, ref->tag);
 	case PROTO_DETACH:
@@ -384,82 +348,73 @@ shared_target(rundown_cache_t *ref)
 	return s / ST_GEN_UNIT + ((s & ST_MASK) == ST_RESETTING);
 }
 
+/* A wait of an attachment, as client_wait_reconnect() calls back. */
+struct shared_wait {
+	rundown_cache_t *ref;
+	uint32_t target;	/* shared_target() when it was first sent */
+};
+
+/* Whether the run-down the wait first asked for is over: the block was
+ * re-initialized since (that run-down drained, and someone opened the
+ * block again), so a wait sent again must not start one nobody asked
+ * for. */
+static bool
+shared_moved_on(void *arg)
+{
+	struct shared_wait *sw = arg;
+
+	return shared_target(sw->ref) != sw->target;
+}
+
+/* Publishes the wait's new connection where the fork handler looks. */
+static void
+shared_wait_conn(void *arg, rundown_conn_t *c)
+{
+	struct shared_wait *sw = arg;
+
+	shared_set_conn(sw->ref->shared, c);
+}
+
 /*
- * A control call (or the detach) through the attachment's connection.  If
- * the daemon went away since (a restart), connects again and retries
- * once; a wait keeps trying while no daemon answers, as said above.  A
- * wait sent again awaits the run-down it first asked for: if the block
- * was re-initialized meanwhile (that run-down drained, and someone opened
- * the block again), it returns 0 instead of starting a run-down nobody
- * asked for.
+ * A control call (or the detach) through the attachment's connection.  A
+ * wait rides out a daemon restart as rundown_ctl_wait_reconnect() does
+ * (client.h), and awaits the run-down it first asked for; any other call,
+ * if the daemon went away since (a restart), connects again and retries
+ * once.
  */
 static int
 shared_call(rundown_cache_t *ref, uint16_t type,
     const struct timespec *timeout)
 {
-	const struct timespec pause = { 0, SHARED_RETRY_MS * 1000000L };
-	const struct timespec window = { SHARED_RECONNECT_MS / 1000,
-	    (SHARED_RECONNECT_MS % 1000) * 1000000L };
-	struct timespec deadline, give_up = { 0, 0 };
 	struct shared *sh = ref->shared;
+	struct shared_wait sw = { ref, 0 };
+	const struct client_rewait w = { .path = sh->path, .tag = ref->tag,
+	    .timeout = timeout, .moved_on = shared_moved_on,
+	    .set_conn = shared_wait_conn, .arg = &sw };
 	rundown_conn_t *c;
-	bool lost = false, timed = false, sent = false;
-	uint32_t target = 0;
-	int r, tries, cancel;
+	int r = 0, tries, cancel;
 
 	if (ref->flags & CACHE_FORKED)
 		return -ECHILD;
-	/* A malformed timeout is the first try's -EINVAL; one too long for
-	 * the milliseconds shared_try() counts is sent whole each time. */
-	if (type == PROTO_WAIT && timeout != NULL &&
-	    timeout->tv_sec < INT32_MAX / 1000 &&
-	    deadline_from(timeout, &deadline) == 0)
-		timed = true;
 	/* Not a cancellation point: a cancelled call would leave the lock
 	 * held and a reply unread. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&sh->lock);
-	for (tries = 0;; tries++) {
-		if ((c = sh->conn) == NULL &&
-		    (r = rundown_connect(sh->path, &c)) == 0)
-			shared_set_conn(sh, c);
-		if (c != NULL) {
-			if (type == PROTO_WAIT && !sent) {
-				target = shared_target(ref);
-				sent = true;
-			} else if (type == PROTO_WAIT &&
-			    shared_target(ref) != target) {
-				r = 0;
-				break;
+	if (type == PROTO_WAIT) {
+		sw.target = shared_target(ref);
+		r = client_wait_reconnect(&sh->conn, &w);
+	} else {
+		for (tries = 0; tries < 2; tries++) {
+			if ((c = sh->conn) == NULL) {
+				if ((r = rundown_connect(sh->path, &c)) != 0)
+					break;
+				shared_set_conn(sh, c);
 			}
-			r = shared_try(ref, type, c, timeout,
-			    timed ? &deadline : NULL);
-			if (!shared_broken(r))
+			if (!client_broken(r = shared_try(ref, type, c)))
 				break;
 			shared_set_conn(sh, NULL);
 			rundown_disconnect(c);
-			/* A daemon answered since the last loss: the
-			 * reconnect window starts again. */
-			lost = false;
-		} else if (r != -ECONNREFUSED)
-			break;
-		if (type != PROTO_WAIT) {
-			if (c == NULL || tries >= 1)
-				break;
-			continue;
 		}
-		/* No daemon: the wait tries again right after the loss, then
-		 * every SHARED_RETRY_MS until the window or its time is up. */
-		if (!lost) {
-			lost = true;
-			deadline_from(&window, &give_up);
-			if (c != NULL)
-				continue;
-		}
-		if (deadline_passed(&give_up) ||
-		    (timed && deadline_passed(&deadline)))
-			break;
-		nanosleep(&pause, NULL);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	pthread_setcancelstate(cancel, NULL);

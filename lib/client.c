@@ -11,12 +11,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -491,6 +493,103 @@ rundown_ctl_wait(rundown_conn_t *c, uint32_t tag,
 	if (ms >= PROTO_NO_TIMEOUT)
 		ms = PROTO_NO_TIMEOUT - 1;
 	return client_simple(c, PROTO_WAIT, tag, (uint32_t)ms);
+}
+
+bool
+client_broken(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+/* Replaces *conn with c, through the caller's hook if it has one. */
+static void
+rewait_set(rundown_conn_t **conn, const struct client_rewait *w,
+    rundown_conn_t *c)
+{
+	if (w->set_conn != NULL)
+		w->set_conn(w->arg, c);
+	else
+		*conn = c;
+}
+
+/* One wait on c: with a deadline, what is left of it rounded up to the
+ * millisecond, and 0 once it has passed (the daemon then answers at once
+ * whether the run-down has ended); else the timeout as given. */
+static int
+rewait_send(rundown_conn_t *c, const struct client_rewait *w,
+    const struct timespec *deadline)
+{
+	struct timespec left = { 0, 0 };
+	int64_t ms;
+
+	if (deadline == NULL)
+		return rundown_ctl_wait(c, w->tag, w->timeout);
+	if ((ms = deadline_ms_left(deadline) + 1) > 0) {
+		left.tv_sec = (time_t)(ms / 1000);
+		left.tv_nsec = (long)(ms % 1000) * 1000000L;
+	}
+	return rundown_ctl_wait(c, w->tag, &left);
+}
+
+int
+client_wait_reconnect(rundown_conn_t **conn, const struct client_rewait *w)
+{
+	const struct timespec pause = { 0, CLIENT_RETRY_MS * 1000000L };
+	const struct timespec window = { CLIENT_RECONNECT_MS / 1000,
+	    (CLIENT_RECONNECT_MS % 1000) * 1000000L };
+	struct timespec deadline, give_up = { 0, 0 };
+	const struct timespec *dl = NULL;
+	rundown_conn_t *c;
+	bool lost = false, sent = false;
+	int r = 0;
+
+	/* A malformed timeout is the first try's -EINVAL; one too long for
+	 * the milliseconds rewait_send() counts is sent whole each time. */
+	if (w->timeout != NULL && w->timeout->tv_sec < INT32_MAX / 1000 &&
+	    deadline_from(w->timeout, &deadline) == 0)
+		dl = &deadline;
+	for (;;) {
+		if ((c = *conn) == NULL && (r = rundown_connect(w->path,
+		    &c)) == 0)
+			rewait_set(conn, w, c);
+		if (c != NULL) {
+			if (sent && w->moved_on != NULL && w->moved_on(w->arg))
+				return 0;
+			sent = true;
+			if (!client_broken(r = rewait_send(c, w, dl)))
+				return r;
+			rewait_set(conn, w, NULL);
+			rundown_disconnect(c);
+			/* A daemon answered since the last loss: the
+			 * reconnect window starts again. */
+			lost = false;
+		} else if (r != -ECONNREFUSED)
+			return r;
+		/* No daemon: try again right after the loss, then every
+		 * CLIENT_RETRY_MS until the window or the time is up. */
+		if (!lost) {
+			lost = true;
+			deadline_from(&window, &give_up);
+			if (c != NULL)
+				continue;
+		}
+		if (deadline_passed(&give_up) || (dl != NULL &&
+		    deadline_passed(dl)))
+			return r;
+		nanosleep(&pause, NULL);
+	}
+}
+
+int
+rundown_ctl_wait_reconnect(rundown_conn_t **conn, const char *path,
+    uint32_t tag, const struct timespec *timeout)
+{
+	const struct client_rewait w = { .path = path, .tag = tag,
+	    .timeout = timeout };
+
+	if (conn == NULL)
+		return -EINVAL;
+	return client_wait_reconnect(conn, &w);
 }
 
 int

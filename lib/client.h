@@ -2,6 +2,7 @@
 #ifndef RUNDOWN_CLIENT_H
 #define RUNDOWN_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,5 +72,42 @@ int client_send(int fd, const void *buf, size_t len);
  * came and marks the slots free. */
 int client_recv(int fd, void *buf, size_t len, int *rfd);
 void client_close_fds(int *rfd);
+
+/*
+ * How a wait rides out a daemon restart (rundown_ctl_wait_reconnect(),
+ * and the attached wait in attach.c).  A wait is the one call that can be
+ * sent again whatever became of the first: it starts the run-down only if
+ * the block is open, and answers once the run-down in progress ends,
+ * which the shared memory keeps across daemons.  And its caller wants the
+ * drain, not a daemon: a wait pending when the daemon dies (SIGKILL, a
+ * crash) would otherwise fail at once, since the retry comes before any
+ * supervisor can start the next one.  So while no daemon answers, a wait
+ * asks again every CLIENT_RETRY_MS, for at most CLIENT_RECONNECT_MS from
+ * the moment the daemon was lost, and never past its own timeout.
+ */
+#define CLIENT_RETRY_MS 100
+#define CLIENT_RECONNECT_MS 10000
+
+/* True for the errors that a new connection may cure. */
+bool client_broken(int r);
+
+/* A wait that reconnects: where to, what, and the caller's say. */
+struct client_rewait {
+	const char *path;	/* the daemon's socket (NULL: the default) */
+	uint32_t tag;
+	const struct timespec *timeout;	/* NULL: none */
+	/* Optional: called before the wait is sent again; true if the
+	 * run-down first asked for is over already (the wait returns 0). */
+	bool (*moved_on)(void *arg);
+	/* Optional: publishes each new connection (or NULL once one is
+	 * closed) where the caller's other threads look; else *conn is
+	 * simply assigned. */
+	void (*set_conn)(void *arg, rundown_conn_t *c);
+	void *arg;
+};
+
+/* The wait on *conn (NULL: connect first), sent again after each loss as
+ * said above; *conn ends as the connection in use, or NULL. */
+int client_wait_reconnect(rundown_conn_t **conn, const struct client_rewait *w);
 
 #endif /* RUNDOWN_CLIENT_H */

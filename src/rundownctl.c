@@ -1342,63 +1342,17 @@ broken(int r)
 }
 
 /*
- * Connects again after the daemon was lost at lost: at once, then every
- * RETRY_NS while nobody listens, until RECONNECT_NS after the loss or the
- * wait's deadline.  0, or the last error.
- */
-static int
-wait_reconnect(struct waiting *w, int64_t lost)
-{
-	const struct timespec pause = { 0, RETRY_NS };
-	int64_t now;
-	int r;
-
-	for (;;) {
-		r = rundown_connect(w->a->path, &w->conn);
-		if (r != -ECONNREFUSED)
-			return r;
-		now = now_ns();
-		if (now - lost >= RECONNECT_NS ||
-		    (w->a->timed && now >= w->deadline))
-			return r;
-		nanosleep(&pause, NULL);
-	}
-}
-
-/*
- * The waiting thread.  A wait may be sent again whatever became of the
- * first: it starts the run-down only if the block is open and answers
- * when the run-down in progress ends, which the block keeps across
- * daemons.  So when the daemon goes away, it goes to the next one, with
- * what is left of the timeout (0 once it has passed, so that the daemon
- * answers at once whether the run-down has ended).
+ * The waiting thread: the library's wait that rides out a daemon restart
+ * (rundown_ctl_wait_reconnect(), as an attached block's wait does), with
+ * the whole --timeout: it goes to the next daemon with what is left.
  */
 static void *
 wait_thread(void *arg)
 {
 	struct waiting *w = arg;
-	struct timespec left, *timeout;
-	int64_t ns;
-	int r;
 
-	for (;;) {
-		timeout = NULL;
-		if (w->a->timed) {
-			if ((ns = w->deadline - now_ns()) < 0)
-				ns = 0;
-			left.tv_sec = (time_t)(ns / NS);
-			left.tv_nsec = (long)(ns % NS);
-			timeout = &left;
-		}
-		r = rundown_ctl_wait(w->conn, w->a->tag, timeout);
-		if (!broken(r))
-			break;
-		rundown_disconnect(w->conn);
-		w->conn = NULL;
-		if ((r = wait_reconnect(w, now_ns())) != 0)
-			break;
-	}
-	w->result = r;
+	w->result = rundown_ctl_wait_reconnect(&w->conn, w->a->path,
+	    w->a->tag, w->a->timed ? &w->a->timeout : NULL);
 	/* The main thread joins this thread once the byte is there. */
 	while (write(w->done, "", 1) < 0 && errno == EINTR)
 		;

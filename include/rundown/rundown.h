@@ -443,6 +443,22 @@ RUNDOWN_API int rundown_ctl_create_mode(rundown_conn_t *conn, uint32_t tag,
  */
 RUNDOWN_API int rundown_ctl_wait(rundown_conn_t *conn, uint32_t tag,
     const struct timespec *timeout);
+
+/*
+ * rundown_ctl_wait() that rides out a restart of the daemon.  A wait can
+ * be sent again whatever became of the first (it starts the run-down only
+ * if the block is open, and the block keeps its run-down across daemons),
+ * so when *conn breaks this connects to path again (as rundown_connect():
+ * NULL is the default), replacing *conn, and sends the wait again with
+ * what is left of timeout: at once, then every 100 ms while no daemon
+ * listens, for up to 10 s after each loss, never past timeout.  *conn
+ * NULL connects first.  Returns as rundown_ctl_wait(), or the error that
+ * ended the retries; *conn is then the connection in use, or NULL (the
+ * broken one is closed).  rundown_cache_wait() on an attached block and
+ * rundownctl(1)'s wait wait this way.
+ */
+RUNDOWN_API int rundown_ctl_wait_reconnect(rundown_conn_t **conn,
+    const char *path, uint32_t tag, const struct timespec *timeout);
 RUNDOWN_API int rundown_ctl_completed(rundown_conn_t *conn, uint32_t tag);
 RUNDOWN_API int rundown_ctl_reinit(rundown_conn_t *conn, uint32_t tag);
 
