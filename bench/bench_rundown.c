@@ -29,7 +29,7 @@
  * The run-down start cost: while T threads run pairs on one block (from
  * the heap, fenced by membarrier; or in a MAP_SHARED buffer, fenced by
  * running on every CPU), the main thread takes block_start()'s steps one
- * by one (block_begin, block_fence, block_harvest_row for each row,
+ * by one (block_flip, block_fence, block_harvest_row for each row,
  * block_check_drained) and times them; then it waits for the drain,
  * re-initializes and starts again.
  *
@@ -940,7 +940,7 @@ start_chunk(int k, unsigned nthreads, unsigned rounds,
 				sched_yield();
 		}
 		t0 = bench_clock_ns(CLOCK_MONOTONIC);
-		if (block_begin(b, &s) != 0) {
+		if (block_flip(b, &s) != 0) {
 			fprintf(stderr, "bench_rundown: start: the block "
 			    "was not open\n");
 			exit(2);
@@ -1021,7 +1021,7 @@ start_cost(void)
 		counts[ncounts++] = opt_threads[t];
 	for (k = 0; k < START_KINDS; k++)
 		start_samples_alloc(&s[k], opt_start);
-	printf("\nrun-down start cost (block_begin + block_fence + harvest, "
+	printf("\nrun-down start cost (block_flip + block_fence + harvest, "
 	    "as block_start), %u rounds, microseconds:\n", opt_start);
 	printf("%-15s %-22s %4s  %8s %8s  %8s %8s  %8s %8s\n", "block",
 	    "fence", "thr", "start", "p99", "fence", "p99", "flip",

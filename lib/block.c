@@ -134,6 +134,27 @@ layout_rows(uint32_t cpus, uint32_t rows, struct block_layout *out)
 	return 0;
 }
 
+uint32_t
+block_cpus(void)
+{
+	static uint32_t cpus;
+	uint32_t n = rd_load(&cpus, RD_RELAXED);
+	long conf;
+
+	if (n == 0) {
+		/* Configured, not online: a CPU brought online later still
+		 * gets a slot of its own.  Racing callers compute the same. */
+		conf = sysconf(_SC_NPROCESSORS_CONF);
+		if (conf < 1)
+			conf = 1;
+		if (conf > (long)BLOCK_MAX_CPUS)
+			conf = BLOCK_MAX_CPUS;
+		n = (uint32_t)conf;
+		rd_store(&cpus, n, RD_RELAXED);
+	}
+	return n;
+}
+
 int
 block_layout(uint32_t cpus, uint32_t rows, struct block_layout *out)
 {
@@ -286,7 +307,7 @@ block_undrained(struct rundown_block *b, const struct block_layout *l,
 }
 
 int
-block_begin(struct rundown_block *b, uint32_t *state)
+block_flip(struct rundown_block *b, uint32_t *state)
 {
 	uint32_t s = rd_load(&b->state, RD_SEQ_CST);
 
@@ -690,7 +711,7 @@ block_settle_lock(struct rundown_block *b, const struct block_layout *l,
  * must not make a timed wait overrun.  *word gets the run-down's word.
  */
 static int
-begin_harvest(struct rundown_block *b, const struct block_layout *l,
+start_harvest(struct rundown_block *b, const struct block_layout *l,
     const struct timespec *deadline, uint32_t *word)
 {
 	int locked;
@@ -702,7 +723,7 @@ begin_harvest(struct rundown_block *b, const struct block_layout *l,
 		return -EALREADY;
 	}
 	locked = block_lock(b, l, deadline);
-	if (block_begin(b, word) != 0) {
+	if (block_flip(b, word) != 0) {
 		block_unlock(b, locked);
 		*word = block_state(b, l);
 		return -EALREADY;
@@ -717,13 +738,11 @@ begin_harvest(struct rundown_block *b, const struct block_layout *l,
 	return 0;
 }
 
-uint32_t
-block_start(struct rundown_block *b, const struct block_layout *l)
+int
+block_start(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word)
 {
-	uint32_t s;
-
-	(void)begin_harvest(b, l, NULL, &s);
-	return s;
+	return start_harvest(b, l, NULL, word);
 }
 
 /*
@@ -755,7 +774,7 @@ block_wait(struct rundown_block *b, const struct block_layout *l,
 	for (;;) {
 		switch (s & ST_MASK) {
 		case ST_OPEN:
-			if (begin_harvest(b, l, deadline, &s) == -ETIMEDOUT)
+			if (start_harvest(b, l, deadline, &s) == -ETIMEDOUT)
 				return -ETIMEDOUT;
 			continue;
 		case ST_RESETTING:
@@ -1036,18 +1055,11 @@ block_word_generation(uint32_t w)
 }
 
 int
-block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
-    uint32_t *word)
-{
-	return begin_harvest(b, l, NULL, word);
-}
-
-int
-block_begin_unfenced(struct rundown_block *b, const struct block_layout *l,
+block_start_unfenced(struct rundown_block *b, const struct block_layout *l,
     uint32_t *word)
 {
 	if ((rd_load(&b->state, RD_ACQUIRE) & ST_MASK) != ST_OPEN ||
-	    block_begin(b, word) != 0) {
+	    block_flip(b, word) != 0) {
 		*word = block_state(b, l);
 		return -EALREADY;
 	}
@@ -1059,7 +1071,7 @@ void
 block_harvest_fenced(struct rundown_block *b, const struct block_layout *l,
     uint32_t word)
 {
-	/* acquire: as block_begin()'s; the word moves on only by the
+	/* acquire: as block_flip()'s; the word moves on only by the
 	 * caller's own hand (the daemon's loop), so a word still equal is
 	 * the run-down that the fence was for. */
 	if (rd_load(&b->state, RD_ACQUIRE) == word)

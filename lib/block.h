@@ -189,6 +189,11 @@ round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
+/* CPUs a block is laid out for on this machine: configured CPUs (one
+ * brought online later still gets a slot), at least 1, at most
+ * BLOCK_MAX_CPUS. */
+uint32_t block_cpus(void);
+
 /* Computes the layout for cpus x rows: 0 or -EINVAL (zero or too many).
  * block_layout() packs the rows after the header; block_layout_paged()
  * starts the header and every row on a page of page bytes (a power of
@@ -337,7 +342,7 @@ bool block_undrained(struct rundown_block *b, const struct block_layout *l,
  * its only success) leaves the rows unharvested: a section that read OPEN
  * may still commit, so nothing is harvested until a fence succeeds, which
  * whoever comes next under the run-down lock retries.
- *   block_begin:  OPEN -> RUNDOWN (one caller wins): 0, or -EALREADY if the
+ *   block_flip:   OPEN -> RUNDOWN (one caller wins): 0, or -EALREADY if the
  *                 state was not OPEN (*state gets the word read).
  *   block_fence:  if l->flags has BLOCK_F_RSEQ, the fence (fence.h) after
  *                 which no rseq section that read OPEN can commit.
@@ -350,7 +355,7 @@ bool block_undrained(struct rundown_block *b, const struct block_layout *l,
  *                 Only for the waiting side (the starter, waiters,
  *                 rundownd): a releaser never calls it (see above).
  */
-int block_begin(struct rundown_block *b, uint32_t *state);
+int block_flip(struct rundown_block *b, uint32_t *state);
 int block_fence(const struct block_layout *l);
 
 /* Counts a fence that failed in the block's header (fence_failures). */
@@ -362,9 +367,12 @@ void block_harvest_row(struct rundown_block *b, const struct block_layout *l,
 void block_check_drained(struct rundown_block *b, const struct block_layout *l,
     uint32_t seen);
 
-/* All of the above: starts run-down if the block is open.  Returns the
- * state word of the run-down now in progress or finished. */
-uint32_t block_start(struct rundown_block *b, const struct block_layout *l);
+/* All of the above: starts run-down if the block is open.  0 if this
+ * call started it, -EALREADY if one was started already (in progress or
+ * over) or the block is resetting; *word gets the state word of the
+ * run-down now in progress or finished. */
+int block_start(struct rundown_block *b, const struct block_layout *l,
+    uint32_t *word);
 
 /*
  * Takes the run-down lock of a block that has one (BLOCK_F_LOCK): 0 if
@@ -444,15 +452,9 @@ uint32_t block_word(const struct rundown_block *b);
 enum rundown_state block_word_state(uint32_t w);
 uint32_t block_word_generation(uint32_t w);
 
-/* block_start() that tells whether this call began the run-down: 0 if it
- * did, -EALREADY if one was begun already (in progress or over) or the
- * block is resetting.  *word gets what block_start() returns. */
-int block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
-    uint32_t *word);
-
 /*
- * block_begin_harvest() in two halves, for the one harvester of a block
- * (rundownd) that fences on another thread: block_begin_unfenced() begins
+ * block_start() in two halves, for the one harvester of a block
+ * (rundownd) that fences on another thread: block_start_unfenced() starts
  * the run-down if the block is open (0, *word the run-down's word; else
  * -EALREADY, *word as block_state()).  After block_fence() of the same
  * shape has returned, block_harvest_fenced() harvests every live row and
@@ -460,7 +462,7 @@ int block_begin_harvest(struct rundown_block *b, const struct block_layout *l,
  * (a run-down that ended meanwhile, with no row left to harvest, and was
  * re-initialized, is not harvested again).
  */
-int block_begin_unfenced(struct rundown_block *b, const struct block_layout *l,
+int block_start_unfenced(struct rundown_block *b, const struct block_layout *l,
     uint32_t *word);
 void block_harvest_fenced(struct rundown_block *b, const struct block_layout *l,
     uint32_t word);

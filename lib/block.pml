@@ -86,8 +86,8 @@
  *                any.
  *   daemon       rundownd's loop, one handler at a time (ghost `busy'
  *                while in one):
- *                registry_wait -> block_begin_harvest (block_begin's
- *                flip, then harvest_all: block_fence, block_harvest_row
+ *                registry_wait -> block_start (block_flip,
+ *                then harvest_all: block_fence, block_harvest_row
  *                for every live row, block_check_drained).
  *                block_harvest_row: block_switch of each slot (one
  *                fetch-or), the sum, a load of the drain word, and if not
@@ -120,7 +120,7 @@
  *                the daemon does, for shared blocks).  block_state, with
  *                which
  *                block_completed, block_reinit and a refused
- *                block_begin_harvest begin, is the same loop, modelled
+ *                block_start begin with, is the same loop, modelled
  *                once, here.
  *                Once it has done all its run-downs and the block reads
  *                drained or completed, it may free the block (ghost
@@ -138,7 +138,7 @@
  *                (local lv) survives: rundownd keeps the rows' owners
  *                where no client can write, and reads them back.
  *                LOCKED: a process of a library block instead, with
- *                BLOCK_F_LOCK: block_begin_harvest takes the run-down lock
+ *                BLOCK_F_LOCK: block_start takes the run-down lock
  *                (block_lock, which runs block_recover under it) before
  *                the flip and drops it after the harvest, block_reinit
  *                holds it throughout; no reclaim (MAXDEAD 0), every row
@@ -535,7 +535,7 @@ inline block_end_rundown()
 
 /* block_settle(b, l, ...) (registry_settle; the same loop as
  * block_state's, which block_completed, block_reinit and a refused
- * block_begin_harvest begin with): while the word s reads RUNDOWN,
+ * block_start begin with): while the word s reads RUNDOWN,
  * block_undrained (one load of each live row), and if every row is done,
  * block_end_rundown, which moves the word off s: the loop runs at most
  * twice, whatever a process writes into its row.  BROKEN 17: the code
@@ -996,8 +996,8 @@ inline block_lock(who)
 #define block_unlock() lock = 0
 #endif
 
-/* block_start(b) (block_begin_harvest): only an open block is started;
- * the lock, block_begin, the fence and the harvest of every row, the
+/* block_start(b, l, &w): only an open block is started;
+ * the lock, block_flip, the fence and the harvest of every row, the
  * drain check, the unlock.  Leaves s at 0. */
 inline block_start()
 {
@@ -1008,7 +1008,7 @@ inline block_start()
 #if LOCKED
 		block_lock(LK_DAEMON);
 #endif
-		s = state;		/* block_begin: rd_load */
+		s = state;		/* block_flip: rd_load */
 		do
 		:: (s & ST_MASK) == ST_OPEN ->
 			atomic {	/* rd_cas(state, &s, RUNDOWN) */

@@ -80,27 +80,6 @@ cache_layout_check(void)
 	return rd_load(&cache_layout_bad, RD_RELAXED) ? -EPROTO : 0;
 }
 
-uint32_t
-cache_cpus(void)
-{
-	static uint32_t cpus;
-	uint32_t n = rd_load(&cpus, RD_RELAXED);
-	long conf;
-
-	if (n == 0) {
-		/* Configured, not online: a CPU brought online later still
-		 * gets a slot of its own.  Racing callers compute the same. */
-		conf = sysconf(_SC_NPROCESSORS_CONF);
-		if (conf < 1)
-			conf = 1;
-		if (conf > (long)BLOCK_MAX_CPUS)
-			conf = BLOCK_MAX_CPUS;
-		n = (uint32_t)conf;
-		rd_store(&cpus, n, RD_RELAXED);
-	}
-	return n;
-}
-
 size_t
 cache_size_cpus(uint32_t cpus)
 {
@@ -118,7 +97,7 @@ cache_size_cpus(uint32_t cpus)
 size_t
 rundown_cache_size(void)
 {
-	return cache_size_cpus(cache_cpus());
+	return cache_size_cpus(block_cpus());
 }
 
 /*
@@ -213,7 +192,7 @@ cache_init_cpus(rundown_cache_t *ref, size_t size, uint32_t cpus,
 int
 rundown_cache_init(rundown_cache_t *ref, size_t size)
 {
-	return cache_init_cpus(ref, size, cache_cpus(), 0);
+	return cache_init_cpus(ref, size, block_cpus(), 0);
 }
 
 rundown_cache_t *
@@ -230,7 +209,7 @@ rundown_cache_alloc(uint32_t tag)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (cache_format(ref, size, cache_cpus(), tag, CACHE_HEAP) != 0) {
+	if (cache_format(ref, size, block_cpus(), tag, CACHE_HEAP) != 0) {
 		free(ref);
 		errno = EPROTO;
 		return NULL;

@@ -94,9 +94,6 @@ int cache_layout_check(void);
 /* Fills ref from src: the one place a descriptor is written whole. */
 void cache_fill(rundown_cache_t *ref, const struct cache_source *src);
 
-/* CPUs a block is laid out for: configured CPUs, at least 1. */
-uint32_t cache_cpus(void);
-
 /* rundown_cache_size() for a machine of cpus CPUs. */
 size_t cache_size_cpus(uint32_t cpus);
 

@@ -481,9 +481,9 @@ registry_start(struct shm_block *blk, uid_t uid, uint32_t *s)
 
 	if (!registry_needs_fence(blk)) {
 		l.flags &= ~BLOCK_F_RSEQ;	/* harvested without a walk */
-		return block_begin_harvest(blk->b, &l, s);
+		return block_start(blk->b, &l, s);
 	}
-	if (block_begin_unfenced(blk->b, &blk->lay, s) != 0)
+	if (block_start_unfenced(blk->b, &blk->lay, s) != 0)
 		return -EALREADY;
 	/* A fence still under way for an earlier run-down, which ended with
 	 * no row to harvest and was re-initialized since, serves nothing. */
@@ -874,7 +874,7 @@ registry_create(uint32_t tag, uint32_t rows, uid_t uid, gid_t gid,
 	if (rows == 0)
 		rows = cfg->default_rows;
 	if (rows > cfg->max_rows ||
-	    block_layout_paged(cache_cpus(), rows, page_size, &l) != 0)
+	    block_layout_paged(block_cpus(), rows, page_size, &l) != 0)
 		return -EINVAL;
 	l.flags = BLOCK_F_RSEQ;		/* see registry_init() */
 	TAILQ_FOREACH(blk, &blocks, entry) {
@@ -1095,7 +1095,7 @@ registry_init(const struct config *c, struct event_base *b)
 	 * Confined to fewer CPUs, the daemon tells new clients to take the
 	 * atomic path.
 	 */
-	if (fence_cpus_reach(cache_cpus()))
+	if (fence_cpus_reach(block_cpus()))
 		client_bflags = BLOCK_F_RSEQ;
 	else
 		log_warnx("not allowed on every CPU: clients of new blocks "

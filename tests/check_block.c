@@ -88,7 +88,7 @@ cycle(void)
 {
 	uint32_t w;
 
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	ck_assert_int_eq(block_reinit(b, &l), 0);
 }
 
@@ -101,7 +101,7 @@ START_TEST(test_word)
 	uint32_t w;
 
 	expect_word(block_word(b), RUNDOWN_OPEN, 0);
-	ck_assert_int_eq(block_begin(b, &w), 0);
+	ck_assert_int_eq(block_flip(b, &w), 0);
 	ck_assert_uint_eq(block_word(b), w);
 	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
 	expect_word(block_recover(b, &l), RUNDOWN_DRAINED, 0);
@@ -110,7 +110,7 @@ START_TEST(test_word)
 	cycle();
 	cycle();
 	expect_word(block_word(b), RUNDOWN_OPEN, 3);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	expect_word(block_word(b), RUNDOWN_DRAINED, 3);
 	ck_assert_int_eq(block_completed(b, &l), 0);
 	expect_word(block_word(b), RUNDOWN_COMPLETED, 3);
@@ -125,7 +125,7 @@ START_TEST(test_begin_harvest)
 
 	acquire(0, 1, 2);
 	acquire(1, 3, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
 	ck_assert_uint_eq(block_word(b), w);
 	expect_state(RUNDOWN_RUNNING_DOWN, 3);
@@ -133,14 +133,14 @@ START_TEST(test_begin_harvest)
 	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 0, 0), 1));
 	ck_assert(!block_slot_acquire(block_slot_at(b, &l, 1, 2), 1));
 
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w2), -EALREADY);
+	ck_assert_int_eq(block_start(b, &l, &w2), -EALREADY);
 	ck_assert_uint_eq(w2, w);
 	release(0, 1, 2);
 	release(1, 3, 1);
 	/* Drained rows, but no releaser ends the run-down: the next look
 	 * does, and the word it gives back has moved on. */
 	ck_assert_uint_eq(block_word(b), w);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w2), -EALREADY);
+	ck_assert_int_eq(block_start(b, &l, &w2), -EALREADY);
 	expect_word(w2, RUNDOWN_DRAINED, 0);
 	ck_assert_uint_eq(block_word(b), w2);
 }
@@ -154,7 +154,7 @@ START_TEST(test_begin_harvest_nothing_held)
 
 	acquire(1, 0, 1);
 	release(1, 2, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	expect_word(w, RUNDOWN_RUNNING_DOWN, 0);
 	expect_word(block_word(b), RUNDOWN_DRAINED, 0);
 	ck_assert_uint_ne(block_word(b), w);
@@ -175,7 +175,7 @@ START_TEST(test_settle)
 	ck_assert_uint_eq(value, 0);
 
 	acquire(1, 2, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	s = block_settle(b, &l, &word, &value);
 	ck_assert_uint_eq(s, w);
 	ck_assert_ptr_eq(word, block_row_futex(block_row(b, &l, 1)));
@@ -207,7 +207,7 @@ START_TEST(test_recover_rundown)
 	acquire(0, 0, 3);
 	release(0, 2, 1);		/* row 0 holds 2 */
 	acquire(1, 1, 1);		/* row 1 holds 1 */
-	ck_assert_int_eq(block_begin(b, &w), 0);
+	ck_assert_int_eq(block_flip(b, &w), 0);
 	block_harvest_row(b, &l, 0);
 	block_switch(b, &l, 1, 0);
 	ck_assert(block_slot_acquire(block_slot_at(b, &l, 1, 3), 1));
@@ -245,7 +245,7 @@ START_TEST(test_recover_rundown_drains)
 	release(0, 1, 1);
 	acquire(1, 0, 2);
 	release(1, 0, 2);
-	ck_assert_int_eq(block_begin(b, &w), 0);
+	ck_assert_int_eq(block_flip(b, &w), 0);
 	block_harvest_row(b, &l, 0);
 	expect_word(block_word(b), RUNDOWN_RUNNING_DOWN, 0);
 
@@ -266,7 +266,7 @@ START_TEST(test_recover_resetting)
 	uint32_t s, w, r;
 
 	cycle();
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	ck_assert_int_eq(block_completed(b, &l), 0);
 	w = block_word(b);
 	rd_store(&b->state, (w & ~ST_MASK) | ST_RESETTING, RD_SEQ_CST);
@@ -286,7 +286,7 @@ START_TEST(test_recover_resetting)
 	release(1, 2, 1);
 	expect_state(RUNDOWN_OPEN, 0);
 	/* The generation runs down and drains as any other. */
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	expect_word(block_word(b), RUNDOWN_DRAINED, 2);
 }
 END_TEST
@@ -301,7 +301,7 @@ START_TEST(test_recover_idle)
 	ck_assert_uint_eq(block_recover(b, &l), w);
 	expect_state(RUNDOWN_OPEN, 2);
 	release(0, 1, 2);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	w = block_word(b);
 	expect_word(w, RUNDOWN_DRAINED, 0);
 	ck_assert_uint_eq(block_recover(b, &l), w);
@@ -375,7 +375,7 @@ START_TEST(test_set_header)
 	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
 	ck_assert(!block_set_header(b, &l, TEST_TAG, TEST_SERIAL));
 	acquire(1, 1, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 
 	b->serial = 1;
 	ck_assert(block_set_header(b, &l, TEST_TAG, TEST_SERIAL + 1));
@@ -426,7 +426,7 @@ START_TEST(test_row_not_live)
 	acquire(1, 2, 5);
 	l.live = live;
 	expect_state(RUNDOWN_OPEN, 2);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	/* Row 1 was not harvested: its slots stay as they were. */
 	ck_assert_uint_eq(*block_slot_at(b, &l, 1, 2) & SLOT_ACTIVE, 0);
 	expect_state(RUNDOWN_RUNNING_DOWN, 2);
@@ -448,7 +448,7 @@ START_TEST(test_row_dropped_drains)
 	l.live = live;
 	acquire(0, 1, 2);
 	acquire(1, 2, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	expect_state(RUNDOWN_RUNNING_DOWN, 3);
 	ck_assert_int_eq(block_row_held(b, &l, 0), 2);
 	live[0] = 0;
@@ -475,7 +475,7 @@ START_TEST(test_row_format)
 	expect_state(RUNDOWN_OPEN, 1);
 	release(1, 3, 1);
 
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	live[1] = 0;
 	memset(block_row(b, &l, 1), 0x5a, l.row_size);
 	block_row_format(block_row(b, &l, 1), &l, block_word(b));
@@ -502,7 +502,7 @@ START_TEST(test_row_forged)
 
 	acquire(0, 1, 1);
 	acquire(1, 2, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	row1 = block_row(b, &l, 1);
 	ck_assert(!block_row_forged(b, &l, 1));
 	/* Huge: 2^61 wraps to negative in the 62-bit count. */
@@ -519,7 +519,7 @@ START_TEST(test_row_forged)
 	/* A positive count only looks held, as by its own process. */
 	ck_assert_int_eq(block_reinit(b, &l), 0);
 	acquire(0, 1, 1);
-	ck_assert_int_eq(block_begin_harvest(b, &l, &w), 0);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
 	rd_store(row1, 7 * ROW_UNIT | ROW_HARVESTED, RD_SEQ_CST);
 	ck_assert(!block_row_forged(b, &l, 1));
 	expect_state(RUNDOWN_RUNNING_DOWN, 8);
@@ -558,12 +558,14 @@ block_tcase(const char *name)
 START_TEST(test_lock_bytes_untouched)
 {
 	unsigned char before[sizeof(b->lock)];
+	uint32_t w;
 
 	l.flags = BLOCK_F_RSEQ;
 	memset(&b->lock, 0xa5, sizeof(b->lock));
 	memcpy(before, &b->lock, sizeof(before));
 	acquire(0, 1, 1);
-	ck_assert_uint_eq(block_start(b, &l) & 7u, RUNDOWN_RUNNING_DOWN);
+	ck_assert_int_eq(block_start(b, &l, &w), 0);
+	ck_assert_uint_eq(w & 7u, RUNDOWN_RUNNING_DOWN);
 	release(0, 1, 1);
 	ck_assert_int_eq(block_wait(b, &l, NULL), 0);
 	ck_assert_int_eq(block_completed(b, &l), 0);
@@ -659,7 +661,7 @@ START_TEST(test_lock_dead_holder)
 	(void)task_start_time(pid, &start);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	b->lock = (uint64_t)(uint32_t)pid | (start & 0xffffffffu) << 32;
-	ck_assert_uint_eq(block_begin_unfenced(b, &l, &(uint32_t){ 0 }), 0);
+	ck_assert_uint_eq(block_start_unfenced(b, &l, &(uint32_t){ 0 }), 0);
 	release(1, 2, 3);
 	ck_assert_int_eq(block_wait(b, &l, NULL), 0);
 	expect_state(RUNDOWN_DRAINED, 0);

@@ -193,8 +193,8 @@ exercise(rundown_cache_t *r)
 /* The public size is the hook's size for the configured CPUs, every call. */
 START_TEST(test_size_machine)
 {
-	ck_assert_uint_ge(cache_cpus(), 1);
-	ck_assert_uint_eq(rundown_cache_size(), cache_size_cpus(cache_cpus()));
+	ck_assert_uint_ge(block_cpus(), 1);
+	ck_assert_uint_eq(rundown_cache_size(), cache_size_cpus(block_cpus()));
 	ck_assert_uint_eq(rundown_cache_size(), rundown_cache_size());
 }
 END_TEST
@@ -202,7 +202,7 @@ END_TEST
 /* With several CPUs: header + (processors + 1) x cache line. */
 START_TEST(test_size_formula)
 {
-	const uint32_t cpus[] = { 2, 3, 4, 8, 64, 256, cache_cpus() };
+	const uint32_t cpus[] = { 2, 3, 4, 8, 64, 256, block_cpus() };
 	struct block_layout l;
 	size_t header, i;
 
@@ -265,7 +265,7 @@ START_TEST(test_init_malloc)
 	ck_assert_int_eq(rundown_cache_init(p, size), 0);
 	expect_state(p, RUNDOWN_OPEN, 0);
 	ck_assert_uint_eq(rundown_cache_tag(p), 0);
-	expect_slots_inside(p, p, size, cache_cpus());
+	expect_slots_inside(p, p, size, block_cpus());
 	exercise(p);
 	free(p);
 }
@@ -277,7 +277,7 @@ END_TEST
  */
 START_TEST(test_init_offsets)
 {
-	const uint32_t cpus[] = { TEST_CPUS, 1, cache_cpus() };
+	const uint32_t cpus[] = { TEST_CPUS, 1, block_cpus() };
 	size_t size, total, off, i;
 	char *base, *p;
 	rundown_cache_t *r;
@@ -620,8 +620,8 @@ START_TEST(test_acquire_before_switch)
 	struct timespec ts = test_ms(1);
 
 	cache_layout(ref, &l);
-	ck_assert_int_eq(block_begin(b, &word), 0);
-	ck_assert_int_eq(block_begin(b, &word), -EALREADY);
+	ck_assert_int_eq(block_flip(b, &word), 0);
+	ck_assert_int_eq(block_flip(b, &word), -EALREADY);
 	seen = state_word(b);
 	ck_assert_uint_eq(seen & ST_MASK, ST_RUNDOWN);
 	block_switch(b, &l, 0, 0);
@@ -652,7 +652,7 @@ START_TEST(test_release_on_switched)
 
 	cache_layout(ref, &l);
 	ck_assert(cache_acquire_on(ref, 0, 2));
-	ck_assert_int_eq(block_begin(b, &word), 0);
+	ck_assert_int_eq(block_flip(b, &word), 0);
 	seen = state_word(b);
 	block_switch(b, &l, 0, 0);
 	cache_release_on(ref, 0, 1);	/* slow path: row drain -1 */
@@ -681,7 +681,7 @@ START_TEST(test_harvest_zero_drains)
 	cache_layout(ref, &l);
 	ck_assert(cache_acquire_on(ref, 2, 1));
 	cache_release_on(ref, 3, 1);
-	ck_assert_int_eq(block_begin(b, &word), 0);
+	ck_assert_int_eq(block_flip(b, &word), 0);
 	seen = state_word(b);
 	block_harvest_row(b, &l, 0);
 	block_check_drained(b, &l, seen);
@@ -1435,7 +1435,7 @@ sched_case_main(void *arg)
 {
 	struct sched_case *c = arg;
 	struct sched_attr normal = { .size = sizeof(normal) }, got;
-	uint32_t cpus = cache_cpus();
+	uint32_t cpus = block_cpus();
 	int i;
 
 	c->rc = 1;

@@ -708,7 +708,7 @@ START_TEST(test_crash_halfway)
 	crash();
 	td_view_map(tag, &v);
 	b = v.b;
-	ck_assert_int_eq(block_begin(b, &s), 0);
+	ck_assert_int_eq(block_flip(b, &s), 0);
 	block_harvest_row(b, &v.l, row[0]);
 	block_switch(b, &v.l, row[1], 0);
 	ck_assert_int_eq(agent_do(&a[0], AG_ACQUIRE, 0, 1), 0);
