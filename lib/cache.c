@@ -339,17 +339,15 @@ cache_release_atomic(rundown_cache_t *ref, uint32_t n)
 static inline __attribute__((always_inline)) bool
 cache_acquire(rundown_cache_t *ref, uint32_t n)
 {
+#if RUNDOWN_RSEQ_CS
+	int r;
+#endif
+
 	if (__builtin_expect(ref == NULL, 0))
 		return false;
 #if RUNDOWN_RSEQ_CS
-	switch (rundown_cache_add(cache_rseq_off, ref, n)) {
-	case RUNDOWN_RSEQ_DONE:
-		return true;
-	case RUNDOWN_RSEQ_CLOSED:
-		return false;
-	default:
-		break;
-	}
+	if ((r = rundown_cache_acquire_rseq(cache_rseq_off, ref, n)) >= 0)
+		return r;
 #endif
 	return cache_acquire_atomic(ref, n);
 }

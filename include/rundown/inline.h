@@ -272,6 +272,21 @@ rundown_cache_add(ptrdiff_t off, rundown_cache_t *ref, uint64_t delta)
 	    d + f->row_off + RUNDOWN_INLINE_PC_OFF, f->shift, f->rcpus, delta);
 }
 
+/* The acquire's verdict from the sequence: 1 acquired, 0 refused (the
+ * block is closed), -1 no slot here (the caller's fallback decides). */
+static inline __attribute__((always_inline)) int
+rundown_cache_acquire_rseq(ptrdiff_t off, rundown_cache_t *ref, uint32_t n)
+{
+	switch (rundown_cache_add(off, ref, n)) {
+	case RUNDOWN_RSEQ_DONE:
+		return 1;
+	case RUNDOWN_RSEQ_CLOSED:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 #endif /* RUNDOWN_RSEQ_CS */
 
 #ifdef RUNDOWN_INLINE
@@ -294,16 +309,11 @@ static inline __attribute__((always_inline)) bool
 rundown_cache_acquire_n(rundown_cache_t *ref, uint32_t n)
 {
 #if RUNDOWN_RSEQ_CS
-	if (__builtin_expect(ref != NULL, 1)) {
-		switch (rundown_cache_add(__rseq_offset, ref, n)) {
-		case RUNDOWN_RSEQ_DONE:
-			return true;
-		case RUNDOWN_RSEQ_CLOSED:
-			return false;
-		default:
-			break;
-		}
-	}
+	int r;
+
+	if (__builtin_expect(ref != NULL, 1) &&
+	    (r = rundown_cache_acquire_rseq(__rseq_offset, ref, n)) >= 0)
+		return r;
 #endif
 	return rundown_cache_acquire_call(ref, n);
 }
