@@ -1986,7 +1986,7 @@ cache_tcase(const char *name, void (*setup)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 
@@ -2062,7 +2062,7 @@ cache_suite(void)
 
 	tc = tcase_create("crash");
 	tcase_add_checked_fixture(tc, setup_shared, teardown_shared);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	tcase_add_test(tc, test_starter_dies);
 	tcase_add_test(tc, test_resetter_dies_completed);
 	tcase_add_test(tc, test_resetter_dies_wait);

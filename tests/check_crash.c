@@ -61,7 +61,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define CR_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define CR_DEADLINE_MS 20000	/* safety net of every poll and read */
 #define CR_MAXHOLDERS 16
 #define CR_MAXTAGS 4
@@ -864,7 +863,7 @@ crash_suite(void)
 
 	tc = tcase_create("crash");
 	tcase_add_checked_fixture(tc, cr_setup, td_teardown);
-	tcase_set_timeout(tc, CR_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_crash_traffic);
 	tcase_add_test(tc, test_crash_pending_wait);
 	tcase_add_test(tc, test_crash_halfway);

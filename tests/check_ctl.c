@@ -56,7 +56,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define CT_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define CT_DEADLINE_MS 20000	/* safety net of every poll */
 #define CT_UID 61301		/* made-up users; no accounts exist */
 #define CT_UID_STR "61301"
@@ -1759,7 +1758,7 @@ ct_case(Suite *s, const char *name, void (*setup)(void))
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, CT_TIMEOUT);
+	test_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tc;
 }

@@ -50,7 +50,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define DT_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define DT_DEADLINE_MS 20000	/* safety net of every poll */
 #define DT_MAXHOLDERS 16
 #define DT_DIR_MODE 0711	/* searchable by all: test_users connects as
@@ -2769,7 +2768,7 @@ dt_case(Suite *s, const char *name, void (*setup)(void))
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, DT_TIMEOUT);
+	test_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tc;
 }

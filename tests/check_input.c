@@ -35,7 +35,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define IN_TIMEOUT 30		/* seconds per test: a hang is a failure */
 #define IN_DEADLINE_MS 20000	/* safety net of every poll */
 #define IN_MAX_ROWS "4"		/* the daemon's -R in the daemon cases */
 
@@ -1145,7 +1144,7 @@ in_case(Suite *s, const char *name, void (*setup)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, IN_TIMEOUT);
+	test_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return tc;
 }

@@ -34,7 +34,6 @@
 #define MS_HOLDERS 4			/* processes holding protection */
 #define MS_WAITERS 2			/* waiter processes, at most */
 #define MS_CYCLES 20000			/* run-downs per stress test */
-#define MS_TIMEOUT 120			/* seconds; a hang is a failure */
 
 #define SEQ __ATOMIC_SEQ_CST
 #define RELAXED __ATOMIC_RELAXED
@@ -581,7 +580,7 @@ mapshared_suite(void)
 
 	tc = tcase_create("cache");
 	tcase_add_checked_fixture(tc, cache_setup, ms_teardown);
-	tcase_set_timeout(tc, MS_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_cache_handshake);
 	tcase_add_test(tc, test_cache_stress);
 	tcase_add_test(tc, test_cache_stress_waiters);
@@ -589,7 +588,7 @@ mapshared_suite(void)
 
 	tc = tcase_create("ref");
 	tcase_add_checked_fixture(tc, ref_setup, ms_teardown);
-	tcase_set_timeout(tc, MS_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_ref_handshake);
 	tcase_add_test(tc, test_ref_stress);
 	tcase_add_test(tc, test_ref_stress_waiters);

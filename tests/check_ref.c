@@ -689,7 +689,7 @@ ref_tcase(const char *name)
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 

@@ -441,7 +441,7 @@ wdm_tcase(const char *name, void (*setup)(void), void (*teardown)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 

@@ -36,6 +36,19 @@ test_scale(unsigned base)
 	return n ? (unsigned)n : 1;
 }
 
+/* Check takes a double (tcase_set_timeout()), so a scale of 1.5 works;
+ * a scale that does not parse, or is not positive, counts as 1. */
+void
+test_timeout(TCase *tc, unsigned seconds)
+{
+	const char *e = getenv("RUNDOWN_TEST_TIMEOUT_SCALE");
+	double scale = e ? strtod(e, NULL) : 1.0;
+
+	if (!(scale > 0.0))
+		scale = 1.0;
+	tcase_set_timeout(tc, seconds * scale);
+}
+
 unsigned
 test_cpus(void)
 {

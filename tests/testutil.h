@@ -20,6 +20,15 @@
  * the base counts under sanitizers through RUNDOWN_TEST_DIVISOR. */
 unsigned test_scale(unsigned base);
 
+/*
+ * Check's timeout of tc: seconds, the case's own bound on a hang, times
+ * RUNDOWN_TEST_TIMEOUT_SCALE in the environment (default 1, a decimal
+ * number > 0; scripts/run-tests.sh raises it for the sanitizer builds,
+ * whose every step is slower).  The one place where a case's timeout is
+ * set: a hang is a failure, a slow build is not.
+ */
+void test_timeout(TCase *tc, unsigned seconds);
+
 /* Online CPUs this process may run on (sched_getaffinity), at least 1. */
 unsigned test_cpus(void);
 
