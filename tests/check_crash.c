@@ -1,12 +1,12 @@
 /*
  * check_crash.c: rundownd killed with SIGKILL, and started again.
  *
- * check_daemon.c restarts the daemon with SIGTERM, which closes its
- * connections and removes its socket.  Here it dies at an arbitrary
- * point, as a crash or the OOM killer would end it: mid-traffic, with
- * waits pending, or (emulated) halfway through a harvest or a
- * re-initialize.  The socket and its lock file stay behind, and the
- * blocks stay in shared memory.  The tests check that:
+ * check_daemon (daemon_restart.c) restarts the daemon with SIGTERM,
+ * which closes its connections and removes its socket.  Here it dies at
+ * an arbitrary point, as a crash or the OOM killer would end it:
+ * mid-traffic, with waits pending, or (emulated) halfway through a
+ * harvest or a re-initialize.  The socket and its lock file stay behind,
+ * and the blocks stay in shared memory.  The tests check that:
  *   traffic  acquire and release keep working with no daemon; the next
  *            daemon takes the stale socket, re-adopts every block, keeps
  *            the rows of live processes (pids and counts), reclaims those
@@ -67,7 +67,6 @@
 #define CR_CLIENTS 5		/* traffic: 3 live, 2 killed */
 #define CR_LIVE 3
 
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define SEQ __ATOMIC_SEQ_CST
 
 /* -v: the daemon logs every connection, which shows a client finding
@@ -86,15 +85,6 @@ cr_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 	kills = 0;
 	td_setup(0700, cr_args);
-}
-
-/* Whether anything is at path. */
-static bool
-exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 /*
@@ -129,8 +119,8 @@ crash(void)
 	    "a sanitizer reported in the killed daemon:\n%s", text);
 	free(text);
 	snprintf(lock, sizeof(lock), "%s.lock", td.sock);
-	ck_assert_msg(exists(td.sock), "no stale socket after SIGKILL");
-	ck_assert_msg(exists(lock), "no lock file after SIGKILL");
+	ck_assert_msg(test_exists(td.sock), "no stale socket after SIGKILL");
+	ck_assert_msg(test_exists(lock), "no lock file after SIGKILL");
 	ck_assert_int_eq(rundown_connect(td.sock, &c), -ECONNREFUSED);
 }
 

@@ -63,9 +63,6 @@
 #define CT_GID 61303
 #define CT_TERM_BUF 65536	/* what a test keeps of a terminal's output */
 
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /* ---- fixtures ---------------------------------------------------------- */
 
 static const char *const verbose_args[] = { "-v", NULL };

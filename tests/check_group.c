@@ -57,9 +57,6 @@
 #define GR_TAG RUNDOWN_TAG('G', 'r', 'p', '1')
 #define GR_MAX_RESULTS 16
 
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /* ---- children ---------------------------------------------------------- */
 
 /*

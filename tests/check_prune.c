@@ -64,9 +64,6 @@
 #define PR_UID 61311		/* made-up users; no accounts exist */
 #define PR_UID2 61312
 
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /* The names of one daemon's objects in /dev/shm, sorted. */
 struct objs {
 	size_t n;

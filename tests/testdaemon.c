@@ -1004,3 +1004,36 @@ td_raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag, uint32_t arg,
 	ck_assert_uint_gt(n, 0);
 	td_raw_send(fd, frame, n, -1);
 }
+
+int
+td_exit_status_fd(const char *const *argv, int fd)
+{
+	struct timespec start = td_now();
+	char line[256] = "";
+	size_t i;
+	pid_t pid, r;
+	int st = 0;
+
+	for (i = 1; argv[i] != NULL; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+		    " %s", argv[i]);
+	pid = td_spawn_fd(argv, fd);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (td_elapsed_ms(&start) >= td.deadline_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			ck_abort_msg("rundownd%s did not exit:\n%s", line,
+			    td_log());
+		}
+		td_pause();
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
+	return WEXITSTATUS(st);
+}
+
+int
+td_exit_status(const char *const *argv)
+{
+	return td_exit_status_fd(argv, -1);
+}

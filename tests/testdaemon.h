@@ -25,6 +25,9 @@
 
 #define TD_SOCKLEN 108		/* sizeof(sun_path) */
 
+/* NULL-terminated argument vector, for rundownd and rundownctl. */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
 /* The run's and the current test's state. */
 struct td {
 	char base[96];		/* the run's directory (td_begin) */
@@ -98,6 +101,13 @@ pid_t td_spawn(const char *const *argv);
 /* Waits until the rundownd pid answers root on path (connect and list);
  * fails if it exits first, or after td.deadline_ms. */
 void td_await_daemon(const char *path, pid_t pid);
+
+/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log),
+ * passed fd as a service manager passes a socket if fd >= 0, and returns
+ * its exit status; it must exit by itself within td.deadline_ms, or the
+ * test fails.  td_exit_status(argv) passes nothing. */
+int td_exit_status_fd(const char *const *argv, int fd);
+int td_exit_status(const char *const *argv);
 
 /* As td_spawn(), and if fd >= 0 passes it as fd 3 with LISTEN_FDS=1 and
  * LISTEN_PID set to the daemon's pid, as systemd passes a socket. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -353,4 +355,49 @@ test_count_entries(const char *path)
 			n++;
 	closedir(d);
 	return n;
+}
+
+bool
+test_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+unsigned long long
+test_stat_field(pid_t pid, int n)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v;
+	FILE *f;
+	size_t len;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* Count from the command's closing paren: it may hold spaces. */
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	for (i = 2; i < n; i++)
+		ck_assert_ptr_nonnull(p = strchr(p + 1, ' '));
+	ck_assert_int_eq(sscanf(p + 1, "%llu", &v), 1);
+	return v;
+}
+
+bool
+test_pid_ended(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	p.fd = fd;
+	p.events = POLLIN;
+	r = poll(&p, 1, 0);
+	close(fd);
+	return r == 1;
 }

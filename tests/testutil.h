@@ -107,4 +107,14 @@ int test_run_suite(Suite *s);
  * this process's); of /proc/PID/task, its threads. */
 unsigned test_count_entries(const char *path);
 
+/* Whether anything is at path (a dangling link counts). */
+bool test_exists(const char *path);
+
+/* Field n (from 1, as proc(5) counts) of /proc/PID/stat, a number. */
+unsigned long long test_stat_field(pid_t pid, int n);
+
+/* Whether pid has ended: its pidfd reads at once, or it is gone.  Works
+ * for a process that is not this one's child (a daemon that detached). */
+bool test_pid_ended(pid_t pid);
+
 #endif /* RUNDOWN_TESTUTIL_H */
