@@ -72,35 +72,10 @@ aw_await_state(enum rundown_state state)
 static bool
 aw_watcher(bool *sleeping)
 {
-	char path[PATH_MAX], buf[512], *p;
-	struct dirent *de;
-	bool found = false;
-	ssize_t n;
-	DIR *d;
-	int fd;
+	unsigned s, n = td_threads_sleeping("rd-watch", &s);
 
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
-		    (long)td.pid, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;	/* the thread just ended */
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, "(rd-watch)") == NULL ||
-		    (p = strrchr(buf, ')')) == NULL)
-			continue;
-		found = true;
-		*sleeping = p[2] == 'S';
-	}
-	closedir(d);
-	return found;
+	*sleeping = n > 0 && s == n;
+	return n > 0;
 }
 
 /* The block of AW_TAG mapped here, as an attached client maps it. */

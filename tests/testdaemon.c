@@ -262,13 +262,15 @@ td_view_unmap(struct td_view *v)
 	v->b = NULL;
 }
 
+/* Reads /proc/PID/task/TID/stat, whose command stands between the first
+ * '(' and the last ')' (it may hold either), and the state after it. */
 unsigned
-td_threads_named(const char *name)
+td_threads_sleeping(const char *name, unsigned *sleeping)
 {
-	char path[PATH_MAX], comm[32];
+	char path[PATH_MAX], buf[512], *p, *q;
 	size_t len = strlen(name);
 	struct dirent *de;
-	unsigned n = 0;
+	unsigned n = 0, s = 0;
 	ssize_t got;
 	DIR *d;
 	int fd;
@@ -278,18 +280,33 @@ td_threads_named(const char *name)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
 		    (long)td.pid, de->d_name);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			continue;	/* the thread just ended */
-		got = read(fd, comm, sizeof(comm) - 1);
+		got = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		if (got == (ssize_t)len + 1 && memcmp(comm, name, len) == 0 &&
-		    comm[len] == '\n')
-			n++;
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		if ((p = strchr(buf, '(')) == NULL ||
+		    (q = strrchr(buf, ')')) == NULL ||
+		    (size_t)(q - p - 1) != len || memcmp(p + 1, name, len) != 0)
+			continue;
+		n++;
+		if (q[1] == ' ' && q[2] == 'S')
+			s++;
 	}
 	closedir(d);
+	if (sleeping != NULL)
+		*sleeping = s;
 	return n;
+}
+
+unsigned
+td_threads_named(const char *name)
+{
+	return td_threads_sleeping(name, NULL);
 }
 
 /* Removes every object a daemon on path left (blocks outlive it). */

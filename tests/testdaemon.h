@@ -57,6 +57,10 @@ void td_pause(void);
  * rd-watch, rd-close). */
 unsigned td_threads_named(const char *name);
 
+/* As td_threads_named(), and how many of them sleep (state S) in
+ * *sleeping if not NULL. */
+unsigned td_threads_sleeping(const char *name, unsigned *sleeping);
+
 /* Reads up to size - 1 bytes of the end of a file into buf; returns buf
  * (empty if the file cannot be read). */
 char *td_file_tail(const char *path, char *buf, size_t size);

@@ -89,6 +89,17 @@ test_pin_nth(unsigned n)
 	return cpu;
 }
 
+void
+test_expect_status(int rc, const struct rundown_status *st,
+    enum rundown_state state, uint64_t outstanding)
+{
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(st->state == state, "state %d (%s), expected %d (%s)",
+	    (int)st->state, rundown_state_name(st->state), (int)state,
+	    rundown_state_name(state));
+	ck_assert_uint_eq(st->outstanding, outstanding);
+}
+
 struct timespec
 test_ms(long ms)
 {

@@ -8,12 +8,15 @@
 #define RUNDOWN_TESTUTIL_H
 
 #include <check.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include <rundown/rundown.h>
 
 /* Iteration multiplier: RUNDOWN_TEST_SCALE in the environment (default 1,
  * at least 1).  Stress loops multiply their counts by it; scripts lower
@@ -39,6 +42,23 @@ int test_pin_nth(unsigned n);
 /* A zeroed mapping of size bytes shared with the children forked after
  * it (MAP_SHARED | MAP_ANONYMOUS); fails the test if there is none. */
 void *test_map_shared(size_t size);
+
+/* Asserts that a query returned 0 (rc) and that st shows state with
+ * outstanding protections, naming both states if not. */
+void test_expect_status(int rc, const struct rundown_status *st,
+    enum rundown_state state, uint64_t outstanding);
+
+/* Spins (yielding) until query(r, &st) reports state: query is
+ * rundown_query or rundown_cache_query, whichever r's type takes. */
+#define TEST_POLL_STATE(query, r, state) do {				\
+	struct rundown_status test_poll_st_;				\
+	for (;;) {							\
+		ck_assert_int_eq((query)((r), &test_poll_st_), 0);	\
+		if (test_poll_st_.state == (state))			\
+			break;						\
+		sched_yield();						\
+	}								\
+} while (0)
 
 /* Relative timespec of ms milliseconds. */
 struct timespec test_ms(long ms);
