@@ -51,23 +51,6 @@ aw_reply(int fd, uint32_t id)
 	return e.code;
 }
 
-/* Polls the block's state until it is state. */
-static void
-aw_await_state(enum rundown_state state)
-{
-	struct rundown_block_info info;
-	struct timespec start = td_now();
-
-	for (;;) {
-		td_status(AW_TAG, &info, NULL, 0);
-		if (info.state == state)
-			return;
-		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
-		    "block never reached state %d:\n%s", (int)state, td_log());
-		td_pause();
-	}
-}
-
 /* Whether the daemon has a drain-watcher thread, and whether it sleeps. */
 static bool
 aw_watcher(bool *sleeping)
@@ -116,7 +99,7 @@ START_TEST(test_free_with_sleeping_watcher)
 	agent_acquire(&a, 0, 1);
 	w = td_raw_connect();
 	td_raw_request(w, PROTO_WAIT, 1, AW_TAG, PROTO_NO_TIMEOUT, 0);
-	aw_await_state(RUNDOWN_RUNNING_DOWN);
+	td_await_block(AW_TAG, RUNDOWN_RUNNING_DOWN, -1, 0);
 	start = td_now();
 	while (!aw_watcher(&sleeping) || !sleeping) {
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,

@@ -141,25 +141,6 @@ restart(void)
 	return off;
 }
 
-/* Polls the block until its state is state. */
-static struct rundown_block_info
-await_state(uint32_t tag, enum rundown_state state)
-{
-	struct timespec start = td_now();
-	struct rundown_block_info info;
-
-	for (;;) {
-		td_status(tag, &info, NULL, 0);
-		if (info.state == state)
-			return info;
-		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
-		    "block still %s, not %s, after %d ms:\n%s",
-		    rundown_state_name(info.state), rundown_state_name(state),
-		    CR_DEADLINE_MS, td_log());
-		td_pause();
-	}
-}
-
 /* ---- pipes --------------------------------------------------------------- */
 
 /* Reads exactly n bytes from fd under the deadline. */
@@ -452,7 +433,7 @@ START_TEST(test_crash_traffic)
 		_exit(0);
 	}
 	close(wres[1]);
-	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
 	for (t = 1; t < 3; t++)
 		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], &zero),
 		    -ETIMEDOUT);
@@ -534,13 +515,13 @@ START_TEST(test_crash_pending_wait)
 	agent_start(&w2, "waiter 2", &tags[1], 1, 0);
 
 	agent_send(&w1, AG_WAIT, 0, 0);
-	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
 	agent_send(&w2, AG_WAIT_T, 0, CR_DEADLINE_MS / 1000);
-	await_state(tags[1], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[1], RUNDOWN_RUNNING_DOWN, -1, 0);
 	cw = conn_waiter_start(tags[2], &cres, &cgo);
-	await_state(tags[2], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[2], RUNDOWN_RUNNING_DOWN, -1, 0);
 	rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
-	await_state(tags[3], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[3], RUNDOWN_RUNNING_DOWN, -1, 0);
 
 	crash();
 
@@ -825,12 +806,12 @@ START_TEST(test_crash_wait_after_reinit)
 	agent_acquire(&hold, 0, 1);
 	agent_start(&w, "waiter", &tag, 1, 0);
 	agent_send(&w, AG_WAIT, 0, 0);
-	await_state(tag, RUNDOWN_RUNNING_DOWN);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, 0);
 	ck_assert_int_eq(kill(w.pid, SIGSTOP), 0);
 	crash();
 	agent_release(&hold, 0, 1);
 	restart();
-	info = await_state(tag, RUNDOWN_DRAINED);
+	info = td_await_block(tag, RUNDOWN_DRAINED, -1, 0);
 	ck_assert_uint_eq(info.generation, 0);
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
 	ck_assert_int_eq(kill(w.pid, SIGCONT), 0);

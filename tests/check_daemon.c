@@ -28,32 +28,6 @@ dt_setup(void)
 	td_setup(DT_DIR_MODE, NULL);
 }
 
-/* Polls the block until its state is state and (attached >= 0) that
- * many rows are attached; fails if watch (if > 0) exits first. */
-struct rundown_block_info
-dt_await_block(uint32_t tag, enum rundown_state state, int attached,
-    pid_t watch)
-{
-	struct timespec start = td_now();
-	struct rundown_block_info info;
-	int st = 0;
-
-	for (;;) {
-		td_status(tag, &info, NULL, 0);
-		if (info.state == state &&
-		    (attached < 0 || info.attached == (uint32_t)attached))
-			return info;
-		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
-		    "pid %d exited (status %#x) before the block was %s",
-		    (int)watch, st, rundown_state_name(state));
-		ck_assert_msg(td_elapsed_ms(&start) < DT_DEADLINE_MS,
-		    "block still %s with %u attached after %d ms",
-		    rundown_state_name(info.state), info.attached,
-		    DT_DEADLINE_MS);
-		td_pause();
-	}
-}
-
 /* Runs rundownctl ARGS... to its end: its exit status. */
 int
 dt_ctl(const char *name, const char *const *args)

@@ -42,11 +42,6 @@ struct passwd;
 /* Fixture: a daemon with the default options. */
 void dt_setup(void);
 
-/* Polls the block until its state is state and (attached >= 0) that
- * many rows are attached; fails if watch (if > 0) exits first. */
-struct rundown_block_info dt_await_block(uint32_t tag,
-    enum rundown_state state, int attached, pid_t watch);
-
 /* Runs rundownctl ARGS... to its end: its exit status. */
 int dt_ctl(const char *name, const char *const *args);
 

@@ -61,7 +61,7 @@ START_TEST(test_wait_last_release)
 	/* The wait itself starts the run-down, in the same step as it
 	 * registers, so "running down" means the daemon holds the wait. */
 	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Wait"));
-	dt_await_block(tag, RUNDOWN_RUNNING_DOWN, 3, w);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, 3, w);
 
 	for (i = 0; i < 3; i++) {
 		for (j = 0; j <= i; j++) {
@@ -387,7 +387,7 @@ START_TEST(test_sigkill_reclaimed)
 	row = mine->row;
 
 	w = waiter_start(tag);
-	dt_await_block(tag, RUNDOWN_RUNNING_DOWN, 2, w);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, 2, w);
 	/* b waits too, through its attached descriptor. */
 	agent_send(&b, AG_WAIT, 0, 0);
 	td_status(tag, &info, NULL, 0);
@@ -413,7 +413,7 @@ START_TEST(test_sigkill_reclaimed)
 
 	/* One that held nothing: its row is reclaimed, no protections. */
 	agent_exit(&b);
-	info = dt_await_block(tag, RUNDOWN_DRAINED, 0, 0);
+	info = td_await_block(tag, RUNDOWN_DRAINED, 0, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 2);
 	ck_assert_uint_eq(info.reclaimed, 3);
 }
@@ -432,7 +432,7 @@ START_TEST(test_sigkill_open)
 	td_status(tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.outstanding, 5);
 	agent_kill(&a);
-	info = dt_await_block(tag, RUNDOWN_OPEN, 0, 0);
+	info = td_await_block(tag, RUNDOWN_OPEN, 0, 0);
 	ck_assert_uint_eq(info.outstanding, 0);
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
 	ck_assert_uint_eq(info.reclaimed, 5);

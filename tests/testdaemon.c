@@ -1054,3 +1054,27 @@ td_exit_status(const char *const *argv)
 {
 	return td_exit_status_fd(argv, -1);
 }
+
+struct rundown_block_info
+td_await_block(uint32_t tag, enum rundown_state state, int attached,
+    pid_t watch)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+	int st = 0;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.state == state &&
+		    (attached < 0 || info.attached == (uint32_t)attached))
+			return info;
+		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
+		    "pid %d exited (status %#x) before the block was %s",
+		    (int)watch, st, rundown_state_name(state));
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "block still %s with %u attached after %d ms:\n%s",
+		    rundown_state_name(info.state), info.attached,
+		    td.deadline_ms, td_log());
+		td_pause();
+	}
+}

@@ -132,6 +132,12 @@ rundown_conn_t *td_connect(void);
 size_t td_status(uint32_t tag, struct rundown_block_info *info,
     struct rundown_holder *h, size_t max);
 
+/* Polls the block until its state is state and (attached >= 0) that
+ * many rows are attached: its status then.  Fails, with the daemon's
+ * log, if watch (if > 0) exits first, or after td.deadline_ms. */
+struct rundown_block_info td_await_block(uint32_t tag,
+    enum rundown_state state, int attached, pid_t watch);
+
 /* The holder with pid among the n of h, or NULL. */
 const struct rundown_holder *td_holder_of(const struct rundown_holder *h,
     size_t n, pid_t pid);
