@@ -68,14 +68,18 @@ mkdir -p "$top/_build"
 shm_list > "$top/_build/shm.before"
 check default --enable-werror
 # The sanitizer builds run the stress loops with fewer iterations: each
-# iteration costs them 5 to 20 times more.
+# iteration costs them 5 to 20 times more.  What is not a loop (a
+# daemon's start, a fork) is slower too: every case's Check timeout is
+# scaled in one place (test_timeout() in tests/testutil.c).
 (
 	export RUNDOWN_TEST_DIVISOR=4
+	export RUNDOWN_TEST_TIMEOUT_SCALE=3
 	export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 	check tsan --enable-sanitizers=thread
 )
 (
 	export RUNDOWN_TEST_DIVISOR=2
+	export RUNDOWN_TEST_TIMEOUT_SCALE=2
 	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 	check asan --enable-sanitizers=address,undefined

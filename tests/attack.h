@@ -12,8 +12,6 @@
 
 /* The deadline of every wait for something the daemon must do. */
 #define ATTACK_DEADLINE_MS 20000
-/* Check's timeout of each case, in seconds. */
-#define ATTACK_TIMEOUT_S 90
 
 /* attack_isolation.c: a reader writes everything it maps, opens every
  * object, forges its own row, and wedges a block. */

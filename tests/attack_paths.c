@@ -32,8 +32,6 @@
 #define AP_UID2 61232
 #define AP_GID 61233
 
-#define AP_ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /* td.dir/NAME, made with mode (exactly) and owned by uid. */
 static const char *
 ap_mkdir(const char *name, mode_t mode, uid_t uid, char *buf, size_t size)
@@ -50,24 +48,10 @@ ap_mkdir(const char *name, mode_t mode, uid_t uid, char *buf, size_t size)
 static int
 ap_daemon_status(const char *path, off_t off, char **log)
 {
-	struct timespec start = td_now();
-	pid_t pid, r;
-	int st = 0;
+	int st = td_exit_status(ARGS("rundownd", "-d", "-S", path));
 
-	pid = td_spawn(AP_ARGS("rundownd", "-d", "-S", path));
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
-		if (td_elapsed_ms(&start) >= td.deadline_ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			ck_abort_msg("rundownd -S %s did not exit:\n%s", path,
-			    td_log());
-		}
-		td_pause();
-	}
-	ck_assert_int_eq(r, pid);
-	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
 	*log = td_log_from(off);
-	return WEXITSTATUS(st);
+	return st;
 }
 
 /* The daemon refuses path, saying why (the log holds what), and leaves
@@ -260,7 +244,7 @@ START_TEST(test_untrusted_daemon)
 	hold = ap_fake_daemon(AP_UID, dir, path, sizeof(path), &pid);
 	unsetenv("RUNDOWN_DAEMON_UID");
 	ck_assert_int_eq(rundown_connect(path, &c), -EPERM);
-	ctl = td_ctl_start(path, "who", AP_ARGS("list"));
+	ctl = td_ctl_start(path, "who", ARGS("list"));
 	ck_assert_int_ne(td_ctl_finish(ctl, "who"), 0);
 	snprintf(want, sizeof(want), "runs as uid %u", AP_UID);
 	ck_assert_msg(strstr(td_ctl_output("who", "err"), want) != NULL,
@@ -328,7 +312,7 @@ END_TEST
 static void
 ap_setup(void)
 {
-	td_setup(0711, AP_ARGS("-u", "61231"));
+	td_setup(0711, ARGS("-u", "61231"));
 }
 
 TCase *

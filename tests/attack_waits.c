@@ -51,56 +51,14 @@ aw_reply(int fd, uint32_t id)
 	return e.code;
 }
 
-/* Polls the block's state until it is state. */
-static void
-aw_await_state(enum rundown_state state)
-{
-	struct rundown_block_info info;
-	struct timespec start = td_now();
-
-	for (;;) {
-		td_status(AW_TAG, &info, NULL, 0);
-		if (info.state == state)
-			return;
-		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
-		    "block never reached state %d:\n%s", (int)state, td_log());
-		td_pause();
-	}
-}
-
 /* Whether the daemon has a drain-watcher thread, and whether it sleeps. */
 static bool
 aw_watcher(bool *sleeping)
 {
-	char path[PATH_MAX], buf[512], *p;
-	struct dirent *de;
-	bool found = false;
-	ssize_t n;
-	DIR *d;
-	int fd;
+	unsigned s, n = td_threads_sleeping("rd-watch", &s);
 
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)td.pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
-		    (long)td.pid, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;	/* the thread just ended */
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, "(rd-watch)") == NULL ||
-		    (p = strrchr(buf, ')')) == NULL)
-			continue;
-		found = true;
-		*sleeping = p[2] == 'S';
-	}
-	closedir(d);
-	return found;
+	*sleeping = n > 0 && s == n;
+	return n > 0;
 }
 
 /* The block of AW_TAG mapped here, as an attached client maps it. */
@@ -141,7 +99,7 @@ START_TEST(test_free_with_sleeping_watcher)
 	agent_acquire(&a, 0, 1);
 	w = td_raw_connect();
 	td_raw_request(w, PROTO_WAIT, 1, AW_TAG, PROTO_NO_TIMEOUT, 0);
-	aw_await_state(RUNDOWN_RUNNING_DOWN);
+	td_await_block(AW_TAG, RUNDOWN_RUNNING_DOWN, -1, 0);
 	start = td_now();
 	while (!aw_watcher(&sleeping) || !sleeping) {
 		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,

@@ -8,13 +8,13 @@
 
 builddir=${top_builddir:-.}
 
-for t in check_cache check_stress check_shared check_lasttouch; do
+for t in check_cache check_stress check_mapshared check_lasttouch; do
 	[ -x "$builddir/tests/$t" ] || { echo "check-norseq: tests/$t not built"; exit 77; }
 done
 GLIBC_TUNABLES=glibc.pthread.rseq=0
 export GLIBC_TUNABLES
 status=0
-for t in check_cache check_stress check_shared check_lasttouch; do
+for t in check_cache check_stress check_mapshared check_lasttouch; do
 	echo "check-norseq: $t without rseq"
 	"$builddir/tests/$t" || status=1
 done

@@ -41,7 +41,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define AS_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define AS_DEADLINE_MS 20000	/* failure bound of every poll */
 #define AS_MAXTASKS 256
 #define AS_WAITS 4		/* waits at once on one block */
@@ -894,7 +893,7 @@ async_suite(void)
 
 	tc = tcase_create("local");
 	tcase_add_checked_fixture(tc, local_setup, NULL);
-	tcase_set_timeout(tc, AS_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_local_nothing_held);
 	tcase_add_test(tc, test_local_held);
 	tcase_add_test(tc, test_local_abandon_held);
@@ -910,7 +909,7 @@ async_suite(void)
 
 	tc = tcase_create("shared");
 	tcase_add_checked_fixture(tc, as_setup, td_teardown);
-	tcase_set_timeout(tc, AS_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_shared_held);
 	tcase_add_test(tc, test_shared_abandon);
 	tcase_add_test(tc, test_shared_several);

@@ -9,14 +9,16 @@
 
 #include "attack.h"
 #include "testdaemon.h"
+#include "testutil.h"
 
-/* Every case gets Check's timeout well past ATTACK_DEADLINE_MS, so that
- * a wait that fails does so by its own deadline, with the daemon's log,
- * and a case that merely runs long on a loaded machine is not cut off. */
+/* Every case gets Check's timeout (90 s) well past ATTACK_DEADLINE_MS,
+ * so that a wait that fails does so by its own deadline, with the
+ * daemon's log, and a case that merely runs long on a loaded machine is
+ * not cut off. */
 static void
 attack_add(Suite *s, TCase *tc)
 {
-	tcase_set_timeout(tc, ATTACK_TIMEOUT_S);
+	test_timeout(tc, 90);
 	suite_add_tcase(s, tc);
 }
 

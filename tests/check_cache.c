@@ -91,26 +91,16 @@ expect_state(const rundown_cache_t *r, enum rundown_state state,
     uint64_t outstanding)
 {
 	struct rundown_status st;
+	int rc = rundown_cache_query(r, &st);
 
-	ck_assert_int_eq(rundown_cache_query(r, &st), 0);
-	ck_assert_msg(st.state == state, "state %d (%s), expected %d (%s)",
-	    (int)st.state, rundown_state_name(st.state), (int)state,
-	    rundown_state_name(state));
-	ck_assert_uint_eq(st.outstanding, outstanding);
+	test_expect_status(rc, &st, state, outstanding);
 }
 
 /* Spins (yielding) until the block reports state. */
 static void
 poll_state(const rundown_cache_t *r, enum rundown_state state)
 {
-	struct rundown_status st;
-
-	for (;;) {
-		ck_assert_int_eq(rundown_cache_query(r, &st), 0);
-		if (st.state == state)
-			return;
-		sched_yield();
-	}
+	TEST_POLL_STATE(rundown_cache_query, r, state);
 }
 
 /* Starts run-down and leaves it in progress (a timed wait runs out). */
@@ -1983,7 +1973,7 @@ cache_tcase(const char *name, void (*setup)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 
@@ -2059,7 +2049,7 @@ cache_suite(void)
 
 	tc = tcase_create("crash");
 	tcase_add_checked_fixture(tc, setup_shared, teardown_shared);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	tcase_add_test(tc, test_starter_dies);
 	tcase_add_test(tc, test_resetter_dies_completed);
 	tcase_add_test(tc, test_resetter_dies_wait);

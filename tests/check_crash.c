@@ -1,12 +1,12 @@
 /*
  * check_crash.c: rundownd killed with SIGKILL, and started again.
  *
- * check_daemon.c restarts the daemon with SIGTERM, which closes its
- * connections and removes its socket.  Here it dies at an arbitrary
- * point, as a crash or the OOM killer would end it: mid-traffic, with
- * waits pending, or (emulated) halfway through a harvest or a
- * re-initialize.  The socket and its lock file stay behind, and the
- * blocks stay in shared memory.  The tests check that:
+ * check_daemon (daemon_restart.c) restarts the daemon with SIGTERM,
+ * which closes its connections and removes its socket.  Here it dies at
+ * an arbitrary point, as a crash or the OOM killer would end it:
+ * mid-traffic, with waits pending, or (emulated) halfway through a
+ * harvest or a re-initialize.  The socket and its lock file stay behind,
+ * and the blocks stay in shared memory.  The tests check that:
  *   traffic  acquire and release keep working with no daemon; the next
  *            daemon takes the stale socket, re-adopts every block, keeps
  *            the rows of live processes (pids and counts), reclaims those
@@ -61,14 +61,12 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define CR_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define CR_DEADLINE_MS 20000	/* safety net of every poll and read */
 #define CR_MAXHOLDERS 16
 #define CR_MAXTAGS 4
 #define CR_CLIENTS 5		/* traffic: 3 live, 2 killed */
 #define CR_LIVE 3
 
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define SEQ __ATOMIC_SEQ_CST
 
 /* -v: the daemon logs every connection, which shows a client finding
@@ -87,15 +85,6 @@ cr_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 	kills = 0;
 	td_setup(0700, cr_args);
-}
-
-/* Whether anything is at path. */
-static bool
-exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 /*
@@ -130,8 +119,8 @@ crash(void)
 	    "a sanitizer reported in the killed daemon:\n%s", text);
 	free(text);
 	snprintf(lock, sizeof(lock), "%s.lock", td.sock);
-	ck_assert_msg(exists(td.sock), "no stale socket after SIGKILL");
-	ck_assert_msg(exists(lock), "no lock file after SIGKILL");
+	ck_assert_msg(test_exists(td.sock), "no stale socket after SIGKILL");
+	ck_assert_msg(test_exists(lock), "no lock file after SIGKILL");
 	ck_assert_int_eq(rundown_connect(td.sock, &c), -ECONNREFUSED);
 }
 
@@ -150,25 +139,6 @@ restart(void)
 	    "the next daemon did not say it took the stale socket:\n%s", text);
 	free(text);
 	return off;
-}
-
-/* Polls the block until its state is state. */
-static struct rundown_block_info
-await_state(uint32_t tag, enum rundown_state state)
-{
-	struct timespec start = td_now();
-	struct rundown_block_info info;
-
-	for (;;) {
-		td_status(tag, &info, NULL, 0);
-		if (info.state == state)
-			return info;
-		ck_assert_msg(td_elapsed_ms(&start) < CR_DEADLINE_MS,
-		    "block still %s, not %s, after %d ms:\n%s",
-		    rundown_state_name(info.state), rundown_state_name(state),
-		    CR_DEADLINE_MS, td_log());
-		td_pause();
-	}
 }
 
 /* ---- pipes --------------------------------------------------------------- */
@@ -463,7 +433,7 @@ START_TEST(test_crash_traffic)
 		_exit(0);
 	}
 	close(wres[1]);
-	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
 	for (t = 1; t < 3; t++)
 		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], &zero),
 		    -ETIMEDOUT);
@@ -545,13 +515,13 @@ START_TEST(test_crash_pending_wait)
 	agent_start(&w2, "waiter 2", &tags[1], 1, 0);
 
 	agent_send(&w1, AG_WAIT, 0, 0);
-	await_state(tags[0], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
 	agent_send(&w2, AG_WAIT_T, 0, CR_DEADLINE_MS / 1000);
-	await_state(tags[1], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[1], RUNDOWN_RUNNING_DOWN, -1, 0);
 	cw = conn_waiter_start(tags[2], &cres, &cgo);
-	await_state(tags[2], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[2], RUNDOWN_RUNNING_DOWN, -1, 0);
 	rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
-	await_state(tags[3], RUNDOWN_RUNNING_DOWN);
+	td_await_block(tags[3], RUNDOWN_RUNNING_DOWN, -1, 0);
 
 	crash();
 
@@ -836,12 +806,12 @@ START_TEST(test_crash_wait_after_reinit)
 	agent_acquire(&hold, 0, 1);
 	agent_start(&w, "waiter", &tag, 1, 0);
 	agent_send(&w, AG_WAIT, 0, 0);
-	await_state(tag, RUNDOWN_RUNNING_DOWN);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, 0);
 	ck_assert_int_eq(kill(w.pid, SIGSTOP), 0);
 	crash();
 	agent_release(&hold, 0, 1);
 	restart();
-	info = await_state(tag, RUNDOWN_DRAINED);
+	info = td_await_block(tag, RUNDOWN_DRAINED, -1, 0);
 	ck_assert_uint_eq(info.generation, 0);
 	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
 	ck_assert_int_eq(kill(w.pid, SIGCONT), 0);
@@ -864,7 +834,7 @@ crash_suite(void)
 
 	tc = tcase_create("crash");
 	tcase_add_checked_fixture(tc, cr_setup, td_teardown);
-	tcase_set_timeout(tc, CR_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_crash_traffic);
 	tcase_add_test(tc, test_crash_pending_wait);
 	tcase_add_test(tc, test_crash_halfway);

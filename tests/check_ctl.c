@@ -56,16 +56,12 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define CT_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define CT_DEADLINE_MS 20000	/* safety net of every poll */
 #define CT_UID 61301		/* made-up users; no accounts exist */
 #define CT_UID_STR "61301"
 #define CT_UID2 61302
 #define CT_GID 61303
 #define CT_TERM_BUF 65536	/* what a test keeps of a terminal's output */
-
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -90,29 +86,6 @@ admit_setup(void)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* Polls the block until its state is state; fails if watch (if > 0)
- * exits first. */
-static struct rundown_block_info
-await_state(uint32_t tag, enum rundown_state state, pid_t watch)
-{
-	struct timespec start = td_now();
-	struct rundown_block_info info;
-	int st = 0;
-
-	for (;;) {
-		td_status(tag, &info, NULL, 0);
-		if (info.state == state)
-			return info;
-		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
-		    "pid %d exited (status %#x) before the block was %s",
-		    (int)watch, st, rundown_state_name(state));
-		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
-		    "block still %s after %d ms",
-		    rundown_state_name(info.state), CT_DEADLINE_MS);
-		td_pause();
-	}
-}
 
 /* Polls the block until one process is attached and holds one
  * protection (run attaches, then acquires). */
@@ -188,31 +161,12 @@ run_start(const char *name, const char *tag, const char *utility, int *feed)
 	return ctl_start_in(name, ARGS("run", tag, "--", utility), p[0]);
 }
 
-/* Waits for the child pid to end: its wait status.  Fails, naming what,
- * if it still runs after the deadline. */
-static int
-reap(pid_t pid, const char *what)
-{
-	struct timespec start = td_now();
-	pid_t r;
-	int st = 0;
-
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0 ||
-	    (r < 0 && errno == EINTR)) {
-		ck_assert_msg(td_elapsed_ms(&start) < CT_DEADLINE_MS,
-		    "%s still runs after %d ms", what, CT_DEADLINE_MS);
-		td_pause();
-	}
-	ck_assert_int_eq(r, pid);
-	return st;
-}
-
 /* Waits for pid, which must be killed by sig (a signal-killed rundownctl
  * is what td_ctl_finish() refuses). */
 static void
 reap_signalled(pid_t pid, int sig, const char *name)
 {
-	int st = reap(pid, name);
+	int st = td_reap_child(pid, name);
 
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
 	    "rundownctl %s: status %#x, not killed by signal %d", name, st,
@@ -478,7 +432,7 @@ START_TEST(test_wait_terminal)
 	await_held(tag);
 
 	term_start(&t, ARGS("wait", "Line", "--timeout", "600"));
-	await_state(tag, RUNDOWN_RUNNING_DOWN, t.pid);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, t.pid);
 	m = term_await(&t, 0, "\rLine: waited ");
 	end = term_await(&t, (size_t)(m - t.buf), "\033[K");
 	ck_assert_uint_lt((size_t)(end - m), sizeof(line));
@@ -513,7 +467,7 @@ START_TEST(test_wait_terminal)
 
 	/* As the message says: still running down, a new wait ends at the
 	 * drain, and reinit opens the block. */
-	info = await_state(tag, RUNDOWN_RUNNING_DOWN, 0);
+	info = td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, 0);
 	ck_assert_uint_eq(info.outstanding, 1);
 	t.pid = td_ctl_start(td.sock, "again", ARGS("wait", "Line"));
 	close(feed);
@@ -521,7 +475,7 @@ START_TEST(test_wait_terminal)
 	ck_assert_int_eq(td_ctl_finish(t.pid, "again"), 0);
 	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "reinit",
 	    ARGS("reinit", "Line")), "reinit"), 0);
-	info = await_state(tag, RUNDOWN_OPEN, 0);
+	info = td_await_block(tag, RUNDOWN_OPEN, -1, 0);
 	ck_assert_uint_eq(info.generation, 1);
 	/* The utility's row, at its exit. */
 	ck_assert_uint_eq(info.reclaimed_rows, 1);
@@ -547,7 +501,7 @@ START_TEST(test_wait_interrupted)
 		w = td_ctl_start(td.sock, "wait", ARGS("wait", names[i]));
 		/* Running down: the wait went out, and rundownctl takes the
 		 * signals from before it sends it. */
-		await_state(tags[i], RUNDOWN_RUNNING_DOWN, w);
+		td_await_block(tags[i], RUNDOWN_RUNNING_DOWN, -1, w);
 		ck_assert_int_eq(kill(w, sigs[i]), 0);
 		reap_signalled(w, sigs[i], "wait");
 		snprintf(want, sizeof(want), "rundownctl: wait %s: "
@@ -557,9 +511,9 @@ START_TEST(test_wait_interrupted)
 		    "again\n", names[i], td.sock, names[i], td.sock, names[i]);
 		ck_assert_str_eq(td_ctl_output("wait", "err"), want);
 		ck_assert_str_eq(td_ctl_output("wait", "out"), "");
-		await_state(tags[i], RUNDOWN_RUNNING_DOWN, 0);
+		td_await_block(tags[i], RUNDOWN_RUNNING_DOWN, -1, 0);
 		agent_release(&ag, i, 1);
-		await_state(tags[i], RUNDOWN_DRAINED, 0);
+		td_await_block(tags[i], RUNDOWN_DRAINED, -1, 0);
 	}
 	agent_quit(&ag);
 }
@@ -583,7 +537,7 @@ START_TEST(test_wait_restart)
 	agent_acquire(&ag, 0, 2);
 	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Rstw", "--timeout",
 	    "120"));
-	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, w);
 
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
@@ -787,12 +741,12 @@ START_TEST(test_run_terminated)
 	util = util_pid(rep);
 	await_held(tag);
 	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Term"));
-	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, w);
 
 	ck_assert_int_eq(kill(run, SIGTERM), 0);
 	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
 	ck_assert_msg(exited(util), "the wait ended while the utility runs");
-	st = reap(run, "run");
+	st = td_reap_child(run, "run");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM,
 	    "run: status %#x, not an exit with %d: %s", st, 128 + SIGTERM,
 	    td_ctl_output("run", "err"));
@@ -888,7 +842,7 @@ ctl_as(uid_t uid, const char *const *args, struct as_user *r)
 	}
 	r->err[len] = '\0';
 	close(p[0]);
-	st = reap(pid, "rundownctl as another user");
+	st = td_reap_child(pid, "rundownctl as another user");
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	ck_assert_msg(r->status != 120, "cannot become uid %u", (unsigned)uid);
 	return r->status != 121;
@@ -944,7 +898,7 @@ connect_as(uid_t uid, int want, int want2, int want3)
 			_exit(13);
 		_exit(0);
 	}
-	st = reap(pid, "a connection as another user");
+	st = td_reap_child(pid, "a connection as another user");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -1032,7 +986,7 @@ START_TEST(test_run_wait_open)
 	run = run_start("run", "Wopn", "cat", &feed);
 	await_held(tag);
 	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Wopn"));
-	await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, w);
 
 	/* Its child attaches, is refused, and looks at the status on a
 	 * connection of its own: its second. */
@@ -1253,7 +1207,7 @@ START_TEST(test_figures)
 	off = td_log_size();
 	before = wall_ms();
 	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Figs"));
-	info = await_state(tag, RUNDOWN_RUNNING_DOWN, w);
+	info = td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, w);
 	after = wall_ms();
 	ck_assert_uint_eq(info.rundowns, 1);
 	ck_assert_int_ge(info.last_start_ms, before);
@@ -1759,7 +1713,7 @@ ct_case(Suite *s, const char *name, void (*setup)(void))
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, CT_TIMEOUT);
+	test_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tc;
 }

@@ -90,7 +90,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define FT_TIMEOUT 120		/* seconds for the test: a hang is a failure */
 #define FT_DEADLINE_MS 30000	/* safety net of every blocking read, poll
 				 * and wait */
 #define FT_LIVE 5		/* worker processes alive at once */
@@ -1116,7 +1115,7 @@ faults_suite(void)
 	TCase *tc = tcase_create("campaign");
 
 	tcase_add_checked_fixture(tc, ft_setup, td_teardown);
-	tcase_set_timeout(tc, FT_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_campaign);
 	suite_add_tcase(s, tc);
 	return s;

@@ -48,7 +48,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define GR_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define GR_DEADLINE_MS 20000	/* safety net of every poll */
 #define GR_UID 61401		/* made-up user, a member of GR_GID */
 #define GR_UID_STR "61401"
@@ -57,9 +56,6 @@
 #define GR_OTHER 61404		/* a group no daemon here names */
 #define GR_TAG RUNDOWN_TAG('G', 'r', 'p', '1')
 #define GR_MAX_RESULTS 16
-
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* ---- children ---------------------------------------------------------- */
 
@@ -710,7 +706,7 @@ gr_case(Suite *s, const char *name, void (*setup)(void))
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, GR_TIMEOUT);
+	test_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tc;
 }

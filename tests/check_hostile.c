@@ -38,7 +38,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define HT_TIMEOUT 120		/* seconds per test: a hang is a failure */
 #define HT_DEADLINE_MS 20000
 #define HT_ROUNDS 300		/* operations on the scribbled block */
 #define HT_ROWS 4
@@ -342,7 +341,7 @@ hostile_suite(void)
 	TCase *tc = tcase_create("scribble");
 
 	tcase_add_checked_fixture(tc, ht_setup, td_teardown);
-	tcase_set_timeout(tc, HT_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_between);
 	tcase_add_test(tc, test_racing);
 	tcase_add_test(tc, test_restart);

@@ -37,7 +37,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define IL_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define IL_DEADLINE_MS 20000	/* failure bound of every daemon wait */
 #define IL_TAG RUNDOWN_TAG('I', 'n', 'l', 'n')
 #define IL_THREADS 4
@@ -479,7 +478,7 @@ inline_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("local");
-	tcase_set_timeout(tc, IL_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_local_mixed);
 	tcase_add_test(tc, test_local_null);
 	tcase_add_test(tc, test_threads_mixed);
@@ -490,7 +489,7 @@ inline_suite(void)
 
 	tc = tcase_create("shared");
 	tcase_add_checked_fixture(tc, il_setup, td_teardown);
-	tcase_set_timeout(tc, IL_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_processes_daemon);
 	suite_add_tcase(s, tc);
 	return s;

@@ -35,12 +35,8 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define IN_TIMEOUT 30		/* seconds per test: a hang is a failure */
 #define IN_DEADLINE_MS 20000	/* safety net of every poll */
 #define IN_MAX_ROWS "4"		/* the daemon's -R in the daemon cases */
-
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* A value that a failed call must leave alone. */
 #define SENTINEL_TAG 0xa5a5a5a5u
@@ -857,7 +853,7 @@ ck_ctl_env(const char *env, const char *const *args, int want,
 
 #define ck_ctl(args, want, needles) ck_ctl_env(NULL, (args), (want), (needles))
 
-/* Tags that check_daemon's test_ctl_status does not try. */
+/* Tags that check_daemon's test_ctl_status (daemon_ops.c) does not try. */
 START_TEST(test_ctl_bad_tags)
 {
 	ck_ctl(ARGS("status", ""), 64, ARGS("bad tag"));
@@ -1145,7 +1141,7 @@ in_case(Suite *s, const char *name, void (*setup)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, td_teardown);
-	tcase_set_timeout(tc, IN_TIMEOUT);
+	test_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return tc;
 }

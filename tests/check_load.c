@@ -97,7 +97,6 @@
 #define LD_SANITIZED 0
 #endif
 
-#define LD_TIMEOUT 120		/* seconds for the test: a hang is a failure */
 #define LD_DEADLINE_MS 30000	/* safety net of every poll and read */
 #define LD_SECONDS 3		/* default length of the load */
 #define LD_PROCS 4		/* loader processes */
@@ -709,7 +708,7 @@ load_suite(void)
 	TCase *tc = tcase_create("load");
 
 	tcase_add_checked_fixture(tc, ld_setup, ld_teardown);
-	tcase_set_timeout(tc, LD_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_load);
 	suite_add_tcase(s, tc);
 	return s;

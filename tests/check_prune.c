@@ -59,14 +59,10 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define PR_TIMEOUT 60		/* seconds per test: a hang is a failure */
 #define PR_DEADLINE_MS 20000	/* safety net of every poll */
 #define PR_MAXOBJ 64		/* objects of one daemon a test makes */
 #define PR_UID 61311		/* made-up users; no accounts exist */
 #define PR_UID2 61312
-
-/* NULL-terminated argument vector. */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* The names of one daemon's objects in /dev/shm, sorted. */
 struct objs {
@@ -867,13 +863,13 @@ prune_suite(void)
 
 	tc = tcase_create("lock");
 	tcase_add_checked_fixture(tc, pr_setup, td_teardown);
-	tcase_set_timeout(tc, PR_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_meta_locked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("prune");
 	tcase_add_checked_fixture(tc, pr_setup, td_teardown);
-	tcase_set_timeout(tc, PR_TIMEOUT);
+	test_timeout(tc, 60);
 	tcase_add_test(tc, test_prune_dead);
 	tcase_add_test(tc, test_prune_lock_only);
 	tcase_add_test(tc, test_prune_listening);

@@ -44,26 +44,16 @@ expect_state(const rundown_ref_t *r, enum rundown_state state,
     uint64_t outstanding)
 {
 	struct rundown_status st;
+	int rc = rundown_query(r, &st);
 
-	ck_assert_int_eq(rundown_query(r, &st), 0);
-	ck_assert_msg(st.state == state, "state %d (%s), expected %d (%s)",
-	    (int)st.state, rundown_state_name(st.state), (int)state,
-	    rundown_state_name(state));
-	ck_assert_uint_eq(st.outstanding, outstanding);
+	test_expect_status(rc, &st, state, outstanding);
 }
 
 /* Spins (yielding) until the reference reports state. */
 static void
 poll_state(const rundown_ref_t *r, enum rundown_state state)
 {
-	struct rundown_status st;
-
-	for (;;) {
-		ck_assert_int_eq(rundown_query(r, &st), 0);
-		if (st.state == state)
-			return;
-		sched_yield();
-	}
+	TEST_POLL_STATE(rundown_query, r, state);
 }
 
 /* Leaves a run-down in progress with k protections outstanding. */
@@ -689,7 +679,7 @@ ref_tcase(const char *name)
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 

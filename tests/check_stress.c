@@ -38,7 +38,6 @@
 #define STRESS_WORKERS 4		/* oversubscribes a 2-core machine */
 #define STRESS_WAITERS 3		/* in the several-waiters variants */
 #define STRESS_CYCLES 6000		/* run-downs per test, before scaling */
-#define STRESS_TIMEOUT 120		/* seconds; a hang is a failure */
 #define STRESS_MAX_N 16			/* largest n of acquire_n */
 #define STRESS_SLOTS 8u			/* slots of the cache_init_cpus block */
 #define STRESS_TAG 0x74537453u		/* "StSt" */
@@ -718,7 +717,7 @@ stress_suite(void)
 
 	tc = tcase_create("cache");
 	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
-	tcase_set_timeout(tc, STRESS_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_cache_one);
 	tcase_add_test(tc, test_cache_n);
 	tcase_add_test(tc, test_cache_waiters);
@@ -727,7 +726,7 @@ stress_suite(void)
 
 	tc = tcase_create("ref");
 	tcase_add_checked_fixture(tc, ref_setup, ref_teardown);
-	tcase_set_timeout(tc, STRESS_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_ref_one);
 	tcase_add_test(tc, test_ref_n);
 	tcase_add_test(tc, test_ref_waiters);
@@ -736,7 +735,7 @@ stress_suite(void)
 
 	tc = tcase_create("slots");
 	tcase_add_checked_fixture(tc, slots_setup, slots_teardown);
-	tcase_set_timeout(tc, STRESS_TIMEOUT);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_slots_on);
 	tcase_add_test(tc, test_slots_waiters);
 	tcase_add_test(tc, test_slots_timed);

@@ -78,12 +78,9 @@ expect_state(PEX_RUNDOWN_REF_CACHE_AWARE r, enum rundown_state state,
     uint64_t outstanding)
 {
 	struct rundown_status st;
+	int rc = rundown_cache_query(native(r), &st);
 
-	ck_assert_int_eq(rundown_cache_query(native(r), &st), 0);
-	ck_assert_msg(st.state == state, "state %d (%s), expected %d (%s)",
-	    (int)st.state, rundown_state_name(st.state), (int)state,
-	    rundown_state_name(state));
-	ck_assert_uint_eq(st.outstanding, outstanding);
+	test_expect_status(rc, &st, state, outstanding);
 }
 
 static void *
@@ -441,7 +438,7 @@ wdm_tcase(const char *name, void (*setup)(void), void (*teardown)(void))
 
 	if (setup != NULL)
 		tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	test_timeout(tc, 30);
 	return tc;
 }
 

@@ -75,7 +75,6 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-#define XS_TIMEOUT 120		/* seconds per test: a hang is a failure */
 #define XS_DEADLINE_MS 30000	/* safety net of every blocking read or poll */
 #define XS_PROCS 4		/* churning client processes */
 #define XS_THREADS 2		/* threads in each */
@@ -969,7 +968,7 @@ xs_case(Suite *s, const char *name)
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, xs_setup, td_teardown);
-	tcase_set_timeout(tc, XS_TIMEOUT);
+	test_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return tc;
 }

@@ -262,13 +262,15 @@ td_view_unmap(struct td_view *v)
 	v->b = NULL;
 }
 
+/* Reads /proc/PID/task/TID/stat, whose command stands between the first
+ * '(' and the last ')' (it may hold either), and the state after it. */
 unsigned
-td_threads_named(const char *name)
+td_threads_sleeping(const char *name, unsigned *sleeping)
 {
-	char path[PATH_MAX], comm[32];
+	char path[PATH_MAX], buf[512], *p, *q;
 	size_t len = strlen(name);
 	struct dirent *de;
-	unsigned n = 0;
+	unsigned n = 0, s = 0;
 	ssize_t got;
 	DIR *d;
 	int fd;
@@ -278,18 +280,33 @@ td_threads_named(const char *name)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
 		    (long)td.pid, de->d_name);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			continue;	/* the thread just ended */
-		got = read(fd, comm, sizeof(comm) - 1);
+		got = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		if (got == (ssize_t)len + 1 && memcmp(comm, name, len) == 0 &&
-		    comm[len] == '\n')
-			n++;
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		if ((p = strchr(buf, '(')) == NULL ||
+		    (q = strrchr(buf, ')')) == NULL ||
+		    (size_t)(q - p - 1) != len || memcmp(p + 1, name, len) != 0)
+			continue;
+		n++;
+		if (q[1] == ' ' && q[2] == 'S')
+			s++;
 	}
 	closedir(d);
+	if (sleeping != NULL)
+		*sleeping = s;
 	return n;
+}
+
+unsigned
+td_threads_named(const char *name)
+{
+	return td_threads_sleeping(name, NULL);
 }
 
 /* Removes every object a daemon on path left (blocks outlive it). */
@@ -1003,4 +1020,61 @@ td_raw_request(int fd, uint16_t type, uint32_t id, uint32_t tag, uint32_t arg,
 	    (size_t)proto_req_size(type));
 	ck_assert_uint_gt(n, 0);
 	td_raw_send(fd, frame, n, -1);
+}
+
+int
+td_exit_status_fd(const char *const *argv, int fd)
+{
+	struct timespec start = td_now();
+	char line[256] = "";
+	size_t i;
+	pid_t pid, r;
+	int st = 0;
+
+	for (i = 1; argv[i] != NULL; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+		    " %s", argv[i]);
+	pid = td_spawn_fd(argv, fd);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (td_elapsed_ms(&start) >= td.deadline_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			ck_abort_msg("rundownd%s did not exit:\n%s", line,
+			    td_log());
+		}
+		td_pause();
+	}
+	ck_assert_int_eq(r, pid);
+	ck_assert_msg(WIFEXITED(st), "rundownd killed (status %#x)", st);
+	return WEXITSTATUS(st);
+}
+
+int
+td_exit_status(const char *const *argv)
+{
+	return td_exit_status_fd(argv, -1);
+}
+
+struct rundown_block_info
+td_await_block(uint32_t tag, enum rundown_state state, int attached,
+    pid_t watch)
+{
+	struct timespec start = td_now();
+	struct rundown_block_info info;
+	int st = 0;
+
+	for (;;) {
+		td_status(tag, &info, NULL, 0);
+		if (info.state == state &&
+		    (attached < 0 || info.attached == (uint32_t)attached))
+			return info;
+		ck_assert_msg(watch <= 0 || waitpid(watch, &st, WNOHANG) == 0,
+		    "pid %d exited (status %#x) before the block was %s",
+		    (int)watch, st, rundown_state_name(state));
+		ck_assert_msg(td_elapsed_ms(&start) < td.deadline_ms,
+		    "block still %s with %u attached after %d ms:\n%s",
+		    rundown_state_name(info.state), info.attached,
+		    td.deadline_ms, td_log());
+		td_pause();
+	}
 }

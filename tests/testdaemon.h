@@ -25,6 +25,9 @@
 
 #define TD_SOCKLEN 108		/* sizeof(sun_path) */
 
+/* NULL-terminated argument vector, for rundownd and rundownctl. */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
 /* The run's and the current test's state. */
 struct td {
 	char base[96];		/* the run's directory (td_begin) */
@@ -53,6 +56,10 @@ void td_pause(void);
 /* How many of the daemon's threads are named name (/proc/PID/task/N/comm:
  * rd-watch, rd-close). */
 unsigned td_threads_named(const char *name);
+
+/* As td_threads_named(), and how many of them sleep (state S) in
+ * *sleeping if not NULL. */
+unsigned td_threads_sleeping(const char *name, unsigned *sleeping);
 
 /* Reads up to size - 1 bytes of the end of a file into buf; returns buf
  * (empty if the file cannot be read). */
@@ -99,6 +106,13 @@ pid_t td_spawn(const char *const *argv);
  * fails if it exits first, or after td.deadline_ms. */
 void td_await_daemon(const char *path, pid_t pid);
 
+/* Runs rundownd ARGV (argv[0] its name; its stderr to the daemon's log),
+ * passed fd as a service manager passes a socket if fd >= 0, and returns
+ * its exit status; it must exit by itself within td.deadline_ms, or the
+ * test fails.  td_exit_status(argv) passes nothing. */
+int td_exit_status_fd(const char *const *argv, int fd);
+int td_exit_status(const char *const *argv);
+
 /* As td_spawn(), and if fd >= 0 passes it as fd 3 with LISTEN_FDS=1 and
  * LISTEN_PID set to the daemon's pid, as systemd passes a socket. */
 pid_t td_spawn_fd(const char *const *argv, int fd);
@@ -117,6 +131,12 @@ rundown_conn_t *td_connect(void);
  * how many there are. */
 size_t td_status(uint32_t tag, struct rundown_block_info *info,
     struct rundown_holder *h, size_t max);
+
+/* Polls the block until its state is state and (attached >= 0) that
+ * many rows are attached: its status then.  Fails, with the daemon's
+ * log, if watch (if > 0) exits first, or after td.deadline_ms. */
+struct rundown_block_info td_await_block(uint32_t tag,
+    enum rundown_state state, int attached, pid_t watch);
 
 /* The holder with pid among the n of h, or NULL. */
 const struct rundown_holder *td_holder_of(const struct rundown_holder *h,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +36,19 @@ test_scale(unsigned base)
 		div = 1;
 	n = (unsigned long)base * scale / div;
 	return n ? (unsigned)n : 1;
+}
+
+/* Check takes a double (tcase_set_timeout()), so a scale of 1.5 works;
+ * a scale that does not parse, or is not positive, counts as 1. */
+void
+test_timeout(TCase *tc, unsigned seconds)
+{
+	const char *e = getenv("RUNDOWN_TEST_TIMEOUT_SCALE");
+	double scale = e ? strtod(e, NULL) : 1.0;
+
+	if (!(scale > 0.0))
+		scale = 1.0;
+	tcase_set_timeout(tc, seconds * scale);
 }
 
 unsigned
@@ -72,6 +87,17 @@ test_pin_nth(unsigned n)
 	if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0)
 		return -1;
 	return cpu;
+}
+
+void
+test_expect_status(int rc, const struct rundown_status *st,
+    enum rundown_state state, uint64_t outstanding)
+{
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(st->state == state, "state %d (%s), expected %d (%s)",
+	    (int)st->state, rundown_state_name(st->state), (int)state,
+	    rundown_state_name(state));
+	ck_assert_uint_eq(st->outstanding, outstanding);
 }
 
 struct timespec
@@ -340,4 +366,49 @@ test_count_entries(const char *path)
 			n++;
 	closedir(d);
 	return n;
+}
+
+bool
+test_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+unsigned long long
+test_stat_field(pid_t pid, int n)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v;
+	FILE *f;
+	size_t len;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* Count from the command's closing paren: it may hold spaces. */
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	for (i = 2; i < n; i++)
+		ck_assert_ptr_nonnull(p = strchr(p + 1, ' '));
+	ck_assert_int_eq(sscanf(p + 1, "%llu", &v), 1);
+	return v;
+}
+
+bool
+test_pid_ended(pid_t pid)
+{
+	struct pollfd p;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	p.fd = fd;
+	p.events = POLLIN;
+	r = poll(&p, 1, 0);
+	close(fd);
+	return r == 1;
 }

@@ -8,6 +8,7 @@
 #define RUNDOWN_TESTUTIL_H
 
 #include <check.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,10 +16,21 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <rundown/rundown.h>
+
 /* Iteration multiplier: RUNDOWN_TEST_SCALE in the environment (default 1,
  * at least 1).  Stress loops multiply their counts by it; scripts lower
  * the base counts under sanitizers through RUNDOWN_TEST_DIVISOR. */
 unsigned test_scale(unsigned base);
+
+/*
+ * Check's timeout of tc: seconds, the case's own bound on a hang, times
+ * RUNDOWN_TEST_TIMEOUT_SCALE in the environment (default 1, a decimal
+ * number > 0; scripts/run-tests.sh raises it for the sanitizer builds,
+ * whose every step is slower).  The one place where a case's timeout is
+ * set: a hang is a failure, a slow build is not.
+ */
+void test_timeout(TCase *tc, unsigned seconds);
 
 /* Online CPUs this process may run on (sched_getaffinity), at least 1. */
 unsigned test_cpus(void);
@@ -30,6 +42,23 @@ int test_pin_nth(unsigned n);
 /* A zeroed mapping of size bytes shared with the children forked after
  * it (MAP_SHARED | MAP_ANONYMOUS); fails the test if there is none. */
 void *test_map_shared(size_t size);
+
+/* Asserts that a query returned 0 (rc) and that st shows state with
+ * outstanding protections, naming both states if not. */
+void test_expect_status(int rc, const struct rundown_status *st,
+    enum rundown_state state, uint64_t outstanding);
+
+/* Spins (yielding) until query(r, &st) reports state: query is
+ * rundown_query or rundown_cache_query, whichever r's type takes. */
+#define TEST_POLL_STATE(query, r, state) do {				\
+	struct rundown_status test_poll_st_;				\
+	for (;;) {							\
+		ck_assert_int_eq((query)((r), &test_poll_st_), 0);	\
+		if (test_poll_st_.state == (state))			\
+			break;						\
+		sched_yield();						\
+	}								\
+} while (0)
 
 /* Relative timespec of ms milliseconds. */
 struct timespec test_ms(long ms);
@@ -97,5 +126,15 @@ int test_run_suite(Suite *s);
  * descriptors a process holds (the listing's own among them, if it is
  * this process's); of /proc/PID/task, its threads. */
 unsigned test_count_entries(const char *path);
+
+/* Whether anything is at path (a dangling link counts). */
+bool test_exists(const char *path);
+
+/* Field n (from 1, as proc(5) counts) of /proc/PID/stat, a number. */
+unsigned long long test_stat_field(pid_t pid, int n);
+
+/* Whether pid has ended: its pidfd reads at once, or it is gone.  Works
+ * for a process that is not this one's child (a daemon that detached). */
+bool test_pid_ended(pid_t pid);
 
 #endif /* RUNDOWN_TESTUTIL_H */

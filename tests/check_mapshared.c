@@ -1,5 +1,7 @@
 /*
- * check_shared.c: run-down across processes, in a MAP_SHARED mapping.
+ * check_mapshared.c: run-down across processes, in a MAP_SHARED mapping.
+ * (The blocks that rundownd shares are check_daemon's and check_attack's;
+ * here no daemon runs, and the processes share memory by fork alone.)
  *
  * Both families keep no pointers and sleep on shared futexes, so a block
  * or reference in anonymous shared memory serves forked processes as it
@@ -29,10 +31,9 @@
 #include "cache.h"
 #include "testutil.h"
 
-#define SH_HOLDERS 4			/* processes holding protection */
-#define SH_WAITERS 2			/* waiter processes, at most */
-#define SH_CYCLES 20000			/* run-downs per stress test */
-#define SH_TIMEOUT 120			/* seconds; a hang is a failure */
+#define MS_HOLDERS 4			/* processes holding protection */
+#define MS_WAITERS 2			/* waiter processes, at most */
+#define MS_CYCLES 20000			/* run-downs per stress test */
 
 #define SEQ __ATOMIC_SEQ_CST
 #define RELAXED __ATOMIC_RELAXED
@@ -56,7 +57,7 @@ struct shm {
 	uint64_t acquired;		/* atomic: successful acquires */
 	uint32_t releases;		/* atomic: handshake releases done */
 	uint32_t returned;		/* atomic: handshake waiters returned */
-	uint32_t seen[SH_WAITERS];	/* releases each waiter saw on return */
+	uint32_t seen[MS_WAITERS];	/* releases each waiter saw on return */
 	uint32_t stop;			/* atomic: workers, finish */
 	uint32_t closed;		/* atomic: a wait returned this cycle */
 	uint32_t gen;			/* atomic: the "object" (per cycle) */
@@ -67,7 +68,7 @@ struct shm {
 };
 
 /* The cache-aware block lives at this offset in the mapping. */
-#define SH_CACHE_OFF \
+#define MS_CACHE_OFF \
 	((sizeof(struct shm) + BLOCK_LINE - 1) & ~(size_t)(BLOCK_LINE - 1))
 
 static struct shm *m;
@@ -80,14 +81,14 @@ static struct test_signal progress;	/* workers tell waiter 0: acquired */
 /* ---- the family under test -------------------------------------------- */
 
 static bool
-sh_acquire(void)
+ms_acquire(void)
 {
 	return use_cache ? rundown_cache_acquire(cache) :
 	    rundown_acquire(&m->ref);
 }
 
 static int
-sh_release(void)
+ms_release(void)
 {
 	if (!use_cache)
 		return rundown_release(&m->ref);
@@ -96,7 +97,7 @@ sh_release(void)
 }
 
 static int
-sh_wait(const struct timespec *timeout)
+ms_wait(const struct timespec *timeout)
 {
 	if (use_cache)
 		return timeout == NULL ? rundown_cache_wait(cache) :
@@ -106,21 +107,21 @@ sh_wait(const struct timespec *timeout)
 }
 
 static int
-sh_completed(void)
+ms_completed(void)
 {
 	return use_cache ? rundown_cache_completed(cache) :
 	    rundown_completed(&m->ref);
 }
 
 static int
-sh_reinit(void)
+ms_reinit(void)
 {
 	return use_cache ? rundown_cache_reinit(cache) :
 	    rundown_reinit(&m->ref);
 }
 
 static struct rundown_status
-sh_query(void)
+ms_query(void)
 {
 	struct rundown_status q;
 	int rc;
@@ -139,9 +140,9 @@ sh_query(void)
  * so an acquire on a slot not yet switched could still succeed.
  */
 static bool
-sh_starting(void)
+ms_starting(void)
 {
-	struct rundown_status q = sh_query();
+	struct rundown_status q = ms_query();
 
 	if (q.state == RUNDOWN_OPEN)
 		return true;
@@ -194,14 +195,14 @@ holder_child(unsigned i, struct test_signal *held, struct test_signal *go)
 	close(held->fd[0]);
 	close(go->fd[1]);
 	test_pin_nth(i);
-	if (!sh_acquire())
+	if (!ms_acquire())
 		_exit(CHILD_ACQUIRE);
 	child_put(held->fd[1]);
 	child_get(go->fd[0]);
 	test_pin_nth(i + 1);
 	/* Counted before the release, so a waiter woken by it sees it. */
 	__atomic_fetch_add(&m->releases, 1, SEQ);
-	if (sh_release() != 0)
+	if (ms_release() != 0)
 		_exit(CHILD_RELEASE);
 	child_put(held->fd[1]);
 	_exit(CHILD_OK);
@@ -220,16 +221,16 @@ handshake_waiter_child(unsigned w, struct test_signal *held,
 	test_signal_close(held);
 	test_signal_close(go);
 	if (w == 0)
-		rc = sh_wait(NULL);
+		rc = ms_wait(NULL);
 	else
-		while ((rc = sh_wait(&one)) == -ETIMEDOUT)
+		while ((rc = ms_wait(&one)) == -ETIMEDOUT)
 			;
 	seen = __atomic_load_n(&m->releases, SEQ);
 	__atomic_store_n(&m->seen[w], seen, SEQ);
 	__atomic_fetch_add(&m->returned, 1, SEQ);
 	if (rc != 0)
 		_exit(CHILD_WAIT);
-	_exit(seen == SH_HOLDERS ? CHILD_OK : CHILD_EARLY);
+	_exit(seen == MS_HOLDERS ? CHILD_OK : CHILD_EARLY);
 }
 
 /*
@@ -254,7 +255,7 @@ stress_worker_child(unsigned i)
 		test_pin_nth(hop);
 		n = 1 + (unsigned)(rng >> 32) % 3;
 		/* Nested acquires: the later ones fail once run-down starts. */
-		for (held = 0; held < n && sh_acquire(); held++)
+		for (held = 0; held < n && ms_acquire(); held++)
 			__atomic_fetch_add(&m->inside, 1, SEQ);
 		if (held == 0) {
 			sched_yield();
@@ -274,7 +275,7 @@ stress_worker_child(unsigned i)
 			    __atomic_load_n(&m->gen, SEQ) != gen)
 				bad++;
 			__atomic_fetch_sub(&m->inside, 1, SEQ);
-			if (sh_release() != 0)
+			if (ms_release() != 0)
 				bad++;
 		}
 	}
@@ -310,10 +311,10 @@ stress_waiter_child(unsigned w, unsigned waiters, unsigned cycles)
 		if (waiters > 1)
 			pthread_barrier_wait(&m->barrier);
 		if (waiters > 1 && w == waiters - 1)
-			while ((rc = sh_wait(&one)) == -ETIMEDOUT)
+			while ((rc = ms_wait(&one)) == -ETIMEDOUT)
 				;
 		else
-			rc = sh_wait(NULL);
+			rc = ms_wait(NULL);
 		if (rc != 0)
 			code = CHILD_WAIT;
 
@@ -325,18 +326,18 @@ stress_waiter_child(unsigned w, unsigned waiters, unsigned cycles)
 		if (waiters > 1 && pthread_barrier_wait(&m->barrier) !=
 		    PTHREAD_BARRIER_SERIAL_THREAD)
 			continue;
-		q = sh_query();
+		q = ms_query();
 		if (q.state != RUNDOWN_DRAINED)
 			code = CHILD_STATE;
-		if (sh_acquire()) {
+		if (ms_acquire()) {
 			code = CHILD_STATE;
-			sh_release();
+			ms_release();
 		}
-		if (sh_completed() != 0)
+		if (ms_completed() != 0)
 			code = CHILD_STATE;
 		__atomic_fetch_add(&m->gen, 1, SEQ);	/* a new object */
 		__atomic_store_n(&m->closed, 0, SEQ);
-		if (sh_reinit() != 0)
+		if (ms_reinit() != 0)
 			code = CHILD_STATE;
 		__atomic_fetch_add(&m->cycles_done, 1, SEQ);
 	}
@@ -348,7 +349,7 @@ stress_waiter_child(unsigned w, unsigned waiters, unsigned cycles)
 /* ---- the tests' bodies ------------------------------------------------ */
 
 static pid_t
-sh_fork(void)
+ms_fork(void)
 {
 	pid_t pid = fork();
 
@@ -362,83 +363,83 @@ sh_fork(void)
  * in progress with exactly the rest outstanding and no waiter returned.
  */
 static void
-sh_handshake(void)
+ms_handshake(void)
 {
 	struct test_signal held, go;
 	struct rundown_status q;
-	pid_t holders[SH_HOLDERS], waiters[SH_WAITERS];
+	pid_t holders[MS_HOLDERS], waiters[MS_WAITERS];
 	unsigned i;
 
 	test_signal_init(&held);
 	test_signal_init(&go);
-	for (i = 0; i < SH_HOLDERS; i++)
-		if ((holders[i] = sh_fork()) == 0)
+	for (i = 0; i < MS_HOLDERS; i++)
+		if ((holders[i] = ms_fork()) == 0)
 			holder_child(i, &held, &go);
 	/* Not ours to write: should every holder die, the read sees EOF. */
 	close(held.fd[1]);
 	held.fd[1] = -1;
-	for (i = 0; i < SH_HOLDERS; i++)
+	for (i = 0; i < MS_HOLDERS; i++)
 		test_signal_wait(&held);
-	q = sh_query();
+	q = ms_query();
 	ck_assert_int_eq(q.state, RUNDOWN_OPEN);
-	ck_assert_uint_eq(q.outstanding, SH_HOLDERS);
+	ck_assert_uint_eq(q.outstanding, MS_HOLDERS);
 
-	for (i = 0; i < SH_WAITERS; i++)
-		if ((waiters[i] = sh_fork()) == 0)
+	for (i = 0; i < MS_WAITERS; i++)
+		if ((waiters[i] = ms_fork()) == 0)
 			handshake_waiter_child(i, &held, &go);
 	/* Observe the run-down a waiter began, from this process. */
-	while (sh_starting())
+	while (ms_starting())
 		sched_yield();
-	q = sh_query();
+	q = ms_query();
 	ck_assert_int_eq(q.state, RUNDOWN_RUNNING_DOWN);
-	ck_assert_uint_eq(q.outstanding, SH_HOLDERS);
-	ck_assert(!sh_acquire());
-	ck_assert_uint_eq(sh_query().outstanding, SH_HOLDERS);
+	ck_assert_uint_eq(q.outstanding, MS_HOLDERS);
+	ck_assert(!ms_acquire());
+	ck_assert_uint_eq(ms_query().outstanding, MS_HOLDERS);
 	ck_assert_uint_eq(__atomic_load_n(&m->returned, SEQ), 0);
 
-	for (i = 1; i <= SH_HOLDERS; i++) {
+	for (i = 1; i <= MS_HOLDERS; i++) {
 		test_signal_post(&go);
 		test_signal_wait(&held);
 		ck_assert_uint_eq(__atomic_load_n(&m->releases, SEQ), i);
-		if (i == SH_HOLDERS)
+		if (i == MS_HOLDERS)
 			break;
-		q = sh_query();
+		q = ms_query();
 		ck_assert_int_eq(q.state, RUNDOWN_RUNNING_DOWN);
-		ck_assert_uint_eq(q.outstanding, SH_HOLDERS - i);
+		ck_assert_uint_eq(q.outstanding, MS_HOLDERS - i);
 		ck_assert_uint_eq(__atomic_load_n(&m->returned, SEQ), 0);
 	}
 
 	/* Woken by the last release, each having seen all of them. */
-	for (i = 0; i < SH_WAITERS; i++)
+	for (i = 0; i < MS_WAITERS; i++)
 		test_reap_ok(waiters[i]);
-	ck_assert_uint_eq(__atomic_load_n(&m->returned, SEQ), SH_WAITERS);
-	for (i = 0; i < SH_WAITERS; i++)
-		ck_assert_uint_eq(m->seen[i], SH_HOLDERS);
-	for (i = 0; i < SH_HOLDERS; i++)
+	ck_assert_uint_eq(__atomic_load_n(&m->returned, SEQ), MS_WAITERS);
+	for (i = 0; i < MS_WAITERS; i++)
+		ck_assert_uint_eq(m->seen[i], MS_HOLDERS);
+	for (i = 0; i < MS_HOLDERS; i++)
 		test_reap_ok(holders[i]);
 	test_signal_close(&held);
 	test_signal_close(&go);
 
-	q = sh_query();
+	q = ms_query();
 	ck_assert_int_eq(q.state, RUNDOWN_DRAINED);
-	ck_assert_int_eq(sh_completed(), 0);
-	ck_assert_int_eq(sh_query().state, RUNDOWN_COMPLETED);
-	ck_assert_int_eq(sh_reinit(), 0);
-	q = sh_query();
+	ck_assert_int_eq(ms_completed(), 0);
+	ck_assert_int_eq(ms_query().state, RUNDOWN_COMPLETED);
+	ck_assert_int_eq(ms_reinit(), 0);
+	q = ms_query();
 	ck_assert_int_eq(q.state, RUNDOWN_OPEN);
 	ck_assert_uint_eq(q.outstanding, 0);
-	ck_assert(sh_acquire());
-	ck_assert_int_eq(sh_release(), 0);
+	ck_assert(ms_acquire());
+	ck_assert_int_eq(ms_release(), 0);
 }
 
 /* K worker processes against waiter processes cycling the run-down. */
 static void
-sh_stress(unsigned nwaiters)
+ms_stress(unsigned nwaiters)
 {
 	pthread_barrierattr_t attr;
-	pid_t workers[SH_HOLDERS], waiters[SH_WAITERS];
-	int status[SH_WAITERS];
-	unsigned i, cycles = test_scale(SH_CYCLES);
+	pid_t workers[MS_HOLDERS], waiters[MS_WAITERS];
+	int status[MS_WAITERS];
+	unsigned i, cycles = test_scale(MS_CYCLES);
 	pid_t r;
 
 	if (nwaiters > 1) {
@@ -450,11 +451,11 @@ sh_stress(unsigned nwaiters)
 		pthread_barrierattr_destroy(&attr);
 	}
 	test_signal_init(&progress);
-	for (i = 0; i < SH_HOLDERS; i++)
-		if ((workers[i] = sh_fork()) == 0)
+	for (i = 0; i < MS_HOLDERS; i++)
+		if ((workers[i] = ms_fork()) == 0)
 			stress_worker_child(i);
 	for (i = 0; i < nwaiters; i++)
-		if ((waiters[i] = sh_fork()) == 0)
+		if ((waiters[i] = ms_fork()) == 0)
 			stress_waiter_child(i, nwaiters, cycles);
 
 	/* The waiters first; then the workers may stop. */
@@ -465,7 +466,7 @@ sh_stress(unsigned nwaiters)
 		ck_assert_int_eq(r, waiters[i]);
 	}
 	__atomic_store_n(&m->stop, 1, SEQ);
-	for (i = 0; i < SH_HOLDERS; i++)
+	for (i = 0; i < MS_HOLDERS; i++)
 		test_reap_ok(workers[i]);
 	for (i = 0; i < nwaiters; i++) {
 		ck_assert_msg(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) ==
@@ -482,24 +483,24 @@ sh_stress(unsigned nwaiters)
 	ck_assert_uint_eq(__atomic_load_n(&m->gen, SEQ), cycles);
 
 	/* Everyone gone: a last run-down finds nothing held. */
-	ck_assert_int_eq(sh_wait(NULL), 0);
+	ck_assert_int_eq(ms_wait(NULL), 0);
 	ck_assert_uint_eq(__atomic_load_n(&m->inside, SEQ), 0);
-	ck_assert_int_eq(sh_query().state, RUNDOWN_DRAINED);
+	ck_assert_int_eq(ms_query().state, RUNDOWN_DRAINED);
 }
 
 /* ---- fixtures --------------------------------------------------------- */
 
 static void
-sh_setup(bool cache_family)
+ms_setup(bool cache_family)
 {
 	void *p;
 
-	map_size = SH_CACHE_OFF + rundown_cache_size();
+	map_size = MS_CACHE_OFF + rundown_cache_size();
 	p = test_map_shared(map_size);
 	m = p;
-	cache = (rundown_cache_t *)(void *)((char *)p + SH_CACHE_OFF);
+	cache = (rundown_cache_t *)(void *)((char *)p + MS_CACHE_OFF);
 	rundown_init(&m->ref);
-	ck_assert_int_eq(rundown_cache_init(cache, map_size - SH_CACHE_OFF),
+	ck_assert_int_eq(rundown_cache_init(cache, map_size - MS_CACHE_OFF),
 	    0);
 	use_cache = cache_family;
 	parent = getpid();
@@ -508,17 +509,17 @@ sh_setup(bool cache_family)
 static void
 cache_setup(void)
 {
-	sh_setup(true);
+	ms_setup(true);
 }
 
 static void
 ref_setup(void)
 {
-	sh_setup(false);
+	ms_setup(false);
 }
 
 static void
-sh_teardown(void)
+ms_teardown(void)
 {
 	ck_assert_int_eq(munmap(m, map_size), 0);
 	m = NULL;
@@ -531,21 +532,21 @@ sh_teardown(void)
  * last of K releases made in K other processes. */
 START_TEST(test_cache_handshake)
 {
-	sh_handshake();
+	ms_handshake();
 }
 END_TEST
 
 /* Cache-aware, shared: no wait returns while a worker process is inside. */
 START_TEST(test_cache_stress)
 {
-	sh_stress(1);
+	ms_stress(1);
 }
 END_TEST
 
 /* Cache-aware, shared: the same with two waiter processes per run-down. */
 START_TEST(test_cache_stress_waiters)
 {
-	sh_stress(SH_WAITERS);
+	ms_stress(MS_WAITERS);
 }
 END_TEST
 
@@ -553,41 +554,41 @@ END_TEST
  * last of K releases made in K other processes. */
 START_TEST(test_ref_handshake)
 {
-	sh_handshake();
+	ms_handshake();
 }
 END_TEST
 
 /* Plain, shared: no wait returns while a worker process is inside. */
 START_TEST(test_ref_stress)
 {
-	sh_stress(1);
+	ms_stress(1);
 }
 END_TEST
 
 /* Plain, shared: the same with two waiter processes per run-down. */
 START_TEST(test_ref_stress_waiters)
 {
-	sh_stress(SH_WAITERS);
+	ms_stress(MS_WAITERS);
 }
 END_TEST
 
 static Suite *
-shared_suite(void)
+mapshared_suite(void)
 {
-	Suite *s = suite_create("shared");
+	Suite *s = suite_create("mapshared");
 	TCase *tc;
 
 	tc = tcase_create("cache");
-	tcase_add_checked_fixture(tc, cache_setup, sh_teardown);
-	tcase_set_timeout(tc, SH_TIMEOUT);
+	tcase_add_checked_fixture(tc, cache_setup, ms_teardown);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_cache_handshake);
 	tcase_add_test(tc, test_cache_stress);
 	tcase_add_test(tc, test_cache_stress_waiters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ref");
-	tcase_add_checked_fixture(tc, ref_setup, sh_teardown);
-	tcase_set_timeout(tc, SH_TIMEOUT);
+	tcase_add_checked_fixture(tc, ref_setup, ms_teardown);
+	test_timeout(tc, 120);
 	tcase_add_test(tc, test_ref_handshake);
 	tcase_add_test(tc, test_ref_stress);
 	tcase_add_test(tc, test_ref_stress_waiters);
@@ -599,5 +600,5 @@ shared_suite(void)
 int
 main(void)
 {
-	return test_run_suite(shared_suite());
+	return test_run_suite(mapshared_suite());
 }
