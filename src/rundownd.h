@@ -33,13 +33,13 @@
  *
  *   rundownd --> listener, server, control, registry, adopt, watcher,
  *   rundownd --> reaper, fencer, notify, log, lib (client, util)
- *   control  --> server, registry
+ *   control  --> server, registry, lib (proto)
  *   listener --> log
  *   server   --> closer, proc, log, lib (proto, fdpass, task)
  *   registry --> reaper, watcher, fencer, guard, log,
  *                lib (block, cache, fence, proto, shmname, tag, util)
  *   adopt    --> registry, reaper, log,
- *                lib (block, proto, shmname, tag, util)
+ *                lib (block, shmname, tag, util)
  *   reaper   --> proc, log, lib (task)
  *   watcher  --> log, lib (futex)
  *   fencer   --> log, lib (fence)
