@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +92,73 @@ START_TEST(test_restart)
 }
 END_TEST
 
+/* A rundown_ctl_wait_reconnect() on a thread, and what it returned. */
+struct rewait {
+	rundown_conn_t *conn;
+	uint32_t tag;
+	int result;
+	struct test_signal done;
+};
+
+static void *
+rewait_main(void *arg)
+{
+	struct rewait *rw = arg;
+
+	rw->result = rundown_ctl_wait_reconnect(&rw->conn, td.sock, rw->tag,
+	    NULL);
+	test_signal_post(&rw->done);
+	return NULL;
+}
+
+/*
+ * The library's reconnecting wait on a connection of the caller's own
+ * (rundownctl's): pending when the daemon stops, it goes to the next one
+ * on the same socket and returns when the holder releases, with the new
+ * connection in *conn.  Its argument errors come first; a socket nobody
+ * serves ends a wait of no time at once.
+ */
+START_TEST(test_wait_reconnect)
+{
+	uint32_t tag = RUNDOWN_TAG('R', 'w', 'r', 'c');
+	const struct timespec zero = { 0, 0 };
+	struct rundown_block_info info;
+	struct rewait rw = { NULL, tag, 1, { { -1, -1 } } };
+	struct agent ag;
+	pthread_t t;
+
+	ck_assert_int_eq(rundown_ctl_wait_reconnect(NULL, td.sock, tag, NULL),
+	    -EINVAL);
+	ck_assert_int_eq(rundown_ctl_wait_reconnect(&rw.conn,
+	    "/nonexistent/rundownd.sock", tag, &zero), -ECONNREFUSED);
+	ck_assert_ptr_null(rw.conn);
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 1);
+	test_signal_init(&rw.done);
+	ck_assert_int_eq(pthread_create(&t, NULL, rewait_main, &rw), 0);
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, 1, 0);
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	td_start(NULL);
+	td.conn = td_connect();
+	td_await_block(tag, RUNDOWN_RUNNING_DOWN, 1, 0);
+	agent_release(&ag, 0, 1);
+	test_signal_wait(&rw.done);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(rw.result, 0);
+	ck_assert_ptr_nonnull(rw.conn);
+	info = td_await_block(tag, RUNDOWN_DRAINED, 1, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	rundown_disconnect(rw.conn);
+	test_signal_close(&rw.done);
+	agent_quit(&ag);
+}
+END_TEST
+
 /* A block whose holder died while no daemon ran is reclaimed on
  * adoption; a run-down left in progress resumes. */
 START_TEST(test_restart_dead_holder)
@@ -144,5 +212,6 @@ daemon_restart_tcase(void)
 	tcase_add_checked_fixture(tc, dt_setup, td_teardown);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_restart_dead_holder);
+	tcase_add_test(tc, test_wait_reconnect);
 	return tc;
 }
