@@ -173,6 +173,21 @@ attach_undo(struct shared *sh)
 	free(sh);
 }
 
+/* Connects the attachment to the daemon at path, and keeps the path for
+ * reconnecting.  Without a path, the daemon that answers (the user's own
+ * or the system's) is the one that later calls reconnect to. */
+static int
+attach_connect(struct shared *sh, const char *path)
+{
+	if (path == NULL)
+		return client_connect_default(sh->path, sizeof(sh->path),
+		    &sh->conn);
+	if (strlen(path) >= sizeof(sh->path))
+		return -ENAMETOOLONG;
+	memcpy(sh->path, path, strlen(path) + 1);
+	return rundown_connect(sh->path, &sh->conn);
+}
+
 int
 rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
     rundown_cache_t **out)
@@ -195,17 +210,7 @@ rundown_attach_at(const char *path, uint32_t tag, unsigned int flags,
 		return -ENOMEM;
 	sh->header = sh->row = MAP_FAILED;
 	pthread_mutex_init(&sh->lock, NULL);
-	/* Without a path, the daemon that answers (the user's own or the
-	 * system's) is the one that later calls reconnect to. */
-	if (path == NULL)
-		r = client_connect_default(sh->path, sizeof(sh->path),
-		    &sh->conn);
-	else if (strlen(path) < sizeof(sh->path)) {
-		memcpy(sh->path, path, strlen(path) + 1);
-		r = rundown_connect(sh->path, &sh->conn);
-	} else
-		r = -ENAMETOOLONG;
-	if (r != 0) {
+	if ((r = attach_connect(sh, path)) != 0) {
 		attach_undo(sh);
 		return r;
 	}
