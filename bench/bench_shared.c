@@ -38,10 +38,11 @@
  *                      1024-row block, and a SCHED_FIFO 1 task spinning on
  *                      the last CPU while the user cycles.
  *
- * s and l use only the public API and proto_shm_prefix(), so that the same
- * source builds in earlier trees and compares them (compare-main.sh).
+ * s and l use only the public API and the daemon's shm prefix
+ * (shmname_prefix(), proto_shm_prefix() before 2026-12-07), so that
+ * compare-main.sh can set an earlier tree's build beside this one.
  *
- * r, a, b, c and d run one process harness, as bench_rundown runs threads: the
+ * r, a, i, b, c and d run one process harness, as bench_rundown runs threads: the
  * processes are forked for each repetition, set up (attach, pin), meet on
  * a process-shared barrier, run pairs until the parent raises a stop flag
  * after -t milliseconds, and report their pairs and CPU time in the shared
@@ -80,7 +81,8 @@
 
 #include "benchutil.h"
 #include "block.h"		/* BLOCK_LINE */
-#include "proto.h"		/* proto_shm_prefix */
+#include "proto.h"		/* the frames x pipelines */
+#include "shmname.h"		/* shmname_prefix */
 
 #define BENCH_MAX_PROCS 64	/* the daemon's default rows per block */
 #define BENCH_MAX_CONNS 16
@@ -203,7 +205,7 @@ daemon_start(void)
 	tmpdir_made = true;
 	snprintf(sock_path, sizeof sock_path, "%s/rundownd.sock", tmpdir);
 	snprintf(log_path, sizeof log_path, "%s/rundownd.log", tmpdir);
-	proto_shm_prefix(sock_path, shm_prefix, sizeof shm_prefix);
+	shmname_prefix(sock_path, shm_prefix, sizeof shm_prefix);
 	shm_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	tmpdir_fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fflush(NULL);
@@ -1401,7 +1403,7 @@ struct shm_use {
 };
 
 /* The daemon's objects in /dev/shm now: those whose names start with its
- * prefix (proto_shm_prefix(), as daemon_leftovers() finds them), which
+ * prefix (shmname_prefix(), as daemon_leftovers() finds them), which
  * are all the block's, as it is the only block while l runs. */
 static struct shm_use
 shm_usage(void)

@@ -210,15 +210,4 @@ struct proto_meta_row {
 
 #define PROTO_META_MAGIC 0x4154454du	/* "META" */
 
-/*
- * The shm names and the descriptor passing that proto.c once also held
- * have their own files; these names stay for the callers in tests/ and
- * bench/ until those move to the new ones.
- */
-#include "fdpass.h"
-#include "shmname.h"
-#define PROTO_SHM_PREFIX_MAX SHMNAME_PREFIX_MAX
-#define proto_shm_prefix shmname_prefix
-#define proto_take_fds fdpass_take
-
 #endif /* RUNDOWN_PROTO_H */

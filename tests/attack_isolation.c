@@ -31,6 +31,7 @@
 #include "block.h"
 #include "cache.h"
 #include "proto.h"
+#include "shmname.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -140,7 +141,7 @@ ai_drop_holds(void)
 static pid_t
 ai_child(uid_t uid, bool attack, enum ai_last last, int out, int hold)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX];
+	char prefix[SHMNAME_PREFIX_MAX];
 	struct ai_report rep = { 0 };
 	rundown_cache_t *ref = NULL;
 	gid_t gid = (gid_t)uid;
@@ -152,7 +153,7 @@ ai_child(uid_t uid, bool attack, enum ai_last last, int out, int hold)
 		return pid;
 	ai_drop_holds();
 	/* The daemon's prefix (root's), before becoming uid. */
-	proto_shm_prefix(td.sock, prefix, sizeof(prefix));
+	shmname_prefix(td.sock, prefix, sizeof(prefix));
 	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
 	    setresuid(uid, uid, uid) != 0)
 		_exit(10);
@@ -318,7 +319,7 @@ END_TEST
  * /dev/shm. */
 START_TEST(test_wedge)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], path[300];
+	char prefix[SHMNAME_PREFIX_MAX], path[300];
 	struct timespec t = test_ms(300);
 	struct ai_report rep;
 	rundown_conn_t *c2;
@@ -374,7 +375,7 @@ START_TEST(test_wedge)
 	ai_holds[0] = -1;
 	test_reap_ok(attacker);
 
-	proto_shm_prefix(td.sock, prefix, sizeof(prefix));
+	shmname_prefix(td.sock, prefix, sizeof(prefix));
 	ck_assert_ptr_nonnull(d = opendir("/dev/shm"));
 	while ((de = readdir(d)) != NULL) {
 		snprintf(path, sizeof(path), "%s", de->d_name);

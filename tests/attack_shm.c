@@ -32,7 +32,9 @@
 #include <rundown/rundown.h>
 
 #include "attack.h"
+#include "fdpass.h"
 #include "proto.h"
+#include "shmname.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -80,7 +82,7 @@ as_attach(uint32_t tag, struct as_attach *at)
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(proto_decode(buf, (size_t)n, &h), 0);
 	ck_assert_uint_eq(h.type, PROTO_ATTACHED);
-	ck_assert_int_eq(proto_take_fds(&msg, at->fd, 2, NULL, NULL), 2);
+	ck_assert_int_eq(fdpass_take(&msg, at->fd, 2, NULL, NULL), 2);
 	ck_assert_int_ge(at->fd[0], 0);
 	ck_assert_int_ge(at->fd[1], 0);
 	memcpy(&a, buf + PROTO_HDR_SIZE, sizeof(a));
@@ -290,7 +292,7 @@ END_TEST
  * and the block handed out is the daemon's own (its uid, mode 0600). */
 START_TEST(test_squatted_names)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], name[128];
+	char prefix[SHMNAME_PREFIX_MAX], name[128];
 	struct rundown_block_info list[4];
 	struct as_attach at;
 	size_t n;
@@ -299,7 +301,7 @@ START_TEST(test_squatted_names)
 	gid_t gid = AS_UID;
 	pid_t pid;
 
-	proto_shm_prefix(td.sock, prefix, sizeof(prefix));
+	shmname_prefix(td.sock, prefix, sizeof(prefix));
 	ck_assert_int_ge(pid = fork(), 0);
 	if (pid == 0) {
 		if (setgroups(1, &gid) != 0 ||

@@ -55,6 +55,7 @@
 #include <rundown/rundown.h>
 
 #include "proto.h"
+#include "shmname.h"
 #include "testagent.h"
 #include "testdaemon.h"
 #include "testutil.h"
@@ -97,11 +98,11 @@ name_cmp(const void *a, const void *b)
 static void
 objs_of(const char *path, struct objs *o)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX];
+	char prefix[SHMNAME_PREFIX_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	proto_shm_prefix(path, prefix, sizeof(prefix));
+	shmname_prefix(path, prefix, sizeof(prefix));
 	o->n = 0;
 	ck_assert_ptr_nonnull(d = opendir("/dev/shm"));
 	while ((de = readdir(d)) != NULL) {
@@ -786,7 +787,7 @@ prune_as(uid_t uid, const char *path)
  */
 START_TEST(test_prune_not_theirs)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], hash[16], target[PATH_MAX],
+	char prefix[SHMNAME_PREFIX_MAX], hash[16], target[PATH_MAX],
 	    link[PATH_MAX], name[NAME_MAX + 1], planted[NAME_MAX + 1],
 	    theirs[NAME_MAX + 1], path[PATH_MAX];
 	struct other b;
@@ -798,7 +799,7 @@ START_TEST(test_prune_not_theirs)
 		return;
 	}
 	other_path(&b, "b");
-	proto_shm_prefix(b.sock, prefix, sizeof(prefix));
+	shmname_prefix(b.sock, prefix, sizeof(prefix));
 	/* "rundownd.0.HASH.": the hash, for names of other uids. */
 	snprintf(hash, sizeof(hash), "%.8s", prefix + strlen(prefix) - 9);
 

@@ -23,6 +23,7 @@
 #include <rundown/rundown.h>
 
 #include "proto.h"
+#include "shmname.h"
 #include "testdaemon.h"
 #include "testutil.h"
 
@@ -183,11 +184,11 @@ rm_tree(const char *path)
 void
 td_shm_path(const char *path, uint32_t tag, char *buf, size_t size)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], want[PROTO_SHM_PREFIX_MAX + 16];
+	char prefix[SHMNAME_PREFIX_MAX], want[SHMNAME_PREFIX_MAX + 16];
 	struct dirent *de;
 	DIR *d;
 
-	proto_shm_prefix(path, prefix, sizeof(prefix));
+	shmname_prefix(path, prefix, sizeof(prefix));
 	snprintf(want, sizeof(want), "%s%08x.", prefix, tag);
 	snprintf(buf, size, "/dev/shm/%s%08x", prefix, tag);
 	if ((d = opendir("/dev/shm")) == NULL)
@@ -313,11 +314,11 @@ td_threads_named(const char *name)
 static void
 shm_sweep(const char *path)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], name[PATH_MAX];
+	char prefix[SHMNAME_PREFIX_MAX], name[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	proto_shm_prefix(path, prefix, sizeof(prefix));
+	shmname_prefix(path, prefix, sizeof(prefix));
 	if ((d = opendir("/dev/shm")) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -398,7 +399,7 @@ shm_has(const char *name, size_t blen, const char *suffix)
 static void
 shm_check(const char *path)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], name[PATH_MAX];
+	char prefix[SHMNAME_PREFIX_MAX], name[PATH_MAX];
 	const char *why, *suffix;
 	unsigned long long id;
 	struct dirent *de;
@@ -406,7 +407,7 @@ shm_check(const char *path)
 	size_t blen;
 	DIR *d;
 
-	proto_shm_prefix(path, prefix, sizeof(prefix));
+	shmname_prefix(path, prefix, sizeof(prefix));
 	ck_assert_ptr_nonnull(d = opendir("/dev/shm"));
 	while ((de = readdir(d)) != NULL) {
 		snprintf(name, sizeof(name), "/dev/shm/%s", de->d_name);

@@ -42,6 +42,7 @@
 #include "block.h"
 #include "client.h"
 #include "proto.h"
+#include "shmname.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -432,7 +433,7 @@ client_payload(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char prefix[PROTO_SHM_PREFIX_MAX], *path;
+	char prefix[SHMNAME_PREFIX_MAX], *path;
 
 	/* The whole input as one frame, as a unit test would hand it. */
 	(void)decode(data, size);
@@ -445,7 +446,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(path, data, size);
 		path[size] = '\0';
 		memset(prefix, 0, sizeof(prefix));
-		proto_shm_prefix(path, prefix, sizeof(prefix));
+		shmname_prefix(path, prefix, sizeof(prefix));
 		CHECK(strncmp(prefix, "rundownd.", 9) == 0);
 		CHECK(strlen(prefix) < sizeof(prefix) - 1);
 		CHECK(prefix[strlen(prefix) - 1] == '.');
