@@ -56,7 +56,6 @@
 #include <unistd.h>
 
 #include "block.h"
-#include "cache.h"
 #include "clock.h"
 #include "conf.h"
 #include "fence.h"

@@ -37,7 +37,7 @@
  *   listener --> log
  *   server   --> closer, proc, log, lib (proto, fdpass, task)
  *   registry --> reaper, watcher, fencer, guard, log,
- *                lib (block, cache, fence, proto, shmname, tag, util)
+ *                lib (block, fence, proto, shmname, tag, util)
  *   adopt    --> registry, reaper, log,
  *                lib (block, shmname, tag, util)
  *   reaper   --> proc, log, lib (task)
