@@ -17,6 +17,14 @@ deadline_check(const struct timespec *timeout)
 	return 0;
 }
 
+/* True if a is earlier than b. */
+static bool
+deadline_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* Adds ns (under a second) to *t, carrying into the seconds. */
 static void
 deadline_add_ns(struct timespec *t, long ns)
@@ -90,11 +98,4 @@ deadline_ms_left(const struct timespec *deadline)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
 	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-bool
-deadline_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }

@@ -42,7 +42,4 @@ bool deadline_passed(const struct timespec *deadline);
  * passed). */
 int64_t deadline_ms_left(const struct timespec *deadline);
 
-/* True if a is earlier than b. */
-bool deadline_before(const struct timespec *a, const struct timespec *b);
-
 #endif /* RUNDOWN_DEADLINE_H */

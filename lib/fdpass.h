@@ -22,9 +22,8 @@ void fdpass_put(struct msghdr *msg, void *cbuf, size_t size, const int *fds,
  * The descriptors that came with a received message (SCM_RIGHTS): keeps
  * them in keep[0..nkeep) while slots there are -1 (in the order they
  * came), and hands the rest to drop(fd, arg), or closes them if drop is
- * NULL.  Returns how many
- * came (1 at least if the control data was truncated, whose descriptors
- * the kernel already closed).
+ * NULL.  Returns how many came (1 at least if the control data was
+ * truncated, whose descriptors the kernel already closed).
  */
 int fdpass_take(struct msghdr *msg, int *keep, int nkeep,
     void (*drop)(int fd, void *arg), void *arg);
