@@ -685,6 +685,7 @@ registry_open(const char *name, int flags)
 	/* Explicit mode: the umask must not widen or narrow it. */
 	if ((flags & O_CREAT) && fchmod(fd, 0600) != 0) {
 		error = -errno;
+		close(fd);
 		shm_unlink(name);
 		return error;
 	}
