@@ -1293,6 +1293,100 @@ aborted:
 }
 #endif
 
+#if RUNDOWN_RSEQ_CS && defined(__x86_64__)
+/* What the trials of test_fence_failed_late_commit share and count. */
+struct late_commit {
+	rundown_cache_t *shared;
+	int *sh;		/* inside, result, go */
+	long ncpu;
+	int late, counted;
+};
+
+/* A trial's child: alone on the last CPU, a section that reads the
+ * block open and commits late; it says how it ended, and once told,
+ * releases what it got. */
+static void
+late_commit_child(struct late_commit *lc)
+{
+	rundown_cache_t *shared = lc->shared;
+	cpu_set_t set;
+	int r;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)lc->ncpu - 1, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+	r = late_section_add(__rseq_offset,
+	    cache_state(shared), ST_MASK, cache_pc(shared),
+	    shared->fast.shift, shared->fast.rcpus, 1, &lc->sh[0],
+	    30000000u);
+	__atomic_store_n(&lc->sh[1], r + 1, __ATOMIC_SEQ_CST);
+	if (r != RUNDOWN_RSEQ_DONE)
+		_exit(0);
+	while (!__atomic_load_n(&lc->sh[2], __ATOMIC_SEQ_CST))
+		sched_yield();
+	rundown_cache_release(shared);
+	_exit(0);
+}
+
+/* One trial: the wait runs while the fence fails, and a late commit is
+ * then counted and waited for.  Returns 0 if this thread has no rseq
+ * area (no trial can say anything), 1 otherwise. */
+static int
+late_commit_trial(struct late_commit *lc, int trial)
+{
+	struct timespec ms200 = test_ms(200), ms20 = test_ms(20);
+	rundown_cache_t *shared = lc->shared;
+	int *sh = lc->sh;
+	struct rundown_status st;
+	int w, status;
+	pid_t pid;
+
+	memset(sh, 0, 4 * sizeof(int));
+	if ((pid = test_fork_flushed()) == 0)
+		late_commit_child(lc);
+	ck_assert_int_gt(pid, 0);
+	/* In the section, or out of it at once: no rseq area
+	 * (glibc.pthread.rseq=0, check-norseq.sh) gives no slot. */
+	while (!__atomic_load_n(&sh[0], __ATOMIC_SEQ_CST) &&
+	    !__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST))
+		sched_yield();
+	if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
+	    RUNDOWN_RSEQ_NOSLOT + 1) {
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		printf("fence failed, late commit: skipped (no rseq "
+		    "area in this thread)\n");
+		return 0;
+	}
+	__atomic_store_n(&rd_test_fence_error, -ENOMEM, __ATOMIC_SEQ_CST);
+	w = rundown_cache_wait_timeout(shared, &ms200);
+	if (w == 0)
+		lc->late++;
+	while (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) == 0)
+		sched_yield();
+	__atomic_store_n(&rd_test_fence_error, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
+	    RUNDOWN_RSEQ_DONE + 1) {
+		/* Committed after the flip: counted, and waited for
+		 * once a fence succeeds. */
+		ck_assert_int_eq(rundown_cache_wait_timeout(shared,
+		    &ms20), -ETIMEDOUT);
+		ck_assert_int_eq(rundown_cache_query(shared, &st), 0);
+		ck_assert_uint_eq(st.outstanding, 1);
+		lc->counted++;
+	} else
+		printf("fence failed, late commit: trial %d: the "
+		    "section was preempted (no late commit)\n",
+		    trial + 1);
+	__atomic_store_n(&sh[2], 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(rundown_cache_wait(shared), 0);
+	ck_assert_int_eq(rundown_cache_reinit(shared), 0);
+	ck_assert_int_eq(w, -ETIMEDOUT);
+	return 1;
+}
+#endif
+
 /*
  * The case the fence exists for, with the fence failing: a child's
  * section reads the block open and commits tens of milliseconds later
@@ -1307,99 +1401,38 @@ aborted:
 START_TEST(test_fence_failed_late_commit)
 {
 #if RUNDOWN_RSEQ_CS && defined(__x86_64__)
-	struct timespec ms200 = test_ms(200), ms20 = test_ms(20);
+	struct late_commit lc = { .ncpu = sysconf(_SC_NPROCESSORS_ONLN) };
 	size_t size = rundown_cache_size();
-	struct rundown_status st;
-	rundown_cache_t *shared;
-	int *sh, trial, late = 0, counted = 0, w, status;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cpu_set_t set, all;
-	pid_t pid;
+	int trial;
 
-	shared = test_map_shared(size);
-	sh = test_map_shared(4 * sizeof(int));	/* inside, result, go */
-	ck_assert_int_eq(rundown_cache_init(shared, size), 0);
-	if (!(shared->bflags & BLOCK_F_RSEQ)) {
+	lc.shared = test_map_shared(size);
+	lc.sh = test_map_shared(4 * sizeof(int));
+	ck_assert_int_eq(rundown_cache_init(lc.shared, size), 0);
+	if (!(lc.shared->bflags & BLOCK_F_RSEQ)) {
 		printf("fence failed, late commit: skipped (no rseq path)\n");
 		goto out;
 	}
 	/* The parent on CPU 0, the child's section alone on the last: a
 	 * yield of the parent's must not preempt the section. */
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-	if (ncpu >= 2) {
+	if (lc.ncpu >= 2) {
 		CPU_ZERO(&set);
 		CPU_SET(0, &set);
 		ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
 	}
 	for (trial = 0; trial < 3; trial++) {
-		memset(sh, 0, 4 * sizeof(int));
-		if ((pid = test_fork_flushed()) == 0) {
-			int r;
-
-			CPU_ZERO(&set);
-			CPU_SET((int)ncpu - 1, &set);
-			(void)sched_setaffinity(0, sizeof(set), &set);
-			r = late_section_add(__rseq_offset,
-			    cache_state(shared), ST_MASK, cache_pc(shared),
-			    shared->fast.shift, shared->fast.rcpus, 1, &sh[0],
-			    30000000u);
-			__atomic_store_n(&sh[1], r + 1, __ATOMIC_SEQ_CST);
-			if (r != RUNDOWN_RSEQ_DONE)
-				_exit(0);
-			while (!__atomic_load_n(&sh[2], __ATOMIC_SEQ_CST))
-				sched_yield();
-			rundown_cache_release(shared);
-			_exit(0);
-		}
-		ck_assert_int_gt(pid, 0);
-		/* In the section, or out of it at once: no rseq area
-		 * (glibc.pthread.rseq=0, check-norseq.sh) gives no slot. */
-		while (!__atomic_load_n(&sh[0], __ATOMIC_SEQ_CST) &&
-		    !__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST))
-			sched_yield();
-		if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
-		    RUNDOWN_RSEQ_NOSLOT + 1) {
-			ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-			printf("fence failed, late commit: skipped (no rseq "
-			    "area in this thread)\n");
+		if (!late_commit_trial(&lc, trial))
 			break;
-		}
-		__atomic_store_n(&rd_test_fence_error, -ENOMEM,
-		    __ATOMIC_SEQ_CST);
-		w = rundown_cache_wait_timeout(shared, &ms200);
-		if (w == 0)
-			late++;
-		while (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) == 0)
-			sched_yield();
-		__atomic_store_n(&rd_test_fence_error, 0, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&sh[1], __ATOMIC_SEQ_CST) ==
-		    RUNDOWN_RSEQ_DONE + 1) {
-			/* Committed after the flip: counted, and waited for
-			 * once a fence succeeds. */
-			ck_assert_int_eq(rundown_cache_wait_timeout(shared,
-			    &ms20), -ETIMEDOUT);
-			ck_assert_int_eq(rundown_cache_query(shared, &st), 0);
-			ck_assert_uint_eq(st.outstanding, 1);
-			counted++;
-		} else
-			printf("fence failed, late commit: trial %d: the "
-			    "section was preempted (no late commit)\n",
-			    trial + 1);
-		__atomic_store_n(&sh[2], 1, __ATOMIC_SEQ_CST);
-		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		ck_assert_int_eq(rundown_cache_wait(shared), 0);
-		ck_assert_int_eq(rundown_cache_reinit(shared), 0);
-		ck_assert_int_eq(w, -ETIMEDOUT);
 	}
 	if (trial == 3)
 		printf("fence failed, late commit: %d of 3 waits returned "
-		    "early; %d late commits counted and waited for\n", late,
-		    counted);
+		    "early; %d late commits counted and waited for\n", lc.late,
+		    lc.counted);
 	(void)sched_setaffinity(0, sizeof(all), &all);
 out:
-	munmap(sh, 4 * sizeof(int));
-	munmap(shared, size);
+	munmap(lc.sh, 4 * sizeof(int));
+	munmap(lc.shared, size);
 #else
 	printf("fence failed, late commit: skipped (x86-64 rseq only)\n");
 #endif
@@ -1544,14 +1577,60 @@ rt_ms(const struct timespec *t)
 	return (long)t->tv_sec * 1000 + t->tv_nsec / 1000000;
 }
 
+/* The hog: SCHED_FIFO prio on the last CPU, spinning until told to
+ * stop or for 3 s at most; flag[1] says it runs. */
+static void
+rt_hog_main(volatile int *flag, long ncpu, const struct sched_param *prio)
+{
+	struct timespec t0, t1;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)ncpu - 1, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0 ||
+	    sched_setscheduler(0, SCHED_FIFO, prio) != 0)
+		_exit(2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	flag[1] = 1;
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	while (!flag[0] && t1.tv_sec - t0.tv_sec < 3);
+	_exit(0);
+}
+
+/* Once a's run-down has begun (the state word flipped; on the atomic
+ * path acquires still succeed until the harvest switches the slots), a
+ * timed wait of this thread returns at its deadline all the same.
+ * Returns how long it took. */
+static struct timespec
+rt_timed_wait_beside(rundown_cache_t *a)
+{
+	struct timespec ms = test_ms(50), t0, t1, took;
+	struct rundown_status st;
+	int r;
+
+	do {
+		sched_yield();
+		ck_assert_int_eq(rundown_cache_query(a, &st), 0);
+	} while (st.state == RUNDOWN_OPEN);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = rundown_cache_wait_timeout(a, &ms);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took.tv_sec = t1.tv_sec - t0.tv_sec;
+	took.tv_nsec = t1.tv_nsec - t0.tv_nsec;
+	ck_assert_int_eq(r, -ETIMEDOUT);
+	ck_assert_msg(rt_ms(&took) < 500, "a 50 ms wait took %ld ms",
+	    rt_ms(&took));
+	return took;
+}
+
 START_TEST(test_fence_under_rt_load)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t size = rundown_cache_size();
 	struct sched_param two = { .sched_priority = 2 };
-	struct timespec ms = test_ms(50), t0, t1, took;
+	struct timespec took;
 	struct rt_party slow, fast;
-	struct rundown_status st;
 	rundown_cache_t *a, *b;
 	volatile int *flag;
 	cpu_set_t set;
@@ -1574,19 +1653,8 @@ START_TEST(test_fence_under_rt_load)
 	ck_assert_int_eq(sched_setscheduler(0, SCHED_OTHER, &two), 0);
 	two.sched_priority = 2;
 	ck_assert(rundown_cache_acquire(a));
-	if ((hog = test_fork_flushed()) == 0) {
-		CPU_ZERO(&set);
-		CPU_SET((int)ncpu - 1, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) != 0 ||
-		    sched_setscheduler(0, SCHED_FIFO, &two) != 0)
-			_exit(2);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		flag[1] = 1;
-		do
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-		while (!flag[0] && t1.tv_sec - t0.tv_sec < 3);
-		_exit(0);
-	}
+	if ((hog = test_fork_flushed()) == 0)
+		rt_hog_main(flag, ncpu, &two);
 	ck_assert_int_gt(hog, 0);
 	/* This thread stays off the hog's CPU. */
 	CPU_ZERO(&set);
@@ -1598,21 +1666,8 @@ START_TEST(test_fence_under_rt_load)
 	/* A normal caller's walk, at SCHED_FIFO 1, waits behind the hog. */
 	slow = (struct rt_party){ .ref = a };
 	ck_assert_int_eq(pthread_create(&ts, NULL, rt_party_main, &slow), 0);
-	/* Its run-down begun (the state word flipped; on the atomic path
-	 * acquires still succeed until the harvest switches the slots), a
-	 * timed wait of this thread returns at its deadline all the same. */
-	do {
-		sched_yield();
-		ck_assert_int_eq(rundown_cache_query(a, &st), 0);
-	} while (st.state == RUNDOWN_OPEN);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = rundown_cache_wait_timeout(a, &ms);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	took.tv_sec = t1.tv_sec - t0.tv_sec;
-	took.tv_nsec = t1.tv_nsec - t0.tv_nsec;
-	ck_assert_int_eq(r, -ETIMEDOUT);
-	ck_assert_msg(rt_ms(&took) < 500, "a 50 ms wait took %ld ms",
-	    rt_ms(&took));
+	/* Its run-down begun, a timed wait returns at its deadline. */
+	took = rt_timed_wait_beside(a);
 	/* A caller at SCHED_FIFO 5 walks at 5: the hog does not hold it. */
 	fast = (struct rt_party){ .ref = b, .prio = 5 };
 	ck_assert_int_eq(pthread_create(&tf, NULL, rt_party_main, &fast), 0);
@@ -1977,10 +2032,10 @@ cache_tcase(const char *name, void (*setup)(void))
 	return tc;
 }
 
-static Suite *
-cache_suite(void)
+/* The cases of sizes, initialization and the fence. */
+static void
+cache_add_setup_cases(Suite *s)
 {
-	Suite *s = suite_create("cache");
 	TCase *tc;
 
 	tc = cache_tcase("size", NULL);
@@ -2008,6 +2063,13 @@ cache_suite(void)
 	tcase_add_test(tc, test_descriptor_scribbled);
 	tcase_add_test(tc, test_fence_confined);
 	suite_add_tcase(s, tc);
+}
+
+/* The cases of counts, the run-down's steps and the block's states. */
+static void
+cache_add_count_cases(Suite *s)
+{
+	TCase *tc;
 
 	tc = cache_tcase("counts", setup_multi);
 	tcase_add_test(tc, test_counts);
@@ -2041,6 +2103,13 @@ cache_suite(void)
 	tcase_add_test(tc, test_cycles);
 	tcase_add_test(tc, test_query);
 	suite_add_tcase(s, tc);
+}
+
+/* The cases of paths, crashed parties and machine shapes. */
+static void
+cache_add_machine_cases(Suite *s)
+{
+	TCase *tc;
 
 	tc = cache_tcase("paths", setup_machine);
 	tcase_add_test(tc, test_mixed_paths);
@@ -2064,7 +2133,16 @@ cache_suite(void)
 	tcase_add_test(tc, test_machine_migrate);
 	tcase_add_test(tc, test_machine_waiter);
 	suite_add_tcase(s, tc);
+}
 
+static Suite *
+cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+
+	cache_add_setup_cases(s);
+	cache_add_count_cases(s);
+	cache_add_machine_cases(s);
 	return s;
 }
 

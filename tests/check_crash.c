@@ -256,6 +256,32 @@ conn_waiter_start(uint32_t tag, int *res, int *go)
 	return pid;
 }
 
+/* A wait on a connection of its own for tag's run-down; the result comes
+ * through the pipe whose read end is left in *res. */
+static pid_t
+ctl_waiter_start(uint32_t tag, int *res)
+{
+	int wres[2];
+	pid_t pid;
+	int32_t r;
+
+	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
+	pid = test_fork_flushed();
+	if (pid == 0) {
+		rundown_conn_t *c;
+
+		close(wres[0]);
+		r = rundown_connect(td.sock, &c);
+		if (r == 0)
+			r = rundown_ctl_wait(c, tag, NULL);
+		test_put(wres[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(wres[1]);
+	*res = wres[0];
+	return pid;
+}
+
 /* ---- traffic ------------------------------------------------------------- */
 
 /* What live agent i holds on tag t when the daemon comes back. */
@@ -299,60 +325,69 @@ await_counter(uint64_t *counter, uint64_t v, const char *what)
 	}
 }
 
-/*
- * Three blocks, five processes attached to all three acquiring and
- * releasing on them, and a sixth listing them, when the daemon is killed
- * at an arbitrary point.  While no daemon runs, the protection goes on,
- * one process is killed in the middle of it and another while it holds a
- * known count on each block.  The next daemon adopts everything: the
- * three live rows of each block with their exact counts, the two dead
- * ones reclaimed; run-downs then end exactly when the live processes
- * release.
- */
-START_TEST(test_crash_traffic)
+/* What the phases of test_crash_traffic share. */
+struct cr_traffic {
+	uint32_t tags[3];
+	struct agent ag[CR_CLIENTS];
+	struct rundown_block_info list[CR_MAXTAGS];
+	pid_t ctl;
+	unsigned extra;		/* status calls before the kill */
+	uint64_t ok, failed;	/* control calls, for the summary */
+	uint64_t got[3];	/* reclaimed per block */
+};
+
+/* Creates the blocks; starts the five agents hammering all three and
+ * the control traffic listing them. */
+static void
+traffic_start(struct cr_traffic *ct)
 {
 	static const char *const names[CR_CLIENTS] = { "agent 0", "agent 1",
 	    "agent 2", "victim (holding)", "victim (hammering)" };
-	const uint32_t tags[3] = { RUNDOWN_TAG('C', 't', 'r', '0'),
-	    RUNDOWN_TAG('C', 't', 'r', '1'), RUNDOWN_TAG('C', 't', 'r', '2') };
-	struct rundown_block_info list[CR_MAXTAGS], info;
-	struct rundown_holder h[CR_MAXHOLDERS];
-	struct agent ag[CR_CLIENTS];
-	struct timespec zero = { 0, 0 };
-	const struct rundown_holder *hp;
-	uint64_t since[CR_CLIENTS], held, ok, failed;
-	uint64_t got[3];
-	unsigned i, t, extra, lo[3];
-	size_t n;
-	char *text;
-	off_t off;
-	pid_t ctl, waiter;
-	int wres[2];
-	int32_t r;
+	unsigned i, t;
 
 	area_map();
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	for (t = 0; t < 3; t++)
-		ck_assert_int_eq(rundown_ctl_create(td.conn, tags[t], 0), 0);
+		ck_assert_int_eq(rundown_ctl_create(td.conn, ct->tags[t], 0),
+		    0);
 	for (i = 0; i < CR_CLIENTS; i++) {
-		agent_start(&ag[i], names[i], tags, 3, 0);
-		agent_send(&ag[i], AG_HAMMER, 0, 0);
+		agent_start(&ct->ag[i], names[i], ct->tags, 3, 0);
+		agent_send(&ct->ag[i], AG_HAMMER, 0, 0);
 	}
-	ctl = test_fork_flushed();
-	if (ctl == 0)
-		ctl_traffic_main(tags, 3);
+	ct->ctl = test_fork_flushed();
+	if (ct->ctl == 0)
+		ctl_traffic_main(ct->tags, 3);
+}
 
-	/* Everything under way, then the kill at an arbitrary point of it. */
+/* Everything under way, then the kill at an arbitrary point of it. */
+static void
+traffic_crash(struct cr_traffic *ct)
+{
+	struct rundown_block_info info;
+	uint64_t since[CR_CLIENTS];
+	unsigned i;
+
 	memset(since, 0, sizeof(since));
-	await_pairs(ag, since, CR_CLIENTS, 50, "with the daemon");
+	await_pairs(ct->ag, since, CR_CLIENTS, 50, "with the daemon");
 	await_counter(&area->calls_ok, 20, "control calls answered");
-	extra = (unsigned)rand() % 32;
-	for (i = 0; i < extra; i++)
-		td_status(tags[i % 3], &info, NULL, 0);
+	ct->extra = (unsigned)rand() % 32;
+	for (i = 0; i < ct->extra; i++)
+		td_status(ct->tags[i % 3], &info, NULL, 0);
 	crash();
-	ok = __atomic_load_n(&area->calls_ok, SEQ);
+	ct->ok = __atomic_load_n(&area->calls_ok, SEQ);
+}
 
-	/* No daemon: protection goes on; control calls fail. */
+/* No daemon: protection goes on; control calls fail.  One victim is
+ * killed hammering, the live agents stop and hold known counts, and the
+ * other victim is killed holding. */
+static void
+traffic_without_daemon(struct cr_traffic *ct)
+{
+	struct agent *ag = ct->ag;
+	uint64_t since[CR_CLIENTS];
+	unsigned i, t;
+	int32_t r;
+
 	for (i = 0; i < CR_CLIENTS; i++)
 		since[i] = agent_pairs(&ag[i]);
 	await_pairs(ag, since, CR_CLIENTS, 200, "without a daemon");
@@ -369,6 +404,58 @@ START_TEST(test_crash_traffic)
 			agent_acquire(&ag[i], t, hold_of(i, t));
 	}
 	agent_kill(&ag[3]);
+}
+
+/* Block t as the next daemon adopted it: the live rows with their exact
+ * counts, the two dead ones reclaimed, and the list saying the same. */
+static void
+traffic_check_block(struct cr_traffic *ct, unsigned t)
+{
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	const struct rundown_holder *hp;
+	uint64_t held;
+	unsigned i, lo;
+	size_t n;
+
+	n = td_status(ct->tags[t], &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 0);
+	ck_assert_uint_eq(n, CR_LIVE);
+	for (i = 0, held = 0; i < CR_LIVE; i++) {
+		hp = td_holder_of(h, n, ct->ag[i].pid);
+		ck_assert_msg(hp != NULL, "tag %u: %s's row lost", t,
+		    ct->ag[i].name);
+		ck_assert_uint_eq(hp->outstanding, hold_of(i, t));
+		ck_assert_str_eq(hp->comm, AGENT_COMM);
+		held += hold_of(i, t);
+	}
+	ck_assert_uint_eq(info.outstanding, held);
+	ck_assert_uint_eq(info.reclaimed_rows, 2);
+	/* The victim killed mid-pair held 0 or 1. */
+	lo = hold_of(3, t);
+	ck_assert_msg(info.reclaimed == lo ||
+	    info.reclaimed == lo + 1, "tag %u: reclaimed %" PRIu64
+	    ", not %u or %u", t, info.reclaimed, lo, lo + 1);
+	ct->got[t] = info.reclaimed;
+	/* The list, taken before, says the same. */
+	for (i = 0; i < 3 && ct->list[i].tag != ct->tags[t]; i++)
+		;
+	ck_assert_msg(i < 3, "tag %u missing from the list", t);
+	ck_assert_uint_eq(ct->list[i].attached, CR_LIVE);
+	ck_assert_uint_eq(ct->list[i].outstanding, held);
+	ck_assert_uint_eq(ct->list[i].reclaimed_rows, 2);
+}
+
+/* The next daemon takes the stale socket and adopts every block; the
+ * control traffic finds it by itself. */
+static void
+traffic_restart(struct cr_traffic *ct)
+{
+	unsigned t;
+	size_t n;
+	char *text;
+	off_t off;
 
 	off = restart();
 	text = td_log_from(off);
@@ -379,109 +466,272 @@ START_TEST(test_crash_traffic)
 	    "gone in every block:\n%s", text);
 	free(text);
 
-	ck_assert_int_eq(rundown_ctl_list(td.conn, list, CR_MAXTAGS, &n), 0);
+	ck_assert_int_eq(rundown_ctl_list(td.conn, ct->list, CR_MAXTAGS, &n),
+	    0);
 	ck_assert_uint_eq(n, 3);
-	for (t = 0; t < 3; t++) {
-		n = td_status(tags[t], &info, h, CR_MAXHOLDERS);
-		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-		ck_assert_uint_eq(info.generation, 0);
-		ck_assert_uint_eq(n, CR_LIVE);
-		for (i = 0, held = 0; i < CR_LIVE; i++) {
-			hp = td_holder_of(h, n, ag[i].pid);
-			ck_assert_msg(hp != NULL, "tag %u: %s's row lost", t,
-			    ag[i].name);
-			ck_assert_uint_eq(hp->outstanding, hold_of(i, t));
-			ck_assert_str_eq(hp->comm, AGENT_COMM);
-			held += hold_of(i, t);
-		}
-		ck_assert_uint_eq(info.outstanding, held);
-		ck_assert_uint_eq(info.reclaimed_rows, 2);
-		/* The victim killed mid-pair held 0 or 1. */
-		lo[t] = hold_of(3, t);
-		ck_assert_msg(info.reclaimed == lo[t] ||
-		    info.reclaimed == lo[t] + 1, "tag %u: reclaimed %" PRIu64
-		    ", not %u or %u", t, info.reclaimed, lo[t], lo[t] + 1);
-		got[t] = info.reclaimed;
-		/* The list, taken before, says the same. */
-		for (i = 0; i < 3 && list[i].tag != tags[t]; i++)
-			;
-		ck_assert_msg(i < 3, "tag %u missing from the list", t);
-		ck_assert_uint_eq(list[i].attached, CR_LIVE);
-		ck_assert_uint_eq(list[i].outstanding, held);
-		ck_assert_uint_eq(list[i].reclaimed_rows, 2);
-	}
+	for (t = 0; t < 3; t++)
+		traffic_check_block(ct, t);
 
 	/* The control traffic found the new daemon by itself. */
 	await_counter(&area->calls_ok, __atomic_load_n(&area->calls_ok, SEQ),
 	    "control calls answered by the next daemon");
-	failed = __atomic_load_n(&area->calls_failed, SEQ);
+	ct->failed = __atomic_load_n(&area->calls_failed, SEQ);
 	__atomic_store_n(&area->ctl_stop, 1, SEQ);
-	test_reap_named(ctl, "control traffic");
+	test_reap_named(ct->ctl, "control traffic");
+}
 
-	/* Run-downs: one waited for by another process, two started here;
-	 * none ends before the last live holder releases. */
-	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = test_fork_flushed();
-	if (waiter == 0) {
-		rundown_conn_t *c;
+/* Run-downs: one waited for by another process, two started here;
+ * none ends before the last live holder releases. */
+static void
+traffic_rundowns(struct cr_traffic *ct)
+{
+	struct rundown_block_info info;
+	struct timespec zero = { 0, 0 };
+	uint64_t held;
+	unsigned i, t;
+	size_t n;
+	pid_t waiter;
+	int wres;
+	int32_t r;
 
-		close(wres[0]);
-		r = rundown_connect(td.sock, &c);
-		if (r == 0)
-			r = rundown_ctl_wait(c, tags[0], NULL);
-		test_put(wres[1], &r, sizeof(r));
-		_exit(0);
-	}
-	close(wres[1]);
-	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
+	waiter = ctl_waiter_start(ct->tags[0], &wres);
+	td_await_block(ct->tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
 	for (t = 1; t < 3; t++)
-		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], &zero),
+		ck_assert_int_eq(rundown_ctl_wait(td.conn, ct->tags[t], &zero),
 		    -ETIMEDOUT);
 	for (i = 0; i < CR_LIVE; i++) {
 		for (t = 0; t < 3; t++) {
-			td_status(tags[t], &info, NULL, 0);
+			td_status(ct->tags[t], &info, NULL, 0);
 			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 			for (held = 0, n = i; n < CR_LIVE; n++)
 				held += hold_of((unsigned)n, t);
 			ck_assert_uint_eq(info.outstanding, held);
 			if (t > 0)
 				ck_assert_int_eq(rundown_ctl_wait(td.conn,
-				    tags[t], &zero), -ETIMEDOUT);
+				    ct->tags[t], &zero), -ETIMEDOUT);
 		}
-		ck_assert_msg(!td_readable(wres[0]), "the wait ended with %s "
-		    "still holding", ag[i].name);
+		ck_assert_msg(!td_readable(wres), "the wait ended with %s "
+		    "still holding", ct->ag[i].name);
 		for (t = 0; t < 3; t++)
-			agent_release(&ag[i], t, hold_of(i, t));
+			agent_release(&ct->ag[i], t, hold_of(i, t));
 	}
-	get(wres[0], &r, sizeof(r), "the waiter");
+	get(wres, &r, sizeof(r), "the waiter");
 	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
 	test_reap_named(waiter, "the waiter");
-	close(wres[0]);
+	close(wres);
 	for (t = 0; t < 3; t++) {
-		ck_assert_int_eq(rundown_ctl_wait(td.conn, tags[t], NULL), 0);
-		td_status(tags[t], &info, NULL, 0);
+		ck_assert_int_eq(rundown_ctl_wait(td.conn, ct->tags[t], NULL),
+		    0);
+		td_status(ct->tags[t], &info, NULL, 0);
 		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 		ck_assert_uint_eq(info.outstanding, 0);
 	}
+}
+
+/*
+ * Three blocks, five processes attached to all three acquiring and
+ * releasing on them, and a sixth listing them, when the daemon is killed
+ * at an arbitrary point.  While no daemon runs, the protection goes on,
+ * one process is killed in the middle of it and another while it holds a
+ * known count on each block.  The next daemon adopts everything: the
+ * three live rows of each block with their exact counts, the two dead
+ * ones reclaimed; run-downs then end exactly when the live processes
+ * release.
+ */
+START_TEST(test_crash_traffic)
+{
+	struct cr_traffic ct = { .tags = { RUNDOWN_TAG('C', 't', 'r', '0'),
+	    RUNDOWN_TAG('C', 't', 'r', '1'),
+	    RUNDOWN_TAG('C', 't', 'r', '2') } };
+	struct rundown_block_info info;
+	unsigned i, t;
+
+	traffic_start(&ct);
+	traffic_crash(&ct);
+	traffic_without_daemon(&ct);
+	traffic_restart(&ct);
+	traffic_rundowns(&ct);
 
 	/* The live rows go back through the new daemon. */
 	for (i = 0; i < CR_LIVE; i++)
-		agent_quit(&ag[i]);
+		agent_quit(&ct.ag[i]);
 	for (t = 0; t < 3; t++) {
-		td_status(tags[t], &info, NULL, 0);
+		td_status(ct.tags[t], &info, NULL, 0);
 		ck_assert_uint_eq(info.attached, 0);
 	}
 	printf("crash traffic: %u daemon kill(s) after %u extra status "
 	    "calls; %u blocks adopted, %u live rows kept and %u reclaimed per "
 	    "block (protections reclaimed %" PRIu64 "/%" PRIu64 "/%" PRIu64
 	    "); control calls %" PRIu64 " answered before the kill, %" PRIu64
-	    " refused or cut\n", kills, extra, 3, CR_LIVE, 2, got[0], got[1],
-	    got[2], ok, failed);
+	    " refused or cut\n", kills, ct.extra, 3, CR_LIVE, 2, ct.got[0],
+	    ct.got[1], ct.got[2], ct.ok, ct.failed);
 	area_unmap();
 }
 END_TEST
 
 /* ---- pending waits ------------------------------------------------------- */
+
+/* What the phases of test_crash_pending_wait share. */
+struct cr_waits {
+	uint32_t tags[4];
+	struct agent hold, w1, w2;
+	pid_t cw, rc, rc2;	/* the connection's waiter, rundownctls */
+	int cres, cgo;		/* the connection waiter's pipes */
+};
+
+/* Four blocks, each held by one process, and a wait that starts each
+ * one's run-down. */
+static void
+waits_start(struct cr_waits *cw)
+{
+	unsigned t;
+
+	for (t = 0; t < 4; t++)
+		ck_assert_int_eq(rundown_ctl_create(td.conn, cw->tags[t], 0),
+		    0);
+	agent_start(&cw->hold, "holder", cw->tags, 4, 0);
+	for (t = 0; t < 4; t++)
+		agent_acquire(&cw->hold, t, 2);
+	agent_start(&cw->w1, "waiter 1", &cw->tags[0], 1, 0);
+	agent_start(&cw->w2, "waiter 2", &cw->tags[1], 1, 0);
+
+	agent_send(&cw->w1, AG_WAIT, 0, 0);
+	td_await_block(cw->tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
+	agent_send(&cw->w2, AG_WAIT_T, 0, CR_DEADLINE_MS / 1000);
+	td_await_block(cw->tags[1], RUNDOWN_RUNNING_DOWN, -1, 0);
+	cw->cw = conn_waiter_start(cw->tags[2], &cw->cres, &cw->cgo);
+	td_await_block(cw->tags[2], RUNDOWN_RUNNING_DOWN, -1, 0);
+	cw->rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
+	td_await_block(cw->tags[3], RUNDOWN_RUNNING_DOWN, -1, 0);
+}
+
+/* The kill, and what each pending wait does with no daemon. */
+static void
+waits_crash(struct cr_waits *cw)
+{
+	int32_t r;
+	int st;
+
+	crash();
+
+	/* A plain connection's wait reports the loss. */
+	get(cw->cres, &r, sizeof(r), "the connection's waiter");
+	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
+	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
+	/* The descriptors' waits, and rundownctl's, look for the next
+	 * daemon. */
+	ck_assert_msg(!td_readable(cw->w1.res) && !td_readable(cw->w2.res),
+	    "a descriptor's wait returned when the daemon died");
+	ck_assert_msg(waitpid(cw->rc, &st, WNOHANG) == 0, "rundownctl wait "
+	    "ended when the daemon died (status %#x): %s", st,
+	    td_ctl_output("wait", "err"));
+	/* A run-down needs no daemon to drain (the rows drain in shared
+	 * memory), but only the daemon sees every row: without it a
+	 * descriptor's query cannot say, and fails. */
+	agent_release(&cw->hold, 1, 2);
+	ck_assert_int_eq(agent_do(&cw->hold, AG_STATE, 1, 0), -ECONNREFUSED);
+}
+
+/* The next daemon adopts the blocks as they were, and the waits find it
+ * on their own. */
+static void
+waits_restart(struct cr_waits *cw)
+{
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	char key[64], *text;
+	off_t off;
+	size_t n;
+	int32_t r;
+
+	off = restart();
+	text = td_log_from(off);
+	ck_assert_msg(td_count(text, "adopted, state running-down") == 3 &&
+	    td_count(text, "adopted, state drained") == 1,
+	    "not adopted as they were:\n%s", text);
+	free(text);
+	/* The waits connect to the new daemon on their own; the one whose
+	 * block drained meanwhile is answered at once. */
+	snprintf(key, sizeof(key), "pid %ld uid", (long)cw->w1.pid);
+	td_await_log(off, key, 1);
+	snprintf(key, sizeof(key), "pid %ld uid", (long)cw->w2.pid);
+	td_await_log(off, key, 1);
+	snprintf(key, sizeof(key), "pid %ld uid", (long)cw->rc);
+	td_await_log(off, key, 1);
+	r = agent_result(&cw->w2);
+	ck_assert_msg(r == 0, "waiter 2: %s", rundown_strerror(r));
+
+	n = td_status(cw->tags[0], &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(info.outstanding, 2);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ptr_nonnull(td_holder_of(h, n, cw->hold.pid));
+	ck_assert_ptr_nonnull(td_holder_of(h, n, cw->w1.pid));
+	ck_assert_uint_eq(td_holder_of(h, n, cw->hold.pid)->outstanding, 2);
+}
+
+/* New waits on the new daemon, from the same clients; every wait, old
+ * and new, ends when its holder releases, and no sooner. */
+static void
+waits_drain(struct cr_waits *cw)
+{
+	struct rundown_block_info info;
+	unsigned t;
+	int32_t r;
+	int st;
+
+	ck_assert_int_eq(write(cw->cgo, "g", 1), 1);
+	cw->rc2 = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
+
+	agent_release(&cw->hold, 0, 1);
+	td_status(cw->tags[0], &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 1);
+	ck_assert_msg(!td_readable(cw->w1.res),
+	    "waiter 1 returned with 1 held");
+	agent_release(&cw->hold, 0, 1);
+	r = agent_result(&cw->w1);
+	ck_assert_msg(r == 0, "waiter 1: %s", rundown_strerror(r));
+	agent_release(&cw->hold, 2, 2);
+	get(cw->cres, &r, sizeof(r), "the connection's second wait");
+	ck_assert_msg(r == 0, "a wait on the next daemon: %s",
+	    rundown_strerror(r));
+	test_reap_named(cw->cw, "the connection's waiter");
+	ck_assert_msg(waitpid(cw->rc, &st, WNOHANG) == 0, "rundownctl wait "
+	    "ended with 2 held (status %#x): %s", st,
+	    td_ctl_output("wait", "err"));
+	agent_release(&cw->hold, 3, 2);
+	st = td_ctl_finish(cw->rc, "wait");
+	ck_assert_msg(st == 0, "rundownctl wait across the crash: status %d; "
+	    "%s", st, td_ctl_output("wait", "err"));
+	st = td_ctl_finish(cw->rc2, "wait2");
+	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
+	    " %s", st, td_ctl_output("wait2", "err"));
+	for (t = 0; t < 4; t++) {
+		td_status(cw->tags[t], &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	}
+}
+
+/* Completed and re-initialize through the new daemon. */
+static void
+waits_reinit(struct cr_waits *cw)
+{
+	struct rundown_block_info info;
+	unsigned t;
+
+	ck_assert_int_eq(agent_do(&cw->w1, AG_COMPLETED, 0, 0), 0);
+	td_status(cw->tags[0], &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	ck_assert_int_eq(agent_do(&cw->w1, AG_REINIT, 0, 0), 0);
+	ck_assert_int_eq(agent_do(&cw->w2, AG_REINIT, 0, 0), 0);
+	for (t = 0; t < 2; t++) {
+		td_status(cw->tags[t], &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+		ck_assert_uint_eq(info.generation, 1);
+		agent_acquire(&cw->hold, t, 1);
+		agent_release(&cw->hold, t, 1);
+	}
+}
 
 /*
  * Four blocks running down, each held by one process, each with a wait
@@ -492,129 +742,20 @@ END_TEST
  */
 START_TEST(test_crash_pending_wait)
 {
-	const uint32_t tags[4] = { RUNDOWN_TAG('C', 'w', 't', '1'),
+	struct cr_waits cw = { .tags = { RUNDOWN_TAG('C', 'w', 't', '1'),
 	    RUNDOWN_TAG('C', 'w', 't', '2'), RUNDOWN_TAG('C', 'w', 't', '3'),
-	    RUNDOWN_TAG('C', 'w', 't', '4') };
-	struct rundown_holder h[CR_MAXHOLDERS];
-	struct rundown_block_info info;
-	struct agent hold, w1, w2;
-	char key[64], *text;
-	off_t off;
-	pid_t cw, rc, rc2;
-	int cres, cgo, st;
-	unsigned t;
-	size_t n;
-	int32_t r;
+	    RUNDOWN_TAG('C', 'w', 't', '4') } };
 
-	for (t = 0; t < 4; t++)
-		ck_assert_int_eq(rundown_ctl_create(td.conn, tags[t], 0), 0);
-	agent_start(&hold, "holder", tags, 4, 0);
-	for (t = 0; t < 4; t++)
-		agent_acquire(&hold, t, 2);
-	agent_start(&w1, "waiter 1", &tags[0], 1, 0);
-	agent_start(&w2, "waiter 2", &tags[1], 1, 0);
-
-	agent_send(&w1, AG_WAIT, 0, 0);
-	td_await_block(tags[0], RUNDOWN_RUNNING_DOWN, -1, 0);
-	agent_send(&w2, AG_WAIT_T, 0, CR_DEADLINE_MS / 1000);
-	td_await_block(tags[1], RUNDOWN_RUNNING_DOWN, -1, 0);
-	cw = conn_waiter_start(tags[2], &cres, &cgo);
-	td_await_block(tags[2], RUNDOWN_RUNNING_DOWN, -1, 0);
-	rc = td_ctl_start(td.sock, "wait", ARGS("wait", "Cwt4"));
-	td_await_block(tags[3], RUNDOWN_RUNNING_DOWN, -1, 0);
-
-	crash();
-
-	/* A plain connection's wait reports the loss. */
-	get(cres, &r, sizeof(r), "the connection's waiter");
-	ck_assert_msg(r == -ECONNRESET, "a wait cut by SIGKILL: %s, not %s",
-	    rundown_strerror(r), rundown_strerror(-ECONNRESET));
-	/* The descriptors' waits, and rundownctl's, look for the next
-	 * daemon. */
-	ck_assert_msg(!td_readable(w1.res) && !td_readable(w2.res),
-	    "a descriptor's wait returned when the daemon died");
-	ck_assert_msg(waitpid(rc, &st, WNOHANG) == 0, "rundownctl wait ended "
-	    "when the daemon died (status %#x): %s", st,
-	    td_ctl_output("wait", "err"));
-	/* A run-down needs no daemon to drain (the rows drain in shared
-	 * memory), but only the daemon sees every row: without it a
-	 * descriptor's query cannot say, and fails. */
-	agent_release(&hold, 1, 2);
-	ck_assert_int_eq(agent_do(&hold, AG_STATE, 1, 0), -ECONNREFUSED);
-
-	off = restart();
-	text = td_log_from(off);
-	ck_assert_msg(td_count(text, "adopted, state running-down") == 3 &&
-	    td_count(text, "adopted, state drained") == 1,
-	    "not adopted as they were:\n%s", text);
-	free(text);
-	/* The waits connect to the new daemon on their own; the one whose
-	 * block drained meanwhile is answered at once. */
-	snprintf(key, sizeof(key), "pid %ld uid", (long)w1.pid);
-	td_await_log(off, key, 1);
-	snprintf(key, sizeof(key), "pid %ld uid", (long)w2.pid);
-	td_await_log(off, key, 1);
-	snprintf(key, sizeof(key), "pid %ld uid", (long)rc);
-	td_await_log(off, key, 1);
-	r = agent_result(&w2);
-	ck_assert_msg(r == 0, "waiter 2: %s", rundown_strerror(r));
-
-	n = td_status(tags[0], &info, h, CR_MAXHOLDERS);
-	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
-	ck_assert_uint_eq(info.outstanding, 2);
-	ck_assert_uint_eq(n, 2);
-	ck_assert_ptr_nonnull(td_holder_of(h, n, hold.pid));
-	ck_assert_ptr_nonnull(td_holder_of(h, n, w1.pid));
-	ck_assert_uint_eq(td_holder_of(h, n, hold.pid)->outstanding, 2);
-
-	/* New waits on the new daemon, from the same clients. */
-	ck_assert_int_eq(write(cgo, "g", 1), 1);
-	rc2 = td_ctl_start(td.sock, "wait2", ARGS("wait", "Cwt4"));
-
-	agent_release(&hold, 0, 1);
-	td_status(tags[0], &info, NULL, 0);
-	ck_assert_uint_eq(info.outstanding, 1);
-	ck_assert_msg(!td_readable(w1.res), "waiter 1 returned with 1 held");
-	agent_release(&hold, 0, 1);
-	r = agent_result(&w1);
-	ck_assert_msg(r == 0, "waiter 1: %s", rundown_strerror(r));
-	agent_release(&hold, 2, 2);
-	get(cres, &r, sizeof(r), "the connection's second wait");
-	ck_assert_msg(r == 0, "a wait on the next daemon: %s",
-	    rundown_strerror(r));
-	test_reap_named(cw, "the connection's waiter");
-	ck_assert_msg(waitpid(rc, &st, WNOHANG) == 0, "rundownctl wait ended "
-	    "with 2 held (status %#x): %s", st, td_ctl_output("wait", "err"));
-	agent_release(&hold, 3, 2);
-	st = td_ctl_finish(rc, "wait");
-	ck_assert_msg(st == 0, "rundownctl wait across the crash: status %d; "
-	    "%s", st, td_ctl_output("wait", "err"));
-	st = td_ctl_finish(rc2, "wait2");
-	ck_assert_msg(st == 0, "rundownctl wait on the next daemon: status %d;"
-	    " %s", st, td_ctl_output("wait2", "err"));
-	for (t = 0; t < 4; t++) {
-		td_status(tags[t], &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-	}
-
-	/* Completed and re-initialize through the new daemon. */
-	ck_assert_int_eq(agent_do(&w1, AG_COMPLETED, 0, 0), 0);
-	td_status(tags[0], &info, NULL, 0);
-	ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
-	ck_assert_int_eq(agent_do(&w1, AG_REINIT, 0, 0), 0);
-	ck_assert_int_eq(agent_do(&w2, AG_REINIT, 0, 0), 0);
-	for (t = 0; t < 2; t++) {
-		td_status(tags[t], &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-		ck_assert_uint_eq(info.generation, 1);
-		agent_acquire(&hold, t, 1);
-		agent_release(&hold, t, 1);
-	}
-	agent_quit(&w1);
-	agent_quit(&w2);
-	agent_quit(&hold);
-	close(cres);
-	close(cgo);
+	waits_start(&cw);
+	waits_crash(&cw);
+	waits_restart(&cw);
+	waits_drain(&cw);
+	waits_reinit(&cw);
+	agent_quit(&cw.w1);
+	agent_quit(&cw.w2);
+	agent_quit(&cw.hold);
+	close(cw.cres);
+	close(cw.cgo);
 	printf("crash pending waits: %u daemon kill(s); 4 waits pending "
 	    "(descriptor, descriptor timed, connection, rundownctl): the "
 	    "descriptors' and rundownctl's waits reconnected and ended 0, the "
@@ -635,6 +776,170 @@ row_of(const struct rundown_holder *h, size_t n, pid_t pid)
 	return hp->row;
 }
 
+/* What the phases of test_crash_halfway share. */
+struct cr_half {
+	uint32_t tag;
+	struct agent a[3];
+	uint32_t row[3];
+	struct td_view v;		/* the block, mapped here */
+	struct rundown_block *b;
+	unsigned g;			/* 1: the atomic path grants */
+};
+
+/* The block, and three agents holding 1, 2 and 3 on it. */
+static void
+half_start(struct cr_half *ch)
+{
+	static const char *const names[3] = { "agent 0", "agent 1",
+	    "agent 2" };
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	unsigned i;
+	size_t n;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, ch->tag, 0), 0);
+	for (i = 0; i < 3; i++) {
+		agent_start(&ch->a[i], names[i], &ch->tag, 1, 0);
+		agent_acquire(&ch->a[i], 0, i + 1);
+	}
+	n = td_status(ch->tag, &info, h, CR_MAXHOLDERS);
+	for (i = 0; i < 3; i++)
+		ch->row[i] = row_of(h, n, ch->a[i].pid);
+}
+
+/* Killed in block_start(): row 0 harvested, row 1 switched on its
+ * first CPU only, row 2 untouched. */
+static void
+half_kill_in_harvest(struct cr_half *ch)
+{
+	uint32_t s;
+
+	crash();
+	td_view_map(ch->tag, &ch->v);
+	ch->b = ch->v.b;
+	ck_assert_int_eq(block_flip(ch->b, &s), 0);
+	block_harvest_row(ch->b, &ch->v.l, ch->row[0]);
+	block_switch(ch->b, &ch->v.l, ch->row[1], 0);
+	ck_assert_int_eq(agent_do(&ch->a[0], AG_ACQUIRE, 0, 1), 0);
+	/* Not switched yet: granted on the atomic path (g = 1). */
+	ch->g = test_rseq_path(ch->b->flags) ? 0 : 1;
+	ck_assert_int_eq(agent_do(&ch->a[2], AG_ACQUIRE, 0, 1), (int)ch->g);
+	agent_kill(&ch->a[1]);		/* dies holding 2 */
+}
+
+/* The next daemon adopts the half-done run-down and finishes the
+ * harvest. */
+static void
+half_check_harvest(struct cr_half *ch)
+{
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	unsigned g = ch->g;
+	size_t n;
+	char *text;
+	off_t off;
+
+	off = restart();
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, "adopted, state running-down, 2 of 64 rows "
+	    "attached") != NULL, "the half-done run-down was not adopted with "
+	    "2 rows:\n%s", text);
+	free(text);
+	n = td_status(ch->tag, &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(info.outstanding, 1 + 3 + g);
+	ck_assert_uint_eq(info.reclaimed_rows, 1);
+	ck_assert_uint_eq(info.reclaimed, 2);
+	ck_assert_uint_eq(td_holder_of(h, n, ch->a[0].pid)->outstanding, 1);
+	ck_assert_uint_eq(td_holder_of(h, n, ch->a[2].pid)->outstanding,
+	    3 + g);
+	/* The harvest is finished: no acquire is granted any more. */
+	ck_assert_int_eq(agent_do(&ch->a[2], AG_ACQUIRE, 0, 1), 0);
+}
+
+/* A wait on the adopted run-down ends when the last holder releases,
+ * and no sooner. */
+static void
+half_drain(struct cr_half *ch)
+{
+	struct rundown_block_info info;
+	unsigned g = ch->g;
+	pid_t waiter;
+	int wres;
+	int32_t r;
+
+	waiter = ctl_waiter_start(ch->tag, &wres);
+	agent_release(&ch->a[0], 0, 1);
+	agent_release(&ch->a[2], 0, 2);
+	td_status(ch->tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, 1 + g);
+	ck_assert_msg(!td_readable(wres), "the wait ended with %u held",
+	    1 + g);
+	agent_release(&ch->a[2], 0, 1 + g);
+	get(wres, &r, sizeof(r), "the waiter");
+	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
+	test_reap_named(waiter, "the waiter");
+	close(wres);
+	td_status(ch->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+}
+
+/* Killed in block_reset(): HARVESTED cleared and the slots reset on
+ * agent 0's row only.  Agent 0 may acquire there already. */
+static void
+half_kill_in_reset(struct cr_half *ch)
+{
+	struct rundown_block *b = ch->b;
+	uint32_t s, cpu;
+
+	crash();
+	s = __atomic_load_n(&b->state, SEQ);
+	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
+	ck_assert(__atomic_compare_exchange_n(&b->state, &s,
+	    (s & ~ST_MASK) | ST_RESETTING, false, SEQ, SEQ));
+	__atomic_fetch_and(block_row(b, &ch->v.l, ch->row[0]), ~ROW_FLAGS,
+	    SEQ);
+	for (cpu = 0; cpu < b->cpus; cpu++) {
+		__atomic_store_n(block_slot(b, ch->row[0], cpu), 0, SEQ);
+		__atomic_store_n(block_slot(b, ch->row[0], cpu) + SLOT_PC, 0,
+		    SEQ);
+	}
+	/* Reset already: granted on the atomic path (g = 1). */
+	ck_assert_int_eq(agent_do(&ch->a[0], AG_ACQUIRE, 0, 1), (int)ch->g);
+	ck_assert_int_eq(agent_do(&ch->a[2], AG_ACQUIRE, 0, 1), 0);
+}
+
+/* The next daemon finishes the re-initialize, keeping the protection
+ * granted on a slot already reset. */
+static void
+half_check_reset(struct cr_half *ch)
+{
+	struct rundown_holder h[CR_MAXHOLDERS];
+	struct rundown_block_info info;
+	unsigned g = ch->g;
+	size_t n;
+	char *text;
+	off_t off;
+
+	off = restart();
+	text = td_log_from(off);
+	ck_assert_msg(strstr(text, "adopted, state open, 2 of 64 rows "
+	    "attached") != NULL, "the half-done re-initialize was not "
+	    "finished:\n%s", text);
+	free(text);
+	n = td_status(ch->tag, &info, h, CR_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, 1);
+	ck_assert_msg(td_holder_of(h, n, ch->a[0].pid)->outstanding == g &&
+	    info.outstanding == g, "the protection granted on a slot already "
+	    "reset was lost: agent 0 holds %" PRIu64 ", the block %" PRIu64,
+	    td_holder_of(h, n, ch->a[0].pid)->outstanding, info.outstanding);
+	agent_acquire(&ch->a[2], 0, 2);
+	td_status(ch->tag, &info, NULL, 0);
+	ck_assert_uint_eq(info.outstanding, g + 2);
+}
+
 /*
  * A daemon killed in the middle of block_start()'s harvest, then in the
  * middle of block_reset(): the test takes the block to each of those
@@ -646,142 +951,34 @@ row_of(const struct rundown_holder *h, size_t n, pid_t pid)
  */
 START_TEST(test_crash_halfway)
 {
-	const uint32_t tag = RUNDOWN_TAG('C', 'h', 'l', 'f');
-	struct rundown_holder h[CR_MAXHOLDERS];
+	struct cr_half ch = { .tag = RUNDOWN_TAG('C', 'h', 'l', 'f') };
 	struct rundown_block_info info;
-	struct rundown_block *b;
-	struct td_view v;
-	struct agent a[3];
-	uint32_t row[3], s, cpu;
-	size_t n;
-	char *text;
-	off_t off;
-	pid_t waiter;
-	int wres[2];
-	int32_t r;
-	unsigned i, g;
 
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	for (i = 0; i < 3; i++) {
-		static const char *const names[3] = { "agent 0", "agent 1",
-		    "agent 2" };
-
-		agent_start(&a[i], names[i], &tag, 1, 0);
-		agent_acquire(&a[i], 0, i + 1);
-	}
-	n = td_status(tag, &info, h, CR_MAXHOLDERS);
-	for (i = 0; i < 3; i++)
-		row[i] = row_of(h, n, a[i].pid);
-
-	/* Killed in block_start(): row 0 harvested, row 1 switched on its
-	 * first CPU only, row 2 untouched. */
-	crash();
-	td_view_map(tag, &v);
-	b = v.b;
-	ck_assert_int_eq(block_flip(b, &s), 0);
-	block_harvest_row(b, &v.l, row[0]);
-	block_switch(b, &v.l, row[1], 0);
-	ck_assert_int_eq(agent_do(&a[0], AG_ACQUIRE, 0, 1), 0);
-	/* Not switched yet: granted on the atomic path (g = 1). */
-	g = test_rseq_path(b->flags) ? 0 : 1;
-	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), (int)g);
-	agent_kill(&a[1]);		/* dies holding 2 */
-
-	off = restart();
-	text = td_log_from(off);
-	ck_assert_msg(strstr(text, "adopted, state running-down, 2 of 64 rows "
-	    "attached") != NULL, "the half-done run-down was not adopted with "
-	    "2 rows:\n%s", text);
-	free(text);
-	n = td_status(tag, &info, h, CR_MAXHOLDERS);
-	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
-	ck_assert_uint_eq(n, 2);
-	ck_assert_uint_eq(info.outstanding, 1 + 3 + g);
-	ck_assert_uint_eq(info.reclaimed_rows, 1);
-	ck_assert_uint_eq(info.reclaimed, 2);
-	ck_assert_uint_eq(td_holder_of(h, n, a[0].pid)->outstanding, 1);
-	ck_assert_uint_eq(td_holder_of(h, n, a[2].pid)->outstanding, 3 + g);
-	/* The harvest is finished: no acquire is granted any more. */
-	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
-
-	ck_assert_int_eq(pipe2(wres, O_CLOEXEC), 0);
-	waiter = test_fork_flushed();
-	if (waiter == 0) {
-		rundown_conn_t *c;
-
-		close(wres[0]);
-		r = rundown_connect(td.sock, &c);
-		if (r == 0)
-			r = rundown_ctl_wait(c, tag, NULL);
-		test_put(wres[1], &r, sizeof(r));
-		_exit(0);
-	}
-	close(wres[1]);
-	agent_release(&a[0], 0, 1);
-	agent_release(&a[2], 0, 2);
-	td_status(tag, &info, NULL, 0);
-	ck_assert_uint_eq(info.outstanding, 1 + g);
-	ck_assert_msg(!td_readable(wres[0]), "the wait ended with %u held",
-	    1 + g);
-	agent_release(&a[2], 0, 1 + g);
-	get(wres[0], &r, sizeof(r), "the waiter");
-	ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
-	test_reap_named(waiter, "the waiter");
-	close(wres[0]);
-	td_status(tag, &info, NULL, 0);
-	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-
-	/* Killed in block_reset(): HARVESTED cleared and the slots reset on
-	 * agent 0's row only.  Agent 0 may acquire there already. */
-	crash();
-	s = __atomic_load_n(&b->state, SEQ);
-	ck_assert_uint_eq(s & ST_MASK, ST_DRAINED);
-	ck_assert(__atomic_compare_exchange_n(&b->state, &s,
-	    (s & ~ST_MASK) | ST_RESETTING, false, SEQ, SEQ));
-	__atomic_fetch_and(block_row(b, &v.l, row[0]), ~ROW_FLAGS, SEQ);
-	for (cpu = 0; cpu < b->cpus; cpu++) {
-		__atomic_store_n(block_slot(b, row[0], cpu), 0, SEQ);
-		__atomic_store_n(block_slot(b, row[0], cpu) + SLOT_PC, 0, SEQ);
-	}
-	/* Reset already: granted on the atomic path (g = 1). */
-	ck_assert_int_eq(agent_do(&a[0], AG_ACQUIRE, 0, 1), (int)g);
-	ck_assert_int_eq(agent_do(&a[2], AG_ACQUIRE, 0, 1), 0);
-
-	off = restart();
-	text = td_log_from(off);
-	ck_assert_msg(strstr(text, "adopted, state open, 2 of 64 rows "
-	    "attached") != NULL, "the half-done re-initialize was not "
-	    "finished:\n%s", text);
-	free(text);
-	n = td_status(tag, &info, h, CR_MAXHOLDERS);
-	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-	ck_assert_uint_eq(info.generation, 1);
-	ck_assert_msg(td_holder_of(h, n, a[0].pid)->outstanding == g &&
-	    info.outstanding == g, "the protection granted on a slot already "
-	    "reset was lost: agent 0 holds %" PRIu64 ", the block %" PRIu64,
-	    td_holder_of(h, n, a[0].pid)->outstanding, info.outstanding);
-	agent_acquire(&a[2], 0, 2);
-	td_status(tag, &info, NULL, 0);
-	ck_assert_uint_eq(info.outstanding, g + 2);
+	half_start(&ch);
+	half_kill_in_harvest(&ch);
+	half_check_harvest(&ch);
+	half_drain(&ch);
+	half_kill_in_reset(&ch);
+	half_check_reset(&ch);
 
 	/* And a run-down of the new generation drains exactly. */
-	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, &(struct timespec){
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, ch.tag, &(struct timespec){
 	    0, 0 }), -ETIMEDOUT);
-	if (g)
-		agent_release(&a[0], 0, 1);
-	agent_release(&a[2], 0, 1);
-	td_status(tag, &info, NULL, 0);
+	if (ch.g)
+		agent_release(&ch.a[0], 0, 1);
+	agent_release(&ch.a[2], 0, 1);
+	td_status(ch.tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
 	ck_assert_uint_eq(info.outstanding, 1);
-	agent_release(&a[2], 0, 1);
-	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
-	td_view_unmap(&v);
-	agent_quit(&a[0]);
-	agent_quit(&a[2]);
+	agent_release(&ch.a[2], 0, 1);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, ch.tag, NULL), 0);
+	td_view_unmap(&ch.v);
+	agent_quit(&ch.a[0]);
+	agent_quit(&ch.a[2]);
 	printf("crash halfway: %u daemon kills; a harvest left after 1 of 3 "
 	    "rows and a re-initialize after 1 of 2 rows were finished by the "
 	    "next daemon; %s, 1 dead row reclaimed (held 2)\n", kills,
-	    g ? "1 row kept holding 1 across the reset" :
+	    ch.g ? "1 row kept holding 1 across the reset" :
 	    "acquires refused while half done (rseq path)");
 }
 END_TEST

@@ -1171,25 +1171,23 @@ ck_status_says(const char *tagstr, const char *text, const char *json)
 	    td_ctl_output("json", "out"));
 }
 
-/*
- * The run-down figures: none at first; while one is in progress its
- * start (by the wall clock around it), its duration so far and no drain;
- * once it has drained, the drain at its start plus its duration, which
- * the log line says too, and the holder reclaimed meanwhile.  status and
- * status --json say the same; list counts the run-downs.
- */
-START_TEST(test_figures)
-{
-	uint32_t tag = RUNDOWN_TAG('F', 'i', 'g', 's');
+/* What the steps of test_figures share. */
+struct figures {
+	uint32_t tag;
 	struct rundown_block_info info, again;
-	char text[512], json[512], t1[40], t2[40];
-	int64_t before, after;
-	int feed;
-	pid_t run, w;
-	off_t off;
+	pid_t run, w;			/* rundownctl run and wait */
+	int feed;			/* run's input */
+	off_t off;			/* the log, from the run-down on */
+};
 
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	td_status(tag, &info, NULL, 0);
+/* A new block: no figures at all, and status says none. */
+static void
+figures_none(struct figures *fg)
+{
+	struct rundown_block_info info;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, fg->tag, 0), 0);
+	td_status(fg->tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.rundowns, 0);
 	ck_assert_int_eq(info.last_start_ms, 0);
 	ck_assert_int_eq(info.last_drain_ms, 0);
@@ -1200,73 +1198,97 @@ START_TEST(test_figures)
 	    "\"last_drain\":null,\"last_duration_ms\":null,"
 	    "\"last_reclaimed_rows\":null,\"holders\":[]}\n");
 	ck_assert_ptr_null(strstr(td_ctl_output("text", "out"), "last_"));
+}
 
-	/* In progress. */
-	run = run_start("run", "Figs", "cat", &feed);
-	await_held(tag);
-	off = td_log_size();
+/* In progress: its start by the wall clock around it, its duration so
+ * far, no drain. */
+static void
+figures_in_progress(struct figures *fg)
+{
+	char text[512], json[512], t1[40];
+	int64_t before, after;
+
+	fg->run = run_start("run", "Figs", "cat", &fg->feed);
+	await_held(fg->tag);
+	fg->off = td_log_size();
 	before = wall_ms();
-	w = td_ctl_start(td.sock, "wait", ARGS("wait", "Figs"));
-	info = td_await_block(tag, RUNDOWN_RUNNING_DOWN, -1, w);
+	fg->w = td_ctl_start(td.sock, "wait", ARGS("wait", "Figs"));
+	fg->info = td_await_block(fg->tag, RUNDOWN_RUNNING_DOWN, -1, fg->w);
 	after = wall_ms();
-	ck_assert_uint_eq(info.rundowns, 1);
-	ck_assert_int_ge(info.last_start_ms, before);
-	ck_assert_int_le(info.last_start_ms, after);
-	ck_assert_int_eq(info.last_drain_ms, 0);
-	td_status(tag, &again, NULL, 0);
-	ck_assert_uint_ge(again.last_duration_ms, info.last_duration_ms);
-	ck_assert_int_eq(again.last_start_ms, info.last_start_ms);
+	ck_assert_uint_eq(fg->info.rundowns, 1);
+	ck_assert_int_ge(fg->info.last_start_ms, before);
+	ck_assert_int_le(fg->info.last_start_ms, after);
+	ck_assert_int_eq(fg->info.last_drain_ms, 0);
+	td_status(fg->tag, &fg->again, NULL, 0);
+	ck_assert_uint_ge(fg->again.last_duration_ms,
+	    fg->info.last_duration_ms);
+	ck_assert_int_eq(fg->again.last_start_ms, fg->info.last_start_ms);
 	snprintf(text, sizeof(text), "mode: 0600\nrundowns: 1\nlast_start: "
-	    "%s\nlast_duration_ms: ", text_time(info.last_start_ms, t1,
+	    "%s\nlast_duration_ms: ", text_time(fg->info.last_start_ms, t1,
 	    sizeof(t1)));
 	snprintf(json, sizeof(json), "\"rundowns\":1,\"last_start\":%s,"
 	    "\"last_drain\":null,\"last_duration_ms\":", json_time(
-	    info.last_start_ms, t1, sizeof(t1)));
+	    fg->info.last_start_ms, t1, sizeof(t1)));
 	ck_status_says("Figs", text, json);
 	ck_assert_ptr_null(strstr(td_ctl_output("text", "out"),
 	    "last_drain"));
+}
 
-	/* Drained, its holder reclaimed on the way. */
-	close(feed);
-	ck_assert_int_eq(td_ctl_finish(run, "run"), 0);
-	ck_assert_int_eq(td_ctl_finish(w, "wait"), 0);
-	td_status(tag, &info, NULL, 0);
-	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-	ck_assert_uint_eq(info.rundowns, 1);
-	ck_assert_int_eq(info.last_drain_ms, info.last_start_ms +
-	    (int64_t)info.last_duration_ms);
-	ck_assert_int_le(info.last_drain_ms, wall_ms());
-	ck_assert_uint_ge(info.last_duration_ms, again.last_duration_ms);
-	ck_assert_uint_eq(info.last_reclaimed_rows, 1);
-	ck_assert_uint_eq(info.reclaimed_rows, 1);
+/* Drained, its holder reclaimed on the way: the drain at its start plus
+ * its duration, which the log line says too. */
+static void
+figures_drained(struct figures *fg)
+{
+	struct rundown_block_info *info = &fg->info;
+	char text[512], json[512], t1[40], t2[40];
+
+	close(fg->feed);
+	ck_assert_int_eq(td_ctl_finish(fg->run, "run"), 0);
+	ck_assert_int_eq(td_ctl_finish(fg->w, "wait"), 0);
+	td_status(fg->tag, info, NULL, 0);
+	ck_assert_int_eq(info->state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info->rundowns, 1);
+	ck_assert_int_eq(info->last_drain_ms, info->last_start_ms +
+	    (int64_t)info->last_duration_ms);
+	ck_assert_int_le(info->last_drain_ms, wall_ms());
+	ck_assert_uint_ge(info->last_duration_ms, fg->again.last_duration_ms);
+	ck_assert_uint_eq(info->last_reclaimed_rows, 1);
+	ck_assert_uint_eq(info->reclaimed_rows, 1);
 	snprintf(text, sizeof(text), "Figs: drained after %llu ms; holders "
-	    "reclaimed: 1\n", (unsigned long long)info.last_duration_ms);
-	td_await_log(off, text, 1);
+	    "reclaimed: 1\n", (unsigned long long)info->last_duration_ms);
+	td_await_log(fg->off, text, 1);
 	snprintf(text, sizeof(text), "mode: 0600\nrundowns: 1\nlast_start: "
 	    "%s\nlast_drain: %s\nlast_duration_ms: %llu\n"
-	    "last_reclaimed_rows: 1\n", text_time(info.last_start_ms, t1,
-	    sizeof(t1)), text_time(info.last_drain_ms, t2, sizeof(t2)),
-	    (unsigned long long)info.last_duration_ms);
+	    "last_reclaimed_rows: 1\n", text_time(info->last_start_ms, t1,
+	    sizeof(t1)), text_time(info->last_drain_ms, t2, sizeof(t2)),
+	    (unsigned long long)info->last_duration_ms);
 	snprintf(json, sizeof(json), "\"reclaimed_rows\":1,\"reclaimed\":1,"
 	    "\"uid\":%u,\"gid\":%u,\"mode\":\"0600\",\"fence_ms\":0,"
 	    "\"fence_failures\":0,\"rundowns\":1,\"last_start\":%s,"
 	    "\"last_drain\":%s,\"last_duration_ms\":%llu,"
-	    "\"last_reclaimed_rows\":1,\"holders\":[]}\n", info.uid, info.gid,
-	    json_time(info.last_start_ms, t1, sizeof(t1)),
-	    json_time(info.last_drain_ms, t2, sizeof(t2)),
-	    (unsigned long long)info.last_duration_ms);
+	    "\"last_reclaimed_rows\":1,\"holders\":[]}\n", info->uid,
+	    info->gid, json_time(info->last_start_ms, t1, sizeof(t1)),
+	    json_time(info->last_drain_ms, t2, sizeof(t2)),
+	    (unsigned long long)info->last_duration_ms);
 	ck_status_says("Figs", text, json);
+}
 
-	/* The next: counted, and the last one's figures are its own. */
-	ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
-	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
-	td_status(tag, &again, NULL, 0);
-	ck_assert_uint_eq(again.rundowns, 2);
-	ck_assert_int_ge(again.last_start_ms, info.last_start_ms);
-	ck_assert_int_eq(again.last_drain_ms, again.last_start_ms +
-	    (int64_t)again.last_duration_ms);
-	ck_assert_uint_eq(again.last_reclaimed_rows, 0);
-	ck_assert_uint_eq(again.reclaimed_rows, 1);
+/* The next: counted, and the last one's figures are its own; list
+ * counts the run-downs. */
+static void
+figures_next(struct figures *fg)
+{
+	struct rundown_block_info *again = &fg->again;
+
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, fg->tag), 0);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, fg->tag, NULL), 0);
+	td_status(fg->tag, again, NULL, 0);
+	ck_assert_uint_eq(again->rundowns, 2);
+	ck_assert_int_ge(again->last_start_ms, fg->info.last_start_ms);
+	ck_assert_int_eq(again->last_drain_ms, again->last_start_ms +
+	    (int64_t)again->last_duration_ms);
+	ck_assert_uint_eq(again->last_reclaimed_rows, 0);
+	ck_assert_uint_eq(again->reclaimed_rows, 1);
 	ck_assert_int_eq(td_ctl_finish(td_ctl_start(td.sock, "list",
 	    ARGS("list")), "list"), 0);
 	ck_assert_msg(strstr(td_ctl_output("list", "out"), " RUNDOWNS ") !=
@@ -1278,6 +1300,23 @@ START_TEST(test_figures)
 	ck_assert_msg(strstr(td_ctl_output("jlist", "out"),
 	    "\"rundowns\":2,") != NULL, "list --json: %s",
 	    td_ctl_output("jlist", "out"));
+}
+
+/*
+ * The run-down figures: none at first; while one is in progress its
+ * start (by the wall clock around it), its duration so far and no drain;
+ * once it has drained, the drain at its start plus its duration, which
+ * the log line says too, and the holder reclaimed meanwhile.  status and
+ * status --json say the same; list counts the run-downs.
+ */
+START_TEST(test_figures)
+{
+	struct figures fg = { .tag = RUNDOWN_TAG('F', 'i', 'g', 's') };
+
+	figures_none(&fg);
+	figures_in_progress(&fg);
+	figures_drained(&fg);
+	figures_next(&fg);
 }
 END_TEST
 

@@ -888,75 +888,67 @@ ft_cycle(unsigned c)
 }
 
 /*
- * A park round: every live worker holds a known count on each of its
- * blocks; the daemon's counts match them exactly; both run-downs start
- * and must not drain while a live worker holds; some parked workers are
- * killed and exactly what they held is reclaimed; the rest release, and
- * then each wait must return.
+ * Park round, block b: the daemon's counts match what the live workers
+ * recorded, row by row; the run-down starts and must not drain while a
+ * live worker holds.
  */
 static void
-ft_park(unsigned c)
+ft_park_check_block(unsigned b, const char *when)
 {
 	struct rundown_holder h[FT_ROWS];
-	struct rundown_block_info before[FT_NB], info;
-	uint64_t held[FT_NB], killed_held[FT_NB] = { 0, 0 };
-	uint64_t killed_rows[FT_NB] = { 0, 0 };
-	unsigned b, i, n;
+	struct rundown_block_info info;
+	uint64_t held;
+	unsigned i;
 	size_t nh, j;
-	char when[64], *acks;
 	int r;
 
-	snprintf(when, sizeof(when), "park round at cycle %u", c);
-	ft_replenish();
-	ft_reap_all();
-	ft_await_reclaimed(before);
-
-	ft.epoch++;
-	ft_set_ctl(ft.epoch << 2 | PH_PARK);
-	n = ft.live;
-	acks = malloc(n);
-	ck_assert_ptr_nonnull(acks);
-	ft_get(ft.ack[0], acks, n, "the parked workers");
-
-	for (b = 0; b < FT_NB; b++) {
-		held[b] = ft_live_held(b);
-		nh = ft_status(b, &info, h, FT_ROWS);
-		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-		ck_assert_msg(info.outstanding == held[b], "seed %" PRIu64
-		    ": %s: block %u: %" PRIu64 " outstanding, the workers "
-		    "hold %" PRIu64, seed, when, b, info.outstanding, held[b]);
-		ck_assert_uint_eq(nh, ft_live_on(b) + 1);
-		for (j = 0; j < nh; j++) {
-			if (h[j].pid == getpid()) {
-				ck_assert_uint_eq(h[j].outstanding, 0);
-				continue;
-			}
-			for (i = 0; i < ft.nw; i++) {
-				if (ft.p[i].pid == h[j].pid &&
-				    ft.p[i].state == TW_ALIVE)
-					break;
-			}
-			ck_assert_msg(i < ft.nw, "%s: block %u: pid %d holds a "
-			    "row but is no live worker", when, b,
-			    (int)h[j].pid);
-			ck_assert_msg(h[j].outstanding ==
-			    (uint64_t)area->w[i].held[b], "%s: block %u: pid "
-			    "%d holds %" PRIu64 ", it says %d", when, b,
-			    (int)h[j].pid, h[j].outstanding,
-			    area->w[i].held[b]);
+	held = ft_live_held(b);
+	nh = ft_status(b, &info, h, FT_ROWS);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_msg(info.outstanding == held, "seed %" PRIu64
+	    ": %s: block %u: %" PRIu64 " outstanding, the workers "
+	    "hold %" PRIu64, seed, when, b, info.outstanding, held);
+	ck_assert_uint_eq(nh, ft_live_on(b) + 1);
+	for (j = 0; j < nh; j++) {
+		if (h[j].pid == getpid()) {
+			ck_assert_uint_eq(h[j].outstanding, 0);
+			continue;
 		}
-		/* Start the run-down: no drain while they hold. */
-		r = ft_wait(b, 0, ft_below(2));
-		ck_assert_msg(r == (held[b] > 0 ? -ETIMEDOUT : 0), "%s: poll "
-		    "of block %u with %" PRIu64 " held by live workers: %s",
-		    when, b, held[b], rundown_strerror(r));
-		ft_status(b, &info, NULL, 0);
-		ck_assert_int_eq(info.state, held[b] > 0 ?
-		    RUNDOWN_RUNNING_DOWN : RUNDOWN_DRAINED);
-		ck_assert_uint_eq(info.outstanding, held[b]);
+		for (i = 0; i < ft.nw; i++) {
+			if (ft.p[i].pid == h[j].pid &&
+			    ft.p[i].state == TW_ALIVE)
+				break;
+		}
+		ck_assert_msg(i < ft.nw, "%s: block %u: pid %d holds a "
+		    "row but is no live worker", when, b,
+		    (int)h[j].pid);
+		ck_assert_msg(h[j].outstanding ==
+		    (uint64_t)area->w[i].held[b], "%s: block %u: pid "
+		    "%d holds %" PRIu64 ", it says %d", when, b,
+		    (int)h[j].pid, h[j].outstanding,
+		    area->w[i].held[b]);
 	}
+	/* Start the run-down: no drain while they hold. */
+	r = ft_wait(b, 0, ft_below(2));
+	ck_assert_msg(r == (held > 0 ? -ETIMEDOUT : 0), "%s: poll "
+	    "of block %u with %" PRIu64 " held by live workers: %s",
+	    when, b, held, rundown_strerror(r));
+	ft_status(b, &info, NULL, 0);
+	ck_assert_int_eq(info.state, held > 0 ?
+	    RUNDOWN_RUNNING_DOWN : RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.outstanding, held);
+}
 
-	/* Kill some of them, holding exactly what they recorded. */
+/* Park round: kills some parked workers, holding exactly what they
+ * recorded, and checks that exactly that is reclaimed from before[]. */
+static void
+ft_park_kill(const struct rundown_block_info *before, const char *when)
+{
+	struct rundown_block_info info;
+	uint64_t held[FT_NB], killed_held[FT_NB] = { 0, 0 };
+	uint64_t killed_rows[FT_NB] = { 0, 0 };
+	unsigned b, i;
+
 	for (i = 0; i < ft.nw; i++) {
 		if (ft.p[i].state != TW_ALIVE || ft_below(3) != 0)
 			continue;
@@ -987,8 +979,17 @@ ft_park(unsigned c)
 		    RUNDOWN_RUNNING_DOWN : RUNDOWN_DRAINED);
 		ft.parked_reclaimed += killed_held[b];
 	}
+}
 
-	/* The rest let go: each wait must now return. */
+/* Park round: the rest let go; each wait must now return, and the
+ * blocks open again. */
+static void
+ft_park_drop(char *acks, const char *when)
+{
+	struct rundown_block_info info;
+	unsigned b;
+	int r;
+
 	ft_set_ctl(ft.epoch << 2 | PH_DROP);
 	for (b = 0; b < FT_NB; b++) {
 		r = ft_wait(b, FT_DEADLINE_MS, ft_below(2));
@@ -998,7 +999,6 @@ ft_park(unsigned c)
 		ft_check_inside(b, when);
 	}
 	ft_get(ft.ack[0], acks, ft.live, "the workers' drop");
-	free(acks);
 	for (b = 0; b < FT_NB; b++) {
 		ck_assert_uint_eq(ft_live_held(b), 0);
 		ft_status(b, &info, NULL, 0);
@@ -1006,6 +1006,39 @@ ft_park(unsigned c)
 		ck_assert_uint_eq(info.outstanding, 0);
 		ft_reopen(b, when);
 	}
+}
+
+/*
+ * A park round: every live worker holds a known count on each of its
+ * blocks; the daemon's counts match them exactly; both run-downs start
+ * and must not drain while a live worker holds; some parked workers are
+ * killed and exactly what they held is reclaimed; the rest release, and
+ * then each wait must return.
+ */
+static void
+ft_park(unsigned c)
+{
+	struct rundown_block_info before[FT_NB];
+	unsigned b, n;
+	char when[64], *acks;
+
+	snprintf(when, sizeof(when), "park round at cycle %u", c);
+	ft_replenish();
+	ft_reap_all();
+	ft_await_reclaimed(before);
+
+	ft.epoch++;
+	ft_set_ctl(ft.epoch << 2 | PH_PARK);
+	n = ft.live;
+	acks = malloc(n);
+	ck_assert_ptr_nonnull(acks);
+	ft_get(ft.ack[0], acks, n, "the parked workers");
+
+	for (b = 0; b < FT_NB; b++)
+		ft_park_check_block(b, when);
+	ft_park_kill(before, when);
+	ft_park_drop(acks, when);
+	free(acks);
 	ft_set_ctl((ft.epoch << 2) | PH_RUN);
 	ft.parks++;
 }
@@ -1020,14 +1053,12 @@ ft_setup(void)
 	td_setup(0700, NULL);
 }
 
-/* The fault campaign (see the top of the file). */
-START_TEST(test_campaign)
+/* The campaign's state, the shared area, the blocks and this process's
+ * descriptor on each. */
+static void
+ft_campaign_start(void)
 {
-	unsigned cycles = test_scale(1600), c, b, i;
-	struct rundown_block_info info[FT_NB];
-	char *line = NULL;
-	size_t len = 0;
-	FILE *f;
+	unsigned b;
 	int r;
 
 	memset(&ft, 0, sizeof(ft));
@@ -1045,15 +1076,15 @@ START_TEST(test_campaign)
 		r = rundown_attach_at(td.sock, ft.tag[b], 0, &ft.self[b]);
 		ck_assert_msg(r == 0, "attach: %s", rundown_strerror(r));
 	}
+}
 
-	for (c = 0; c < cycles; c++) {
-		if (c % FT_PARK_EVERY == FT_PARK_EVERY - 1)
-			ft_park(c);
-		else
-			ft_cycle(c);
-	}
+/* Everyone left detaches and exits 0; the blocks end open, empty, with
+ * nothing attached. */
+static void
+ft_campaign_finish(struct rundown_block_info *info)
+{
+	unsigned b, i;
 
-	/* Everyone left detaches and exits 0. */
 	__atomic_store_n(&area->stop, 1, SEQ);
 	ft_futex(&area->ctl, FUTEX_WAKE, INT_MAX);
 	for (i = 0; i < ft.nw; i++) {
@@ -1076,13 +1107,39 @@ START_TEST(test_campaign)
 		ck_assert_uint_eq(info[b].attached, 0);
 		ck_assert_uint_eq(info[b].outstanding, 0);
 	}
-	/* No row was ever found holding a negative count. */
+}
+
+/* No row was ever found holding a negative count. */
+static void
+ft_check_log(void)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f;
+
 	ck_assert_ptr_nonnull(f = fopen(td.log, "r"));
 	while (getline(&line, &len, f) > 0)
 		ck_assert_msg(strstr(line, "holding -") == NULL, "seed %"
 		    PRIu64 ": a row went negative: %s", seed, line);
 	free(line);
 	fclose(f);
+}
+
+/* The fault campaign (see the top of the file). */
+START_TEST(test_campaign)
+{
+	unsigned cycles = test_scale(1600), c, b;
+	struct rundown_block_info info[FT_NB];
+
+	ft_campaign_start();
+	for (c = 0; c < cycles; c++) {
+		if (c % FT_PARK_EVERY == FT_PARK_EVERY - 1)
+			ft_park(c);
+		else
+			ft_cycle(c);
+	}
+	ft_campaign_finish(info);
+	ft_check_log();
 
 	printf("faults: seed %" PRIu64 ": %u cycles, %u park rounds, %u "
 	    "waits (%u timed out); %u workers, %" PRIu64 " acquires granted, %"

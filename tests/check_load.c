@@ -572,14 +572,19 @@ ld_prime(void)
 	return ref;
 }
 
-START_TEST(test_load)
-{
+/* What the phases of test_load start and measure. */
+struct ld_run {
 	pid_t hammers[LD_HAMMERS], loaders[LD_PROCS];
 	rundown_cache_t *prime;
-	struct timespec t0, t1, t2, start;
-	long length = ld_length_ms(), warm = length / 3, wms;
-	long rss0, rss1, rss2, rss3, fds0, fds3, thr0, thr3, slack;
+	struct timespec t0, t1, t2;
+	long rss0, rss1, rss2, rss3, fds0, fds3, thr0, thr3;
 	uint64_t req1, req2, pairs0, pairs2, expected;
+};
+
+/* The blocks, the primed block, and the hammers attached to theirs. */
+static void
+ld_start_hammers(struct ld_run *lr)
+{
 	unsigned i;
 	int ready[2];
 	int32_t r;
@@ -590,11 +595,11 @@ START_TEST(test_load)
 		    4), 0);
 	ck_assert_int_eq(rundown_ctl_create(td.conn, LD_TAG_CYCLE, 8), 0);
 
-	prime = ld_prime();
+	lr->prime = ld_prime();
 
 	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
 	for (i = 0; i < LD_HAMMERS; i++) {
-		if ((hammers[i] = test_fork_flushed()) == 0) {
+		if ((lr->hammers[i] = test_fork_flushed()) == 0) {
 			close(ready[0]);
 			ld_hammer_main(i, ready[1]);
 		}
@@ -605,99 +610,145 @@ START_TEST(test_load)
 		ck_assert_msg(r == 0, "hammer attach: %s", rundown_strerror(r));
 	}
 	close(ready[0]);
+}
 
-	/* Before the load: what the daemon has with the hammers attached,
-	 * once it has closed what their attaches left it to close. */
-	ld_closers_idle(td.pid);
-	rss0 = ld_proc_field(td.pid, "VmRSS");
-	fds0 = ld_proc_fds(td.pid);
-	thr0 = ld_proc_field(td.pid, "Threads");
+/* The loaders run for length ms; the daemon's RSS and the counters are
+ * read after the warm-up and at the end. */
+static void
+ld_run_load(struct ld_run *lr, long length, long warm)
+{
+	unsigned i;
 
-	t0 = td_now();
-	pairs0 = ld_sum(area->pairs, LD_HAMMERS);
+	lr->t0 = td_now();
+	lr->pairs0 = ld_sum(area->pairs, LD_HAMMERS);
 	for (i = 0; i < LD_PROCS; i++) {
-		if ((loaders[i] = test_fork_flushed()) == 0)
+		if ((lr->loaders[i] = test_fork_flushed()) == 0)
 			ld_loader_main(i);
 	}
 	ld_sleep_ms(warm);
-	t1 = td_now();
-	rss1 = ld_proc_field(td.pid, "VmRSS");
-	req1 = ld_sum(area->requests, LD_CONNS);
+	lr->t1 = td_now();
+	lr->rss1 = ld_proc_field(td.pid, "VmRSS");
+	lr->req1 = ld_sum(area->requests, LD_CONNS);
 	ld_sleep_ms(length - warm);
-	t2 = td_now();
-	rss2 = ld_proc_field(td.pid, "VmRSS");
-	req2 = ld_sum(area->requests, LD_CONNS);
-	expected = ld_sum(area->expected, LD_CONNS);
-	pairs2 = ld_sum(area->pairs, LD_HAMMERS);
+	lr->t2 = td_now();
+	lr->rss2 = ld_proc_field(td.pid, "VmRSS");
+	lr->req2 = ld_sum(area->requests, LD_CONNS);
+	lr->expected = ld_sum(area->expected, LD_CONNS);
+	lr->pairs2 = ld_sum(area->pairs, LD_HAMMERS);
 
 	__atomic_store_n(&area->stop, 1, SEQ);
 	for (i = 0; i < LD_PROCS; i++)
-		test_reap_ok(loaders[i]);
+		test_reap_ok(lr->loaders[i]);
+}
 
-	/* Every load connection is closed: the daemon must give back their
-	 * descriptors, pidfds and drain watchers. */
+/* Every load connection is closed: the daemon must give back their
+ * descriptors, pidfds and drain watchers.  Then the primed block and
+ * the hammers go. */
+static void
+ld_await_closed(struct ld_run *lr)
+{
+	struct timespec start;
+	unsigned i;
+	int32_t r;
+
 	start = td_now();
 	for (;;) {
-		fds3 = ld_proc_fds(td.pid);
-		thr3 = ld_proc_field(td.pid, "Threads");
-		if ((fds3 <= fds0 && thr3 <= thr0) ||
+		lr->fds3 = ld_proc_fds(td.pid);
+		lr->thr3 = ld_proc_field(td.pid, "Threads");
+		if ((lr->fds3 <= lr->fds0 && lr->thr3 <= lr->thr0) ||
 		    td_elapsed_ms(&start) > LD_DEADLINE_MS)
 			break;
 		td_pause();
 	}
-	rss3 = ld_proc_field(td.pid, "VmRSS");
-	r = rundown_detach(prime);
+	lr->rss3 = ld_proc_field(td.pid, "VmRSS");
+	r = rundown_detach(lr->prime);
 	ck_assert_msg(r == 0, "detach from the primed block: %s",
 	    rundown_strerror(r));
 
 	__atomic_store_n(&area->hstop, 1, SEQ);
 	for (i = 0; i < LD_HAMMERS; i++)
-		test_reap_ok(hammers[i]);
-	wms = ld_ms(&t1, &t2);
-	slack = rss1 * LD_RSS_PERCENT / 100;
-	if (slack < LD_RSS_SLACK_KB)
-		slack = LD_RSS_SLACK_KB;
+		test_reap_ok(lr->hammers[i]);
+}
 
+/* The summary lines: throughput, RSS, descriptors and threads. */
+static void
+ld_report(const struct ld_run *lr, long wms, long slack)
+{
 	printf("load: %u connections (%u made) for %ld ms: %" PRIu64
 	    " requests, %.0f/s, %" PRIu64 " expected error answers, %u errors"
 	    "\n", LD_CONNS, __atomic_load_n(&area->connected, SEQ),
-	    ld_ms(&t0, &t2), req2, (double)req2 * 1000.0 /
-	    (double)ld_ms(&t0, &t2), expected,
+	    ld_ms(&lr->t0, &lr->t2), lr->req2, (double)lr->req2 * 1000.0 /
+	    (double)ld_ms(&lr->t0, &lr->t2), lr->expected,
 	    __atomic_load_n(&area->errors, SEQ));
 	printf("load: %u hammers: %.0f acquire/release pairs/s (%" PRIu64
 	    " refused on the cycle block)\n", LD_HAMMERS,
-	    (double)(pairs2 - pairs0) * 1000.0 / (double)ld_ms(&t0, &t2),
+	    (double)(lr->pairs2 - lr->pairs0) * 1000.0 /
+	    (double)ld_ms(&lr->t0, &lr->t2),
 	    ld_sum(area->refused, LD_HAMMERS));
 	printf("load: daemon RSS %ld kB idle, %ld kB after warm-up, %ld kB "
 	    "at the end (%" PRIu64 " requests in %ld ms between), %ld kB "
-	    "after the close; bound +%ld kB%s\n", rss0, rss1, rss2,
-	    req2 - req1, wms, rss3, slack,
+	    "after the close; bound +%ld kB%s\n", lr->rss0, lr->rss1,
+	    lr->rss2, lr->req2 - lr->req1, wms, lr->rss3, slack,
 	    LD_SANITIZED ? " (not checked: sanitizer build)" : "");
-	if (!LD_SANITIZED && req2 > req1)
+	if (!LD_SANITIZED && lr->req2 > lr->req1)
 		printf("load: a leak of %.0f bytes a request or more would "
 		    "exceed the bound\n",
-		    (double)slack * 1024.0 / (double)(req2 - req1));
+		    (double)slack * 1024.0 / (double)(lr->req2 - lr->req1));
 	printf("load: daemon fds %ld before, %ld after; threads %ld before, "
-	    "%ld after\n", fds0, fds3, thr0, thr3);
+	    "%ld after\n", lr->fds0, lr->fds3, lr->thr0, lr->thr3);
 	fflush(stdout);
+}
 
+/* No unexpected answer, every connection made, requests answered after
+ * the warm-up, nothing left behind, and (unsanitized) the RSS bound. */
+static void
+ld_check(const struct ld_run *lr, long slack)
+{
 	ck_assert_msg(__atomic_load_n(&area->errors, SEQ) == 0,
 	    "%u unexpected answers; the first: %s\ndaemon log:\n%s",
 	    __atomic_load_n(&area->errors, SEQ), area->failure.msg, td_log());
 	ck_assert_msg(__atomic_load_n(&area->connected, SEQ) == LD_CONNS,
 	    "only %u of %u loader connections made",
 	    __atomic_load_n(&area->connected, SEQ), LD_CONNS);
-	ck_assert_msg(req2 > req1, "no request answered after the warm-up");
+	ck_assert_msg(lr->req2 > lr->req1,
+	    "no request answered after the warm-up");
 	/* Fewer is no leak: a close queued before the first count may end
 	 * after it. */
-	ck_assert_msg(fds3 <= fds0, "the daemon has %ld descriptors open "
-	    "after the load, %ld before", fds3, fds0);
-	ck_assert_msg(thr3 <= thr0, "the daemon has %ld threads after the "
-	    "load, %ld before", thr3, thr0);
+	ck_assert_msg(lr->fds3 <= lr->fds0, "the daemon has %ld descriptors "
+	    "open after the load, %ld before", lr->fds3, lr->fds0);
+	ck_assert_msg(lr->thr3 <= lr->thr0, "the daemon has %ld threads after "
+	    "the load, %ld before", lr->thr3, lr->thr0);
 	if (!LD_SANITIZED)
-		ck_assert_msg(rss2 - rss1 <= slack, "the daemon's RSS grew "
-		    "from %ld kB to %ld kB over %" PRIu64 " requests (bound "
-		    "%ld kB)", rss1, rss2, req2 - req1, slack);
+		ck_assert_msg(lr->rss2 - lr->rss1 <= slack, "the daemon's RSS "
+		    "grew from %ld kB to %ld kB over %" PRIu64 " requests "
+		    "(bound %ld kB)", lr->rss1, lr->rss2, lr->req2 - lr->req1,
+		    slack);
+}
+
+/* The load (see the top of the file): no error, no leak. */
+START_TEST(test_load)
+{
+	struct ld_run lr;
+	long length = ld_length_ms(), warm = length / 3, wms, slack;
+
+	ld_start_hammers(&lr);
+
+	/* Before the load: what the daemon has with the hammers attached,
+	 * once it has closed what their attaches left it to close. */
+	ld_closers_idle(td.pid);
+	lr.rss0 = ld_proc_field(td.pid, "VmRSS");
+	lr.fds0 = ld_proc_fds(td.pid);
+	lr.thr0 = ld_proc_field(td.pid, "Threads");
+
+	ld_run_load(&lr, length, warm);
+	ld_await_closed(&lr);
+	wms = ld_ms(&lr.t1, &lr.t2);
+	slack = lr.rss1 * LD_RSS_PERCENT / 100;
+	if (slack < LD_RSS_SLACK_KB)
+		slack = LD_RSS_SLACK_KB;
+
+	ld_report(&lr, wms, slack);
+	ld_check(&lr, slack);
 }
 END_TEST
 

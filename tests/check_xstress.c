@@ -408,6 +408,234 @@ xs_waiter_main(uint32_t tag, int cmd, int res)
 	_exit(op == 'q' ? 0 : 11);
 }
 
+/* What the steps of a churn share. */
+struct xs_churn {
+	uint32_t tag;
+	unsigned waiters, cycles;
+	uint64_t all;			/* want: every worker process */
+	uint32_t attached;		/* the workers, and the gate */
+	rundown_cache_t *gate;
+	pid_t wk[XS_PROCS], wt[XS_WAITERS];
+	int wcmd[XS_WAITERS], wres[XS_WAITERS];
+	int prog;			/* the workers' progress */
+	uint64_t last, least;		/* pairs: so far, fewest a cycle */
+};
+
+/* The block, the shared area and the worker processes, all attached. */
+static void
+churn_start_workers(struct xs_churn *ch)
+{
+	int ready[2], prog[2];
+	unsigned i;
+	int32_t r;
+
+	ck_assert_uint_le(ch->waiters, XS_WAITERS);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, ch->tag, 0), 0);
+	area_map();
+	__atomic_store_n(&area->want, ch->all, SEQ);	/* cycle 0 */
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(prog, O_CLOEXEC), 0);
+	for (i = 0; i < XS_PROCS; i++) {
+		if ((ch->wk[i] = test_fork_flushed()) == 0) {
+			close(ready[0]);
+			close(prog[0]);
+			progress_fd = prog[1];
+			xs_worker_main(i, ch->tag, ready[1]);
+		}
+	}
+	close(ready[1]);
+	close(prog[1]);
+	ch->prog = prog[0];
+	for (i = 0; i < XS_PROCS; i++) {
+		xs_get(ready[0], &r, sizeof(r), "a worker's attach");
+		ck_assert_msg(r == 0, "worker attach: %s", rundown_strerror(r));
+	}
+	close(ready[0]);
+}
+
+/* The gate, and the waiter processes, each connected. */
+static void
+churn_start_waiters(struct xs_churn *ch)
+{
+	unsigned i;
+	int p2[2];
+	int32_t r;
+
+	if (ch->waiters > 0) {
+		r = rundown_attach_at(td.sock, ch->tag, 0, &ch->gate);
+		ck_assert_msg(r == 0, "attach: %s", rundown_strerror(r));
+	}
+	for (i = 0; i < ch->waiters; i++) {
+		ck_assert_int_eq(pipe2(p2, O_CLOEXEC), 0);
+		ch->wcmd[i] = p2[1];
+		r = p2[0];
+		ck_assert_int_eq(pipe2(p2, O_CLOEXEC), 0);
+		ch->wres[i] = p2[0];
+		if ((ch->wt[i] = test_fork_flushed()) == 0) {
+			close(ch->prog);
+			xs_waiter_main(ch->tag, r, p2[1]);
+		}
+		close(r);
+		close(p2[1]);
+		xs_get(ch->wres[i], &r, sizeof(r), "a waiter's connect");
+		ck_assert_int_eq(r, 0);
+	}
+}
+
+/* Cycle c begins once every worker process acquired in this generation. */
+static void
+churn_await_progress(struct xs_churn *ch, unsigned c)
+{
+	uint64_t pairs;
+	char byte;
+
+	xs_get(ch->prog, &byte, 1, "progress of every worker");
+	area_check();
+	pairs = area_sum(area->pairs);
+	ck_assert_uint_gt(pairs, ch->last);
+	if (pairs - ch->last < ch->least)
+		ch->least = pairs - ch->last;
+	ch->last = pairs;
+}
+
+/* The test holds the gate: the waiters start the run-down and must time
+ * out, so must a timed wait of the test's now and then, and no wait may
+ * return; then the gate goes down. */
+static void
+churn_hold_gate(struct xs_churn *ch, unsigned c)
+{
+	struct rundown_holder h[XS_MAXHOLDERS];
+	const struct rundown_holder *mine;
+	struct rundown_block_info info;
+	struct timespec ms = test_ms(1);
+	unsigned i;
+	size_t n;
+	int32_t r;
+
+	ck_assert_msg(rundown_cache_acquire(ch->gate),
+	    "cycle %u: the open block refused the gate", c);
+	__atomic_store_n(&area->gate, 1, SEQ);
+	for (i = 0; i < ch->waiters; i++)
+		xs_send(ch->wcmd[i], 'w');
+	for (i = 0; i < ch->waiters; i++) {
+		xs_get(ch->wres[i], &r, sizeof(r), "a waiter's poll");
+		ck_assert_msg(r == -ETIMEDOUT, "cycle %u: a "
+		    "poll with the gate held: %s", c,
+		    rundown_strerror(r));
+	}
+	n = td_status(ch->tag, &info, h, XS_MAXHOLDERS);
+	ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+	ck_assert_uint_ge(info.outstanding, 1);
+	mine = td_holder_of(h, n, getpid());
+	ck_assert_ptr_nonnull(mine);
+	ck_assert_uint_eq(mine->outstanding, 1);
+	/* Now and then a timed wait of the test's own, which
+	 * must run out and leave the others pending. */
+	if (c % 16 == 0) {
+		r = rundown_ctl_wait(td.conn, ch->tag, &ms);
+		ck_assert_msg(r == -ETIMEDOUT, "cycle %u: a timed "
+		    "wait with the gate held: %s", c,
+		    rundown_strerror(r));
+	}
+	for (i = 0; i < ch->waiters; i++)
+		ck_assert_msg(!td_readable(ch->wres[i]), "cycle %u: "
+		    "a wait returned with the gate held", c);
+	__atomic_store_n(&area->gate, 0, SEQ);
+	rundown_cache_release(ch->gate);
+}
+
+/* The test's wait returns; nobody is inside; every waiter returned 0
+ * with nobody inside and the gate down; the daemon says drained. */
+static void
+churn_check_drained(struct xs_churn *ch, unsigned c)
+{
+	struct rundown_block_info info;
+	struct xs_report rep;
+	uint64_t inside;
+	unsigned i;
+	int32_t r;
+
+	r = rundown_ctl_wait(td.conn, ch->tag, NULL);
+	ck_assert_msg(r == 0, "cycle %u: wait: %s", c,
+	    rundown_strerror(r));
+	__atomic_store_n(&area->closed, 1, SEQ);
+	inside = area_sum(area->inside);
+	ck_assert_msg(inside == 0, "cycle %u: %" PRIu64 " inside after "
+	    "the wait returned", c, inside);
+	for (i = 0; i < ch->waiters; i++) {
+		xs_get(ch->wres[i], &rep, sizeof(rep), "a waiter's wait");
+		ck_assert_msg(rep.r == 0, "cycle %u: a waiter's wait: "
+		    "%s", c, rundown_strerror(rep.r));
+		ck_assert_msg(rep.inside == 0, "cycle %u: a waiter "
+		    "saw %" PRIu64 " inside after its wait", c,
+		    rep.inside);
+		ck_assert_msg(rep.gate == 0, "cycle %u: a waiter's "
+		    "wait returned before the gate was released", c);
+	}
+	td_status(ch->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.attached, ch->attached);
+	ck_assert_uint_eq(info.generation, c);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	area_check();
+}
+
+/* [Every fourth cycle: completed]; then the next generation opens. */
+static void
+churn_reopen(struct xs_churn *ch, unsigned c)
+{
+	struct rundown_block_info info;
+	int32_t r;
+
+	if (c % 4 == 3) {
+		/* Completed, then re-initialized all the same. */
+		ck_assert_int_eq(rundown_ctl_completed(td.conn, ch->tag), 0);
+		td_status(ch->tag, &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
+	}
+
+	/* Open the next generation: cycle and want first, so that
+	 * its acquires (which follow the re-initialize) see them. */
+	__atomic_store_n(&area->cycle, c + 1, SEQ);
+	__atomic_store_n(&area->want, (uint64_t)(c + 1) << 32 | ch->all,
+	    SEQ);
+	__atomic_store_n(&area->closed, 0, SEQ);
+	r = rundown_ctl_reinit(td.conn, ch->tag);
+	ck_assert_msg(r == 0, "cycle %u: reinit: %s", c,
+	    rundown_strerror(r));
+}
+
+/* Every process exits 0, and the block ends open at generation cycles
+ * with nothing attached, outstanding or reclaimed. */
+static void
+churn_finish(struct xs_churn *ch)
+{
+	struct rundown_block_info info;
+	unsigned i;
+
+	__atomic_store_n(&area->stop, 1, SEQ);
+	for (i = 0; i < XS_PROCS; i++)
+		test_reap_ok(ch->wk[i]);
+	area_check();
+	for (i = 0; i < ch->waiters; i++) {
+		xs_send(ch->wcmd[i], 'q');
+		test_reap_ok(ch->wt[i]);
+		close(ch->wcmd[i]);
+		close(ch->wres[i]);
+	}
+	close(ch->prog);
+	if (ch->gate != NULL)
+		ck_assert_int_eq(rundown_detach(ch->gate), 0);
+	td_status(ch->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.generation, ch->cycles);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, 0);
+	ck_assert_uint_eq(info.reclaimed, 0);
+}
+
 /*
  * The churn, with waiters more waiting processes (and then the gate).
  * Each cycle: every worker process has completed a pair in this
@@ -421,178 +649,35 @@ xs_waiter_main(uint32_t tag, int cmd, int res)
 static void
 churn(uint32_t tag, unsigned waiters, unsigned cycles)
 {
-	const uint64_t all = ((uint64_t)1 << XS_PROCS) - 1;
-	struct rundown_holder h[XS_MAXHOLDERS];
-	const struct rundown_holder *mine;
+	struct xs_churn ch = { .tag = tag, .waiters = waiters,
+	    .cycles = cycles, .all = ((uint64_t)1 << XS_PROCS) - 1,
+	    .attached = XS_PROCS + (waiters > 0 ? 1 : 0),
+	    .least = UINT64_MAX };
 	struct rundown_block_info info;
-	struct timespec ms = test_ms(1);
-	struct xs_report rep;
-	rundown_cache_t *gate = NULL;
-	pid_t wk[XS_PROCS], wt[XS_WAITERS];
-	int wcmd[XS_WAITERS], wres[XS_WAITERS], ready[2], prog[2], p2[2];
-	uint64_t pairs = 0, last = 0, refused, inside, least = UINT64_MAX;
-	uint32_t attached = XS_PROCS + (waiters > 0 ? 1 : 0);
-	unsigned c, i;
-	size_t n;
-	int32_t r;
-	char byte;
+	uint64_t pairs, refused;
+	unsigned c;
 
-	ck_assert_uint_le(waiters, XS_WAITERS);
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	area_map();
-	__atomic_store_n(&area->want, all, SEQ);	/* cycle 0 */
-	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(prog, O_CLOEXEC), 0);
-	for (i = 0; i < XS_PROCS; i++) {
-		if ((wk[i] = test_fork_flushed()) == 0) {
-			close(ready[0]);
-			close(prog[0]);
-			progress_fd = prog[1];
-			xs_worker_main(i, tag, ready[1]);
-		}
-	}
-	close(ready[1]);
-	close(prog[1]);
-	for (i = 0; i < XS_PROCS; i++) {
-		xs_get(ready[0], &r, sizeof(r), "a worker's attach");
-		ck_assert_msg(r == 0, "worker attach: %s", rundown_strerror(r));
-	}
-	close(ready[0]);
-	if (waiters > 0) {
-		r = rundown_attach_at(td.sock, tag, 0, &gate);
-		ck_assert_msg(r == 0, "attach: %s", rundown_strerror(r));
-	}
-	for (i = 0; i < waiters; i++) {
-		ck_assert_int_eq(pipe2(p2, O_CLOEXEC), 0);
-		wcmd[i] = p2[1];
-		r = p2[0];
-		ck_assert_int_eq(pipe2(p2, O_CLOEXEC), 0);
-		wres[i] = p2[0];
-		if ((wt[i] = test_fork_flushed()) == 0) {
-			close(prog[0]);
-			xs_waiter_main(tag, r, p2[1]);
-		}
-		close(r);
-		close(p2[1]);
-		xs_get(wres[i], &r, sizeof(r), "a waiter's connect");
-		ck_assert_int_eq(r, 0);
-	}
+	churn_start_workers(&ch);
+	churn_start_waiters(&ch);
 	td_status(tag, &info, NULL, 0);
 	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-	ck_assert_uint_eq(info.attached, attached);
+	ck_assert_uint_eq(info.attached, ch.attached);
 
 	for (c = 0; c < cycles; c++) {
-		/* Every worker process acquired in this generation. */
-		xs_get(prog[0], &byte, 1, "progress of every worker");
-		area_check();
-		pairs = area_sum(area->pairs);
-		ck_assert_uint_gt(pairs, last);
-		if (pairs - last < least)
-			least = pairs - last;
-		last = pairs;
-
-		if (waiters > 0) {
-			ck_assert_msg(rundown_cache_acquire(gate),
-			    "cycle %u: the open block refused the gate", c);
-			__atomic_store_n(&area->gate, 1, SEQ);
-			for (i = 0; i < waiters; i++)
-				xs_send(wcmd[i], 'w');
-			for (i = 0; i < waiters; i++) {
-				xs_get(wres[i], &r, sizeof(r), "a waiter's poll");
-				ck_assert_msg(r == -ETIMEDOUT, "cycle %u: a "
-				    "poll with the gate held: %s", c,
-				    rundown_strerror(r));
-			}
-			n = td_status(tag, &info, h, XS_MAXHOLDERS);
-			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
-			ck_assert_uint_ge(info.outstanding, 1);
-			mine = td_holder_of(h, n, getpid());
-			ck_assert_ptr_nonnull(mine);
-			ck_assert_uint_eq(mine->outstanding, 1);
-			/* Now and then a timed wait of the test's own, which
-			 * must run out and leave the others pending. */
-			if (c % 16 == 0) {
-				r = rundown_ctl_wait(td.conn, tag, &ms);
-				ck_assert_msg(r == -ETIMEDOUT, "cycle %u: a timed "
-				    "wait with the gate held: %s", c,
-				    rundown_strerror(r));
-			}
-			for (i = 0; i < waiters; i++)
-				ck_assert_msg(!td_readable(wres[i]), "cycle %u: "
-				    "a wait returned with the gate held", c);
-			__atomic_store_n(&area->gate, 0, SEQ);
-			rundown_cache_release(gate);
-		}
-
-		r = rundown_ctl_wait(td.conn, tag, NULL);
-		ck_assert_msg(r == 0, "cycle %u: wait: %s", c,
-		    rundown_strerror(r));
-		__atomic_store_n(&area->closed, 1, SEQ);
-		inside = area_sum(area->inside);
-		ck_assert_msg(inside == 0, "cycle %u: %" PRIu64 " inside after "
-		    "the wait returned", c, inside);
-		for (i = 0; i < waiters; i++) {
-			xs_get(wres[i], &rep, sizeof(rep), "a waiter's wait");
-			ck_assert_msg(rep.r == 0, "cycle %u: a waiter's wait: "
-			    "%s", c, rundown_strerror(rep.r));
-			ck_assert_msg(rep.inside == 0, "cycle %u: a waiter "
-			    "saw %" PRIu64 " inside after its wait", c,
-			    rep.inside);
-			ck_assert_msg(rep.gate == 0, "cycle %u: a waiter's "
-			    "wait returned before the gate was released", c);
-		}
-		td_status(tag, &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-		ck_assert_uint_eq(info.outstanding, 0);
-		ck_assert_uint_eq(info.attached, attached);
-		ck_assert_uint_eq(info.generation, c);
-		ck_assert_uint_eq(info.reclaimed_rows, 0);
-		area_check();
-		if (c % 4 == 3) {
-			/* Completed, then re-initialized all the same. */
-			ck_assert_int_eq(rundown_ctl_completed(td.conn, tag),
-			    0);
-			td_status(tag, &info, NULL, 0);
-			ck_assert_int_eq(info.state, RUNDOWN_COMPLETED);
-		}
-
-		/* Open the next generation: cycle and want first, so that
-		 * its acquires (which follow the re-initialize) see them. */
-		__atomic_store_n(&area->cycle, c + 1, SEQ);
-		__atomic_store_n(&area->want, (uint64_t)(c + 1) << 32 | all,
-		    SEQ);
-		__atomic_store_n(&area->closed, 0, SEQ);
-		r = rundown_ctl_reinit(td.conn, tag);
-		ck_assert_msg(r == 0, "cycle %u: reinit: %s", c,
-		    rundown_strerror(r));
+		churn_await_progress(&ch, c);
+		if (waiters > 0)
+			churn_hold_gate(&ch, c);
+		churn_check_drained(&ch, c);
+		churn_reopen(&ch, c);
 	}
 
-	__atomic_store_n(&area->stop, 1, SEQ);
-	for (i = 0; i < XS_PROCS; i++)
-		test_reap_ok(wk[i]);
-	area_check();
-	for (i = 0; i < waiters; i++) {
-		xs_send(wcmd[i], 'q');
-		test_reap_ok(wt[i]);
-		close(wcmd[i]);
-		close(wres[i]);
-	}
-	close(prog[0]);
-	if (gate != NULL)
-		ck_assert_int_eq(rundown_detach(gate), 0);
-	td_status(tag, &info, NULL, 0);
-	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-	ck_assert_uint_eq(info.generation, cycles);
-	ck_assert_uint_eq(info.attached, 0);
-	ck_assert_uint_eq(info.outstanding, 0);
-	ck_assert_uint_eq(info.reclaimed_rows, 0);
-	ck_assert_uint_eq(info.reclaimed, 0);
+	churn_finish(&ch);
 	pairs = area_sum(area->pairs);
 	refused = area_sum(area->refused);
 	printf("xstress churn: %u processes x %u threads, %u more waiters: "
 	    "%u cycles, %" PRIu64 " acquire/release pairs (at least %" PRIu64
 	    " in a cycle), %" PRIu64 " acquires refused\n", XS_PROCS,
-	    XS_THREADS, waiters, cycles, pairs, least, refused);
+	    XS_THREADS, waiters, cycles, pairs, ch.least, refused);
 	area_unmap();
 }
 
@@ -720,6 +805,136 @@ waiter_start(uint32_t tag, int *res)
 	return pid;
 }
 
+/* What the rounds of test_exits share and count. */
+struct xs_exits {
+	uint32_t tag;
+	unsigned rounds;
+	uint64_t killed, clean, held;
+	pid_t *vpid;			/* every victim, in order */
+	unsigned *vk;			/* ... and what it held */
+};
+
+/* Round rd begins: XS_CLEAN holders use their row and exit holding
+ * nothing; XS_VICTIMS holders hold a known count.  Returns their sum. */
+static uint64_t
+exits_start_round(struct xs_exits *xe, unsigned rd, struct holder *v)
+{
+	struct rundown_block_info info;
+	struct holder cl;
+	uint64_t round_k;
+	unsigned i, k;
+	int32_t r;
+
+	for (i = 0; i < XS_CLEAN; i++) {
+		ck_assert_int_eq(holder_start(&cl, xe->tag, 0, 2,
+		    "xs-clean"), 0);
+		xs_send(cl.cmd, 'x');
+		test_reap_ok(cl.pid);
+		holder_close(&cl);
+		xe->clean++;
+	}
+	round_k = 0;
+	for (i = 0; i < XS_VICTIMS; i++) {
+		k = 1 + (rd * XS_VICTIMS + i) % 4;
+		r = holder_start(&v[i], xe->tag, k, 2, "xs-victim");
+		ck_assert_msg(r == (int32_t)k, "victim: %d, not %u",
+		    r, k);
+		xe->vpid[rd * XS_VICTIMS + i] = v[i].pid;
+		xe->vk[rd * XS_VICTIMS + i] = k;
+		round_k += k;
+	}
+	td_status(xe->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.outstanding, round_k);
+	return round_k;
+}
+
+/* Round rd: the victims are killed (on even rounds during a run-down, a
+ * wait pending, which must end then); a wait of the test's ends. */
+static void
+exits_kill_round(struct xs_exits *xe, unsigned rd, struct holder *v,
+    uint64_t round_k)
+{
+	struct rundown_block_info info;
+	unsigned i;
+	pid_t w = 0;
+	int wres = -1;
+	int32_t r;
+
+	if (rd % 2 == 0) {
+		/* Killed during the run-down, a wait pending. */
+		w = waiter_start(xe->tag, &wres);
+		xs_get(wres, &r, sizeof(r), "the waiter's poll");
+		ck_assert_msg(r == -ETIMEDOUT, "poll with victims "
+		    "holding: %s", rundown_strerror(r));
+		td_status(xe->tag, &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
+		ck_assert_uint_eq(info.outstanding, round_k);
+		ck_assert_msg(!td_readable(wres), "round %u: the wait "
+		    "returned while the victims hold", rd);
+	}
+	for (i = 0; i < XS_VICTIMS; i++)
+		holder_kill(&v[i]);
+	xe->killed += XS_VICTIMS;
+	xe->held += round_k;
+	if (rd % 2 == 0) {
+		xs_get(wres, &r, sizeof(r), "the waiter's wait");
+		ck_assert_msg(r == 0, "round %u: wait pending on killed "
+		    "holders: %s", rd, rundown_strerror(r));
+		test_reap_ok(w);
+		close(wres);
+	}
+	r = rundown_ctl_wait(td.conn, xe->tag, NULL);
+	ck_assert_msg(r == 0, "round %u: wait: %s", rd,
+	    rundown_strerror(r));
+}
+
+/* Round rd ends: the daemon's counts of reclaimed rows and protections
+ * match what the test did, exactly; then the block is re-initialized. */
+static void
+exits_check_round(struct xs_exits *xe, unsigned rd)
+{
+	struct rundown_block_info info;
+
+	/* The drain needed every victim's row: all are reclaimed. */
+	td_status(xe->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.reclaimed, xe->held);
+	ck_assert_uint_ge(info.reclaimed_rows, xe->killed);
+	ck_assert_uint_le(info.reclaimed_rows, xe->killed + xe->clean);
+	/* The clean ones' rows, whenever the daemon gets to them. */
+	info = await_attached(xe->tag, 0);
+	ck_assert_uint_eq(info.reclaimed_rows, xe->killed + xe->clean);
+	ck_assert_uint_eq(info.reclaimed, xe->held);
+	ck_assert_uint_eq(info.generation, rd);
+	ck_assert_int_eq(rundown_ctl_reinit(td.conn, xe->tag), 0);
+}
+
+/* Each reclaim logged names a victim and what it held.  The daemon
+ * logs at most LOG_RATE_BURST (10) of them a second (src/log.h), so
+ * the log holds at least that many, or all if fewer. */
+static void
+exits_check_log(const struct xs_exits *xe)
+{
+	unsigned i, seen;
+	char line[128], *log;
+
+	log = daemon_log_all();
+	for (i = 0, seen = 0; i < xe->rounds * XS_VICTIMS; i++) {
+		snprintf(line, sizeof(line), "Xext: pid %d (xs-victim) exited "
+		    "holding %u; reclaimed row ", (int)xe->vpid[i], xe->vk[i]);
+		if (strstr(log, line) != NULL)
+			seen++;
+	}
+	ck_assert_msg(seen == td_count(log, "(xs-victim) exited holding"),
+	    "a reclaim logged that no victim made:\n%s", td_log());
+	ck_assert_msg(seen >= (xe->rounds * XS_VICTIMS < 10 ?
+	    xe->rounds * XS_VICTIMS : 10), "only %u reclaims logged:\n%s",
+	    seen, td_log());
+	free(log);
+}
+
 /*
  * Rounds of XS_CLEAN holders that use their row and exit holding nothing
  * and XS_VICTIMS holders killed while holding a known count, by turns
@@ -730,110 +945,182 @@ waiter_start(uint32_t tag, int *res)
  */
 START_TEST(test_exits)
 {
-	uint32_t tag = RUNDOWN_TAG('X', 'e', 'x', 't');
-	unsigned rounds = test_scale(100), rd, i, k, seen;
-	uint64_t killed = 0, clean = 0, held = 0, round_k;
-	struct holder v[XS_VICTIMS], cl;
-	struct rundown_block_info info;
-	pid_t *vpid, w = 0;
-	unsigned *vk;
-	char line[128], *log;
-	int wres = -1;
-	int32_t r;
+	struct xs_exits xe = { .tag = RUNDOWN_TAG('X', 'e', 'x', 't'),
+	    .rounds = test_scale(100) };
+	struct holder v[XS_VICTIMS];
+	uint64_t round_k;
+	unsigned rd;
 
-	vpid = calloc((size_t)rounds * XS_VICTIMS, sizeof(*vpid));
-	vk = calloc((size_t)rounds * XS_VICTIMS, sizeof(*vk));
-	ck_assert(vpid != NULL && vk != NULL);
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	for (rd = 0; rd < rounds; rd++) {
-		for (i = 0; i < XS_CLEAN; i++) {
-			ck_assert_int_eq(holder_start(&cl, tag, 0, 2,
-			    "xs-clean"), 0);
-			xs_send(cl.cmd, 'x');
-			test_reap_ok(cl.pid);
-			holder_close(&cl);
-			clean++;
-		}
-		round_k = 0;
-		for (i = 0; i < XS_VICTIMS; i++) {
-			k = 1 + (rd * XS_VICTIMS + i) % 4;
-			r = holder_start(&v[i], tag, k, 2, "xs-victim");
-			ck_assert_msg(r == (int32_t)k, "victim: %d, not %u",
-			    r, k);
-			vpid[rd * XS_VICTIMS + i] = v[i].pid;
-			vk[rd * XS_VICTIMS + i] = k;
-			round_k += k;
-		}
-		td_status(tag, &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-		ck_assert_uint_eq(info.outstanding, round_k);
-
-		if (rd % 2 == 0) {
-			/* Killed during the run-down, a wait pending. */
-			w = waiter_start(tag, &wres);
-			xs_get(wres, &r, sizeof(r), "the waiter's poll");
-			ck_assert_msg(r == -ETIMEDOUT, "poll with victims "
-			    "holding: %s", rundown_strerror(r));
-			td_status(tag, &info, NULL, 0);
-			ck_assert_int_eq(info.state, RUNDOWN_RUNNING_DOWN);
-			ck_assert_uint_eq(info.outstanding, round_k);
-			ck_assert_msg(!td_readable(wres), "round %u: the wait "
-			    "returned while the victims hold", rd);
-		}
-		for (i = 0; i < XS_VICTIMS; i++)
-			holder_kill(&v[i]);
-		killed += XS_VICTIMS;
-		held += round_k;
-		if (rd % 2 == 0) {
-			xs_get(wres, &r, sizeof(r), "the waiter's wait");
-			ck_assert_msg(r == 0, "round %u: wait pending on killed "
-			    "holders: %s", rd, rundown_strerror(r));
-			test_reap_ok(w);
-			close(wres);
-		}
-		r = rundown_ctl_wait(td.conn, tag, NULL);
-		ck_assert_msg(r == 0, "round %u: wait: %s", rd,
-		    rundown_strerror(r));
-
-		/* The drain needed every victim's row: all are reclaimed. */
-		td_status(tag, &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-		ck_assert_uint_eq(info.outstanding, 0);
-		ck_assert_uint_eq(info.reclaimed, held);
-		ck_assert_uint_ge(info.reclaimed_rows, killed);
-		ck_assert_uint_le(info.reclaimed_rows, killed + clean);
-		/* The clean ones' rows, whenever the daemon gets to them. */
-		info = await_attached(tag, 0);
-		ck_assert_uint_eq(info.reclaimed_rows, killed + clean);
-		ck_assert_uint_eq(info.reclaimed, held);
-		ck_assert_uint_eq(info.generation, rd);
-		ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
+	xe.vpid = calloc((size_t)xe.rounds * XS_VICTIMS, sizeof(*xe.vpid));
+	xe.vk = calloc((size_t)xe.rounds * XS_VICTIMS, sizeof(*xe.vk));
+	ck_assert(xe.vpid != NULL && xe.vk != NULL);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, xe.tag, 0), 0);
+	for (rd = 0; rd < xe.rounds; rd++) {
+		round_k = exits_start_round(&xe, rd, v);
+		exits_kill_round(&xe, rd, v, round_k);
+		exits_check_round(&xe, rd);
 	}
-
-	/* Each reclaim logged names a victim and what it held.  The daemon
-	 * logs at most LOG_RATE_BURST (10) of them a second (src/log.h), so
-	 * the log holds at least that many, or all if fewer. */
-	log = daemon_log_all();
-	for (i = 0, seen = 0; i < rounds * XS_VICTIMS; i++) {
-		snprintf(line, sizeof(line), "Xext: pid %d (xs-victim) exited "
-		    "holding %u; reclaimed row ", (int)vpid[i], vk[i]);
-		if (strstr(log, line) != NULL)
-			seen++;
-	}
-	ck_assert_msg(seen == td_count(log, "(xs-victim) exited holding"),
-	    "a reclaim logged that no victim made:\n%s", td_log());
-	ck_assert_msg(seen >= (rounds * XS_VICTIMS < 10 ?
-	    rounds * XS_VICTIMS : 10), "only %u reclaims logged:\n%s", seen,
-	    td_log());
-	free(log);
+	exits_check_log(&xe);
 	printf("xstress exits: %u rounds, %" PRIu64 " clean exits, %" PRIu64
-	    " killed holding %" PRIu64 "\n", rounds, clean, killed, held);
-	free(vpid);
-	free(vk);
+	    " killed holding %" PRIu64 "\n", xe.rounds, xe.clean, xe.killed,
+	    xe.held);
+	free(xe.vpid);
+	free(xe.vk);
 }
 END_TEST
 
 /* ---- rows ---------------------------------------------------------------- */
+
+/* What the rounds of test_rows share and count. */
+struct xs_rows {
+	uint32_t tag;
+	unsigned attaches, kills;
+	rundown_cache_t *ref[XS_ROWS];	/* the test's rows */
+	rundown_cache_t *extra;		/* an attach refused */
+	struct holder hd;		/* the holder on the last row */
+	uint32_t hrow;			/* ... and that row */
+};
+
+/* Round rd: the test and a holder holding 2 fill the block; another
+ * attach, by the test or another process, is refused. */
+static void
+rows_fill(struct xs_rows *xr, unsigned rd)
+{
+	struct holder no;
+	unsigned i;
+	int32_t r;
+
+	for (i = 0; i < XS_ROWS - 1; i++) {
+		r = rundown_attach_at(td.sock, xr->tag, 0, &xr->ref[i]);
+		ck_assert_msg(r == 0, "round %u: attach %u: %s", rd, i,
+		    rundown_strerror(r));
+		xr->attaches++;
+	}
+	ck_assert_int_eq(holder_start(&xr->hd, xr->tag, 2, 1, "xs-rows"), 2);
+	xr->attaches++;
+
+	/* Full: the test and another process are refused. */
+	xr->extra = (rundown_cache_t *)&xr->extra;
+	ck_assert_int_eq(rundown_attach_at(td.sock, xr->tag, 0, &xr->extra),
+	    -ENOSPC);
+	ck_assert_ptr_null(xr->extra);
+	ck_assert_int_eq(holder_start(&no, xr->tag, 0, 0, "xs-rows"),
+	    -ENOSPC);
+	test_reap_ok(no.pid);
+	holder_close(&no);
+}
+
+/* Every row given once; the holder's holds 2.  Notes which it is. */
+static void
+rows_check_full(struct xs_rows *xr)
+{
+	struct rundown_holder h[XS_MAXHOLDERS];
+	const struct rundown_holder *mine;
+	struct rundown_block_info info;
+	bool seen[XS_ROWS];
+	unsigned i;
+	size_t n;
+
+	n = td_status(xr->tag, &info, h, XS_MAXHOLDERS);
+	ck_assert_uint_eq(n, XS_ROWS);
+	ck_assert_uint_eq(info.outstanding, 2);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_lt(h[i].row, XS_ROWS);
+		ck_assert_msg(!seen[h[i].row], "row %u given twice",
+		    h[i].row);
+		seen[h[i].row] = true;
+	}
+	mine = td_holder_of(h, n, xr->hd.pid);
+	ck_assert_ptr_nonnull(mine);
+	ck_assert_uint_eq(mine->outstanding, 2);
+	xr->hrow = mine->row;
+}
+
+/* The holder's row comes back: by detach on even rounds, by reclaim
+ * after SIGKILL on odd ones (ended by a wait). */
+static void
+rows_give_back(struct xs_rows *xr, unsigned rd)
+{
+	struct rundown_block_info info;
+	int32_t r;
+
+	if (rd % 2 == 0) {
+		/* Detached holding 2: released, the row given back. */
+		xs_send(xr->hd.cmd, 'd');
+		xs_get(xr->hd.res, &r, sizeof(r), "the holder's detach");
+		ck_assert_msg(r == 0, "detach: %s", rundown_strerror(r));
+		test_reap_ok(xr->hd.pid);
+		holder_close(&xr->hd);
+		td_status(xr->tag, &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+		ck_assert_uint_eq(info.outstanding, 0);
+	} else {
+		/* Killed holding 2: the wait ends with its reclaim. */
+		holder_kill(&xr->hd);
+		xr->kills++;
+		r = rundown_ctl_wait(td.conn, xr->tag, NULL);
+		ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
+		td_status(xr->tag, &info, NULL, 0);
+		ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
+	}
+	ck_assert_uint_eq(info.attached, XS_ROWS - 1);
+	ck_assert_uint_eq(info.reclaimed_rows, xr->kills);
+	ck_assert_uint_eq(info.reclaimed, 2 * xr->kills);
+}
+
+/* The row is free again, at once, and empty; it counts for its new
+ * owner alone. */
+static void
+rows_reuse(struct xs_rows *xr, unsigned rd)
+{
+	struct rundown_holder h[XS_MAXHOLDERS];
+	struct rundown_block_info info;
+	unsigned i;
+	size_t n;
+	int32_t r;
+
+	r = rundown_attach_at(td.sock, xr->tag, 0, &xr->ref[XS_ROWS - 1]);
+	ck_assert_msg(r == 0, "round %u: attach to the row given "
+	    "back: %s", rd, rundown_strerror(r));
+	xr->attaches++;
+	ck_assert_int_eq(rundown_attach_at(td.sock, xr->tag, 0, &xr->extra),
+	    -ENOSPC);
+	n = td_status(xr->tag, &info, h, XS_MAXHOLDERS);
+	ck_assert_uint_eq(n, XS_ROWS);
+	ck_assert_uint_eq(info.outstanding, 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(h[i].pid, getpid());
+		ck_assert_uint_eq(h[i].outstanding, 0);
+	}
+	if (rd % 2 == 1)
+		ck_assert_int_eq(rundown_ctl_reinit(td.conn, xr->tag), 0);
+
+	/* It counts for its new owner alone. */
+	ck_assert(rundown_cache_acquire_n(xr->ref[XS_ROWS - 1], 3));
+	n = td_status(xr->tag, &info, h, XS_MAXHOLDERS);
+	ck_assert_uint_eq(info.outstanding, 3);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(h[i].outstanding,
+		    h[i].row == xr->hrow ? 3 : 0);
+	rundown_cache_release_n(xr->ref[XS_ROWS - 1], 3);
+}
+
+/* Round's end: the test detaches every row; the block is open, empty. */
+static void
+rows_detach_all(struct xs_rows *xr)
+{
+	struct rundown_block_info info;
+	unsigned i;
+
+	for (i = 0; i < XS_ROWS; i++)
+		ck_assert_int_eq(rundown_detach(xr->ref[i]), 0);
+	td_status(xr->tag, &info, NULL, 0);
+	ck_assert_int_eq(info.state, RUNDOWN_OPEN);
+	ck_assert_uint_eq(info.attached, 0);
+	ck_assert_uint_eq(info.outstanding, 0);
+	ck_assert_uint_eq(info.generation, xr->kills);
+}
 
 /*
  * A block of XS_ROWS rows, filled by the test and a holder many times
@@ -844,118 +1131,25 @@ END_TEST
  */
 START_TEST(test_rows)
 {
-	uint32_t tag = RUNDOWN_TAG('X', 'r', 'o', 'w');
-	unsigned rounds = test_scale(80), rd, i, attaches = 0, kills = 0;
-	struct rundown_holder h[XS_MAXHOLDERS];
-	const struct rundown_holder *mine;
+	struct xs_rows xr = { .tag = RUNDOWN_TAG('X', 'r', 'o', 'w') };
+	unsigned rounds = test_scale(80), rd;
 	struct rundown_block_info info;
-	rundown_cache_t *ref[XS_ROWS], *extra;
-	struct holder hd, no;
-	bool seen[XS_ROWS];
-	uint32_t hrow;
-	size_t n;
-	int32_t r;
 
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, XS_ROWS), 0);
-	td_status(tag, &info, NULL, 0);
+	ck_assert_int_eq(rundown_ctl_create(td.conn, xr.tag, XS_ROWS), 0);
+	td_status(xr.tag, &info, NULL, 0);
 	ck_assert_uint_eq(info.rows, XS_ROWS);
 	for (rd = 0; rd < rounds; rd++) {
-		for (i = 0; i < XS_ROWS - 1; i++) {
-			r = rundown_attach_at(td.sock, tag, 0, &ref[i]);
-			ck_assert_msg(r == 0, "round %u: attach %u: %s", rd, i,
-			    rundown_strerror(r));
-			attaches++;
-		}
-		ck_assert_int_eq(holder_start(&hd, tag, 2, 1, "xs-rows"), 2);
-		attaches++;
-
-		/* Full: the test and another process are refused. */
-		extra = (rundown_cache_t *)&extra;
-		ck_assert_int_eq(rundown_attach_at(td.sock, tag, 0, &extra),
-		    -ENOSPC);
-		ck_assert_ptr_null(extra);
-		ck_assert_int_eq(holder_start(&no, tag, 0, 0, "xs-rows"),
-		    -ENOSPC);
-		test_reap_ok(no.pid);
-		holder_close(&no);
-
-		n = td_status(tag, &info, h, XS_MAXHOLDERS);
-		ck_assert_uint_eq(n, XS_ROWS);
-		ck_assert_uint_eq(info.outstanding, 2);
-		memset(seen, 0, sizeof(seen));
-		for (i = 0; i < n; i++) {
-			ck_assert_uint_lt(h[i].row, XS_ROWS);
-			ck_assert_msg(!seen[h[i].row], "row %u given twice",
-			    h[i].row);
-			seen[h[i].row] = true;
-		}
-		mine = td_holder_of(h, n, hd.pid);
-		ck_assert_ptr_nonnull(mine);
-		ck_assert_uint_eq(mine->outstanding, 2);
-		hrow = mine->row;
-
-		if (rd % 2 == 0) {
-			/* Detached holding 2: released, the row given back. */
-			xs_send(hd.cmd, 'd');
-			xs_get(hd.res, &r, sizeof(r), "the holder's detach");
-			ck_assert_msg(r == 0, "detach: %s", rundown_strerror(r));
-			test_reap_ok(hd.pid);
-			holder_close(&hd);
-			td_status(tag, &info, NULL, 0);
-			ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-			ck_assert_uint_eq(info.outstanding, 0);
-		} else {
-			/* Killed holding 2: the wait ends with its reclaim. */
-			holder_kill(&hd);
-			kills++;
-			r = rundown_ctl_wait(td.conn, tag, NULL);
-			ck_assert_msg(r == 0, "wait: %s", rundown_strerror(r));
-			td_status(tag, &info, NULL, 0);
-			ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
-		}
-		ck_assert_uint_eq(info.attached, XS_ROWS - 1);
-		ck_assert_uint_eq(info.reclaimed_rows, kills);
-		ck_assert_uint_eq(info.reclaimed, 2 * kills);
-
-		/* The row is free again, at once, and empty. */
-		r = rundown_attach_at(td.sock, tag, 0, &ref[XS_ROWS - 1]);
-		ck_assert_msg(r == 0, "round %u: attach to the row given "
-		    "back: %s", rd, rundown_strerror(r));
-		attaches++;
-		ck_assert_int_eq(rundown_attach_at(td.sock, tag, 0, &extra),
-		    -ENOSPC);
-		n = td_status(tag, &info, h, XS_MAXHOLDERS);
-		ck_assert_uint_eq(n, XS_ROWS);
-		ck_assert_uint_eq(info.outstanding, 0);
-		for (i = 0; i < n; i++) {
-			ck_assert_int_eq(h[i].pid, getpid());
-			ck_assert_uint_eq(h[i].outstanding, 0);
-		}
-		if (rd % 2 == 1)
-			ck_assert_int_eq(rundown_ctl_reinit(td.conn, tag), 0);
-
-		/* It counts for its new owner alone. */
-		ck_assert(rundown_cache_acquire_n(ref[XS_ROWS - 1], 3));
-		n = td_status(tag, &info, h, XS_MAXHOLDERS);
-		ck_assert_uint_eq(info.outstanding, 3);
-		for (i = 0; i < n; i++)
-			ck_assert_uint_eq(h[i].outstanding,
-			    h[i].row == hrow ? 3 : 0);
-		rundown_cache_release_n(ref[XS_ROWS - 1], 3);
-
-		for (i = 0; i < XS_ROWS; i++)
-			ck_assert_int_eq(rundown_detach(ref[i]), 0);
-		td_status(tag, &info, NULL, 0);
-		ck_assert_int_eq(info.state, RUNDOWN_OPEN);
-		ck_assert_uint_eq(info.attached, 0);
-		ck_assert_uint_eq(info.outstanding, 0);
-		ck_assert_uint_eq(info.generation, kills);
+		rows_fill(&xr, rd);
+		rows_check_full(&xr);
+		rows_give_back(&xr, rd);
+		rows_reuse(&xr, rd);
+		rows_detach_all(&xr);
 	}
-	ck_assert_uint_gt(attaches, 3 * XS_ROWS);
-	ck_assert_int_eq(rundown_ctl_wait(td.conn, tag, NULL), 0);
-	ck_assert_int_eq(rundown_ctl_free(td.conn, tag), 0);
+	ck_assert_uint_gt(xr.attaches, 3 * XS_ROWS);
+	ck_assert_int_eq(rundown_ctl_wait(td.conn, xr.tag, NULL), 0);
+	ck_assert_int_eq(rundown_ctl_free(td.conn, xr.tag), 0);
 	printf("xstress rows: %u rows, %u attaches in %u rounds, %u holders "
-	    "killed\n", XS_ROWS, attaches, rounds, kills);
+	    "killed\n", XS_ROWS, xr.attaches, rounds, xr.kills);
 }
 END_TEST
 

@@ -21,83 +21,81 @@
 #include "testdaemon.h"
 #include "testutil.h"
 
-/* Each kind of broken frame gets its error and the connection closed;
- * the daemon keeps serving the others. */
-START_TEST(test_malformed)
+/* The broken frames, each with the error it gets. */
+static const struct dt_bad {
+	const char *what;
+	struct proto_hdr h;
+	bool payload;		/* send a request payload too */
+	uint32_t flags;		/* of that payload */
+	uint32_t serial;	/* of that payload */
+	int code;
+} dt_bad[] = {
+	{ "wrong version", { PROTO_VERSION + 1, PROTO_LIST, 0, 11, 0 },
+	    false, 0, 0, EPROTO },
+	{ "version 0", { 0, PROTO_STATUS, 16, 12, 0 }, false, 0, 0,
+	    EPROTO },
+	{ "header flags", { PROTO_VERSION, PROTO_LIST, 0, 13, 1 },
+	    false, 0, 0, EPROTO },
+	{ "unknown type", { PROTO_VERSION, 0x55, 0, 14, 0 }, false,
+	    0, 0, EBADMSG },
+	{ "type 0", { PROTO_VERSION, 0, 0, 15, 0 }, false, 0, 0,
+	    EBADMSG },
+	{ "a reply sent", { PROTO_VERSION, PROTO_OK, 8, 16, 0 },
+	    false, 0, 0, EBADMSG },
+	{ "wrong payload size", { PROTO_VERSION, PROTO_STATUS, 8, 17,
+	    0 }, false, 0, 0, EBADMSG },
+	{ "payload on list", { PROTO_VERSION, PROTO_LIST, 16, 18,
+	    0 }, false, 0, 0, EBADMSG },
+	{ "huge length", { PROTO_VERSION, PROTO_LIST, 0x7fffffff, 19,
+	    0 }, false, 0, 0, EMSGSIZE },
+	{ "length beyond a frame", { PROTO_VERSION, PROTO_STATUS,
+	    PROTO_MAX_FRAME, 20, 0 }, false, 0, 0, EMSGSIZE },
+	{ "serial on status", { PROTO_VERSION, PROTO_STATUS, 16, 21,
+	    0 }, true, 0, 1, EBADMSG },
+	{ "flags on status", { PROTO_VERSION, PROTO_STATUS, 16, 22,
+	    0 }, true, 1, 0, EBADMSG },
+	{ "attach flags", { PROTO_VERSION, PROTO_ATTACH, 16, 23, 0 },
+	    true, 8, 0, EBADMSG },
+};
+
+/* Sends broken frame bf on a connection of its own: its error, and the
+ * daemon still serves the others.  Only what the daemon reads before it
+ * judges is sent: bytes left unread would turn its close into a reset
+ * instead of an EOF. */
+static void
+dt_send_bad(uint32_t tag, const struct dt_bad *bf)
 {
-	uint32_t tag = RUNDOWN_TAG('G', 'o', 'o', 'd');
-	static const struct {
-		const char *what;
-		struct proto_hdr h;
-		bool payload;		/* send a request payload too */
-		uint32_t flags;		/* of that payload */
-		uint32_t serial;	/* of that payload */
-		int code;
-	} cases[] = {
-		{ "wrong version", { PROTO_VERSION + 1, PROTO_LIST, 0, 11, 0 }, false, 0, 0,
-		    EPROTO },
-		{ "version 0", { 0, PROTO_STATUS, 16, 12, 0 }, false, 0, 0,
-		    EPROTO },
-		{ "header flags", { PROTO_VERSION, PROTO_LIST, 0, 13, 1 },
-		    false, 0, 0, EPROTO },
-		{ "unknown type", { PROTO_VERSION, 0x55, 0, 14, 0 }, false,
-		    0, 0, EBADMSG },
-		{ "type 0", { PROTO_VERSION, 0, 0, 15, 0 }, false, 0, 0,
-		    EBADMSG },
-		{ "a reply sent", { PROTO_VERSION, PROTO_OK, 8, 16, 0 },
-		    false, 0, 0, EBADMSG },
-		{ "wrong payload size", { PROTO_VERSION, PROTO_STATUS, 8, 17,
-		    0 }, false, 0, 0, EBADMSG },
-		{ "payload on list", { PROTO_VERSION, PROTO_LIST, 16, 18,
-		    0 }, false, 0, 0, EBADMSG },
-		{ "huge length", { PROTO_VERSION, PROTO_LIST, 0x7fffffff, 19,
-		    0 }, false, 0, 0, EMSGSIZE },
-		{ "length beyond a frame", { PROTO_VERSION, PROTO_STATUS,
-		    PROTO_MAX_FRAME, 20, 0 }, false, 0, 0, EMSGSIZE },
-		{ "serial on status", { PROTO_VERSION, PROTO_STATUS, 16, 21,
-		    0 },
-		    true, 0, 1, EBADMSG },
-		{ "flags on status", { PROTO_VERSION, PROTO_STATUS, 16, 22,
-		    0 }, true, 1, 0, EBADMSG },
-		{ "attach flags", { PROTO_VERSION, PROTO_ATTACH, 16, 23, 0 },
-		    true, 8, 0, EBADMSG },
-	};
 	unsigned char frame[PROTO_HDR_SIZE + sizeof(struct proto_req)];
 	struct proto_req req;
-	struct agent ag;
+	size_t len;
+	int fd;
+
+	fd = td_raw_connect();
+	memcpy(frame, &bf->h, PROTO_HDR_SIZE);
+	len = PROTO_HDR_SIZE;
+	if (bf->payload) {
+		memset(&req, 0, sizeof(req));
+		req.tag = tag;
+		req.flags = bf->flags;
+		req.serial = bf->serial;
+		memcpy(frame + PROTO_HDR_SIZE, &req, sizeof(req));
+		len += sizeof(req);
+	}
+	td_raw_send(fd, frame, len, -1);
+	td_raw_expect_error(fd, bf->h.id, bf->code, bf->what);
+	close(fd);
+	dt_check_good(tag);
+}
+
+/* A descriptor sent along with a good request: refused (id 0, as it
+ * concerns the connection), and the daemon closes its copy. */
+static void
+dt_send_descriptor(uint32_t tag)
+{
 	struct proto_hdr h;
-	size_t i, len;
 	int fd, p[2];
 	char c;
 
-	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
-	agent_start(&ag, "agent", &tag, 1, 0);
-	agent_acquire(&ag, 0, 2);
-	dt_check_good(tag);
-
-	/* Only what the daemon reads before it judges is sent: bytes left
-	 * unread would turn its close into a reset instead of an EOF. */
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fd = td_raw_connect();
-		memcpy(frame, &cases[i].h, PROTO_HDR_SIZE);
-		len = PROTO_HDR_SIZE;
-		if (cases[i].payload) {
-			memset(&req, 0, sizeof(req));
-			req.tag = tag;
-			req.flags = cases[i].flags;
-			req.serial = cases[i].serial;
-			memcpy(frame + PROTO_HDR_SIZE, &req, sizeof(req));
-			len += sizeof(req);
-		}
-		td_raw_send(fd, frame, len, -1);
-		td_raw_expect_error(fd, cases[i].h.id, cases[i].code,
-		    cases[i].what);
-		close(fd);
-		dt_check_good(tag);
-	}
-
-	/* A descriptor sent along with a good request: refused (id 0, as
-	 * it concerns the connection), and the daemon closes its copy. */
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	fd = td_raw_connect();
 	memset(&h, 0, sizeof(h));
@@ -113,6 +111,24 @@ START_TEST(test_malformed)
 	    "the daemon kept the descriptor it was sent");
 	close(p[0]);
 	dt_check_good(tag);
+}
+
+/* Each kind of broken frame gets its error and the connection closed;
+ * the daemon keeps serving the others. */
+START_TEST(test_malformed)
+{
+	uint32_t tag = RUNDOWN_TAG('G', 'o', 'o', 'd');
+	struct agent ag;
+	size_t i;
+
+	ck_assert_int_eq(rundown_ctl_create(td.conn, tag, 0), 0);
+	agent_start(&ag, "agent", &tag, 1, 0);
+	agent_acquire(&ag, 0, 2);
+	dt_check_good(tag);
+
+	for (i = 0; i < sizeof(dt_bad) / sizeof(dt_bad[0]); i++)
+		dt_send_bad(tag, &dt_bad[i]);
+	dt_send_descriptor(tag);
 
 	ck_assert_int_eq(waitpid(td.pid, NULL, WNOHANG), 0);
 	agent_release(&ag, 0, 2);

@@ -178,32 +178,14 @@ start_activated(int listener, const char *extra)
 	close(fd);
 }
 
-/*
- * Socket activation: the daemon serves the listening socket it is passed
- * (LISTEN_FDS, LISTEN_PID) rather than binding its own, takes the lock
- * beside it, leaves it in place at exit, and the next daemon passed the
- * same socket answers what was queued meanwhile.  Without -S it learns
- * the path from the socket; -S must name the same one.  Anything but one
- * listening AF_UNIX stream socket with an absolute path is refused, and a
- * LISTEN_PID of another process is ignored.
- */
-START_TEST(test_activation)
+/* The first daemon passed l serves it, takes the lock beside it and
+ * leaves the socket it was passed (whose inode is before's) in place. */
+static void
+act_first(uint32_t tag, int l, const struct stat *before)
 {
-	uint32_t tag = RUNDOWN_TAG('A', 'c', 't', 'v');
 	struct rundown_block_info info;
-	char path[TD_SOCKLEN], abstract[64];
-	struct stat before, after;
-	rundown_conn_t *queued;
-	char *text;
+	struct stat after;
 	off_t off;
-	size_t n;
-	int l, fd;
-
-	rundown_disconnect(td.conn);
-	td.conn = NULL;
-	td_stop();
-	l = bound_socket(SOCK_STREAM, td.sock, true);
-	ck_assert_int_eq(stat(td.sock, &before), 0);
 
 	off = td_log_size();
 	start_activated(l, NULL);
@@ -216,17 +198,26 @@ START_TEST(test_activation)
 	ck_assert_int_eq(info.state, RUNDOWN_DRAINED);
 	ck_assert_int_eq(dt_lock_pid(td.sock), td.pid);
 	ck_assert_int_eq(stat(td.sock, &after), 0);
-	ck_assert_msg(after.st_ino == before.st_ino, "the daemon replaced "
+	ck_assert_msg(after.st_ino == before->st_ino, "the daemon replaced "
 	    "the socket it was passed");
+}
 
-	/* Stopped, the socket stays and queues; the next daemon, passed it
-	 * with -S naming it, adopts the block and answers. */
+/* Stopped, the socket stays and queues; the next daemon, passed it
+ * with -S naming it, adopts the block and answers. */
+static void
+act_next(uint32_t tag, int l, const struct stat *before)
+{
+	struct rundown_block_info info;
+	rundown_conn_t *queued;
+	struct stat after;
+	size_t n;
+
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
 	td_stop();
 	ck_assert_int_eq(dt_lock_pid(td.sock), 0);
 	ck_assert_int_eq(stat(td.sock, &after), 0);
-	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_uint_eq(after.st_ino, before->st_ino);
 	ck_assert_int_eq(rundown_connect(td.sock, &queued), 0);
 	start_activated(l, "-S");
 	ck_assert_int_eq(rundown_ctl_list(queued, NULL, 0, &n), 0);
@@ -239,8 +230,19 @@ START_TEST(test_activation)
 	rundown_disconnect(td.conn);
 	td.conn = NULL;
 	td_stop();
+}
 
-	/* What is refused, with exit status 1. */
+/* What is refused, with exit status 1: -S naming another path than l's,
+ * a socket not listening, a datagram socket, an abstract one, a file.
+ * Closes l. */
+static void
+act_refused(int l)
+{
+	char path[TD_SOCKLEN], abstract[64];
+	char *text;
+	off_t off;
+	int fd;
+
 	dt_sub_socket("other", 0700, path, sizeof(path));
 	off = td_log_size();
 	ck_assert_int_eq(td_exit_status_fd(ARGS("rundownd", "-d", "-S",
@@ -271,6 +273,32 @@ START_TEST(test_activation)
 	    "stream socket") == 3 && td_count(text, "is not bound to an "
 	    "absolute path") == 1, "the refusals:\n%s", text);
 	free(text);
+}
+
+/*
+ * Socket activation: the daemon serves the listening socket it is passed
+ * (LISTEN_FDS, LISTEN_PID) rather than binding its own, takes the lock
+ * beside it, leaves it in place at exit, and the next daemon passed the
+ * same socket answers what was queued meanwhile.  Without -S it learns
+ * the path from the socket; -S must name the same one.  Anything but one
+ * listening AF_UNIX stream socket with an absolute path is refused, and a
+ * LISTEN_PID of another process is ignored.
+ */
+START_TEST(test_activation)
+{
+	uint32_t tag = RUNDOWN_TAG('A', 'c', 't', 'v');
+	struct stat before;
+	int l;
+
+	rundown_disconnect(td.conn);
+	td.conn = NULL;
+	td_stop();
+	l = bound_socket(SOCK_STREAM, td.sock, true);
+	ck_assert_int_eq(stat(td.sock, &before), 0);
+
+	act_first(tag, l, &before);
+	act_next(tag, l, &before);
+	act_refused(l);
 
 	/* LISTEN_PID of another process: not ours; the daemon binds. */
 	ck_assert_int_eq(setenv("LISTEN_PID", "1", 1), 0);
