@@ -670,16 +670,86 @@ ratio_ns(double *ratio, double ns[][BENCH_MAX_COUNTS], int b, int x)
 		ratio[t] = op_runs((unsigned)x) ? ns[b][t] / ns[x][t] : NAN;
 }
 
+/* Prints the ratio of ns per pair n/d per thread count (NAN where d did
+ * not run), judged against target at every count; nothing unless both
+ * were selected. */
+static void
+ns_ratio_line(double ns[][BENCH_MAX_COUNTS], char n, char d,
+    const char *label, double target)
+{
+	double ratio[BENCH_MAX_COUNTS];
+	int x = op_index(n), y = op_index(d);
+
+	if (x < 0 || y < 0)
+		return;
+	ratio_ns(ratio, ns, x, y);
+	bench_print_ratio(label, ratio, opt_threads, opt_nthreads, 7, "thr",
+	    target, true, 1);
+}
+
+/* Prints the ratios of the medians: the library over the floors, the
+ * block against the plain reference and the read lock (t2: the index of
+ * 2 threads, or -1), and what the floors achieve against those. */
+static void
+print_ratios(double ns[][BENCH_MAX_COUNTS], double mops[][BENCH_MAX_COUNTS],
+    int t2)
+{
+	double ratio[BENCH_MAX_COUNTS];
+	int r = op_index('r'), a = op_index('a'), b = op_index('b');
+	int c = op_index('c'), d = op_index('d');
+	unsigned t, o;
+
+	if (b < 0 && op_index('i') < 0)
+		return;
+	printf("\nratios of the medians, per thread count:\n  %-34s", "");
+	for (t = 0; t < opt_nthreads; t++)
+		printf(" %3u thr", opt_threads[t]);
+	printf("\n");
+	/* What the library costs over the floors, inline and through the
+	 * calls, at every count. */
+	ns_ratio_line(ns, 'i', 'r', "i/r ns per pair (lower is better)", 1.5);
+	ns_ratio_line(ns, 'b', 'r', "b/r ns per pair (lower is better)", 3.0);
+	ns_ratio_line(ns, 'b', 'a', "b/a ns per pair (lower is better)", 0.4);
+	if (b < 0)
+		return;
+	if (c >= 0) {
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[b][t] / mops[c][t];
+		print_ratio("c/b Mops b / Mops c (x faster)", ratio, t2, 3.0,
+		    false);
+	}
+	if (d >= 0) {
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[b][t] / mops[d][t];
+		print_ratio("d/b Mops b / Mops d (x faster)", ratio, t2, 3.0,
+		    false);
+	}
+	/* What the floors achieve over c and d on this machine: no design
+	 * of per-CPU counters of that kind can beat these ratios. */
+	for (o = 0; o < 4; o++) {
+		int x = o < 2 ? r : a, y = o % 2 == 0 ? c : d;
+		char label[64];
+
+		if (x < 0 || y < 0 || !op_runs((unsigned)x))
+			continue;
+		for (t = 0; t < opt_nthreads; t++)
+			ratio[t] = mops[x][t] / mops[y][t];
+		snprintf(label, sizeof label, "  limit: Mops %c / Mops %c",
+		    ops[x].key, ops[y].key);
+		print_ratio(label, ratio, -1, 0, false);
+	}
+}
+
 /* Runs the timed measurement and prints the table and the ratios. */
 static void
 throughput(void)
 {
 	double ns[NOPS][BENCH_MAX_COUNTS], mops[NOPS][BENCH_MAX_COUNTS];
-	double vns[NOPS][64], vmops[NOPS][64], ratio[BENCH_MAX_COUNTS];
+	double vns[NOPS][64], vmops[NOPS][64];
 	struct bench_sample s;
 	struct bench_spread sn, sm;
 	unsigned t, rep, o;
-	int r, a, i, b, c, d, t2 = -1;
+	int t2 = -1;
 
 	bench_print_table_head("thread", "thr");
 	for (t = 0; t < opt_nthreads; t++) {
@@ -712,63 +782,7 @@ throughput(void)
 		fflush(stdout);
 	}
 
-	r = op_index('r');
-	a = op_index('a');
-	i = op_index('i');
-	b = op_index('b');
-	c = op_index('c');
-	d = op_index('d');
-	if (b < 0 && i < 0)
-		return;
-	printf("\nratios of the medians, per thread count:\n  %-34s", "");
-	for (t = 0; t < opt_nthreads; t++)
-		printf(" %3u thr", opt_threads[t]);
-	printf("\n");
-	/* What the library costs over the floors, inline and through the
-	 * calls, at every count. */
-	if (r >= 0 && i >= 0) {
-		ratio_ns(ratio, ns, i, r);
-		bench_print_ratio("i/r ns per pair (lower is better)", ratio,
-		    opt_threads, opt_nthreads, 7, "thr", 1.5, true, 1);
-	}
-	if (b < 0)
-		return;
-	if (r >= 0) {
-		ratio_ns(ratio, ns, b, r);
-		bench_print_ratio("b/r ns per pair (lower is better)", ratio,
-		    opt_threads, opt_nthreads, 7, "thr", 3.0, true, 1);
-	}
-	if (a >= 0) {
-		ratio_ns(ratio, ns, b, a);
-		bench_print_ratio("b/a ns per pair (lower is better)", ratio,
-		    opt_threads, opt_nthreads, 7, "thr", 0.4, true, 1);
-	}
-	if (c >= 0) {
-		for (t = 0; t < opt_nthreads; t++)
-			ratio[t] = mops[b][t] / mops[c][t];
-		print_ratio("c/b Mops b / Mops c (x faster)", ratio, t2, 3.0,
-		    false);
-	}
-	if (d >= 0) {
-		for (t = 0; t < opt_nthreads; t++)
-			ratio[t] = mops[b][t] / mops[d][t];
-		print_ratio("d/b Mops b / Mops d (x faster)", ratio, t2, 3.0,
-		    false);
-	}
-	/* What the floors achieve over c and d on this machine: no design
-	 * of per-CPU counters of that kind can beat these ratios. */
-	for (o = 0; o < 4; o++) {
-		int x = o < 2 ? r : a, y = o % 2 == 0 ? c : d;
-		char label[64];
-
-		if (x < 0 || y < 0 || !op_runs((unsigned)x))
-			continue;
-		for (t = 0; t < opt_nthreads; t++)
-			ratio[t] = mops[x][t] / mops[y][t];
-		snprintf(label, sizeof label, "  limit: Mops %c / Mops %c",
-		    ops[x].key, ops[y].key);
-		print_ratio(label, ratio, -1, 0, false);
-	}
+	print_ratios(ns, mops, t2);
 }
 
 /* Measures and prints the wake latency of the variants that run down. */

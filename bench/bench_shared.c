@@ -1895,14 +1895,12 @@ usage(int status)
 	exit(status);
 }
 
-int
-main(int argc, char **argv)
+/* Sets the options from the command line, or usage(1). */
+static void
+parse_options(int argc, char **argv)
 {
-	cpu_set_t allowed;
-	long conf;
-	int ch, r;
+	int ch;
 
-	bench_init("bench_shared", usage);
 	while ((ch = getopt(argc, argv, "A:C:D:hl:o:pqr:s:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'A':
@@ -1956,6 +1954,17 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	cpu_set_t allowed;
+	long conf;
+	int ch, r;
+
+	bench_init("bench_shared", usage);
+	parse_options(argc, argv);
 
 	main_pid = getpid();
 	cpus_allowed = 1;
