@@ -83,6 +83,26 @@ al_left_out(const char *log)
 	return sum;
 }
 
+/*
+ * Returns once CLOCK_MONOTONIC's second has turned.  The daemon's limit
+ * counts a site's lines per second of that clock (log_rate()), so a
+ * flood that starts here has the first burst of each site to itself: the
+ * fixture's own connections logged theirs in an earlier second.
+ */
+static void
+al_next_second(void)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec == t0.tv_sec)
+			nanosleep(&(struct timespec){ 0, 1000000000L -
+			    t.tv_nsec }, NULL);
+	} while (t.tv_sec == t0.tv_sec);
+}
+
 /* Floods the daemon with connections that log line, until lines were
  * left out and said so; checks the counts (each connection logs at
  * sites places, each with its own count of lines left out). */
@@ -99,6 +119,7 @@ al_flood(bool bad, const char *line, unsigned long sites)
 
 	ck_assert_int_eq(pipe2(stop, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	al_next_second();
 	start = td_now();
 	ck_assert_int_ge(pid = fork(), 0);
 	if (pid == 0) {
