@@ -907,16 +907,13 @@ async_suite(void)
 	tcase_add_test(tc, test_local_fork);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("shared");
-	tcase_add_checked_fixture(tc, as_setup, td_teardown);
-	test_timeout(tc, 60);
+	tc = td_case(s, "shared", as_setup, 60);
 	tcase_add_test(tc, test_shared_held);
 	tcase_add_test(tc, test_shared_abandon);
 	tcase_add_test(tc, test_shared_several);
 	tcase_add_test(tc, test_shared_reclaim);
 	tcase_add_test(tc, test_shared_errors);
 	tcase_add_test(tc, test_shared_daemon_gone);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -1746,29 +1746,18 @@ END_TEST
 
 /* ---- the suite --------------------------------------------------------- */
 
-static TCase *
-ct_case(Suite *s, const char *name, void (*setup)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, td_teardown);
-	test_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 ctl_suite(void)
 {
 	Suite *s = suite_create("rundownctl");
 	TCase *tc;
 
-	tc = ct_case(s, "wait", ct_setup);
+	tc = td_case(s, "wait", ct_setup, 60);
 	tcase_add_test(tc, test_wait_terminal);
 	tcase_add_test(tc, test_wait_interrupted);
 	tcase_add_test(tc, test_wait_restart);
 
-	tc = ct_case(s, "run", ct_setup);
+	tc = td_case(s, "run", ct_setup, 60);
 	tcase_add_test(tc, test_run_names);
 	tcase_add_test(tc, test_run_holder);
 	tcase_add_test(tc, test_run_killed);
@@ -1779,13 +1768,13 @@ ctl_suite(void)
 	tcase_add_test(tc, test_run_wait_open_timeout);
 	tcase_add_test(tc, test_run_create);
 
-	tc = ct_case(s, "figures", ct_setup);
+	tc = td_case(s, "figures", ct_setup, 60);
 	tcase_add_test(tc, test_figures);
 	tcase_add_test(tc, test_metrics);
 
-	tc = ct_case(s, "access", ct_setup);
+	tc = td_case(s, "access", ct_setup, 60);
 	tcase_add_test(tc, test_access_socket);
-	tc = ct_case(s, "admitted", admit_setup);
+	tc = td_case(s, "admitted", admit_setup, 60);
 	tcase_add_test(tc, test_access_daemon);
 
 	return s;

@@ -700,34 +700,24 @@ END_TEST
 
 /* ---- the suite --------------------------------------------------------- */
 
-static TCase *
-gr_case(Suite *s, const char *name, void (*setup)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, td_teardown);
-	test_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 group_suite(void)
 {
 	Suite *s = suite_create("group");
 	TCase *tc;
 
-	tc = gr_case(s, "group", gr_setup_group);
+	tc = td_case(s, "group", gr_setup_group, 60);
 	tcase_add_test(tc, test_group_members);
 	tcase_add_test(tc, test_fallback_library);
 	tcase_add_test(tc, test_fallback_own_first);
 	tcase_add_test(tc, test_fallback_ctl);
 	tcase_add_test(tc, test_fallback_neither);
 
-	tc = gr_case(s, "activated", gr_setup_activated);
+	tc = td_case(s, "activated", gr_setup_activated, 60);
 	tcase_add_test(tc, test_activated_member);
 
-	tc = gr_case(s, "activated without -g", gr_setup_activated_bare);
+	tc = td_case(s, "activated without -g", gr_setup_activated_bare,
+	    60);
 	tcase_add_test(tc, test_activated_refused);
 	return s;
 }

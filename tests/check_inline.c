@@ -489,11 +489,8 @@ inline_suite(void)
 	tcase_add_test(tc, test_layout_mismatch);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("shared");
-	tcase_add_checked_fixture(tc, il_setup, td_teardown);
-	test_timeout(tc, 60);
+	tc = td_case(s, "shared", il_setup, 60);
 	tcase_add_test(tc, test_processes_daemon);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -1134,30 +1134,18 @@ END_TEST
 
 /* ---- the suite ---------------------------------------------------------- */
 
-static TCase *
-in_case(Suite *s, const char *name, void (*setup)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	if (setup != NULL)
-		tcase_add_checked_fixture(tc, setup, td_teardown);
-	test_timeout(tc, 30);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 input_suite(void)
 {
 	Suite *s = suite_create("input");
 	TCase *tc;
 
-	tc = in_case(s, "tags", NULL);
+	tc = td_case(s, "tags", NULL, 30);
 	tcase_add_test(tc, test_tag_parse_bad);
 	tcase_add_test(tc, test_tag_parse_good);
 	tcase_add_test(tc, test_tag_format_roundtrip);
 
-	tc = in_case(s, "library", dir_setup);
+	tc = td_case(s, "library", dir_setup, 30);
 	tcase_add_test(tc, test_socket_path);
 	tcase_add_test(tc, test_connect_args);
 	tcase_add_test(tc, test_connect_files);
@@ -1166,7 +1154,7 @@ input_suite(void)
 	tcase_add_test(tc, test_detach_args);
 	tcase_add_test(tc, test_counts);
 
-	tc = in_case(s, "daemon", daemon_setup);
+	tc = td_case(s, "daemon", daemon_setup, 30);
 	tcase_add_test(tc, test_ctl_bad_timeouts);
 	tcase_add_test(tc, test_ctl_huge_timeout);
 	tcase_add_test(tc, test_ctl_buffers);
@@ -1174,7 +1162,7 @@ input_suite(void)
 	tcase_add_test(tc, test_connect_relative);
 	tcase_add_test(tc, test_ctl_rows_refused);
 
-	tc = in_case(s, "rundownctl", dir_setup);
+	tc = td_case(s, "rundownctl", dir_setup, 30);
 	tcase_add_test(tc, test_ctl_bad_tags);
 	tcase_add_test(tc, test_ctl_bad_rows);
 	tcase_add_test(tc, test_ctl_bad_timeout);

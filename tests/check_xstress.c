@@ -1155,32 +1155,20 @@ END_TEST
 
 /* ---- the suite ----------------------------------------------------------- */
 
-/* A test case of s whose tests each start a daemon. */
-static TCase *
-xs_case(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, xs_setup, td_teardown);
-	test_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 xstress_suite(void)
 {
 	Suite *s = suite_create("xstress");
 	TCase *tc;
 
-	tc = xs_case(s, "churn");
+	tc = td_case(s, "churn", xs_setup, 120);
 	tcase_add_test(tc, test_churn);
 	tcase_add_test(tc, test_waiters);
 
-	tc = xs_case(s, "exits");
+	tc = td_case(s, "exits", xs_setup, 120);
 	tcase_add_test(tc, test_exits);
 
-	tc = xs_case(s, "rows");
+	tc = td_case(s, "rows", xs_setup, 120);
 	tcase_add_test(tc, test_rows);
 	return s;
 }

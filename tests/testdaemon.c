@@ -693,6 +693,18 @@ td_teardown(void)
 	td.nofile = 0;
 }
 
+TCase *
+td_case(Suite *s, const char *name, void (*setup)(void), unsigned seconds)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup != NULL)
+		tcase_add_checked_fixture(tc, setup, td_teardown);
+	test_timeout(tc, seconds);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* The run's directory, short enough for a socket path below it. */
 int
 td_begin(const char *name, mode_t mode, int deadline_ms)

@@ -152,6 +152,12 @@ void td_setup(mode_t mode, const char *const *extra);
  * of every daemon of the test. */
 void td_teardown(void);
 
+/* A test case named name, added to s, whose tests each run under the
+ * fixture setup (NULL: none) and td_teardown(), with a Check timeout of
+ * seconds (test_timeout()). */
+TCase *td_case(Suite *s, const char *name, void (*setup)(void),
+    unsigned seconds);
+
 /* Makes the run's directory $TMPDIR/NAME.XXXXXX with mode; deadline_ms is
  * the safety net of td_start.  0, or -1 with errno set. */
 int td_begin(const char *name, mode_t mode, int deadline_ms);
