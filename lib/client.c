@@ -537,7 +537,7 @@ client_wait_reconnect(rundown_conn_t **conn, const struct client_rewait *w)
 	const struct timespec pause = { 0, CLIENT_RETRY_MS * 1000000L };
 	const struct timespec window = { CLIENT_RECONNECT_MS / 1000,
 	    (CLIENT_RECONNECT_MS % 1000) * 1000000L };
-	struct timespec deadline, give_up = { 0, 0 };
+	struct timespec deadline, give_up = { 0, 0 }, served;
 	const struct timespec *dl = NULL;
 	rundown_conn_t *c;
 	bool lost = false, sent = false;
@@ -556,13 +556,19 @@ client_wait_reconnect(rundown_conn_t **conn, const struct client_rewait *w)
 			if (sent && w->moved_on != NULL && w->moved_on(w->arg))
 				return 0;
 			sent = true;
+			deadline_from(&pause, &served);
 			if (!client_broken(r = rewait_send(c, w, dl)))
 				return r;
 			rewait_set(conn, w, NULL);
 			rundown_disconnect(c);
-			/* A daemon answered since the last loss: the
-			 * reconnect window starts again. */
-			lost = false;
+			/* A daemon held the wait a while (a pause's time):
+			 * its loss is a new one, tried again at once with a
+			 * new window.  One that drops the wait at once goes
+			 * on with the loss before it, through the pause and
+			 * the checks below: a peer that accepts and hangs up
+			 * cannot make the wait spin, or outlast its time. */
+			if (deadline_passed(&served))
+				lost = false;
 		} else if (r != -ECONNREFUSED)
 			return r;
 		/* No daemon: try again right after the loss, then every

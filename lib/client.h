@@ -83,7 +83,9 @@ void client_close_fds(int *rfd);
  * crash) would otherwise fail at once, since the retry comes before any
  * supervisor can start the next one.  So while no daemon answers, a wait
  * asks again every CLIENT_RETRY_MS, for at most CLIENT_RECONNECT_MS from
- * the moment the daemon was lost, and never past its own timeout.
+ * the moment the daemon was lost, and never past its own timeout.  A
+ * connection that breaks within CLIENT_RETRY_MS of the wait's sending
+ * continues the loss before it.
  */
 #define CLIENT_RETRY_MS 100
 #define CLIENT_RECONNECT_MS 10000

@@ -7,16 +7,22 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rundown/rundown.h>
 
+#include "client.h"
 #include "daemon.h"
 #include "testagent.h"
 #include "testdaemon.h"
@@ -159,6 +165,59 @@ START_TEST(test_wait_reconnect)
 }
 END_TEST
 
+/*
+ * A peer on the socket that accepts every connection and hangs up at once
+ * (a daemon that drops each wait): the reconnecting wait tries again
+ * through its pause, so it makes a connection a pause at most after the
+ * first quick retry, and returns the broken connection's error once its
+ * timeout has passed, with no connection.  Before, each drop restarted
+ * the window and retried at once: it spun, past its timeout, for ever.
+ */
+START_TEST(test_wait_reconnect_dropped)
+{
+	const struct timespec ms300 = test_ms(300);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	rundown_conn_t *c = NULL;
+	struct timespec start;
+	unsigned *accepted;
+	int ls, fd, r;
+	long ms;
+	pid_t pid;
+
+	accepted = test_map_shared(sizeof(*accepted));
+	ck_assert_int_lt(snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/drop.sock", td.dir), (int)sizeof(sun.sun_path));
+	ck_assert_int_ge(ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(ls, 64), 0);
+	if ((pid = test_fork_flushed()) == 0) {
+		for (;;) {
+			if ((fd = accept(ls, NULL, NULL)) < 0)
+				continue;
+			__atomic_add_fetch(accepted, 1, __ATOMIC_SEQ_CST);
+			close(fd);
+		}
+	}
+	close(ls);
+	start = td_now();
+	r = rundown_ctl_wait_reconnect(&c, sun.sun_path,
+	    RUNDOWN_TAG('R', 'w', 'd', 'r'), &ms300);
+	ms = td_elapsed_ms(&start);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_msg(r == -ECONNRESET || r == -EPIPE, "wait: %s",
+	    rundown_strerror(r));
+	ck_assert_ptr_null(c);
+	ck_assert_int_ge(ms, 300);
+	/* The first send, its retry at once, then one a pause. */
+	ck_assert_uint_le(__atomic_load_n(accepted, __ATOMIC_SEQ_CST),
+	    (unsigned)(ms / CLIENT_RETRY_MS) + 2);
+	unlink(sun.sun_path);
+	munmap(accepted, sizeof(*accepted));
+}
+END_TEST
+
 /* A block whose holder died while no daemon ran is reclaimed on
  * adoption; a run-down left in progress resumes. */
 START_TEST(test_restart_dead_holder)
@@ -213,5 +272,6 @@ daemon_restart_tcase(void)
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_restart_dead_holder);
 	tcase_add_test(tc, test_wait_reconnect);
+	tcase_add_test(tc, test_wait_reconnect_dropped);
 	return tc;
 }
